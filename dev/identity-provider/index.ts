@@ -1,0 +1,540 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import express from 'express';
+import type { NextFunction, Request, Response } from 'express';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
+import type { JWK } from 'jose';
+import { Provider, errors } from 'oidc-provider';
+import type {
+  AccessTokenLike,
+  ClientMetadata,
+  Configuration,
+  Grant,
+  InteractionDetails,
+  KoaContextWithOIDC,
+  OIDCContext,
+  ResourceServerInfo,
+} from 'oidc-provider';
+import { createDevCa } from '../pki/dev-ca.ts';
+import type { DevCa } from '../pki/dev-ca.ts';
+import { createMemoryAdapter } from './memory-adapter.ts';
+import {
+  deviceCodeConfirmPage,
+  deviceCodeInputPage,
+  errorPage,
+  loginPage,
+  logoutConfirmPage,
+  messagePage,
+} from './pages.ts';
+
+export interface DevUser {
+  login: string;
+  password: string;
+  sub: string;
+  name: string;
+  email: string;
+  groups: string[];
+  mfa: boolean;
+  roles?: string[];
+}
+
+export interface DevClient {
+  client_id: string;
+  client_secret: string;
+  redirect_uris: string[];
+  post_logout_redirect_uris?: string[];
+  grant_types?: string[];
+  response_types?: string[];
+}
+
+/**
+ * An API that may receive JWT access tokens (RFC 8707 resource indicator).
+ * Tokens for it are RFC 9068 JWTs signed with the provider's key, carrying the
+ * user's `groups` and `roles`.
+ */
+export interface DevResourceServer {
+  /** Space-separated scopes the resource accepts. */
+  scope: string;
+  /** Token `aud`; defaults to the resource indicator itself. */
+  audience?: string;
+  accessTokenTtlSeconds?: number;
+}
+
+export interface StartIdentityProviderOptions {
+  users?: DevUser[];
+  clients: DevClient[];
+  ca?: DevCa;
+  host?: string;
+  port?: number;
+  idTokenTtlSeconds?: number;
+  signingKey?: JWK;
+  /** Resource indicator → resource server. Without any, only opaque access tokens are issued. */
+  resourceServers?: Record<string, DevResourceServer>;
+}
+
+export interface DevIdentityProvider {
+  issuer: string;
+  caPem: string;
+  signingKey: JWK;
+  users: DevUser[];
+  close(): Promise<void>;
+}
+
+export const ACR_PASSWORD = 'urn:gatehouse:pwd';
+export const ACR_MFA = 'urn:gatehouse:mfa';
+
+export const DEFAULT_DEV_USERS: DevUser[] = [
+  {
+    login: 'alice',
+    password: 'alice-password',
+    sub: 'user-alice',
+    name: 'Alice Admin',
+    email: 'alice@gatehouse.test',
+    groups: ['admins', 'staff'],
+    mfa: true,
+    roles: ['admin'],
+  },
+  {
+    login: 'bob',
+    password: 'bob-password',
+    sub: 'user-bob',
+    name: 'Bob Staff',
+    email: 'bob@gatehouse.test',
+    groups: ['staff'],
+    mfa: false,
+  },
+  {
+    login: 'mallory',
+    password: 'mallory-password',
+    sub: 'user-mallory',
+    name: 'Mallory Outsider',
+    email: 'mallory@gatehouse.test',
+    groups: [],
+    mfa: false,
+  },
+];
+
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const HOUR = 60 * 60;
+
+function cloneUser(user: DevUser): DevUser {
+  return { ...user, groups: [...user.groups], ...(user.roles ? { roles: [...user.roles] } : {}) };
+}
+
+// Hashing first gives equal-length buffers, so the comparison leaks neither the
+// password nor its length through timing.
+function passwordMatches(expected: string, given: string): boolean {
+  const a = createHash('sha256').update(expected).digest();
+  const b = createHash('sha256').update(given).digest();
+  return timingSafeEqual(a, b);
+}
+
+function defaultAlgFor(key: JWK): string {
+  if (key.alg) return key.alg;
+  if (key.kty === 'RSA') return 'RS256';
+  if (key.kty === 'EC' && key.crv === 'P-256') return 'ES256';
+  throw new TypeError('signingKey needs an "alg" unless it is an RSA or P-256 key');
+}
+
+async function prepareSigningKey(given: JWK | undefined): Promise<JWK> {
+  let key: JWK;
+  if (given) {
+    if (given.d === undefined) throw new TypeError('signingKey must be a private JWK');
+    key = { ...given };
+  } else {
+    const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true });
+    key = await exportJWK(privateKey);
+  }
+  key.alg = defaultAlgFor(key);
+  key.use = 'sig';
+  key.kid ??= await calculateJwkThumbprint(key);
+  return key;
+}
+
+function toClientMetadata(client: DevClient): ClientMetadata {
+  const metadata: ClientMetadata = {
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    redirect_uris: [...client.redirect_uris],
+    grant_types: client.grant_types ? [...client.grant_types] : ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
+    response_types: client.response_types ? [...client.response_types] : ['code'],
+  };
+  if (client.post_logout_redirect_uris) {
+    metadata.post_logout_redirect_uris = [...client.post_logout_redirect_uris];
+  }
+  return metadata;
+}
+
+/**
+ * Grants whatever a registered client asks for, so that no consent screen
+ * interrupts the code flow: every dev client is treated as first-party.
+ */
+async function autoGrant(ctx: KoaContextWithOIDC): Promise<Grant | undefined> {
+  const { oidc } = ctx;
+  const client = oidc.client;
+  const accountId = oidc.session?.accountId;
+  if (!client || accountId === undefined) return undefined;
+
+  const existingId = oidc.result?.consent?.grantId ?? oidc.session?.grantIdFor(client.clientId);
+  let grant = existingId === undefined ? undefined : await oidc.provider.Grant.find(existingId);
+  if (grant && (grant.accountId !== accountId || grant.clientId !== client.clientId)) grant = undefined;
+  grant ??= new oidc.provider.Grant({ accountId, clientId: client.clientId });
+
+  const scopes = [...oidc.requestParamOIDCScopes];
+  if (scopes.length > 0) grant.addOIDCScope(scopes.join(' '));
+  const claims = [...oidc.requestParamClaims];
+  if (claims.length > 0) grant.addOIDCClaims(claims);
+  for (const [indicator, resourceServer] of Object.entries(oidc.resourceServers)) {
+    const granted = [...oidc.requestParamScopes].filter((scope) => resourceServer.scopes.has(scope));
+    if (granted.length > 0) grant.addResourceScope(indicator, granted.join(' '));
+  }
+  await grant.save();
+  return grant;
+}
+
+async function grantMissing(provider: Provider, details: InteractionDetails): Promise<string> {
+  const accountId = details.session?.accountId;
+  const clientId = details.params.client_id;
+  let grant = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
+  grant ??= new provider.Grant({ accountId, clientId });
+  const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details;
+  if (missingOIDCScope) grant.addOIDCScope(missingOIDCScope.join(' '));
+  if (missingOIDCClaims) grant.addOIDCClaims(missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  return grant.save();
+}
+
+function sendHtml(ctx: KoaContextWithOIDC, html: string): void {
+  ctx.type = 'html';
+  ctx.body = html;
+}
+
+function noStore(_req: Request, res: Response, next: NextFunction): void {
+  res.set('Cache-Control', 'no-store');
+  next();
+}
+
+function formField(body: unknown, name: string): string {
+  if (typeof body !== 'object' || body === null) return '';
+  const value = (body as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : '';
+}
+
+function buildInteractionApp(provider: Provider, users: DevUser[]): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Only the interaction routes parse bodies: oidc-provider parses its own and
+  // complains about bodies parsed upstream.
+  const parseForm = express.urlencoded({ extended: false, limit: '16kb' });
+
+  async function clientName(clientId: string | undefined): Promise<string> {
+    if (clientId === undefined) return 'an application';
+    const client = await provider.Client.find(clientId);
+    return client?.clientName ?? clientId;
+  }
+
+  async function currentInteraction(req: Request, res: Response): Promise<InteractionDetails | undefined> {
+    const details = await provider.interactionDetails(req, res);
+    if (details.uid !== req.params['uid']) {
+      res.status(400).type('html').send(messagePage('Sign-in expired', 'This sign-in page is out of date. Start again from the application.'));
+      return undefined;
+    }
+    return details;
+  }
+
+  app.get('/interaction/:uid', noStore, async (req, res) => {
+    const details = await currentInteraction(req, res);
+    if (!details) return;
+    switch (details.prompt.name) {
+      case 'login':
+        res.type('html').send(loginPage({ uid: details.uid, clientName: await clientName(details.params.client_id) }));
+        return;
+      case 'consent': {
+        // Reached only for requests autoGrant cannot settle up front (native
+        // clients, authorization_details); grant without a click as well.
+        const grantId = await grantMissing(provider, details);
+        await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+        return;
+      }
+      default:
+        res.status(400).type('html').send(messagePage('Unsupported step', `The sign-in step "${details.prompt.name}" is not supported here.`));
+    }
+  });
+
+  app.post('/interaction/:uid/login', noStore, parseForm, async (req, res) => {
+    const details = await currentInteraction(req, res);
+    if (!details) return;
+    if (details.prompt.name !== 'login') {
+      res.status(400).type('html').send(messagePage('Unexpected sign-in', 'This sign-in step does not expect a password.'));
+      return;
+    }
+    const login = formField(req.body, 'login').trim();
+    const password = formField(req.body, 'password');
+    const user = users.find((candidate) => candidate.login === login);
+    // Compare even for unknown logins so both failures cost the same time.
+    const passwordOk = passwordMatches(user?.password ?? randomBytes(16).toString('hex'), password);
+    if (!user || !passwordOk) {
+      res.status(401).type('html').send(loginPage({
+        uid: details.uid,
+        clientName: await clientName(details.params.client_id),
+        login,
+        error: 'Wrong login or password.',
+      }));
+      return;
+    }
+    await provider.interactionFinished(req, res, {
+      login: {
+        accountId: user.sub,
+        amr: user.mfa ? ['pwd', 'mfa'] : ['pwd'],
+        acr: user.mfa ? ACR_MFA : ACR_PASSWORD,
+        remember: true,
+      },
+    }, { mergeWithLastSubmission: false });
+  });
+
+  app.get('/interaction/:uid/abort', noStore, async (req, res) => {
+    const details = await currentInteraction(req, res);
+    if (!details) return;
+    await provider.interactionFinished(req, res, {
+      error: 'access_denied',
+      error_description: 'End-User aborted interaction',
+    }, { mergeWithLastSubmission: false });
+  });
+
+  app.use(provider.callback());
+
+  app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
+    const oidcError = err instanceof errors.OIDCProviderError ? err : undefined;
+    if (oidcError) {
+      res.status(oidcError.status).type('html').send(messagePage('Sign-in failed', oidcError.error_description ?? oidcError.error));
+      return;
+    }
+    console.error('dev identity provider: interaction error:', err instanceof Error ? err.message : String(err));
+    res.status(500).type('html').send(messagePage('Sign-in failed', 'Unexpected error.'));
+  });
+
+  return app;
+}
+
+function buildConfiguration(opts: {
+  users: DevUser[];
+  clients: DevClient[];
+  signingKey: JWK;
+  alg: string;
+  idTokenTtlSeconds: number;
+  resourceServers: Record<string, DevResourceServer>;
+}): Configuration {
+  const usersBySub = new Map(opts.users.map((user) => [user.sub, user]));
+  const { resourceServers, alg } = opts;
+  const hasResourceServers = Object.keys(resourceServers).length > 0;
+
+  return {
+    adapter: createMemoryAdapter(),
+    clients: opts.clients.map(toClientMetadata),
+    clientDefaults: { id_token_signed_response_alg: alg },
+    jwks: { keys: [opts.signingKey] },
+    cookies: {
+      keys: [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')],
+    },
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    acrValues: [ACR_PASSWORD, ACR_MFA],
+    claims: {
+      acr: null,
+      amr: null,
+      auth_time: null,
+      iss: null,
+      sid: null,
+      // oidc-provider puts acr/amr/auth_time in an ID token only when the
+      // request's claims parameter names them; the gateway's step-up policy
+      // needs them every time.
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      profile: ['name', 'preferred_username'],
+      email: ['email', 'email_verified'],
+      groups: ['groups', 'roles'],
+    },
+    // With the default (true), scope-requested claims go only to userinfo
+    // whenever an access token is issued; the gateway reads them from the ID token.
+    conformIdTokenClaims: false,
+    findAccount(_ctx, sub) {
+      const user = usersBySub.get(sub);
+      if (!user) return Promise.resolve(undefined);
+      return Promise.resolve({
+        accountId: user.sub,
+        claims: () => ({
+          sub: user.sub,
+          name: user.name,
+          preferred_username: user.login,
+          email: user.email,
+          email_verified: true,
+          groups: [...user.groups],
+          roles: [...(user.roles ?? [])],
+        }),
+      });
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Browser apps never call this provider cross-origin; the gateway does the OIDC work.
+    clientBasedCORS: () => false,
+    loadExistingGrant: autoGrant,
+    extraTokenClaims(_ctx, token: AccessTokenLike) {
+      if (!token.resourceServer || token.accountId === undefined) return Promise.resolve(undefined);
+      const user = usersBySub.get(token.accountId);
+      if (!user) return Promise.resolve(undefined);
+      return Promise.resolve({ groups: [...user.groups], roles: [...(user.roles ?? [])] });
+    },
+    renderError(ctx, out) {
+      sendHtml(ctx, errorPage(out));
+      return Promise.resolve();
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? HOUR,
+      AuthorizationCode: 60,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? 10 * 60,
+      DeviceCode: 10 * 60,
+      Grant: 8 * HOUR,
+      IdToken: opts.idTokenTtlSeconds,
+      Interaction: HOUR,
+      RefreshToken: 8 * HOUR,
+      Session: 8 * HOUR,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      revocation: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => Promise.resolve(token.clientId === client.clientId),
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource(ctx, form) {
+          sendHtml(ctx, logoutConfirmPage(form, ctx.host));
+          return Promise.resolve();
+        },
+        postLogoutSuccessSource(ctx) {
+          sendHtml(ctx, messagePage('Signed out', 'You have been signed out.'));
+          return Promise.resolve();
+        },
+      },
+      deviceFlow: {
+        enabled: true,
+        userCodeInputSource(ctx, form, _out, err) {
+          let error: string | undefined;
+          if (err && (err.userCode !== undefined || err.name === 'NoCodeError')) error = 'That code is not valid. Try again.';
+          else if (err?.name === 'AbortedError') error = 'The sign-in was aborted.';
+          else if (err) error = 'The code could not be processed. Try again.';
+          sendHtml(ctx, deviceCodeInputPage(form, error));
+          return Promise.resolve();
+        },
+        userCodeConfirmSource(ctx, form, client, _deviceInfo, userCode) {
+          sendHtml(ctx, deviceCodeConfirmPage(form, client.clientName ?? client.clientId, userCode));
+          return Promise.resolve();
+        },
+        successSource(ctx) {
+          sendHtml(ctx, messagePage('Device connected', 'Sign-in complete. You can close this page and return to your device.'));
+          return Promise.resolve();
+        },
+      },
+      resourceIndicators: {
+        enabled: hasResourceServers,
+        defaultResource: (_ctx, _client, oneOf) => Promise.resolve(oneOf),
+        getResourceServerInfo(_ctx, indicator): Promise<ResourceServerInfo> {
+          const resourceServer = resourceServers[indicator];
+          if (!resourceServer) return Promise.reject(new errors.InvalidTarget());
+          return Promise.resolve({
+            scope: resourceServer.scope,
+            audience: resourceServer.audience ?? indicator,
+            accessTokenTTL: resourceServer.accessTokenTtlSeconds ?? HOUR,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg } },
+          });
+        },
+        // Lets a device or code exchange that asked for one resource get a token
+        // for it without repeating `resource` at the token endpoint.
+        useGrantedResource: () => Promise.resolve(true),
+      },
+    },
+  };
+}
+
+export async function startIdentityProvider(opts: StartIdentityProviderOptions): Promise<DevIdentityProvider> {
+  const users = (opts.users ?? DEFAULT_DEV_USERS).map(cloneUser);
+  for (const field of ['login', 'sub'] as const) {
+    const values = users.map((user) => user[field]);
+    if (new Set(values).size !== values.length) throw new TypeError(`dev users must have unique ${field} values`);
+  }
+  const host = opts.host ?? '127.0.0.1';
+  const ca = opts.ca ?? createDevCa({ commonName: 'Gatehouse Dev Identity Provider CA' });
+  const tlsCert = ca.issueServerCertificate([...new Set(['127.0.0.1', 'localhost', host])]);
+  const signingKey = await prepareSigningKey(opts.signingKey);
+  const alg = signingKey.alg ?? 'RS256';
+
+  const server = createServer({ cert: tlsCert.certPem, key: tlsCert.keyPem });
+  // Raw TCP sockets, so that close() also ends connections still in the TLS
+  // handshake, which closeAllConnections() does not know about yet.
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+    });
+    return closed;
+  };
+
+  try {
+    const { port } = server.address() as AddressInfo;
+    const issuer = `https://${host}:${port}`;
+    const provider = new Provider(issuer, buildConfiguration({
+      users,
+      clients: opts.clients,
+      signingKey,
+      alg,
+      idTokenTtlSeconds: opts.idTokenTtlSeconds ?? HOUR,
+      resourceServers: opts.resourceServers ?? {},
+    }));
+    provider.proxy = false;
+    // By default only back-channel-logout clients get `sid` in their ID tokens;
+    // the gateway needs it to tie its session to the provider's.
+    Object.defineProperty(provider.Client.prototype, 'includeSid', { value: () => true });
+    // oidc-provider never answers slow_down and omits `interval`, which makes
+    // RFC 8628 clients wait the default 5 s between polls.
+    provider.use(async (ctx, next) => {
+      await next();
+      const oidc = ctx.oidc as OIDCContext | undefined;
+      if (oidc?.route === 'device_authorization' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
+        ctx.body = { ...ctx.body, interval: 1 };
+      }
+    });
+    provider.on('server_error', (_ctx, error) => {
+      console.error('dev identity provider: server error:', error.message);
+    });
+    server.on('request', buildInteractionApp(provider, users));
+
+    return { issuer, caPem: ca.certPem, signingKey: { ...signingKey }, users, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

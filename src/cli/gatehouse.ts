@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { loadGatewayConfigFile } from '../config/load-file.ts';
+import { GatehouseConfigError, GatehouseError } from '../errors.ts';
+import { createLogger } from '../logging/logger.ts';
+import { createGatewayServer } from '../server.ts';
+
+const USAGE = `Usage:
+  gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL]
+  gatehouse check --config FILE
+
+Commands:
+  serve   run the cloud side (robots denier, sign-in, session gate, forwarding) from a YAML or JSON config
+  check   validate a config file and exit
+
+Options:
+  -c, --config FILE      configuration file (.yaml, .yml or .json)
+      --host HOST        listen address (default: server.host, else 0.0.0.0)
+      --port PORT        listen port (default: server.port, else 8443)
+      --log-level LEVEL  pino level: fatal, error, warn, info, debug (default: info)
+  -h, --help             show this help
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`gatehouse: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === undefined) {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if (command !== 'serve' && command !== 'check') {
+    process.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (!values.config) {
+    process.stderr.write(`gatehouse ${command}: --config FILE is required\n`);
+    return 2;
+  }
+
+  let config;
+  try {
+    config = loadGatewayConfigFile(values.config);
+  } catch (error) {
+    if (error instanceof GatehouseConfigError) {
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  if (command === 'check') {
+    process.stdout.write(`${values.config}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'})\n`);
+    return 0;
+  }
+
+  let port: number | undefined;
+  if (values.port !== undefined) {
+    port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      process.stderr.write(`gatehouse serve: --port must be a number from 0 to 65535\n`);
+      return 2;
+    }
+  }
+  const logger = createLogger({ level: values['log-level'] });
+  const service = createGatewayServer(config, { logger });
+  const address = await service.listen(port, values.host);
+  const scheme = config.server.tls ? 'https' : 'http';
+  logger.info({ address: address.address, port: address.port, scheme }, 'gateway listening');
+  process.stdout.write(`gatehouse: listening on ${scheme}://${address.address}:${address.port}\n`);
+  for (const app of config.apps) {
+    process.stdout.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
+  }
+  service.gateway.ready().then(
+    () => process.stdout.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`),
+    (error: unknown) => {
+      const reason = error instanceof GatehouseError ? error.reason : String(error);
+      process.stderr.write(`gatehouse: identity provider not reachable yet (${reason}); sign-ins will retry\n`);
+    },
+  );
+
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      process.stdout.write(`gatehouse: ${signal}, shutting down\n`);
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await service.close();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`gatehouse: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

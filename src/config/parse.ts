@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import type { z } from 'zod';
+import { GatehouseConfigError } from '../errors.ts';
+import { gatewayConfigSchema, type ParsedAppConfig, type ParsedGatewayConfig } from './schema.ts';
+
+export interface SessionSecret {
+  readonly id: number;
+  readonly secret: string;
+}
+
+export type AppConfig = Readonly<ParsedAppConfig>;
+
+/** A validated configuration with every file reference read. Frozen. */
+export interface GatewayConfig {
+  readonly identityProvider: Readonly<
+    Omit<ParsedGatewayConfig['identityProvider'], 'clientSecretFile' | 'caFile' | 'scopes'> & {
+      readonly scopes: readonly string[];
+    }
+  >;
+  readonly session: Readonly<Omit<ParsedGatewayConfig['session'], 'secrets'> & { readonly secrets: readonly SessionSecret[] }>;
+  readonly trustedProxies: readonly string[];
+  readonly apps: readonly AppConfig[];
+  readonly server: Readonly<
+    Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: { readonly cert: string; readonly key: string } }
+  >;
+}
+
+export interface ParseOptions {
+  /** Relative `…File` paths are resolved against this folder (the config file's). Default: the working directory. */
+  readonly baseDir?: string;
+}
+
+/** Renders a zod issue path as `apps[2].internalUrl`. */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`);
+}
+
+/**
+ * Validates a configuration once, at the edge, and returns it frozen.
+ * Throws GatehouseConfigError naming every key that is wrong and why.
+ */
+export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): GatewayConfig {
+  const result = gatewayConfigSchema.safeParse(input);
+  if (!result.success) throw new GatehouseConfigError(formatIssues(result.error));
+  const parsed = result.data;
+  const baseDir = options.baseDir ?? process.cwd();
+  const problems: string[] = [];
+
+  const readRef = (key: string, file: string | undefined, inline: string | undefined): string | undefined => {
+    if (file === undefined) return inline;
+    const path = isAbsolute(file) ? file : resolve(baseDir, file);
+    try {
+      return readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      problems.push(`${key}: cannot read "${file}" (${code})`);
+      return undefined;
+    }
+  };
+
+  const secrets = parsed.session.secrets.map((entry, index) => {
+    const secret = readRef(`session.secrets[${index}].secretFile`, entry.secretFile, entry.secret) ?? '';
+    if (entry.secretFile !== undefined && secret && secret.length < 32) {
+      problems.push(`session.secrets[${index}].secretFile: the secret in "${entry.secretFile}" must be at least 32 characters`);
+    }
+    return Object.freeze({ id: entry.id, secret });
+  });
+
+  const { clientSecretFile, caFile, ...idp } = parsed.identityProvider;
+  const clientSecret = readRef('identityProvider.clientSecretFile', clientSecretFile, idp.clientSecret);
+  const ca = readRef('identityProvider.caFile', caFile, idp.ca);
+
+  let tls: { cert: string; key: string } | undefined;
+  if (parsed.server.tls) {
+    const cert = readRef('server.tls.certFile', parsed.server.tls.certFile, parsed.server.tls.cert);
+    const key = readRef('server.tls.keyFile', parsed.server.tls.keyFile, parsed.server.tls.key);
+    if (cert !== undefined && key !== undefined) tls = Object.freeze({ cert, key });
+  }
+
+  if (problems.length > 0) throw new GatehouseConfigError(problems);
+
+  const { tls: _tls, ...server } = parsed.server;
+  return Object.freeze({
+    identityProvider: Object.freeze({
+      ...idp,
+      scopes: Object.freeze([...idp.scopes]),
+      ...(clientSecret !== undefined ? { clientSecret } : {}),
+      ...(ca !== undefined ? { ca } : {}),
+    }),
+    session: Object.freeze({ ...parsed.session, secrets: Object.freeze(secrets) }),
+    trustedProxies: Object.freeze([...parsed.trustedProxies]),
+    apps: Object.freeze(
+      parsed.apps.map((app) =>
+        Object.freeze({ ...app, timeouts: Object.freeze({ ...app.timeouts }), session: Object.freeze({ ...app.session }) }),
+      ),
+    ),
+    server: Object.freeze({ ...server, ...(tls ? { tls } : {}) }),
+  });
+}

@@ -1,0 +1,248 @@
+import { BlockList, isIP } from 'node:net';
+import { z } from 'zod';
+import {
+  BACKEND_TIMEOUT_DEFAULT_SECONDS,
+  BACKEND_TIMEOUT_LONG_SECONDS,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  IDP_REQUEST_TIMEOUT_SECONDS,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+  MIN_SECRET_LENGTH,
+} from '../limits.ts';
+import { parseDurationSeconds } from './duration.ts';
+
+/**
+ * The one schema for a gateway's configuration, used by createGateway() and by
+ * `gatehouse serve --config FILE`. Values that name a file (`…File`) are read
+ * by parseGatewayConfig before validation of their content.
+ */
+
+const duration = (example: string) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const seconds = parseDurationSeconds(value);
+    if (seconds === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a duration such as "${example}" (units s, m, h, d) or a positive whole number of seconds`,
+      });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const httpsOrLoopbackHttpUrl = (what: string, example: string) =>
+  z.string().superRefine((value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `must be an absolute URL, e.g. "${example}"` });
+      return;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: `${what} must be an http(s) URL, e.g. "${example}"` });
+    }
+    if (url.username || url.password) {
+      ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials` });
+    }
+  });
+
+const externalUrl = httpsOrLoopbackHttpUrl('the external URL', 'https://wiki.example.com').superRefine(
+  (value, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return;
+    }
+    if (url.pathname !== '/' || url.search || url.hash) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be an origin only (scheme, host and optional port, no path), e.g. "https://wiki.example.com"',
+      });
+    }
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'must use https: session cookies are only safe over TLS (plain http is accepted for localhost only). Terminate TLS at the gateway or at a load balancer in front of it and write the https URL users see.',
+      });
+    }
+  },
+);
+
+const cidr = z.string().superRefine((value, ctx) => {
+  if (!isCidr(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an IPv4 or IPv6 address or CIDR range, e.g. "10.0.0.0/8"' });
+  }
+});
+
+const secretEntry = z
+  .strictObject({
+    id: z.number().int().positive().max(2 ** 31 - 1),
+    secret: z.string().optional(),
+    secretFile: z.string().min(1).optional(),
+  })
+  .superRefine((entry, ctx) => {
+    if ((entry.secret === undefined) === (entry.secretFile === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of "secret" or "secretFile"' });
+      return;
+    }
+    if (entry.secret !== undefined && entry.secret.length < MIN_SECRET_LENGTH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secret'],
+        message: `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: openssl rand -base64 48)`,
+      });
+    }
+  });
+
+const sessionOverrides = z.strictObject({
+  persistent: z.boolean().optional(),
+  maxLifetime: duration('8h').optional(),
+  idleTimeout: duration('1h').optional(),
+});
+
+const appSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or dashes, e.g. "wiki"'),
+  externalUrl,
+  internalUrl: httpsOrLoopbackHttpUrl('the internal URL', 'http://10.0.0.5:8080'),
+  preauth: z.enum(['oidc', 'passthrough']).default('oidc'),
+  connectorGroup: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').default('default'),
+  hostHeader: z.enum(['internal', 'external']).default('internal'),
+  crawlers: z.enum(['deny', 'backend']).default('deny'),
+  timeouts: z
+    .strictObject({
+      backend: z
+        .union([z.literal('default'), z.literal('long'), duration('85s')])
+        .default('default')
+        .transform((value) =>
+          value === 'default' ? BACKEND_TIMEOUT_DEFAULT_SECONDS : value === 'long' ? BACKEND_TIMEOUT_LONG_SECONDS : value,
+        ),
+    })
+    .prefault({}),
+  session: sessionOverrides.prefault({}),
+});
+
+export const gatewayConfigSchema = z
+  .strictObject({
+    identityProvider: z.strictObject({
+      issuer: httpsOrLoopbackHttpUrl('the issuer', 'https://login.example.com').superRefine((value, ctx) => {
+        if (URL.canParse(value) && new URL(value).protocol !== 'https:') {
+          ctx.addIssue({ code: 'custom', message: 'must be an https URL: ID tokens and keys are only fetched over TLS' });
+        }
+      }),
+      clientId: z.string().min(1, 'must not be empty'),
+      clientSecret: z.string().min(1, 'must not be empty').optional(),
+      clientSecretFile: z.string().min(1).optional(),
+      /** PEM bundle to trust for the identity provider, in addition to the public roots. */
+      ca: z.string().optional(),
+      caFile: z.string().min(1).optional(),
+      scopes: z
+        .array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token'))
+        .default(['openid', 'profile', 'email'])
+        .refine((scopes) => scopes.includes('openid'), 'must include "openid"'),
+      clockToleranceSeconds: z.number().int().min(0).max(MAX_CLOCK_TOLERANCE_SECONDS).default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
+      timeoutSeconds: z.number().int().positive().max(120).default(IDP_REQUEST_TIMEOUT_SECONDS),
+      idTokenSigningAlg: z
+        .enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])
+        .default('RS256'),
+    }),
+    session: z.strictObject({
+      secrets: z
+        .array(secretEntry)
+        .min(1, 'needs at least one secret')
+        .superRefine((entries, ctx) => {
+          const seen = new Set<number>();
+          entries.forEach((entry, index) => {
+            if (seen.has(entry.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate secret id ${entry.id}` });
+            seen.add(entry.id);
+          });
+        }),
+      cookieName: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, dashes or underscores').default('gatehouse'),
+      maxLifetime: duration('8h').default(8 * 3600),
+      idleTimeout: duration('1h').default(3600),
+      persistent: z.boolean().default(false),
+    }),
+    trustedProxies: z.array(cidr).default([]),
+    apps: z
+      .array(appSchema)
+      .min(1, 'publish at least one app')
+      .superRefine((apps, ctx) => {
+        const ids = new Map<string, number>();
+        const hosts = new Map<string, number>();
+        apps.forEach((app, index) => {
+          const idIndex = ids.get(app.id);
+          if (idIndex !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate app id "${app.id}" (also apps[${idIndex}])` });
+          ids.set(app.id, index);
+          if (!URL.canParse(app.externalUrl)) return;
+          const host = new URL(app.externalUrl).host;
+          const hostIndex = hosts.get(host);
+          if (hostIndex !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'externalUrl'], message: `host "${host}" is already published by apps[${hostIndex}]` });
+          hosts.set(host, index);
+        });
+      }),
+    server: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8443),
+        tls: z
+          .strictObject({
+            cert: z.string().optional(),
+            certFile: z.string().min(1).optional(),
+            key: z.string().optional(),
+            keyFile: z.string().min(1).optional(),
+          })
+          .optional(),
+        headersTimeout: duration('20s').optional(),
+        keepAliveTimeout: duration('65s').optional(),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const idp = config.identityProvider;
+    if (idp.clientSecret !== undefined && idp.clientSecretFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['identityProvider', 'clientSecret'], message: 'give either "clientSecret" or "clientSecretFile", not both' });
+    }
+    if (idp.ca !== undefined && idp.caFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['identityProvider', 'ca'], message: 'give either "ca" or "caFile", not both' });
+    }
+    const tls = config.server.tls;
+    if (tls) {
+      if ((tls.cert === undefined) === (tls.certFile === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['server', 'tls'], message: 'give exactly one of "cert" or "certFile"' });
+      }
+      if ((tls.key === undefined) === (tls.keyFile === undefined)) {
+        ctx.addIssue({ code: 'custom', path: ['server', 'tls'], message: 'give exactly one of "key" or "keyFile"' });
+      }
+    }
+  });
+
+/** What callers write (YAML, JSON or an object literal). */
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+/** Validated, defaults applied, file references still unresolved. */
+export type ParsedGatewayConfig = z.output<typeof gatewayConfigSchema>;
+export type ParsedAppConfig = ParsedGatewayConfig['apps'][number];
+
+function isLoopbackHost(hostname: string): boolean {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  return bare === 'localhost' || bare.endsWith('.localhost') || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
+}
+
+export function isCidr(value: string): boolean {
+  const [address, prefix, extra] = value.split('/');
+  if (address === undefined || extra !== undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  const bits = Number(prefix);
+  if (bits > (family === 4 ? 32 : 128)) return false;
+  try {
+    new BlockList().addSubnet(address, bits, family === 4 ? 'ipv4' : 'ipv6');
+    return true;
+  } catch {
+    return false;
+  }
+}

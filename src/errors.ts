@@ -1,0 +1,226 @@
+/**
+ * Every failure Gatehouse reports has a stable code. The table says which HTTP
+ * status it maps to, which step of the request path failed, and the sentence
+ * a user is shown. Internal detail (the claim that failed, the library error)
+ * goes to the audit log and never to the user.
+ */
+
+export type GatehouseStep =
+  | 'request'
+  | 'app-resolution'
+  | 'session'
+  | 'sign-in'
+  | 'forwarding'
+  | 'internal';
+
+export type GatehouseErrorCode =
+  | 'ERR_BAD_REQUEST'
+  | 'ERR_HEADERS_TOO_LARGE'
+  | 'ERR_UNKNOWN_HOST'
+  | 'ERR_NOT_FOUND'
+  | 'ERR_SESSION_REQUIRED'
+  | 'ERR_SESSION_EXPIRED'
+  | 'ERR_SESSION_INVALID'
+  | 'ERR_SESSION_REVOKED'
+  | 'ERR_COOKIE_TOO_LARGE'
+  | 'ERR_RETURN_URL_REFUSED'
+  | 'ERR_SIGNIN_STATE'
+  | 'ERR_SIGNIN_LOOP'
+  | 'ERR_SIGNIN_DENIED'
+  | 'ERR_IDP_ERROR'
+  | 'ERR_IDP_UNAVAILABLE'
+  | 'ERR_ID_TOKEN_INVALID'
+  | 'ERR_ID_TOKEN_EXPIRED'
+  | 'ERR_CLOCK_SKEW'
+  | 'ERR_BACKEND_UNREACHABLE'
+  | 'ERR_BACKEND_TIMEOUT'
+  | 'ERR_INTERNAL';
+
+export interface ErrorDescription {
+  readonly status: number;
+  readonly step: GatehouseStep;
+  readonly title: string;
+  /** Shown to the user. Fixed text: never built from request data. */
+  readonly message: string;
+  /** Whether the page offers a fresh sign-in. */
+  readonly offerSignIn?: boolean;
+}
+
+export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>> = Object.freeze({
+  ERR_BAD_REQUEST: {
+    status: 400,
+    step: 'request',
+    title: 'Bad request',
+    message: 'The request was malformed and was not forwarded.',
+  },
+  ERR_HEADERS_TOO_LARGE: {
+    status: 431,
+    step: 'request',
+    title: 'Request headers too large',
+    message:
+      'The request headers, usually its cookies, are larger than this gateway accepts. Clear the cookies for this site and try again.',
+  },
+  ERR_UNKNOWN_HOST: {
+    status: 404,
+    step: 'app-resolution',
+    title: 'Unknown application',
+    message: 'No application is published at this address.',
+  },
+  ERR_NOT_FOUND: {
+    status: 404,
+    step: 'app-resolution',
+    title: 'Not found',
+    message: 'This gateway address does not exist.',
+  },
+  ERR_SESSION_REQUIRED: {
+    status: 401,
+    step: 'session',
+    title: 'Sign-in required',
+    message: 'You need to sign in to use this application.',
+    offerSignIn: true,
+  },
+  ERR_SESSION_EXPIRED: {
+    status: 401,
+    step: 'session',
+    title: 'Session expired',
+    message: 'Your session has expired. Sign in again to continue.',
+    offerSignIn: true,
+  },
+  ERR_SESSION_INVALID: {
+    status: 401,
+    step: 'session',
+    title: 'Session not valid',
+    message: 'Your session cookie is not valid for this application. Sign in again to continue.',
+    offerSignIn: true,
+  },
+  ERR_SESSION_REVOKED: {
+    status: 401,
+    step: 'session',
+    title: 'Session ended',
+    message: 'This session was ended, by signing out or by an administrator. Sign in again to continue.',
+    offerSignIn: true,
+  },
+  ERR_COOKIE_TOO_LARGE: {
+    status: 500,
+    step: 'session',
+    title: 'Session too large',
+    message:
+      'Your account carries more information than fits in a browser cookie, so a session could not be created. Contact your administrator.',
+  },
+  ERR_RETURN_URL_REFUSED: {
+    status: 400,
+    step: 'sign-in',
+    title: 'Return address refused',
+    message: 'The address to return to after sign-in is not part of this application, so it was refused.',
+  },
+  ERR_SIGNIN_STATE: {
+    status: 400,
+    step: 'sign-in',
+    title: 'Sign-in could not be completed',
+    message:
+      'This sign-in response does not match a sign-in started in this browser, or it was already used. Start the sign-in again.',
+    offerSignIn: true,
+  },
+  ERR_SIGNIN_LOOP: {
+    status: 400,
+    step: 'sign-in',
+    title: 'Sign-in keeps repeating',
+    message:
+      'You signed in, but your browser did not keep the session cookie, so the sign-in would repeat forever. Allow cookies for this site (and check that no extension or proxy strips them), then try again.',
+    offerSignIn: true,
+  },
+  ERR_SIGNIN_DENIED: {
+    status: 403,
+    step: 'sign-in',
+    title: 'Sign-in refused',
+    message: 'The identity provider did not allow this sign-in.',
+    offerSignIn: true,
+  },
+  ERR_IDP_ERROR: {
+    status: 502,
+    step: 'sign-in',
+    title: 'Identity provider error',
+    message: 'The identity provider returned an error while completing the sign-in. Start the sign-in again.',
+    offerSignIn: true,
+  },
+  ERR_IDP_UNAVAILABLE: {
+    status: 503,
+    step: 'sign-in',
+    title: 'Identity provider unavailable',
+    message: 'The identity provider cannot be reached right now. Try again in a moment.',
+  },
+  ERR_ID_TOKEN_INVALID: {
+    status: 401,
+    step: 'sign-in',
+    title: 'Identity token refused',
+    message: 'The identity token from the sign-in failed verification, so it was refused.',
+    offerSignIn: true,
+  },
+  ERR_ID_TOKEN_EXPIRED: {
+    status: 401,
+    step: 'sign-in',
+    title: 'Identity token expired',
+    message: 'The identity token from the sign-in has already expired. Start the sign-in again.',
+    offerSignIn: true,
+  },
+  ERR_CLOCK_SKEW: {
+    status: 401,
+    step: 'sign-in',
+    title: 'Clocks disagree',
+    message:
+      'The identity token is dated in the future. The clocks of the gateway and the identity provider disagree: check the clock.',
+    offerSignIn: true,
+  },
+  ERR_BACKEND_UNREACHABLE: {
+    status: 502,
+    step: 'forwarding',
+    title: 'Application unreachable',
+    message: 'The application behind this gateway could not be reached.',
+  },
+  ERR_BACKEND_TIMEOUT: {
+    status: 504,
+    step: 'forwarding',
+    title: 'Application timed out',
+    message: 'The application behind this gateway did not answer in time.',
+  },
+  ERR_INTERNAL: {
+    status: 500,
+    step: 'internal',
+    title: 'Internal error',
+    message: 'Something went wrong inside the gateway. The request ID below identifies it in the logs.',
+  },
+});
+
+export class GatehouseError extends Error {
+  readonly code: GatehouseErrorCode;
+  readonly status: number;
+  readonly step: GatehouseStep;
+  /** Machine-readable reason for logs and audit events; never shown to the user. */
+  readonly reason: string;
+
+  constructor(code: GatehouseErrorCode, reason?: string, options?: { cause?: unknown }) {
+    const description = ERROR_TABLE[code];
+    super(description.message, options);
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = description.status;
+    this.step = description.step;
+    this.reason = reason ?? code;
+  }
+}
+
+/** A caller mistake (bad option, bad config), thrown at construction time. */
+export class GatehouseConfigError extends TypeError {
+  readonly code = 'ERR_INVALID_CONFIG';
+  readonly issues: readonly string[];
+
+  constructor(issues: readonly string[]) {
+    super(`Invalid Gatehouse configuration:\n  - ${issues.join('\n  - ')}`);
+    this.name = 'GatehouseConfigError';
+    this.issues = issues;
+  }
+}
+
+export function isGatehouseError(value: unknown): value is GatehouseError {
+  return value instanceof GatehouseError;
+}

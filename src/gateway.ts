@@ -1,0 +1,172 @@
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import { Router } from 'express';
+import { AuditLog, jsonLinesSink } from './audit/audit-log.ts';
+import type { AuditSink } from './audit/events.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { parseGatewayConfig, type GatewayConfig } from './config/parse.ts';
+import type { GatewayConfigInput } from './config/schema.ts';
+import { ERROR_TABLE } from './errors.ts';
+import {
+  SERVER_HEADERS_TIMEOUT_MS,
+  SERVER_KEEP_ALIVE_TIMEOUT_MS,
+  SERVER_REQUEST_TIMEOUT_MS,
+} from './limits.ts';
+import { createLogger, type Logger } from './logging/logger.ts';
+import { appResolution, createAppTable } from './middleware/app-resolution.ts';
+import { errorHandler } from './middleware/error-handler.ts';
+import { createDirectForwarder, type Forwarder } from './middleware/forwarder.ts';
+import { oidcPreauth } from './middleware/oidc-preauth.ts';
+import type { PreauthDeps } from './middleware/preauth-deps.ts';
+import { requestContext } from './middleware/request-context.ts';
+import { sessionGate } from './middleware/session-gate.ts';
+import { OidcClient, type IdpFetch } from './oidc/oidc-client.ts';
+import { SignInLoopDetector } from './oidc/signin-loop.ts';
+import { TransactionCookies } from './oidc/transaction-cookies.ts';
+import { robotsDenier } from './robots/robots-denier.ts';
+import { deriveSealKeys } from './session/seal-keys.ts';
+import { SessionManager } from './session/session-manager.ts';
+import { MemorySessionStore, type SessionStore } from './session/session-store.ts';
+
+export interface ForwarderFactoryContext {
+  readonly config: GatewayConfig;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+}
+
+export interface GatewayOptions {
+  /** Milliseconds since the epoch; every expiry decision uses it. Default: Date.now. */
+  readonly clock?: Clock;
+  /** Where audit events go. Default: JSON lines on stdout. */
+  readonly audit?: AuditSink | readonly AuditSink[];
+  /** pino logger for operational messages. Default: silent. */
+  readonly logger?: Logger;
+  /** HTTP client for the identity provider (discovery, keys, token endpoint). */
+  readonly idpFetch?: IdpFetch;
+  /** Revocations and server-side session data. Default: bounded, in memory. */
+  readonly sessionStore?: SessionStore;
+  /** What to do with requests for hosts that publish no app: 404 (default) or leave them to the host app. */
+  readonly unknownHost?: 'reject' | 'next';
+  /** The forwarding step (step 6). Default: straight to each app's internal URL. */
+  readonly forwarder?: (context: ForwarderFactoryContext) => Forwarder;
+  /** Relative `…File` paths in the config are resolved against this folder. */
+  readonly baseDir?: string;
+}
+
+export interface Gateway {
+  /** Mount on an Express app (at its root): `app.use(gateway.handler)`. */
+  readonly handler: Router;
+  readonly config: GatewayConfig;
+  readonly audit: AuditLog;
+  /** Resolves once the identity provider's metadata is discovered; rejects with ERR_IDP_UNAVAILABLE. */
+  ready(): Promise<void>;
+  /** Sets timeouts and a clientError handler on the server that carries the handler. */
+  attach(server: HttpServer | HttpsServer): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the whole cloud side from one configuration, validated here once:
+ * robots denier, app resolution, sign-in endpoints, session gate, forwarding.
+ */
+export function createGateway(input: GatewayConfigInput | GatewayConfig, options: GatewayOptions = {}): Gateway {
+  const config = parseGatewayConfig(input, options.baseDir !== undefined ? { baseDir: options.baseDir } : {});
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger();
+  const sinks = options.audit === undefined ? [jsonLinesSink()] : Array.isArray(options.audit) ? options.audit : [options.audit as AuditSink];
+  const audit = new AuditLog(sinks, { clock, onSinkError: (error) => logger.error({ err: error }, 'audit sink failed') });
+  const store =
+    options.sessionStore ??
+    new MemorySessionStore({
+      onRevocationOverflow: (refusedBefore) =>
+        audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
+    });
+  const keys = deriveSealKeys(config.session.secrets);
+  const sessions = new SessionManager({
+    cookieName: config.session.cookieName,
+    keys,
+    store,
+    clock,
+    defaults: {
+      maxLifetime: config.session.maxLifetime,
+      idleTimeout: config.session.idleTimeout,
+      persistent: config.session.persistent,
+    },
+  });
+  const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
+  const deps: PreauthDeps = {
+    oidc,
+    sessions,
+    store,
+    transactions: new TransactionCookies(keys.transaction, clock),
+    loops: new SignInLoopDetector(clock),
+    audit,
+    clock,
+    scopes: config.identityProvider.scopes,
+    clientId: config.identityProvider.clientId,
+  };
+  const forwarder = (options.forwarder ?? defaultForwarder(config.session.cookieName))({ config, audit, logger });
+
+  const unknownHost = options.unknownHost ?? 'reject';
+  const table = createAppTable(config.apps);
+  const handler = Router();
+  handler.use(
+    robotsDenier({
+      skip: (req) => {
+        const app = table(req);
+        return app ? app.crawlers === 'backend' : unknownHost === 'next';
+      },
+    }),
+  );
+  handler.use(requestContext({ trustedProxies: config.trustedProxies, audit }));
+  handler.use(appResolution({ apps: config.apps, unknownHost, audit }));
+  handler.use(oidcPreauth(deps));
+  handler.use(sessionGate({ sessions, audit }));
+  handler.use(forwarder.handler);
+  handler.use(errorHandler(logger));
+
+  return {
+    handler,
+    config,
+    audit,
+    async ready() {
+      await oidc.configuration();
+    },
+    attach(server) {
+      server.headersTimeout = config.server.headersTimeout !== undefined ? config.server.headersTimeout * 1000 : SERVER_HEADERS_TIMEOUT_MS;
+      server.requestTimeout = SERVER_REQUEST_TIMEOUT_MS;
+      server.keepAliveTimeout =
+        config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
+      server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+        const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+        audit.emit({
+          type: 'request.rejected',
+          outcome: 'failure',
+          code: tooLarge ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST',
+          reason: `client_error:${error.code ?? 'unknown'}`,
+          clientIp: socket.remoteAddress,
+        });
+        if (!socket.writable || (error.code === 'ECONNRESET' && socket.destroyed)) {
+          socket.destroy();
+          return;
+        }
+        const description = ERROR_TABLE[tooLarge ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST'];
+        const body = JSON.stringify({
+          error: { code: tooLarge ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST', step: description.step, title: description.title, message: description.message },
+        });
+        socket.end(
+          `HTTP/1.1 ${description.status} ${description.title}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-Robots-Tag: noindex, nofollow\r\n\r\n${body}`,
+        );
+      });
+    },
+    async close() {
+      forwarder.close();
+      await oidc.close();
+    },
+  };
+}
+
+function defaultForwarder(sessionCookieBase: string): (context: ForwarderFactoryContext) => Forwarder {
+  return ({ config, audit, logger }) => createDirectForwarder({ apps: config.apps, sessionCookieBase, audit, logger });
+}

@@ -1,0 +1,41 @@
+import type { IncomingMessage } from 'node:http';
+import type { AppConfig } from '../config/parse.ts';
+
+/** Who the session says the user is. Set by the session gate on pre-authenticated apps. */
+export interface Identity {
+  readonly sub: string;
+  readonly name?: string | undefined;
+  readonly email?: string | undefined;
+  readonly groups: readonly string[];
+  readonly amr: readonly string[];
+  readonly acr?: string | undefined;
+  /** When the user authenticated at the identity provider (epoch seconds). */
+  readonly authTime: number;
+  readonly sessionId: string;
+  /** When the session ends at the latest (epoch seconds). */
+  readonly sessionExpiresAt: number;
+  readonly app: string;
+}
+
+export interface RequestContext {
+  readonly requestId: string;
+  readonly clientIp: string;
+  readonly userAgent: string | undefined;
+  app?: AppConfig;
+  identity?: Identity;
+}
+
+const contexts = new WeakMap<IncomingMessage, RequestContext>();
+
+export function setRequestContext(req: IncomingMessage, context: RequestContext): void {
+  contexts.set(req, context);
+}
+
+export function getRequestContext(req: IncomingMessage): RequestContext | undefined {
+  return contexts.get(req);
+}
+
+/** The signed-in user of this request, once the session gate has passed it. */
+export function getIdentity(req: IncomingMessage): Identity | undefined {
+  return contexts.get(req)?.identity;
+}

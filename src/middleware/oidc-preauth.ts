@@ -1,0 +1,42 @@
+import { Router, type RequestHandler } from 'express';
+import { GatehouseError } from '../errors.ts';
+import { getRequestContext } from './context.ts';
+import { sendError } from './error-response.ts';
+import { logout, signedOut } from './logout.ts';
+import { oidcCallback } from './oidc-callback.ts';
+import type { PreauthDeps } from './preauth-deps.ts';
+import { signInStart } from './signin-start.ts';
+import { CALLBACK_PATH, LOGOUT_PATH, SIGNED_OUT_PATH, SIGNIN_PATH } from './signin-url.ts';
+
+/**
+ * Step 4: the sign-in endpoints under the reserved /.gatehouse/ prefix of
+ * every published host. Nothing under that prefix is ever forwarded.
+ */
+export function oidcPreauth(deps: PreauthDeps): Router {
+  const router = Router({ caseSensitive: true, strict: true });
+  const preauthOnly: RequestHandler = (req, res, next) => {
+    const app = getRequestContext(req)?.app;
+    if (!app) {
+      next('router');
+      return;
+    }
+    if (app.preauth !== 'oidc') {
+      sendError(req, res, new GatehouseError('ERR_NOT_FOUND', 'not_a_preauth_app'));
+      return;
+    }
+    next();
+  };
+  router.get(SIGNIN_PATH, preauthOnly, signInStart(deps));
+  router.get(CALLBACK_PATH, preauthOnly, oidcCallback(deps));
+  router.get(LOGOUT_PATH, preauthOnly, logout(deps));
+  router.post(LOGOUT_PATH, preauthOnly, logout(deps));
+  router.get(SIGNED_OUT_PATH, preauthOnly, signedOut());
+  router.use('/.gatehouse', (req, res, next) => {
+    if (!getRequestContext(req)?.app) {
+      next();
+      return;
+    }
+    sendError(req, res, new GatehouseError('ERR_NOT_FOUND', 'reserved_path'));
+  });
+  return router;
+}

@@ -1,0 +1,20 @@
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Clock } from '../clock.ts';
+import type { OidcClient } from '../oidc/oidc-client.ts';
+import type { SignInLoopDetector } from '../oidc/signin-loop.ts';
+import type { TransactionCookies } from '../oidc/transaction-cookies.ts';
+import type { SessionManager } from '../session/session-manager.ts';
+import type { SessionStore } from '../session/session-store.ts';
+
+/** What the sign-in, callback and logout handlers share. Built once by createGateway. */
+export interface PreauthDeps {
+  readonly oidc: OidcClient;
+  readonly sessions: SessionManager;
+  readonly store: SessionStore;
+  readonly transactions: TransactionCookies;
+  readonly loops: SignInLoopDetector;
+  readonly audit: AuditLog;
+  readonly clock: Clock;
+  readonly scopes: readonly string[];
+  readonly clientId: string;
+}

@@ -1,0 +1,63 @@
+import type { RequestHandler } from 'express';
+import * as client from 'openid-client';
+import { GatehouseError } from '../errors.ts';
+import { safeReturnTo } from '../oidc/return-to.ts';
+import { appendSetCookie } from '../session/cookies.ts';
+import { auditContext } from './audit-context.ts';
+import { getRequestContext } from './context.ts';
+import { sendError } from './error-response.ts';
+import type { PreauthDeps } from './preauth-deps.ts';
+import { appOrigin, CALLBACK_PATH, signInUrl } from './signin-url.ts';
+
+/**
+ * GET /.gatehouse/signin?rd=PATH — starts one sign-in attempt: a sealed
+ * transaction cookie with state, nonce and PKCE verifier, then a redirect to
+ * the identity provider's authorization endpoint.
+ */
+export function signInStart(deps: PreauthDeps): RequestHandler {
+  return async (req, res) => {
+    const context = getRequestContext(req);
+    const app = context?.app;
+    if (!app) throw new GatehouseError('ERR_INTERNAL', 'no_app_context');
+    const origin = appOrigin(app);
+    const requested = typeof req.query['rd'] === 'string' ? req.query['rd'] : '/';
+    const returnTo = safeReturnTo(requested, origin);
+    if (returnTo === undefined) {
+      deps.audit.emit({
+        type: 'signin.failed',
+        outcome: 'failure',
+        code: 'ERR_RETURN_URL_REFUSED',
+        reason: 'unsafe_return_url',
+        ...auditContext(req),
+      });
+      sendError(req, res, new GatehouseError('ERR_RETURN_URL_REFUSED', 'unsafe_return_url'));
+      return;
+    }
+    res.setHeader('Cache-Control', 'no-store');
+
+    const current = await deps.sessions.read(req, app);
+    if (current.ok) {
+      res.redirect(302, `${origin}${returnTo}`);
+      return;
+    }
+    const { secure } = deps.sessions.settingsFor(app);
+    if (deps.loops.isLooping(req, secure)) {
+      deps.audit.emit({ type: 'signin.loop_detected', outcome: 'failure', code: 'ERR_SIGNIN_LOOP', reason: 'cookie_not_kept', ...auditContext(req) });
+      sendError(req, res, new GatehouseError('ERR_SIGNIN_LOOP', 'cookie_not_kept'), { signInUrl: signInUrl(app, returnTo) });
+      return;
+    }
+
+    const transaction = await deps.transactions.create(req, app.id, secure, returnTo);
+    const url = await deps.oidc.authorizationUrl({
+      redirect_uri: `${origin}${CALLBACK_PATH}`,
+      scope: deps.scopes.join(' '),
+      state: transaction.record.state,
+      nonce: transaction.record.nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(transaction.record.verifier),
+      code_challenge_method: 'S256',
+    });
+    for (const line of transaction.setCookies) appendSetCookie(res, line);
+    deps.audit.emit({ type: 'signin.started', outcome: 'info', ...auditContext(req) });
+    res.redirect(302, url.href);
+  };
+}

@@ -1,0 +1,63 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { parseCookie } from 'cookie';
+import type { AppConfig } from '../config/parse.ts';
+import { isGatehouseCookie } from '../session/cookies.ts';
+import type { RequestContext } from './context.ts';
+
+/**
+ * Headers a client must never be able to set for the backend: forwarding
+ * metadata, identity headers, and URL overrides some servers honour (field
+ * lesson 13). Gatehouse sets its own versions after removing these.
+ */
+const CLIENT_FORBIDDEN = /^(?:x-forwarded-.*|forwarded|x-real-ip|x-client-ip|x-request-id|x-gatehouse-.*|x-original-url|x-original-uri|x-rewrite-url)$/;
+
+/** Rewrites the outgoing request's headers just before it is sent upstream. */
+export function prepareUpstreamRequest(
+  proxyReq: ClientRequest,
+  req: IncomingMessage,
+  app: AppConfig,
+  context: RequestContext,
+  sessionCookieBase: string,
+): void {
+  for (const name of proxyReq.getHeaderNames()) {
+    if (CLIENT_FORBIDDEN.test(name)) proxyReq.removeHeader(name);
+  }
+  // The encrypted session cookie is never sent to the connector (reference, "Accessing published applications").
+  const cookie = req.headers.cookie;
+  if (cookie !== undefined) {
+    const kept = withoutGatehouseCookies(cookie, sessionCookieBase);
+    if (kept) proxyReq.setHeader('Cookie', kept);
+    else proxyReq.removeHeader('Cookie');
+  }
+  const external = new URL(app.externalUrl);
+  proxyReq.setHeader('X-Forwarded-For', context.clientIp);
+  proxyReq.setHeader('X-Forwarded-Proto', external.protocol.slice(0, -1));
+  proxyReq.setHeader('X-Forwarded-Host', external.host);
+  proxyReq.setHeader('X-Request-Id', context.requestId);
+}
+
+/** Keeps the app's own cookies, byte for byte, and drops Gatehouse's. */
+export function withoutGatehouseCookies(header: string, sessionCookieBase: string): string {
+  return header
+    .split(';')
+    .map((pair) => pair.trim())
+    .filter((pair) => {
+      if (!pair) return false;
+      const name = Object.keys(parseCookie(pair, { decode: (value) => value }))[0] ?? pair.split('=')[0] ?? '';
+      return !isGatehouseCookie(name, sessionCookieBase);
+    })
+    .join('; ');
+}
+
+/** Drops any Set-Cookie from the backend that would overwrite or clear one of Gatehouse's cookies. */
+export function filterBackendSetCookies(proxyRes: IncomingMessage, sessionCookieBase: string): void {
+  const lines = proxyRes.headers['set-cookie'];
+  if (!lines) return;
+  const kept = lines.filter((line) => {
+    const name = line.slice(0, Math.max(0, line.indexOf('='))).trim();
+    return !isGatehouseCookie(name, sessionCookieBase);
+  });
+  if (kept.length === lines.length) return;
+  if (kept.length > 0) proxyRes.headers['set-cookie'] = kept;
+  else delete proxyRes.headers['set-cookie'];
+}

@@ -1,0 +1,231 @@
+import { rootCertificates } from 'node:tls';
+import * as client from 'openid-client';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { Clock } from '../clock.ts';
+import type { GatewayConfig } from '../config/parse.ts';
+import { GatehouseError } from '../errors.ts';
+import { IDP_DISCOVERY_RETRY_MS } from '../limits.ts';
+
+export type IdpFetch = client.CustomFetch;
+
+export interface OidcClientOptions {
+  readonly settings: GatewayConfig['identityProvider'];
+  readonly clock: Clock;
+  /** Replaces the HTTP client used to talk to the identity provider (discovery, JWKS, token endpoint). */
+  readonly fetch?: IdpFetch | undefined;
+}
+
+export interface CodeExchangeChecks {
+  readonly state: string;
+  readonly nonce: string;
+  readonly verifier: string;
+}
+
+export interface VerifiedSignIn {
+  readonly claims: client.IDToken;
+  readonly idToken: string;
+}
+
+/**
+ * The relying party: discovers the identity provider, builds authorization
+ * requests and verifies authorization responses with openid-client, which
+ * checks the ID token's signature, iss, aud, azp, exp, iat and nonce.
+ */
+export class OidcClient {
+  readonly #settings: GatewayConfig['identityProvider'];
+  readonly #clock: Clock;
+  readonly #fetch: IdpFetch;
+  readonly #dispatcher: Agent | undefined;
+  #discovered: client.Configuration | undefined;
+  #pending: Promise<client.Configuration> | undefined;
+  #failedAt = Number.NEGATIVE_INFINITY;
+  #jwksCache: ReturnType<typeof client.getJwksCache>;
+
+  constructor(options: OidcClientOptions) {
+    this.#settings = options.settings;
+    this.#clock = options.clock;
+    if (options.fetch) {
+      this.#fetch = options.fetch;
+    } else if (options.settings.ca) {
+      // Trust the configured bundle in addition to the public roots.
+      const dispatcher = new Agent({ connect: { ca: [...rootCertificates, options.settings.ca] } });
+      this.#dispatcher = dispatcher;
+      this.#fetch = (url, init) => undiciFetch(url, { ...init, dispatcher });
+    } else {
+      this.#fetch = (url, init) => fetch(url, init);
+    }
+  }
+
+  /** Discovery, done once and shared; retried no more often than IDP_DISCOVERY_RETRY_MS after a failure. */
+  async configuration(): Promise<client.Configuration> {
+    if (this.#discovered) return this.#discovered;
+    if (this.#pending) return this.#pending;
+    if (Date.now() - this.#failedAt < IDP_DISCOVERY_RETRY_MS) {
+      throw new GatehouseError('ERR_IDP_UNAVAILABLE', 'discovery_failed_recently');
+    }
+    this.#pending = this.#discover().then(
+      (configuration) => {
+        this.#discovered = configuration;
+        this.#pending = undefined;
+        return configuration;
+      },
+      (error: unknown) => {
+        this.#failedAt = Date.now();
+        this.#pending = undefined;
+        throw new GatehouseError('ERR_IDP_UNAVAILABLE', `discovery_failed:${describe(error)}`, { cause: error });
+      },
+    );
+    return this.#pending;
+  }
+
+  async authorizationUrl(parameters: Record<string, string>): Promise<URL> {
+    return client.buildAuthorizationUrl(await this.configuration(), parameters);
+  }
+
+  async endSessionUrl(parameters: Record<string, string>): Promise<URL | undefined> {
+    const configuration = await this.configuration();
+    if (!configuration.serverMetadata().end_session_endpoint) return undefined;
+    return client.buildEndSessionUrl(configuration, parameters);
+  }
+
+  /**
+   * Exchanges the authorization code and verifies the ID token. The gateway's
+   * clock (not the process clock) decides what "now" is, so tests can move it.
+   */
+  async exchange(callbackUrl: URL, checks: CodeExchangeChecks): Promise<VerifiedSignIn> {
+    const discovered = await this.configuration();
+    const configuration = this.#configurationNow(discovered);
+    let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+    try {
+      tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
+        pkceCodeVerifier: checks.verifier,
+        expectedState: checks.state,
+        expectedNonce: checks.nonce,
+        idTokenExpected: true,
+      });
+    } catch (error) {
+      throw mapExchangeError(error);
+    } finally {
+      this.#jwksCache = client.getJwksCache(configuration) ?? this.#jwksCache;
+    }
+    const claims = tokens.claims();
+    if (!claims || !tokens.id_token) throw new GatehouseError('ERR_ID_TOKEN_INVALID', 'no_id_token');
+    // openid-client does not refuse an iat in the future; a token "issued later than now" means the clocks disagree.
+    const now = Math.floor(this.#clock() / 1000);
+    const tolerance = this.#settings.clockToleranceSeconds;
+    if (claims.iat > now + tolerance) throw new GatehouseError('ERR_CLOCK_SKEW', 'iat_in_future');
+    if (typeof claims.auth_time === 'number' && claims.auth_time > now + tolerance) {
+      throw new GatehouseError('ERR_CLOCK_SKEW', 'auth_time_in_future');
+    }
+    return { claims, idToken: tokens.id_token };
+  }
+
+  async close(): Promise<void> {
+    await this.#dispatcher?.close();
+  }
+
+  async #discover(): Promise<client.Configuration> {
+    return client.discovery(
+      new URL(this.#settings.issuer),
+      this.#settings.clientId,
+      this.#clientMetadata(0),
+      this.#clientAuth(),
+      { [client.customFetch]: this.#fetch, timeout: this.#settings.timeoutSeconds },
+    );
+  }
+
+  #configurationNow(discovered: client.Configuration): client.Configuration {
+    const skew = Math.round((this.#clock() - Date.now()) / 1000);
+    const configuration = new client.Configuration(
+      discovered.serverMetadata(),
+      this.#settings.clientId,
+      this.#clientMetadata(skew),
+      this.#clientAuth(),
+    );
+    configuration[client.customFetch] = this.#fetch;
+    configuration.timeout = this.#settings.timeoutSeconds;
+    if (this.#jwksCache) client.setJwksCache(configuration, this.#jwksCache);
+    // OIDC Core 3.1.3.7 lets a client skip the ID token's signature when it came over TLS from the
+    // token endpoint, and openid-client does by default. We verify it: a compromised network path or
+    // interception proxy must not be able to mint identities.
+    client.enableNonRepudiationChecks(configuration);
+    return configuration;
+  }
+
+  #clientMetadata(skewSeconds: number): Partial<client.ClientMetadata> {
+    return {
+      ...(this.#settings.clientSecret !== undefined ? { client_secret: this.#settings.clientSecret } : {}),
+      id_token_signed_response_alg: this.#settings.idTokenSigningAlg,
+      [client.clockSkew]: skewSeconds,
+      [client.clockTolerance]: this.#settings.clockToleranceSeconds,
+    };
+  }
+
+  #clientAuth(): client.ClientAuth {
+    return this.#settings.clientSecret !== undefined ? client.ClientSecretBasic(this.#settings.clientSecret) : client.None();
+  }
+}
+
+interface ClaimCause {
+  readonly claim?: unknown;
+}
+
+/** Maps openid-client's failures to our codes; the reason names the check that failed. */
+export function mapExchangeError(error: unknown): GatehouseError {
+  if (error instanceof GatehouseError) return error;
+  if (error instanceof client.ResponseBodyError) {
+    return new GatehouseError('ERR_IDP_ERROR', `token_endpoint:${safeToken(error.error)}`, { cause: error });
+  }
+  if (error instanceof client.AuthorizationResponseError) {
+    return new GatehouseError(
+      error.error === 'access_denied' ? 'ERR_SIGNIN_DENIED' : 'ERR_IDP_ERROR',
+      `authorization:${safeToken(error.error)}`,
+      { cause: error },
+    );
+  }
+  if (error instanceof client.ClientError) {
+    const inner = error.cause instanceof Error ? error.cause : undefined;
+    const detail = inner?.cause as ClaimCause | undefined;
+    const claim = typeof detail?.claim === 'string' ? detail.claim : undefined;
+    switch (error.code) {
+      case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
+        return new GatehouseError('ERR_ID_TOKEN_INVALID', `${claim ?? 'claim'}_mismatch`, { cause: error });
+      case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
+        if (claim === 'exp') return new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'exp', { cause: error });
+        if (claim === 'nbf') return new GatehouseError('ERR_CLOCK_SKEW', 'nbf_in_future', { cause: error });
+        return new GatehouseError('ERR_ID_TOKEN_INVALID', `${claim ?? 'timestamp'}_check_failed`, { cause: error });
+      case 'OAUTH_INVALID_RESPONSE': {
+        const message = inner?.message ?? '';
+        if (message.includes('signature verification failed')) {
+          return new GatehouseError('ERR_ID_TOKEN_INVALID', 'signature', { cause: error });
+        }
+        if (message.includes('"alg"')) return new GatehouseError('ERR_ID_TOKEN_INVALID', 'alg', { cause: error });
+        return new GatehouseError('ERR_ID_TOKEN_INVALID', 'invalid_response', { cause: error });
+      }
+      case 'OAUTH_KEY_SELECTION_FAILED':
+        return new GatehouseError('ERR_ID_TOKEN_INVALID', 'unknown_key', { cause: error });
+      case 'OAUTH_UNSUPPORTED_OPERATION':
+        return new GatehouseError('ERR_ID_TOKEN_INVALID', 'unsupported_alg', { cause: error });
+      case 'OAUTH_TIMEOUT':
+      case 'OAUTH_ABORT':
+        return new GatehouseError('ERR_IDP_UNAVAILABLE', 'timeout', { cause: error });
+      default:
+        return new GatehouseError('ERR_IDP_ERROR', safeToken(error.code ?? 'client_error'), { cause: error });
+    }
+  }
+  if (error instanceof TypeError) {
+    // fetch() failed: the identity provider is unreachable.
+    return new GatehouseError('ERR_IDP_UNAVAILABLE', 'unreachable', { cause: error });
+  }
+  return new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
+}
+
+function safeToken(value: string): string {
+  return value.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 64) || 'unknown';
+}
+
+function describe(error: unknown): string {
+  if (error instanceof client.ClientError) return safeToken(error.code ?? 'client_error');
+  if (error instanceof Error) return safeToken((error.cause as { code?: string } | undefined)?.code ?? error.name);
+  return 'unknown';
+}

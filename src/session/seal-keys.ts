@@ -1,0 +1,26 @@
+import { createHmac } from 'node:crypto';
+import type { SessionSecret } from '../config/parse.ts';
+
+/** iron-session's password map: the highest id seals, every id unseals. */
+export type PasswordMap = Readonly<Record<number, string>>;
+
+export interface SealKeys {
+  readonly session: PasswordMap;
+  readonly transaction: PasswordMap;
+}
+
+/**
+ * Derives one password map per cookie purpose from the configured secrets, so
+ * a sign-in transaction cookie can never be presented as a session cookie (or
+ * the reverse) even though both are sealed with the same configured secret.
+ */
+export function deriveSealKeys(secrets: readonly SessionSecret[]): SealKeys {
+  const derive = (purpose: string): PasswordMap => {
+    const map: Record<number, string> = {};
+    for (const { id, secret } of secrets) {
+      map[id] = createHmac('sha256', secret).update(`gatehouse/${purpose}/v1`).digest('base64url');
+    }
+    return Object.freeze(map);
+  };
+  return Object.freeze({ session: derive('session'), transaction: derive('transaction') });
+}

@@ -1,0 +1,40 @@
+import { sealData, unsealData, type UnsealErrorReason } from 'iron-session';
+import type { z } from 'zod';
+import { MAX_SET_COOKIE_BYTES } from '../limits.ts';
+import type { PasswordMap } from './seal-keys.ts';
+
+export type UnsealFailure = 'tampered' | 'expired' | 'unknown_key' | 'malformed';
+
+export type UnsealResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: UnsealFailure };
+
+/** iron seals are printable ASCII without separators that matter to cookies. */
+const SEAL_SHAPE = /^Fe26\.2\*[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/;
+
+/** Seals JSON data with the newest password (iron-session: highest id). */
+export function seal(data: object, passwords: PasswordMap, ttlSeconds: number): Promise<string> {
+  return sealData(data, { password: { ...passwords }, ttl: Math.max(60, Math.ceil(ttlSeconds)) });
+}
+
+/**
+ * Unseals and validates a cookie value. Never throws: a forged, truncated,
+ * expired or foreign value is a typed failure reason for the audit log.
+ */
+export async function unseal<S extends z.ZodType>(
+  value: string,
+  passwords: PasswordMap,
+  schema: S,
+): Promise<UnsealResult<z.infer<S>>> {
+  if (value.length > MAX_SET_COOKIE_BYTES || !SEAL_SHAPE.test(value)) return { ok: false, reason: 'tampered' };
+  let failure: UnsealErrorReason | undefined;
+  const data = await unsealData<unknown>(value, {
+    password: { ...passwords },
+    onUnsealError: (reason) => {
+      failure = reason;
+    },
+  });
+  if (failure !== undefined) {
+    return { ok: false, reason: failure === 'expired' ? 'expired' : failure === 'unknown-password' ? 'unknown_key' : 'tampered' };
+  }
+  const parsed = schema.safeParse(data);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, reason: 'malformed' };
+}

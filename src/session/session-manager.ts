@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { nowSeconds, type Clock } from '../clock.ts';
+import type { AppConfig } from '../config/parse.ts';
+import { GatehouseError } from '../errors.ts';
+import { MAX_SET_COOKIE_BYTES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
+import type { Identity } from '../middleware/context.ts';
+import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
+import type { SealKeys } from './seal-keys.ts';
+import { seal, unseal, type UnsealFailure } from './sealer.ts';
+import { sessionRecordSchema, type SessionRecord } from './session-record.ts';
+import type { SessionStore } from './session-store.ts';
+
+export interface SessionDefaults {
+  /** Seconds. */
+  readonly maxLifetime: number;
+  /** Seconds without a request after which the session ends. */
+  readonly idleTimeout: number;
+  readonly persistent: boolean;
+}
+
+export interface SessionManagerOptions {
+  readonly cookieName: string;
+  readonly keys: SealKeys;
+  readonly store: SessionStore;
+  readonly clock: Clock;
+  readonly defaults: SessionDefaults;
+}
+
+export type SessionFailure = 'missing' | UnsealFailure | 'other_app' | 'idle' | 'revoked' | 'claims_unavailable';
+
+export type SessionCheck =
+  | { readonly ok: true; readonly identity: Identity; readonly record: SessionRecord; readonly refreshCookie?: string }
+  | { readonly ok: false; readonly reason: SessionFailure; readonly record?: SessionRecord };
+
+/** What a completed sign-in hands over to become a session. */
+export interface SignedInUser {
+  readonly sub: string;
+  readonly name?: string | undefined;
+  readonly email?: string | undefined;
+  readonly groups: readonly string[];
+  readonly amr: readonly string[];
+  readonly acr?: string | undefined;
+  /** Epoch seconds. */
+  readonly authTime: number;
+  /** The ID token's expiry, epoch seconds: the session never outlives it. */
+  readonly idTokenExpiresAt: number;
+  readonly idToken: string;
+}
+
+export interface IssuedSession {
+  readonly setCookie: string;
+  readonly record: SessionRecord;
+}
+
+/** Seals, reads, refreshes and revokes the app-bound session cookie (step 3). */
+export class SessionManager {
+  readonly #options: SessionManagerOptions;
+
+  constructor(options: SessionManagerOptions) {
+    this.#options = options;
+  }
+
+  settingsFor(app: AppConfig): SessionDefaults & { readonly secure: boolean; readonly cookieName: string } {
+    const secure = new URL(app.externalUrl).protocol === 'https:';
+    return {
+      maxLifetime: app.session.maxLifetime ?? this.#options.defaults.maxLifetime,
+      idleTimeout: app.session.idleTimeout ?? this.#options.defaults.idleTimeout,
+      persistent: app.session.persistent ?? this.#options.defaults.persistent,
+      secure,
+      cookieName: sessionCookieName(this.#options.cookieName, secure),
+    };
+  }
+
+  async read(req: IncomingMessage, app: AppConfig): Promise<SessionCheck> {
+    const settings = this.settingsFor(app);
+    const value = readCookies(req)[settings.cookieName];
+    if (value === undefined || value === '') return { ok: false, reason: 'missing' };
+    const unsealed = await unseal(value, this.#options.keys.session, sessionRecordSchema);
+    if (!unsealed.ok) return { ok: false, reason: unsealed.reason };
+    const record = unsealed.value;
+    const now = nowSeconds(this.#options.clock);
+    if (record.app !== app.id) return { ok: false, reason: 'other_app', record };
+    if (now >= record.exp) return { ok: false, reason: 'expired', record };
+    if (now - record.ls > settings.idleTimeout) return { ok: false, reason: 'idle', record };
+    if (await this.#options.store.isRevoked(record.sid, record.iat, now)) return { ok: false, reason: 'revoked', record };
+
+    let groups = record.groups ?? [];
+    if (record.gs === 1) {
+      const side = await this.#options.store.getSideData(record.sid, now);
+      if (!side?.groups) return { ok: false, reason: 'claims_unavailable', record };
+      groups = [...side.groups];
+    }
+    const identity: Identity = Object.freeze({
+      sub: record.sub,
+      name: record.name,
+      email: record.email,
+      groups: Object.freeze(groups),
+      amr: Object.freeze([...(record.amr ?? [])]),
+      acr: record.acr,
+      authTime: record.at,
+      sessionId: record.sid,
+      sessionExpiresAt: record.exp,
+      app: record.app,
+    });
+    if (now - record.ls < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record };
+    // Idle timeout is measured from the last request: re-seal the cookie with a fresh last-seen time.
+    const touched = { ...record, ls: now };
+    return { ok: true, identity, record: touched, refreshCookie: await this.#cookieFor(touched, settings, now) };
+  }
+
+  /** Turns a verified sign-in into a sealed session cookie. Throws ERR_COOKIE_TOO_LARGE rather than send one a browser would drop. */
+  async issue(app: AppConfig, user: SignedInUser): Promise<IssuedSession> {
+    const settings = this.settingsFor(app);
+    const now = nowSeconds(this.#options.clock);
+    const exp = Math.min(user.idTokenExpiresAt, now + settings.maxLifetime);
+    if (exp <= now) throw new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'session_would_start_expired');
+    const record: SessionRecord = {
+      v: 1,
+      k: 'session',
+      sid: randomBytes(18).toString('base64url'),
+      app: app.id,
+      sub: user.sub,
+      ...(user.name !== undefined ? { name: user.name } : {}),
+      ...(user.email !== undefined ? { email: user.email } : {}),
+      ...(user.groups.length > 0 ? { groups: [...user.groups] } : {}),
+      ...(user.amr.length > 0 ? { amr: [...user.amr] } : {}),
+      ...(user.acr !== undefined ? { acr: user.acr } : {}),
+      at: user.authTime,
+      iat: now,
+      exp,
+      ls: now,
+      ...(settings.persistent ? { p: 1 as const } : {}),
+    };
+    let setCookie = await this.#cookieFor(record, settings, now);
+    let final = record;
+    if (setCookie.length > MAX_SET_COOKIE_BYTES && record.groups) {
+      // Long group lists go server side, keyed by the session id (field lesson 2).
+      const { groups: _groups, ...rest } = record;
+      final = { ...rest, gs: 1 };
+      setCookie = await this.#cookieFor(final, settings, now);
+    }
+    if (setCookie.length > MAX_SET_COOKIE_BYTES) {
+      throw new GatehouseError('ERR_COOKIE_TOO_LARGE', `set_cookie_bytes_${setCookie.length}`);
+    }
+    await this.#options.store.putSideData(
+      final.sid,
+      { idToken: user.idToken, ...(final.gs === 1 ? { groups: [...user.groups] } : {}) },
+      exp,
+      now,
+    );
+    return { setCookie, record: final };
+  }
+
+  async revoke(record: SessionRecord): Promise<void> {
+    const now = nowSeconds(this.#options.clock);
+    await this.#options.store.revoke(record.sid, record.iat, record.exp, now);
+  }
+
+  async idTokenOf(record: SessionRecord): Promise<string | undefined> {
+    return (await this.#options.store.getSideData(record.sid, nowSeconds(this.#options.clock)))?.idToken;
+  }
+
+  clearCookie(app: AppConfig): string {
+    const settings = this.settingsFor(app);
+    return expireCookie(settings.cookieName, { secure: settings.secure, path: '/' });
+  }
+
+  async #cookieFor(record: SessionRecord, settings: ReturnType<SessionManager['settingsFor']>, now: number): Promise<string> {
+    const remaining = Math.max(1, record.exp - now);
+    const value = await seal(record, this.#options.keys.session, remaining);
+    return serializeCookie(settings.cookieName, value, {
+      secure: settings.secure,
+      path: '/',
+      maxAge: record.p === 1 ? remaining : undefined,
+    });
+  }
+}

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * What the sealed session cookie holds: a small handle (field lesson 2) with
+ * what the gate and policy need. Short keys keep the cookie small.
+ */
+export const sessionRecordSchema = z.strictObject({
+  v: z.literal(1),
+  k: z.literal('session'),
+  sid: z.string().min(16).max(64),
+  app: z.string().min(1).max(63),
+  sub: z.string().min(1).max(255),
+  name: z.string().max(256).optional(),
+  email: z.string().max(320).optional(),
+  /** Absent when the groups are kept server side (`gs`). */
+  groups: z.array(z.string().max(256)).max(1000).optional(),
+  gs: z.literal(1).optional(),
+  amr: z.array(z.string().max(64)).max(16).optional(),
+  acr: z.string().max(256).optional(),
+  /** auth_time, epoch seconds. */
+  at: z.number().int().nonnegative(),
+  iat: z.number().int().nonnegative(),
+  exp: z.number().int().positive(),
+  /** Last seen, epoch seconds; refreshed at most once per touch interval. */
+  ls: z.number().int().nonnegative(),
+  /** Persistent cookie (Max-Age set). */
+  p: z.literal(1).optional(),
+});
+
+export type SessionRecord = z.infer<typeof sessionRecordSchema>;
+
+export const transactionRecordSchema = z.strictObject({
+  v: z.literal(1),
+  k: z.literal('transaction'),
+  app: z.string().min(1).max(63),
+  state: z.string().min(16).max(128),
+  nonce: z.string().min(16).max(128),
+  verifier: z.string().min(43).max(128),
+  /** The same-origin path to return to. */
+  rt: z.string().min(1).max(2048),
+  /** Created, epoch seconds. */
+  c: z.number().int().nonnegative(),
+});
+
+export type TransactionRecord = z.infer<typeof transactionRecordSchema>;

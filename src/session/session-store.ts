@@ -1,0 +1,81 @@
+import { MAX_REVOKED_SESSIONS, MAX_SESSION_SIDE_ENTRIES, MAX_USED_SIGNIN_STATES } from '../limits.ts';
+import { ExpiringMap } from './expiring-map.ts';
+
+/** Session data too large for the cookie, or only needed server side. */
+export interface SessionSideData {
+  /** Group claims that did not fit in the cookie (field lesson 2). */
+  readonly groups?: readonly string[];
+  /** The ID token, kept for RP-initiated logout's id_token_hint. */
+  readonly idToken?: string;
+}
+
+/**
+ * What the gateway keeps besides the sealed cookies. Narrow and async on
+ * purpose, so a shared store (Redis) can implement it for several instances.
+ * All times are epoch seconds.
+ */
+export interface SessionStore {
+  /** Ends a session for good: its cookie is refused until it would have expired anyway. */
+  revoke(sessionId: string, issuedAt: number, until: number, now: number): Promise<void>;
+  isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean>;
+  /** Records a sign-in state as used. Resolves false when it was used before (a replay). */
+  consumeState(stateKey: string, until: number, now: number): Promise<boolean>;
+  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<void>;
+  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined>;
+}
+
+export interface MemorySessionStoreOptions {
+  readonly maxRevoked?: number;
+  readonly maxSideEntries?: number;
+  readonly maxUsedStates?: number;
+  /**
+   * Called when the revocation list is full. The store then refuses every
+   * session issued at or before the evicted one, so that no revoked session
+   * comes back to life: it fails closed.
+   */
+  readonly onRevocationOverflow?: (refusedBefore: number) => void;
+}
+
+/** The embedded default: bounded, in memory, for a single gateway instance. */
+export class MemorySessionStore implements SessionStore {
+  #refuseIssuedAtOrBefore = Number.NEGATIVE_INFINITY;
+  readonly #revoked: ExpiringMap<string, number>;
+  readonly #side: ExpiringMap<string, SessionSideData>;
+  readonly #usedStates: ExpiringMap<string, true>;
+
+  constructor(options: MemorySessionStoreOptions = {}) {
+    this.#revoked = new ExpiringMap(options.maxRevoked ?? MAX_REVOKED_SESSIONS, (_sid, issuedAt) => {
+      if (issuedAt > this.#refuseIssuedAtOrBefore) {
+        this.#refuseIssuedAtOrBefore = issuedAt;
+        options.onRevocationOverflow?.(issuedAt);
+      }
+    });
+    this.#side = new ExpiringMap(options.maxSideEntries ?? MAX_SESSION_SIDE_ENTRIES);
+    this.#usedStates = new ExpiringMap(options.maxUsedStates ?? MAX_USED_SIGNIN_STATES);
+  }
+
+  revoke(sessionId: string, issuedAt: number, until: number, now: number): Promise<void> {
+    this.#revoked.set(sessionId, issuedAt, until, now);
+    this.#side.delete(sessionId);
+    return Promise.resolve();
+  }
+
+  isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean> {
+    return Promise.resolve(issuedAt <= this.#refuseIssuedAtOrBefore || this.#revoked.has(sessionId, now));
+  }
+
+  consumeState(stateKey: string, until: number, now: number): Promise<boolean> {
+    if (this.#usedStates.has(stateKey, now)) return Promise.resolve(false);
+    this.#usedStates.set(stateKey, true, until, now);
+    return Promise.resolve(true);
+  }
+
+  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<void> {
+    this.#side.set(sessionId, data, until, now);
+    return Promise.resolve();
+  }
+
+  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
+    return Promise.resolve(this.#side.get(sessionId, now));
+  }
+}

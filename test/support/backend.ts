@@ -1,0 +1,52 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface SeenRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export interface EchoBackend {
+  readonly url: string;
+  readonly seen: SeenRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * A plain internal app on 127.0.0.1: answers every request with JSON saying
+ * what it received, and records it so tests can assert what reached it.
+ * `/set-cookie` answers with cookies that try to overwrite Gatehouse's.
+ */
+export async function startEchoBackend(): Promise<EchoBackend> {
+  const seen: SeenRequest[] = [];
+  const server: Server = createServer((req, res) => {
+    const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
+    seen.push(record);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (req.url === '/set-cookie') {
+        res.setHeader('Set-Cookie', [
+          '__Host-gatehouse=forged; Path=/; Secure; HttpOnly',
+          'gatehouse=forged; Path=/',
+          'app_pref=dark; Path=/',
+        ]);
+      }
+      if (req.url === '/robots-tag') res.setHeader('X-Robots-Tag', 'all');
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ ...record, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,160 @@
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { memorySink, type MemorySink } from '../../src/audit/audit-log.ts';
+import type { GatewayConfigInput } from '../../src/config/schema.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
+import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
+import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider, type DevUser } from '../../dev/identity-provider/index.ts';
+import { createDevCa, type DevCa } from '../../dev/pki/dev-ca.ts';
+import { startEchoBackend, type EchoBackend } from './backend.ts';
+import { BrowserClient } from './browser-client.ts';
+import { createTestClock, type TestClock } from './clock.ts';
+
+export const SECRET_1 = 'test-session-secret-number-one-0123456789abcdef';
+export const SECRET_2 = 'test-session-secret-number-two-0123456789abcdef';
+
+export interface StackOptions {
+  /** Adjusts the gateway configuration before it is built. */
+  readonly configure?: (config: GatewayConfigInput) => GatewayConfigInput;
+  readonly gatewayOptions?: Omit<GatewayOptions, 'clock' | 'audit'> | ((idp: DevIdentityProvider) => Omit<GatewayOptions, 'clock' | 'audit'>);
+  readonly users?: DevUser[];
+  readonly idTokenTtlSeconds?: number;
+}
+
+export interface Stack {
+  readonly ca: DevCa;
+  readonly idp: DevIdentityProvider;
+  readonly backend: EchoBackend;
+  readonly audit: MemorySink;
+  readonly clock: TestClock;
+  readonly port: number;
+  /** External origins of the published apps: wiki and other (pre-auth), open (pass-through). */
+  readonly urls: { readonly wiki: string; readonly other: string; readonly open: string; readonly unknown: string };
+  readonly config: GatewayConfigInput;
+  gateway: Gateway;
+  browser(): BrowserClient;
+  /** Rebuilds the gateway on the same port with a new configuration (e.g. rotated secrets). */
+  rebuild(configure: (config: GatewayConfigInput) => GatewayConfigInput): void;
+  close(): Promise<void>;
+}
+
+const CLIENT_ID = 'gatehouse-test';
+const CLIENT_SECRET = 'gatehouse-test-client-secret';
+
+/**
+ * The whole cloud side on loopback, made of real parts: an oidc-provider
+ * identity provider over TLS, the gateway on an HTTPS server with a
+ * certificate from a throwaway CA, and a plain HTTP backend.
+ */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const ca = createDevCa({ commonName: 'Gatehouse test CA' });
+  const hosts = ['wiki.gatehouse.test', 'other.gatehouse.test', 'open.gatehouse.test', 'unknown.gatehouse.test'];
+  const certificate = ca.issueServerCertificate(hosts);
+  const server: Server = createServer({ cert: certificate.certPem, key: certificate.keyPem, maxHeaderSize: MAX_REQUEST_HEADER_BYTES });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const urls = {
+    wiki: `https://wiki.gatehouse.test:${port}`,
+    other: `https://other.gatehouse.test:${port}`,
+    open: `https://open.gatehouse.test:${port}`,
+    unknown: `https://unknown.gatehouse.test:${port}`,
+  };
+  const backend = await startEchoBackend();
+  const idp = await startIdentityProvider({
+    ca,
+    users: options.users ?? DEFAULT_DEV_USERS,
+    ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: [`${urls.wiki}/.gatehouse/callback`, `${urls.other}/.gatehouse/callback`],
+        post_logout_redirect_uris: [`${urls.wiki}/.gatehouse/signed-out`, `${urls.other}/.gatehouse/signed-out`],
+      },
+    ],
+  });
+  const audit = memorySink();
+  const clock = createTestClock();
+
+  const base: GatewayConfigInput = {
+    identityProvider: {
+      issuer: idp.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      ca: idp.caPem,
+      scopes: ['openid', 'profile', 'email', 'groups'],
+      clockToleranceSeconds: 5,
+    },
+    session: { secrets: [{ id: 1, secret: SECRET_1 }] },
+    apps: [
+      { id: 'wiki', externalUrl: urls.wiki, internalUrl: backend.url },
+      { id: 'other', externalUrl: urls.other, internalUrl: backend.url },
+      { id: 'open', externalUrl: urls.open, internalUrl: backend.url, preauth: 'passthrough' },
+    ],
+  };
+  const config = options.configure ? options.configure(base) : base;
+
+  const gatewayOptions = typeof options.gatewayOptions === 'function' ? options.gatewayOptions(idp) : options.gatewayOptions;
+  let current: { gateway: Gateway; listener: express.Express } | undefined;
+  const build = (input: GatewayConfigInput): void => {
+    if (current) {
+      server.off('request', current.listener);
+      void current.gateway.close();
+    }
+    const gateway = createGateway(input, { ...gatewayOptions, clock, audit });
+    const listener = express();
+    listener.disable('x-powered-by');
+    listener.use(gateway.handler);
+    server.on('request', listener);
+    current = { gateway, listener };
+  };
+  build(config);
+  current!.gateway.attach(server);
+  await current!.gateway.ready();
+
+  const browsers: BrowserClient[] = [];
+  return {
+    ca,
+    idp,
+    backend,
+    audit,
+    clock,
+    port,
+    urls,
+    config,
+    get gateway() {
+      return current!.gateway;
+    },
+    browser() {
+      const browser = new BrowserClient({ ca: [ca.certPem, idp.caPem] });
+      browsers.push(browser);
+      return browser;
+    },
+    rebuild(configure) {
+      build(configure(config));
+    },
+    async close() {
+      await Promise.all(browsers.map((browser) => browser.close()));
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await current?.gateway.close();
+      await idp.close();
+      await backend.close();
+    },
+  };
+}
+
+export async function signIn(
+  stack: Stack,
+  browser: BrowserClient,
+  user = 'alice',
+  path = '/',
+  options: { stopAt?: (url: URL) => boolean } = {},
+): Promise<Awaited<ReturnType<BrowserClient['signIn']>>> {
+  const found = (stack.idp.users.find((u) => u.login === user) ?? DEFAULT_DEV_USERS.find((u) => u.login === user));
+  if (!found) throw new Error(`no test user ${user}`);
+  return browser.signIn(`${stack.urls.wiki}${path}`, found.login, found.password, options);
+}
