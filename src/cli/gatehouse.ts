@@ -77,17 +77,23 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  const logger = createLogger({ level: values['log-level'] });
+  const level = values['log-level'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
+    process.stderr.write(`gatehouse serve: --log-level must be one of fatal, error, warn, info, debug, trace, silent\n`);
+    return 2;
+  }
+  const logger = createLogger({ level, destination: process.stdout });
   const service = createGatewayServer(config, { logger });
   const address = await service.listen(port, values.host);
   const scheme = config.server.tls ? 'https' : 'http';
   logger.info({ address: address.address, port: address.port, scheme }, 'gateway listening');
-  process.stdout.write(`gatehouse: listening on ${scheme}://${address.address}:${address.port}\n`);
+  // Progress for people goes to stderr; stdout carries only JSON lines (audit events and logs).
+  process.stderr.write(`gatehouse: listening on ${scheme}://${address.address}:${address.port}\n`);
   for (const app of config.apps) {
-    process.stdout.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
+    process.stderr.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
   }
   service.gateway.ready().then(
-    () => process.stdout.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`),
+    () => process.stderr.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`),
     (error: unknown) => {
       const reason = error instanceof GatehouseError ? error.reason : String(error);
       process.stderr.write(`gatehouse: identity provider not reachable yet (${reason}); sign-ins will retry\n`);
@@ -96,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
-      process.stdout.write(`gatehouse: ${signal}, shutting down\n`);
+      process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
       resolve();
     };
     process.once('SIGINT', () => stop('SIGINT'));

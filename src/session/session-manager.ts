@@ -132,6 +132,10 @@ export class SessionManager {
       ls: now,
       ...(settings.persistent ? { p: 1 as const } : {}),
     };
+    // A record the gate would later refuse to read must not be issued: that would be a sign-in loop.
+    if (!sessionRecordSchema.safeParse(record).success) {
+      throw new GatehouseError('ERR_COOKIE_TOO_LARGE', 'claims_out_of_bounds');
+    }
     let setCookie = await this.#cookieFor(record, settings, now);
     let final = record;
     if (setCookie.length > MAX_SET_COOKIE_BYTES && record.groups) {

@@ -26,6 +26,8 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
+      // Never answers: for backend timeouts.
+      if (req.url === '/hang') return;
       if (req.url === '/set-cookie') {
         res.setHeader('Set-Cookie', [
           '__Host-gatehouse=forged; Path=/; Secure; HttpOnly',

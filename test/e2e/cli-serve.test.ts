@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/identity-provider/index.ts';
+import { createDevCa } from '../../dev/pki/dev-ca.ts';
+import { startEchoBackend, type EchoBackend } from '../support/backend.ts';
+import { BrowserClient } from '../support/browser-client.ts';
+import { freePort } from '../support/free-port.ts';
+import { runNode, startNode, type RunningProcess } from '../support/processes.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
+
+describe('gatehouse CLI', function () {
+  this.timeout(30_000);
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('check: accepts a valid file and names the key and reason of a bad one', async () => {
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      `identityProvider:
+  issuer: http://login.example.com
+  clientId: gatehouse
+session:
+  secrets: [{ id: 1, secret: short }]
+apps:
+  - id: wiki
+    externalUrl: https://wiki.example.com/app
+    internalUrl: http://10.0.0.5:8080
+    preauth: sometimes
+`,
+    );
+    const bad = await runNode(CLI, ['check', '--config', join(dir, 'bad.yaml')]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /identityProvider\.issuer: must be an https URL/);
+    assert.match(bad.stderr, /session\.secrets\[0\]\.secret: must be at least 32 characters/);
+    assert.match(bad.stderr, /apps\[0\]\.externalUrl: must be an origin only/);
+    assert.match(bad.stderr, /apps\[0\]\.preauth: /);
+    assert.doesNotMatch(bad.stderr, /\bat .*\.ts:\d+/, 'no stack trace');
+
+    const missing = await runNode(CLI, ['serve', '--config', join(dir, 'absent.yaml')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /cannot read it \(ENOENT\)/);
+
+    const usage = await runNode(CLI, ['frobnicate']);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown command "frobnicate"/);
+  });
+
+  describe('serve', () => {
+    let idp: DevIdentityProvider;
+    let backend: EchoBackend;
+    let serve: RunningProcess;
+    let browser: BrowserClient;
+    let origin: string;
+
+    before(async () => {
+      const ca = createDevCa();
+      const port = await freePort();
+      origin = `https://wiki.gatehouse.test:${port}`;
+      backend = await startEchoBackend();
+      idp = await startIdentityProvider({
+        ca,
+        clients: [
+          {
+            client_id: 'cli-test',
+            client_secret: 'cli-test-secret',
+            redirect_uris: [`${origin}/.gatehouse/callback`],
+            post_logout_redirect_uris: [`${origin}/.gatehouse/signed-out`],
+          },
+        ],
+      });
+      const configDir = mkdtempSync(join(tmpdir(), 'gatehouse-serve-'));
+      const certificate = ca.issueServerCertificate(['wiki.gatehouse.test', 'open.gatehouse.test']);
+      writeFileSync(join(configDir, 'tls.crt'), certificate.certPem);
+      writeFileSync(join(configDir, 'tls.key'), certificate.keyPem);
+      writeFileSync(join(configDir, 'idp-ca.pem'), idp.caPem);
+      writeFileSync(join(configDir, 'session.key'), 'a-session-secret-for-the-cli-test-0123456789');
+      writeFileSync(
+        join(configDir, 'gatehouse.yaml'),
+        `# gatehouse serve, as an operator would write it
+server:
+  host: 127.0.0.1
+  port: ${port}
+  tls: { certFile: tls.crt, keyFile: tls.key }
+identityProvider:
+  issuer: ${idp.issuer}
+  clientId: cli-test
+  clientSecret: cli-test-secret
+  caFile: idp-ca.pem
+session:
+  secrets:
+    - { id: 1, secretFile: session.key }
+apps:
+  - id: wiki
+    externalUrl: ${origin}
+    internalUrl: ${backend.url}
+  - id: open
+    externalUrl: https://open.gatehouse.test:${port}
+    internalUrl: ${backend.url}
+    preauth: passthrough
+`,
+      );
+      serve = startNode(CLI, ['serve', '--config', join(configDir, 'gatehouse.yaml')]);
+      await serve.waitFor(/identity provider .* discovered/);
+      browser = new BrowserClient({ ca: [ca.certPem] });
+    });
+    after(async () => {
+      await browser?.close();
+      const code = await serve?.stop('SIGTERM');
+      assert.equal(code, 0, 'a clean exit on SIGTERM');
+      await idp?.close();
+      await backend?.close();
+    });
+
+    it('serves robots.txt, the pass-through app and a full sign-in from the file', async () => {
+      const robots = await browser.request(`${origin}/robots.txt`);
+      assert.equal(await robots.text(), 'User-agent: *\nDisallow: /\n');
+      const open = await browser.request(`${origin.replace('wiki', 'open')}/x`, { headers: { accept: 'application/json' } });
+      assert.equal(open.status, 200);
+      const alice = DEFAULT_DEV_USERS.find((user) => user.login === 'alice')!;
+      const { response, chain } = await browser.signIn(`${origin}/hello`, alice.login, alice.password);
+      assert.equal(response.status, 200, chain.join('\n'));
+      assert.equal(chain.at(-1), `${origin}/hello`);
+    });
+
+    it('writes audit events as JSON lines on stdout', async () => {
+      await serve.waitFor(/"type":"signin\.succeeded"/);
+      const lines = serve.stdout().trim().split('\n');
+      for (const line of lines) assert.doesNotThrow(() => JSON.parse(line), line);
+      assert.ok(lines.some((line) => (JSON.parse(line) as { audit?: boolean; type?: string }).type === 'signin.succeeded'));
+      assert.doesNotMatch(serve.stdout(), /a-session-secret-for-the-cli-test|cli-test-secret/, 'no secrets in the logs');
+    });
+  });
+});
