@@ -11,6 +11,7 @@ export type GatehouseStep =
   | 'session'
   | 'sign-in'
   | 'forwarding'
+  | 'connector'
   | 'internal';
 
 export type GatehouseErrorCode =
@@ -34,6 +35,16 @@ export type GatehouseErrorCode =
   | 'ERR_CLOCK_SKEW'
   | 'ERR_BACKEND_UNREACHABLE'
   | 'ERR_BACKEND_TIMEOUT'
+  | 'ERR_ADMIN_TOKEN_MISSING'
+  | 'ERR_ADMIN_TOKEN_INVALID'
+  | 'ERR_CSR_INVALID'
+  | 'ERR_UNKNOWN_GROUP'
+  | 'ERR_CONNECTOR_CERT'
+  | 'ERR_CERT_REVOKED'
+  | 'ERR_CONNECTOR_GROUP'
+  | 'ERR_CONNECTOR_NOT_FOUND'
+  | 'ERR_RENEWAL_NOT_DUE'
+  | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_INTERNAL';
 
 export interface ErrorDescription {
@@ -182,6 +193,66 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     step: 'forwarding',
     title: 'Application timed out',
     message: 'The application behind this gateway did not answer in time.',
+  },
+  ERR_ADMIN_TOKEN_MISSING: {
+    status: 401,
+    step: 'connector',
+    title: 'Admin token required',
+    message: 'This call needs an administrator\'s access token from the identity provider, as "Authorization: Bearer <token>".',
+  },
+  ERR_ADMIN_TOKEN_INVALID: {
+    status: 401,
+    step: 'connector',
+    title: 'Admin token refused',
+    message: 'The access token was refused: it must be a current token from the configured tenant, for this service, held by an administrator.',
+  },
+  ERR_CSR_INVALID: {
+    status: 400,
+    step: 'connector',
+    title: 'Certificate request refused',
+    message: 'The certificate request was refused: it must be a PEM PKCS#10 request with a valid signature and an RSA key of at least 2048 bits.',
+  },
+  ERR_UNKNOWN_GROUP: {
+    status: 400,
+    step: 'connector',
+    title: 'Unknown connector group',
+    message: 'No published app uses this connector group. Use "default" or a group named by an app.',
+  },
+  ERR_CONNECTOR_CERT: {
+    status: 401,
+    step: 'connector',
+    title: 'Client certificate refused',
+    message: 'This call needs the client certificate the service issued to a registered connector. Register the connector again if its certificate was lost or replaced.',
+  },
+  ERR_CERT_REVOKED: {
+    status: 401,
+    step: 'connector',
+    title: 'Connector revoked',
+    message: 'This connector was revoked by an administrator. Register it again to reconnect.',
+  },
+  ERR_CONNECTOR_GROUP: {
+    status: 403,
+    step: 'connector',
+    title: 'Other connector group',
+    message: 'A connector may only read the configuration of its own connector group.',
+  },
+  ERR_CONNECTOR_NOT_FOUND: {
+    status: 404,
+    step: 'connector',
+    title: 'Unknown connector',
+    message: 'No registered connector has this id.',
+  },
+  ERR_RENEWAL_NOT_DUE: {
+    status: 409,
+    step: 'connector',
+    title: 'Renewal not due',
+    message: 'The current certificate is not yet old enough to be renewed.',
+  },
+  ERR_PAYLOAD_TOO_LARGE: {
+    status: 413,
+    step: 'request',
+    title: 'Request body too large',
+    message: 'The request body is larger than this endpoint accepts.',
   },
   ERR_INTERNAL: {
     status: 500,

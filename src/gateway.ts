@@ -26,6 +26,8 @@ import { SignInLoopDetector } from './oidc/signin-loop.ts';
 import { TransactionCookies } from './oidc/transaction-cookies.ts';
 import { robotsDenier } from './robots/robots-denier.ts';
 import { deriveSealKeys } from './session/seal-keys.ts';
+import type { Store } from './store/store.ts';
+import { ConnectorService } from './tunnel/connector-service.ts';
 import { SessionManager } from './session/session-manager.ts';
 import { MemorySessionStore, type SessionStore } from './session/session-store.ts';
 
@@ -52,6 +54,8 @@ export interface GatewayOptions {
   readonly forwarder?: (context: ForwarderFactoryContext) => Forwarder;
   /** Relative `…File` paths in the config are resolved against this folder. */
   readonly baseDir?: string;
+  /** Where the connector CA and registry live. Default: a FileStore in connectors.stateDir. */
+  readonly connectorStore?: Store;
 }
 
 export interface Gateway {
@@ -59,6 +63,8 @@ export interface Gateway {
   readonly handler: Router;
   readonly config: GatewayConfig;
   readonly audit: AuditLog;
+  /** The connector plane, when `connectors` is configured: call `listen()` to open its listener. */
+  readonly connectors: ConnectorService | undefined;
   /** Resolves once the identity provider's metadata is discovered; rejects with ERR_IDP_UNAVAILABLE. */
   ready(): Promise<void>;
   /** Sets timeouts and a clientError handler on the server that carries the handler. */
@@ -106,6 +112,19 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     scopes: config.identityProvider.scopes,
     clientId: config.identityProvider.clientId,
   };
+  const connectors = config.connectors
+    ? new ConnectorService({
+        config: config.connectors,
+        apps: config.apps,
+        clock,
+        audit,
+        logger,
+        clockToleranceSeconds: config.identityProvider.clockToleranceSeconds,
+        jwksUri: () => oidc.jwksUri(),
+        idpFetch: oidc.fetch,
+        ...(options.connectorStore ? { store: options.connectorStore } : {}),
+      })
+    : undefined;
   const forwarder = (options.forwarder ?? defaultForwarder(config.session.cookieName))({ config, audit, logger });
 
   const unknownHost = options.unknownHost ?? 'reject';
@@ -130,8 +149,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     handler,
     config,
     audit,
+    connectors,
     async ready() {
-      await oidc.configuration();
+      await Promise.all([oidc.configuration(), connectors?.init()]);
     },
     attach(server) {
       server.headersTimeout = config.server.headersTimeout !== undefined ? config.server.headersTimeout * 1000 : SERVER_HEADERS_TIMEOUT_MS;
@@ -162,6 +182,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     },
     async close() {
       forwarder.close();
+      await connectors?.close();
       await oidc.close();
     },
   };

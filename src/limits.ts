@@ -63,3 +63,34 @@ export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /** Default backend timeouts: the reference service's "default" and "long". */
 export const BACKEND_TIMEOUT_DEFAULT_SECONDS = 85;
 export const BACKEND_TIMEOUT_LONG_SECONDS = 180;
+
+/** A PKCS#10 request larger than this is refused before it is parsed. */
+export const MAX_CSR_PEM_BYTES = 16 * 1024;
+
+/** RSA key sizes accepted in a connector's certificate request. */
+export const MIN_CSR_RSA_BITS = 2048;
+export const MAX_CSR_RSA_BITS = 8192;
+
+/** Nesting depth the ASN.1 parser follows in a request or certificate; real ones stay under 10. */
+export const MAX_PKI_ASN1_DEPTH = 32;
+
+/** A client certificate (PEM or DER) larger than this is refused before it is parsed. */
+export const MAX_CLIENT_CERT_BYTES = 16 * 1024;
+
+/** Certificates start this far in the past, so a peer whose clock lags ours still accepts them. */
+export const CERT_BACKDATE_MS = 5 * 60 * 1000;
+
+/** Lifetime of a connector CA made on first start. */
+export const DEFAULT_CONNECTOR_CA_VALID_DAYS = 3650;
+
+/** Store keys longer than this are refused: each becomes a file name (255 bytes on most file systems). */
+export const MAX_STORE_KEY_LENGTH = 200;
+
+/** A stored value larger than this is refused; values are read whole into memory. */
+export const MAX_STORE_VALUE_BYTES = 8 * 1024 * 1024;
+
+/** The connector listener: small requests only (registration, config, renewal). */
+export const CONNECTOR_LISTENER_MAX_HEADER_BYTES = 16 * 1024;
+export const CONNECTOR_LISTENER_HEADERS_TIMEOUT_MS = 15_000;
+export const CONNECTOR_LISTENER_REQUEST_TIMEOUT_MS = 30_000;
+export const CONNECTOR_BODY_LIMIT_BYTES = 64 * 1024;

@@ -10,7 +10,7 @@ import { MAX_REQUEST_HEADER_BYTES } from './limits.ts';
 export interface GatewayServer {
   readonly gateway: Gateway;
   readonly server: HttpServer | HttpsServer;
-  /** Listens on config.server.host/port unless given; resolves with the bound address. */
+  /** Listens on config.server.host/port unless given; resolves with the bound address. Opens the connector listener too. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
   /** Stops accepting, closes every connection, releases the gateway. */
   close(): Promise<void>;
@@ -32,7 +32,8 @@ export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, o
   return {
     gateway,
     server,
-    listen(port = gateway.config.server.port, host = gateway.config.server.host) {
+    async listen(port = gateway.config.server.port, host = gateway.config.server.host) {
+      await gateway.connectors?.listen();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

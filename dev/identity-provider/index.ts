@@ -41,7 +41,8 @@ export interface DevUser {
 
 export interface DevClient {
   client_id: string;
-  client_secret: string;
+  /** Absent: a public client (token_endpoint_auth_method "none"), as a CLI using the device flow is. */
+  client_secret?: string;
   redirect_uris: string[];
   post_logout_redirect_uris?: string[];
   grant_types?: string[];
@@ -155,7 +156,7 @@ async function prepareSigningKey(given: JWK | undefined): Promise<JWK> {
 function toClientMetadata(client: DevClient): ClientMetadata {
   const metadata: ClientMetadata = {
     client_id: client.client_id,
-    client_secret: client.client_secret,
+    ...(client.client_secret !== undefined ? { client_secret: client.client_secret } : { token_endpoint_auth_method: 'none' }),
     redirect_uris: [...client.redirect_uris],
     grant_types: client.grant_types ? [...client.grant_types] : ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
     response_types: client.response_types ? [...client.response_types] : ['code'],

@@ -13,6 +13,14 @@ export type AuditEventType =
   | 'session.revocation_overflow'
   | 'logout'
   | 'gateway.started'
+  | 'connector.registered'
+  | 'connector.renewed'
+  | 'connector.refused'
+  | 'connector.revoked'
+  | 'connector.moved'
+  | 'connector.connected'
+  | 'connector.disconnected'
+  | 'config.changed'
   | 'idp.unavailable';
 
 export type AuditOutcome = 'success' | 'failure' | 'info';

@@ -21,10 +21,24 @@ export interface GatewayConfig {
   readonly session: Readonly<Omit<ParsedGatewayConfig['session'], 'secrets'> & { readonly secrets: readonly SessionSecret[] }>;
   readonly trustedProxies: readonly string[];
   readonly apps: readonly AppConfig[];
-  readonly server: Readonly<
-    Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: { readonly cert: string; readonly key: string } }
-  >;
+  readonly server: Readonly<Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: TlsMaterial }>;
+  readonly connectors?: ConnectorsConfig;
 }
+
+export interface TlsMaterial {
+  readonly cert: string;
+  readonly key: string;
+}
+
+type ParsedConnectors = NonNullable<ParsedGatewayConfig['connectors']>;
+
+export type ConnectorsConfig = Readonly<
+  Omit<ParsedConnectors, 'tls' | 'admin' | 'listen'> & {
+    readonly tls?: TlsMaterial;
+    readonly listen: Readonly<ParsedConnectors['listen']>;
+    readonly admin: Readonly<ParsedConnectors['admin'] & { readonly issuer: string }>;
+  }
+>;
 
 export interface ParseOptions {
   /** Relative `…File` paths are resolved against this folder (the config file's). Default: the working directory. */
@@ -80,11 +94,24 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
   const clientSecret = readRef('identityProvider.clientSecretFile', clientSecretFile, idp.clientSecret);
   const ca = readRef('identityProvider.caFile', caFile, idp.ca);
 
-  let tls: { cert: string; key: string } | undefined;
-  if (parsed.server.tls) {
-    const cert = readRef('server.tls.certFile', parsed.server.tls.certFile, parsed.server.tls.cert);
-    const key = readRef('server.tls.keyFile', parsed.server.tls.keyFile, parsed.server.tls.key);
-    if (cert !== undefined && key !== undefined) tls = Object.freeze({ cert, key });
+  const readTls = (at: string, files: { cert?: string | undefined; certFile?: string | undefined; key?: string | undefined; keyFile?: string | undefined } | undefined): TlsMaterial | undefined => {
+    if (!files) return undefined;
+    const cert = readRef(`${at}.certFile`, files.certFile, files.cert);
+    const key = readRef(`${at}.keyFile`, files.keyFile, files.key);
+    return cert !== undefined && key !== undefined ? Object.freeze({ cert, key }) : undefined;
+  };
+  const tls = readTls('server.tls', parsed.server.tls);
+  let connectors: ConnectorsConfig | undefined;
+  if (parsed.connectors) {
+    const { tls: connectorTlsFiles, ...rest } = parsed.connectors;
+    const connectorTls = readTls('connectors.tls', connectorTlsFiles);
+    connectors = Object.freeze({
+      ...rest,
+      listen: Object.freeze({ ...rest.listen }),
+      stateDir: isAbsolute(rest.stateDir) ? rest.stateDir : resolve(baseDir, rest.stateDir),
+      admin: Object.freeze({ ...rest.admin, issuer: rest.admin.issuer ?? parsed.identityProvider.issuer }),
+      ...(connectorTls ? { tls: connectorTls } : {}),
+    });
   }
 
   if (problems.length > 0) throw new GatehouseConfigError(problems);
@@ -105,5 +132,6 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
       ),
     ),
     server: Object.freeze({ ...server, ...(tls ? { tls } : {}) }),
+    ...(connectors ? { connectors } : {}),
   });
 }

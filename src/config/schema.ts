@@ -125,6 +125,64 @@ const appSchema = z.strictObject({
   session: sessionOverrides.prefault({}),
 });
 
+const tlsFiles = z
+  .strictObject({
+    cert: z.string().optional(),
+    certFile: z.string().min(1).optional(),
+    key: z.string().optional(),
+    keyFile: z.string().min(1).optional(),
+  })
+  .superRefine((tls, ctx) => {
+    if ((tls.cert === undefined) === (tls.certFile === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of "cert" or "certFile"' });
+    }
+    if ((tls.key === undefined) === (tls.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of "key" or "keyFile"' });
+    }
+  });
+
+const connectorsSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8444),
+      })
+      .prefault({}),
+    /** The URL connectors dial, e.g. https://connect.example.com:8444; names the development certificate. */
+    publicUrl: httpsOrLoopbackHttpUrl('the connector URL', 'https://connect.example.com:8444')
+      .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', 'must be an https URL')
+      .optional(),
+    /** The listener's certificate. Absent: the service issues one from its connector CA (development). */
+    tls: tlsFiles.optional(),
+    /** Where the connector CA and the registered connectors are kept (created 0700). */
+    stateDir: z.string().min(1, 'must name a directory, e.g. "/var/lib/gatehouse"'),
+    renewalAge: duration('30d').default(30 * 86_400),
+    certificateLifetime: duration('90d').default(90 * 86_400),
+    renewalGrace: duration('10m').default(600),
+    heartbeatInterval: duration('30s').default(30),
+    admin: z
+      .strictObject({
+        /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */
+        issuer: z.string().optional(),
+        audience: z.string().min(1).default('urn:gatehouse:connectors'),
+        claim: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name, e.g. "roles"').default('roles'),
+        value: z.string().min(1).default('admin'),
+        deviceClientId: z.string().min(1).default('gatehouse-connector'),
+        scope: z.string().min(1).default('openid'),
+      })
+      .prefault({}),
+  })
+  .superRefine((connectors, ctx) => {
+    if (connectors.certificateLifetime <= connectors.renewalAge + connectors.renewalGrace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certificateLifetime'],
+        message: 'must be longer than renewalAge plus renewalGrace, so a certificate is renewed before it expires',
+      });
+    }
+  });
+
 export const gatewayConfigSchema = z
   .strictObject({
     identityProvider: z.strictObject({
@@ -166,6 +224,8 @@ export const gatewayConfigSchema = z
       persistent: z.boolean().default(false),
     }),
     trustedProxies: z.array(cidr).default([]),
+    /** The connector-facing listener: registration, configuration, renewal and tunnels. Absent: apps are reached directly. */
+    connectors: connectorsSchema.optional(),
     apps: z
       .array(appSchema)
       .min(1, 'publish at least one app')
@@ -187,14 +247,7 @@ export const gatewayConfigSchema = z
       .strictObject({
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8443),
-        tls: z
-          .strictObject({
-            cert: z.string().optional(),
-            certFile: z.string().min(1).optional(),
-            key: z.string().optional(),
-            keyFile: z.string().min(1).optional(),
-          })
-          .optional(),
+        tls: tlsFiles.optional(),
         headersTimeout: duration('20s').optional(),
         keepAliveTimeout: duration('65s').optional(),
       })
@@ -207,15 +260,6 @@ export const gatewayConfigSchema = z
     }
     if (idp.ca !== undefined && idp.caFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['identityProvider', 'ca'], message: 'give either "ca" or "caFile", not both' });
-    }
-    const tls = config.server.tls;
-    if (tls) {
-      if ((tls.cert === undefined) === (tls.certFile === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['server', 'tls'], message: 'give exactly one of "cert" or "certFile"' });
-      }
-      if ((tls.key === undefined) === (tls.keyFile === undefined)) {
-        ctx.addIssue({ code: 'custom', path: ['server', 'tls'], message: 'give exactly one of "key" or "keyFile"' });
-      }
     }
   });
 

@@ -1,12 +1,13 @@
 import { rootCertificates } from 'node:tls';
 import * as client from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors.ts';
 import { IDP_DISCOVERY_RETRY_MS } from '../limits.ts';
 
-export type IdpFetch = client.CustomFetch;
+/** A fetch for talking to the identity provider. */
+export type IdpFetch = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface OidcClientOptions {
   readonly settings: GatewayConfig['identityProvider'];
@@ -35,6 +36,7 @@ export class OidcClient {
   readonly #settings: GatewayConfig['identityProvider'];
   readonly #clock: Clock;
   readonly #fetch: IdpFetch;
+  readonly #customFetch: client.CustomFetch;
   readonly #dispatcher: Agent | undefined;
   #discovered: client.Configuration | undefined;
   #pending: Promise<client.Configuration> | undefined;
@@ -50,10 +52,12 @@ export class OidcClient {
       // Trust the configured bundle in addition to the public roots.
       const dispatcher = new Agent({ connect: { ca: [...rootCertificates, options.settings.ca] } });
       this.#dispatcher = dispatcher;
-      this.#fetch = (url, init) => undiciFetch(url, { ...init, dispatcher });
+      // The global RequestInit and undici's describe the same object; only their FormData types differ.
+      this.#fetch = (url, init) => undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher });
     } else {
       this.#fetch = (url, init) => fetch(url, init);
     }
+    this.#customFetch = (url, init) => this.#fetch(url, init);
   }
 
   /** Discovery, done once and shared; retried no more often than IDP_DISCOVERY_RETRY_MS after a failure. */
@@ -76,6 +80,17 @@ export class OidcClient {
       },
     );
     return this.#pending;
+  }
+
+  /** The HTTP client that talks to the identity provider (trusting its configured CA). */
+  get fetch(): IdpFetch {
+    return this.#fetch;
+  }
+
+  async jwksUri(): Promise<URL> {
+    const uri = (await this.configuration()).serverMetadata().jwks_uri;
+    if (!uri) throw new GatehouseError('ERR_IDP_UNAVAILABLE', 'no_jwks_uri');
+    return new URL(uri);
   }
 
   async authorizationUrl(parameters: Record<string, string>): Promise<URL> {
@@ -130,7 +145,7 @@ export class OidcClient {
       this.#settings.clientId,
       this.#clientMetadata(0),
       this.#clientAuth(),
-      { [client.customFetch]: this.#fetch, timeout: this.#settings.timeoutSeconds },
+      { [client.customFetch]: this.#customFetch, timeout: this.#settings.timeoutSeconds },
     );
   }
 
@@ -142,7 +157,7 @@ export class OidcClient {
       this.#clientMetadata(skew),
       this.#clientAuth(),
     );
-    configuration[client.customFetch] = this.#fetch;
+    configuration[client.customFetch] = this.#customFetch;
     configuration.timeout = this.#settings.timeoutSeconds;
     if (this.#jwksCache) client.setJwksCache(configuration, this.#jwksCache);
     // OIDC Core 3.1.3.7 lets a client skip the ID token's signature when it came over TLS from the

@@ -1,0 +1,9 @@
+/** Object identifiers the PKI checks for by value (RFC 8017 App. C, RFC 5480, RFC 8410, RFC 5280 §4.2.1.12). */
+export const OID_RSA_ENCRYPTION = '1.2.840.113549.1.1.1';
+export const OID_RSASSA_PSS = '1.2.840.113549.1.1.10';
+export const OID_SHA256_WITH_RSA = '1.2.840.113549.1.1.11';
+export const OID_SHA384_WITH_RSA = '1.2.840.113549.1.1.12';
+export const OID_SHA512_WITH_RSA = '1.2.840.113549.1.1.13';
+export const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+export const OID_ED25519 = '1.3.101.112';
+export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { z } from 'zod';
+import type { AuditEventInput } from '../audit/events.ts';
+import { GatehouseError } from '../errors.ts';
+import { CONNECTOR_BODY_LIMIT_BYTES } from '../limits.ts';
+import { CsrError } from '../pki/errors.ts';
+import { verifyCsr, type VerifiedCsr } from '../pki/csr.ts';
+import type { AdminIdentity } from './admin-token.ts';
+import { authenticateConnector, type AuthenticatedConnector } from './connector-auth.ts';
+import { connectorErrorHandler, sendConnectorError } from './connector-errors.ts';
+import type { ConnectorService } from './connector-service.ts';
+
+export const CONNECTOR_PATH = '/.gatehouse/connector';
+export const ADMIN_PATH = '/.gatehouse/admin/connectors';
+
+const registerBody = z.strictObject({
+  csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES),
+  group: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
+  name: z.string().max(255).regex(/^[\x20-\x7e]*$/).optional(),
+});
+const renewBody = z.strictObject({ csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES) });
+const moveBody = z.strictObject({ group: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) });
+
+const CSR_REASONS: Readonly<Record<CsrError['code'], string>> = {
+  ERR_CSR_TOO_LARGE: 'too_large',
+  ERR_CSR_MALFORMED: 'malformed',
+  ERR_CSR_SIGNATURE: 'signature',
+  ERR_CSR_KEY_TYPE: 'key_type',
+  ERR_CSR_KEY_TOO_SMALL: 'key_too_small',
+};
+
+interface Locals {
+  connector?: AuthenticatedConnector;
+  admin?: AdminIdentity;
+}
+
+/** The REST side of the connector listener (docs/connector-protocol.md). */
+export function createConnectorApp(service: ConnectorService): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  const json = express.json({ limit: CONNECTOR_BODY_LIMIT_BYTES, strict: true });
+
+  const audit = (req: Request, res: Response, event: AuditEventInput): void => {
+    service.audit.emit({
+      clientIp: req.socket.remoteAddress,
+      userAgent: req.headers['user-agent'],
+      requestId: String(res.getHeader('X-Request-Id')),
+      ...event,
+    });
+  };
+  const refuse = (req: Request, res: Response, error: GatehouseError, details?: Record<string, string>, detail?: string): void => {
+    audit(req, res, { type: 'connector.refused', outcome: 'failure', code: error.code, reason: error.reason, details });
+    sendConnectorError(res, error, detail);
+  };
+
+  const requireConnector: RequestHandler = (req, res, next) => {
+    try {
+      const connector = authenticateConnector(req, service.ca, service.registry, service.clock());
+      (res.locals as Locals).connector = connector;
+      service.events.trackSocket(connector.record.id, req.socket, connector.fingerprint256);
+      next();
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      refuse(req, res, error, { route: req.path });
+    }
+  };
+
+  const requireAdmin: RequestHandler = async (req, res, next) => {
+    try {
+      (res.locals as Locals).admin = await service.adminTokens.verifyHeader(req.headers.authorization);
+      next();
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      refuse(req, res, error, { route: req.path });
+    }
+  };
+
+  const parseCsr = (req: Request, res: Response, pem: string): VerifiedCsr | undefined => {
+    try {
+      return verifyCsr(pem);
+    } catch (error) {
+      if (!(error instanceof CsrError)) throw error;
+      refuse(req, res, new GatehouseError('ERR_CSR_INVALID', CSR_REASONS[error.code]), undefined, error.message);
+      return undefined;
+    }
+  };
+
+  app.use((_req, res, next) => {
+    res.setHeader('X-Request-Id', randomUUID());
+    next();
+  });
+
+  app.get(`${CONNECTOR_PATH}/registration-info`, (_req, res) => {
+    const admin = service.config.admin;
+    res.json({ issuer: admin.issuer, deviceClientId: admin.deviceClientId, resource: admin.audience, scope: admin.scope });
+  });
+
+  app.post(`${CONNECTOR_PATH}/register`, requireAdmin, json, async (req, res) => {
+    const admin = (res.locals as Locals).admin!;
+    const body = registerBody.safeParse(req.body);
+    if (!body.success) {
+      refuse(req, res, new GatehouseError('ERR_BAD_REQUEST', 'invalid_body'), { admin: admin.sub });
+      return;
+    }
+    const csr = parseCsr(req, res, body.data.csr);
+    if (!csr) return;
+    let issued;
+    try {
+      issued = await service.register(csr, body.data.group, body.data.name, admin);
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      refuse(req, res, error, { admin: admin.sub, group: body.data.group });
+      return;
+    }
+    audit(req, res, {
+      type: 'connector.registered',
+      outcome: 'success',
+      user: admin,
+      details: { connectorId: issued.connectorId, group: issued.group, name: body.data.name ?? null },
+    });
+    res.status(201).set('Cache-Control', 'no-store').json(issued);
+  });
+
+  app.get(`${CONNECTOR_PATH}/config`, requireConnector, (req, res) => {
+    const { record } = (res.locals as Locals).connector!;
+    const asked = req.query['group'];
+    if (asked !== undefined && asked !== record.group) {
+      const named = typeof asked === 'string' ? asked.slice(0, 64) : 'several';
+      refuse(req, res, new GatehouseError('ERR_CONNECTOR_GROUP', 'other_group'), { connectorId: record.id, asked: named });
+      return;
+    }
+    res.set('Cache-Control', 'no-store').json(service.configFor(record));
+  });
+
+  app.get(`${CONNECTOR_PATH}/events`, requireConnector, (req, res) => {
+    const { record } = (res.locals as Locals).connector!;
+    service.events.openStream(record.id, res);
+    audit(req, res, { type: 'connector.connected', outcome: 'info', details: { connectorId: record.id, group: record.group } });
+    res.once('close', () => {
+      service.audit.emit({ type: 'connector.disconnected', outcome: 'info', details: { connectorId: record.id } });
+    });
+    // A fresh stream starts with where things stand, so nothing said while it was away is lost.
+    service.events.send(record.id, 'config', { version: service.version });
+    if (service.isRenewalDue(record)) service.events.send(record.id, 'renew', {});
+  });
+
+  app.post(`${CONNECTOR_PATH}/renew`, requireConnector, json, async (req, res) => {
+    const { record, which } = (res.locals as Locals).connector!;
+    const body = renewBody.safeParse(req.body);
+    if (!body.success) {
+      refuse(req, res, new GatehouseError('ERR_BAD_REQUEST', 'invalid_body'), { connectorId: record.id });
+      return;
+    }
+    if (which === 'current' && !service.isRenewalDue(record)) {
+      const dueAt = new Date((record.certificate.issuedAt + service.config.renewalAge) * 1000).toISOString();
+      audit(req, res, { type: 'connector.refused', outcome: 'failure', code: 'ERR_RENEWAL_NOT_DUE', reason: 'not_due', details: { connectorId: record.id } });
+      res.status(409).json({ error: { code: 'ERR_RENEWAL_NOT_DUE', reason: 'not_due', message: 'The current certificate is not yet old enough to be renewed.', dueAt, requestId: String(res.getHeader('X-Request-Id')) } });
+      return;
+    }
+    const csr = parseCsr(req, res, body.data.csr);
+    if (!csr) return;
+    const issued = await service.renew(record, csr, which);
+    audit(req, res, { type: 'connector.renewed', outcome: 'success', details: { connectorId: record.id, group: record.group, notAfter: issued.notAfter } });
+    res.set('Cache-Control', 'no-store').json(issued);
+  });
+
+  app.get(ADMIN_PATH, requireAdmin, (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({
+      connectors: service.registry.all().map((record) => ({
+        id: record.id,
+        group: record.group,
+        name: record.name ?? null,
+        revoked: record.revoked,
+        connected: service.events.isConnected(record.id),
+        certificate: { notBefore: record.certificate.notBefore, notAfter: record.certificate.notAfter, fingerprint256: record.certificate.fingerprint256 },
+        renewalDue: service.isRenewalDue(record),
+      })),
+    });
+  });
+
+  app.post(`${ADMIN_PATH}/:id/revoke`, requireAdmin, async (req, res) => {
+    const admin = (res.locals as Locals).admin!;
+    try {
+      const record = await service.revoke(String(req.params['id']), admin);
+      res.json({ id: record.id, revoked: true });
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      sendConnectorError(res, error);
+    }
+  });
+
+  app.post(`${ADMIN_PATH}/:id/group`, requireAdmin, json, async (req, res) => {
+    const admin = (res.locals as Locals).admin!;
+    const body = moveBody.safeParse(req.body);
+    if (!body.success) {
+      sendConnectorError(res, new GatehouseError('ERR_BAD_REQUEST', 'invalid_body'));
+      return;
+    }
+    try {
+      const record = await service.moveGroup(String(req.params['id']), body.data.group, admin);
+      res.json({ id: record.id, group: record.group });
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      sendConnectorError(res, error);
+    }
+  });
+
+  app.use((_req, res) => sendConnectorError(res, new GatehouseError('ERR_NOT_FOUND', 'no_route')));
+  app.use(connectorErrorHandler(service.logger));
+  return app;
+}
