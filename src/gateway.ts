@@ -16,7 +16,10 @@ import {
 import { createLogger, type Logger } from './logging/logger.ts';
 import { appResolution, createAppTable } from './middleware/app-resolution.ts';
 import { errorHandler } from './middleware/error-handler.ts';
-import { createDirectForwarder, type Forwarder } from './middleware/forwarder.ts';
+import { getRequestContext } from './middleware/context.ts';
+import { IdentityAssertions } from './middleware/identity-assertion.ts';
+import { identityForwarding } from './middleware/identity-forwarding.ts';
+import { createDirectForwarder, type Forwarder } from './middleware/direct-forwarder.ts';
 import { oidcPreauth } from './middleware/oidc-preauth.ts';
 import type { PreauthDeps } from './middleware/preauth-deps.ts';
 import { requestContext } from './middleware/request-context.ts';
@@ -125,6 +128,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         ...(options.connectorStore ? { store: options.connectorStore } : {}),
       })
     : undefined;
+  const assertions = new IdentityAssertions({
+    issuer: config.identityAssertion.issuer,
+    lifetime: config.identityAssertion.lifetime,
+    keyPem: config.identityAssertion.key,
+    store: async () => (connectors ? connectors.store() : options.connectorStore),
+    clock,
+  });
   const forwarder = (options.forwarder ?? defaultForwarder(config.session.cookieName))({ config, audit, logger });
 
   const unknownHost = options.unknownHost ?? 'reject';
@@ -140,8 +150,17 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   );
   handler.use(requestContext({ trustedProxies: config.trustedProxies, audit }));
   handler.use(appResolution({ apps: config.apps, unknownHost, audit }));
+  // The gateway's public keys, for backends verifying the identity assertion (on every published host).
+  handler.get('/.gatehouse/jwks.json', async (req, res, next) => {
+    if (!getRequestContext(req)?.app) {
+      next();
+      return;
+    }
+    res.set('Cache-Control', 'public, max-age=300').json(await assertions.jwks());
+  });
   handler.use(oidcPreauth(deps));
   handler.use(sessionGate({ sessions, audit }));
+  handler.use(identityForwarding(assertions));
   handler.use(forwarder.handler);
   handler.use(errorHandler(logger));
 
@@ -151,7 +170,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     audit,
     connectors,
     async ready() {
-      await Promise.all([oidc.configuration(), connectors?.init()]);
+      await Promise.all([oidc.configuration(), connectors?.init(), assertions.ready()]);
     },
     attach(server) {
       server.headersTimeout = config.server.headersTimeout !== undefined ? config.server.headersTimeout * 1000 : SERVER_HEADERS_TIMEOUT_MS;

@@ -94,3 +94,13 @@ export const CONNECTOR_LISTENER_MAX_HEADER_BYTES = 16 * 1024;
 export const CONNECTOR_LISTENER_HEADERS_TIMEOUT_MS = 15_000;
 export const CONNECTOR_LISTENER_REQUEST_TIMEOUT_MS = 30_000;
 export const CONNECTOR_BODY_LIMIT_BYTES = 64 * 1024;
+
+/** Signed identity assertions cached per session and app. */
+export const MAX_ASSERTION_CACHE_ENTRIES = 50_000;
+
+/**
+ * Group lists longer than this (as JSON) are left out of the identity
+ * assertion and identity headers rather than truncated, so a backend never
+ * authorizes on a partial list and never answers 431 to a huge header.
+ */
+export const MAX_FORWARDED_GROUPS_BYTES = 2048;

@@ -23,6 +23,7 @@ export interface GatewayConfig {
   readonly apps: readonly AppConfig[];
   readonly server: Readonly<Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: TlsMaterial }>;
   readonly connectors?: ConnectorsConfig;
+  readonly identityAssertion: Readonly<{ issuer: string; lifetime: number; key?: string }>;
 }
 
 export interface TlsMaterial {
@@ -114,6 +115,9 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     });
   }
 
+  const { keyFile: assertionKeyFile, ...assertion } = parsed.identityAssertion;
+  const assertionKey = readRef('identityAssertion.keyFile', assertionKeyFile, assertion.key);
+
   if (problems.length > 0) throw new GatehouseConfigError(problems);
 
   const { tls: _tls, ...server } = parsed.server;
@@ -128,10 +132,16 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     trustedProxies: Object.freeze([...parsed.trustedProxies]),
     apps: Object.freeze(
       parsed.apps.map((app) =>
-        Object.freeze({ ...app, timeouts: Object.freeze({ ...app.timeouts }), session: Object.freeze({ ...app.session }) }),
+        Object.freeze({
+          ...app,
+          timeouts: Object.freeze({ ...app.timeouts }),
+          session: Object.freeze({ ...app.session }),
+          identityHeaders: Object.freeze({ ...app.identityHeaders }),
+        }),
       ),
     ),
     server: Object.freeze({ ...server, ...(tls ? { tls } : {}) }),
     ...(connectors ? { connectors } : {}),
+    identityAssertion: Object.freeze({ ...assertion, ...(assertionKey !== undefined ? { key: assertionKey } : {}) }),
   });
 }

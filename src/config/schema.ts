@@ -102,6 +102,8 @@ const sessionOverrides = z.strictObject({
   idleTimeout: duration('1h').optional(),
 });
 
+const RESERVED_HEADER = /^(?:host|cookie|x-forwarded-.*|forwarded|x-request-id|x-gatehouse-assertion|connection|upgrade|te|trailer|transfer-encoding|keep-alive|proxy-.*)$/i;
+
 const appSchema = z.strictObject({
   id: z
     .string()
@@ -123,6 +125,23 @@ const appSchema = z.strictObject({
     })
     .prefault({}),
   session: sessionOverrides.prefault({}),
+  /**
+   * Header-based single sign-on: headers set on every forwarded request from
+   * the session's claims. Client copies of these headers are always removed.
+   */
+  identityHeaders: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
+      z.enum(['sub', 'email', 'name', 'groups', 'amr', 'acr']),
+    )
+    .default({})
+    .superRefine((headers, ctx) => {
+      for (const name of Object.keys(headers)) {
+        if (RESERVED_HEADER.test(name)) {
+          ctx.addIssue({ code: 'custom', path: [name], message: 'is a header Gatehouse sets itself (forwarding, request id, assertion)' });
+        }
+      }
+    }),
 });
 
 const tlsFiles = z
@@ -224,6 +243,16 @@ export const gatewayConfigSchema = z
       persistent: z.boolean().default(false),
     }),
     trustedProxies: z.array(cidr).default([]),
+    /** The signed identity assertion sent to backends (a JWT in X-Gatehouse-Assertion). */
+    identityAssertion: z
+      .strictObject({
+        issuer: z.string().min(1).default('urn:gatehouse'),
+        /** PEM PKCS#8 EC P-256 private key. Default: kept in connectors.stateDir, else made at start. */
+        key: z.string().optional(),
+        keyFile: z.string().min(1).optional(),
+        lifetime: duration('60s').default(60),
+      })
+      .prefault({}),
     /** The connector-facing listener: registration, configuration, renewal and tunnels. Absent: apps are reached directly. */
     connectors: connectorsSchema.optional(),
     apps: z

@@ -23,6 +23,8 @@ export interface RequestContext {
   readonly userAgent: string | undefined;
   app?: AppConfig;
   identity?: Identity;
+  /** The signed identity assertion for the backend, once the identity step ran. */
+  assertion?: string;
 }
 
 const contexts = new WeakMap<IncomingMessage, RequestContext>();

@@ -2,7 +2,9 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { parseCookie } from 'cookie';
 import type { AppConfig } from '../config/parse.ts';
 import { isGatehouseCookie } from '../session/cookies.ts';
-import type { RequestContext } from './context.ts';
+import type { Identity, RequestContext } from './context.ts';
+import { MAX_FORWARDED_GROUPS_BYTES } from '../limits.ts';
+import { ASSERTION_HEADER } from './identity-assertion.ts';
 
 /**
  * Headers a client must never be able to set for the backend: forwarding
@@ -19,8 +21,9 @@ export function prepareUpstreamRequest(
   context: RequestContext,
   sessionCookieBase: string,
 ): void {
+  const configured = app.identityHeaders;
   for (const name of proxyReq.getHeaderNames()) {
-    if (CLIENT_FORBIDDEN.test(name)) proxyReq.removeHeader(name);
+    if (CLIENT_FORBIDDEN.test(name) || isConfiguredIdentityHeader(configured, name)) proxyReq.removeHeader(name);
   }
   // The encrypted session cookie is never sent to the connector (reference, "Accessing published applications").
   const cookie = req.headers.cookie;
@@ -34,6 +37,46 @@ export function prepareUpstreamRequest(
   proxyReq.setHeader('X-Forwarded-Proto', external.protocol.slice(0, -1));
   proxyReq.setHeader('X-Forwarded-Host', external.host);
   proxyReq.setHeader('X-Request-Id', context.requestId);
+  const identity = context.identity;
+  if (identity) {
+    for (const [header, claim] of Object.entries(configured)) {
+      const value = identityValue(identity, claim);
+      if (value !== undefined) proxyReq.setHeader(header, value);
+    }
+  }
+  if (context.assertion) proxyReq.setHeader(ASSERTION_HEADER, context.assertion);
+}
+
+function isConfiguredIdentityHeader(configured: Readonly<Record<string, string>>, name: string): boolean {
+  for (const header of Object.keys(configured)) if (header.toLowerCase() === name) return true;
+  return false;
+}
+
+/** Header values carry only printable ASCII; anything else is percent-encoded so it cannot break the header. */
+function identityValue(identity: Identity, claim: string): string | undefined {
+  let value: string | undefined;
+  switch (claim) {
+    case 'sub':
+      value = identity.sub;
+      break;
+    case 'email':
+      value = identity.email;
+      break;
+    case 'name':
+      value = identity.name;
+      break;
+    case 'groups':
+      // Left out, never truncated: a partial list could grant what the full one would not.
+      value = JSON.stringify(identity.groups).length <= MAX_FORWARDED_GROUPS_BYTES ? identity.groups.join(',') : undefined;
+      break;
+    case 'amr':
+      value = identity.amr.join(',');
+      break;
+    case 'acr':
+      value = identity.acr;
+      break;
+  }
+  return value === undefined ? undefined : value.replace(/[^\x20-\x7e]|%/gu, (char) => encodeURIComponent(char));
 }
 
 /** Keeps the app's own cookies, byte for byte, and drops Gatehouse's. */

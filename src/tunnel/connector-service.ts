@@ -109,6 +109,12 @@ export class ConnectorService {
     return this.#registry;
   }
 
+  /** The service's durable store, once init() has opened it. */
+  async store(): Promise<Store> {
+    await this.init();
+    return this.#requireStore();
+  }
+
   get version(): number {
     return this.#version;
   }

@@ -36,6 +36,14 @@ export async function startEchoBackend(): Promise<EchoBackend> {
         ]);
       }
       if (req.url === '/robots-tag') res.setHeader('X-Robots-Tag', 'all');
+      if (req.url === '/redirect-internal') {
+        res.writeHead(302, { Location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/landing?x=1` });
+        res.end();
+        return;
+      }
+      if (req.url === '/cookie-scope') {
+        res.setHeader('Set-Cookie', ['pref=1; Domain=127.0.0.1; Path=/; HttpOnly', 'other=2; Domain=elsewhere.example; Path=/x']);
+      }
       res.setHeader('Content-Type', 'application/json');
       res.end(JSON.stringify({ ...record, body: Buffer.concat(chunks).toString('utf8') }));
     });

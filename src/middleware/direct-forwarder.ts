@@ -1,0 +1,51 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import type { RequestHandler } from 'express';
+import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AppConfig } from '../config/parse.ts';
+import type { Logger } from '../logging/logger.ts';
+import { createAppProxy } from './app-proxy.ts';
+import { getRequestContext } from './context.ts';
+
+/** The forwarding step: one replaceable middleware that sends the request on. */
+export interface Forwarder {
+  readonly handler: RequestHandler;
+  close(): void;
+}
+
+export interface DirectForwarderOptions {
+  readonly apps: readonly AppConfig[];
+  readonly sessionCookieBase: string;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+}
+
+/**
+ * Forwards straight to each app's internal URL with a keep-alive agent, for
+ * apps the gateway can reach itself (and for tests). With connectors
+ * configured, the tunnel dispatcher takes this step's place.
+ */
+export function createDirectForwarder(options: DirectForwarderOptions): Forwarder {
+  const agents: Array<HttpAgent | HttpsAgent> = [];
+  const proxies = new Map<string, ProxyHandler>();
+  for (const app of options.apps) {
+    const agent = new URL(app.internalUrl).protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    agents.push(agent);
+    proxies.set(app.id, createAppProxy({ app, agent, sessionCookieBase: options.sessionCookieBase, audit: options.audit, logger: options.logger }));
+  }
+  return {
+    handler: (req, res, next) => {
+      const app = getRequestContext(req)?.app;
+      const proxy = app ? proxies.get(app.id) : undefined;
+      if (!proxy) {
+        next();
+        return;
+      }
+      return proxy(req, res, next);
+    },
+    close() {
+      for (const agent of agents) agent.destroy();
+    },
+  };
+}
