@@ -35,6 +35,7 @@ export type GatehouseErrorCode =
   | 'ERR_CLOCK_SKEW'
   | 'ERR_BACKEND_UNREACHABLE'
   | 'ERR_BACKEND_TIMEOUT'
+  | 'ERR_ORIGIN_REFUSED'
   | 'ERR_ADMIN_TOKEN_MISSING'
   | 'ERR_ADMIN_TOKEN_INVALID'
   | 'ERR_CSR_INVALID'
@@ -193,6 +194,12 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     step: 'forwarding',
     title: 'Application timed out',
     message: 'The application behind this gateway did not answer in time.',
+  },
+  ERR_ORIGIN_REFUSED: {
+    status: 403,
+    step: 'request',
+    title: 'Cross-origin connection refused',
+    message: 'A WebSocket to this application may only be opened by its own pages.',
   },
   ERR_ADMIN_TOKEN_MISSING: {
     status: 401,

@@ -19,6 +19,8 @@ import { errorHandler } from './middleware/error-handler.ts';
 import { getRequestContext } from './middleware/context.ts';
 import { IdentityAssertions } from './middleware/identity-assertion.ts';
 import { identityForwarding } from './middleware/identity-forwarding.ts';
+import { createUpgradeHandler } from './middleware/upgrade-handler.ts';
+import { SessionSockets } from './session/session-sockets.ts';
 import { createDirectForwarder, type Forwarder } from './middleware/direct-forwarder.ts';
 import { oidcPreauth } from './middleware/oidc-preauth.ts';
 import type { PreauthDeps } from './middleware/preauth-deps.ts';
@@ -103,6 +105,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       persistent: config.session.persistent,
     },
   });
+  const sockets = new SessionSockets(clock);
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   const deps: PreauthDeps = {
     oidc,
@@ -114,6 +117,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     clock,
     scopes: config.identityProvider.scopes,
     clientId: config.identityProvider.clientId,
+    sockets,
   };
   const connectors = config.connectors
     ? new ConnectorService({
@@ -163,6 +167,17 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   handler.use(identityForwarding(assertions));
   handler.use(forwarder.handler);
   handler.use(errorHandler(logger));
+  const upgrade = createUpgradeHandler({
+    table,
+    trustedProxies: config.trustedProxies,
+    sessions,
+    sockets,
+    assertions,
+    forwarder,
+    audit,
+    logger,
+    unknownHost,
+  });
 
   return {
     handler,
@@ -177,6 +192,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       server.requestTimeout = SERVER_REQUEST_TIMEOUT_MS;
       server.keepAliveTimeout =
         config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
+      // Attached at start, not on the first request (field lesson 19).
+      server.on('upgrade', upgrade);
       server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
         const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
         audit.emit({
@@ -200,6 +217,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       });
     },
     async close() {
+      sockets.closeAll();
       forwarder.close();
       await connectors?.close();
       await oidc.close();

@@ -104,3 +104,40 @@ export const MAX_ASSERTION_CACHE_ENTRIES = 50_000;
  * authorizes on a partial list and never answers 431 to a huge header.
  */
 export const MAX_FORWARDED_GROUPS_BYTES = 2048;
+
+/**
+ * The tunnel (DESIGN "The tunnel"). HTTP/2 windows and frames: 8 MiB per
+ * stream, 64 MiB per connection and 1 MiB frames measured better than the
+ * 64 KiB defaults for bulk transfers.
+ */
+export const TUNNEL_STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
+export const TUNNEL_CONNECTION_WINDOW_BYTES = 64 * 1024 * 1024;
+export const TUNNEL_MAX_FRAME_BYTES = 1024 * 1024;
+/** A CONNECT carries four short headers; its answer two. */
+export const TUNNEL_MAX_HEADER_LIST_BYTES = 8 * 1024;
+export const TUNNEL_MAX_HEADER_PAIRS = 32;
+/** Concurrent streams (backend connections, idle keep-alive ones included) on one tunnel. */
+export const TUNNEL_MAX_STREAMS = 1000;
+/** nghttp2 memory a tunnel session may hold, in MiB (Node's `maxSessionMemory`). */
+export const TUNNEL_MAX_SESSION_MEMORY_MB = 128;
+/** PING every this often; a PING unanswered this long marks the tunnel dead. */
+export const TUNNEL_PING_INTERVAL_MS = 10_000;
+export const TUNNEL_PING_TIMEOUT_MS = 10_000;
+/** The service waits this long for a connector to answer a CONNECT. */
+export const TUNNEL_OPEN_TIMEOUT_MS = 15_000;
+/** The connector's TCP (and TLS) connect to an app. */
+export const TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS = 10_000;
+/** Tunnels tried for one request when the earlier ones failed before any byte went upstream. */
+export const TUNNEL_OPEN_ATTEMPTS = 3;
+/** Drain: in-flight streams get this long after GOAWAY before the tunnel is cut. */
+export const TUNNEL_DRAIN_TIMEOUT_MS = 30_000;
+/** Idle keep-alive streams per app, and how long one stays idle (under Node's 5 s server keep-alive). */
+export const TUNNEL_AGENT_MAX_FREE_STREAMS = 64;
+export const TUNNEL_AGENT_FREE_STREAM_TIMEOUT_MS = 4_000;
+/** The connector's dial: TCP, TLS and (WebSocket fallback) the upgrade. */
+export const TUNNEL_DIAL_TIMEOUT_MS = 15_000;
+/** WebSocket fallback: largest message (one HTTP/2 write: a frame of at most TUNNEL_MAX_FRAME_BYTES, or a batch of small frames), ping interval. */
+export const TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+export const TUNNEL_WEBSOCKET_PING_INTERVAL_MS = 15_000;
+/** A refused WebSocket upgrade's answer body is read up to this size, for the error message. */
+export const TUNNEL_WEBSOCKET_REFUSAL_BODY_BYTES = 16 * 1024;

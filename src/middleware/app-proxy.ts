@@ -20,7 +20,7 @@ export interface AppProxyOptions {
   readonly audit: AuditLog;
   readonly logger: Logger;
   /** Maps a transport failure to the error the user sees; the default knows refused and timed-out backends. */
-  readonly classify?: (error: NodeJS.ErrnoException) => GatehouseError | undefined;
+  readonly classify?: (error: Error) => GatehouseError | undefined;
 }
 
 export const BACKEND_TIMEOUT = 'GATEHOUSE_BACKEND_TIMEOUT';
@@ -51,6 +51,10 @@ export function createAppProxy(options: AppProxyOptions): ProxyHandler {
             proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
           });
         });
+        proxy.on('proxyReqWs', (proxyReq, req) => {
+          const context = getRequestContext(req);
+          if (context) prepareUpstreamRequest(proxyReq, req, app, context, options.sessionCookieBase);
+        });
         proxy.on('proxyRes', (proxyRes) => {
           filterBackendSetCookies(proxyRes, options.sessionCookieBase);
           const location = proxyRes.headers.location;
@@ -71,7 +75,7 @@ export function createAppProxy(options: AppProxyOptions): ProxyHandler {
 function onProxyError(error: Error, req: IncomingMessage, res: ServerResponse | Socket, options: AppProxyOptions): void {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   const failure =
-    options.classify?.(error as NodeJS.ErrnoException) ??
+    options.classify?.(error) ??
     new GatehouseError(code === BACKEND_TIMEOUT || code === 'ETIMEDOUT' ? 'ERR_BACKEND_TIMEOUT' : 'ERR_BACKEND_UNREACHABLE', `backend_${code}`);
   options.logger.warn({ app: options.app.id, code, requestId: getRequestContext(req)?.requestId }, 'forwarding failed');
   options.audit.emit({ type: 'forward.failed', outcome: 'failure', code: failure.code, reason: failure.reason, ...auditContext(req) });

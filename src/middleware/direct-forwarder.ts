@@ -1,4 +1,5 @@
-import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Agent as HttpsAgent } from 'node:https';
 import type { RequestHandler } from 'express';
 import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
@@ -11,6 +12,8 @@ import { getRequestContext } from './context.ts';
 /** The forwarding step: one replaceable middleware that sends the request on. */
 export interface Forwarder {
   readonly handler: RequestHandler;
+  /** Forwards an upgrade (WebSocket) that already passed the gate. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   close(): void;
 }
 
@@ -43,6 +46,15 @@ export function createDirectForwarder(options: DirectForwarderOptions): Forwarde
         return;
       }
       return proxy(req, res, next);
+    },
+    upgrade(req, socket, head) {
+      const app = getRequestContext(req)?.app;
+      const proxy = app ? proxies.get(app.id) : undefined;
+      if (!proxy) {
+        socket.destroy();
+        return;
+      }
+      proxy.upgrade(req, socket as Parameters<ProxyHandler['upgrade']>[1], head);
     },
     close() {
       for (const agent of agents) agent.destroy();

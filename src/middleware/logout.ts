@@ -39,6 +39,7 @@ export function logout(deps: PreauthDeps): RequestHandler {
     if (record && record.app === app.id) {
       idToken = await deps.sessions.idTokenOf(record);
       await deps.sessions.revoke(record);
+      deps.sockets.closeSession(record.sid);
       deps.audit.emit({
         type: 'logout',
         outcome: 'success',

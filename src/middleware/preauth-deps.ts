@@ -4,6 +4,7 @@ import type { OidcClient } from '../oidc/oidc-client.ts';
 import type { SignInLoopDetector } from '../oidc/signin-loop.ts';
 import type { TransactionCookies } from '../oidc/transaction-cookies.ts';
 import type { SessionManager } from '../session/session-manager.ts';
+import type { SessionSockets } from '../session/session-sockets.ts';
 import type { SessionStore } from '../session/session-store.ts';
 
 /** What the sign-in, callback and logout handlers share. Built once by createGateway. */
@@ -17,4 +18,6 @@ export interface PreauthDeps {
   readonly clock: Clock;
   readonly scopes: readonly string[];
   readonly clientId: string;
+  /** Upgraded connections by session, closed at logout. */
+  readonly sockets: SessionSockets;
 }

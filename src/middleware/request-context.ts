@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { GatehouseError } from '../errors.ts';
@@ -48,9 +49,10 @@ export function requestContext(options: RequestContextOptions): RequestHandler {
   };
 }
 
-function refuse(req: Parameters<RequestHandler>[0]): GatehouseError | undefined {
+/** The checks every request passes before routing, shared with the upgrade path. */
+export function refuse(req: IncomingMessage): GatehouseError | undefined {
   // Route on the request line actually received (field lesson 13): only origin-form targets.
-  if (!req.url.startsWith('/')) {
+  if (!req.url?.startsWith('/')) {
     return new GatehouseError('ERR_BAD_REQUEST', 'request_target_not_origin_form');
   }
   let hosts = 0;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
 
 export interface SeenRequest {
   readonly method: string;
@@ -48,6 +49,13 @@ export async function startEchoBackend(): Promise<EchoBackend> {
       res.end(JSON.stringify({ ...record, body: Buffer.concat(chunks).toString('utf8') }));
     });
   });
+  // A WebSocket echo that first says which headers the upgrade carried.
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  wss.on('connection', (ws, req) => {
+    seen.push({ method: 'UPGRADE', url: req.url ?? '', headers: req.headers });
+    ws.send(JSON.stringify({ url: req.url, headers: req.headers }));
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -55,6 +63,8 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     seen,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { formatConnectorStatus } from '../connector/status-format.ts';
+import { connectorStatus } from '../connector/status.ts';
+import { ConnectorArgumentError, ConnectorError } from '../connector/errors.ts';
+import { registerConnector } from '../connector/register.ts';
+import { runConnector } from '../connector/supervisor.ts';
+import { createLogger } from '../logging/logger.ts';
+
+const DEFAULT_STATE_DIR = '/var/lib/gatehouse-connector';
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+const USAGE = `Usage:
+  gatehouse-connector register --service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE]
+                               [--idp-ca-file FILE] [--group GROUP] [--name NAME] [--force]
+  gatehouse-connector run [--state-dir DIR] [--log-level LEVEL]
+  gatehouse-connector status [--state-dir DIR] [--json]
+
+Commands:
+  register  get a client certificate from the Gatehouse service. Without --token, prints a URL
+            and a code for an administrator to sign in with (OAuth device flow) and waits.
+  run       connect to the service with that certificate, keep the configuration current and
+            renew the certificate when due; stops cleanly on SIGTERM or SIGINT
+  status    show the connector's id, group, certificate and whether the service accepts it
+
+Options:
+      --service URL        the service's connector address, e.g. https://gatehouse.example.com:8444
+      --token TOKEN        an administrator's access token for the service (else the device flow;
+                           GATEHOUSE_CONNECTOR_TOKEN keeps it out of the process list)
+      --state-dir DIR      where the key, certificate and registration live
+                           (default: $GATEHOUSE_CONNECTOR_STATE_DIR, else ${DEFAULT_STATE_DIR})
+      --ca-file FILE       CA certificates (PEM) that sign the service's TLS certificate,
+                           if not a public CA; kept in the state directory for run and status
+      --idp-ca-file FILE   CA certificates (PEM) for the identity provider
+                           (default: the --ca-file ones plus the system's)
+      --group GROUP        connector group to join (default: the service's "default")
+      --name NAME          a label for administrators (default: this host's name)
+      --force              replace an existing registration in the state directory
+      --json               status as JSON
+      --log-level LEVEL    run: fatal, error, warn, info, debug, trace, silent (default: info)
+  -h, --help               show this help
+
+Output: run writes JSON log lines on stdout and short progress lines on stderr.
+Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage error.
+`;
+
+const OPTIONS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
+  register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force'],
+  run: ['state-dir', 'log-level'],
+  status: ['state-dir', 'json'],
+};
+
+const say = (line: string): void => {
+  process.stderr.write(`gatehouse-connector: ${line}\n`);
+};
+
+function usageError(message: string): number {
+  process.stderr.write(`gatehouse-connector: ${message}\n\n${USAGE}`);
+  return 2;
+}
+
+/** SIGTERM/SIGINT abort the returned signal; the remover takes the handlers away again. */
+function stopOnSignals(): { signal: AbortSignal; remove: () => void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals): void => {
+    say(`${name}, stopping`);
+    controller.abort();
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return {
+    signal: controller.signal,
+    remove: () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        service: { type: 'string' },
+        token: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'ca-file': { type: 'string' },
+        'idp-ca-file': { type: 'string' },
+        group: { type: 'string' },
+        name: { type: 'string' },
+        force: { type: 'boolean' },
+        json: { type: 'boolean' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (command === undefined) return usageError('a command is required');
+  const allowed = OPTIONS_BY_COMMAND[command];
+  if (allowed === undefined) return usageError(`unknown command "${command}"`);
+  if (positionals.length > 1) return usageError(`unexpected argument "${positionals[1]}"`);
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined && !allowed.includes(name)) return usageError(`--${name} does not apply to ${command}`);
+  }
+  const stateDir = values['state-dir'] ?? process.env['GATEHOUSE_CONNECTOR_STATE_DIR'] ?? DEFAULT_STATE_DIR;
+  if (stateDir === '') return usageError('--state-dir must not be empty');
+
+  switch (command) {
+    case 'register': {
+      if (values.service === undefined) return usageError('register: --service URL is required');
+      const envToken = process.env['GATEHOUSE_CONNECTOR_TOKEN'];
+      const token = values.token ?? (envToken === undefined || envToken === '' ? undefined : envToken);
+      const stop = stopOnSignals();
+      try {
+        const summary = await registerConnector({
+          serviceUrl: values.service,
+          stateDir,
+          progress: say,
+          signal: stop.signal,
+          force: values.force === true,
+          ...(token !== undefined ? { token } : {}),
+          ...(values['ca-file'] !== undefined ? { caFile: values['ca-file'] } : {}),
+          ...(values['idp-ca-file'] !== undefined ? { idpCaFile: values['idp-ca-file'] } : {}),
+          ...(values.group !== undefined ? { group: values.group } : {}),
+          ...(values.name !== undefined ? { name: values.name } : {}),
+        });
+        process.stdout.write(
+          `Registered connector ${summary.connectorId} in group ${summary.group} with ${summary.serviceUrl}\n` +
+            `  state:        ${summary.stateDir}\n` +
+            `  certificate:  valid until ${summary.notAfter}, renewed after ${Math.round(summary.renewalAgeSeconds / 86_400)} days\n` +
+            `  sha-256:      ${summary.certificateFingerprint256}\n` +
+            `Start it with: gatehouse-connector run --state-dir ${summary.stateDir}\n`,
+        );
+        return 0;
+      } finally {
+        stop.remove();
+      }
+    }
+    case 'run': {
+      const level = values['log-level'] ?? 'info';
+      if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+      const log = createLogger({ level, destination: process.stdout }).child({ component: 'connector' });
+      const stop = stopOnSignals();
+      try {
+        await runConnector({ stateDir, log, progress: say, signal: stop.signal });
+        say('stopped');
+        return 0;
+      } finally {
+        stop.remove();
+      }
+    }
+    default: {
+      const status = await connectorStatus({ stateDir });
+      process.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatConnectorStatus(status));
+      return status.service.accepted ? 0 : 1;
+    }
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConnectorArgumentError) {
+      say(`${error.message} (see gatehouse-connector --help)`);
+      process.exitCode = 2;
+      return;
+    }
+    // Operator-facing text only: a ConnectorError's message says what to do; no stack traces.
+    const prefix = error instanceof ConnectorError ? `${error.code}: ` : '';
+    say(`${prefix}${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

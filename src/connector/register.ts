@@ -1,0 +1,145 @@
+/**
+ * `gatehouse-connector register`: gets an admin token (given, or by device
+ * login), makes a key and a certificate request, posts the request, and keeps
+ * what the service returns in the state directory. The private key never
+ * leaves this host; the token is used once and never stored.
+ */
+import { hostname } from 'node:os';
+import { rootCertificates } from 'node:tls';
+import type { Logger } from '../logging/logger.ts';
+import { createKeyAndCsr } from '../pki/csr.ts';
+import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
+import { ConnectorArgumentError, ConnectorError } from './errors.ts';
+import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
+import { readCaFile } from './pem.ts';
+import { REGISTER_PATH } from './protocol.ts';
+import { ServiceClient, parseServiceUrl } from './service-client.ts';
+import {
+  ensureStateDir,
+  hasRegistration,
+  removeRecord,
+  removeStaleTempFiles,
+  writeCaChain,
+  writeIdentity,
+  writeRecord,
+  writeServiceCa,
+} from './state.ts';
+
+export interface RegisterOptions {
+  /** The service's connector listener, e.g. "https://gatehouse.example.com:8444". */
+  readonly serviceUrl: string;
+  /** An admin access token; without one, the device flow runs. */
+  readonly token?: string;
+  readonly stateDir: string;
+  /** PEM CA bundle for the service's TLS certificate (else the system roots); kept as service-ca.crt. */
+  readonly caFile?: string;
+  /** PEM CA bundle for the identity provider (else the --ca-file bundle plus the system roots). */
+  readonly idpCaFile?: string;
+  /** Connector group; the service's default when absent. */
+  readonly group?: string;
+  /** A label for administrators; default: this host's name. */
+  readonly name?: string;
+  /** Replace an existing registration. */
+  readonly force?: boolean;
+  readonly log?: Logger;
+  /** Short lines for the person at the terminal (device-flow instructions). */
+  readonly progress?: (line: string) => void;
+  readonly signal?: AbortSignal;
+  /** RSA key size; default that of createKeyAndCsr. */
+  readonly keyBits?: number;
+}
+
+export interface RegistrationSummary {
+  readonly connectorId: string;
+  readonly group: string;
+  readonly serviceUrl: string;
+  readonly stateDir: string;
+  readonly registeredAt: string;
+  readonly notAfter: string;
+  readonly renewalAgeSeconds: number;
+  /** SHA-256 of the certificate, colon-separated hex, as administrators see it. */
+  readonly certificateFingerprint256: string;
+}
+
+/** Trust anchors for the identity provider: its own CA file, else the service's plus the system roots. */
+function idpTrust(idpCaPem: string | undefined, serviceCaPem: string | undefined): string[] | undefined {
+  if (idpCaPem !== undefined) return [idpCaPem];
+  if (serviceCaPem !== undefined) return [serviceCaPem, ...rootCertificates];
+  return undefined;
+}
+
+export async function registerConnector(options: RegisterOptions): Promise<RegistrationSummary> {
+  const serviceUrl = parseServiceUrl(options.serviceUrl).origin;
+  if (options.token !== undefined && options.token.trim() === '') throw new ConnectorArgumentError('--token must not be empty');
+  const { stateDir, log, signal } = options;
+  const progress = options.progress ?? ((): void => undefined);
+
+  const serviceCaPem = options.caFile === undefined ? undefined : await readCaFile(options.caFile, '--ca-file');
+  const idpCaPem = options.idpCaFile === undefined ? undefined : await readCaFile(options.idpCaFile, '--idp-ca-file');
+
+  // Before anyone is asked to sign in: the state must be writable and free.
+  await ensureStateDir(stateDir);
+  if (!options.force && (await hasRegistration(stateDir))) {
+    throw new ConnectorError(
+      'ERR_ALREADY_REGISTERED',
+      `${stateDir} already holds a registration. To replace it (the old certificate stays valid until an administrator revokes it), add --force.`,
+      { reason: 'already_registered' },
+    );
+  }
+  await removeStaleTempFiles(stateDir);
+
+  const client = new ServiceClient({ serviceUrl, ...(serviceCaPem !== undefined ? { ca: serviceCaPem } : {}) });
+  try {
+    let token = options.token?.trim();
+    if (token === undefined) {
+      const trust = idpTrust(idpCaPem, serviceCaPem);
+      token = await obtainAdminTokenByDeviceLogin({
+        client,
+        progress,
+        ...(trust ? { idpCa: trust } : {}),
+        ...(log ? { log } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    }
+
+    const { keyPem, csrPem } = createKeyAndCsr(options.keyBits === undefined ? {} : { bits: options.keyBits });
+    log?.info({ serviceUrl, group: options.group ?? null }, 'registering with the service');
+    progress(`Registering with ${serviceUrl}…`);
+    const body = await client.call({
+      method: 'POST',
+      path: REGISTER_PATH,
+      anonymous: true,
+      bearer: token,
+      body: {
+        csr: csrPem,
+        ...(options.group !== undefined ? { group: options.group } : {}),
+        name: options.name ?? hostname(),
+      },
+      ...(signal ? { signal } : {}),
+    });
+    const issued = checkIssued(body, keyPem, 'registration');
+
+    // connector.json goes first and comes back last: a crash in between
+    // leaves "not registered" rather than an old id beside a new key.
+    await removeRecord(stateDir);
+    await writeServiceCa(stateDir, serviceCaPem);
+    await writeCaChain(stateDir, issued.caChainPem);
+    await writeIdentity(stateDir, { keyPem, certPem: issued.certificate });
+    const registeredAt = new Date().toISOString();
+    await writeRecord(stateDir, { connectorId: issued.connectorId, group: issued.group, serviceUrl, registeredAt });
+    const fingerprint = certificateFingerprint(issued.certificate);
+    log?.info({ connectorId: issued.connectorId, group: issued.group, notAfter: issued.notAfter, fingerprint256: fingerprint }, 'registered');
+    return Object.freeze({
+      connectorId: issued.connectorId,
+      group: issued.group,
+      serviceUrl,
+      stateDir,
+      registeredAt,
+      notAfter: issued.notAfter,
+      renewalAgeSeconds: issued.renewalAgeSeconds,
+      certificateFingerprint256: fingerprint,
+    });
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `gatehouse-connector status`: what the state directory says (id, group,
+ * certificate age and expiry) and what the service says right now, through a
+ * real mTLS call to /config (reachable, certificate accepted, renewal due).
+ * Read-only: safe to run beside `run`.
+ */
+import { X509Certificate } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.ts';
+import { parseConnectorConfig } from './config.ts';
+import { isConnectorError } from './errors.ts';
+import { CONFIG_PATH } from './protocol.ts';
+import { ServiceClient } from './service-client.ts';
+import { loadState } from './state.ts';
+
+export interface ConnectorStatusOptions {
+  readonly stateDir: string;
+  readonly clock?: Clock;
+  /** For the call to the service. */
+  readonly timeoutMs?: number;
+}
+
+export interface ConnectorStatus {
+  readonly stateDir: string;
+  readonly connectorId: string;
+  /** The service's answer when it gave one, else what connector.json says. */
+  readonly group: string;
+  readonly serviceUrl: string;
+  readonly registeredAt: string;
+  readonly certificate: {
+    readonly serialNumber: string;
+    readonly fingerprint256: string;
+    readonly notBefore: string;
+    readonly notAfter: string;
+    readonly ageSeconds: number;
+    readonly expiresInSeconds: number;
+    readonly expired: boolean;
+  };
+  /** `due` is null when the service could not be asked. */
+  readonly renewal: { readonly due: boolean | null; readonly ageSeconds: number | null; readonly dueAt: string | null };
+  readonly service: {
+    readonly reachable: boolean;
+    /** The service accepted this connector's certificate. */
+    readonly accepted: boolean;
+    readonly configVersion: number | null;
+    readonly apps: readonly string[] | null;
+    readonly error: { readonly code: string; readonly message: string } | null;
+  };
+}
+
+export async function connectorStatus(options: ConnectorStatusOptions): Promise<ConnectorStatus> {
+  const clock = options.clock ?? systemClock;
+  const state = await loadState(options.stateDir, { repair: false });
+  const { record } = state;
+  const certificate = new X509Certificate(state.identity.certPem);
+  const now = clock();
+  const notBefore = Date.parse(certificate.validFrom);
+  const notAfter = Date.parse(certificate.validTo);
+
+  const client = new ServiceClient({
+    serviceUrl: record.serviceUrl,
+    identity: state.identity,
+    ...(state.serviceCaPem !== undefined ? { ca: state.serviceCaPem } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  let service: ConnectorStatus['service'];
+  let renewal: ConnectorStatus['renewal'] = { due: null, ageSeconds: null, dueAt: null };
+  let group = record.group;
+  try {
+    const config = parseConnectorConfig(await client.call({ method: 'GET', path: CONFIG_PATH }), record.connectorId);
+    group = config.group;
+    const dueAt = new Date(Date.parse(config.renewal.issuedAt) + config.renewal.ageSeconds * 1000).toISOString();
+    renewal = { due: config.renewal.due, ageSeconds: config.renewal.ageSeconds, dueAt };
+    service = { reachable: true, accepted: true, configVersion: config.version, apps: [...config.apps.keys()], error: null };
+  } catch (error) {
+    const code = isConnectorError(error) ? error.code : 'ERR_UNEXPECTED';
+    const message = error instanceof Error ? error.message : String(error);
+    // A refusal is an answer: the service is up but will not take this certificate.
+    const reachable = isConnectorError(error) && (error.service !== undefined || error.code === 'ERR_CERT_REFUSED' || error.code === 'ERR_CONNECTOR_REVOKED' || error.code === 'ERR_CONFIG_INVALID');
+    service = { reachable, accepted: reachable && error.code === 'ERR_CONFIG_INVALID', configVersion: null, apps: null, error: { code, message } };
+  } finally {
+    client.close();
+  }
+
+  return {
+    stateDir: options.stateDir,
+    connectorId: record.connectorId,
+    group,
+    serviceUrl: record.serviceUrl,
+    registeredAt: record.registeredAt,
+    certificate: {
+      serialNumber: certificate.serialNumber,
+      fingerprint256: certificate.fingerprint256,
+      notBefore: new Date(notBefore).toISOString(),
+      notAfter: new Date(notAfter).toISOString(),
+      ageSeconds: Math.max(0, Math.floor((now - notBefore) / 1000)),
+      expiresInSeconds: Math.floor((notAfter - now) / 1000),
+      expired: now >= notAfter,
+    },
+    renewal,
+    service,
+  };
+}

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { ERROR_TABLE, GatehouseError, type GatehouseErrorCode } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { SessionManager } from '../session/session-manager.ts';
+import type { SessionSockets } from '../session/session-sockets.ts';
+import type { AppTable } from './app-resolution.ts';
+import { auditContext } from './audit-context.ts';
+import { createClientIpResolver } from './client-ip.ts';
+import { setRequestContext } from './context.ts';
+import type { Forwarder } from './direct-forwarder.ts';
+import type { IdentityAssertions } from './identity-assertion.ts';
+import { refuse } from './request-context.ts';
+import { signInUrl } from './signin-url.ts';
+
+export interface UpgradeHandlerOptions {
+  readonly table: AppTable;
+  readonly trustedProxies: readonly string[];
+  readonly sessions: SessionManager;
+  readonly sockets: SessionSockets;
+  readonly assertions: IdentityAssertions;
+  readonly forwarder: Forwarder;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  /** With `next`, upgrades for hosts that publish no app are left to the server's other listeners. */
+  readonly unknownHost?: 'reject' | 'next';
+}
+
+/**
+ * WebSocket upgrades go through the same steps as requests (field lesson
+ * 19): request checks, app resolution, the session gate (401, never a
+ * redirect), an Origin check against the app, then forwarding. The upgraded
+ * connection is tied to its session, so logout and expiry close it.
+ */
+export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const clientIp = createClientIpResolver(options.trustedProxies);
+  return (req, socket, head) => {
+    if (options.unknownHost === 'next' && !options.table(req)) return;
+    socket.on('error', () => socket.destroy());
+    handle(req, socket, head).catch((error: unknown) => {
+      options.logger.error({ err: error }, 'upgrade failed');
+      reject(socket, new GatehouseError('ERR_INTERNAL', 'upgrade_failed'));
+    });
+  };
+
+  async function handle(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const requestId = randomUUID();
+    const context: Parameters<typeof setRequestContext>[1] = { requestId, clientIp: clientIp(req), userAgent: req.headers['user-agent'] };
+    setRequestContext(req, context);
+    const fail = (error: GatehouseError, signIn?: string): void => {
+      options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: `upgrade:${error.reason}`, ...auditContext(req) });
+      reject(socket, error, requestId, signIn);
+    };
+
+    const refusal = refuse(req);
+    if (refusal) return fail(refusal);
+    const app = options.table(req);
+    if (!app) return fail(new GatehouseError('ERR_UNKNOWN_HOST', 'unknown_host'));
+    context.app = app;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== new URL(app.externalUrl).origin) {
+      return fail(new GatehouseError('ERR_ORIGIN_REFUSED', 'cross_origin_websocket'));
+    }
+    if (app.preauth === 'oidc') {
+      const check = await options.sessions.read(req, app);
+      if (!check.ok) {
+        const code: GatehouseErrorCode =
+          check.reason === 'missing' ? 'ERR_SESSION_REQUIRED' : check.reason === 'expired' || check.reason === 'idle' ? 'ERR_SESSION_EXPIRED' : check.reason === 'revoked' ? 'ERR_SESSION_REVOKED' : 'ERR_SESSION_INVALID';
+        return fail(new GatehouseError(code, check.reason), signInUrl(app, req.url ?? '/'));
+      }
+      context.identity = check.identity;
+      context.assertion = await options.assertions.assertionFor(check.identity, app);
+      options.sockets.track(check.identity.sessionId, check.identity.sessionExpiresAt, socket as Parameters<SessionSockets['track']>[2]);
+    }
+    options.forwarder.upgrade(req, socket, head);
+  }
+}
+
+/** Answers an upgrade that will not happen, in plain HTTP/1.1 with a JSON body, and closes. */
+function reject(socket: Duplex, error: GatehouseError, requestId?: string, signIn?: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const description = ERROR_TABLE[error.code];
+  const body = JSON.stringify({
+    error: { code: error.code, step: description.step, title: description.title, message: description.message, ...(requestId ? { requestId } : {}), ...(signIn ? { signInUrl: signIn } : {}) },
+  });
+  const headers = [
+    `HTTP/1.1 ${description.status} ${description.title}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Cache-Control: no-store',
+    'X-Robots-Tag: noindex, nofollow',
+    ...(requestId ? [`X-Request-Id: ${requestId}`] : []),
+    ...(description.status === 401 ? [`WWW-Authenticate: Gatehouse realm="gatehouse"${signIn ? `, signin_url="${signIn}"` : ''}`] : []),
+    'Connection: close',
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}
