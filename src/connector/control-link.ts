@@ -5,7 +5,7 @@
  * intervals means the connection is dead even if TCP has not noticed.
  */
 import { ConnectorError, isConnectorError } from './errors.ts';
-import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_BEFORE_DEAD, MAX_EVENT_LINE_BYTES } from './limits.ts';
+import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_BEFORE_DEAD, MAX_EVENT_LINE_BYTES } from '../limits.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { EVENTS_PATH } from './protocol.ts';
 import { SseLineTooLongError, SseParser, type SseItem } from './sse.ts';

@@ -10,7 +10,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.ts';
 import { ConnectorError } from './errors.ts';
-import { DEVICE_LOGIN_PROGRESS_INTERVAL_MS, SERVICE_REQUEST_TIMEOUT_MS } from './limits.ts';
+import { DEVICE_LOGIN_PROGRESS_INTERVAL_MS, SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { REGISTRATION_INFO_PATH } from './protocol.ts';
 import type { ServiceClient } from './service-client.ts';
 

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ConnectorError } from './errors.ts';
-import { MAX_CA_FILE_BYTES } from './limits.ts';
+import { MAX_CA_FILE_BYTES } from '../limits.ts';
 
 const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 

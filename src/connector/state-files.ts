@@ -2,7 +2,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectorError } from './errors.ts';
-import { MAX_STATE_FILE_BYTES } from './limits.ts';
+import { MAX_STATE_FILE_BYTES } from '../limits.ts';
 
 export const STATE_FILES = Object.freeze({
   record: 'connector.json',

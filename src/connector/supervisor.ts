@@ -17,7 +17,7 @@ import { createBackoff } from './backoff.ts';
 import { ConnectorConfigStore, type AppliedConfig } from './config.ts';
 import { createControlLink } from './control-link.ts';
 import { ConnectorError, isConnectorError } from './errors.ts';
-import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWAL_RETRY_BASE_MS, STABLE_CONNECTION_MS } from './limits.ts';
+import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWAL_RETRY_BASE_MS, STABLE_CONNECTION_MS } from '../limits.ts';
 import type { ConnectorLink } from './link.ts';
 import { CONFIG_PATH } from './protocol.ts';
 import { renewCertificate } from './renew.ts';

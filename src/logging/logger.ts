@@ -16,6 +16,9 @@ const REDACT = [
   '*.access_token',
   '*.refresh_token',
   '*.code_verifier',
+  '*.token',
+  '*.csr',
+  '*.keyPem',
 ];
 
 /** The library's default logger is silent; the CLI asks for a real one. */
