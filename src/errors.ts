@@ -33,6 +33,8 @@ export type GatehouseErrorCode =
   | 'ERR_ID_TOKEN_INVALID'
   | 'ERR_ID_TOKEN_EXPIRED'
   | 'ERR_CLOCK_SKEW'
+  | 'ERR_NO_CONNECTOR'
+  | 'ERR_CONNECTOR_LOST'
   | 'ERR_BACKEND_UNREACHABLE'
   | 'ERR_BACKEND_TIMEOUT'
   | 'ERR_ORIGIN_REFUSED'
@@ -182,6 +184,19 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     message:
       'The identity token is dated in the future. The clocks of the gateway and the identity provider disagree: check the clock.',
     offerSignIn: true,
+  },
+  ERR_NO_CONNECTOR: {
+    status: 503,
+    step: 'forwarding',
+    title: 'No connector available',
+    message:
+      'No connector for the application "{app}" is online, so it cannot be reached right now. Try again shortly; if it lasts, ask an administrator to check the connectors.',
+  },
+  ERR_CONNECTOR_LOST: {
+    status: 502,
+    step: 'forwarding',
+    title: 'Connection to the application lost',
+    message: 'The connector carrying this request went away before the application finished answering. Try again.',
   },
   ERR_BACKEND_UNREACHABLE: {
     status: 502,

@@ -33,6 +33,8 @@ import { robotsDenier } from './robots/robots-denier.ts';
 import { deriveSealKeys } from './session/seal-keys.ts';
 import type { Store } from './store/store.ts';
 import { ConnectorService } from './tunnel/connector-service.ts';
+import { createTunnelDispatcher } from './tunnel/dispatcher.ts';
+import type { TunnelPool } from './tunnel/tunnel-pool.ts';
 import { SessionManager } from './session/session-manager.ts';
 import { MemorySessionStore, type SessionStore } from './session/session-store.ts';
 
@@ -40,6 +42,8 @@ export interface ForwarderFactoryContext {
   readonly config: GatewayConfig;
   readonly audit: AuditLog;
   readonly logger: Logger;
+  /** The connectors' live tunnels, when `connectors` is configured. */
+  readonly tunnels: TunnelPool | undefined;
 }
 
 export interface GatewayOptions {
@@ -55,7 +59,7 @@ export interface GatewayOptions {
   readonly sessionStore?: SessionStore;
   /** What to do with requests for hosts that publish no app: 404 (default) or leave them to the host app. */
   readonly unknownHost?: 'reject' | 'next';
-  /** The forwarding step (step 6). Default: straight to each app's internal URL. */
+  /** The forwarding step (step 6). Default: through the connectors' tunnels when `connectors` is configured, else straight to each app's internal URL. */
   readonly forwarder?: (context: ForwarderFactoryContext) => Forwarder;
   /** Relative `…File` paths in the config are resolved against this folder. */
   readonly baseDir?: string;
@@ -139,7 +143,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     store: async () => (connectors ? connectors.store() : options.connectorStore),
     clock,
   });
-  const forwarder = (options.forwarder ?? defaultForwarder(config.session.cookieName))({ config, audit, logger });
+  const forwarder = (options.forwarder ?? defaultForwarder(config.session.cookieName))({ config, audit, logger, tunnels: connectors?.tunnels });
 
   const unknownHost = options.unknownHost ?? 'reject';
   const table = createAppTable(config.apps);
@@ -226,5 +230,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 }
 
 function defaultForwarder(sessionCookieBase: string): (context: ForwarderFactoryContext) => Forwarder {
-  return ({ config, audit, logger }) => createDirectForwarder({ apps: config.apps, sessionCookieBase, audit, logger });
+  return ({ config, audit, logger, tunnels }) =>
+    tunnels
+      ? createTunnelDispatcher({ apps: config.apps, pool: tunnels, sessionCookieBase, audit, logger })
+      : createDirectForwarder({ apps: config.apps, sessionCookieBase, audit, logger });
 }

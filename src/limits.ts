@@ -184,3 +184,15 @@ export const MAX_STATE_FILE_BYTES = 256 * 1024;
 
 /** A CA bundle given on the command line larger than this is refused. */
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
+
+/** Tunnels each connector keeps open to the service (DESIGN: "default 2"). */
+export const TUNNELS_PER_CONNECTOR = 2;
+export const MAX_TUNNELS_PER_CONNECTOR = 16;
+
+/**
+ * What the connector's end of a tunnel may queue for its transport while its
+ * HTTP/2 session goes on reading (src/connector/tunnel-server.ts,
+ * WriteAhead): above the connection window plus control frames, so that flow
+ * control, not this bound, limits it and the tunnel never deadlocks.
+ */
+export const TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES = TUNNEL_CONNECTION_WINDOW_BYTES + 16 * 1024 * 1024;

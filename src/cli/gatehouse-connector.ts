@@ -5,6 +5,7 @@ import { connectorStatus } from '../connector/status.ts';
 import { ConnectorArgumentError, ConnectorError } from '../connector/errors.ts';
 import { registerConnector } from '../connector/register.ts';
 import { runConnector } from '../connector/supervisor.ts';
+import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import { createLogger } from '../logging/logger.ts';
 
 const DEFAULT_STATE_DIR = '/var/lib/gatehouse-connector';
@@ -13,7 +14,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const USAGE = `Usage:
   gatehouse-connector register --service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE]
                                [--idp-ca-file FILE] [--group GROUP] [--name NAME] [--force]
-  gatehouse-connector run [--state-dir DIR] [--log-level LEVEL]
+  gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL]
   gatehouse-connector status [--state-dir DIR] [--json]
 
 Commands:
@@ -37,6 +38,9 @@ Options:
       --name NAME          a label for administrators (default: this host's name)
       --force              replace an existing registration in the state directory
       --json               status as JSON
+      --tunnels N          run: tunnels kept open to the service (default: 2)
+      --transport KIND     run: tls (HTTP/2 over TLS, the default) or websocket, for networks
+                           whose proxies pass only WebSocket
       --log-level LEVEL    run: fatal, error, warn, info, debug, trace, silent (default: info)
   -h, --help               show this help
 
@@ -46,7 +50,7 @@ Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage erro
 
 const OPTIONS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
   register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force'],
-  run: ['state-dir', 'log-level'],
+  run: ['state-dir', 'log-level', 'tunnels', 'transport'],
   status: ['state-dir', 'json'],
 };
 
@@ -94,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
         force: { type: 'boolean' },
         json: { type: 'boolean' },
         'log-level': { type: 'string' },
+        tunnels: { type: 'string' },
+        transport: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -150,10 +156,16 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const level = values['log-level'] ?? 'info';
       if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+      const tunnels = values.tunnels === undefined ? TUNNELS_PER_CONNECTOR : Number(values.tunnels);
+      if (!Number.isInteger(tunnels) || tunnels < 1 || tunnels > MAX_TUNNELS_PER_CONNECTOR) {
+        return usageError(`--tunnels must be a whole number from 1 to ${MAX_TUNNELS_PER_CONNECTOR}`);
+      }
+      const transport = values.transport ?? 'tls';
+      if (transport !== 'tls' && transport !== 'websocket') return usageError('--transport must be tls or websocket');
       const log = createLogger({ level, destination: process.stdout }).child({ component: 'connector' });
       const stop = stopOnSignals();
       try {
-        await runConnector({ stateDir, log, progress: say, signal: stop.signal });
+        await runConnector({ stateDir, log, progress: say, signal: stop.signal, tunnels, transport });
         say('stopped');
         return 0;
       } finally {

@@ -9,7 +9,9 @@ export interface SessionSecret {
   readonly secret: string;
 }
 
-export type AppConfig = Readonly<ParsedAppConfig>;
+export type AppConfig = Readonly<Omit<ParsedAppConfig, 'internalTls'>> & {
+  readonly internalTls?: { readonly ca?: string; readonly serverName?: string };
+};
 
 /** A validated configuration with every file reference read. Frozen. */
 export interface GatewayConfig {
@@ -95,6 +97,10 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
   const clientSecret = readRef('identityProvider.clientSecretFile', clientSecretFile, idp.clientSecret);
   const ca = readRef('identityProvider.caFile', caFile, idp.ca);
 
+  const resolveInternalTls = (index: number, tls: { ca?: string | undefined; caFile?: string | undefined; serverName?: string | undefined }): { ca?: string; serverName?: string } => {
+    const ca = readRef(`apps[${index}].internalTls.caFile`, tls.caFile, tls.ca);
+    return Object.freeze({ ...(ca !== undefined ? { ca } : {}), ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}) });
+  };
   const readTls = (at: string, files: { cert?: string | undefined; certFile?: string | undefined; key?: string | undefined; keyFile?: string | undefined } | undefined): TlsMaterial | undefined => {
     if (!files) return undefined;
     const cert = readRef(`${at}.certFile`, files.certFile, files.cert);
@@ -131,9 +137,10 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     session: Object.freeze({ ...parsed.session, secrets: Object.freeze(secrets) }),
     trustedProxies: Object.freeze([...parsed.trustedProxies]),
     apps: Object.freeze(
-      parsed.apps.map((app) =>
+      parsed.apps.map(({ internalTls, ...app }, index) =>
         Object.freeze({
           ...app,
+          ...(internalTls ? { internalTls: resolveInternalTls(index, internalTls) } : {}),
           timeouts: Object.freeze({ ...app.timeouts }),
           session: Object.freeze({ ...app.session }),
           identityHeaders: Object.freeze({ ...app.identityHeaders }),

@@ -113,6 +113,14 @@ const appSchema = z.strictObject({
   preauth: z.enum(['oidc', 'passthrough']).default('oidc'),
   connectorGroup: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').default('default'),
   hostHeader: z.enum(['internal', 'external']).default('internal'),
+  /** For an https internal URL: the CA that signs the app's certificate and the name to verify, so nobody turns verification off. */
+  internalTls: z
+    .strictObject({
+      ca: z.string().optional(),
+      caFile: z.string().min(1).optional(),
+      serverName: z.string().min(1).max(253).optional(),
+    })
+    .optional(),
   crawlers: z.enum(['deny', 'backend']).default('deny'),
   timeouts: z
     .strictObject({

@@ -14,6 +14,13 @@ import { ConnectorError } from './errors.ts';
 
 const appSchema = z.object({
   id: z.string().min(1).max(200),
+  /** For https apps: the CA bundle that signs the app's certificate and the name to verify. */
+  tls: z
+    .object({
+      ca: z.string().max(256 * 1024).optional(),
+      servername: z.string().min(1).max(253).optional(),
+    })
+    .optional(),
   internalUrl: z.string().superRefine((value, ctx) => {
     let url: URL;
     try {
@@ -59,6 +66,7 @@ export interface AllowedApp {
   readonly protocol: 'http:' | 'https:';
   readonly hostname: string;
   readonly port: number;
+  readonly tls?: { readonly ca?: string; readonly servername?: string };
 }
 
 export interface AppliedConfig {
@@ -85,7 +93,7 @@ function renderPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-function toAllowedApp(id: string, internalUrl: string): AllowedApp {
+function toAllowedApp(id: string, internalUrl: string, tls: AllowedApp['tls']): AllowedApp {
   const url = new URL(internalUrl);
   const protocol = url.protocol as 'http:' | 'https:';
   return Object.freeze({
@@ -94,6 +102,7 @@ function toAllowedApp(id: string, internalUrl: string): AllowedApp {
     protocol,
     hostname: url.hostname.replace(/^\[|\]$/g, ''),
     port: url.port === '' ? (protocol === 'https:' ? 443 : 80) : Number(url.port),
+    ...(tls ? { tls: Object.freeze({ ...tls }) } : {}),
   });
 }
 
@@ -114,7 +123,7 @@ export function parseConnectorConfig(raw: unknown, expectedConnectorId?: string)
       { reason: 'other_connector' },
     );
   }
-  const apps = new Map(document.apps.map((app) => [app.id, toAllowedApp(app.id, app.internalUrl)]));
+  const apps = new Map(document.apps.map((app) => [app.id, toAllowedApp(app.id, app.internalUrl, app.tls)]));
   return Object.freeze({
     version: document.version,
     connectorId: document.connectorId,

@@ -113,6 +113,11 @@ export class ServiceClient {
     return this.url.origin;
   }
 
+  /** The CA bundle the service's certificate is checked against (undefined: the system roots). */
+  get ca(): string | undefined {
+    return this.#ca;
+  }
+
   get identity(): ClientIdentity | undefined {
     return this.#identity;
   }

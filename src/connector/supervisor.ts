@@ -17,8 +17,10 @@ import { createBackoff } from './backoff.ts';
 import { ConnectorConfigStore, type AppliedConfig } from './config.ts';
 import { createControlLink } from './control-link.ts';
 import { ConnectorError, isConnectorError } from './errors.ts';
-import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWAL_RETRY_BASE_MS, STABLE_CONNECTION_MS } from '../limits.ts';
+import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWAL_RETRY_BASE_MS, STABLE_CONNECTION_MS, TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import type { ConnectorLink } from './link.ts';
+import type { TunnelTransport } from './tunnel-dialer.ts';
+import { createTunnelLink } from './tunnel-link.ts';
 import { CONFIG_PATH } from './protocol.ts';
 import { renewCertificate } from './renew.ts';
 import { ServiceClient } from './service-client.ts';
@@ -43,7 +45,11 @@ export interface RunConnectorOptions {
   /** Uniform in [0, 1), for the backoff's jitter. */
   readonly random?: () => number;
   readonly reconnect?: Partial<ReconnectPolicy>;
-  /** More links to keep alive beside the control channel (the tunnels). */
+  /** Data-plane tunnels kept open (default TUNNELS_PER_CONNECTOR); 0 for a control channel only. */
+  readonly tunnels?: number;
+  /** How tunnels reach the service: TLS with ALPN (default) or the WebSocket fallback. */
+  readonly transport?: TunnelTransport;
+  /** More links to keep alive beside the control channel and the tunnels. */
   readonly links?: readonly ConnectorLink[];
   /** RSA size of renewed keys; default that of createKeyAndCsr. */
   readonly keyBits?: number;
@@ -271,7 +277,10 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
   });
 
   try {
-    await Promise.all([control, ...(options.links ?? [])].map((link) => keepAlive(link)));
+    const tunnels = Array.from({ length: options.tunnels ?? TUNNELS_PER_CONNECTOR }, (_, index) =>
+      createTunnelLink({ index: index + 1, transport: options.transport ?? 'tls' }),
+    );
+    await Promise.all([control, ...tunnels, ...(options.links ?? [])].map((link) => keepAlive(link)));
     await renewing;
   } finally {
     clearTimeout(refreshTimer);

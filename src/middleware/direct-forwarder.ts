@@ -33,7 +33,11 @@ export function createDirectForwarder(options: DirectForwarderOptions): Forwarde
   const agents: Array<HttpAgent | HttpsAgent> = [];
   const proxies = new Map<string, ProxyHandler>();
   for (const app of options.apps) {
-    const agent = new URL(app.internalUrl).protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
+    const tls = app.internalTls;
+    const agent =
+      new URL(app.internalUrl).protocol === 'https:'
+        ? new HttpsAgent({ keepAlive: true, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.serverName ? { servername: tls.serverName } : {}) })
+        : new HttpAgent({ keepAlive: true });
     agents.push(agent);
     proxies.set(app.id, createAppProxy({ app, agent, sessionCookieBase: options.sessionCookieBase, audit: options.audit, logger: options.logger }));
   }

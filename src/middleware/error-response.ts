@@ -30,6 +30,8 @@ export function sendError(
   const requestId = context?.requestId ?? 'unknown';
   const description = ERROR_TABLE[error.code];
   const signInUrl = description.offerSignIn ? options.signInUrl : undefined;
+  // Only configuration (the app id), never request data, fills the placeholder.
+  const message = description.message.replace('{app}', context?.app?.id ?? 'this application');
 
   res.statusCode = error.status;
   for (const [name, value] of Object.entries(OWN_PAGE_HEADERS)) res.setHeader(name, value);
@@ -45,7 +47,7 @@ export function sendError(
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     const action = signInUrl ? `<p><a class="button" href="${escapeHtml(signInUrl)}">Sign in again</a></p>` : '';
     const body = `<h1>${escapeHtml(description.title)}</h1>
-<p>${escapeHtml(description.message)}</p>${action}
+<p>${escapeHtml(message)}</p>${action}
 <p class="meta">Step: ${escapeHtml(description.step)} · Code: ${escapeHtml(error.code)} · Request ID: ${escapeHtml(requestId)}</p>`;
     res.end(req.method === 'HEAD' ? undefined : renderPage(description.title, body));
     return;
@@ -56,7 +58,7 @@ export function sendError(
       code: error.code,
       step: description.step,
       title: description.title,
-      message: description.message,
+      message,
       requestId,
       ...(signInUrl ? { signInUrl } : {}),
     },

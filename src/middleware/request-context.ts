@@ -30,6 +30,8 @@ export function requestContext(options: RequestContextOptions): RequestHandler {
     const context = { requestId, clientIp: clientIp(req), userAgent };
     setRequestContext(req, context);
     res.setHeader('X-Request-Id', requestId);
+    // Ours replaces any the client sent, early, so every later step (the tunnel agent included) sees it.
+    req.headers['x-request-id'] = requestId;
 
     const refusal = refuse(req);
     if (refusal) {

@@ -41,7 +41,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     socket.on('error', () => socket.destroy());
     handle(req, socket, head).catch((error: unknown) => {
       options.logger.error({ err: error }, 'upgrade failed');
-      reject(socket, new GatehouseError('ERR_INTERNAL', 'upgrade_failed'));
+      rejectUpgrade(socket, new GatehouseError('ERR_INTERNAL', 'upgrade_failed'));
     });
   };
 
@@ -49,9 +49,10 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     const requestId = randomUUID();
     const context: Parameters<typeof setRequestContext>[1] = { requestId, clientIp: clientIp(req), userAgent: req.headers['user-agent'] };
     setRequestContext(req, context);
+    req.headers['x-request-id'] = requestId;
     const fail = (error: GatehouseError, signIn?: string): void => {
       options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: `upgrade:${error.reason}`, ...auditContext(req) });
-      reject(socket, error, requestId, signIn);
+      rejectUpgrade(socket, error, requestId, signIn);
     };
 
     const refusal = refuse(req);
@@ -79,7 +80,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
 }
 
 /** Answers an upgrade that will not happen, in plain HTTP/1.1 with a JSON body, and closes. */
-function reject(socket: Duplex, error: GatehouseError, requestId?: string, signIn?: string): void {
+export function rejectUpgrade(socket: Duplex, error: GatehouseError, requestId?: string, signIn?: string): void {
   if (!socket.writable) {
     socket.destroy();
     return;

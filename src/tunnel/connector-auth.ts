@@ -34,7 +34,11 @@ export function authenticateConnector(
   registry: ConnectorRegistry,
   nowMs: number,
 ): AuthenticatedConnector {
-  const socket = req.socket as TLSSocket;
+  return authenticateSocket(req.socket as TLSSocket, ca, registry, nowMs);
+}
+
+/** The same decision for a raw TLS connection (a tunnel negotiated by ALPN). */
+export function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): AuthenticatedConnector {
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
   if (!peer || !peer.raw) throw new GatehouseError('ERR_CONNECTOR_CERT', 'no_certificate');
   if (!socket.authorized) {

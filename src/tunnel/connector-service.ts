@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -22,6 +22,9 @@ import { AdminTokenVerifier } from './admin-token.ts';
 import { ConnectorEvents } from './connector-events.ts';
 import { ConnectorRegistry, type ConnectorRecord } from './connector-registry.ts';
 import { createConnectorApp } from './connector-routes.ts';
+import { TunnelAcceptor } from './tunnel-acceptor.ts';
+import { TunnelPool } from './tunnel-pool.ts';
+import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from './tunnel-protocol.ts';
 
 export const CONNECTOR_ALPN_HTTP = 'http/1.1';
 
@@ -43,7 +46,7 @@ export interface ConnectorConfigDocument {
   readonly version: number;
   readonly connectorId: string;
   readonly group: string;
-  readonly apps: ReadonlyArray<{ readonly id: string; readonly internalUrl: string }>;
+  readonly apps: ReadonlyArray<{ readonly id: string; readonly internalUrl: string; readonly tls?: { readonly ca?: string; readonly servername?: string } }>;
   readonly heartbeatIntervalSeconds: number;
   readonly renewal: { readonly ageSeconds: number; readonly issuedAt: string; readonly due: boolean };
 }
@@ -68,6 +71,8 @@ const VERSION_KEY = 'config-version';
 export class ConnectorService {
   readonly config: ConnectorsConfig;
   readonly events = new ConnectorEvents();
+  /** Live tunnels by connector group: what the dispatcher forwards through. */
+  readonly tunnels = new TunnelPool();
   readonly adminTokens: AdminTokenVerifier;
   readonly #options: ConnectorServiceOptions;
   #store: Store | undefined;
@@ -143,7 +148,11 @@ export class ConnectorService {
       group: record.group,
       apps: this.#options.apps
         .filter((app) => app.connectorGroup === record.group)
-        .map((app) => ({ id: app.id, internalUrl: app.internalUrl })),
+        .map((app) => ({
+          id: app.id,
+          internalUrl: app.internalUrl,
+          ...(app.internalTls ? { tls: { ...(app.internalTls.ca ? { ca: app.internalTls.ca } : {}), ...(app.internalTls.serverName ? { servername: app.internalTls.serverName } : {}) } } : {}),
+        })),
       heartbeatIntervalSeconds: this.config.heartbeatInterval,
       renewal: {
         ageSeconds: this.config.renewalAge,
@@ -207,6 +216,7 @@ export class ConnectorService {
     const updated: ConnectorRecord = { ...record, revoked: true, revokedAt: now, ...(by ? { revokedBy: by.sub } : {}) };
     await this.registry.save(updated);
     this.events.disconnect(id, 'revoked');
+    void this.tunnels.closeConnector(id, { code: 'ERR_CERT_REVOKED', reason: 'revoked' });
     this.audit.emit({ type: 'connector.revoked', outcome: 'success', user: by, details: { connectorId: id, group: record.group } });
     await this.bumpVersion('connector_revoked');
     return updated;
@@ -218,6 +228,8 @@ export class ConnectorService {
     if (!this.groups().has(group)) throw new GatehouseError('ERR_UNKNOWN_GROUP', 'unknown_group');
     const updated: ConnectorRecord = { ...record, group };
     await this.registry.save(updated);
+    // Its tunnels serve the old group: it reconnects into the new one.
+    void this.tunnels.closeConnector(id);
     this.audit.emit({ type: 'connector.moved', outcome: 'success', user: by, details: { connectorId: id, from: record.group, to: group } });
     await this.bumpVersion('connector_moved');
     return updated;
@@ -248,6 +260,17 @@ export class ConnectorService {
     http.requestTimeout = CONNECTOR_LISTENER_REQUEST_TIMEOUT_MS;
     http.keepAliveTimeout = SERVER_KEEP_ALIVE_TIMEOUT_MS;
     http.on('clientError', (_error, socket: Socket) => socket.destroy());
+    const acceptor = new TunnelAcceptor(this);
+    http.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+      if ((req.url ?? '').split('?')[0] !== TUNNEL_WEBSOCKET_PATH) {
+        socket.destroy();
+        return;
+      }
+      acceptor.acceptWebSocket(req, socket, head).catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'connector listener: WebSocket tunnel failed');
+        socket.destroy();
+      });
+    });
     const material = this.#listenerTls();
     const tls = createTlsServer({
       cert: material.cert,
@@ -257,13 +280,15 @@ export class ConnectorService {
       requestCert: true,
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
-      ALPNProtocols: [CONNECTOR_ALPN_HTTP],
+      ALPNProtocols: [TUNNEL_ALPN, CONNECTOR_ALPN_HTTP],
     });
     tls.on('secureConnection', (socket: TLSSocket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
       socket.setNoDelay(true);
-      http.emit('connection', socket);
+      // ALPN tells tunnels from REST calls; a tunnel is never parsed as HTTP/1 (DESIGN: the upgrade abort).
+      if (socket.alpnProtocol === TUNNEL_ALPN) acceptor.acceptTls(socket);
+      else http.emit('connection', socket);
     });
     tls.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
@@ -285,6 +310,7 @@ export class ConnectorService {
 
   async close(): Promise<void> {
     if (this.#ticker) clearInterval(this.#ticker);
+    await this.tunnels.drain(1000);
     this.events.closeAll();
     const tls = this.#tls;
     if (tls) {
@@ -378,7 +404,7 @@ export class ConnectorService {
 
   #appsFingerprint(): string {
     const relevant = {
-      apps: this.#options.apps.map((app) => [app.id, app.internalUrl, app.connectorGroup]),
+      apps: this.#options.apps.map((app) => [app.id, app.internalUrl, app.connectorGroup, app.internalTls ?? null]),
       heartbeat: this.config.heartbeatInterval,
       renewalAge: this.config.renewalAge,
     };

@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as oidc from 'openid-client';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { memorySink, type MemorySink } from '../../src/audit/audit-log.ts';
@@ -8,7 +12,8 @@ import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
 import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider, type DevUser } from '../../dev/identity-provider/index.ts';
 import { createDevCa, type DevCa } from '../../dev/pki/dev-ca.ts';
 import { startEchoBackend, type EchoBackend } from './backend.ts';
-import { BrowserClient } from './browser-client.ts';
+import { BrowserClient, createCaFetch } from './browser-client.ts';
+import { CONNECTOR_RESOURCE, CONNECTOR_SCOPE, DEVICE_CLIENT_ID } from './connector-service.ts';
 import { createTestClock, type TestClock } from './clock.ts';
 
 export const SECRET_1 = 'test-session-secret-number-one-0123456789abcdef';
@@ -20,6 +25,11 @@ export interface StackOptions {
   readonly gatewayOptions?: Omit<GatewayOptions, 'clock' | 'audit'> | ((idp: DevIdentityProvider) => Omit<GatewayOptions, 'clock' | 'audit'>);
   readonly users?: DevUser[];
   readonly idTokenTtlSeconds?: number;
+  /**
+   * Forward through connectors: the gateway gets a connector listener on
+   * 127.0.0.1:0 (stack.connectorUrl) and apps are reached through tunnels.
+   */
+  readonly connectors?: boolean;
 }
 
 export interface Stack {
@@ -32,6 +42,11 @@ export interface Stack {
   /** External origins of the published apps: wiki and other (pre-auth), open (pass-through). */
   readonly urls: { readonly wiki: string; readonly other: string; readonly open: string; readonly unknown: string };
   readonly config: GatewayConfigInput;
+  /** With `connectors`: where connectors dial, and the PEM file that makes them trust it. */
+  readonly connectorUrl: string;
+  readonly connectorCaFile: string;
+  /** A real admin access token from the identity provider's device flow. */
+  adminToken(user?: string): Promise<string>;
   gateway: Gateway;
   browser(): BrowserClient;
   /** Rebuilds the gateway on the same port with a new configuration (e.g. rotated secrets). */
@@ -40,6 +55,7 @@ export interface Stack {
 }
 
 const CLIENT_ID = 'gatehouse-test';
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const CLIENT_SECRET = 'gatehouse-test-client-secret';
 
 /**
@@ -72,8 +88,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         redirect_uris: [`${urls.wiki}/.gatehouse/callback`, `${urls.other}/.gatehouse/callback`],
         post_logout_redirect_uris: [`${urls.wiki}/.gatehouse/signed-out`, `${urls.other}/.gatehouse/signed-out`],
       },
+      { client_id: DEVICE_CLIENT_ID, redirect_uris: [], grant_types: [DEVICE_CODE_GRANT], response_types: [] },
     ],
+    resourceServers: { [CONNECTOR_RESOURCE]: { scope: 'connectors:register' } },
   });
+  const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));
   const audit = memorySink();
   const clock = createTestClock();
 
@@ -92,6 +111,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       { id: 'other', externalUrl: urls.other, internalUrl: backend.url },
       { id: 'open', externalUrl: urls.open, internalUrl: backend.url, preauth: 'passthrough' },
     ],
+    ...(options.connectors
+      ? {
+          connectors: {
+            listen: { host: '127.0.0.1', port: 0 },
+            stateDir: join(workDir, 'service-state'),
+            heartbeatInterval: '1s',
+            admin: { scope: CONNECTOR_SCOPE },
+          },
+        }
+      : {}),
   };
   const config = options.configure ? options.configure(base) : base;
 
@@ -112,6 +141,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   build(config);
   current!.gateway.attach(server);
   await current!.gateway.ready();
+  let connectorUrl = '';
+  const connectorCaFile = join(workDir, 'connector-listener-ca.pem');
+  const connectorService = current!.gateway.connectors;
+  if (connectorService) {
+    const address = await connectorService.listen(0, '127.0.0.1');
+    connectorUrl = `https://127.0.0.1:${address.port}`;
+    writeFileSync(connectorCaFile, connectorService.ca.certPem);
+  }
+  const fetcher = createCaFetch({ ca: idp.caPem });
+  const deviceClient = await oidc.discovery(new URL(idp.issuer), DEVICE_CLIENT_ID, undefined, oidc.None(), { [oidc.customFetch]: fetcher.fetch });
 
   const browsers: BrowserClient[] = [];
   return {
@@ -123,6 +162,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     port,
     urls,
     config,
+    connectorUrl,
+    connectorCaFile,
+    async adminToken(user = 'alice') {
+      const found = idp.users.find((candidate) => candidate.login === user);
+      const device = await oidc.initiateDeviceAuthorization(deviceClient, { scope: CONNECTOR_SCOPE, resource: CONNECTOR_RESOURCE });
+      const browser = new BrowserClient({ ca: idp.caPem });
+      browsers.push(browser);
+      const input = await browser.navigate(device.verification_uri);
+      const confirm = await browser.submitForm(input.response, input.response.url, { user_code: device.user_code });
+      const login = await browser.submitForm(confirm.response, confirm.response.url, {});
+      await browser.submitForm(login.response, login.response.url, { login: user, password: found?.password ?? '' });
+      return (await oidc.pollDeviceAuthorizationGrant(deviceClient, device)).access_token;
+    },
     get gateway() {
       return current!.gateway;
     },
@@ -141,8 +193,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         server.closeAllConnections();
       });
       await current?.gateway.close();
+      await fetcher.close();
       await idp.close();
       await backend.close();
+      rmSync(workDir, { recursive: true, force: true });
     },
   };
 }

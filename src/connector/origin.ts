@@ -1,0 +1,150 @@
+/**
+ * The connector's connection to an app: TCP to an http internal URL, TLS to
+ * an https one (with the app's own CA bundle and server name, so nobody has
+ * to turn verification off for a self-signed internal app: field lesson 22).
+ * The address always comes from the connector's applied configuration,
+ * never from the stream that asked for it.
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS } from '../limits.ts';
+
+export interface OriginTls {
+  /** PEM bundle that signs the app's certificate; default the system roots. */
+  readonly ca?: string;
+  /** Name to verify (and send as SNI); default the URL's host name. */
+  readonly servername?: string;
+  /** Verification is always on; the field exists so a config can say so, never the opposite. */
+  readonly rejectUnauthorized?: true;
+}
+
+/** What the connector's configuration says about one app. */
+export interface ResolvedApp {
+  /** "http://10.0.0.5:8080" or "https://intranet.corp:8443"; path and query are ignored. */
+  readonly internalUrl: string;
+  readonly tls?: OriginTls;
+}
+
+export type OriginFailure = 'origin_refused' | 'origin_timeout' | 'origin_tls';
+
+export class OriginError extends Error {
+  readonly refusal: OriginFailure;
+  /** The Node or OpenSSL error code, for logs. */
+  readonly code: string;
+
+  constructor(refusal: OriginFailure, code: string, message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'OriginError';
+    this.refusal = refusal;
+    this.code = code;
+  }
+}
+
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
+}
+
+export interface ConnectOriginOptions {
+  /** TCP connect and TLS handshake together. Default TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS. */
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+interface OriginAddress {
+  readonly secure: boolean;
+  readonly host: string;
+  readonly port: number;
+}
+
+function parseInternalUrl(value: string): OriginAddress | OriginError {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch (error) {
+    return new OriginError('origin_refused', 'bad_internal_url', 'The internal URL in the configuration is not a URL.', error);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return new OriginError('origin_refused', 'bad_internal_url', 'The internal URL in the configuration is not http(s).');
+  }
+  const secure = url.protocol === 'https:';
+  return {
+    secure,
+    host: url.hostname.replace(/^\[|\]$/g, ''),
+    port: url.port === '' ? (secure ? 443 : 80) : Number(url.port),
+  };
+}
+
+/**
+ * Connects to the app and resolves once bytes can flow (after the TLS
+ * handshake for https). Rejects with an OriginError saying which of
+ * refused, timed out or TLS went wrong, or with the signal's reason.
+ */
+export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = {}): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const address = parseInternalUrl(app.internalUrl);
+    if (address instanceof OriginError) {
+      reject(address);
+      return;
+    }
+    const { signal } = options;
+    if (signal?.aborted) {
+      reject(abortError(signal));
+      return;
+    }
+    // Half-open both ways: a client that finished its request still reads the answer.
+    // (tls.connect passes allowHalfOpen on to its TLSSocket; its typings omit it.)
+    const tlsOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
+      host: address.host,
+      port: address.port,
+      // SNI cannot carry an IP address (RFC 6066 §3).
+      ...(app.tls?.servername !== undefined ? { servername: app.tls.servername } : isIP(address.host) === 0 ? { servername: address.host } : {}),
+      ...(app.tls?.ca !== undefined ? { ca: app.tls.ca } : {}),
+      rejectUnauthorized: true,
+      ALPNProtocols: ['http/1.1'],
+      allowHalfOpen: true,
+    };
+    const socket: Socket = address.secure ? tlsConnect(tlsOptions) : netConnect({ host: address.host, port: address.port, allowHalfOpen: true });
+    let tcpConnected = false;
+    const settle = (): void => {
+      clearTimeout(timer);
+      socket.off('connect', onTcp);
+      socket.off(address.secure ? 'secureConnect' : 'connect', onReady);
+      socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      // The caller's pipeline reports errors from here on; this keeps one
+      // arriving before it is attached from going unhandled.
+      socket.on('error', () => undefined);
+    };
+    const fail = (error: Error): void => {
+      settle();
+      socket.destroy();
+      reject(error);
+    };
+    const onTcp = (): void => {
+      tcpConnected = true;
+    };
+    const onReady = (): void => {
+      settle();
+      socket.setNoDelay(true);
+      resolve(socket);
+    };
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const code = error.code ?? 'unknown';
+      if (address.secure && tcpConnected) {
+        fail(new OriginError('origin_tls', code, `TLS with the app failed: ${error.message}`, error));
+      } else {
+        fail(new OriginError('origin_refused', code, `The app could not be reached: ${error.message}`, error));
+      }
+    };
+    const onAbort = (): void => fail(abortError(signal as AbortSignal));
+    const timeoutMs = options.timeoutMs ?? TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS;
+    const timer = setTimeout(
+      () => fail(new OriginError('origin_timeout', 'timeout', `The app did not accept a connection within ${timeoutMs} ms.`)),
+      timeoutMs,
+    );
+    socket.once('connect', onTcp);
+    socket.once(address.secure ? 'secureConnect' : 'connect', onReady);
+    socket.on('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

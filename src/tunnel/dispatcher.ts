@@ -1,0 +1,107 @@
+import type { IncomingMessage } from 'node:http';
+import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AppConfig } from '../config/parse.ts';
+import { GatehouseError, type GatehouseErrorCode } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import { createAppProxy } from '../middleware/app-proxy.ts';
+import { auditContext } from '../middleware/audit-context.ts';
+import { getRequestContext } from '../middleware/context.ts';
+import type { Forwarder } from '../middleware/direct-forwarder.ts';
+import { sendError } from '../middleware/error-response.ts';
+import { rejectUpgrade } from '../middleware/upgrade-handler.ts';
+import { TunnelAgent } from './tunnel-agent.ts';
+import type { TunnelPool } from './tunnel-pool.ts';
+import { isTunnelError, type TunnelErrorCode } from './tunnel-protocol.ts';
+
+export interface TunnelDispatcherOptions {
+  readonly apps: readonly AppConfig[];
+  readonly pool: TunnelPool;
+  readonly sessionCookieBase: string;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+}
+
+/** Who failed, in the user's terms (STYLE habit 14): no connector, the connector lost, or the app. */
+const CODES: Readonly<Record<TunnelErrorCode, GatehouseErrorCode>> = {
+  ERR_TUNNEL_NO_CONNECTOR: 'ERR_NO_CONNECTOR',
+  ERR_TUNNEL_STREAM_LIMIT: 'ERR_NO_CONNECTOR',
+  ERR_TUNNEL_CLOSED: 'ERR_CONNECTOR_LOST',
+  ERR_TUNNEL_PROTOCOL: 'ERR_CONNECTOR_LOST',
+  ERR_TUNNEL_UNKNOWN_APP: 'ERR_BACKEND_UNREACHABLE',
+  ERR_TUNNEL_ORIGIN_REFUSED: 'ERR_BACKEND_UNREACHABLE',
+  ERR_TUNNEL_ORIGIN_TLS: 'ERR_BACKEND_UNREACHABLE',
+  ERR_TUNNEL_ORIGIN_RESET: 'ERR_BACKEND_UNREACHABLE',
+  ERR_TUNNEL_ORIGIN_TIMEOUT: 'ERR_BACKEND_TIMEOUT',
+};
+
+/**
+ * Step 6 with connectors: picks a healthy connector of the app's group (the
+ * pool balances by fewest in-flight streams) and forwards through its tunnel,
+ * streaming both ways. No connector online: 503 naming the app.
+ */
+export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwarder {
+  const agents: TunnelAgent[] = [];
+  const proxies = new Map<string, ProxyHandler>();
+  for (const app of options.apps) {
+    const agent = new TunnelAgent({
+      pool: options.pool,
+      app: { id: app.id, connectorGroup: app.connectorGroup },
+      protocol: new URL(app.internalUrl).protocol === 'https:' ? 'https:' : 'http:',
+      log: options.logger,
+    });
+    agents.push(agent);
+    proxies.set(
+      app.id,
+      createAppProxy({
+        app,
+        agent,
+        sessionCookieBase: options.sessionCookieBase,
+        audit: options.audit,
+        logger: options.logger,
+        classify: (error) => (isTunnelError(error) ? new GatehouseError(CODES[error.code], error.code.toLowerCase()) : undefined),
+      }),
+    );
+  }
+
+  const noConnector = (req: IncomingMessage, app: AppConfig): GatehouseError | undefined => {
+    if (options.pool.has(app.connectorGroup)) return undefined;
+    const error = new GatehouseError('ERR_NO_CONNECTOR', 'no_connector_online');
+    options.audit.emit({ type: 'forward.failed', outcome: 'failure', code: error.code, reason: error.reason, details: { group: app.connectorGroup }, ...auditContext(req) });
+    return error;
+  };
+
+  return {
+    handler: (req, res, next) => {
+      const app = getRequestContext(req)?.app;
+      const proxy = app ? proxies.get(app.id) : undefined;
+      if (!app || !proxy) {
+        next();
+        return;
+      }
+      const refused = noConnector(req, app);
+      if (refused) {
+        sendError(req, res, refused);
+        return;
+      }
+      return proxy(req, res, next);
+    },
+    upgrade(req, socket, head) {
+      const app = getRequestContext(req)?.app;
+      const proxy = app ? proxies.get(app.id) : undefined;
+      if (!app || !proxy) {
+        socket.destroy();
+        return;
+      }
+      const refused = noConnector(req, app);
+      if (refused) {
+        rejectUpgrade(socket, refused, getRequestContext(req)?.requestId);
+        return;
+      }
+      proxy.upgrade(req, socket as Parameters<ProxyHandler['upgrade']>[1], head);
+    },
+    close() {
+      for (const agent of agents) agent.destroy();
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LookupFunction } from 'node:net';
+import WebSocket from 'ws';
+import { exitOf, runConnectorCli, startConnectorCli } from '../support/connector-process.ts';
+import type { RunningProcess } from '../support/processes.ts';
+import { signIn, startStack, type Stack } from '../support/stack.ts';
+
+interface Echo {
+  method: string;
+  url: string;
+  body: string;
+  headers: Record<string, string | undefined>;
+}
+
+const toLoopback: LookupFunction = (_hostname, options, callback) => {
+  if (typeof options === 'object' && options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  else callback(null, '127.0.0.1', 4);
+};
+
+describe('end to end through a real connector (tunnel)', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+  let dir: string;
+  const running: RunningProcess[] = [];
+
+  async function startConnector(name: string, extra: string[] = []): Promise<{ process: RunningProcess; stateDir: string; id: string }> {
+    const stateDir = join(dir, name);
+    const token = await stack.adminToken('alice');
+    const registered = await runConnectorCli(['register', '--service', stack.connectorUrl, '--state-dir', stateDir, '--ca-file', stack.connectorCaFile, '--name', name], {
+      GATEHOUSE_CONNECTOR_TOKEN: token,
+    });
+    assert.equal(registered.code, 0, registered.stderr);
+    const id = /(c-[0-9a-f]{20})/.exec(registered.stderr + registered.stdout)?.[1] ?? '';
+    const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...extra]);
+    running.push(process);
+    await process.waitFor(/tunnel-1 link connected/);
+    await process.waitFor(/tunnel-2 link connected/);
+    return { process, stateDir, id };
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-tunnel-e2e-'));
+    stack = await startStack({ connectors: true });
+  });
+  after(async () => {
+    for (const process of running) await process.stop('SIGKILL');
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 naming the app while no connector is online', async () => {
+    const response = await stack.browser().request(`${stack.urls.open}/x`, { headers: { accept: 'application/json' } });
+    assert.equal(response.status, 503);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'ERR_NO_CONNECTOR');
+    assert.match(body.error.message, /"open"/);
+    assert.equal(stack.backend.seen.length, 0);
+  });
+
+  describe('with a connector running', () => {
+    let connector: { process: RunningProcess; stateDir: string; id: string };
+    before(async () => {
+      connector = await startConnector('first');
+    });
+
+    it('reaches a pass-through app and a pre-auth app through the tunnel', async () => {
+      const open = await stack.browser().request(`${stack.urls.open}/hello?x=1`, { headers: { accept: 'application/json' } });
+      assert.equal(open.status, 200);
+      assert.equal(((await open.json()) as Echo).url, '/hello?x=1');
+
+      const browser = stack.browser();
+      const { response } = await signIn(stack, browser, 'alice', '/private');
+      assert.equal(response.status, 200);
+      const echo = (await response.json()) as Echo;
+      assert.equal(echo.url, '/private');
+      assert.ok(echo.headers['x-gatehouse-assertion']);
+      assert.equal(echo.headers['cookie'], undefined, 'Gatehouse cookies never reach the connector');
+    });
+
+    it('carries request bodies and the request id into the connector logs', async () => {
+      const response = await stack.browser().request(`${stack.urls.open}/upload`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', accept: 'application/json' },
+        body: 'x'.repeat(100_000),
+      });
+      assert.equal(response.status, 200);
+      const echo = (await response.json()) as Echo;
+      assert.equal(echo.body.length, 100_000);
+      const requestId = response.headers.get('x-request-id')!;
+      assert.equal(echo.headers['x-request-id'], requestId);
+      // A tunnel stream is a kept-alive connection to the app: the connector logs the id of the request that opened it.
+      const seen = new Set(stack.backend.seen.map((request) => request.headers['x-request-id']));
+      const logged = [...connector.process.stdout().matchAll(/"requestId":"([0-9a-f-]{36})"/g)].map((match) => match[1]);
+      assert.ok(logged.length > 0 && logged.every((id) => seen.has(id)), `connector logged ${logged.join(', ')}`);
+    });
+
+    it('carries WebSockets through the tunnel', async () => {
+      const socket = new WebSocket(`${stack.urls.open.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, perMessageDeflate: false });
+      const [hello] = (await once(socket, 'message')) as [Buffer];
+      assert.ok(JSON.parse(hello.toString()));
+      socket.send('through-the-tunnel');
+      const [echo] = (await once(socket, 'message')) as [Buffer];
+      assert.equal(echo.toString(), 'through-the-tunnel');
+      socket.close();
+    });
+
+    it('closes the tunnels of a revoked connector and the connector stops with a clear error', async () => {
+      const extra = await startConnector('second');
+      await stack.gateway.connectors!.revoke(extra.id, undefined);
+      const code = await exitOf(extra.process);
+      assert.equal(code, 1);
+      assert.match(extra.process.stderr(), /revoked/i);
+      const still = await stack.browser().request(`${stack.urls.open}/still`, { headers: { accept: 'application/json' } });
+      assert.equal(still.status, 200, 'the other connector keeps serving');
+      assert.ok(stack.gateway.connectors!.tunnels.sessions().every((session) => session.connectorId !== extra.id));
+    });
+
+    it('drains on SIGTERM: the connector exits 0 and the app is no longer reachable', async () => {
+      assert.equal(await connector.process.stop('SIGTERM'), 0);
+      const response = await stack.browser().request(`${stack.urls.open}/gone`, { headers: { accept: 'application/json' } });
+      assert.equal(response.status, 503);
+    });
+  });
+});

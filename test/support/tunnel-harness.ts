@@ -1,0 +1,705 @@
+/**
+ * The tunnel's parts wired together on 127.0.0.1 with real sockets and real
+ * TLS, for tests:
+ *
+ * - a service side: a TLS listener with ALPN `gatehouse-tunnel/1` (and
+ *   `http/1.1` for the WebSocket fallback) that asks for client certificates
+ *   from a test connector CA, wraps accepted tunnels in TunnelSession and
+ *   adds them to a TunnelPool;
+ * - connectors: client certificates from that CA, tunnels dialled with
+ *   dialTunnel and served by TunnelServer with an allow-list;
+ * - a gateway: Express + http-proxy-middleware 4 with one TunnelAgent per app;
+ * - origins: HTTP or HTTPS apps with routes for bodies, streams and aborts.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter, once } from 'node:events';
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type Agent as HttpAgent,
+  type ClientRequest,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { Readable, Writable, type Duplex } from 'node:stream';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import express from 'express';
+import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
+import { pino, type Logger } from 'pino';
+import { WebSocketServer } from 'ws';
+import { TunnelServer, type ResolvedApp, type TunnelServerOptions } from '../../src/connector/tunnel-server.ts';
+import { dialTunnel, type TunnelTransport } from '../../src/connector/tunnel-dialer.ts';
+import { ConnectorCa, createConnectorCa } from '../../src/pki/connector-ca.ts';
+import { createKeyAndCsr, verifyCsr } from '../../src/pki/csr.ts';
+import { acceptWebSocketTunnel } from '../../src/tunnel/transport-websocket.ts';
+import { TunnelAgent } from '../../src/tunnel/tunnel-agent.ts';
+import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
+import { isTunnelError, TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
+import { refuseTunnel, TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
+
+// ---- PKI ---------------------------------------------------------------------
+
+export interface ClientIdentity {
+  readonly keyPem: string;
+  readonly certPem: string;
+}
+
+export interface TestPki {
+  readonly ca: ConnectorCa;
+  readonly caPem: string;
+  /** The service listener's certificate (127.0.0.1, localhost), from the same CA. */
+  readonly server: { readonly cert: string; readonly key: string };
+  /** A client certificate naming the connector (CN) and its group (OU). */
+  identity(connectorId: string, group: string): ClientIdentity;
+}
+
+/** Slow (RSA key generation): make one per test file. */
+export function createTestPki(commonName = 'Gatehouse tunnel test CA'): TestPki {
+  const ca = new ConnectorCa(createConnectorCa({ commonName }));
+  const issued = ca.issueServerCertificate(['127.0.0.1', 'localhost'], { validDays: 2, now: Date.now() });
+  const identities = new Map<string, ClientIdentity>();
+  return {
+    ca,
+    caPem: ca.certPem,
+    server: { cert: issued.certPem, key: issued.keyPem },
+    identity(connectorId, group) {
+      const key = `${connectorId}/${group}`;
+      let identity = identities.get(key);
+      if (!identity) {
+        const { keyPem, csrPem } = createKeyAndCsr({ bits: 2048 });
+        const cert = ca.issueClientCertificate(verifyCsr(csrPem), { connectorId, group }, { validDays: 2, now: Date.now() });
+        identity = { keyPem, certPem: cert.certPem };
+        identities.set(key, identity);
+      }
+      return identity;
+    },
+  };
+}
+
+// ---- logs --------------------------------------------------------------------
+
+export interface LogCapture {
+  readonly logger: Logger;
+  readonly lines: Array<Record<string, unknown>>;
+  find(message: RegExp): Record<string, unknown> | undefined;
+}
+
+export function captureLogs(level = 'debug'): LogCapture {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines, find: (message) => lines.find((line) => message.test(String(line['msg']))) };
+}
+
+// ---- service side ------------------------------------------------------------
+
+export interface ServiceSideOptions {
+  readonly pki: TestPki;
+  readonly sessionOptions?: Partial<Omit<TunnelSessionOptions, 'connectorId' | 'group' | 'socket'>>;
+  /** Takes a verified tunnel socket instead of a TunnelSession (for hand-made HTTP/2 frames). */
+  readonly takeOver?: (socket: TLSSocket, connector: { connectorId: string; group: string }) => void;
+  readonly log?: Logger;
+}
+
+export interface ServiceSide {
+  readonly port: number;
+  readonly url: string;
+  readonly pool: TunnelPool;
+  /** Every session ever accepted, in order. */
+  readonly sessions: TunnelSession[];
+  /** Tunnel connections refused for their certificate. */
+  readonly refused: number;
+  /** Resolves once `count` ready sessions of the connector are in the pool. */
+  waitForTunnels(connectorId: string, count: number): Promise<TunnelSession[]>;
+  close(): Promise<void>;
+}
+
+function subjectField(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function identify(socket: TLSSocket): { connectorId: string; group: string } | undefined {
+  if (!socket.authorized) return undefined;
+  const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
+  const connectorId = subjectField(subject?.['CN']);
+  const group = subjectField(subject?.['OU']);
+  return connectorId && group ? { connectorId, group } : undefined;
+}
+
+const REFUSED_BODY = JSON.stringify({
+  error: { code: 'ERR_CONNECTOR_CERT', reason: 'no_certificate', message: 'This call needs a registered connector certificate.' },
+});
+
+export async function startServiceSide(options: ServiceSideOptions): Promise<ServiceSide> {
+  const pool = new TunnelPool();
+  const sessions: TunnelSession[] = [];
+  const sockets = new Set<Socket>();
+  const events = new EventEmitter();
+  let refused = 0;
+
+  const addSession = (socket: Duplex, connector: { connectorId: string; group: string }): void => {
+    const session = new TunnelSession({ ...connector, socket, ...(options.log ? { log: options.log } : {}), ...options.sessionOptions });
+    sessions.push(session);
+    pool.add(session);
+    session.once('ready', () => events.emit('ready', session));
+  };
+
+  const http: HttpServer = createHttpServer();
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const connector = identify(req.socket as TLSSocket);
+    if (req.url !== TUNNEL_WEBSOCKET_PATH || !connector) {
+      refused++;
+      socket.end(
+        `HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(REFUSED_BODY)}\r\nConnection: close\r\n\r\n${REFUSED_BODY}`,
+      );
+      return;
+    }
+    acceptWebSocketTunnel(req, socket, head).then(
+      (stream) => addSession(stream, connector),
+      () => undefined,
+    );
+  });
+
+  const tls = createTlsServer({
+    cert: options.pki.server.cert,
+    key: options.pki.server.key,
+    ca: [options.pki.caPem],
+    requestCert: true,
+    rejectUnauthorized: false,
+    ALPNProtocols: [TUNNEL_ALPN, 'http/1.1'],
+  });
+  tls.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  tls.on('tlsClientError', () => undefined);
+  tls.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol !== TUNNEL_ALPN) {
+      http.emit('connection', socket);
+      return;
+    }
+    const connector = identify(socket);
+    if (!connector) {
+      refused++;
+      refuseTunnel(socket, { code: 'ERR_CONNECTOR_CERT', reason: 'no_certificate' });
+      return;
+    }
+    if (options.takeOver) options.takeOver(socket, connector);
+    else addSession(socket, connector);
+  });
+  tls.listen(0, '127.0.0.1');
+  await once(tls, 'listening');
+  const { port } = tls.address() as AddressInfo;
+
+  const readyOf = (connectorId: string): TunnelSession[] =>
+    pool.sessions().filter((session) => session.connectorId === connectorId && session.healthy);
+
+  return {
+    port,
+    url: `https://127.0.0.1:${port}`,
+    pool,
+    sessions,
+    get refused() {
+      return refused;
+    },
+    waitForTunnels(connectorId, count) {
+      return new Promise((resolve) => {
+        const check = (): void => {
+          const ready = readyOf(connectorId);
+          if (ready.length < count) return;
+          events.off('ready', check);
+          resolve(ready);
+        };
+        events.on('ready', check);
+        check();
+      });
+    },
+    async close() {
+      await Promise.all(sessions.map((session) => (session.destroy(), session.whenClosed())));
+      const closed = new Promise<void>((resolve) => tls.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      http.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+// ---- connectors --------------------------------------------------------------
+
+export interface ConnectorSideOptions {
+  readonly pki: TestPki;
+  readonly service: ServiceSide;
+  readonly connectorId: string;
+  readonly group: string;
+  /** The allow-list, or the function that consults it. */
+  readonly apps: ReadonlyMap<string, ResolvedApp> | ((appId: string) => ResolvedApp | undefined);
+  readonly tunnels?: number;
+  readonly transport?: TunnelTransport;
+  readonly serverOptions?: Partial<Omit<TunnelServerOptions, 'resolveApp'>>;
+  /** Dial this port instead of the service's (a relay in between). */
+  readonly dialPort?: number;
+  /** Present this identity instead of the connector's own. */
+  readonly identity?: ClientIdentity;
+  /** Do not wait for the service to accept the tunnels. */
+  readonly noWait?: boolean;
+}
+
+export interface ConnectorSide {
+  readonly connectorId: string;
+  readonly servers: TunnelServer[];
+  readonly sockets: Duplex[];
+  /** The service's sessions for this connector (empty with noWait). */
+  readonly sessions: TunnelSession[];
+  readonly logs: LogCapture;
+  /** Cuts every tunnel abruptly, as a crashed connector would. */
+  kill(): void;
+  drain(deadlineMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startConnectorSide(options: ConnectorSideOptions): Promise<ConnectorSide> {
+  const logs = captureLogs();
+  const identity = options.identity ?? options.pki.identity(options.connectorId, options.group);
+  const servers: TunnelServer[] = [];
+  const sockets: Duplex[] = [];
+  const count = options.tunnels ?? 1;
+  const { apps } = options;
+  for (let i = 0; i < count; i++) {
+    const socket = await dialTunnel({
+      serviceUrl: `https://127.0.0.1:${options.dialPort ?? options.service.port}`,
+      identity,
+      ca: options.pki.caPem,
+      transport: options.transport ?? 'tls',
+    });
+    sockets.push(socket);
+    servers.push(
+      new TunnelServer(socket, {
+        resolveApp: typeof apps === 'function' ? apps : (appId) => apps.get(appId),
+        log: logs.logger.child({ connectorId: options.connectorId, tunnel: i }),
+        ...options.serverOptions,
+      }),
+    );
+  }
+  const sessions = options.noWait ? [] : await options.service.waitForTunnels(options.connectorId, count);
+  return {
+    connectorId: options.connectorId,
+    servers,
+    sockets,
+    sessions,
+    logs,
+    kill() {
+      for (const socket of sockets) socket.destroy();
+    },
+    async drain(deadlineMs) {
+      await Promise.all(servers.map((server) => server.drain(deadlineMs)));
+    },
+    async close() {
+      for (const server of servers) server.destroy();
+      await Promise.all(servers.map((server) => server.closed));
+    },
+  };
+}
+
+// ---- gateway -----------------------------------------------------------------
+
+export interface GatewayApp {
+  readonly id: string;
+  readonly connectorGroup: string;
+  readonly protocol?: 'http:' | 'https:';
+}
+
+export interface GatewaySide {
+  readonly port: number;
+  readonly url: string;
+  readonly agents: ReadonlyMap<string, TunnelAgent>;
+  readonly server: HttpServer;
+  close(): Promise<void>;
+}
+
+/** Mirrors src/middleware/app-proxy.ts: a backend timeout set on every proxied request. */
+const BACKEND_TIMEOUT_MS = 85_000;
+
+/**
+ * Express + http-proxy-middleware 4, one TunnelAgent per app; `/<appId>/...`
+ * goes to that app (WebSocket upgrades too). Errors answer with the tunnel
+ * error's status and `{ code, beforeUpstream }`.
+ */
+export async function startGateway(pool: TunnelPool, apps: readonly GatewayApp[]): Promise<GatewaySide> {
+  const agents = new Map<string, TunnelAgent>();
+  const proxies = new Map<string, ProxyHandler>();
+  for (const app of apps) {
+    const protocol = app.protocol ?? 'http:';
+    const agent = new TunnelAgent({ pool, app, protocol });
+    agents.set(app.id, agent);
+    proxies.set(
+      app.id,
+      createProxyMiddleware<IncomingMessage>({
+        target: `${protocol}//${app.id}.internal.test`,
+        agent,
+        changeOrigin: true,
+        ejectPlugins: true,
+        plugins: [
+          (proxy) => {
+            proxy.on('proxyReq', (proxyReq) => {
+              proxyReq.setTimeout(BACKEND_TIMEOUT_MS, () => proxyReq.destroy(new Error('backend timeout')));
+            });
+            proxy.on('error', (error, _req, res) => {
+              if (!res) return;
+              if (!('setHeader' in res) || res.headersSent) {
+                res.destroy();
+                return;
+              }
+              const tunnel = isTunnelError(error) ? error : undefined;
+              res.statusCode = tunnel?.status ?? 502;
+              res.setHeader('content-type', 'application/json');
+              res.end(JSON.stringify({ code: tunnel?.code ?? (error as NodeJS.ErrnoException).code ?? 'unknown', beforeUpstream: tunnel?.beforeUpstream ?? null }));
+            });
+          },
+        ],
+      }),
+    );
+  }
+  const app = express();
+  app.disable('x-powered-by');
+  for (const [id, proxy] of proxies) app.use(`/${id}`, proxy);
+  const server = createHttpServer(app);
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const match = /^\/([a-z0-9-]+)(\/.*)?$/.exec(req.url ?? '');
+    const proxy = match ? proxies.get(match[1] ?? '') : undefined;
+    if (!match || !proxy) {
+      socket.destroy();
+      return;
+    }
+    req.url = match[2] ?? '/';
+    proxy.upgrade(req, socket, head);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    agents,
+    server,
+    async close() {
+      for (const agent of agents.values()) agent.destroy();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+// ---- origins -----------------------------------------------------------------
+
+/** 1 MiB of random bytes, repeated: bodies whose hash both ends can compute without storing them. */
+const PATTERN = randomBytes(1024 * 1024);
+
+/** Bytes [start, end) of the endless pattern. */
+export function patternStream(end: number, start = 0, chunk = 64 * 1024): Readable {
+  let position = start;
+  return new Readable({
+    read() {
+      if (position >= end) {
+        this.push(null);
+        return;
+      }
+      const offset = position % PATTERN.length;
+      const size = Math.min(chunk, end - position, PATTERN.length - offset);
+      position += size;
+      this.push(PATTERN.subarray(offset, offset + size));
+    },
+  });
+}
+
+export function patternSha256(bytes: number): string {
+  const hash = createHash('sha256');
+  for (let sent = 0; sent < bytes; ) {
+    const size = Math.min(PATTERN.length, bytes - sent);
+    hash.update(PATTERN.subarray(0, size));
+    sent += size;
+  }
+  return hash.digest('hex');
+}
+
+export interface Origin {
+  readonly port: number;
+  readonly url: string;
+  /** TCP connections accepted so far. */
+  readonly connections: number;
+  /** Resolves when the response of the request tagged `tag` closes. */
+  closed(tag: string): Promise<{ finished: boolean }>;
+  /** Resolves when the request tagged `tag` arrived. */
+  arrived(tag: string): Promise<void>;
+  /** Lets the request tagged `tag` go on. */
+  release(tag: string): void;
+  close(): Promise<void>;
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+/**
+ * Routes:
+ * - `GET /hello` → "hello from <name>"
+ * - `POST /echo` → the body, streamed back (chunked)
+ * - `GET /bytes?n=N` and `/chunked?n=N` → N pattern bytes, with and without Content-Length
+ * - `POST /sha` → `{ bytes, sha256 }` of the body
+ * - `GET /sse?tag=T` → one event, then a second once T is released
+ * - `GET /endless?tag=T` → pattern bytes until the client goes away
+ * - `GET /hold?tag=T` → answers once T is released
+ * - `GET /gated?tag=T&n=N` → N/2 bytes, the rest once T is released
+ * - `GET /reset` → resets the connection (TCP RST) before answering
+ * - upgrade `/ws` → WebSocket echo
+ */
+export async function startOrigin(options: { name?: string; tls?: { cert: string; key: string } } = {}): Promise<Origin> {
+  const name = options.name ?? 'origin';
+  const closedTags = new Map<string, Deferred<{ finished: boolean }>>();
+  const arrivedTags = new Map<string, Deferred<void>>();
+  const releasedTags = new Map<string, Deferred<void>>();
+  const of = <T>(map: Map<string, Deferred<T>>, tag: string): Deferred<T> => {
+    let entry = map.get(tag);
+    if (!entry) {
+      entry = deferred<T>();
+      map.set(tag, entry);
+    }
+    return entry;
+  };
+  let connections = 0;
+  const sockets = new Set<Socket>();
+
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://origin');
+    const tag = url.searchParams.get('tag') ?? '';
+    const n = Number(url.searchParams.get('n') ?? '0');
+    if (tag) {
+      of(arrivedTags, tag).resolve();
+      res.once('close', () => of(closedTags, tag).resolve({ finished: res.writableFinished }));
+    }
+    switch (url.pathname) {
+      case '/hello':
+        res.end(`hello from ${name}`);
+        return;
+      case '/echo':
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        req.pipe(res);
+        return;
+      case '/bytes':
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
+        patternStream(n).pipe(res);
+        return;
+      case '/chunked':
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        patternStream(n).pipe(res);
+        return;
+      case '/sha': {
+        const hash = createHash('sha256');
+        let bytes = 0;
+        req.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          hash.update(chunk);
+        });
+        req.on('end', () => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
+        });
+        return;
+      }
+      case '/sse':
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.write('data: first\n\n');
+        void of(releasedTags, tag).promise.then(() => res.end('data: second\n\n'));
+        return;
+      case '/endless': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const source = patternStream(Number.MAX_SAFE_INTEGER);
+        source.pipe(res);
+        res.once('close', () => source.destroy());
+        return;
+      }
+      case '/hold':
+        void of(releasedTags, tag).promise.then(() => res.end('released'));
+        return;
+      case '/gated': {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(n) });
+        const half = Math.floor(n / 2);
+        const first = patternStream(half);
+        first.pipe(res, { end: false });
+        first.once('end', () => {
+          void of(releasedTags, tag).promise.then(() => patternStream(n, half).pipe(res));
+        });
+        return;
+      }
+      case '/reset':
+        req.socket.resetAndDestroy();
+        return;
+      default:
+        res.statusCode = 404;
+        res.end('not found');
+    }
+  };
+
+  const server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createHttpServer(handler);
+  server.on('connection', (socket: Socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const wss = new WebSocketServer({ server, path: '/ws', perMessageDeflate: false });
+  wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    get connections() {
+      return connections;
+    },
+    closed: (tag) => of(closedTags, tag).promise,
+    arrived: (tag) => of(arrivedTags, tag).promise,
+    release: (tag) => of(releasedTags, tag).resolve(),
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}
+
+// ---- a TCP relay that can stop relaying -----------------------------------------
+
+export interface Relay {
+  readonly port: number;
+  /** Stops moving bytes both ways without closing anything: a silent network. */
+  freeze(): void;
+  close(): Promise<void>;
+}
+
+export async function startRelay(targetPort: number): Promise<Relay> {
+  const pairs = new Set<[Socket, Socket]>();
+  let frozen = false;
+  const server = createNetServer((client) => {
+    const upstream = netConnect({ host: '127.0.0.1', port: targetPort });
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const relay = (from: Socket, to: Socket): void => {
+      from.on('data', (chunk: Buffer) => {
+        if (!frozen) to.write(chunk);
+      });
+      from.on('error', () => undefined);
+      from.once('close', () => {
+        to.destroy();
+        pairs.delete(pair);
+      });
+    };
+    relay(client, upstream);
+    relay(upstream, client);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    freeze() {
+      frozen = true;
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const [a, b] of pairs) {
+        a.destroy();
+        b.destroy();
+      }
+      await closed;
+    },
+  };
+}
+
+// ---- an HTTP client ------------------------------------------------------------
+
+export interface ClientResponse {
+  readonly status: number;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Buffer;
+}
+
+export interface HashedResponse {
+  readonly status: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+export interface RequestOptions {
+  readonly method?: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: Buffer | string | Readable;
+  readonly agent?: HttpAgent | false;
+}
+
+/** One request to `url`; the answer is read whole (small bodies only). */
+export function fetchBuffer(url: string, options: RequestOptions = {}): Promise<ClientResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    sendBody(req, options.body);
+  });
+}
+
+/** One request to `url`; the answer is hashed as it streams, never stored. */
+export function fetchHashed(url: string, options: RequestOptions = {}): Promise<HashedResponse> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      res.pipe(
+        new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            bytes += chunk.length;
+            hash.update(chunk);
+            callback();
+          },
+          final(callback) {
+            resolve({ status: res.statusCode ?? 0, bytes, sha256: hash.digest('hex') });
+            callback();
+          },
+        }),
+      );
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    sendBody(req, options.body);
+  });
+}
+
+function sendBody(req: ClientRequest, body: RequestOptions['body']): void {
+  if (body instanceof Readable) body.pipe(req);
+  else req.end(body);
+}
+
+/** Sum of listeners on every event of an emitter. */
+export function listenerTotal(emitter: EventEmitter | Duplex): number {
+  return emitter.eventNames().reduce((sum, name) => sum + emitter.listenerCount(name), 0);
+}
+
+/** Listener counts per event, for a readable assertion message. */
+export function listenerCounts(emitter: EventEmitter | Duplex): Record<string, number> {
+  return Object.fromEntries(emitter.eventNames().map((name) => [String(name), emitter.listenerCount(name)]));
+}
