@@ -76,8 +76,8 @@ export interface Gateway {
   readonly connectors: ConnectorService | undefined;
   /** Resolves once the identity provider's metadata is discovered; rejects with ERR_IDP_UNAVAILABLE. */
   ready(): Promise<void>;
-  /** Sets timeouts and a clientError handler on the server that carries the handler. */
-  attach(server: HttpServer | HttpsServer): void;
+  /** Sets timeouts, the WebSocket upgrade listener and a clientError handler on the server that carries the handler. Returns the function that removes the listeners again. */
+  attach(server: HttpServer | HttpsServer): () => void;
   close(): Promise<void>;
 }
 
@@ -196,9 +196,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       server.requestTimeout = SERVER_REQUEST_TIMEOUT_MS;
       server.keepAliveTimeout =
         config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
-      // Attached at start, not on the first request (field lesson 19).
-      server.on('upgrade', upgrade);
-      server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+      const onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
         const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
         audit.emit({
           type: 'request.rejected',
@@ -218,7 +216,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         socket.end(
           `HTTP/1.1 ${description.status} ${description.title}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-Robots-Tag: noindex, nofollow\r\n\r\n${body}`,
         );
-      });
+      };
+      // Attached at start, not on the first request (field lesson 19).
+      server.on('upgrade', upgrade);
+      server.on('clientError', onClientError);
+      return () => {
+        server.off('upgrade', upgrade);
+        server.off('clientError', onClientError);
+      };
     },
     async close() {
       sockets.closeAll();

@@ -111,7 +111,7 @@ export const MAX_FORWARDED_GROUPS_BYTES = 2048;
  * 64 KiB defaults for bulk transfers.
  */
 export const TUNNEL_STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
-export const TUNNEL_CONNECTION_WINDOW_BYTES = 64 * 1024 * 1024;
+export const TUNNEL_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
 export const TUNNEL_MAX_FRAME_BYTES = 1024 * 1024;
 /** A CONNECT carries four short headers; its answer two. */
 export const TUNNEL_MAX_HEADER_LIST_BYTES = 8 * 1024;

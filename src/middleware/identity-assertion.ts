@@ -100,7 +100,7 @@ export class IdentityAssertions {
         if (await store.compareAndSet(STORE_KEY, undefined, JSON.stringify(jwk))) return fromPrivateKey(generated.privateKey);
       }
       const stored = JSON.parse((await store.get(STORE_KEY)) ?? '{}') as jose.JWK;
-      return fromPrivateKey((await jose.importJWK(stored, ALG)) as jose.CryptoKey);
+      return fromPrivateKey((await jose.importJWK(stored, ALG, { extractable: true })) as jose.CryptoKey);
     }
     const generated = await jose.generateKeyPair(ALG, { extractable: true });
     return fromPrivateKey(generated.privateKey);

@@ -82,7 +82,7 @@ describe('end to end through a real connector (tunnel)', function () {
     });
 
     it('carries request bodies and the request id into the connector logs', async () => {
-      const response = await stack.browser().request(`${stack.urls.open}/upload`, {
+      const response = await stack.browser().request(`${stack.urls.open}/echo-body`, {
         method: 'POST',
         headers: { 'content-type': 'text/plain', accept: 'application/json' },
         body: 'x'.repeat(100_000),
@@ -124,5 +124,19 @@ describe('end to end through a real connector (tunnel)', function () {
       const response = await stack.browser().request(`${stack.urls.open}/gone`, { headers: { accept: 'application/json' } });
       assert.equal(response.status, 503);
     });
+  });
+
+  it('works over the WebSocket transport for networks that pass only WebSocket', async () => {
+    const connector = await startConnector('websocket', ['--transport', 'websocket']);
+    const connected = stack.audit.ofType('connector.connected').filter((event) => event.details?.['connectorId'] === connector.id);
+    assert.ok(connected.length >= 2 && connected.every((event) => event.details?.['transport'] === 'websocket'));
+    const response = await stack.browser().request(`${stack.urls.open}/over-websocket`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', accept: 'application/json' },
+      body: 'y'.repeat(300_000),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as Echo).body.length, 300_000);
+    assert.equal(await connector.process.stop('SIGTERM'), 0);
   });
 });

@@ -1,6 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { WebSocketServer } from 'ws';
+import { bulkStream } from './bulk.ts';
 
 export interface SeenRequest {
   readonly method: string;
@@ -11,6 +14,8 @@ export interface SeenRequest {
 export interface EchoBackend {
   readonly url: string;
   readonly seen: SeenRequest[];
+  /** Download URLs whose response the client abandoned before the end (the backend saw the close). */
+  readonly closedEarly: string[];
   close(): Promise<void>;
 }
 
@@ -21,9 +26,51 @@ export interface EchoBackend {
  */
 export async function startEchoBackend(): Promise<EchoBackend> {
   const seen: SeenRequest[] = [];
+  const closedEarly: string[] = [];
   const server: Server = createServer((req, res) => {
     const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
     seen.push(record);
+    const url = new URL(req.url ?? '/', 'http://backend');
+    // Bulk and streaming endpoints: never buffered, so memory stays flat whatever the size.
+    if (url.pathname === '/download') {
+      const bytes = Number(url.searchParams.get('bytes') ?? '0');
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes) });
+      const source = bulkStream(bytes);
+      res.once('close', () => {
+        if (!res.writableFinished) closedEarly.push(req.url ?? '');
+        source.destroy();
+      });
+      pipeline(source, res).catch(() => undefined);
+      return;
+    }
+    if (url.pathname === '/upload') {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      req.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        hash.update(chunk);
+      });
+      req.on('end', () => {
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
+      });
+      return;
+    }
+    if (url.pathname === '/sse') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
+      res.flushHeaders();
+      let count = 0;
+      const timer = setInterval(() => {
+        count += 1;
+        res.write(`event: tick\ndata: ${count} ${Date.now()}\n\n`);
+        if (count >= Number(url.searchParams.get('count') ?? '3')) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, Number(url.searchParams.get('every') ?? '200'));
+      res.once('close', () => clearInterval(timer));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
@@ -61,6 +108,7 @@ export async function startEchoBackend(): Promise<EchoBackend> {
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    closedEarly,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startNode, type RunningProcess } from './processes.ts';
 
@@ -40,4 +41,35 @@ export async function exitOf(running: RunningProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const [code] = (await once(child, 'exit')) as [number | null];
   return code;
+}
+
+export interface RunningConnector {
+  readonly process: RunningProcess;
+  readonly stateDir: string;
+  readonly id: string;
+}
+
+/** Registers a connector with a real admin token and starts `run`; resolves once its tunnels are up. */
+export async function startRegisteredConnector(
+  service: { connectorUrl: string; connectorCaFile: string; adminToken(user?: string): Promise<string> },
+  stateDir: string,
+  runArgs: string[] = [],
+): Promise<RunningConnector> {
+  const token = await service.adminToken('alice');
+  const registered = await runConnectorCli(['register', '--service', service.connectorUrl, '--state-dir', stateDir, '--ca-file', service.connectorCaFile], {
+    GATEHOUSE_CONNECTOR_TOKEN: token,
+  });
+  if (registered.code !== 0) throw new Error(`register failed:\n${registered.stderr}`);
+  const id = /(c-[0-9a-f]{20})/.exec(registered.stderr + registered.stdout)?.[1] ?? '';
+  const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...runArgs]);
+  const tunnels = Number(runArgs[runArgs.indexOf('--tunnels') + 1] ?? '2') || 2;
+  for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index} link connected`));
+  return { process, stateDir, id };
+}
+
+/** Resident memory of a process, in bytes (Linux). */
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return Number(kib ?? 0) * 1024;
 }

@@ -51,6 +51,8 @@ export interface Stack {
   browser(): BrowserClient;
   /** Rebuilds the gateway on the same port with a new configuration (e.g. rotated secrets). */
   rebuild(configure: (config: GatewayConfigInput) => GatewayConfigInput): void;
+  /** Stops the gateway (connector listener included) and starts a new one from the same configuration and state. */
+  restartGateway(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,10 +127,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const config = options.configure ? options.configure(base) : base;
 
   const gatewayOptions = typeof options.gatewayOptions === 'function' ? options.gatewayOptions(idp) : options.gatewayOptions;
-  let current: { gateway: Gateway; listener: express.Express } | undefined;
+  let current: { gateway: Gateway; listener: express.Express; detach: () => void } | undefined;
   const build = (input: GatewayConfigInput): void => {
     if (current) {
       server.off('request', current.listener);
+      current.detach();
       void current.gateway.close();
     }
     const gateway = createGateway(input, { ...gatewayOptions, clock, audit });
@@ -136,10 +139,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     listener.disable('x-powered-by');
     listener.use(gateway.handler);
     server.on('request', listener);
-    current = { gateway, listener };
+    current = { gateway, listener, detach: gateway.attach(server) };
   };
   build(config);
-  current!.gateway.attach(server);
   await current!.gateway.ready();
   let connectorUrl = '';
   const connectorCaFile = join(workDir, 'connector-listener-ca.pem');
@@ -185,6 +187,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
     rebuild(configure) {
       build(configure(config));
+    },
+    async restartGateway() {
+      const old = current!;
+      server.off('request', old.listener);
+      old.detach();
+      await old.gateway.close();
+      current = undefined;
+      build(config);
+      await current!.gateway.ready();
+      if (connectorUrl) await current!.gateway.connectors!.listen(Number(new URL(connectorUrl).port), '127.0.0.1');
     },
     async close() {
       await Promise.all(browsers.map((browser) => browser.close()));

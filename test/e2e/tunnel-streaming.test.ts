@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, request } from 'undici';
+import { bulkHash, bulkStream } from '../support/bulk.ts';
+import { rssOf, startRegisteredConnector, type RunningConnector } from '../support/connector-process.ts';
+import { startStack, type Stack } from '../support/stack.ts';
+
+const MiB = 1024 * 1024;
+
+const toLoopback: LookupFunction = (_hostname, options, callback) => {
+  if (typeof options === 'object' && options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  else callback(null, '127.0.0.1', 4);
+};
+
+describe('streaming, failures and restarts through real connectors', function () {
+  this.timeout(120_000);
+  let stack: Stack;
+  let dir: string;
+  let agent: Agent;
+  const connectors: RunningConnector[] = [];
+
+  const start = async (name: string): Promise<RunningConnector> => {
+    const connector = await startRegisteredConnector(stack, join(dir, name));
+    connectors.push(connector);
+    return connector;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-streaming-'));
+    stack = await startStack({ connectors: true });
+    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback }, connections: 64 });
+  });
+  after(async () => {
+    for (const connector of connectors) await connector.process.stop('SIGKILL');
+    await agent.close();
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('one connector', () => {
+    let connector: RunningConnector;
+    before(async () => {
+      connector = await start('streaming');
+    });
+    after(async () => {
+      await connector.process.stop('SIGTERM');
+    });
+
+    it('downloads 256 MiB twice with the right bytes, and memory stays flat', async () => {
+      const bytes = 256 * MiB;
+      const expected = await bulkHash(bytes);
+      const download = async (): Promise<void> => {
+        const response = await request(`${stack.urls.open}/download?bytes=${bytes}`, { dispatcher: agent });
+        assert.equal(response.statusCode, 200);
+        const hash = createHash('sha256');
+        let received = 0;
+        for await (const chunk of response.body) {
+          received += (chunk as Buffer).length;
+          hash.update(chunk as Buffer);
+        }
+        assert.equal(received, bytes);
+        assert.equal(hash.digest('hex'), expected);
+      };
+      const connectorRss = (): number => rssOf(connector.process.child.pid!);
+      const before = { gateway: process.memoryUsage().rss, connector: connectorRss() };
+      await download();
+      const middle = { gateway: process.memoryUsage().rss, connector: connectorRss() };
+      await download();
+      const end = { gateway: process.memoryUsage().rss, connector: connectorRss() };
+      const mib = (value: number): string => `${(value / MiB).toFixed(1)} MiB`;
+      // V8 lets up to ~64 MiB of dead Buffers pile up before it collects them, so the first transfer
+      // raises RSS to a plateau; a second one of the same size must not raise it further.
+      assert.ok(end.connector - middle.connector < 16 * MiB, `connector grew ${mib(end.connector - middle.connector)} on the second 256 MiB`);
+      assert.ok(end.gateway - middle.gateway < 16 * MiB, `gateway grew ${mib(end.gateway - middle.gateway)} on the second 256 MiB`);
+      assert.ok(end.connector - before.connector < 96 * MiB, `connector grew ${mib(end.connector - before.connector)} in all`);
+      assert.ok(end.gateway - before.gateway < 96 * MiB, `gateway grew ${mib(end.gateway - before.gateway)} in all`);
+    });
+
+    it('uploads 256 MiB with the right bytes', async () => {
+      const bytes = 256 * MiB;
+      const response = await request(`${stack.urls.open}/upload`, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes) },
+        body: bulkStream(bytes),
+      });
+      assert.equal(response.statusCode, 200);
+      const result = (await response.body.json()) as { bytes: number; sha256: string };
+      assert.equal(result.bytes, bytes);
+      assert.equal(result.sha256, await bulkHash(bytes));
+    });
+
+    it('delivers Server-Sent Events as they happen, not when the stream ends', async () => {
+      const started = Date.now();
+      const response = await request(`${stack.urls.open}/sse?count=3&every=700`, { dispatcher: agent });
+      assert.equal(response.headers['content-type'], 'text/event-stream');
+      const arrivals: number[] = [];
+      for await (const chunk of response.body) {
+        if (String(chunk).includes('event: tick')) arrivals.push(Date.now() - started);
+      }
+      assert.ok(arrivals.length >= 2, `events arrived: ${arrivals.join(', ')}`);
+      // The first event (sent at ~700 ms) must not wait for the stream's end (~2100 ms).
+      assert.ok((arrivals[0] ?? Infinity) < 1800, `first event after ${arrivals[0]} ms`);
+    });
+
+    it('tells the app when the client goes away mid-download', async () => {
+      const response = await request(`${stack.urls.open}/download?bytes=${1024 * MiB}&abort=1`, { dispatcher: agent });
+      let received = 0;
+      for await (const chunk of response.body) {
+        received += (chunk as Buffer).length;
+        if (received > 8 * MiB) break;
+      }
+      response.body.destroy();
+      for (let waited = 0; waited < 10_000 && !stack.backend.closedEarly.some((url) => url.includes('abort=1')); waited += 100) await sleep(100);
+      assert.ok(stack.backend.closedEarly.some((url) => url.includes('abort=1')), 'the backend saw its client close');
+    });
+  });
+
+  describe('failures and restarts', () => {
+  it('ends a response cut by a dying connector, then answers 503, and nothing is left behind', async () => {
+    const connector = await start('doomed');
+    const response = await request(`${stack.urls.open}/download?bytes=${1024 * MiB}`, { dispatcher: agent });
+    let received = 0;
+    const reading = (async () => {
+      for await (const chunk of response.body) received += (chunk as Buffer).length;
+    })();
+    while (received < 4 * MiB) await sleep(10);
+    await connector.process.stop('SIGKILL');
+    await assert.rejects(reading, 'the truncated response errors rather than looking complete');
+    for (let waited = 0; waited < 15_000 && stack.gateway.connectors!.tunnels.size > 0; waited += 100) await sleep(100);
+    assert.equal(stack.gateway.connectors!.tunnels.size, 0, 'the dead tunnels left the pool');
+    const after = await request(`${stack.urls.open}/x`, { dispatcher: agent, headers: { accept: 'application/json' } });
+    assert.equal(after.statusCode, 503);
+    await after.body.dump();
+  });
+
+  it('fails over to the other connector of the group when one dies under load', async () => {
+    const first = await start('pair-a');
+    const second = await start('pair-b');
+    let ok = 0;
+    let failed = 0;
+    let killedAt = -1;
+    let okAfterKill = 0;
+    const worker = async (): Promise<void> => {
+      for (let index = 0; index < 40; index += 1) {
+        const response = await request(`${stack.urls.open}/load`, { dispatcher: agent, headers: { accept: 'application/json' } }).catch(() => undefined);
+        if (response) await response.body.dump();
+        if (response?.statusCode === 200) {
+          ok += 1;
+          if (killedAt >= 0 && ok + failed > killedAt + 64) okAfterKill += 1;
+        } else failed += 1;
+        if (ok + failed === 200 && killedAt < 0) {
+          killedAt = ok + failed;
+          await first.process.stop('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, () => worker()));
+    assert.ok(killedAt > 0);
+    assert.ok(failed <= 32, `${failed} requests failed around the kill`);
+    assert.ok(okAfterKill > 200, `${okAfterKill} requests served by the survivor`);
+    assert.ok(stack.gateway.connectors!.tunnels.sessions().every((session) => session.connectorId === second.id));
+    await second.process.stop('SIGTERM');
+  });
+
+  it('gets its connectors back on their own after the service restarts', async () => {
+    await start('survivor');
+    await stack.restartGateway();
+    for (let waited = 0; waited < 30_000 && stack.gateway.connectors!.tunnels.size < 2; waited += 200) await sleep(200);
+    assert.equal(stack.gateway.connectors!.tunnels.size, 2, 'both tunnels reconnected');
+    const response = await request(`${stack.urls.open}/back`, { dispatcher: agent, headers: { accept: 'application/json' } });
+    assert.equal(response.statusCode, 200);
+    await response.body.dump();
+  });
+  });
+});
