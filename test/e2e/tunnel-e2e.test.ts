@@ -98,6 +98,17 @@ describe('end to end through a real connector (tunnel)', function () {
       assert.ok(logged.length > 0 && logged.every((id) => seen.has(id)), `connector logged ${logged.join(', ')}`);
     });
 
+    it('says whether the app refused or timed out, never where it is', async () => {
+      const refused = await stack.browser().request(`${stack.urls.dead}/x`, { headers: { accept: 'application/json' } });
+      assert.equal(refused.status, 502);
+      const refusedText = await refused.text();
+      assert.equal((JSON.parse(refusedText) as { error: { code: string } }).error.code, 'ERR_BACKEND_UNREACHABLE');
+      assert.doesNotMatch(refusedText, /127\.0\.0\.1|:1\b|ECONNREFUSED/);
+      const slow = await stack.browser().request(`${stack.urls.slow}/hang`, { headers: { accept: 'application/json' } });
+      assert.equal(slow.status, 504);
+      assert.equal(((await slow.json()) as { error: { code: string } }).error.code, 'ERR_BACKEND_TIMEOUT');
+    });
+
     it('carries WebSockets through the tunnel', async () => {
       const socket = new WebSocket(`${stack.urls.open.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, perMessageDeflate: false });
       const [hello] = (await once(socket, 'message')) as [Buffer];

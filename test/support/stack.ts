@@ -40,7 +40,15 @@ export interface Stack {
   readonly clock: TestClock;
   readonly port: number;
   /** External origins of the published apps: wiki and other (pre-auth), open (pass-through). */
-  readonly urls: { readonly wiki: string; readonly other: string; readonly open: string; readonly unknown: string };
+  readonly urls: {
+    readonly wiki: string;
+    readonly other: string;
+    readonly open: string;
+    readonly unknown: string;
+    /** Pass-through apps whose internal URL refuses connections, and whose backend timeout is 1 s. */
+    readonly dead: string;
+    readonly slow: string;
+  };
   readonly config: GatewayConfigInput;
   /** With `connectors`: where connectors dial, and the PEM file that makes them trust it. */
   readonly connectorUrl: string;
@@ -67,7 +75,7 @@ const CLIENT_SECRET = 'gatehouse-test-client-secret';
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const ca = createDevCa({ commonName: 'Gatehouse test CA' });
-  const hosts = ['wiki.gatehouse.test', 'other.gatehouse.test', 'open.gatehouse.test', 'unknown.gatehouse.test'];
+  const hosts = ['wiki.gatehouse.test', 'other.gatehouse.test', 'open.gatehouse.test', 'unknown.gatehouse.test', 'dead.gatehouse.test', 'slow.gatehouse.test'];
   const certificate = ca.issueServerCertificate(hosts);
   const server: Server = createServer({ cert: certificate.certPem, key: certificate.keyPem, maxHeaderSize: MAX_REQUEST_HEADER_BYTES });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,6 +85,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     other: `https://other.gatehouse.test:${port}`,
     open: `https://open.gatehouse.test:${port}`,
     unknown: `https://unknown.gatehouse.test:${port}`,
+    dead: `https://dead.gatehouse.test:${port}`,
+    slow: `https://slow.gatehouse.test:${port}`,
   };
   const backend = await startEchoBackend();
   const idp = await startIdentityProvider({
@@ -112,6 +122,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       { id: 'wiki', externalUrl: urls.wiki, internalUrl: backend.url },
       { id: 'other', externalUrl: urls.other, internalUrl: backend.url },
       { id: 'open', externalUrl: urls.open, internalUrl: backend.url, preauth: 'passthrough' },
+      { id: 'dead', externalUrl: urls.dead, internalUrl: 'http://127.0.0.1:1', preauth: 'passthrough' },
+      { id: 'slow', externalUrl: urls.slow, internalUrl: backend.url, preauth: 'passthrough', timeouts: { backend: '1s' } },
     ],
     ...(options.connectors
       ? {
