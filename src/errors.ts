@@ -10,6 +10,7 @@ export type GatehouseStep =
   | 'app-resolution'
   | 'session'
   | 'sign-in'
+  | 'conditional-access'
   | 'forwarding'
   | 'connector'
   | 'internal';
@@ -33,6 +34,9 @@ export type GatehouseErrorCode =
   | 'ERR_ID_TOKEN_INVALID'
   | 'ERR_ID_TOKEN_EXPIRED'
   | 'ERR_CLOCK_SKEW'
+  | 'ERR_POLICY_DENIED'
+  | 'ERR_STEP_UP_REQUIRED'
+  | 'ERR_STEP_UP_FAILED'
   | 'ERR_NO_CONNECTOR'
   | 'ERR_CONNECTOR_LOST'
   | 'ERR_BACKEND_UNREACHABLE'
@@ -184,6 +188,25 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     message:
       'The identity token is dated in the future. The clocks of the gateway and the identity provider disagree: check the clock.',
     offerSignIn: true,
+  },
+  ERR_POLICY_DENIED: {
+    status: 403,
+    step: 'conditional-access',
+    title: 'Access denied by policy',
+    message: 'Your organization\'s access policy does not allow this request.',
+  },
+  ERR_STEP_UP_REQUIRED: {
+    status: 401,
+    step: 'conditional-access',
+    title: 'Stronger sign-in required',
+    message: 'This request needs a stronger or more recent sign-in. Sign in again to continue.',
+    offerSignIn: true,
+  },
+  ERR_STEP_UP_FAILED: {
+    status: 403,
+    step: 'conditional-access',
+    title: 'Sign-in not strong enough',
+    message: 'You signed in again, but the sign-in still does not meet this application\'s policy.',
   },
   ERR_NO_CONNECTOR: {
     status: 503,

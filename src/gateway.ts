@@ -19,6 +19,9 @@ import { errorHandler } from './middleware/error-handler.ts';
 import { getRequestContext } from './middleware/context.ts';
 import { IdentityAssertions } from './middleware/identity-assertion.ts';
 import { identityForwarding } from './middleware/identity-forwarding.ts';
+import { AccessControl } from './middleware/access-control.ts';
+import { conditionalAccess } from './middleware/conditional-access.ts';
+import type { RiskProvider } from './policy/types.ts';
 import { createUpgradeHandler } from './middleware/upgrade-handler.ts';
 import { SessionSockets } from './session/session-sockets.ts';
 import { createDirectForwarder, type Forwarder } from './middleware/direct-forwarder.ts';
@@ -65,6 +68,8 @@ export interface GatewayOptions {
   readonly baseDir?: string;
   /** Where the connector CA and registry live. Default: a FileStore in connectors.stateDir. */
   readonly connectorStore?: Store;
+  /** Your own user and sign-in risk, combined with the built-in signals (the higher level wins). */
+  readonly riskProvider?: RiskProvider;
 }
 
 export interface Gateway {
@@ -110,6 +115,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     },
   });
   const sockets = new SessionSockets(clock);
+  const access = new AccessControl({
+    apps: config.apps,
+    namedLocations: config.namedLocations,
+    mfa: config.mfa,
+    risk: options.riskProvider,
+    audit,
+    clock,
+  });
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   const deps: PreauthDeps = {
     oidc,
@@ -122,6 +135,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     scopes: config.identityProvider.scopes,
     clientId: config.identityProvider.clientId,
     sockets,
+    access,
   };
   const connectors = config.connectors
     ? new ConnectorService({
@@ -168,6 +182,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   });
   handler.use(oidcPreauth(deps));
   handler.use(sessionGate({ sessions, audit }));
+  handler.use(conditionalAccess(access, audit));
   handler.use(identityForwarding(assertions));
   handler.use(forwarder.handler);
   handler.use(errorHandler(logger));
@@ -178,6 +193,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     sockets,
     assertions,
     forwarder,
+    access,
     audit,
     logger,
     unknownHost,

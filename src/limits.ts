@@ -196,3 +196,70 @@ export const MAX_TUNNELS_PER_CONNECTOR = 16;
  * control, not this bound, limits it and the tunnel never deadlocks.
  */
 export const TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES = TUNNEL_CONNECTION_WINDOW_BYTES + 16 * 1024 * 1024;
+
+/* ---- Built-in risk (src/risk/) ---- */
+
+/** Users whose failed sign-ins, and users whose network history, are remembered; the least recently active are forgotten first. */
+export const RISK_MAX_TRACKED_USERS = 100_000;
+
+/** Client addresses (IPv4 addresses, IPv6 /64s) whose failed sign-ins are remembered; the least recently failing are forgotten first. */
+export const RISK_MAX_TRACKED_ADDRESSES = 100_000;
+
+/** Networks remembered per user; the least recently used is forgotten first. */
+export const RISK_MAX_NETWORKS_PER_USER = 20;
+
+/** Largest failed-sign-in threshold; each key keeps at most this many timestamps. */
+export const RISK_MAX_FAILURE_THRESHOLD = 1_000;
+
+/** Longest sliding window a risk signal may look back over. */
+export const RISK_MAX_WINDOW_SECONDS = 7 * 86_400;
+
+/** Longest time a user's network is remembered without being used again. */
+export const RISK_MAX_NETWORK_MEMORY_SECONDS = 366 * 86_400;
+
+/** A custom risk provider answers within this, or its `onError` level is used (it runs on every request). */
+export const RISK_PROVIDER_TIMEOUT_MS = 2_000;
+export const RISK_PROVIDER_MAX_TIMEOUT_MS = 10_000;
+
+/* ---- Audit sinks and queries (src/audit/) ---- */
+
+/** Bytes a file sink may hold in memory while the disk catches up; events beyond are dropped and counted. */
+export const AUDIT_FILE_MAX_BACKLOG_BYTES = 8 * 1024 * 1024;
+
+/** Webhook sink: events per POST, and how long a partial batch waits for company. */
+export const AUDIT_WEBHOOK_BATCH_SIZE = 100;
+export const AUDIT_WEBHOOK_MAX_BATCH_SIZE = 1_000;
+export const AUDIT_WEBHOOK_FLUSH_INTERVAL_MS = 1_000;
+
+/** Webhook sink: events waiting for delivery; beyond it the oldest are dropped and counted. */
+export const AUDIT_WEBHOOK_MAX_QUEUE = 10_000;
+export const AUDIT_WEBHOOK_MAX_QUEUE_CEILING = 1_000_000;
+
+/** Webhook sink: one POST, from dialling to the status line. */
+export const AUDIT_WEBHOOK_TIMEOUT_MS = 10_000;
+export const AUDIT_WEBHOOK_MAX_TIMEOUT_MS = 120_000;
+
+/** Webhook sink retries: full jitter in [0, min(cap, base·2^n)]. */
+export const AUDIT_WEBHOOK_RETRY_BASE_MS = 500;
+export const AUDIT_WEBHOOK_RETRY_CAP_MS = 60_000;
+
+/** close() and flush() give up on undelivered events after this long; they are counted as dropped. */
+export const AUDIT_CLOSE_DEADLINE_MS = 5_000;
+
+/** A sink that drops events tells its `onDrop` listener at most this often. */
+export const AUDIT_DROP_REPORT_INTERVAL_MS = 60_000;
+
+/** Recent events kept in memory for the admin query endpoint. */
+export const AUDIT_RECENT_EVENTS_CAPACITY = 10_000;
+export const AUDIT_RECENT_EVENTS_MAX_CAPACITY = 1_000_000;
+
+/** Events one admin query returns: by default, and at most. */
+export const AUDIT_QUERY_DEFAULT_LIMIT = 100;
+export const AUDIT_QUERY_MAX_LIMIT = 1_000;
+
+/** One query parameter's value, and the number of types one query may name. */
+export const AUDIT_QUERY_MAX_PARAM_LENGTH = 256;
+export const AUDIT_QUERY_MAX_TYPES = 32;
+
+/** Webhook sink: the longest a partial batch may be held back. */
+export const AUDIT_WEBHOOK_MAX_FLUSH_INTERVAL_MS = 60_000;

@@ -35,7 +35,8 @@ export interface DevUser {
   name: string;
   email: string;
   groups: string[];
-  mfa: boolean;
+  /** true: every sign-in is multi-factor; 'on-request': only when the one-time code is entered; false: never. */
+  mfa: boolean | 'on-request';
   roles?: string[];
 }
 
@@ -84,6 +85,8 @@ export interface DevIdentityProvider {
 
 export const ACR_PASSWORD = 'urn:gatehouse:pwd';
 export const ACR_MFA = 'urn:gatehouse:mfa';
+/** The one-time code every 'on-request' user's (pretend) authenticator shows. */
+export const DEV_ONE_TIME_CODE = '123456';
 
 export const DEFAULT_DEV_USERS: DevUser[] = [
   {
@@ -104,6 +107,15 @@ export const DEFAULT_DEV_USERS: DevUser[] = [
     email: 'bob@gatehouse.test',
     groups: ['staff'],
     mfa: false,
+  },
+  {
+    login: 'dana',
+    password: 'dana-password',
+    sub: 'user-dana',
+    name: 'Dana Developer',
+    email: 'dana@gatehouse.test',
+    groups: ['staff', 'developers'],
+    mfa: 'on-request',
   },
   {
     login: 'mallory',
@@ -251,7 +263,11 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
     if (!details) return;
     switch (details.prompt.name) {
       case 'login':
-        res.type('html').send(loginPage({ uid: details.uid, clientName: await clientName(details.params.client_id) }));
+        res.type('html').send(loginPage({
+          uid: details.uid,
+          clientName: await clientName(details.params.client_id),
+          askForCode: typeof details.params.acr_values === 'string' && details.params.acr_values.split(' ').includes(ACR_MFA),
+        }));
         return;
       case 'consent': {
         // Reached only for requests autoGrant cannot settle up front (native
@@ -286,11 +302,23 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
       }));
       return;
     }
+    const code = formField(req.body, 'otp').trim();
+    if (user.mfa === 'on-request' && code !== '' && code !== DEV_ONE_TIME_CODE) {
+      res.status(401).type('html').send(loginPage({
+        uid: details.uid,
+        clientName: await clientName(details.params.client_id),
+        login,
+        error: 'Wrong one-time code.',
+        askForCode: true,
+      }));
+      return;
+    }
+    const multiFactor = user.mfa === true || (user.mfa === 'on-request' && code === DEV_ONE_TIME_CODE);
     await provider.interactionFinished(req, res, {
       login: {
         accountId: user.sub,
-        amr: user.mfa ? ['pwd', 'mfa'] : ['pwd'],
-        acr: user.mfa ? ACR_MFA : ACR_PASSWORD,
+        amr: multiFactor ? (user.mfa === true ? ['pwd', 'mfa'] : ['pwd', 'otp', 'mfa']) : ['pwd'],
+        acr: multiFactor ? ACR_MFA : ACR_PASSWORD,
         remember: true,
       },
     }, { mergeWithLastSubmission: false });

@@ -39,6 +39,8 @@ export interface LoginPageOptions {
   clientName: string;
   login?: string;
   error?: string;
+  /** The relying party asked for multi-factor authentication (acr_values): say so next to the code field. */
+  askForCode?: boolean;
 }
 
 export function loginPage(opts: LoginPageOptions): string {
@@ -51,6 +53,7 @@ export function loginPage(opts: LoginPageOptions): string {
 ${error}<form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="off">
 <label>Login <input type="text" name="login" value="${escapeHtml(opts.login ?? '')}" autocapitalize="none" autofocus required></label>
 <label>Password <input type="password" name="password" required></label>
+<label>One-time code${opts.askForCode ? ' (required by this application)' : ' (if you have an authenticator)'} <input type="text" name="otp" inputmode="numeric" autocomplete="one-time-code"></label>
 <button type="submit">Sign in</button>
 </form>
 <p><a href="/interaction/${escapeHtml(uid)}/abort">Cancel</a></p>`,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { systemClock, type Clock } from '../clock.ts';
-import { MAX_AUDIT_USER_AGENT } from '../limits.ts';
+import { AUDIT_CLOSE_DEADLINE_MS, MAX_AUDIT_USER_AGENT } from '../limits.ts';
 import type { AuditEvent, AuditEventInput, AuditSink } from './events.ts';
 
 /** Fans every event out to its sinks. A failing sink never breaks a request. */
@@ -31,6 +31,18 @@ export class AuditLog {
       }
     }
     return event;
+  }
+
+  /** Waits for every sink that buffers to deliver what it holds, all within one deadline; true when all did. */
+  async flush(timeoutMs = AUDIT_CLOSE_DEADLINE_MS): Promise<boolean> {
+    const results = await Promise.allSettled(this.#sinks.map(async (sink) => (await sink.flush?.(timeoutMs)) ?? true));
+    return results.every((result) => result.status === 'fulfilled' && result.value);
+  }
+
+  /** Closes every sink (each delivers what it can within the deadline, then counts the rest as dropped). */
+  async close(timeoutMs = AUDIT_CLOSE_DEADLINE_MS): Promise<void> {
+    const results = await Promise.allSettled(this.#sinks.map(async (sink) => sink.close?.(timeoutMs)));
+    for (const result of results) if (result.status === 'rejected') this.#onSinkError(result.reason);
   }
 }
 

@@ -1,27 +1,38 @@
 import type { GatehouseErrorCode } from '../errors.ts';
 
-/** Every audit event type Gatehouse emits. Documented in the README's audit section. */
-export type AuditEventType =
-  | 'request.rejected'
-  | 'forward.failed'
-  | 'signin.started'
-  | 'signin.succeeded'
-  | 'signin.failed'
-  | 'signin.loop_detected'
-  | 'session.rejected'
-  | 'session.expired'
-  | 'session.revocation_overflow'
-  | 'logout'
-  | 'gateway.started'
-  | 'connector.registered'
-  | 'connector.renewed'
-  | 'connector.refused'
-  | 'connector.revoked'
-  | 'connector.moved'
-  | 'connector.connected'
-  | 'connector.disconnected'
-  | 'config.changed'
-  | 'idp.unavailable';
+/**
+ * Every audit event type Gatehouse emits, as a list so queries can check a
+ * type name. Documented, with when each is emitted, in docs/audit-events.md.
+ */
+export const AUDIT_EVENT_TYPES = [
+  'request.rejected',
+  'forward.failed',
+  'signin.started',
+  'signin.succeeded',
+  'signin.failed',
+  'signin.loop_detected',
+  'session.rejected',
+  'session.expired',
+  'session.revocation_overflow',
+  'logout',
+  'gateway.started',
+  'connector.registered',
+  'connector.renewed',
+  'connector.refused',
+  'connector.revoked',
+  'connector.moved',
+  'connector.connected',
+  'connector.disconnected',
+  'config.changed',
+  'idp.unavailable',
+  'policy.decision',
+  'access.denied',
+  'risk.provider_failed',
+  'audit.dropped',
+  'admin.events_queried',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export type AuditOutcome = 'success' | 'failure' | 'info';
 
@@ -51,5 +62,10 @@ export interface AuditEvent {
 export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
 
 export interface AuditSink {
+  /** Synchronous and cheap: it runs on the request path. It must not throw for a full or broken destination. */
   write(event: AuditEvent): void;
+  /** Resolves once what was written has reached its destination, or after `timeoutMs`; true when everything did. */
+  flush?(timeoutMs?: number): Promise<boolean>;
+  /** Delivers what it can within `timeoutMs`, counts the rest as dropped, and releases its resources. */
+  close?(timeoutMs?: number): Promise<void>;
 }

@@ -26,6 +26,8 @@ export interface GatewayConfig {
   readonly server: Readonly<Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: TlsMaterial }>;
   readonly connectors?: ConnectorsConfig;
   readonly identityAssertion: Readonly<{ issuer: string; lifetime: number; key?: string }>;
+  readonly namedLocations: Readonly<Record<string, readonly string[]>>;
+  readonly mfa: Readonly<ParsedGatewayConfig['mfa']>;
 }
 
 export interface TlsMaterial {
@@ -150,5 +152,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     server: Object.freeze({ ...server, ...(tls ? { tls } : {}) }),
     ...(connectors ? { connectors } : {}),
     identityAssertion: Object.freeze({ ...assertion, ...(assertionKey !== undefined ? { key: assertionKey } : {}) }),
+    namedLocations: Object.freeze({ ...parsed.namedLocations }),
+    mfa: Object.freeze({ ...parsed.mfa }),
   });
 }

@@ -9,6 +9,8 @@ import {
   MIN_SECRET_LENGTH,
 } from '../limits.ts';
 import { parseDurationSeconds } from './duration.ts';
+import { parseCidr } from '../policy/ip.ts';
+import { mfaSchema, namedLocationsSchema, policySchema } from './policy-schema.ts';
 
 /**
  * The one schema for a gateway's configuration, used by createGateway() and by
@@ -133,6 +135,8 @@ const appSchema = z.strictObject({
     })
     .prefault({}),
   session: sessionOverrides.prefault({}),
+  /** Conditional access: evaluated at sign-in and on every request (see docs/conditional-access.md). */
+  policies: z.array(policySchema).default([]),
   /**
    * Header-based single sign-on: headers set on every forwarded request from
    * the session's claims. Client copies of these headers are always removed.
@@ -251,6 +255,17 @@ export const gatewayConfigSchema = z
       persistent: z.boolean().default(false),
     }),
     trustedProxies: z.array(cidr).default([]),
+    /** Named locations for policies: name → IPv4/IPv6 CIDR list. */
+    namedLocations: namedLocationsSchema.default({}).superRefine((locations, ctx) => {
+      for (const [name, ranges] of Object.entries(locations)) {
+        ranges.forEach((range, index) => {
+          const parsed = parseCidr(range);
+          if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: [name, index], message: parsed });
+        });
+      }
+    }),
+    /** What counts as multi-factor authentication, and what a step-up asks for. */
+    mfa: mfaSchema,
     /** The signed identity assertion sent to backends (a JWT in X-Gatehouse-Assertion). */
     identityAssertion: z
       .strictObject({
@@ -291,6 +306,26 @@ export const gatewayConfigSchema = z
       .prefault({}),
   })
   .superRefine((config, ctx) => {
+    const locations = new Set(Object.keys(config.namedLocations));
+    config.apps.forEach((app, appIndex) => {
+      const names = new Set<string>();
+      app.policies.forEach((policy, policyIndex) => {
+        if (names.has(policy.name)) {
+          ctx.addIssue({ code: 'custom', path: ['apps', appIndex, 'policies', policyIndex, 'name'], message: `duplicate policy name "${policy.name}"` });
+        }
+        names.add(policy.name);
+        const { include = [], exclude = [] } = policy.conditions.locations ?? {};
+        [...include, ...exclude].forEach((location) => {
+          if (location !== 'any' && !locations.has(location) && typeof parseCidr(location) === 'string') {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['apps', appIndex, 'policies', policyIndex, 'conditions', 'locations'],
+              message: `"${location}" is neither "any", a named location (namedLocations) nor a CIDR range`,
+            });
+          }
+        });
+      });
+    });
     const idp = config.identityProvider;
     if (idp.clientSecret !== undefined && idp.clientSecretFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['identityProvider', 'clientSecret'], message: 'give either "clientSecret" or "clientSecretFile", not both' });

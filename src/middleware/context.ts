@@ -15,6 +15,8 @@ export interface Identity {
   /** When the session ends at the latest (epoch seconds). */
   readonly sessionExpiresAt: number;
   readonly app: string;
+  /** The ID-token claims the app's policies look at (and only those). */
+  readonly claims: Readonly<Record<string, unknown>>;
 }
 
 export interface RequestContext {

@@ -9,6 +9,10 @@ export interface ErrorResponseOptions {
   readonly signInUrl?: string | undefined;
   /** Force a format; by default HTML for browsers that ask for it, JSON for everything else. */
   readonly format?: 'json' | 'html' | undefined;
+  /** Fixed sentences (never request data) saying what failed and what the user can do. */
+  readonly details?: readonly string[] | undefined;
+  /** A button in place of "Sign in again". */
+  readonly action?: { readonly label: string; readonly href: string } | undefined;
 }
 
 /**
@@ -45,9 +49,11 @@ export function sendError(
 
   if (options.format === 'html' || (options.format === undefined && wantsHtml(req))) {
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
-    const action = signInUrl ? `<p><a class="button" href="${escapeHtml(signInUrl)}">Sign in again</a></p>` : '';
+    const button = options.action ?? (signInUrl ? { label: 'Sign in again', href: signInUrl } : undefined);
+    const action = button ? `<p><a class="button" href="${escapeHtml(button.href)}">${escapeHtml(button.label)}</a></p>` : '';
+    const details = options.details?.length ? `<ul>${options.details.map((line) => `<li>${escapeHtml(line)}</li>`).join('')}</ul>` : '';
     const body = `<h1>${escapeHtml(description.title)}</h1>
-<p>${escapeHtml(message)}</p>${action}
+<p>${escapeHtml(message)}</p>${details}${action}
 <p class="meta">Step: ${escapeHtml(description.step)} · Code: ${escapeHtml(error.code)} · Request ID: ${escapeHtml(requestId)}</p>`;
     res.end(req.method === 'HEAD' ? undefined : renderPage(description.title, body));
     return;
@@ -60,7 +66,9 @@ export function sendError(
       title: description.title,
       message,
       requestId,
+      ...(options.details?.length ? { details: options.details } : {}),
       ...(signInUrl ? { signInUrl } : {}),
+      ...(options.action ? { action: options.action } : {}),
     },
   };
   res.end(req.method === 'HEAD' ? undefined : JSON.stringify(payload));

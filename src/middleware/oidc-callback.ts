@@ -8,7 +8,10 @@ import { GatehouseError } from '../errors.ts';
 import { SIGNIN_ATTEMPT_TTL_SECONDS } from '../limits.ts';
 import { safeReturnTo } from '../oidc/return-to.ts';
 import { appendSetCookie } from '../session/cookies.ts';
-import type { SignedInUser } from '../session/session-manager.ts';
+import { policyClaimNames, type SignedInUser } from '../session/session-manager.ts';
+import { explain } from './access-explanation.ts';
+import { requestPath } from './access-facts.ts';
+import type { Identity } from './context.ts';
 import { auditContext } from './audit-context.ts';
 import { getRequestContext } from './context.ts';
 import { sendError } from './error-response.ts';
@@ -30,8 +33,10 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     const origin = appOrigin(app);
     const { secure } = deps.sessions.settingsFor(app);
     const query = new URL(req.originalUrl, origin).searchParams;
-    const fail = (error: GatehouseError, details?: Record<string, string>): void => {
+    const clientIp = getRequestContext(req)?.clientIp ?? '';
+    const fail = (error: GatehouseError, details?: Record<string, string>, sub?: string): void => {
       deps.audit.emit({ type: 'signin.failed', outcome: 'failure', code: error.code, reason: error.reason, details, ...auditContext(req) });
+      deps.signIns?.failure({ sub, clientIp, now: nowSeconds(deps.clock) });
       sendError(req, res, error, { signInUrl: signInUrl(app, '/') });
     };
 
@@ -72,16 +77,47 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
 
     let verified;
     try {
-      verified = await deps.oidc.exchange(new URL(`${origin}${CALLBACK_PATH}?${query.toString()}`), transaction);
+      verified = await deps.oidc.exchange(new URL(`${origin}${CALLBACK_PATH}?${query.toString()}`), {
+        ...transaction,
+        ...(transaction.su ? { maxAge: 0 } : {}),
+      });
     } catch (error) {
       const mapped = error instanceof GatehouseError ? error : new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
       fail(mapped);
       return;
     }
     const user = signedInUser(verified.claims, verified.idToken, now);
+
+    // Conditional access at sign-in (step 5), for the page the user is going to.
+    const decision = await deps.access.decide(req, app, previewIdentity(app, user), requestPath(transaction.rt), clientIp, 'sign-in');
+    if (decision && decision.effect !== 'allow') {
+      const explanation = explain(decision);
+      if (decision.effect === 'deny' || transaction.su) {
+        // A step-up already went to the provider once: it is not sent again (no loops, ever).
+        const error = decision.effect === 'deny' ? new GatehouseError('ERR_POLICY_DENIED', 'policy') : new GatehouseError('ERR_STEP_UP_FAILED', `step_up_${transaction.su}`);
+        deps.audit.emit({
+          type: 'access.denied',
+          outcome: 'failure',
+          code: error.code,
+          reason: decision.failed.map((outcome) => `${outcome.policy}:${outcome.reason}`).join(' '),
+          user: { sub: user.sub, name: user.name, email: user.email },
+          details: { at: 'sign-in' },
+          ...auditContext(req),
+        });
+        deps.signIns?.failure({ sub: user.sub, clientIp, now });
+        sendError(req, res, error, {
+          details: explanation.details,
+          ...(explanation.remedy === 'sign-in-with-mfa' || explanation.remedy === 'sign-in-again'
+            ? { action: { label: 'Try signing in again', href: `${signInUrl(app, transaction.rt)}&stepup=${decision.stepUp?.reason ?? 'mfa'}` } }
+            : {}),
+        });
+        return;
+      }
+    }
+
     let issued;
     try {
-      issued = await deps.sessions.issue(app, user);
+      issued = await deps.sessions.issue(app, user, { persistentAllowed: decision?.persistentAllowed ?? true });
     } catch (error) {
       if (error instanceof GatehouseError) {
         fail(error, { sub: user.sub });
@@ -91,6 +127,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     }
     appendSetCookie(res, issued.setCookie);
     appendSetCookie(res, deps.loops.recordCompletion(req, secure));
+    deps.signIns?.success({ sub: user.sub, clientIp, now });
     deps.audit.emit({
       type: 'signin.succeeded',
       outcome: 'success',
@@ -98,7 +135,33 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       details: { amr: user.amr.join(' '), acr: user.acr ?? null, sessionExpiresAt: issued.record.exp },
       ...auditContext(req),
     });
+    if (decision?.effect === 'step-up' && decision.stepUp) {
+      // Signed in, but the page asks for more: once, straight to the step-up sign-in.
+      res.statusCode = 302;
+      res.setHeader('Location', `${signInUrl(app, transaction.rt)}&stepup=${decision.stepUp.reason}`);
+      res.end();
+      return;
+    }
     redirectBack(res, app, transaction.rt);
+  };
+}
+
+/** The identity a session for `user` would carry, for evaluating policy before the session exists. */
+function previewIdentity(app: AppConfig, user: SignedInUser): Identity {
+  const kept: Record<string, unknown> = {};
+  for (const name of policyClaimNames(app)) if (user.claims?.[name] !== undefined) kept[name] = user.claims[name];
+  return {
+    sub: user.sub,
+    name: user.name,
+    email: user.email,
+    groups: user.groups,
+    amr: user.amr,
+    acr: user.acr,
+    authTime: user.authTime,
+    sessionId: 'pending',
+    sessionExpiresAt: user.idTokenExpiresAt,
+    app: app.id,
+    claims: kept,
   };
 }
 
@@ -122,6 +185,7 @@ function signedInUser(claims: IDToken, idToken: string, now: number): SignedInUs
     authTime: typeof claims.auth_time === 'number' ? claims.auth_time : now,
     idTokenExpiresAt: claims.exp,
     idToken,
+    claims,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
+import type { AccessControl } from './access-control.ts';
 import type { OidcClient } from '../oidc/oidc-client.ts';
 import type { SignInLoopDetector } from '../oidc/signin-loop.ts';
 import type { TransactionCookies } from '../oidc/transaction-cookies.ts';
@@ -20,4 +21,13 @@ export interface PreauthDeps {
   readonly clientId: string;
   /** Upgraded connections by session, closed at logout. */
   readonly sockets: SessionSockets;
+  /** Conditional access, evaluated at sign-in. */
+  readonly access: AccessControl;
+  /** Told of every completed and failed sign-in, for the built-in risk signals. */
+  readonly signIns?: SignInObserver;
+}
+
+export interface SignInObserver {
+  failure(event: { readonly sub?: string | undefined; readonly clientIp: string; readonly now: number }): void;
+  success(event: { readonly sub: string; readonly clientIp: string; readonly now: number }): void;
 }

@@ -34,9 +34,11 @@ export function signInStart(deps: PreauthDeps): RequestHandler {
       return;
     }
     res.setHeader('Cache-Control', 'no-store');
+    const stepUpParam = req.query['stepup'];
+    const stepUp = stepUpParam === 'mfa' || stepUpParam === 'sign_in_frequency' ? stepUpParam : undefined;
 
     const current = await deps.sessions.read(req, app);
-    if (current.ok) {
+    if (current.ok && !stepUp) {
       res.redirect(302, `${origin}${returnTo}`);
       return;
     }
@@ -47,7 +49,7 @@ export function signInStart(deps: PreauthDeps): RequestHandler {
       return;
     }
 
-    const transaction = await deps.transactions.create(req, app.id, secure, returnTo);
+    const transaction = await deps.transactions.create(req, app.id, secure, returnTo, stepUp);
     const url = await deps.oidc.authorizationUrl({
       redirect_uri: `${origin}${CALLBACK_PATH}`,
       scope: deps.scopes.join(' '),
@@ -55,9 +57,12 @@ export function signInStart(deps: PreauthDeps): RequestHandler {
       nonce: transaction.record.nonce,
       code_challenge: await client.calculatePKCECodeChallenge(transaction.record.verifier),
       code_challenge_method: 'S256',
+      // A step-up asks for a fresh authentication, and for MFA by acr_values when the provider knows them.
+      ...(stepUp ? { prompt: 'login', max_age: '0' } : {}),
+      ...(stepUp === 'mfa' && (deps.access.mfa.acrValues?.length ?? 0) > 0 ? { acr_values: (deps.access.mfa.acrValues ?? []).join(' ') } : {}),
     });
     for (const line of transaction.setCookies) appendSetCookie(res, line);
-    deps.audit.emit({ type: 'signin.started', outcome: 'info', ...auditContext(req) });
+    deps.audit.emit({ type: 'signin.started', outcome: 'info', ...(stepUp ? { reason: `step_up:${stepUp}` } : {}), ...auditContext(req) });
     res.redirect(302, url.href);
   };
 }

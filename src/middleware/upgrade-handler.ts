@@ -10,6 +10,8 @@ import type { AppTable } from './app-resolution.ts';
 import { auditContext } from './audit-context.ts';
 import { createClientIpResolver } from './client-ip.ts';
 import { setRequestContext } from './context.ts';
+import type { AccessControl } from './access-control.ts';
+import { requestPath } from './access-facts.ts';
 import type { Forwarder } from './direct-forwarder.ts';
 import type { IdentityAssertions } from './identity-assertion.ts';
 import { refuse } from './request-context.ts';
@@ -22,6 +24,7 @@ export interface UpgradeHandlerOptions {
   readonly sockets: SessionSockets;
   readonly assertions: IdentityAssertions;
   readonly forwarder: Forwarder;
+  readonly access: AccessControl;
   readonly audit: AuditLog;
   readonly logger: Logger;
   /** With `next`, upgrades for hosts that publish no app are left to the server's other listeners. */
@@ -72,6 +75,9 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
         return fail(new GatehouseError(code, check.reason), signInUrl(app, req.url ?? '/'));
       }
       context.identity = check.identity;
+      const decision = await options.access.decide(req, app, check.identity, requestPath(req.url ?? '/'), context.clientIp, 'request');
+      if (decision?.effect === 'deny') return fail(new GatehouseError('ERR_POLICY_DENIED', 'policy'));
+      if (decision?.effect === 'step-up') return fail(new GatehouseError('ERR_STEP_UP_REQUIRED', decision.stepUp?.reason ?? 'step_up'), signInUrl(app, req.url ?? '/'));
       context.assertion = await options.assertions.assertionFor(check.identity, app);
       options.sockets.track(check.identity.sessionId, check.identity.sessionExpiresAt, socket as Parameters<SessionSockets['track']>[2]);
     }

@@ -20,6 +20,8 @@ export interface CodeExchangeChecks {
   readonly state: string;
   readonly nonce: string;
   readonly verifier: string;
+  /** The max_age sent with the authorization request, if any: auth_time must then be that recent. */
+  readonly maxAge?: number | undefined;
 }
 
 export interface VerifiedSignIn {
@@ -117,6 +119,7 @@ export class OidcClient {
         expectedState: checks.state,
         expectedNonce: checks.nonce,
         idTokenExpected: true,
+        ...(checks.maxAge !== undefined ? { maxAge: checks.maxAge } : {}),
       });
     } catch (error) {
       throw mapExchangeError(error);

@@ -32,7 +32,7 @@ export class TransactionCookies {
   }
 
   /** Starts an attempt, evicting the oldest live ones beyond the cap. */
-  async create(req: IncomingMessage, app: string, secure: boolean, returnTo: string): Promise<NewTransaction> {
+  async create(req: IncomingMessage, app: string, secure: boolean, returnTo: string, stepUp?: TransactionRecord['su']): Promise<NewTransaction> {
     const now = nowSeconds(this.#clock);
     const record: TransactionRecord = {
       v: 1,
@@ -43,6 +43,7 @@ export class TransactionCookies {
       verifier: client.randomPKCECodeVerifier(),
       rt: returnTo,
       c: now,
+      ...(stepUp ? { su: stepUp } : {}),
     };
     const value = await seal(record, this.#passwords, SIGNIN_ATTEMPT_TTL_SECONDS);
     const live = this.#liveNames(req, secure);

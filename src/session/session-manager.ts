@@ -46,6 +46,29 @@ export interface SignedInUser {
   /** The ID token's expiry, epoch seconds: the session never outlives it. */
   readonly idTokenExpiresAt: number;
   readonly idToken: string;
+  /** Every claim of the ID token; the session keeps those the app's policies name. */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+/** Which claims an app's policies look at: the session keeps only these. */
+export function policyClaimNames(app: AppConfig): string[] {
+  const names = new Set<string>();
+  for (const policy of app.policies) {
+    for (const match of policy.conditions.claims ?? []) names.add(match.claim);
+    for (const match of policy.grant.claims ?? []) names.add(match.claim);
+  }
+  return [...names];
+}
+
+function keptClaims(app: AppConfig, claims: Readonly<Record<string, unknown>> | undefined): Record<string, string | number | boolean | string[]> | undefined {
+  if (!claims) return undefined;
+  const kept: Record<string, string | number | boolean | string[]> = {};
+  for (const name of policyClaimNames(app)) {
+    const value = claims[name];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') kept[name] = value;
+    else if (Array.isArray(value)) kept[name] = value.filter((item): item is string => typeof item === 'string');
+  }
+  return Object.keys(kept).length > 0 ? kept : undefined;
 }
 
 export interface IssuedSession {
@@ -102,6 +125,7 @@ export class SessionManager {
       sessionId: record.sid,
       sessionExpiresAt: record.exp,
       app: record.app,
+      claims: Object.freeze({ ...(record.c ?? {}) }),
     });
     if (now - record.ls < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record };
     // Idle timeout is measured from the last request: re-seal the cookie with a fresh last-seen time.
@@ -110,8 +134,9 @@ export class SessionManager {
   }
 
   /** Turns a verified sign-in into a sealed session cookie. Throws ERR_COOKIE_TOO_LARGE rather than send one a browser would drop. */
-  async issue(app: AppConfig, user: SignedInUser): Promise<IssuedSession> {
+  async issue(app: AppConfig, user: SignedInUser, options: { persistentAllowed?: boolean } = {}): Promise<IssuedSession> {
     const settings = this.settingsFor(app);
+    const claims = keptClaims(app, user.claims);
     const now = nowSeconds(this.#options.clock);
     const exp = Math.min(user.idTokenExpiresAt, now + settings.maxLifetime);
     if (exp <= now) throw new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'session_would_start_expired');
@@ -130,7 +155,8 @@ export class SessionManager {
       iat: now,
       exp,
       ls: now,
-      ...(settings.persistent ? { p: 1 as const } : {}),
+      ...(settings.persistent && options.persistentAllowed !== false ? { p: 1 as const } : {}),
+      ...(claims ? { c: claims } : {}),
     };
     // A record the gate would later refuse to read must not be issued: that would be a sign-in loop.
     if (!sessionRecordSchema.safeParse(record).success) {

@@ -25,6 +25,8 @@ export const sessionRecordSchema = z.strictObject({
   ls: z.number().int().nonnegative(),
   /** Persistent cookie (Max-Age set). */
   p: z.literal(1).optional(),
+  /** The ID-token claims the app's policies need, and only those. */
+  c: z.record(z.string().max(64), z.union([z.string().max(1024), z.number(), z.boolean(), z.array(z.string().max(256)).max(100)])).optional(),
 });
 
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;
@@ -40,6 +42,8 @@ export const transactionRecordSchema = z.strictObject({
   rt: z.string().min(1).max(2048),
   /** Created, epoch seconds. */
   c: z.number().int().nonnegative(),
+  /** A step-up attempt, and why: its answer is not sent to the provider again if it still falls short. */
+  su: z.enum(['mfa', 'sign_in_frequency']).optional(),
 });
 
 export type TransactionRecord = z.infer<typeof transactionRecordSchema>;
