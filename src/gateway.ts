@@ -70,9 +70,36 @@ export interface GatewayOptions {
   readonly connectorStore?: Store;
   /** Your own user and sign-in risk, combined with the built-in signals (the higher level wins). */
   readonly riskProvider?: RiskProvider;
+  /**
+   * Test mode, for `gatehouse/testing`: lets your tests mint sessions sealed
+   * with this gateway's real keys. Never set it in production: the gateway
+   * prints a warning at start when it is on.
+   */
+  readonly testing?: boolean;
+}
+
+/** What `gatehouse/testing` reaches through; present only on gateways created with `testing: true`. */
+export const TESTING_HOOKS: unique symbol = Symbol.for('gatehouse.testing');
+
+export interface TestSessionUser {
+  readonly sub: string;
+  readonly name?: string;
+  readonly email?: string;
+  readonly groups?: readonly string[];
+  readonly amr?: readonly string[];
+  readonly acr?: string;
+  readonly claims?: Readonly<Record<string, unknown>>;
+  /** Session lifetime, seconds. Default 1 hour. */
+  readonly lifetime?: number;
+}
+
+export interface TestingHooks {
+  /** A `name=value` Cookie header for a session of `user` on the app, sealed by the real session code. */
+  sessionCookie(appId: string, user: TestSessionUser): Promise<string>;
 }
 
 export interface Gateway {
+  readonly [TESTING_HOOKS]?: TestingHooks;
   /** Mount on an Express app (at its root): `app.use(gateway.handler)`. */
   readonly handler: Router;
   readonly config: GatewayConfig;
@@ -199,7 +226,35 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     unknownHost,
   });
 
+  let testing: TestingHooks | undefined;
+  if (options.testing === true) {
+    const message = 'Gatehouse TEST MODE is on: tests can mint sessions with this gateway\'s keys. Never run a production gateway with { testing: true }.';
+    logger.warn(message);
+    process.emitWarning(message, { code: 'GATEHOUSE_TEST_MODE' });
+    testing = {
+      async sessionCookie(appId, user) {
+        const app = config.apps.find((candidate) => candidate.id === appId);
+        if (!app) throw new TypeError(`sessionCookie: no app "${appId}" in this gateway`);
+        const now = Math.floor(clock() / 1000);
+        const issued = await sessions.issue(app, {
+          sub: user.sub,
+          name: user.name,
+          email: user.email,
+          groups: user.groups ?? [],
+          amr: user.amr ?? ['pwd'],
+          acr: user.acr,
+          authTime: now,
+          idTokenExpiresAt: now + (user.lifetime ?? 3600),
+          idToken: 'test-session-without-id-token',
+          ...(user.claims ? { claims: user.claims } : {}),
+        });
+        return issued.setCookie.split(';')[0] ?? '';
+      },
+    };
+  }
+
   return {
+    ...(testing ? { [TESTING_HOOKS]: testing } : {}),
     handler,
     config,
     audit,

@@ -114,6 +114,12 @@ export class ConnectorService {
     return this.#registry;
   }
 
+  /** Where the connector listener listens, once listen() has run. */
+  address(): AddressInfo | undefined {
+    const address = this.#tls?.address();
+    return address && typeof address === 'object' ? address : undefined;
+  }
+
   /** The service's durable store, once init() has opened it. */
   async store(): Promise<Store> {
     await this.init();

@@ -1,0 +1,202 @@
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { lookup } from 'node:dns';
+import { once } from 'node:events';
+import * as oidc from 'openid-client';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
+import { jsonLinesSink } from '../../src/audit/audit-log.ts';
+import { createGatewayServer, type GatewayServer } from '../../src/server.ts';
+import { DEV_ONE_TIME_CODE, startIdentityProvider, type DevIdentityProvider } from '../identity-provider/index.ts';
+import { createDevCa } from '../pki/dev-ca.ts';
+import { startSampleApp, type SampleApp } from './sample-app.ts';
+import { approveDeviceLogin } from './device-approval.ts';
+
+const CONNECTOR_CLI = fileURLToPath(new URL('../../src/cli/gatehouse-connector.ts', import.meta.url));
+const RESOURCE = 'urn:gatehouse:connectors';
+const DEVICE_CLIENT = 'gatehouse-connector';
+
+export interface DemoOptions {
+  /** Users' HTTPS port (0: any free port). */
+  readonly port: number;
+  /** The connector listener's port. */
+  readonly connectorPort: number;
+  readonly identityProviderPort: number;
+  /** Everything the demo writes: the CA, the service's and the connector's state. Emptied at start. */
+  readonly dir: string;
+  readonly progress: (line: string) => void;
+  /** The connector's log lines (JSON) go here. */
+  readonly connectorOutput?: (chunk: string) => void;
+}
+
+export interface Demo {
+  readonly urls: { readonly wiki: string; readonly status: string; readonly identityProvider: string };
+  readonly caFile: string;
+  readonly users: ReadonlyArray<{ login: string; password: string; note: string }>;
+  readonly gateway: GatewayServer;
+  stop(): Promise<void>;
+}
+
+/**
+ * The whole system on loopback, made of the parts a deployment uses: the
+ * development identity provider, the gateway (users' port and connector
+ * listener), a connector registered with an admin's token through the real
+ * registration flow and run as its own process, and a sample internal app.
+ */
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const { progress } = options;
+  rmSync(options.dir, { recursive: true, force: true });
+  mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    for (const step of stops.reverse()) await step().catch(() => undefined);
+  };
+
+  try {
+    progress('making a certificate authority for the demo');
+    const ca = createDevCa({ commonName: 'Gatehouse demo CA' });
+    const caFile = join(options.dir, 'demo-ca.pem');
+    writeFileSync(caFile, ca.certPem);
+    const tls = ca.issueServerCertificate(['wiki.localhost', 'status.localhost', 'localhost', '127.0.0.1']);
+    const certFile = join(options.dir, 'gateway.crt');
+    const keyFile = join(options.dir, 'gateway.key');
+    writeFileSync(certFile, tls.certPem);
+    writeFileSync(keyFile, tls.keyPem, { mode: 0o600 });
+    // Browsers resolve *.localhost to loopback by themselves; Node's resolver does not, so the demo's own calls are told.
+    const dispatcher = new Agent({
+      connect: {
+        ca: ca.certPem,
+        lookup: (hostname, lookupOptions, callback) =>
+          hostname.endsWith('.localhost') ? callback(null, [{ address: '127.0.0.1', family: 4 }]) : lookup(hostname, { ...lookupOptions, all: true }, callback),
+      },
+    });
+    stops.push(() => dispatcher.close());
+    const trustingFetch = (url: string, init?: RequestInit): Promise<Response> => undiciFetch(url, { ...(init as UndiciRequestInit), dispatcher });
+
+    const port = options.port;
+    const wiki = `https://wiki.localhost:${port}`;
+    const status = `https://status.localhost:${port}`;
+
+    progress('starting the identity provider');
+    const idp: DevIdentityProvider = await startIdentityProvider({
+      ca,
+      port: options.identityProviderPort,
+      clients: [
+        {
+          client_id: 'gatehouse-demo',
+          client_secret: 'gatehouse-demo-client-secret',
+          redirect_uris: [`${wiki}/.gatehouse/callback`],
+          post_logout_redirect_uris: [`${wiki}/.gatehouse/signed-out`],
+        },
+        { client_id: DEVICE_CLIENT, redirect_uris: [], grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: [] },
+      ],
+      resourceServers: { [RESOURCE]: { scope: 'connectors:register' } },
+    });
+    stops.push(() => idp.close());
+
+    progress('starting the sample internal app');
+    const sample: SampleApp = await startSampleApp({ jwksUrl: `${wiki}/.gatehouse/jwks.json`, audience: wiki, fetch: trustingFetch });
+    stops.push(() => sample.close());
+
+    progress('starting the gateway');
+    const gateway = createGatewayServer(
+      {
+        server: { host: '127.0.0.1', port, tls: { certFile, keyFile } },
+        identityProvider: { issuer: idp.issuer, clientId: 'gatehouse-demo', clientSecret: 'gatehouse-demo-client-secret', caFile, scopes: ['openid', 'profile', 'email', 'groups'] },
+        session: { secrets: [{ id: 1, secret: `demo-${Date.now()}-session-secret-0123456789abcdef` }] },
+        mfa: { amr: ['mfa'], acr: ['urn:gatehouse:mfa'], acrValues: ['urn:gatehouse:mfa'] },
+        apps: [
+          {
+            id: 'wiki',
+            externalUrl: wiki,
+            internalUrl: sample.url,
+            identityHeaders: { 'X-Remote-User': 'email', 'X-Remote-Groups': 'groups' },
+            policies: [
+              { name: 'staff only', conditions: { users: { include: ['*'] }, groups: { exclude: ['staff'] } }, grant: { block: true } },
+              { name: 'MFA for the admin area', conditions: { paths: ['/admin/'] }, grant: { mfa: true } },
+            ],
+          },
+          { id: 'status', externalUrl: status, internalUrl: sample.url, preauth: 'passthrough' },
+        ],
+        connectors: {
+          listen: { host: '127.0.0.1', port: options.connectorPort },
+          stateDir: join(options.dir, 'service'),
+          admin: { scope: 'openid connectors:register' },
+          heartbeatInterval: '10s',
+        },
+      },
+      { audit: [jsonLinesSink(createWriteStream(join(options.dir, 'audit.jsonl'), { flags: 'a', mode: 0o600 }))] },
+    );
+    await gateway.listen();
+    stops.push(() => gateway.close());
+    await gateway.gateway.ready();
+    const serviceUrl = `https://localhost:${gateway.gateway.connectors!.address()?.port ?? options.connectorPort}`;
+
+    progress('registering a connector with the admin\'s token (OAuth device flow as alice)');
+    const deviceClient = await oidc.discovery(new URL(idp.issuer), DEVICE_CLIENT, undefined, oidc.None(), { [oidc.customFetch]: trustingFetch });
+    const device = await oidc.initiateDeviceAuthorization(deviceClient, { scope: 'openid connectors:register', resource: RESOURCE });
+    await approveDeviceLogin(device.verification_uri, device.user_code, 'alice', 'alice-password', ca.certPem);
+    const token = (await oidc.pollDeviceAuthorizationGrant(deviceClient, device)).access_token;
+    const connectorState = join(options.dir, 'connector');
+    const serviceCaFile = join(options.dir, 'connector-listener-ca.pem');
+    writeFileSync(serviceCaFile, gateway.gateway.connectors!.ca.certPem);
+    await runCli(['register', '--service', serviceUrl, '--state-dir', connectorState, '--ca-file', serviceCaFile, '--name', 'demo-connector'], token);
+
+    progress('starting the connector');
+    const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    stops.push(async () => {
+      if (connector.exitCode === null && connector.signalCode === null) {
+        connector.kill('SIGTERM');
+        await once(connector, 'exit');
+      }
+    });
+    await waitForTunnels(connector, options.connectorOutput);
+
+    return {
+      urls: { wiki, status, identityProvider: idp.issuer },
+      caFile,
+      users: [
+        { login: 'alice', password: 'alice-password', note: 'admin, staff, always signs in with MFA' },
+        { login: 'bob', password: 'bob-password', note: 'staff, no MFA: the admin area refuses him' },
+        { login: 'dana', password: 'dana-password', note: `staff, MFA on request: one-time code ${DEV_ONE_TIME_CODE}` },
+        { login: 'mallory', password: 'mallory-password', note: 'not staff: access denied by policy' },
+      ],
+      gateway,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  async function runCli(args: string[], token: string): Promise<void> {
+    const child = spawn(process.execPath, [CONNECTOR_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_CONNECTOR_TOKEN: token } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`gatehouse-connector ${args[0]} failed:\n${output}`);
+  }
+}
+
+function waitForTunnels(connector: ChildProcess, output?: (chunk: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`the connector did not connect in time:\n${text}`)), 30_000);
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString();
+      output?.(chunk.toString());
+      if (/tunnel-1 link connected/.test(text) && /tunnel-2 link connected/.test(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    connector.stdout?.on('data', (chunk: Buffer) => output?.(chunk.toString()));
+    connector.stderr?.on('data', onData);
+    connector.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the connector exited (${code}):\n${text}`));
+    });
+  });
+}
