@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { Router } from 'express';
-import { AuditLog, jsonLinesSink } from './audit/audit-log.ts';
+import { AuditLog } from './audit/audit-log.ts';
 import type { AuditSink } from './audit/events.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { parseGatewayConfig, type GatewayConfig } from './config/parse.ts';
@@ -22,6 +22,11 @@ import { identityForwarding } from './middleware/identity-forwarding.ts';
 import { AccessControl } from './middleware/access-control.ts';
 import { conditionalAccess } from './middleware/conditional-access.ts';
 import type { RiskProvider } from './policy/types.ts';
+import { createAuditSinks, type AuditSinks } from './audit/create-audit-sinks.ts';
+import { recentEvents } from './audit/recent-events.ts';
+import { combineRisk } from './risk/combine-risk.ts';
+import { createBuiltInRisk } from './risk/built-in-risk.ts';
+import { safeRiskProvider } from './risk/safe-risk-provider.ts';
 import { createUpgradeHandler } from './middleware/upgrade-handler.ts';
 import { SessionSockets } from './session/session-sockets.ts';
 import { createDirectForwarder, type Forwarder } from './middleware/direct-forwarder.ts';
@@ -110,6 +115,8 @@ export interface Gateway {
   ready(): Promise<void>;
   /** Sets timeouts, the WebSocket upgrade listener and a clientError handler on the server that carries the handler. Returns the function that removes the listeners again. */
   attach(server: HttpServer | HttpsServer): () => void;
+  /** Reopens the audit file (after log rotation; `gatehouse serve` does it on SIGHUP). */
+  reopenAuditFile(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -121,8 +128,36 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const config = parseGatewayConfig(input, options.baseDir !== undefined ? { baseDir: options.baseDir } : {});
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
-  const sinks = options.audit === undefined ? [jsonLinesSink()] : Array.isArray(options.audit) ? options.audit : [options.audit as AuditSink];
+  // Sinks given in code replace the configured ones (tests, embedders); the recent-events store is always there.
+  let configured: AuditSinks | undefined;
+  let sinks: readonly AuditSink[];
+  let recent;
+  if (options.audit === undefined) {
+    configured = createAuditSinks(config.audit, {
+      baseDir: config.baseDir,
+      clock,
+      onDrop: (report) => logger.warn({ report }, 'audit events dropped'),
+      onWebhookError: (failure) => logger.warn({ failure }, 'audit webhook failed'),
+      onFileError: (error) => logger.error({ err: error }, 'audit file failed'),
+    });
+    sinks = configured.sinks;
+    recent = configured.recent;
+  } else {
+    recent = recentEvents(config.audit.recent.capacity);
+    const given: readonly AuditSink[] = Array.isArray(options.audit) ? (options.audit as readonly AuditSink[]) : [options.audit as AuditSink];
+    sinks = [...given, recent];
+  }
   const audit = new AuditLog(sinks, { clock, onSinkError: (error) => logger.error({ err: error }, 'audit sink failed') });
+  const builtInRisk = config.risk.enabled ? createBuiltInRisk({ settings: config.risk, clock }) : undefined;
+  const customRisk = options.riskProvider
+    ? safeRiskProvider(options.riskProvider, {
+        ...config.risk.customProvider,
+        onFailure: (failure) =>
+          audit.emit({ type: 'risk.provider_failed', outcome: 'failure', reason: failure.reason, details: { onError: config.risk.customProvider.onError } }),
+      })
+    : undefined;
+  const riskProviders = [builtInRisk?.provider, customRisk].filter((provider): provider is RiskProvider => provider !== undefined);
+  const risk = riskProviders.length > 0 ? combineRisk(...riskProviders) : undefined;
   const store =
     options.sessionStore ??
     new MemorySessionStore({
@@ -146,7 +181,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     apps: config.apps,
     namedLocations: config.namedLocations,
     mfa: config.mfa,
-    risk: options.riskProvider,
+    risk,
     audit,
     clock,
   });
@@ -163,6 +198,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     clientId: config.identityProvider.clientId,
     sockets,
     access,
+    ...(builtInRisk
+      ? {
+          signIns: {
+            failure: (event) => builtInRisk.recordSignInFailure(event),
+            success: (event) => builtInRisk.recordSignInSuccess(event),
+          },
+        }
+      : {}),
   };
   const connectors = config.connectors
     ? new ConnectorService({
@@ -174,6 +217,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         clockToleranceSeconds: config.identityProvider.clockToleranceSeconds,
         jwksUri: () => oidc.jwksUri(),
         idpFetch: oidc.fetch,
+        recentEvents: recent,
         ...(options.connectorStore ? { store: options.connectorStore } : {}),
       })
     : undefined;
@@ -296,11 +340,15 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         server.off('clientError', onClientError);
       };
     },
+    async reopenAuditFile() {
+      await configured?.file?.reopen();
+    },
     async close() {
       sockets.closeAll();
       forwarder.close();
       await connectors?.close();
       await oidc.close();
+      await audit.close();
     },
   };
 }

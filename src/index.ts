@@ -18,9 +18,20 @@ export type { Forwarder } from './middleware/direct-forwarder.ts';
 export { wantsRedirect } from './middleware/wants-redirect.ts';
 export { getIdentity, getRequestContext } from './middleware/context.ts';
 export type { Identity, RequestContext } from './middleware/context.ts';
-export { AuditLog, jsonLinesSink, memorySink } from './audit/audit-log.ts';
-export type { MemorySink } from './audit/audit-log.ts';
-export type { AuditEvent, AuditEventType, AuditSink, AuditOutcome } from './audit/events.ts';
+export * from './audit/index.ts';
+export { createBuiltInRisk, combineRisk, safeRiskProvider } from './risk/index.ts';
+export type { BuiltInRisk, RiskSettingsInput } from './risk/index.ts';
+export { createPolicyEngine } from './policy/engine.ts';
+export type {
+  AccessDecision,
+  AccessFacts,
+  Policy,
+  PolicyOutcome,
+  RiskLevel,
+  RiskProvider,
+} from './policy/types.ts';
+export { TESTING_HOOKS } from './gateway.ts';
+export type { TestSessionUser, TestingHooks } from './gateway.ts';
 export { MemorySessionStore } from './session/session-store.ts';
 export type { SessionStore, SessionSideData } from './session/session-store.ts';
 export type { Clock } from './clock.ts';

@@ -100,6 +100,10 @@ async function main(argv: string[]): Promise<number> {
     },
   );
 
+  // Log rotation: reopen the audit file on SIGHUP.
+  process.on('SIGHUP', () => {
+    service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       process.stderr.write(`gatehouse: ${signal}, shutting down\n`);

@@ -28,6 +28,10 @@ export interface GatewayConfig {
   readonly identityAssertion: Readonly<{ issuer: string; lifetime: number; key?: string }>;
   readonly namedLocations: Readonly<Record<string, readonly string[]>>;
   readonly mfa: Readonly<ParsedGatewayConfig['mfa']>;
+  readonly risk: ParsedGatewayConfig['risk'];
+  readonly audit: ParsedGatewayConfig['audit'];
+  /** Where relative file names in the configuration were resolved from. */
+  readonly baseDir: string;
 }
 
 export interface TlsMaterial {
@@ -69,10 +73,17 @@ export function formatIssues(error: z.ZodError): string[] {
  * Throws GatehouseConfigError naming every key that is wrong and why.
  */
 export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): GatewayConfig {
+  // A configuration parsed before carries the folder its files were read from.
+  let carriedBaseDir: string | undefined;
+  if (input !== null && typeof input === 'object' && 'baseDir' in input) {
+    const { baseDir, ...rest } = input as Record<string, unknown>;
+    if (typeof baseDir === 'string') carriedBaseDir = baseDir;
+    input = rest;
+  }
   const result = gatewayConfigSchema.safeParse(input);
   if (!result.success) throw new GatehouseConfigError(formatIssues(result.error));
   const parsed = result.data;
-  const baseDir = options.baseDir ?? process.cwd();
+  const baseDir = options.baseDir ?? carriedBaseDir ?? process.cwd();
   const problems: string[] = [];
 
   const readRef = (key: string, file: string | undefined, inline: string | undefined): string | undefined => {
@@ -154,5 +165,8 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     identityAssertion: Object.freeze({ ...assertion, ...(assertionKey !== undefined ? { key: assertionKey } : {}) }),
     namedLocations: Object.freeze({ ...parsed.namedLocations }),
     mfa: Object.freeze({ ...parsed.mfa }),
+    risk: parsed.risk,
+    audit: parsed.audit,
+    baseDir,
   });
 }

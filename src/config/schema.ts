@@ -10,6 +10,8 @@ import {
 } from '../limits.ts';
 import { parseDurationSeconds } from './duration.ts';
 import { parseCidr } from '../policy/ip.ts';
+import { auditSettingsSchema } from '../audit/settings.ts';
+import { riskSettingsSchema } from '../risk/settings.ts';
 import { mfaSchema, namedLocationsSchema, policySchema } from './policy-schema.ts';
 
 /**
@@ -266,6 +268,10 @@ export const gatewayConfigSchema = z
     }),
     /** What counts as multi-factor authentication, and what a step-up asks for. */
     mfa: mfaSchema,
+    /** The built-in risk signals (see docs/conditional-access.md). */
+    risk: riskSettingsSchema.prefault({}),
+    /** Where audit events go: stdout, a file, a webhook; and how many recent ones the admin API keeps. */
+    audit: auditSettingsSchema,
     /** The signed identity assertion sent to backends (a JWT in X-Gatehouse-Assertion). */
     identityAssertion: z
       .strictObject({

@@ -104,7 +104,8 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
           details: { at: 'sign-in' },
           ...auditContext(req),
         });
-        deps.signIns?.failure({ sub: user.sub, clientIp, now });
+        // A policy denial is not a failed authentication; a step-up that still lacks MFA is.
+        if (transaction.su) deps.signIns?.failure({ sub: user.sub, clientIp, now });
         sendError(req, res, error, {
           details: explanation.details,
           ...(explanation.remedy === 'sign-in-with-mfa' || explanation.remedy === 'sign-in-again'

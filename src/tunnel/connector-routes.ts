@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
+import { createAuditQueryRouter } from '../audit/audit-query-router.ts';
 import type { AuditEventInput } from '../audit/events.ts';
 import { GatehouseError } from '../errors.ts';
 import { CONNECTOR_BODY_LIMIT_BYTES } from '../limits.ts';
@@ -206,6 +207,10 @@ export function createConnectorApp(service: ConnectorService): express.Express {
       sendConnectorError(res, error);
     }
   });
+
+  if (service.recentEvents) {
+    app.use(createAuditQueryRouter({ store: service.recentEvents, verifier: service.adminTokens, audit: service.audit }));
+  }
 
   app.use((_req, res) => sendConnectorError(res, new GatehouseError('ERR_NOT_FOUND', 'no_route')));
   app.use(connectorErrorHandler(service.logger));

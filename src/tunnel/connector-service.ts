@@ -18,6 +18,7 @@ import { ConnectorCa, createConnectorCa } from '../pki/connector-ca.ts';
 import type { VerifiedCsr } from '../pki/csr.ts';
 import { FileStore } from '../store/file-store.ts';
 import type { Store } from '../store/store.ts';
+import type { RecentEvents } from '../audit/recent-events.ts';
 import { AdminTokenVerifier } from './admin-token.ts';
 import { ConnectorEvents } from './connector-events.ts';
 import { ConnectorRegistry, type ConnectorRecord } from './connector-registry.ts';
@@ -40,6 +41,8 @@ export interface ConnectorServiceOptions {
   readonly idpFetch: (url: string, init: RequestInit) => Promise<Response>;
   /** Default: a FileStore in config.stateDir. */
   readonly store?: Store;
+  /** Recent audit events, for the admin query API on this listener. */
+  readonly recentEvents?: RecentEvents;
 }
 
 export interface ConnectorConfigDocument {
@@ -136,6 +139,10 @@ export class ConnectorService {
 
   get audit(): AuditLog {
     return this.#options.audit;
+  }
+
+  get recentEvents(): RecentEvents | undefined {
+    return this.#options.recentEvents;
   }
 
   get logger(): Logger {

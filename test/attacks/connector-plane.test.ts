@@ -251,6 +251,17 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
       expectRefusal(await call('/.gatehouse/connector/config', { cert: connector.certificate, key: connector.key }), 401, 'ERR_CONNECTOR_CERT', 'superseded');
     });
 
+    it('lets an admin query recent audit events, and nobody else', async () => {
+      await register();
+      const events = await call('/.gatehouse/admin/events?type=connector.registered&limit=5', { token: adminToken });
+      assert.equal(events.status, 200, events.body);
+      const body = events.json<{ events: Array<{ type: string; user?: { sub: string } }> }>();
+      assert.ok(body.events.length > 0 && body.events.every((event) => event.type === 'connector.registered'));
+      assert.equal((await call('/.gatehouse/admin/events')).status, 401);
+      assert.equal((await call('/.gatehouse/admin/events', { token: staffToken })).status, 401);
+      assert.equal((await call('/.gatehouse/admin/events?limit=nope', { token: adminToken })).status, 400);
+    });
+
     it('lists connectors for an admin only', async () => {
       await register();
       const list = await call('/.gatehouse/admin/connectors', { token: adminToken });

@@ -192,3 +192,67 @@ describe('conditional access: a spoofed X-Forwarded-For from an untrusted client
     assert.equal(denied?.clientIp, '127.0.0.1');
   });
 });
+
+describe('conditional access: the built-in risk signals', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({
+      configure: (config) => ({
+        ...config,
+        trustedProxies: ['127.0.0.1/32'],
+        risk: {
+          failedSignIns: { perAddress: { medium: 3, high: 6 } },
+          manyNetworks: { window: '1h', medium: 3, high: 5 },
+        },
+        apps: (config.apps ?? []).map((app) =>
+          app.id === 'wiki'
+            ? {
+                ...app,
+                policies: [
+                  { name: 'risky sign-ins', conditions: { signInRisk: ['medium', 'high'] }, grant: { block: true } },
+                  { name: 'risky users', conditions: { userRisk: ['medium', 'high'] }, grant: { block: true } },
+                ],
+              }
+            : app,
+        ),
+      }),
+    });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  /** A browser behind the trusted proxy, seen as coming from `ip`. */
+  const from = (ip: string): BrowserClient => stack.browser({ extraHeaders: { 'x-forwarded-for': ip } });
+
+  it('blocks sign-ins from an address with repeated failed sign-ins', async () => {
+    const ip = '198.51.100.9';
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const browser = from(ip);
+      const { response } = await browser.navigate(`${stack.urls.wiki}/`);
+      // The user cancels at the provider: the callback reports access_denied, a failed sign-in.
+      const cancelled = await browser.navigate(response.url.replace(/\/interaction\/([^/?#]+).*$/, '/interaction/$1/abort'));
+      assert.equal(cancelled.response.status, 403);
+    }
+    const { response } = await from(ip).signIn(`${stack.urls.wiki}/`, 'bob', 'bob-password');
+    assert.equal(response.status, 403);
+    assert.match(await response.text(), /judged risky/);
+    const decision = stack.audit.ofType('policy.decision').at(-1);
+    assert.equal(decision?.details?.['signInRisk'], 'medium');
+    const elsewhere = await from('203.0.113.50').signIn(`${stack.urls.wiki}/`, 'bob', 'bob-password');
+    assert.equal(elsewhere.response.status, 200, 'another address is not affected');
+  });
+
+  it('raises user risk when one user signs in from many networks within the hour', async () => {
+    const networks = ['192.0.2.10', '198.18.0.10', '100.64.0.10'];
+    const statuses: number[] = [];
+    for (const ip of networks) {
+      const { response } = await from(ip).signIn(`${stack.urls.wiki}/`, 'dana', 'dana-password');
+      statuses.push(response.status);
+    }
+    assert.deepEqual(statuses, [200, 200, 403], 'the third network in an hour is one too many');
+    assert.equal(stack.audit.ofType('policy.decision').at(-1)?.details?.['userRisk'], 'medium');
+  });
+});

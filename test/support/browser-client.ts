@@ -10,6 +10,8 @@ export interface BrowserClientOptions {
   /** Every hostname resolves to this IP address. Default '127.0.0.1'. */
   resolveTo?: string;
   userAgent?: string;
+  /** Sent with every request, e.g. an X-Forwarded-For as a trusted proxy would add it. */
+  extraHeaders?: Record<string, string>;
 }
 
 export interface BrowserResponse {
@@ -320,10 +322,12 @@ export class BrowserClient {
   readonly jar: CookieJar;
   readonly #agent: Agent;
   readonly #userAgent: string;
+  readonly #extraHeaders: Record<string, string>;
 
   constructor(opts: BrowserClientOptions = {}) {
     this.jar = new CookieJar(undefined, { prefixSecurity: 'strict', rejectPublicSuffixes: true, allowSpecialUseDomain: true });
     this.#userAgent = opts.userAgent ?? DEFAULT_USER_AGENT;
+    this.#extraHeaders = { ...opts.extraHeaders };
     this.#agent = new Agent({
       connect: {
         ...(opts.ca === undefined ? {} : { ca: opts.ca }),
@@ -493,7 +497,7 @@ export class BrowserClient {
   }
 
   async #send(url: URL, opts: SendOptions): Promise<BrowserResponse> {
-    const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...opts.headers };
+    const headers: Record<string, string> = { 'user-agent': this.#userAgent, ...this.#extraHeaders, ...opts.headers };
     const jarCookies = await this.jar.getCookieString(url.href, { http: true, sameSiteContext: opts.sendContext });
     if (jarCookies !== '') {
       headers['cookie'] = headers['cookie'] === undefined ? jarCookies : `${headers['cookie']}; ${jarCookies}`;

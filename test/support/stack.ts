@@ -56,7 +56,7 @@ export interface Stack {
   /** A real admin access token from the identity provider's device flow. */
   adminToken(user?: string): Promise<string>;
   gateway: Gateway;
-  browser(): BrowserClient;
+  browser(options?: { extraHeaders?: Record<string, string> }): BrowserClient;
   /** Rebuilds the gateway on the same port with a new configuration (e.g. rotated secrets). */
   rebuild(configure: (config: GatewayConfigInput) => GatewayConfigInput): void;
   /** Stops the gateway (connector listener included) and starts a new one from the same configuration and state. */
@@ -192,8 +192,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     get gateway() {
       return current!.gateway;
     },
-    browser() {
-      const browser = new BrowserClient({ ca: [ca.certPem, idp.caPem] });
+    browser(options = {}) {
+      const browser = new BrowserClient({ ca: [ca.certPem, idp.caPem], ...options });
       browsers.push(browser);
       return browser;
     },

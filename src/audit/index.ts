@@ -1,0 +1,18 @@
+export { AuditLog, jsonLinesSink, memorySink } from './audit-log.ts';
+export type { MemorySink } from './audit-log.ts';
+export { AUDIT_EVENT_TYPES } from './events.ts';
+export type { AuditEvent, AuditEventInput, AuditEventType, AuditOutcome, AuditSink, AuditUser } from './events.ts';
+export { fileSink } from './file-sink.ts';
+export type { FileSink, FileSinkOptions, FileSinkStats } from './file-sink.ts';
+export { webhookSink } from './webhook-sink.ts';
+export type { WebhookSink, WebhookSinkStats } from './webhook-sink.ts';
+export type { WebhookFailure, WebhookFetch, WebhookResponse, WebhookSinkOptions } from './webhook-options.ts';
+export type { DropReason, DropReport } from './drop-counter.ts';
+export { recentEvents } from './recent-events.ts';
+export type { EventQuery, RecentEvents } from './recent-events.ts';
+export { createAuditQueryRouter, AUDIT_EVENTS_PATH } from './audit-query-router.ts';
+export type { AdminVerifier, AuditQueryRouterOptions } from './audit-query-router.ts';
+export { auditSettingsSchema } from './settings.ts';
+export type { AuditSettings, AuditSettingsInput } from './settings.ts';
+export { createAuditSinks } from './create-audit-sinks.ts';
+export type { AuditSinks, AuditSinksOptions } from './create-audit-sinks.ts';

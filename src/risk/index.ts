@@ -1,0 +1,10 @@
+export { createBuiltInRisk } from './built-in-risk.ts';
+export type { BuiltInRisk, BuiltInRiskOptions, RiskAssessment, RiskSignal, RiskSignalName, RiskStats } from './built-in-risk.ts';
+export { combineRisk } from './combine-risk.ts';
+export { safeRiskProvider } from './safe-risk-provider.ts';
+export type { RiskFailureReason, SafeRiskProviderOptions } from './safe-risk-provider.ts';
+export { riskSettingsSchema } from './settings.ts';
+export type { RiskSettings, RiskSettingsInput } from './settings.ts';
+export { parseRiskSettings } from './parse-risk-settings.ts';
+export { maxRiskLevel, riskRank } from './levels.ts';
+export { networkOf } from './network.ts';
