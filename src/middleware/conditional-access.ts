@@ -8,6 +8,7 @@ import { auditContext } from './audit-context.ts';
 import { getRequestContext } from './context.ts';
 import { sendError } from './error-response.ts';
 import { signInUrl } from './signin-url.ts';
+import { redirectNavigation } from './redirect.ts';
 import { wantsRedirect } from './wants-redirect.ts';
 
 /**
@@ -36,10 +37,7 @@ export function conditionalAccess(access: AccessControl, audit: AuditLog): Reque
     if (decision.effect === 'step-up' && decision.stepUp) {
       const target = `${signInUrl(app, req.originalUrl)}&stepup=${decision.stepUp.reason}`;
       if (wantsRedirect(req)) {
-        res.statusCode = 302;
-        res.setHeader('Location', target);
-        res.setHeader('Cache-Control', 'no-store');
-        res.end();
+        redirectNavigation(res, target);
         return;
       }
       sendError(req, res, new GatehouseError('ERR_STEP_UP_REQUIRED', decision.stepUp.reason), {

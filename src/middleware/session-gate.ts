@@ -6,6 +6,7 @@ import type { SessionFailure, SessionManager } from '../session/session-manager.
 import { getRequestContext } from './context.ts';
 import { sendError } from './error-response.ts';
 import { signInUrl } from './signin-url.ts';
+import { redirectNavigation } from './redirect.ts';
 import { wantsRedirect } from './wants-redirect.ts';
 
 export interface SessionGateOptions {
@@ -66,10 +67,7 @@ export function sessionGate(options: SessionGateOptions): RequestHandler {
 
     const target = signInUrl(app, req.originalUrl);
     if (wantsRedirect(req)) {
-      res.statusCode = 302;
-      res.setHeader('Location', target);
-      res.setHeader('Cache-Control', 'no-store');
-      res.end();
+      redirectNavigation(res, target);
       return;
     }
     // Not a navigation: API clients, XHR and form posts get JSON they can act on (field lessons 4, 5).

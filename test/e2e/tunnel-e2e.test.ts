@@ -3,10 +3,10 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 import { exitOf, runConnectorCli, startConnectorCli } from '../support/connector-process.ts';
 import type { RunningProcess } from '../support/processes.ts';
+import { toLoopback } from '../support/loopback.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 interface Echo {
@@ -15,11 +15,6 @@ interface Echo {
   body: string;
   headers: Record<string, string | undefined>;
 }
-
-const toLoopback: LookupFunction = (_hostname, options, callback) => {
-  if (typeof options === 'object' && options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
-  else callback(null, '127.0.0.1', 4);
-};
 
 describe('end to end through a real connector (tunnel)', function () {
   this.timeout(60_000);

@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { LookupFunction } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { bulkHash, bulkStream } from '../support/bulk.ts';
 import { rssOf, startRegisteredConnector, type RunningConnector } from '../support/connector-process.ts';
+import { toLoopback } from '../support/loopback.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const MiB = 1024 * 1024;
-
-const toLoopback: LookupFunction = (_hostname, options, callback) => {
-  if (typeof options === 'object' && options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
-  else callback(null, '127.0.0.1', 4);
-};
 
 describe('streaming, failures and restarts through real connectors', function () {
   this.timeout(120_000);

@@ -1,14 +1,9 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
+import { toLoopback } from '../support/loopback.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
-
-const toLoopback: LookupFunction = (_hostname, options, callback) => {
-  if (typeof options === 'object' && options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
-  else callback(null, '127.0.0.1', 4);
-};
 
 describe('WebSockets through the gate (direct forwarding)', function () {
   this.timeout(30_000);
