@@ -11,7 +11,7 @@ interface PackageJson {
   name: string;
   type: string;
   engines: { node: string };
-  exports: Record<string, { types: string; default: string } | string>;
+  exports: Record<string, { 'gatehouse-source'?: string; types: string; default: string } | string>;
   bin: Record<string, string>;
 }
 
@@ -28,15 +28,15 @@ describe('the published package', function () {
   });
   after(() => rmSync(OUT, { recursive: true, force: true }));
 
-  it('is one ESM package named gatehouse for Node >= 22.13 with ".", "./connector" and two bins', () => {
+  it('is one ESM package named gatehouse for Node >= 22.13 with ".", "./connector", "./testing" and two bins', () => {
     assert.equal(pkg.name, 'gatehouse');
     assert.equal(pkg.type, 'module');
     assert.equal(pkg.engines.node, '>=22.13');
-    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './connector', './package.json']);
+    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './connector', './package.json', './testing']);
     assert.deepEqual(Object.keys(pkg.bin).sort(), ['gatehouse', 'gatehouse-connector']);
   });
 
-  for (const entry of ['.', './connector'] as const) {
+  for (const entry of ['.', './connector', './testing'] as const) {
     it(`builds the "${entry}" entry point with its types, and it loads`, async () => {
       const target = pkg.exports[entry];
       assert.ok(target && typeof target === 'object');
@@ -47,9 +47,11 @@ describe('the published package', function () {
       if (entry === '.') {
         assert.equal(typeof module['createGateway'], 'function');
         assert.equal(typeof module['createGatewayServer'], 'function');
-      } else {
+      } else if (entry === './connector') {
         assert.equal(typeof module['registerConnector'], 'function');
         assert.equal(typeof module['runConnector'], 'function');
+      } else {
+        for (const name of ['signedInAgent', 'anonymousAgent', 'startThrowawayConnector', 'startTestBackend']) assert.equal(typeof module[name], 'function', name);
       }
     });
   }
