@@ -1,0 +1,135 @@
+/**
+ * Gatehouse's cloud side for the benchmark and the endurance test, in its
+ * own process: the test stack (test/support/stack.ts: a real oidc-provider,
+ * the gateway on an HTTPS server, optionally the connector listener) with
+ * its apps pointed at the bench backend process.
+ *
+ *   node bench/gateway-service.ts --backend URL [--connectors] [--ws-group]
+ *
+ * Apps: wiki.gatehouse.test (pre-auth, session gate on), open.gatehouse.test
+ * (pass-through), and with --ws-group unknown.gatehouse.test (pass-through,
+ * connector group "ws", for a connector on the WebSocket transport).
+ *
+ * Commands over IPC (bench/lib/child.ts): adminToken, cookie (signs alice
+ * in, returns the Cookie header for the pre-auth app), stats (memory and,
+ * per tunnel session, TunnelSession.listenerTotals()), gc (with --expose-gc), profileStart and
+ * profileStop { file } (a V8 CPU profile of this process, for bench --profile).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { signIn, startStack } from '../test/support/stack.ts';
+import { serveParent } from './lib/child.ts';
+
+export interface GatewayServiceInfo {
+  readonly pid: number;
+  /** Where to connect: https://127.0.0.1:PORT (send the app's Host header). */
+  readonly origin: string;
+  readonly hosts: { readonly preauth: string; readonly passthrough: string; readonly passthroughWs: string };
+  /** PEM of the CA that signed the gateway's certificate. */
+  readonly caFile: string;
+  readonly connectorUrl: string;
+  readonly connectorCaFile: string;
+}
+
+export interface TunnelSessionStats {
+  readonly id: string;
+  readonly connectorId: string;
+  readonly group: string;
+  readonly healthy: boolean;
+  readonly closed: boolean;
+  readonly inFlight: number;
+  readonly streamsOpened: number;
+  readonly listeners: { readonly session: number; readonly transport: number };
+}
+
+export interface GatewayServiceStats {
+  readonly memory: NodeJS.MemoryUsage;
+  readonly sessions: TunnelSessionStats[];
+}
+
+const { values } = parseArgs({
+  options: { backend: { type: 'string' }, connectors: { type: 'boolean' }, 'ws-group': { type: 'boolean' } },
+});
+const backend = values.backend;
+if (!backend) throw new Error('--backend URL is required');
+
+const stack = await startStack({
+  connectors: values.connectors === true,
+  configure: (config) => {
+    const apps = config.apps
+      .filter((app) => app.id === 'wiki' || app.id === 'open')
+      .map((app) => ({ ...app, internalUrl: backend }));
+    if (values['ws-group']) {
+      const port = new URL(apps[0]!.externalUrl).port;
+      apps.push({ id: 'openws', externalUrl: `https://unknown.gatehouse.test:${port}`, internalUrl: backend, preauth: 'passthrough', connectorGroup: 'ws' });
+    }
+    return { ...config, apps };
+  },
+});
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-service-'));
+const caFile = join(dir, 'gateway-ca.pem');
+writeFileSync(caFile, stack.ca.certPem);
+const hostOf = (url: string): string => new URL(url).host;
+let profiler: Session | undefined;
+
+serveParent<GatewayServiceInfo>(
+  {
+    pid: process.pid,
+    origin: `https://127.0.0.1:${stack.port}`,
+    hosts: { preauth: hostOf(stack.urls.wiki), passthrough: hostOf(stack.urls.open), passthroughWs: hostOf(stack.urls.unknown) },
+    caFile,
+    connectorUrl: stack.connectorUrl,
+    connectorCaFile: stack.connectorCaFile,
+  },
+  {
+    adminToken: () => stack.adminToken('alice'),
+    cookie: async () => {
+      const browser = stack.browser();
+      const { response } = await signIn(stack, browser, 'alice', '/1k');
+      if (response.status !== 200) throw new Error(`sign-in ended with ${response.status}`);
+      return browser.jar.getCookieStringSync(`${stack.urls.wiki}/1k`);
+    },
+    stats: (): GatewayServiceStats => ({
+      memory: process.memoryUsage(),
+      sessions: (stack.gateway.connectors?.tunnels.sessions() ?? []).map((session) => ({
+        id: session.id,
+        connectorId: session.connectorId,
+        group: session.group,
+        healthy: session.healthy,
+        closed: session.closed,
+        inFlight: session.inFlight,
+        streamsOpened: session.streamsOpened,
+        listeners: session.listenerTotals(),
+      })),
+    }),
+    /** A full garbage collection first (needs --expose-gc), so that RSS says what is retained, not when V8 last collected. */
+    gc: () => {
+      const collect = (globalThis as { gc?: () => void }).gc;
+      if (!collect) throw new Error('start the service with --expose-gc');
+      collect();
+      return process.memoryUsage();
+    },
+    profileStart: async () => {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+      await profiler.post('Profiler.start');
+    },
+    profileStop: async (args) => {
+      if (!profiler) throw new Error('profileStart first');
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      writeFileSync(String(args['file']), JSON.stringify(profile));
+    },
+  },
+  async () => {
+    profiler?.disconnect();
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  },
+);

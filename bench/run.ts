@@ -1,0 +1,589 @@
+/**
+ * `npm run bench`: Gatehouse against the same Express app proxying direct
+ * with http-proxy-middleware (DESIGN "Performance targets"), side by side in
+ * one run, as ratios. Every part runs in its own process: the backend, the
+ * direct proxy, two Gatehouse services (forwarding direct; through tunnels),
+ * real connector processes, and the load generator (wrk when installed,
+ * else bench/loadgen.ts).
+ *
+ *   npm run bench [-- --loadgen wrk|node] [--warm S] [--settle S] [--measure S]
+ *                    [--concurrency 1,16,64] [--rounds 1] [--transfer-mib 256] [--transfer-warm 2] [--transfer-runs 3]
+ *                    [--tunnels 2] [--no-ws] [--write] [--json FILE]
+ *   npm run bench -- --profile [--write]     CPU profiles of the gateway and the connector instead
+ *
+ * --write puts the results between the markers in docs/benchmarks.md.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { RunningProcess } from '../test/support/processes.ts';
+import type { BackendInfo } from './backend.ts';
+import type { DirectProxyInfo } from './direct-proxy.ts';
+import type { GatewayServiceInfo } from './gateway-service.ts';
+import { startChild, type Child } from './lib/child.ts';
+import { registerConnector, runConnector, type ConnectorOptions, type RegisteredConnector } from './lib/connector.ts';
+import { profileMarkdown, summarizeProfile } from './lib/cpu-profile.ts';
+import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
+import type { GetResult, TransferResult } from './loadgen.ts';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const LOADGEN = join(HERE, 'loadgen.ts');
+const WRK_SCRIPT = join(HERE, 'wrk-report.lua');
+const DOC = join(HERE, '..', 'docs', 'benchmarks.md');
+
+const { values } = parseArgs({
+  options: {
+    loadgen: { type: 'string' },
+    warm: { type: 'string', default: '10' },
+    settle: { type: 'string', default: '2' },
+    measure: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '1,16,64' },
+    'transfer-mib': { type: 'string', default: '256' },
+    rounds: { type: 'string', default: '1' },
+    'transfer-warm': { type: 'string', default: '2' },
+    'transfer-runs': { type: 'string', default: '3' },
+    tunnels: { type: 'string', default: '2' },
+    'no-ws': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
+    json: { type: 'string' },
+  },
+});
+
+function num(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number, got ${value}`);
+  return n;
+}
+
+const hasWrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === undefined;
+const loadgenKind = values.loadgen ?? (hasWrk ? 'wrk' : 'node');
+if (loadgenKind !== 'wrk' && loadgenKind !== 'node') throw new Error('--loadgen is wrk or node');
+if (loadgenKind === 'wrk' && !hasWrk) throw new Error('wrk is not installed (apt-get install -y wrk), or use --loadgen node');
+const WARM = num('warm', values.warm);
+const SETTLE = num('settle', values.settle);
+const MEASURE = num('measure', values.measure);
+const CONCURRENCY = values.concurrency.split(',').map((c) => num('concurrency', c));
+const TRANSFER_BYTES = num('transfer-mib', values['transfer-mib']) * MiB;
+const ROUNDS = Math.max(1, num('rounds', values.rounds));
+const TRANSFER_WARM = num('transfer-warm', values['transfer-warm']);
+const TRANSFER_RUNS = num('transfer-runs', values['transfer-runs']);
+const TUNNELS = num('tunnels', values.tunnels);
+const argv = process.argv.slice(2);
+const COMMAND = process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `node bench/run.ts ${argv.join(' ')}`.trim();
+
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const LOAD_AT_START = loadAverage();
+
+// ---- targets and variants -----------------------------------------------------
+
+interface Target {
+  readonly origin: string;
+  readonly host: string;
+  readonly caFile: string;
+  readonly cookie?: string;
+}
+
+interface Variant {
+  readonly key: string;
+  readonly label: string;
+  readonly target: Target;
+  /**
+   * A fresh session cookie for the pre-auth variants, fetched before every
+   * run: the gateway re-seals a cookie whose last-seen time is over a minute
+   * old on every request, which a browser would take in but wrk does not.
+   */
+  readonly signIn?: () => Promise<string>;
+  /** The process that proxies (direct proxy or Gatehouse service), and the connector if any. */
+  readonly proxyPid: number;
+  readonly connectorPid?: number;
+}
+
+interface GetFigures {
+  readonly rps: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly errors: number;
+  /** Share of one core during the measurement. */
+  readonly cpu: { readonly proxy: number; readonly connector: number; readonly backend: number; readonly loadgen: number; readonly rest: number };
+}
+
+function targetArgs(target: Target): string[] {
+  return ['--origin', target.origin, '--host', target.host, '--ca', target.caFile, ...(target.cookie ? ['--cookie', target.cookie] : [])];
+}
+
+async function runLoadgen<T>(args: string[], timeoutMs: number): Promise<T> {
+  const child = spawn(process.execPath, [LOADGEN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`loadgen ${args[0]} failed (${code}):\n${err}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as T;
+}
+
+interface WrkFigures {
+  readonly requests: number;
+  readonly durationUs: number;
+  readonly bytes: number;
+  readonly connectErrors: number;
+  readonly readErrors: number;
+  readonly writeErrors: number;
+  readonly statusErrors: number;
+  readonly timeouts: number;
+  readonly p50Us: number;
+  readonly p99Us: number;
+  readonly maxUs: number;
+}
+
+async function runWrk(target: Target, connections: number, seconds: number): Promise<WrkFigures> {
+  const args = [
+    '-t1',
+    `-c${connections}`,
+    `-d${seconds}s`,
+    '--timeout',
+    '10s',
+    '-s',
+    WRK_SCRIPT,
+    '-H',
+    `Host: ${target.host}`,
+    ...(target.cookie ? ['-H', `Cookie: ${target.cookie}`] : []),
+    `${target.origin}/1k`,
+  ];
+  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  const line = /WRK_JSON (.+)/.exec(out)?.[1];
+  if (code !== 0 || !line) throw new Error(`wrk failed (${code}):\n${out}`);
+  return JSON.parse(line) as WrkFigures;
+}
+
+function busyJiffies(): number {
+  const first = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = first;
+  return user + nice + system + irq + softirq + steal;
+}
+
+async function withSession(variant: Variant): Promise<Target> {
+  return variant.signIn ? { ...variant.target, cookie: await variant.signIn() } : variant.target;
+}
+
+async function measureGet(variant: Variant, connections: number, backendPid: number, allPids: readonly number[]): Promise<GetFigures> {
+  const target = await withSession(variant);
+  // A short run first: new connections, new tunnel streams, then the measured run.
+  if (loadgenKind === 'wrk') {
+    if (SETTLE > 0) await runWrk(target, connections, SETTLE);
+  }
+  const others = allPids.filter((pid) => pid !== variant.proxyPid && pid !== variant.connectorPid && pid !== backendPid);
+  const sample = (): { proxy: number; connector: number; backend: number; loadgen: number; others: number; all: number } => ({
+    proxy: cpuTimeMs(variant.proxyPid),
+    connector: variant.connectorPid ? cpuTimeMs(variant.connectorPid) : 0,
+    backend: cpuTimeMs(backendPid),
+    // The load generator is our child: its time is ours once it has exited and was reaped.
+    loadgen: cpuTimeMs('self', true),
+    others: others.reduce((sum, pid) => sum + cpuTimeMs(pid), cpuTimeMs('self')),
+    all: busyJiffies() * 10,
+  });
+  const before = sample();
+  let figures: { rps: number; p50Ms: number; p99Ms: number; errors: number; seconds: number };
+  if (loadgenKind === 'wrk') {
+    const wrk = await runWrk(target, connections, MEASURE);
+    const seconds = wrk.durationUs / 1e6;
+    figures = {
+      rps: wrk.requests / seconds,
+      p50Ms: wrk.p50Us / 1000,
+      p99Ms: wrk.p99Us / 1000,
+      errors: wrk.connectErrors + wrk.readErrors + wrk.writeErrors + wrk.statusErrors + wrk.timeouts,
+      seconds,
+    };
+  } else {
+    const result = await runLoadgen<GetResult>(
+      ['get', ...targetArgs(target), '--connections', String(connections), '--warmup', String(SETTLE), '--duration', String(MEASURE), '--expect-bytes', '1024'],
+      (SETTLE + MEASURE + 60) * 1000,
+    );
+    const non200 = Object.entries(result.statuses).reduce((sum, [status, count]) => sum + (status === '200' ? 0 : count), 0);
+    figures = { rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors + non200 + result.wrongBodies, seconds: SETTLE + result.seconds };
+  }
+  const after = sample();
+  // CPU over the whole load generator run (for the node one, its settle part too), as shares of one core.
+  const wall = figures.seconds * 1000;
+  const share = (key: keyof typeof before): number => (after[key] - before[key]) / wall;
+  const known = share('proxy') + share('connector') + share('backend') + share('loadgen') + share('others');
+  const cpu = { proxy: share('proxy'), connector: share('connector'), backend: share('backend'), loadgen: share('loadgen'), rest: Math.max(0, share('all') - known) + share('others') };
+  return { rps: figures.rps, p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, errors: figures.errors, cpu };
+}
+
+/** One request through every variant before measuring: 200 and the 1 KiB body, or stop here. */
+async function check(variant: Variant): Promise<void> {
+  const result = await runLoadgen<GetResult>(['get', ...targetArgs(await withSession(variant)), '--connections', '2', '--count', '20', '--expect-bytes', '1024', '--max-seconds', '30'], 60_000);
+  if (result.errors > 0 || result.statuses['200'] !== 20 || result.wrongBodies > 0) {
+    throw new Error(`${variant.label} does not answer 200 with 1 KiB: ${JSON.stringify(result)}`);
+  }
+}
+
+// ---- processes ----------------------------------------------------------------
+
+interface Processes {
+  readonly backend: Child<BackendInfo>;
+  readonly direct?: Child<DirectProxyInfo>;
+  readonly gatewayDirect?: Child<GatewayServiceInfo>;
+  readonly gatewayTunnel: Child<GatewayServiceInfo>;
+  readonly connectors: Array<{ readonly name: string; readonly process: RunningProcess; readonly registered: RegisteredConnector; readonly options: ConnectorOptions }>;
+}
+
+async function stopAll(processes: Partial<Processes>): Promise<void> {
+  for (const connector of processes.connectors ?? []) {
+    await connector.process.stop('SIGTERM');
+    rmSync(dirname(connector.registered.stateDir), { recursive: true, force: true });
+  }
+  await Promise.all([processes.gatewayTunnel?.stop(), processes.gatewayDirect?.stop(), processes.direct?.stop()]);
+  await processes.backend?.stop();
+}
+
+function memoryOf(pid: number): { rss: number; peak: number } {
+  try {
+    return processMemory(pid);
+  } catch {
+    return { rss: NaN, peak: NaN };
+  }
+}
+
+// ---- formatting -----------------------------------------------------------------
+
+const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
+const f3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '—');
+const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${Math.round(bytes / MiB)} MiB` : '—');
+const pct = (share: number): string => `${Math.round(share * 100)}`;
+const median = (list: number[]): number => {
+  const sorted = [...list].sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
+};
+
+function environment(): string {
+  return [
+    `- Date: ${new Date().toISOString()}`,
+    `- Node ${process.version} (${process.platform} ${process.arch}), CPU: ${cpuModel()}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? '?'} cores shared by every process below`,
+    `- Command: \`${COMMAND}\``,
+    `- Load generator: ${loadgenKind === 'wrk' ? `${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.replace(/ Copyright.*/, '')} (-t1, keep-alive)` : 'bench/loadgen.ts (undici Pool, keep-alive)'}; transfers: bench/loadgen.ts (undici), SHA-256 checked`,
+    ...(values.profile
+      ? [
+          `- Profiles: V8 sampling profiler (0.5 ms) in the gateway over the measured phase only; the connector with --cpu-prof over its whole life (start-up included), one connector per phase; one connector with --tunnels ${TUNNELS}, HTTP/2 over TLS`,
+        ]
+      : [
+          `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds, the round with the most requests/s reported (its latencies too; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved`,
+          `- Tunnel variants: one connector process with --tunnels ${TUNNELS}, HTTP/2 over TLS (ALPN) unless marked WebSocket`,
+        ]),
+    `- Load average (1, 5, 15 min) at start: ${LOAD_AT_START}; at the end: ${loadAverage()}`,
+  ].join('\n');
+}
+
+// ---- the benchmark ------------------------------------------------------------------
+
+async function startCommon(options: { gatewayDirect: boolean; ws: boolean; connectorNodeOptions?: string }): Promise<Processes> {
+  const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
+  const started: Partial<Processes> & { connectors: Processes['connectors'] } = { backend, connectors: [] };
+  try {
+    const [direct, gatewayDirect, gatewayTunnel] = await Promise.all([
+      options.gatewayDirect ? startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url]) : undefined,
+      options.gatewayDirect ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url]) : undefined,
+      startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, '--connectors', ...(options.ws ? ['--ws-group'] : [])]),
+    ]);
+    Object.assign(started, { direct, gatewayDirect, gatewayTunnel });
+    const wanted: ConnectorOptions[] = [
+      { name: 'bench-tls', tunnels: TUNNELS, transport: 'tls', ...(options.connectorNodeOptions ? { nodeOptions: options.connectorNodeOptions } : {}) },
+      ...(options.ws ? [{ name: 'bench-ws', group: 'ws', tunnels: TUNNELS, transport: 'websocket' as const }] : []),
+    ];
+    for (const connectorOptions of wanted) {
+      const registered = await registerConnector(gatewayTunnel, connectorOptions);
+      const process = await runConnector(registered, connectorOptions);
+      started.connectors.push({ name: connectorOptions.name, process, registered, options: connectorOptions });
+    }
+    return started as Processes;
+  } catch (error) {
+    await stopAll(started);
+    throw error;
+  }
+}
+
+interface Results {
+  readonly variants: Array<{ key: string; label: string }>;
+  readonly gets: Record<string, Record<number, GetFigures>>;
+  readonly transfers: Record<string, { download: number[]; upload: number[]; warmDownload: number[]; warmUpload: number[] }>;
+  readonly memory: Array<{ label: string; pid: number; points: Array<{ rss: number; peak: number }> }>;
+}
+
+async function benchmark(): Promise<string> {
+  const ws = !values['no-ws'];
+  log(`starting processes (load generator: ${loadgenKind})`);
+  const processes = await startCommon({ gatewayDirect: true, ws });
+  try {
+    const { backend, gatewayTunnel } = processes;
+    const direct = processes.direct!;
+    const gatewayDirect = processes.gatewayDirect!;
+    const tls = processes.connectors[0]!.process.child.pid!;
+    const wsPid = processes.connectors[1]?.process.child.pid;
+    const signInDirect = (): Promise<string> => gatewayDirect.call<string>('cookie');
+    const signInTunnel = (): Promise<string> => gatewayTunnel.call<string>('cookie');
+    const t = gatewayTunnel.info;
+    const d = gatewayDirect.info;
+    const variants: Variant[] = [
+      { key: 'direct', label: 'direct hpm (baseline)', target: { origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile }, proxyPid: direct.pid },
+      { key: 'gw-pass-direct', label: 'Gatehouse pass-through, forwarding direct', target: { origin: d.origin, host: d.hosts.passthrough, caFile: d.caFile }, proxyPid: gatewayDirect.pid },
+      { key: 'gw-gate-direct', label: 'Gatehouse pre-auth (gate on), forwarding direct', target: { origin: d.origin, host: d.hosts.preauth, caFile: d.caFile }, signIn: signInDirect, proxyPid: gatewayDirect.pid },
+      { key: 'tunnel-pass', label: 'Gatehouse pass-through, tunnel (TLS)', target: { origin: t.origin, host: t.hosts.passthrough, caFile: t.caFile }, proxyPid: gatewayTunnel.pid, connectorPid: tls },
+      { key: 'tunnel-gate', label: 'Gatehouse pre-auth (gate on), tunnel (TLS)', target: { origin: t.origin, host: t.hosts.preauth, caFile: t.caFile }, signIn: signInTunnel, proxyPid: gatewayTunnel.pid, connectorPid: tls },
+      ...(wsPid
+        ? [{ key: 'tunnel-pass-ws', label: 'Gatehouse pass-through, tunnel (WebSocket)', target: { origin: t.origin, host: t.hosts.passthroughWs, caFile: t.caFile }, proxyPid: gatewayTunnel.pid, connectorPid: wsPid }]
+        : []),
+    ];
+    for (const variant of variants) await check(variant);
+    const allPids = [backend.pid, direct.pid, gatewayDirect.pid, gatewayTunnel.pid, tls, ...(wsPid ? [wsPid] : [])];
+
+    const memory: Results['memory'] = [
+      { label: 'direct proxy (baseline)', pid: direct.pid, points: [] },
+      { label: 'Gatehouse service, forwarding direct', pid: gatewayDirect.pid, points: [] },
+      { label: 'Gatehouse service, tunnels', pid: gatewayTunnel.pid, points: [] },
+      { label: 'connector (TLS)', pid: tls, points: [] },
+      ...(wsPid ? [{ label: 'connector (WebSocket)', pid: wsPid, points: [] }] : []),
+    ];
+    const sampleMemory = (): void => {
+      for (const entry of memory) entry.points.push(memoryOf(entry.pid));
+    };
+    sampleMemory();
+
+    log(`warming up each variant for ${WARM} s`);
+    for (const variant of variants) {
+      if (WARM === 0) break;
+      const target = await withSession(variant);
+      if (loadgenKind === 'wrk') await runWrk(target, 16, WARM);
+      else await runLoadgen<GetResult>(['get', ...targetArgs(target), '--connections', '16', '--duration', String(WARM)], (WARM + 60) * 1000);
+    }
+
+    const gets: Results['gets'] = {};
+    for (const connections of CONCURRENCY) {
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const variant of variants) {
+          const figures = await measureGet(variant, connections, backend.pid, allPids);
+          const best = gets[variant.key]?.[connections];
+          // With several rounds, the run with the most requests/s stands for the variant (others on the machine only ever slow it down).
+          if (!best || figures.rps > best.rps) (gets[variant.key] ??= {})[connections] = { ...figures, errors: figures.errors + (best?.errors ?? 0) };
+          else (gets[variant.key] ??= {})[connections] = { ...best, errors: best.errors + figures.errors };
+          log(`${variant.label} @${connections}: ${f0(figures.rps)} req/s, p50 ${f2(figures.p50Ms)} ms, p99 ${f2(figures.p99Ms)} ms, errors ${figures.errors}, CPU rest ${pct(figures.cpu.rest)} %`);
+        }
+      }
+    }
+    sampleMemory();
+
+    const transferVariants = variants.filter((variant) => variant.key !== 'gw-gate-direct');
+    const transfers: Results['transfers'] = {};
+    const transfer = async (variant: Variant, kind: 'download' | 'upload', warm: boolean, run: number): Promise<void> => {
+      const result = await runLoadgen<TransferResult>([kind, ...targetArgs(await withSession(variant)), '--bytes', String(TRANSFER_BYTES)], 600_000);
+      if (!result.ok) throw new Error(`${variant.label} ${kind} failed its check: ${JSON.stringify(result)}`);
+      const entry = (transfers[variant.key] ??= { download: [], upload: [], warmDownload: [], warmUpload: [] });
+      if (warm) (kind === 'download' ? entry.warmDownload : entry.warmUpload).push(result.mbps);
+      else entry[kind].push(result.mbps);
+      log(`${variant.label} ${kind} ${warm ? 'warm-up' : 'run'} ${run + 1}: ${f0(result.mbps)} MB/s`);
+    };
+    // The first bulk transfers through a fresh process are slower (JIT, heap growing): warm each variant up first.
+    for (const variant of transferVariants) {
+      for (let run = 0; run < TRANSFER_WARM; run++) for (const kind of ['download', 'upload'] as const) await transfer(variant, kind, true, run);
+    }
+    for (let run = 0; run < TRANSFER_RUNS; run++) {
+      for (const variant of transferVariants) for (const kind of ['download', 'upload'] as const) await transfer(variant, kind, false, run);
+    }
+    sampleMemory();
+
+    const results: Results = { variants: variants.map(({ key, label }) => ({ key, label })), gets, transfers, memory };
+    if (values.json) writeFileSync(values.json, JSON.stringify({ environment: environment(), results }, null, 2));
+    return report(results);
+  } finally {
+    await stopAll(processes);
+  }
+}
+
+function report(results: Results): string {
+  const { gets, transfers } = results;
+  const label = (key: string): string => results.variants.find((variant) => variant.key === key)?.label ?? key;
+  const base = gets['direct'] ?? {};
+  const out: string[] = [environment(), ''];
+
+  out.push('#### 1 KiB GETs', '');
+  out.push('| variant | conns | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | CPU % of a core: proxy / connector / backend / load gen. / rest |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const connections of CONCURRENCY) {
+    for (const { key } of results.variants) {
+      const g = gets[key]?.[connections];
+      const b = base[connections];
+      if (!g || !b) continue;
+      out.push(
+        `| ${label(key)} | ${connections} | ${f0(g.rps)} | ${f2(g.rps / b.rps)} | ${f2(g.p50Ms)} | ${f2(g.p99Ms)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${pct(g.cpu.proxy)} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
+      );
+    }
+  }
+  out.push('', 'CPU: user + system time per process during the measured run, from /proc; "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.', '');
+
+  out.push('#### Session gate cost (requests/s, gate on vs the same stack with the gate off)', '');
+  out.push('| conns | forwarding direct: off → on | cost | tunnel (TLS): off → on | cost |');
+  out.push('|---:|---|---:|---|---:|');
+  for (const connections of CONCURRENCY) {
+    const dOff = gets['gw-pass-direct']?.[connections];
+    const dOn = gets['gw-gate-direct']?.[connections];
+    const tOff = gets['tunnel-pass']?.[connections];
+    const tOn = gets['tunnel-gate']?.[connections];
+    if (!dOff || !dOn || !tOff || !tOn) continue;
+    out.push(
+      `| ${connections} | ${f0(dOff.rps)} → ${f0(dOn.rps)} | ${pct(1 - dOn.rps / dOff.rps)} % | ${f0(tOff.rps)} → ${f0(tOn.rps)} | ${pct(1 - tOn.rps / tOff.rps)} % |`,
+    );
+  }
+  out.push('');
+
+  out.push(`#### ${TRANSFER_BYTES / MiB} MiB transfers, one connection (median of ${TRANSFER_RUNS}, after ${TRANSFER_WARM} warm-up runs)`, '');
+  out.push('| variant | download MB/s | × direct | upload MB/s | × direct | runs (down; up) | warm-up runs, first = cold (down; up) |');
+  out.push('|---|---:|---:|---:|---:|---|---|');
+  const baseDown = median(transfers['direct']?.download ?? []);
+  const baseUp = median(transfers['direct']?.upload ?? []);
+  for (const [key, runs] of Object.entries(transfers)) {
+    const down = median(runs.download);
+    const up = median(runs.upload);
+    out.push(
+      `| ${label(key)} | ${f0(down)} | ${f2(down / baseDown)} | ${f0(up)} | ${f2(up / baseUp)} | ${runs.download.map(f0).join(', ')}; ${runs.upload.map(f0).join(', ')} | ${runs.warmDownload.map(f0).join(', ')}; ${runs.warmUpload.map(f0).join(', ')} |`,
+    );
+  }
+  out.push('', 'MB/s = MiB of body per second, measured by the client from request to last byte (download hashed as it arrives; upload hashed by the backend).', '');
+
+  out.push('#### Memory (RSS)', '');
+  out.push('| process | start | after GETs | after transfers | growth over transfers | peak (VmHWM) |');
+  out.push('|---|---:|---:|---:|---:|---:|');
+  for (const entry of results.memory) {
+    const [start, gets2, end] = entry.points;
+    out.push(
+      `| ${entry.label} | ${mib(start?.rss ?? NaN)} | ${mib(gets2?.rss ?? NaN)} | ${mib(end?.rss ?? NaN)} | ${mib((end?.rss ?? NaN) - (gets2?.rss ?? NaN))} | ${mib(end?.peak ?? NaN)} |`,
+    );
+  }
+  out.push('');
+
+  // Against the targets: the whole stack is the pre-auth app through the tunnel over TLS.
+  out.push('#### Against the DESIGN targets', '');
+  out.push('| target | measured | met |', '|---|---|---|');
+  const whole = gets['tunnel-gate'] ?? {};
+  for (const connections of CONCURRENCY) {
+    const g = whole[connections];
+    const b = base[connections];
+    if (!g || !b) continue;
+    const ratio = g.rps / b.rps;
+    out.push(`| whole stack req/s ≥ 0.8× direct, ${connections} conn | ${f3(ratio)}× | ${ratio >= 0.8 ? 'yes' : '**no**'} |`);
+    const p99 = g.p99Ms / b.p99Ms;
+    out.push(`| whole stack p99 ≤ 1.5× direct, ${connections} conn | ${f3(p99)}× | ${p99 <= 1.5 ? 'yes' : '**no**'} |`);
+  }
+  for (const kind of ['download', 'upload'] as const) {
+    const tunnel = median(transfers['tunnel-pass']?.[kind] ?? []);
+    const ratio = tunnel / median(transfers['direct']?.[kind] ?? []);
+    out.push(`| ${kind} through the tunnel ≥ 0.7× direct | ${f3(ratio)}× | ${ratio >= 0.7 ? 'yes' : '**no**'} |`);
+  }
+  for (const connections of CONCURRENCY) {
+    const off = gets['gw-pass-direct']?.[connections];
+    const on = gets['gw-gate-direct']?.[connections];
+    if (!off || !on) continue;
+    const cost = 1 - on.rps / off.rps;
+    out.push(`| session gate costs ≤ 10 % (forwarding direct), ${connections} conn | ${(cost * 100).toFixed(1)} % | ${cost <= 0.1 ? 'yes' : '**no**'} |`);
+  }
+  for (const entry of results.memory.filter((m) => /tunnels|connector/.test(m.label))) {
+    const growth = (entry.points[2]?.rss ?? NaN) - (entry.points[1]?.rss ?? NaN);
+    out.push(`| ${entry.label}: RSS growth over the transfers < 64 MiB | ${mib(growth)} | ${growth < 64 * MiB ? 'yes' : '**no**'} |`);
+  }
+  return out.join('\n');
+}
+
+// ---- profiles ---------------------------------------------------------------------
+
+async function profiles(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-profiles-'));
+  const connectorDir = (phase: string): string => join(dir, `connector-${phase}`);
+  log('starting processes for profiling');
+  const processes = await startCommon({ gatewayDirect: false, ws: false, connectorNodeOptions: `--cpu-prof --cpu-prof-dir=${connectorDir('gets')}` });
+  const sections: string[] = [environment(), ''];
+  try {
+    const { gatewayTunnel } = processes;
+    const t = gatewayTunnel.info;
+    const gateTarget = async (): Promise<Target> => ({ origin: t.origin, host: t.hosts.preauth, caFile: t.caFile, cookie: await gatewayTunnel.call<string>('cookie') });
+    const pass: Target = { origin: t.origin, host: t.hosts.passthrough, caFile: t.caFile };
+    const seconds = Math.max(MEASURE, 15);
+
+    const restartConnector = async (phase: string): Promise<void> => {
+      const connector = processes.connectors[0]!;
+      if ((await connector.process.stop('SIGTERM')) !== 0) throw new Error(`connector did not stop cleanly:\n${connector.process.stderr()}`);
+      const options = { ...connector.options, nodeOptions: `--cpu-prof --cpu-prof-dir=${connectorDir(phase)}` };
+      processes.connectors[0] = { ...connector, options, process: await runConnector(connector.registered, options) };
+    };
+    const connectorProfile = (phase: string): string => {
+      const files = readdirSync(connectorDir(phase)).filter((name) => name.endsWith('.cpuprofile'));
+      if (files.length !== 1) throw new Error(`expected one connector profile in ${connectorDir(phase)}, found ${files.join(', ')}`);
+      return join(connectorDir(phase), files[0]!);
+    };
+
+    // Phase 1: 1 KiB GETs at 64 connections through the pre-auth app (gate on, tunnel over TLS).
+    if (loadgenKind === 'wrk') await runWrk(await gateTarget(), 64, WARM);
+    const gate = await gateTarget();
+    await gatewayTunnel.call('profileStart');
+    const phaseNote = loadgenKind === 'wrk' ? `wrk -c64 for ${seconds} s` : `loadgen 64 connections for ${seconds} s`;
+    if (loadgenKind === 'wrk') await runWrk(gate, 64, seconds);
+    else await runLoadgen<GetResult>(['get', ...targetArgs(gate), '--connections', '64', '--duration', String(seconds)], (seconds + 60) * 1000);
+    await gatewayTunnel.call('profileStop', { file: join(dir, 'gateway-gets.cpuprofile') });
+    await restartConnector('transfers');
+    sections.push(`##### 1 KiB GETs, pre-auth app through the tunnel (${phaseNote})`, '');
+    sections.push(profileMarkdown('Gatehouse service (gateway)', summarizeProfile(join(dir, 'gateway-gets.cpuprofile'))), '');
+    sections.push(profileMarkdown('connector (whole process life, including start-up)', summarizeProfile(connectorProfile('gets'))), '');
+
+    // Phase 2: 256 MiB down and up, twice, through the pass-through app.
+    await gatewayTunnel.call('profileStart');
+    for (let run = 0; run < 2; run++) {
+      for (const kind of ['download', 'upload'] as const) {
+        const result = await runLoadgen<TransferResult>([kind, ...targetArgs(pass), '--bytes', String(TRANSFER_BYTES)], 600_000);
+        if (!result.ok) throw new Error(`${kind} failed its check: ${JSON.stringify(result)}`);
+      }
+    }
+    await gatewayTunnel.call('profileStop', { file: join(dir, 'gateway-transfers.cpuprofile') });
+    const connector = processes.connectors[0]!;
+    if ((await connector.process.stop('SIGTERM')) !== 0) throw new Error('connector did not stop cleanly');
+    sections.push(`##### ${TRANSFER_BYTES / MiB} MiB down and up, twice, pass-through app through the tunnel`, '');
+    sections.push(profileMarkdown('Gatehouse service (gateway)', summarizeProfile(join(dir, 'gateway-transfers.cpuprofile'))), '');
+    sections.push(profileMarkdown('connector (whole process life, including start-up)', summarizeProfile(connectorProfile('transfers'))), '');
+    return sections.join('\n');
+  } finally {
+    await stopAll(processes);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- main -----------------------------------------------------------------------------
+
+function writeSection(marker: string, body: string): void {
+  const doc = readFileSync(DOC, 'utf8');
+  const begin = `<!-- ${marker}:begin -->`;
+  const end = `<!-- ${marker}:end -->`;
+  const from = doc.indexOf(begin);
+  const to = doc.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${DOC} has no ${begin} … ${end} section`);
+  writeFileSync(DOC, `${doc.slice(0, from + begin.length)}\n${body}\n${doc.slice(to)}`);
+  log(`wrote the results into ${DOC}`);
+}
+
+const started = Date.now();
+const markdown = values.profile ? await profiles() : await benchmark();
+process.stdout.write(`${markdown}\n`);
+if (values.write) writeSection(values.profile ? 'bench-profile' : 'bench-results', markdown);
+log(`done in ${Math.round((Date.now() - started) / 1000)} s`);

@@ -1,0 +1,251 @@
+/**
+ * Endurance (issue 4, DESIGN pitfall "after ~150k requests the tunnel
+ * stopped serving"): 1,000,000 requests at 64 keep-alive connections through
+ * ONE tunnel of a real connector process, then a 256 MiB download, with no
+ * warning printed, no listener growth on the tunnel and flat memory.
+ *
+ * Every part is its own process: the backend (bench/backend.ts), the
+ * Gatehouse service (bench/gateway-service.ts: the test stack, gateway
+ * included, run with --trace-warnings), the connector (`gatehouse-connector
+ * run --tunnels 1`) and the load generator (bench/loadgen.ts, undici).
+ *
+ * Long (about three minutes on two cores): not in `npm test`; `npm run
+ * test:endurance` runs it (GATEHOUSE_ENDURANCE=1), and so does .ci/run after
+ * `npm test`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BackendInfo } from '../../bench/backend.ts';
+import type { GatewayServiceInfo, GatewayServiceStats, TunnelSessionStats } from '../../bench/gateway-service.ts';
+import { startChild, type Child } from '../../bench/lib/child.ts';
+import { registerConnector, runConnector, type RegisteredConnector } from '../../bench/lib/connector.ts';
+import { collectGarbage, inspectorUrl } from '../../bench/lib/inspector-gc.ts';
+import { MiB, processMemory } from '../../bench/lib/procfs.ts';
+import type { GetResult, TransferResult } from '../../bench/loadgen.ts';
+import type { RunningProcess } from '../support/processes.ts';
+
+const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
+const REQUESTS = 1_000_000;
+const CONNECTIONS = 64;
+const PROGRESS_EVERY = 100_000;
+const DOWNLOAD_BYTES = 256 * MiB;
+const MAX_RSS_GROWTH = 64 * MiB;
+/** Hard bounds: the whole run stops by itself even if the tunnel stalls. */
+const MAX_LOAD_SECONDS = 1_500;
+const MAX_DOWNLOAD_SECONDS = 300;
+const WARNING = /Warning|MaxListenersExceeded/;
+
+interface LoadRun<T> {
+  readonly result: T;
+  readonly stderr: string;
+}
+
+/** Runs bench/loadgen.ts in its own process; `onLine` sees its stderr lines as they come. */
+async function loadgen<T>(args: string[], maxSeconds: number, onLine: (line: string) => void = () => undefined): Promise<LoadRun<T>> {
+  const child = spawn(process.execPath, ['--trace-warnings', join(BENCH, 'loadgen.ts'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  let partial = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    partial += chunk;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), (maxSeconds + 60) * 1000);
+  const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  assert.equal(code, 0, `loadgen ${args[0]} exited ${code ?? signal}:\n${err}`);
+  return { result: JSON.parse(out.trim().split('\n').pop() ?? '{}') as T, stderr: err };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
+}
+
+function warnLogLines(stdout: string): string[] {
+  // pino: 40 warn, 50 error, 60 fatal.
+  return stdout.split('\n').filter((line) => /^\{.*"level":(4|5|6)\d/.test(line));
+}
+
+describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 MiB', function () {
+  let backend: Child<BackendInfo> | undefined;
+  let service: Child<GatewayServiceInfo> | undefined;
+  let registered: RegisteredConnector | undefined;
+  let connector: RunningProcess | undefined;
+  let initial: TunnelSessionStats;
+  let load: LoadRun<GetResult>;
+  let download: LoadRun<TransferResult>;
+  const rssAt100k = { gateway: NaN, connector: NaN };
+  const rssAfterGets = { gateway: NaN, connector: NaN };
+  const rssAtEnd = { gateway: NaN, connector: NaN };
+  const started = Date.now();
+
+  const say = (line: string): void => void process.stderr.write(`      endurance: ${line}\n`);
+
+  /**
+   * RSS of the gateway and the connector right after a full GC in each
+   * (the gateway over IPC with --expose-gc, the connector through its
+   * inspector): what they retain, not when V8 last collected. The RSS just
+   * before the GC is logged too.
+   */
+  async function settledRss(label: string): Promise<{ gateway: number; connector: number }> {
+    const raw = { gateway: processMemory(service!.pid).rss, connector: processMemory(connector!.child.pid!).rss };
+    await service!.call('gc');
+    await collectGarbage(inspectorUrl(connector!.stderr()));
+    const settled = { gateway: processMemory(service!.pid).rss, connector: processMemory(connector!.child.pid!).rss };
+    say(`${label}: RSS after a full GC gateway ${mib(settled.gateway)}, connector ${mib(settled.connector)} (before it: ${mib(raw.gateway)}, ${mib(raw.connector)})`);
+    return settled;
+  }
+
+  before(async function () {
+    if (process.env['GATEHOUSE_ENDURANCE'] !== '1') {
+      this.skip();
+      return;
+    }
+    this.timeout(180_000);
+    backend = await startChild<BackendInfo>(join(BENCH, 'backend.ts'), []);
+    service = await startChild<GatewayServiceInfo>(join(BENCH, 'gateway-service.ts'), ['--backend', backend.info.url, '--connectors'], {
+      nodeArgs: ['--trace-warnings', '--expose-gc'],
+    });
+    registered = await registerConnector(service, { name: 'endurance' });
+    // The inspector (loopback, random port) only lets the test trigger a full GC in the connector before sampling its RSS.
+    connector = await runConnector(registered, {
+      name: 'endurance',
+      tunnels: 1,
+      transport: 'tls',
+      nodeOptions: '--trace-warnings --inspect=127.0.0.1:0',
+      logLevel: 'warn',
+    });
+    // The connector says "connected" a moment before the service has the tunnel in its pool.
+    let stats = await service.call<GatewayServiceStats>('stats');
+    for (let i = 0; i < 100 && !stats.sessions[0]?.healthy; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      stats = await service.call<GatewayServiceStats>('stats');
+    }
+    assert.equal(stats.sessions.length, 1, 'one tunnel');
+    initial = stats.sessions[0]!;
+    assert.ok(initial.healthy);
+    assert.equal(initial.inFlight, 0);
+    say(`set up in ${((Date.now() - started) / 1000).toFixed(1)} s; tunnel ${initial.id}, listeners ${JSON.stringify(initial.listeners)}`);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    await connector?.stop('SIGTERM');
+    await service?.stop();
+    await backend?.stop();
+    if (registered) rmSync(dirname(registered.stateDir), { recursive: true, force: true });
+  });
+
+  it(`serves ${REQUESTS.toLocaleString('en-US')} GETs of 1 KiB at ${CONNECTIONS} keep-alive connections, all 200, through one tunnel`, async function () {
+    const gatewayPid = service!.pid;
+    const connectorPid = connector!.child.pid!;
+    const loadStarted = Date.now();
+    let at100k: Promise<{ gateway: number; connector: number }> | undefined;
+    load = await loadgen<GetResult>(
+      [
+        'get',
+        '--origin',
+        service!.info.origin,
+        '--host',
+        service!.info.hosts.passthrough,
+        '--ca',
+        service!.info.caFile,
+        '--path',
+        '/1k',
+        '--expect-bytes',
+        '1024',
+        '--connections',
+        String(CONNECTIONS),
+        '--count',
+        String(REQUESTS),
+        '--progress',
+        String(PROGRESS_EVERY),
+        '--max-seconds',
+        String(MAX_LOAD_SECONDS),
+        '--max-errors',
+        '100',
+      ],
+      MAX_LOAD_SECONDS,
+      (line) => {
+        const match = /^progress (\d+)\//.exec(line);
+        if (!match) return;
+        say(`${line} | RSS gateway ${mib(processMemory(gatewayPid).rss)}, connector ${mib(processMemory(connectorPid).rss)}`);
+        if (Number(match[1]) !== PROGRESS_EVERY) return;
+        at100k = settledRss('at the 100k mark');
+        // Awaited once the run is over; until then a failure must not count as unhandled.
+        at100k.catch(() => undefined);
+      },
+    );
+    Object.assign(rssAt100k, await at100k);
+    Object.assign(rssAfterGets, await settledRss('after the requests'));
+    const { result } = load;
+    say(`${result.requests} requests in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s (${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`);
+    assert.deepEqual(result.firstErrors, []);
+    assert.equal(result.errors, 0);
+    assert.equal(result.complete, true, 'every request was made');
+    assert.deepEqual(result.statuses, { 200: REQUESTS });
+    assert.equal(result.wrongBodies, 0);
+    assert.ok(Number.isFinite(rssAt100k.gateway) && Number.isFinite(rssAt100k.connector), 'memory was sampled at the 100k mark');
+  });
+
+  it('then downloads 256 MiB through the same tunnel, byte count and SHA-256 checked', async function () {
+    assert.ok(load, 'the request run came first');
+    download = await loadgen<TransferResult>(
+      ['download', '--origin', service!.info.origin, '--host', service!.info.hosts.passthrough, '--ca', service!.info.caFile, '--bytes', String(DOWNLOAD_BYTES)],
+      MAX_DOWNLOAD_SECONDS,
+    );
+    const { result } = download;
+    say(`256 MiB in ${result.seconds.toFixed(1)} s (${result.mbps.toFixed(0)} MB/s)`);
+    assert.equal(result.status, 200);
+    assert.equal(result.bytes, DOWNLOAD_BYTES);
+    assert.equal(result.sha256, result.expectedSha256);
+    Object.assign(rssAtEnd, await settledRss('after the download'));
+  });
+
+  it('kept the one tunnel, and its listener totals are what they were before the run', async function () {
+    assert.ok(download, 'the download came first');
+    // Idle keep-alive streams close after TUNNEL_AGENT_FREE_STREAM_TIMEOUT_MS: wait for them, bounded.
+    let stats = await service!.call<GatewayServiceStats>('stats');
+    for (let i = 0; i < 60 && (stats.sessions[0]?.inFlight ?? 0) > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      stats = await service!.call<GatewayServiceStats>('stats');
+    }
+    assert.equal(stats.sessions.length, 1);
+    const after = stats.sessions[0]!;
+    say(`tunnel ${after.id}: ${after.streamsOpened} streams opened over the run, ${after.inFlight} open now, listeners ${JSON.stringify(after.listeners)}`);
+    assert.equal(after.id, initial.id, 'the same tunnel carried everything (no reconnect)');
+    assert.ok(after.healthy);
+    assert.equal(after.inFlight, 0);
+    assert.deepEqual(after.listeners, initial.listeners);
+  });
+
+  it('printed no warning: gateway, connector and load generator', function () {
+    assert.ok(download, 'the download came first');
+    for (const [name, text] of [
+      ['gateway', service!.stderr()],
+      ['connector', connector!.stderr()],
+      ['load generator', load.stderr + download.stderr],
+    ] as const) {
+      assert.doesNotMatch(text, WARNING, `${name} printed a warning:\n${text.split('\n').filter((line) => WARNING.test(line)).slice(0, 20).join('\n')}`);
+    }
+    assert.deepEqual(warnLogLines(connector!.stdout()), [], 'the connector logged nothing at warn or above');
+  });
+
+  it(`kept memory flat: RSS (after a full GC) of the gateway and the connector grew less than 64 MiB from the 100k mark to the end`, function () {
+    assert.ok(download, 'the download came first');
+    const growth = { gateway: rssAtEnd.gateway - rssAt100k.gateway, connector: rssAtEnd.connector - rssAt100k.connector };
+    const breakdown = (side: 'gateway' | 'connector'): string =>
+      `${side} ${mib(rssAt100k[side])} at 100k → ${mib(rssAfterGets[side])} after the requests → ${mib(rssAtEnd[side])} after the download (${mib(growth[side])})`;
+    say(`RSS ${breakdown('gateway')}; ${breakdown('connector')}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    assert.ok(growth.gateway < MAX_RSS_GROWTH, `RSS grew by 64 MiB or more: ${breakdown('gateway')}`);
+    assert.ok(growth.connector < MAX_RSS_GROWTH, `RSS grew by 64 MiB or more: ${breakdown('connector')}`);
+  });
+});
