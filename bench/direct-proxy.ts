@@ -45,7 +45,16 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   serveParent<DirectProxyInfo>(
     { url: `https://127.0.0.1:${port}`, host: `${HOST}:${port}`, caFile, pid: process.pid },
-    { stats: () => ({ memory: process.memoryUsage() }) },
+    {
+      stats: () => ({ memory: process.memoryUsage() }),
+      /** A full garbage collection first (needs --expose-gc), as in gateway-service.ts. */
+      gc: () => {
+        const collect = (globalThis as { gc?: () => void }).gc;
+        if (!collect) throw new Error('start the proxy with --expose-gc');
+        collect();
+        return process.memoryUsage();
+      },
+    },
     async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

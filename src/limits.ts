@@ -95,6 +95,9 @@ export const CONNECTOR_LISTENER_HEADERS_TIMEOUT_MS = 15_000;
 export const CONNECTOR_LISTENER_REQUEST_TIMEOUT_MS = 30_000;
 export const CONNECTOR_BODY_LIMIT_BYTES = 64 * 1024;
 
+/** Session cookies that unsealed successfully, remembered by digest (a few hundred bytes each). */
+export const MAX_UNSEAL_CACHE_ENTRIES = 20_000;
+
 /** Signed identity assertions cached per session and app. */
 export const MAX_ASSERTION_CACHE_ENTRIES = 50_000;
 

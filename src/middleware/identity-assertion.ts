@@ -6,6 +6,7 @@ import { MAX_ASSERTION_CACHE_ENTRIES, MAX_FORWARDED_GROUPS_BYTES } from '../limi
 import { ExpiringMap } from '../session/expiring-map.ts';
 import type { Store } from '../store/store.ts';
 import type { Identity } from './context.ts';
+import { externalUrlOf } from '../config/external-url.ts';
 
 /** The header backends read the assertion from. */
 export const ASSERTION_HEADER = 'X-Gatehouse-Assertion';
@@ -78,7 +79,7 @@ export class IdentityAssertions {
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
       .setIssuer(this.#options.issuer)
       .setSubject(identity.sub)
-      .setAudience(new URL(app.externalUrl).origin)
+      .setAudience(externalUrlOf(app).origin)
       .setIssuedAt(now)
       .setNotBefore(now - 5)
       .setExpirationTime(Math.min(now + lifetime, identity.sessionExpiresAt))

@@ -1,5 +1,6 @@
 import type { AppConfig } from '../config/parse.ts';
 import { safeReturnTo } from '../oidc/return-to.ts';
+import { externalUrlOf } from '../config/external-url.ts';
 
 export const SIGNIN_PATH = '/.gatehouse/signin';
 export const CALLBACK_PATH = '/.gatehouse/callback';
@@ -7,7 +8,7 @@ export const LOGOUT_PATH = '/.gatehouse/logout';
 export const SIGNED_OUT_PATH = '/.gatehouse/signed-out';
 
 export function appOrigin(app: AppConfig): string {
-  return new URL(app.externalUrl).origin;
+  return externalUrlOf(app).origin;
 }
 
 /** The absolute URL that starts a sign-in and comes back to `returnTo` (made safe, else "/"). */

@@ -16,6 +16,7 @@ import type { Forwarder } from './direct-forwarder.ts';
 import type { IdentityAssertions } from './identity-assertion.ts';
 import { refuse } from './request-context.ts';
 import { signInUrl } from './signin-url.ts';
+import { externalUrlOf } from '../config/external-url.ts';
 
 export interface UpgradeHandlerOptions {
   readonly table: AppTable;
@@ -64,7 +65,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     if (!app) return fail(new GatehouseError('ERR_UNKNOWN_HOST', 'unknown_host'));
     context.app = app;
     const origin = req.headers.origin;
-    if (origin !== undefined && origin !== new URL(app.externalUrl).origin) {
+    if (origin !== undefined && origin !== externalUrlOf(app).origin) {
       return fail(new GatehouseError('ERR_ORIGIN_REFUSED', 'cross_origin_websocket'));
     }
     if (app.preauth === 'oidc') {

@@ -5,6 +5,7 @@ import { isGatehouseCookie } from '../session/cookies.ts';
 import type { Identity, RequestContext } from './context.ts';
 import { MAX_FORWARDED_GROUPS_BYTES } from '../limits.ts';
 import { ASSERTION_HEADER } from './identity-assertion.ts';
+import { externalUrlOf } from '../config/external-url.ts';
 
 /**
  * Headers a client must never be able to set for the backend: forwarding
@@ -32,9 +33,9 @@ export function prepareUpstreamRequest(
     if (kept) proxyReq.setHeader('Cookie', kept);
     else proxyReq.removeHeader('Cookie');
   }
-  const external = new URL(app.externalUrl);
+  const external = externalUrlOf(app);
   proxyReq.setHeader('X-Forwarded-For', context.clientIp);
-  proxyReq.setHeader('X-Forwarded-Proto', external.protocol.slice(0, -1));
+  proxyReq.setHeader('X-Forwarded-Proto', external.scheme);
   proxyReq.setHeader('X-Forwarded-Host', external.host);
   proxyReq.setHeader('X-Request-Id', context.requestId);
   const identity = context.identity;

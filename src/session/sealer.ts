@@ -7,8 +7,13 @@ export type UnsealFailure = 'tampered' | 'expired' | 'unknown_key' | 'malformed'
 
 export type UnsealResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: UnsealFailure };
 
-/** iron seals are printable ASCII without separators that matter to cookies. */
-const SEAL_SHAPE = /^Fe26\.2\*[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/;
+/**
+ * iron seals are printable ASCII without separators that matter to cookies,
+ * followed by iron-session's format version. iron-session ignores a version
+ * it does not know and unseals the rest, so a valid cookie could be replayed
+ * under endless spellings; only the one spelling we seal is accepted.
+ */
+const SEAL_SHAPE = /^Fe26\.2\*[\x21-\x2b\x2d-\x3a\x3c-\x7d]+~2$/;
 
 /** Seals JSON data with the newest password (iron-session: highest id). */
 export function seal(data: object, passwords: PasswordMap, ttlSeconds: number): Promise<string> {

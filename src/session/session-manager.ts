@@ -3,13 +3,15 @@ import type { IncomingMessage } from 'node:http';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors.ts';
-import { MAX_SET_COOKIE_BYTES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
+import { MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
 import type { Identity } from '../middleware/context.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
 import type { SealKeys } from './seal-keys.ts';
 import { seal, unseal, type UnsealFailure } from './sealer.ts';
 import { sessionRecordSchema, type SessionRecord } from './session-record.ts';
 import type { SessionStore } from './session-store.ts';
+import { UnsealCache } from './unseal-cache.ts';
+import { externalUrlOf } from '../config/external-url.ts';
 
 export interface SessionDefaults {
   /** Seconds. */
@@ -79,13 +81,14 @@ export interface IssuedSession {
 /** Seals, reads, refreshes and revokes the app-bound session cookie (step 3). */
 export class SessionManager {
   readonly #options: SessionManagerOptions;
+  readonly #unsealed = new UnsealCache<SessionRecord>(MAX_UNSEAL_CACHE_ENTRIES);
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
   }
 
   settingsFor(app: AppConfig): SessionDefaults & { readonly secure: boolean; readonly cookieName: string } {
-    const secure = new URL(app.externalUrl).protocol === 'https:';
+    const secure = externalUrlOf(app).secure;
     return {
       maxLifetime: app.session.maxLifetime ?? this.#options.defaults.maxLifetime,
       idleTimeout: app.session.idleTimeout ?? this.#options.defaults.idleTimeout,
@@ -99,10 +102,14 @@ export class SessionManager {
     const settings = this.settingsFor(app);
     const value = readCookies(req)[settings.cookieName];
     if (value === undefined || value === '') return { ok: false, reason: 'missing' };
-    const unsealed = await unseal(value, this.#options.keys.session, sessionRecordSchema);
-    if (!unsealed.ok) return { ok: false, reason: unsealed.reason };
-    const record = unsealed.value;
     const now = nowSeconds(this.#options.clock);
+    let record = this.#unsealed.get(value, now);
+    if (!record) {
+      const unsealed = await unseal(value, this.#options.keys.session, sessionRecordSchema);
+      if (!unsealed.ok) return { ok: false, reason: unsealed.reason };
+      record = unsealed.value;
+      this.#unsealed.set(value, record, record.exp, now);
+    }
     if (record.app !== app.id) return { ok: false, reason: 'other_app', record };
     if (now >= record.exp) return { ok: false, reason: 'expired', record };
     if (now - record.ls > settings.idleTimeout) return { ok: false, reason: 'idle', record };

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
+import { parseGatewayConfig, type AppConfig } from '../../src/config/parse.ts';
+import { deriveSealKeys } from '../../src/session/seal-keys.ts';
+import { SessionManager } from '../../src/session/session-manager.ts';
+import { MemorySessionStore } from '../../src/session/session-store.ts';
+import { UnsealCache } from '../../src/session/unseal-cache.ts';
+
+const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
+const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+function setup(): { sessions: SessionManager; store: MemorySessionStore; app: AppConfig; other: AppConfig; clock: { now: number } } {
+  const config = parseGatewayConfig({
+    identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
+    session: { secrets: [{ id: 1, secret: SECRET }] },
+    apps: [
+      { id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' },
+      { id: 'hr', externalUrl: 'https://hr.example.com', internalUrl: 'http://10.0.0.6:8080' },
+    ],
+  });
+  const clock = { now: T0 };
+  const store = new MemorySessionStore();
+  const sessions = new SessionManager({
+    cookieName: config.session.cookieName,
+    keys: deriveSealKeys(config.session.secrets),
+    store,
+    clock: () => clock.now,
+    defaults: { maxLifetime: 8 * 3600, idleTimeout: 3600, persistent: false },
+  });
+  return { sessions, store, app: config.apps[0]!, other: config.apps[1]!, clock };
+}
+
+function requestWith(setCookie: string): IncomingMessage {
+  const pair = setCookie.split(';')[0]!;
+  return { headers: { cookie: pair } } as IncomingMessage;
+}
+
+function withValue(setCookie: string, change: (value: string) => string): IncomingMessage {
+  const pair = setCookie.split(';')[0]!;
+  const at = pair.indexOf('=');
+  return { headers: { cookie: `${pair.slice(0, at)}=${change(pair.slice(at + 1))}` } } as IncomingMessage;
+}
+
+const user = {
+  sub: 'alice',
+  name: 'Alice',
+  groups: ['staff'],
+  amr: ['pwd'],
+  authTime: Math.floor(T0 / 1000),
+  idTokenExpiresAt: Math.floor(T0 / 1000) + 3600,
+  idToken: 'header.payload.signature',
+};
+
+describe('SessionManager: what a remembered unseal still checks', () => {
+  it('reads the same cookie twice to the same identity', async () => {
+    const { sessions, app } = setup();
+    const { setCookie } = await sessions.issue(app, user);
+    const first = await sessions.read(requestWith(setCookie), app);
+    const second = await sessions.read(requestWith(setCookie), app);
+    assert.ok(first.ok && second.ok);
+    assert.equal(second.identity.sub, 'alice');
+    assert.equal(second.identity.sessionId, first.identity.sessionId);
+  });
+
+  it('refuses a revoked session after it was read (and remembered) once', async () => {
+    const { sessions, app } = setup();
+    const { setCookie, record } = await sessions.issue(app, user);
+    assert.ok((await sessions.read(requestWith(setCookie), app)).ok);
+    await sessions.revoke(record);
+    const after = await sessions.read(requestWith(setCookie), app);
+    assert.equal(after.ok, false);
+    assert.equal(!after.ok && after.reason, 'revoked');
+  });
+
+  it('refuses a remembered cookie once it has expired, or idled out', async () => {
+    const { sessions, app, clock } = setup();
+    const { setCookie } = await sessions.issue(app, user);
+    assert.ok((await sessions.read(requestWith(setCookie), app)).ok);
+    clock.now = T0 + 3601 * 1000;
+    const expired = await sessions.read(requestWith(setCookie), app);
+    assert.equal(!expired.ok && expired.reason, 'expired');
+
+    const idle = setup();
+    const issued = await idle.sessions.issue(idle.app, { ...user, idTokenExpiresAt: Math.floor(T0 / 1000) + 8 * 3600 });
+    assert.ok((await idle.sessions.read(requestWith(issued.setCookie), idle.app)).ok);
+    idle.clock.now = T0 + 3601 * 1000;
+    const idled = await idle.sessions.read(requestWith(issued.setCookie), idle.app);
+    assert.equal(!idled.ok && idled.reason, 'idle');
+  });
+
+  it('refuses a remembered cookie presented to another app', async () => {
+    const { sessions, app, other } = setup();
+    const { setCookie } = await sessions.issue(app, user);
+    assert.ok((await sessions.read(requestWith(setCookie), app)).ok);
+    // Both apps are https and share the cookie name: only the sealed app id tells them apart.
+    const elsewhere = await sessions.read(requestWith(setCookie), other);
+    assert.equal(!elsewhere.ok && elsewhere.reason, 'other_app');
+  });
+
+  it('refuses every one-character change of a remembered cookie, every time', async () => {
+    const { sessions, app } = setup();
+    const { setCookie } = await sessions.issue(app, user);
+    assert.ok((await sessions.read(requestWith(setCookie), app)).ok);
+    for (let round = 0; round < 2; round++) {
+      for (const at of [10, 40, 80, -5, -1]) {
+        const tampered = withValue(setCookie, (value) => {
+          const i = at < 0 ? value.length + at : at;
+          return value.slice(0, i) + (value[i] === 'A' ? 'B' : 'A') + value.slice(i + 1);
+        });
+        const result = await sessions.read(tampered, app);
+        assert.equal(result.ok, false, `a change at ${at} was accepted (round ${round})`);
+      }
+    }
+  });
+});
+
+describe('UnsealCache', () => {
+  it('keeps values until their expiry, and nothing already expired', () => {
+    const cache = new UnsealCache<{ n: number }>(10);
+    cache.set('Fe26.2*1*a', { n: 1 }, 200, 100);
+    cache.set('Fe26.2*1*b', { n: 2 }, 100, 100);
+    assert.equal(cache.get('Fe26.2*1*a', 150)?.n, 1);
+    assert.equal(cache.get('Fe26.2*1*b', 100), undefined);
+    assert.equal(cache.get('Fe26.2*1*a', 200), undefined);
+  });
+
+  it('is bounded, and hands out frozen values', () => {
+    const cache = new UnsealCache<{ n: number }>(3);
+    for (let n = 0; n < 10; n++) cache.set(`value-${n}`, { n }, 1000, 1);
+    assert.equal(cache.size, 3);
+    assert.equal(cache.get('value-0', 2), undefined);
+    const kept = cache.get('value-9', 2)!;
+    assert.throws(() => {
+      kept.n = 0;
+    }, TypeError);
+  });
+});
