@@ -55,15 +55,20 @@ export class IdentityAssertions {
     return { keys: [key.publicJwk] };
   }
 
+  /** The assertion signed earlier for this session and app, while it has more than half its lifetime left. */
+  cachedAssertionFor(identity: Identity, app: AppConfig): string | undefined {
+    return this.#cache.get(`${identity.sessionId}\u0000${app.id}`, nowSeconds(this.#options.clock));
+  }
+
   /**
    * The assertion for one user and app. Signing costs more than a request
    * should, so one is reused until half its lifetime is gone.
    */
   async assertionFor(identity: Identity, app: AppConfig): Promise<string> {
+    const cached = this.cachedAssertionFor(identity, app);
+    if (cached) return cached;
     const now = nowSeconds(this.#options.clock);
     const cacheKey = `${identity.sessionId}\u0000${app.id}`;
-    const cached = this.#cache.get(cacheKey, now);
-    if (cached) return cached;
     const key = await this.ready();
     const lifetime = this.#options.lifetime;
     const groupsFit = JSON.stringify(identity.groups).length <= MAX_FORWARDED_GROUPS_BYTES;

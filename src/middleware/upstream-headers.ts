@@ -1,5 +1,4 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { parseCookie } from 'cookie';
 import type { AppConfig } from '../config/parse.ts';
 import { isGatehouseCookie } from '../session/cookies.ts';
 import type { Identity, RequestContext } from './context.ts';
@@ -87,8 +86,9 @@ export function withoutGatehouseCookies(header: string, sessionCookieBase: strin
     .map((pair) => pair.trim())
     .filter((pair) => {
       if (!pair) return false;
-      const name = Object.keys(parseCookie(pair, { decode: (value) => value }))[0] ?? pair.split('=')[0] ?? '';
-      return !isGatehouseCookie(name, sessionCookieBase);
+      // A cookie's name is everything before its first "=" (RFC 6265 5.2), trimmed.
+      const equals = pair.indexOf('=');
+      return !isGatehouseCookie((equals < 0 ? pair : pair.slice(0, equals)).trim(), sessionCookieBase);
     })
     .join('; ');
 }
