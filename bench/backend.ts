@@ -8,12 +8,12 @@
  *
  * Started by bench/lib/child.ts: reports { url } when listening, exits when the parent goes away.
  */
-import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { serveParent } from './lib/child.ts';
 import { patternStream } from './lib/pattern.ts';
+import { digestBody } from '../dev/body-digest.ts';
 
 export interface BackendInfo {
   readonly url: string;
@@ -41,18 +41,14 @@ const server = createServer((req, res) => {
     return;
   }
   if (req.method === 'POST' && url.pathname === '/sha') {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => {
-      const body = JSON.stringify({ bytes, sha256: hash.digest('hex') });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-    });
-    req.on('error', () => res.destroy());
+    digestBody(req).then(
+      (digest) => {
+        const body = JSON.stringify(digest);
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+      () => res.destroy(),
+    );
     return;
   }
   res.writeHead(404, { 'content-type': 'text/plain' });

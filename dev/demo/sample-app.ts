@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import * as jose from 'jose';
 import { WebSocketServer } from 'ws';
+import { digestBody } from '../body-digest.ts';
 
 export interface SampleAppOptions {
   /** The gateway's JWKS, to verify the identity assertion: https://<app host>/.gatehouse/jwks.json */
@@ -100,15 +100,12 @@ document.getElementById('send').onclick = () => ws.send(document.getElementById(
     );
   });
   app.post('/upload', (req, res) => {
-    const hash = createHash('sha256');
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      hash.update(chunk);
-    });
-    req.on('end', () => {
-      res.type('html').send(page('Uploaded', `<h1>Uploaded</h1><p id="upload-result">Received <span id="bytes">${bytes}</span> bytes, SHA-256 <code>${hash.digest('hex')}</code>.</p>`));
-    });
+    digestBody(req).then(
+      ({ bytes, sha256 }) => {
+        res.type('html').send(page('Uploaded', `<h1>Uploaded</h1><p id="upload-result">Received <span id="bytes">${bytes}</span> bytes, SHA-256 <code>${sha256}</code>.</p>`));
+      },
+      () => res.destroy(),
+    );
   });
   app.get('/download', (req, res) => {
     const megabytes = Math.min(1024, Math.max(1, Number(req.query['mb'] ?? 8) || 8));

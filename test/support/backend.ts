@@ -1,9 +1,9 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { WebSocketServer } from 'ws';
 import { bulkStream } from './bulk.ts';
+import { digestBody } from '../../dev/body-digest.ts';
 
 export interface SeenRequest {
   readonly method: string;
@@ -44,16 +44,13 @@ export async function startEchoBackend(): Promise<EchoBackend> {
       return;
     }
     if (url.pathname === '/upload') {
-      const hash = createHash('sha256');
-      let bytes = 0;
-      req.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        hash.update(chunk);
-      });
-      req.on('end', () => {
-        res.setHeader('Content-Type', 'application/json');
-        res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
-      });
+      digestBody(req).then(
+        (digest) => {
+          res.setHeader('Content-Type', 'application/json');
+          res.end(JSON.stringify(digest));
+        },
+        () => res.destroy(),
+      );
       return;
     }
     if (url.pathname === '/sse') {

@@ -39,6 +39,7 @@ import { TunnelAgent } from '../../src/tunnel/tunnel-agent.ts';
 import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
 import { isTunnelError, TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
 import { refuseTunnel, TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
+import { digestBody } from '../../dev/body-digest.ts';
 
 // ---- PKI ---------------------------------------------------------------------
 
@@ -505,16 +506,13 @@ export async function startOrigin(options: { name?: string; tls?: { cert: string
         patternStream(n).pipe(res);
         return;
       case '/sha': {
-        const hash = createHash('sha256');
-        let bytes = 0;
-        req.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-          hash.update(chunk);
-        });
-        req.on('end', () => {
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ bytes, sha256: hash.digest('hex') }));
-        });
+        digestBody(req).then(
+          (digest) => {
+            res.setHeader('content-type', 'application/json');
+            res.end(JSON.stringify(digest));
+          },
+          () => res.destroy(),
+        );
         return;
       }
       case '/sse':
