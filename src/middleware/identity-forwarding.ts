@@ -20,9 +20,10 @@ export function identityForwarding(assertions: IdentityAssertions): RequestHandl
       next();
       return;
     }
-    assertions.assertionFor(context.identity, context.app).then((assertion) => {
+    // Returned, so that Express 5 turns a failure to sign into next(error).
+    return assertions.assertionFor(context.identity, context.app).then((assertion) => {
       context.assertion = assertion;
       next();
-    }, next);
+    });
   };
 }
