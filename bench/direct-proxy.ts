@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import { createDevCa } from '../dev/pki/dev-ca.ts';
-import { serveParent } from './lib/child.ts';
+import { fullGc, serveParent } from './lib/child.ts';
 
 export interface DirectProxyInfo {
   readonly url: string;
@@ -45,16 +45,7 @@ server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
   serveParent<DirectProxyInfo>(
     { url: `https://127.0.0.1:${port}`, host: `${HOST}:${port}`, caFile, pid: process.pid },
-    {
-      stats: () => ({ memory: process.memoryUsage() }),
-      /** A full garbage collection first (needs --expose-gc), as in gateway-service.ts. */
-      gc: () => {
-        const collect = (globalThis as { gc?: () => void }).gc;
-        if (!collect) throw new Error('start the proxy with --expose-gc');
-        collect();
-        return process.memoryUsage();
-      },
-    },
+    { stats: () => ({ memory: process.memoryUsage() }), gc: fullGc },
     async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

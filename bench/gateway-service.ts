@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { signIn, startStack } from '../test/support/stack.ts';
-import { serveParent } from './lib/child.ts';
+import { fullGc, serveParent } from './lib/child.ts';
 
 export interface GatewayServiceInfo {
   readonly pid: number;
@@ -105,13 +105,7 @@ serveParent<GatewayServiceInfo>(
         listeners: session.listenerTotals(),
       })),
     }),
-    /** A full garbage collection first (needs --expose-gc), so that RSS says what is retained, not when V8 last collected. */
-    gc: () => {
-      const collect = (globalThis as { gc?: () => void }).gc;
-      if (!collect) throw new Error('start the service with --expose-gc');
-      collect();
-      return process.memoryUsage();
-    },
+    gc: fullGc,
     profileStart: async () => {
       profiler = new Session();
       profiler.connect();

@@ -152,6 +152,18 @@ export async function startChild<Info>(script: string, args: readonly string[], 
 }
 
 /**
+ * Child side, the `gc` command: a full garbage collection (the child runs
+ * with --expose-gc), so that RSS sampled next says what is left, not when V8
+ * last collected.
+ */
+export function fullGc(): NodeJS.MemoryUsage {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('start this process with --expose-gc');
+  collect();
+  return process.memoryUsage();
+}
+
+/**
  * Child side: answers the parent's commands with `handlers`, tells it
  * `ready` with `info`, and runs `shutdown` then exits when the parent goes
  * away or sends SIGTERM.

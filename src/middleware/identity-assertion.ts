@@ -57,7 +57,7 @@ export class IdentityAssertions {
 
   /** The assertion signed earlier for this session and app, while it has more than half its lifetime left. */
   cachedAssertionFor(identity: Identity, app: AppConfig): string | undefined {
-    return this.#cache.get(`${identity.sessionId}\u0000${app.id}`, nowSeconds(this.#options.clock));
+    return this.#cache.get(cacheKey(identity, app), nowSeconds(this.#options.clock));
   }
 
   /**
@@ -68,7 +68,6 @@ export class IdentityAssertions {
     const cached = this.cachedAssertionFor(identity, app);
     if (cached) return cached;
     const now = nowSeconds(this.#options.clock);
-    const cacheKey = `${identity.sessionId}\u0000${app.id}`;
     const key = await this.ready();
     const lifetime = this.#options.lifetime;
     const groupsFit = JSON.stringify(identity.groups).length <= MAX_FORWARDED_GROUPS_BYTES;
@@ -90,7 +89,7 @@ export class IdentityAssertions {
       .setExpirationTime(Math.min(now + lifetime, identity.sessionExpiresAt))
       .setJti(randomUUID())
       .sign(key.privateKey);
-    this.#cache.set(cacheKey, token, now + Math.floor(lifetime / 2), now);
+    this.#cache.set(cacheKey(identity, app), token, now + Math.floor(lifetime / 2), now);
     return token;
   }
 
@@ -111,6 +110,11 @@ export class IdentityAssertions {
     const generated = await jose.generateKeyPair(ALG, { extractable: true });
     return fromPrivateKey(generated.privateKey);
   }
+}
+
+/** One assertion per session and app. */
+function cacheKey(identity: Identity, app: AppConfig): string {
+  return `${identity.sessionId}\u0000${app.id}`;
 }
 
 async function fromPrivateKey(privateKey: jose.CryptoKey): Promise<SigningKey> {
