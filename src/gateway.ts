@@ -30,6 +30,7 @@ import { safeRiskProvider } from './risk/safe-risk-provider.ts';
 import { createUpgradeHandler } from './middleware/upgrade-handler.ts';
 import { SessionSockets } from './session/session-sockets.ts';
 import { createDirectForwarder, type Forwarder } from './middleware/direct-forwarder.ts';
+import { createForwardingRules, type ForwardingRules } from './forwarding/upstream-request.ts';
 import { oidcPreauth } from './middleware/oidc-preauth.ts';
 import type { PreauthDeps } from './middleware/preauth-deps.ts';
 import { requestContext } from './middleware/request-context.ts';
@@ -48,6 +49,8 @@ import { MemorySessionStore, type SessionStore } from './session/session-store.t
 
 export interface ForwarderFactoryContext {
   readonly config: GatewayConfig;
+  /** What the forwarding step removes from every request: give it to createDirectForwarder or your own forwarder. */
+  readonly rules: ForwardingRules;
   readonly audit: AuditLog;
   readonly logger: Logger;
   /** The connectors' live tunnels, when `connectors` is configured. */
@@ -228,7 +231,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     store: async () => (connectors ? connectors.store() : options.connectorStore),
     clock,
   });
-  const forwarder = (options.forwarder ?? defaultForwarder(config.session.cookieName))({ config, audit, logger, tunnels: connectors?.tunnels });
+  const rules = createForwardingRules({
+    apps: config.apps,
+    sessionCookieBase: config.session.cookieName,
+    stripRequestHeaders: config.forwarding.stripRequestHeaders,
+    passRequestHeaders: config.forwarding.passRequestHeaders,
+  });
+  const forwarder = (options.forwarder ?? defaultForwarder)({ config, rules, audit, logger, tunnels: connectors?.tunnels });
 
   const unknownHost = options.unknownHost ?? 'reject';
   const table = createAppTable(config.apps);
@@ -353,9 +362,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   };
 }
 
-function defaultForwarder(sessionCookieBase: string): (context: ForwarderFactoryContext) => Forwarder {
-  return ({ config, audit, logger, tunnels }) =>
-    tunnels
-      ? createTunnelDispatcher({ apps: config.apps, pool: tunnels, sessionCookieBase, audit, logger })
-      : createDirectForwarder({ apps: config.apps, sessionCookieBase, audit, logger });
+function defaultForwarder({ config, rules, audit, logger, tunnels }: ForwarderFactoryContext): Forwarder {
+  return tunnels
+    ? createTunnelDispatcher({ apps: config.apps, pool: tunnels, rules, audit, logger })
+    : createDirectForwarder({ apps: config.apps, rules, audit, logger });
 }

@@ -22,6 +22,7 @@ export interface GatewayConfig {
   >;
   readonly session: Readonly<Omit<ParsedGatewayConfig['session'], 'secrets'> & { readonly secrets: readonly SessionSecret[] }>;
   readonly trustedProxies: readonly string[];
+  readonly forwarding: Readonly<{ stripRequestHeaders: readonly string[]; passRequestHeaders: readonly string[] }>;
   readonly apps: readonly AppConfig[];
   readonly server: Readonly<Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: TlsMaterial }>;
   readonly connectors?: ConnectorsConfig;
@@ -149,6 +150,10 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     }),
     session: Object.freeze({ ...parsed.session, secrets: Object.freeze(secrets) }),
     trustedProxies: Object.freeze([...parsed.trustedProxies]),
+    forwarding: Object.freeze({
+      stripRequestHeaders: Object.freeze([...parsed.forwarding.stripRequestHeaders]),
+      passRequestHeaders: Object.freeze([...parsed.forwarding.passRequestHeaders]),
+    }),
     apps: Object.freeze(
       parsed.apps.map(({ internalTls, ...app }, index) =>
         Object.freeze({

@@ -13,6 +13,7 @@ import { parseCidr } from '../policy/ip.ts';
 import { auditSettingsSchema } from '../audit/settings.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
 import { mfaSchema, namedLocationsSchema, policySchema } from './policy-schema.ts';
+import { forwardingSchema } from './forwarding-schema.ts';
 
 /**
  * The one schema for a gateway's configuration, used by createGateway() and by
@@ -282,6 +283,8 @@ export const gatewayConfigSchema = z
         lifetime: duration('60s').default(60),
       })
       .prefault({}),
+    /** Request headers removed before forwarding, beyond the fixed rules. */
+    forwarding: forwardingSchema,
     /** The connector-facing listener: registration, configuration, renewal and tunnels. Absent: apps are reached directly. */
     connectors: connectorsSchema.optional(),
     apps: z

@@ -1,84 +1,128 @@
 import type { Agent as HttpAgent, IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
+import type { Duplex } from 'node:stream';
+import type { NextFunction } from 'express';
+import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors.ts';
+import { createResponseHeadFilter } from '../forwarding/downstream-response.ts';
+import { isReservedPath } from '../forwarding/request-target.ts';
+import { upstreamRequestHeaders, type ForwardingRules } from '../forwarding/upstream-request.ts';
+import { forwardUpgrade, UPGRADE_TIMEOUT } from '../forwarding/websocket-forwarder.ts';
 import type { Logger } from '../logging/logger.ts';
-import { X_ROBOTS_TAG } from '../robots/robots-denier.ts';
 import { auditContext } from './audit-context.ts';
 import { getRequestContext } from './context.ts';
 import { sendError } from './error-response.ts';
-import { createLinkTranslator } from './link-translation.ts';
-import { filterBackendSetCookies, prepareUpstreamRequest } from './upstream-headers.ts';
+import { rejectUpgrade } from './reject-upgrade.ts';
 
 export interface AppProxyOptions {
   readonly app: AppConfig;
   /** Where connections come from: a keep-alive agent to the app, or the tunnel agent. */
   readonly agent: HttpAgent;
-  readonly sessionCookieBase: string;
+  readonly rules: ForwardingRules;
   readonly audit: AuditLog;
   readonly logger: Logger;
   /** Maps a transport failure to the error the user sees; the default knows refused and timed-out backends. */
   readonly classify?: (error: Error) => GatehouseError | undefined;
 }
 
+export interface AppProxy {
+  web(req: IncomingMessage, res: ServerResponse, next: NextFunction): unknown;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
 export const BACKEND_TIMEOUT = 'GATEHOUSE_BACKEND_TIMEOUT';
 
 /**
- * http-proxy-middleware for one app, with Gatehouse's rules hooked in through
- * its events (STYLE: plugins, not a fork): header hygiene and identity on the
- * way in; cookie filtering, noindex and link translation on the way out,
- * headers only; and coded errors that never name the backend.
+ * Forwarding for one app. What reaches the backend and what comes back are
+ * decided here, by Gatehouse's own functions, on every path:
+ * `upstreamRequestHeaders` rewrites the request object before
+ * http-proxy-middleware sees it, and `createResponseHeadFilter` filters every
+ * response head — through http-proxy-middleware for plain requests, and in
+ * Gatehouse's own WebSocket forwarder for handshakes (101s and refusals).
+ * Errors are coded and never name the backend.
  */
-export function createAppProxy(options: AppProxyOptions): ProxyHandler {
-  const { app } = options;
+export function createAppProxy(options: AppProxyOptions): AppProxy {
+  const { app, rules } = options;
   const timeoutMs = app.timeouts.backend * 1000;
-  const links = createLinkTranslator(app);
-  return createProxyMiddleware<IncomingMessage, ServerResponse>({
+  const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
+  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: app.internalUrl,
     changeOrigin: app.hostHeader === 'internal',
     agent: options.agent,
     xfwd: false,
     ejectPlugins: true,
     plugins: [
-      (proxy) => {
-        proxy.on('proxyReq', (proxyReq, req) => {
-          const context = getRequestContext(req);
-          if (context) prepareUpstreamRequest(proxyReq, req, app, context, options.sessionCookieBase);
-          // An idle backend gets a clear 504, not a hang (field lesson 16).
+      (server) => {
+        server.on('proxyReq', (proxyReq) => {
+          // An idle backend gets a clear 504, not a hang.
           proxyReq.setTimeout(timeoutMs, () => {
             proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
           });
         });
-        proxy.on('proxyReqWs', (proxyReq, req) => {
-          const context = getRequestContext(req);
-          if (context) prepareUpstreamRequest(proxyReq, req, app, context, options.sessionCookieBase);
+        server.on('proxyRes', (proxyRes) => {
+          proxyRes.headers = filterHead(proxyRes.headers);
         });
-        proxy.on('proxyRes', (proxyRes) => {
-          filterBackendSetCookies(proxyRes, options.sessionCookieBase);
-          const location = proxyRes.headers.location;
-          if (location) proxyRes.headers.location = links.location(location);
-          const cookies = proxyRes.headers['set-cookie'];
-          if (cookies) proxyRes.headers['set-cookie'] = cookies.map((line) => links.setCookie(line));
-          if (app.crawlers === 'deny') proxyRes.headers['x-robots-tag'] = X_ROBOTS_TAG;
-        });
-        proxy.on('error', (error, req, res) => {
+        server.on('error', (error, req, res) => {
           if (!req || !res) return;
-          onProxyError(error, req, res, options);
+          const failure = failureOf(error, req, options);
+          if ('setHeader' in res) sendError(req, res, failure);
+          else res.destroy();
         });
       },
     ],
   });
+
+  const refuse = (req: IncomingMessage, error: GatehouseError): GatehouseError => {
+    options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: error.reason, ...auditContext(req) });
+    return error;
+  };
+
+  return {
+    web(req, res, next) {
+      const context = getRequestContext(req);
+      if (!context) throw new GatehouseError('ERR_INTERNAL', 'forwarding_without_context');
+      if (isReservedPath(req.url ?? '/')) {
+        sendError(req, res, refuse(req, new GatehouseError('ERR_NOT_FOUND', 'reserved_path')));
+        return undefined;
+      }
+      const headers = upstreamRequestHeaders(req, app, context, rules, 'http');
+      if (headers instanceof GatehouseError) {
+        sendError(req, res, refuse(req, headers));
+        return undefined;
+      }
+      req.headers = headers as IncomingMessage['headers'];
+      return proxy(req, res, next);
+    },
+    upgrade(req, socket, head) {
+      const context = getRequestContext(req);
+      if (!context) {
+        socket.destroy();
+        return;
+      }
+      const headers = upstreamRequestHeaders(req, app, context, rules, 'upgrade');
+      if (headers instanceof GatehouseError) {
+        rejectUpgrade(socket, refuse(req, headers), context.requestId);
+        return;
+      }
+      forwardUpgrade(req, socket, head, {
+        app,
+        agent: options.agent,
+        headers,
+        filterHead,
+        timeoutMs,
+        onFailure: (error) => rejectUpgrade(socket, failureOf(error, req, options), context.requestId),
+      });
+    },
+  };
 }
 
-function onProxyError(error: Error, req: IncomingMessage, res: ServerResponse | Socket, options: AppProxyOptions): void {
+function failureOf(error: Error, req: IncomingMessage, options: AppProxyOptions): GatehouseError {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  const timedOut = code === BACKEND_TIMEOUT || code === UPGRADE_TIMEOUT || code === 'ETIMEDOUT';
   const failure =
-    options.classify?.(error) ??
-    new GatehouseError(code === BACKEND_TIMEOUT || code === 'ETIMEDOUT' ? 'ERR_BACKEND_TIMEOUT' : 'ERR_BACKEND_UNREACHABLE', `backend_${code}`);
+    options.classify?.(error) ?? new GatehouseError(timedOut ? 'ERR_BACKEND_TIMEOUT' : 'ERR_BACKEND_UNREACHABLE', `backend_${code}`);
   options.logger.warn({ app: options.app.id, code, requestId: getRequestContext(req)?.requestId }, 'forwarding failed');
   options.audit.emit({ type: 'forward.failed', outcome: 'failure', code: failure.code, reason: failure.reason, ...auditContext(req) });
-  if ('setHeader' in res) sendError(req, res, failure);
-  else res.destroy();
+  return failure;
 }

@@ -2,11 +2,11 @@ import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Agent as HttpsAgent } from 'node:https';
 import type { RequestHandler } from 'express';
-import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
-import { createAppProxy } from './app-proxy.ts';
+import type { ForwardingRules } from '../forwarding/upstream-request.ts';
+import { createAppProxy, type AppProxy } from './app-proxy.ts';
 import { getRequestContext } from './context.ts';
 
 /** The forwarding step: one replaceable middleware that sends the request on. */
@@ -19,7 +19,8 @@ export interface Forwarder {
 
 export interface DirectForwarderOptions {
   readonly apps: readonly AppConfig[];
-  readonly sessionCookieBase: string;
+  /** What the forwarding step removes from requests (built once by the gateway). */
+  readonly rules: ForwardingRules;
   readonly audit: AuditLog;
   readonly logger: Logger;
 }
@@ -31,7 +32,7 @@ export interface DirectForwarderOptions {
  */
 export function createDirectForwarder(options: DirectForwarderOptions): Forwarder {
   const agents: Array<HttpAgent | HttpsAgent> = [];
-  const proxies = new Map<string, ProxyHandler>();
+  const proxies = new Map<string, AppProxy>();
   for (const app of options.apps) {
     const tls = app.internalTls;
     const agent =
@@ -39,7 +40,7 @@ export function createDirectForwarder(options: DirectForwarderOptions): Forwarde
         ? new HttpsAgent({ keepAlive: true, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.serverName ? { servername: tls.serverName } : {}) })
         : new HttpAgent({ keepAlive: true });
     agents.push(agent);
-    proxies.set(app.id, createAppProxy({ app, agent, sessionCookieBase: options.sessionCookieBase, audit: options.audit, logger: options.logger }));
+    proxies.set(app.id, createAppProxy({ app, agent, rules: options.rules, audit: options.audit, logger: options.logger }));
   }
   return {
     handler: (req, res, next) => {
@@ -49,7 +50,7 @@ export function createDirectForwarder(options: DirectForwarderOptions): Forwarde
         next();
         return;
       }
-      return proxy(req, res, next);
+      return proxy.web(req, res, next);
     },
     upgrade(req, socket, head) {
       const app = getRequestContext(req)?.app;
@@ -58,7 +59,7 @@ export function createDirectForwarder(options: DirectForwarderOptions): Forwarde
         socket.destroy();
         return;
       }
-      proxy.upgrade(req, socket as Parameters<ProxyHandler['upgrade']>[1], head);
+      proxy.upgrade(req, socket, head);
     },
     close() {
       for (const agent of agents) agent.destroy();

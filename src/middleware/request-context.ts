@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { GatehouseError } from '../errors.ts';
+import { requestTargetProblem } from '../forwarding/request-target.ts';
 import { MAX_COOKIE_HEADER_BYTES } from '../limits.ts';
 import { createClientIpResolver } from './client-ip.ts';
 import { getRequestContext, setRequestContext } from './context.ts';
@@ -57,6 +58,9 @@ export function refuse(req: IncomingMessage): GatehouseError | undefined {
   if (!req.url?.startsWith('/')) {
     return new GatehouseError('ERR_BAD_REQUEST', 'request_target_not_origin_form');
   }
+  // The path every later step checks must be the path the backend serves.
+  const targetProblem = requestTargetProblem(req.url);
+  if (targetProblem) return new GatehouseError('ERR_BAD_REQUEST', targetProblem);
   let hosts = 0;
   let cookieBytes = 0;
   const raw = req.rawHeaders;

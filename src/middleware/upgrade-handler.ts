@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { ERROR_TABLE, GatehouseError, type GatehouseErrorCode } from '../errors.ts';
+import { GatehouseError, type GatehouseErrorCode } from '../errors.ts';
+import { isReservedPath } from '../forwarding/request-target.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import type { SessionSockets } from '../session/session-sockets.ts';
@@ -14,6 +15,7 @@ import type { AccessControl } from './access-control.ts';
 import { requestPath } from './access-facts.ts';
 import type { Forwarder } from './direct-forwarder.ts';
 import type { IdentityAssertions } from './identity-assertion.ts';
+import { rejectUpgrade } from './reject-upgrade.ts';
 import { refuse } from './request-context.ts';
 import { signInUrl } from './signin-url.ts';
 import { externalUrlOf } from '../config/external-url.ts';
@@ -64,6 +66,11 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     const app = options.table(req);
     if (!app) return fail(new GatehouseError('ERR_UNKNOWN_HOST', 'unknown_host'));
     context.app = app;
+    // Only WebSocket upgrades are forwarded; Gatehouse's own paths never are, on any app.
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') {
+      return fail(new GatehouseError('ERR_BAD_REQUEST', 'upgrade_not_websocket'));
+    }
+    if (isReservedPath(req.url ?? '/')) return fail(new GatehouseError('ERR_NOT_FOUND', 'reserved_path'));
     const origin = req.headers.origin;
     if (origin !== undefined && origin !== externalUrlOf(app).origin) {
       return fail(new GatehouseError('ERR_ORIGIN_REFUSED', 'cross_origin_websocket'));
@@ -84,27 +91,4 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     }
     options.forwarder.upgrade(req, socket, head);
   }
-}
-
-/** Answers an upgrade that will not happen, in plain HTTP/1.1 with a JSON body, and closes. */
-export function rejectUpgrade(socket: Duplex, error: GatehouseError, requestId?: string, signIn?: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const description = ERROR_TABLE[error.code];
-  const body = JSON.stringify({
-    error: { code: error.code, step: description.step, title: description.title, message: description.message, ...(requestId ? { requestId } : {}), ...(signIn ? { signInUrl: signIn } : {}) },
-  });
-  const headers = [
-    `HTTP/1.1 ${description.status} ${description.title}`,
-    'Content-Type: application/json; charset=utf-8',
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Cache-Control: no-store',
-    'X-Robots-Tag: noindex, nofollow',
-    ...(requestId ? [`X-Request-Id: ${requestId}`] : []),
-    ...(description.status === 401 ? [`WWW-Authenticate: Gatehouse realm="gatehouse"${signIn ? `, signin_url="${signIn}"` : ''}`] : []),
-    'Connection: close',
-  ];
-  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -1,15 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError, type GatehouseErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { createAppProxy } from '../middleware/app-proxy.ts';
+import type { ForwardingRules } from '../forwarding/upstream-request.ts';
+import { createAppProxy, type AppProxy } from '../middleware/app-proxy.ts';
 import { auditContext } from '../middleware/audit-context.ts';
 import { getRequestContext } from '../middleware/context.ts';
 import type { Forwarder } from '../middleware/direct-forwarder.ts';
 import { sendError } from '../middleware/error-response.ts';
-import { rejectUpgrade } from '../middleware/upgrade-handler.ts';
+import { rejectUpgrade } from '../middleware/reject-upgrade.ts';
 import { TunnelAgent } from './tunnel-agent.ts';
 import type { TunnelPool } from './tunnel-pool.ts';
 import { isTunnelError, type TunnelErrorCode } from './tunnel-protocol.ts';
@@ -17,7 +17,8 @@ import { isTunnelError, type TunnelErrorCode } from './tunnel-protocol.ts';
 export interface TunnelDispatcherOptions {
   readonly apps: readonly AppConfig[];
   readonly pool: TunnelPool;
-  readonly sessionCookieBase: string;
+  /** What the forwarding step removes from requests (built once by the gateway). */
+  readonly rules: ForwardingRules;
   readonly audit: AuditLog;
   readonly logger: Logger;
 }
@@ -42,7 +43,7 @@ const CODES: Readonly<Record<TunnelErrorCode, GatehouseErrorCode>> = {
  */
 export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwarder {
   const agents: TunnelAgent[] = [];
-  const proxies = new Map<string, ProxyHandler>();
+  const proxies = new Map<string, AppProxy>();
   for (const app of options.apps) {
     const agent = new TunnelAgent({
       pool: options.pool,
@@ -56,7 +57,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
       createAppProxy({
         app,
         agent,
-        sessionCookieBase: options.sessionCookieBase,
+        rules: options.rules,
         audit: options.audit,
         logger: options.logger,
         classify: (error) => (isTunnelError(error) ? new GatehouseError(CODES[error.code], error.code.toLowerCase()) : undefined),
@@ -84,7 +85,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
         sendError(req, res, refused);
         return;
       }
-      return proxy(req, res, next);
+      return proxy.web(req, res, next);
     },
     upgrade(req, socket, head) {
       const app = getRequestContext(req)?.app;
@@ -98,7 +99,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
         rejectUpgrade(socket, refused, getRequestContext(req)?.requestId);
         return;
       }
-      proxy.upgrade(req, socket as Parameters<ProxyHandler['upgrade']>[1], head);
+      proxy.upgrade(req, socket, head);
     },
     close() {
       for (const agent of agents) agent.destroy();

@@ -77,6 +77,9 @@ export async function startEchoBackend(): Promise<EchoBackend> {
         res.setHeader('Set-Cookie', [
           '__Host-gatehouse=forged; Path=/; Secure; HttpOnly',
           'gatehouse=forged; Path=/',
+          '__host-gatehouse=forged-lower; Path=/; Secure',
+          '=__Host-gatehouse=forged-nameless; Path=/; Secure',
+          '__Secure-GH-TX-abc=forged-tx; Path=/.gatehouse/; Secure',
           'app_pref=dark; Path=/',
         ]);
       }
@@ -94,7 +97,24 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     });
   });
   // A WebSocket echo that first says which headers the upgrade carried.
-  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  // `/ws-refuse…` is refused and `/ws-cookie…` accepted, both with headers that try to set Gatehouse's cookies.
+  const internal = (): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}/internal-landing`;
+  const hostile = (): Record<string, string | string[]> => ({
+    'Set-Cookie': ['__Host-gatehouse=forged-ws; Path=/; Secure', '=__Host-gatehouse=forged-ws-nameless; Path=/', 'ws_pref=1; Path=/'],
+    Location: internal(),
+  });
+  const wss = new WebSocketServer({
+    server,
+    perMessageDeflate: false,
+    verifyClient: (info, callback) => {
+      if (info.req.url?.startsWith('/ws-refuse')) callback(false, 403, 'Forbidden', hostile());
+      else callback(true);
+    },
+  });
+  wss.on('headers', (headers, req) => {
+    if (!req.url?.startsWith('/ws-cookie')) return;
+    for (const [name, value] of Object.entries(hostile())) for (const item of [value].flat()) headers.push(`${name}: ${item}`);
+  });
   wss.on('connection', (ws, req) => {
     seen.push({ method: 'UPGRADE', url: req.url ?? '', headers: req.headers });
     ws.send(JSON.stringify({ url: req.url, headers: req.headers }));
