@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DEFAULT_DEV_USERS } from '../../dev/identity-provider/index.ts';
-import { startRegisteredConnector, type RunningConnector } from '../support/connector-process.ts';
+import { startForwardingStack, type ForwardingStack } from '../support/forwarding-stack.ts';
 import { rawRequest, rawUpgrade, type RawHeader, type RawTarget } from '../support/raw-forward.ts';
-import { signIn, startStack, type Stack } from '../support/stack.ts';
+import type { Stack } from '../support/stack.ts';
 
 interface Echo {
   readonly headers: Record<string, string | string[] | undefined>;
 }
-
-const CAROL = {
-  login: 'carol',
-  password: 'carol-password',
-  sub: 'user-carol',
-  name: 'Carol',
-  email: 'carol@gatehouse.test',
-  groups: ['R&D, Europe', 'ops', '100%'],
-  mfa: false,
-};
 
 /**
  * What reaches the backend is decided by Gatehouse, whatever the client
@@ -30,12 +16,11 @@ const CAROL = {
 for (const mode of ['direct', 'tunnel'] as const) {
   describe(`attack: choosing what the backend sees (${mode})`, function () {
     this.timeout(60_000);
+    let forwarding: ForwardingStack;
     let stack: Stack;
-    let dir: string;
-    let connector: RunningConnector | undefined;
     let alice: string;
     let carol: string;
-    const target = (app: 'wiki' | 'open'): RawTarget => ({ port: stack.port, host: new URL(stack.urls[app]).host, ca: stack.ca.certPem });
+    const target = (app: 'wiki' | 'open'): RawTarget => forwarding.target(app);
     const seenLast = (): Echo => {
       const last = stack.backend.seen.at(-1);
       assert.ok(last, 'the backend saw the request');
@@ -43,30 +28,12 @@ for (const mode of ['direct', 'tunnel'] as const) {
     };
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'gatehouse-forwarding-'));
-      stack = await startStack({
-        connectors: mode === 'tunnel',
-        users: [...DEFAULT_DEV_USERS, CAROL],
-        configure: (config) => ({
-          ...config,
-          apps: (config.apps ?? []).map((app) =>
-            app.id === 'wiki' ? { ...app, identityHeaders: { 'X-Remote-User': 'email', 'X-Remote-Groups': 'groups' } } : app,
-          ),
-        }),
-      });
-      if (mode === 'tunnel') connector = await startRegisteredConnector(stack, join(dir, 'connector'));
-      const browser = stack.browser();
-      await signIn(stack, browser, 'alice');
-      alice = await browser.jar.getCookieString(stack.urls.wiki);
-      const other = stack.browser();
-      await signIn(stack, other, 'carol');
-      carol = await other.jar.getCookieString(stack.urls.wiki);
-      assert.match(alice, /__Host-gatehouse=/);
+      forwarding = await startForwardingStack(mode);
+      stack = forwarding.stack;
+      ({ alice, carol } = forwarding.cookies);
     });
     after(async () => {
-      await connector?.process.stop('SIGKILL');
-      await stack?.close();
-      rmSync(dir, { recursive: true, force: true });
+      await forwarding?.close();
     });
     beforeEach(() => {
       stack.audit.clear();

@@ -84,6 +84,8 @@ export async function startEchoBackend(): Promise<EchoBackend> {
         ]);
       }
       if (req.url === '/robots-tag') res.setHeader('X-Robots-Tag', 'all');
+      // Property tests choose the Set-Cookie lines a hostile backend answers with.
+      if (url.pathname === '/set-cookies') res.setHeader('Set-Cookie', JSON.parse(url.searchParams.get('c') ?? '[]') as string[]);
       if (req.url === '/redirect-internal') {
         res.writeHead(302, { Location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/landing?x=1` });
         res.end();
@@ -112,6 +114,11 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     },
   });
   wss.on('headers', (headers, req) => {
+    const chosen = new URL(req.url ?? '/', 'http://backend');
+    if (chosen.pathname === '/ws-set-cookies') {
+      for (const line of JSON.parse(chosen.searchParams.get('c') ?? '[]') as string[]) headers.push(`Set-Cookie: ${line}`);
+      return;
+    }
     if (!req.url?.startsWith('/ws-cookie')) return;
     for (const [name, value] of Object.entries(hostile())) for (const item of [value].flat()) headers.push(`${name}: ${item}`);
   });
