@@ -8,6 +8,7 @@ import { ConnectorError, isConnectorError } from './errors.ts';
 import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_BEFORE_DEAD, MAX_EVENT_LINE_BYTES } from '../limits.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { EVENTS_PATH } from './protocol.ts';
+import { serviceRefusedConnector } from './refusal.ts';
 import { SseLineTooLongError, SseParser, type SseItem } from './sse.ts';
 
 export interface ControlLinkHandlers {
@@ -45,11 +46,7 @@ async function handleItem(item: SseItem, context: LinkContext, handlers: Control
       handlers.renewalRequested();
       return;
     case 'revoked':
-      throw new ConnectorError(
-        'ERR_CONNECTOR_REVOKED',
-        `An administrator revoked this connector; the service will refuse it from now on. To bring it back, register it again: gatehouse-connector register --service ${context.client.origin} --force`,
-        { reason: 'revoked' },
-      );
+      throw serviceRefusedConnector({ code: 'ERR_CERT_REVOKED', reason: 'revoked' }, { serviceUrl: context.client.origin });
     default:
       // Events from a newer service are ignored, not fatal.
       context.log.debug({ event }, 'unknown event ignored');

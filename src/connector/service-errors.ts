@@ -5,6 +5,7 @@
  * HTTP status, with the service's JSON error relayed verbatim).
  */
 import { ConnectorError, type ServiceErrorBody } from './errors.ts';
+import { isRevocation, serviceRefusedConnector } from './refusal.ts';
 
 export interface CallContext {
   /** The service's origin, for messages. */
@@ -79,11 +80,7 @@ export function mapTransportError(error: unknown, context: CallContext): Connect
     return new ConnectorError('ERR_SERVICE_UNTRUSTED', untrustedMessage(code, detail, serviceUrl), { reason: code, cause: error });
   }
   if (context.withIdentity && CLIENT_CERT_ALERTS.test(code)) {
-    return new ConnectorError(
-      'ERR_CERT_REFUSED',
-      `The service refused this connector's client certificate during the TLS handshake (${code}). Register the connector again: gatehouse-connector register --service ${serviceUrl} --force`,
-      { reason: code, cause: error },
-    );
+    return serviceRefusedConnector({ code: 'ERR_CONNECTOR_CERT', reason: code }, { serviceUrl, cause: error });
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO') {
     return new ConnectorError(
@@ -158,23 +155,11 @@ export function mapHttpError(status: number, bodyText: string, context: CallCont
     );
   }
   const options = { service: body };
-  if (status === 401 && body.code === 'ERR_CERT_REVOKED') {
-    return new ConnectorError(
-      'ERR_CONNECTOR_REVOKED',
-      `This connector was revoked: ${describe(body)}. To bring it back, register it again: gatehouse-connector register --service ${serviceUrl} --force`,
-      options,
-    );
-  }
+  if (status === 401 && isRevocation(body)) return serviceRefusedConnector(body, { serviceUrl, service: body });
   if (status === 401 && context.withToken) {
     return new ConnectorError('ERR_TOKEN_REFUSED', `The service refused the admin token: ${describe(body)}.`, options);
   }
-  if (status === 401 && context.withIdentity) {
-    return new ConnectorError(
-      'ERR_CERT_REFUSED',
-      `The service refused this connector's certificate: ${describe(body)}. Register the connector again: gatehouse-connector register --service ${serviceUrl} --force`,
-      options,
-    );
-  }
+  if (status === 401 && context.withIdentity) return serviceRefusedConnector(body, { serviceUrl, service: body });
   if (body.code === 'ERR_CSR_INVALID') {
     return new ConnectorError('ERR_CSR_REFUSED', `The service refused the certificate request: ${describe(body)}.`, options);
   }

@@ -1,6 +1,7 @@
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
 import { ConnectorError } from './errors.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
+import { serviceRefusedConnector } from './refusal.ts';
 import { dialTunnel, type TunnelTransport } from './tunnel-dialer.ts';
 import { TunnelServer, type ResolvedApp } from './tunnel-server.ts';
 
@@ -38,15 +39,8 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
       try {
         const info = await server.closed;
         if (info.reason === 'drained') return;
-        if (info.reason === 'refused') {
-          const revoked = info.refusal?.code === 'ERR_CERT_REVOKED';
-          throw new ConnectorError(
-            revoked ? 'ERR_CONNECTOR_REVOKED' : 'ERR_CERT_REFUSED',
-            revoked
-              ? 'The service revoked this connector. Register it again: gatehouse-connector register --service URL --force'
-              : `The service refused this connector's certificate (${info.refusal?.reason ?? 'unknown reason'}). Register it again.`,
-            { retryable: false, reason: info.refusal?.reason ?? 'refused' },
-          );
+        if (info.reason === 'refused' && info.refusal) {
+          throw serviceRefusedConnector(info.refusal, { serviceUrl: context.client.origin });
         }
         throw new ConnectorError('ERR_SERVICE_UNREACHABLE', `The tunnel closed (${info.reason}).`, { retryable: true, reason: info.reason, ...(info.error ? { cause: info.error } : {}) });
       } finally {

@@ -153,12 +153,15 @@ describe('gatehouse-connector run and status (real service, real processes)', fu
     await connector.waitFor(/events stream open/);
     await harness.revoke(connectorId);
     assert.equal(await exitOf(connector), 1);
-    assert.match(connector.stderr(), /ERR_CONNECTOR_REVOKED: An administrator revoked this connector.*register it again: gatehouse-connector register --service https:\/\/127\.0\.0\.1:\d+ --force/s);
+    assert.match(
+      connector.stderr(),
+      /\ngatehouse-connector: ERR_CONNECTOR_REVOKED: An administrator revoked this connector; the service refuses it from now on\. To bring it back, register it again: gatehouse-connector register --service https:\/\/127\.0\.0\.1:\d+ --force\n$/,
+    );
     assert.ok(logLines(connector.stdout()).some((line) => line['level'] === 50 && line['code'] === 'ERR_CONNECTOR_REVOKED'));
 
     const status = await runConnectorCli(['status', '--state-dir', dir]);
     assert.equal(status.code, 1);
-    assert.match(status.stdout, /reachable:\s+reachable, but: This connector was revoked/);
+    assert.match(status.stdout, /reachable:\s+reachable, but: An administrator revoked this connector/);
 
     const again = run(dir);
     assert.equal(await exitOf(again), 1, 'a revoked connector is refused from its first call');
@@ -172,7 +175,11 @@ describe('gatehouse-connector run and status (real service, real processes)', fu
     writeFileSync(join(dir, 'connector.crt'), stranger.certPem, { mode: 0o600 });
     const connector = run(dir);
     assert.equal(await exitOf(connector), 1);
-    assert.match(connector.stderr(), /ERR_CERT_REFUSED: The service refused this connector's certificate: .*Register the connector again: gatehouse-connector register --service \S+ --force/);
+    // Whichever link hears the refusal first (a 401 on /config, a tunnel's GOAWAY), the text is this one.
+    assert.match(
+      connector.stderr(),
+      /\ngatehouse-connector: ERR_CERT_REFUSED: The service refused this connector's certificate: it was not issued by this service's connector CA \(other_ca\)\. Register the connector again: gatehouse-connector register --service https:\/\/127\.0\.0\.1:\d+ --force\n$/,
+    );
   });
 
   it('refuses to run without a registration', async function () {
