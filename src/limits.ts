@@ -109,6 +109,13 @@ export const MAX_ASSERTION_CACHE_ENTRIES = 50_000;
 export const MAX_FORWARDED_GROUPS_BYTES = 2048;
 
 /**
+ * Request header names whose forwarding verdict is remembered per gateway.
+ * Past this many distinct names (a client inventing names), verdicts are
+ * still computed, just not kept: memory stays bounded.
+ */
+export const MAX_REMEMBERED_HEADER_NAMES = 512;
+
+/**
  * The tunnel (DESIGN "The tunnel"). HTTP/2 windows and frames: 8 MiB per
  * stream, 64 MiB per connection and 1 MiB frames measured better than the
  * 64 KiB defaults for bulk transfers.
@@ -191,6 +198,10 @@ export const MAX_CA_FILE_BYTES = 1024 * 1024;
 /** Tunnels each connector keeps open to the service (DESIGN: "default 2"). */
 export const TUNNELS_PER_CONNECTOR = 2;
 export const MAX_TUNNELS_PER_CONNECTOR = 16;
+
+/** Entries in a connector's local allow-list (`--allow`), and the length of one. */
+export const MAX_ALLOW_LIST_ENTRIES = 1000;
+export const MAX_ALLOW_ENTRY_LENGTH = 300;
 
 /**
  * What the connector's end of a tunnel may queue for its transport while its

@@ -4,6 +4,13 @@ import { createLinkTranslator } from '../middleware/link-translation.ts';
 import { X_ROBOTS_TAG } from '../robots/robots-denier.ts';
 import { setsGatehouseCookie } from './gatehouse-cookies.ts';
 
+/**
+ * Response headers that describe the backend's connection to Gatehouse, not
+ * Gatehouse's to the client (RFC 9110 §7.6.1). `Transfer-Encoding` stays: it
+ * frames the body being relayed, and Node re-frames it for the client.
+ */
+const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authenticate']);
+
 /** Filters the head of whatever a backend answers, before any of it reaches the client. */
 export type ResponseHeadFilter = (headers: IncomingHttpHeaders) => IncomingHttpHeaders;
 
@@ -12,21 +19,30 @@ export type ResponseHeadFilter = (headers: IncomingHttpHeaders) => IncomingHttpH
  * handshake's 101, an upgrade the backend refused): a backend may not set,
  * overwrite or clear Gatehouse's cookies; what the app says about its
  * internal address (redirects, cookie scopes) is translated to the external
- * URL; crawlers are told not to index. Headers only: bodies are never read.
+ * URL; crawlers are told not to index; hop-by-hop headers stay behind (the
+ * caller states the client connection's own). Headers only: bodies are never read.
  * Works on a copy, so it never depends on a library honouring a mutation.
  */
 export function createResponseHeadFilter(app: AppConfig, sessionCookieBase: string): ResponseHeadFilter {
   const links = createLinkTranslator(app);
   const denyCrawlers = app.crawlers === 'deny';
   return (headers) => {
-    const out: IncomingHttpHeaders = { ...headers };
-    const cookies = headers['set-cookie'];
+    const named = new Set(
+      String(headers.connection ?? '')
+        .split(',')
+        .map((token) => token.trim().toLowerCase()),
+    );
+    const out: IncomingHttpHeaders = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (!RESPONSE_HOP_BY_HOP.has(name) && !named.has(name)) out[name] = value;
+    }
+    const cookies = out['set-cookie'];
     if (cookies) {
       const kept = cookies.filter((line) => !setsGatehouseCookie(line, sessionCookieBase)).map((line) => links.setCookie(line));
       if (kept.length > 0) out['set-cookie'] = kept;
       else delete out['set-cookie'];
     }
-    const location = headers.location;
+    const location = out.location;
     if (location) out.location = links.location(location);
     if (denyCrawlers) out['x-robots-tag'] = X_ROBOTS_TAG;
     return out;

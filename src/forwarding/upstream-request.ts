@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from '
 import type { AppConfig } from '../config/parse.ts';
 import { externalUrlOf } from '../config/external-url.ts';
 import { GatehouseError } from '../errors.ts';
-import { MAX_FORWARDED_GROUPS_BYTES } from '../limits.ts';
+import { MAX_FORWARDED_GROUPS_BYTES, MAX_REMEMBERED_HEADER_NAMES } from '../limits.ts';
 import type { Identity, RequestContext } from '../middleware/context.ts';
 import { ASSERTION_HEADER } from '../middleware/identity-assertion.ts';
 import { withoutGatehouseCookies } from './gatehouse-cookies.ts';
@@ -56,9 +56,20 @@ export function createForwardingRules(options: ForwardingRulesOptions): Forwardi
   const wellKnown = headerNameSet(WELL_KNOWN_IDENTITY_HEADERS);
   const passed: HeaderNameSet = headerNameSet(options.passRequestHeaders ?? []);
   const owned = headerNameSet([...FORWARDING_HEADERS, ...configured, ASSERTION_HEADER, 'cookie', 'host']);
+  const decide = (name: string): boolean =>
+    forwarding.has(name) || identity.has(name) || stripped.has(name) || (wellKnown.has(name) && !passed.has(name));
+  // Clients send the same few dozen names on every request: remember the answers, within a bound.
+  const decided = new Map<string, boolean>();
   return {
     sessionCookieBase: options.sessionCookieBase,
-    isRemoved: (name) => forwarding.has(name) || identity.has(name) || stripped.has(name) || (wellKnown.has(name) && !passed.has(name)),
+    isRemoved(name) {
+      let removed = decided.get(name);
+      if (removed === undefined) {
+        removed = decide(name);
+        if (decided.size < MAX_REMEMBERED_HEADER_NAMES) decided.set(name, removed);
+      }
+      return removed;
+    },
     isOwned: (name) => owned.has(name),
   };
 }

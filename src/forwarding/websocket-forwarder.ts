@@ -4,9 +4,6 @@ import type { Duplex } from 'node:stream';
 import type { AppConfig } from '../config/parse.ts';
 import type { ResponseHeadFilter } from './downstream-response.ts';
 
-/** Response headers that describe the backend's connection, never the client's. */
-const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
-
 export interface WebSocketForwardOptions {
   readonly app: AppConfig;
   readonly agent: Agent;
@@ -64,7 +61,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
       upstream.destroy();
       return;
     }
-    const out = withoutHopByHop(options.filterHead(response.headers));
+    const out = options.filterHead(response.headers);
     out.connection = 'Upgrade';
     out.upgrade = response.headers.upgrade ?? 'websocket';
     socket.write(statusLine(101, 'Switching Protocols') + headerLines(out));
@@ -87,9 +84,10 @@ function relayRefusal(response: IncomingMessage, socket: Duplex, filterHead: Res
     return;
   }
   const status = response.statusCode ?? 502;
-  const out = withoutHopByHop(filterHead(response.headers));
+  const out = filterHead(response.headers);
   // The body is delimited by closing the connection: nothing is buffered, nothing re-framed.
   delete out['content-length'];
+  delete out['transfer-encoding'];
   out.connection = 'close';
   socket.write(statusLine(status, response.statusMessage ?? '') + headerLines(out));
   const bodyless = status === 204 || status === 304 || (status >= 100 && status < 200);
@@ -114,12 +112,6 @@ function splice(client: Duplex, upstream: Duplex): void {
   upstream.on('error', closeBoth);
   upstream.pipe(client);
   client.pipe(upstream);
-}
-
-function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) if (!RESPONSE_HOP_BY_HOP.has(name)) out[name] = value;
-  return out;
 }
 
 function statusLine(status: number, message: string): string {

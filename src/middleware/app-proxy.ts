@@ -60,8 +60,11 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
             proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
           });
         });
-        server.on('proxyRes', (proxyRes) => {
-          proxyRes.headers = filterHead(proxyRes.headers);
+        server.on('proxyRes', (proxyRes, _req, res) => {
+          const head = filterHead(proxyRes.headers);
+          // The client's connection is Gatehouse's business: as Node decided from the client's request, never as the backend said.
+          head.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+          proxyRes.headers = head;
         });
         server.on('error', (error, req, res) => {
           if (!req || !res) return;
