@@ -14,7 +14,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const USAGE = `Usage:
   gatehouse-connector register --service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE]
                                [--idp-ca-file FILE] [--group GROUP] [--name NAME] [--force]
+                               [--allow TARGET]...
   gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL]
+                          [--allow TARGET]...
   gatehouse-connector status [--state-dir DIR] [--json]
 
 Commands:
@@ -37,6 +39,11 @@ Options:
       --group GROUP        connector group to join (default: the service's "default")
       --name NAME          a label for administrators (default: this host's name)
       --force              replace an existing registration in the state directory
+      --allow TARGET       register, run: dial only these targets, whatever the service configures:
+                           a CIDR or address (10.0.0.0/8, 10.0.0.5, [fd00::/8]) or a host name
+                           (wiki.corp, matched exactly), each optionally with :PORT; repeatable.
+                           Kept in the state directory (allow-list.json) and shown by status;
+                           without it the connector dials any internal URL the service names
       --json               status as JSON
       --tunnels N          run: tunnels kept open to the service (default: 2)
       --transport KIND     run: tls (HTTP/2 over TLS, the default) or websocket, for networks
@@ -49,8 +56,8 @@ Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage erro
 `;
 
 const OPTIONS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
-  register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force'],
-  run: ['state-dir', 'log-level', 'tunnels', 'transport'],
+  register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force', 'allow'],
+  run: ['state-dir', 'log-level', 'tunnels', 'transport', 'allow'],
   status: ['state-dir', 'json'],
 };
 
@@ -100,6 +107,7 @@ async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         tunnels: { type: 'string' },
         transport: { type: 'string' },
+        allow: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -140,12 +148,14 @@ async function main(argv: string[]): Promise<number> {
           ...(values['idp-ca-file'] !== undefined ? { idpCaFile: values['idp-ca-file'] } : {}),
           ...(values.group !== undefined ? { group: values.group } : {}),
           ...(values.name !== undefined ? { name: values.name } : {}),
+          ...(values.allow !== undefined ? { allow: values.allow } : {}),
         });
         process.stdout.write(
           `Registered connector ${summary.connectorId} in group ${summary.group} with ${summary.serviceUrl}\n` +
             `  state:        ${summary.stateDir}\n` +
             `  certificate:  valid until ${summary.notAfter}, renewed after ${Math.round(summary.renewalAgeSeconds / 86_400)} days\n` +
             `  sha-256:      ${summary.certificateFingerprint256}\n` +
+            `  allow-list:   ${summary.allowList === null ? 'none (any internal URL the service configures)' : summary.allowList.join(', ')}\n` +
             `Start it with: gatehouse-connector run --state-dir ${summary.stateDir}\n`,
         );
         return 0;
@@ -165,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
       const log = createLogger({ level, destination: process.stdout }).child({ component: 'connector' });
       const stop = stopOnSignals();
       try {
-        await runConnector({ stateDir, log, progress: say, signal: stop.signal, tunnels, transport });
+        await runConnector({ stateDir, log, progress: say, signal: stop.signal, tunnels, transport, ...(values.allow !== undefined ? { allow: values.allow } : {}) });
         say('stopped');
         return 0;
       } finally {

@@ -3,11 +3,14 @@
  * an https one (with the app's own CA bundle and server name, so nobody has
  * to turn verification off for a self-signed internal app: field lesson 22).
  * The address always comes from the connector's applied configuration,
- * never from the stream that asked for it.
+ * never from the stream that asked for it; with a local allow-list
+ * (allow-list.ts) it must also be inside that list, checked before any
+ * connection is opened.
  */
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS } from '../limits.ts';
+import { TARGET_NOT_ALLOWED, type TargetAllowList } from './allow-list.ts';
 
 export interface OriginTls {
   /** PEM bundle that signs the app's certificate; default the system roots. */
@@ -25,7 +28,8 @@ export interface ResolvedApp {
   readonly tls?: OriginTls;
 }
 
-export type OriginFailure = 'origin_refused' | 'origin_timeout' | 'origin_tls';
+/** `target_refused`: the connector's own allow-list does not allow the address; nothing was dialled. */
+export type OriginFailure = 'origin_refused' | 'origin_timeout' | 'origin_tls' | 'target_refused';
 
 export class OriginError extends Error {
   readonly refusal: OriginFailure;
@@ -48,6 +52,8 @@ export interface ConnectOriginOptions {
   /** TCP connect and TLS handshake together. Default TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS. */
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /** The connector's local allow-list; absent: any address the configuration names. */
+  readonly allowList?: TargetAllowList;
 }
 
 interface OriginAddress {
@@ -86,10 +92,20 @@ export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = 
       reject(address);
       return;
     }
-    const { signal } = options;
+    const { signal, allowList } = options;
     if (signal?.aborted) {
       reject(abortError(signal));
       return;
+    }
+    // A name the list allows as a name is dialled as usual; any other name
+    // only at the addresses it resolves to that the list allows.
+    let lookup: LookupFunction | undefined;
+    if (allowList && !allowList.allowsHost(address.host, address.port)) {
+      if (isIP(address.host) !== 0) {
+        reject(new OriginError('target_refused', TARGET_NOT_ALLOWED, "The app's address is outside the connector's allow-list."));
+        return;
+      }
+      lookup = allowList.guardedLookup(address.port);
     }
     // Half-open both ways: a client that finished its request still reads the answer.
     // (tls.connect passes allowHalfOpen on to its TLSSocket; its typings omit it.)
@@ -102,8 +118,11 @@ export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = 
       rejectUnauthorized: true,
       ALPNProtocols: ['http/1.1'],
       allowHalfOpen: true,
+      ...(lookup ? { lookup } : {}),
     };
-    const socket: Socket = address.secure ? tlsConnect(tlsOptions) : netConnect({ host: address.host, port: address.port, allowHalfOpen: true });
+    const socket: Socket = address.secure
+      ? tlsConnect(tlsOptions)
+      : netConnect({ host: address.host, port: address.port, allowHalfOpen: true, ...(lookup ? { lookup } : {}) });
     let tcpConnected = false;
     const settle = (): void => {
       clearTimeout(timer);
@@ -130,7 +149,9 @@ export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = 
     };
     const onError = (error: NodeJS.ErrnoException): void => {
       const code = error.code ?? 'unknown';
-      if (address.secure && tcpConnected) {
+      if (code === TARGET_NOT_ALLOWED) {
+        fail(new OriginError('target_refused', code, "The app's address is outside the connector's allow-list.", error));
+      } else if (address.secure && tcpConnected) {
         fail(new OriginError('origin_tls', code, `TLS with the app failed: ${error.message}`, error));
       } else {
         fail(new OriginError('origin_refused', code, `The app could not be reached: ${error.message}`, error));

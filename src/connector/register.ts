@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { rootCertificates } from 'node:tls';
 import type { Logger } from '../logging/logger.ts';
 import { createKeyAndCsr } from '../pki/csr.ts';
+import { parseAllowOption } from './allow-list.ts';
 import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
 import { ConnectorArgumentError, ConnectorError } from './errors.ts';
 import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
@@ -17,8 +18,10 @@ import { ServiceClient, parseServiceUrl } from './service-client.ts';
 import {
   ensureStateDir,
   hasRegistration,
+  readAllowList,
   removeRecord,
   removeStaleTempFiles,
+  writeAllowList,
   writeCaChain,
   writeIdentity,
   writeRecord,
@@ -47,6 +50,12 @@ export interface RegisterOptions {
   readonly signal?: AbortSignal;
   /** RSA key size; default that of createKeyAndCsr. */
   readonly keyBits?: number;
+  /**
+   * A local allow-list of targets (CIDR, address or host name, each with an
+   * optional `:port`), kept in the state directory for `run`. Absent: an
+   * allow-list already there stays.
+   */
+  readonly allow?: readonly string[];
 }
 
 export interface RegistrationSummary {
@@ -59,6 +68,8 @@ export interface RegistrationSummary {
   readonly renewalAgeSeconds: number;
   /** SHA-256 of the certificate, colon-separated hex, as administrators see it. */
   readonly certificateFingerprint256: string;
+  /** The allow-list in the state directory, or null when the connector may dial any configured address. */
+  readonly allowList: readonly string[] | null;
 }
 
 /** Trust anchors for the identity provider: its own CA file, else the service's plus the system roots. */
@@ -74,6 +85,8 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
   const { stateDir, log, signal } = options;
   const progress = options.progress ?? ((): void => undefined);
 
+  // Checked before anyone is asked to sign in.
+  const allowList = options.allow === undefined ? undefined : parseAllowOption(options.allow);
   const serviceCaPem = options.caFile === undefined ? undefined : await readCaFile(options.caFile, '--ca-file');
   const idpCaPem = options.idpCaFile === undefined ? undefined : await readCaFile(options.idpCaFile, '--idp-ca-file');
 
@@ -125,6 +138,8 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
     await writeServiceCa(stateDir, serviceCaPem);
     await writeCaChain(stateDir, issued.caChainPem);
     await writeIdentity(stateDir, { keyPem, certPem: issued.certificate });
+    if (allowList) await writeAllowList(stateDir, allowList);
+    const kept = allowList ?? (await readAllowList(stateDir));
     const registeredAt = new Date().toISOString();
     await writeRecord(stateDir, { connectorId: issued.connectorId, group: issued.group, serviceUrl, registeredAt });
     const fingerprint = certificateFingerprint(issued.certificate);
@@ -138,6 +153,7 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
       notAfter: issued.notAfter,
       renewalAgeSeconds: issued.renewalAgeSeconds,
       certificateFingerprint256: fingerprint,
+      allowList: kept ? kept.texts : null,
     });
   } finally {
     client.close();

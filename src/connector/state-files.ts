@@ -10,6 +10,7 @@ export const STATE_FILES = Object.freeze({
   certificate: 'connector.crt',
   caChain: 'ca.crt',
   serviceCa: 'service-ca.crt',
+  allowList: 'allow-list.json',
 });
 
 export function stateError(dir: string, file: string, problem: string, cause?: unknown): ConnectorError {

@@ -7,6 +7,7 @@
 import { chmod, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { AllowEntryError, TargetAllowList } from './allow-list.ts';
 import { TEMP_FILE_PATTERN, writeFileAtomic } from './atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { loadIdentity, type ClientIdentity, type LoadOptions } from './identity-files.ts';
@@ -34,6 +35,8 @@ export interface ConnectorState {
   /** The CA that signs the service's TLS certificate, when one was given at registration. */
   readonly serviceCaPem: string | undefined;
 }
+
+const allowListSchema = z.object({ allow: z.array(z.string()) });
 
 const recordSchema = z.object({
   connectorId: z.string().min(1).max(200),
@@ -132,6 +135,35 @@ export async function writeServiceCa(dir: string, pem: string | undefined): Prom
   await unlink(join(dir, STATE_FILES.serviceCa)).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') throw error;
   });
+}
+
+/**
+ * The local allow-list kept by `register --allow` or `run --allow`, or
+ * undefined when there is none. A file that cannot be read as one stops the
+ * connector rather than leave it without the bound its operator set.
+ */
+export async function readAllowList(dir: string): Promise<TargetAllowList | undefined> {
+  const text = await readStateFile(dir, STATE_FILES.allowList);
+  if (text === undefined) return undefined;
+  const problem = 'Fix it, or remove it to let the connector dial any address the service configures, or set it again with --allow.';
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw stateError(dir, STATE_FILES.allowList, `is not JSON. ${problem}`, error);
+  }
+  const parsed = allowListSchema.safeParse(json);
+  if (!parsed.success) throw stateError(dir, STATE_FILES.allowList, `is not an allow-list ({ "allow": ["10.0.0.0/8", …] }). ${problem}`);
+  try {
+    return TargetAllowList.parse(parsed.data.allow);
+  } catch (error) {
+    if (!(error instanceof AllowEntryError)) throw error;
+    throw stateError(dir, STATE_FILES.allowList, `${error.message} ${problem}`, error);
+  }
+}
+
+export async function writeAllowList(dir: string, list: TargetAllowList): Promise<void> {
+  await writeFileAtomic(join(dir, STATE_FILES.allowList), `${JSON.stringify({ allow: list.texts }, null, 2)}\n`);
 }
 
 /** Everything `run` and `status` need, validated. */

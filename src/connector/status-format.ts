@@ -28,6 +28,7 @@ export function formatConnectorStatus(status: ConnectorStatus): string {
     `group:        ${status.group}`,
     `service:      ${status.serviceUrl}`,
     `registered:   ${status.registeredAt}`,
+    `allow-list:   ${status.allowList === null ? 'none (any internal URL the service configures)' : status.allowList.join(', ')}`,
     `certificate:  serial ${certificate.serialNumber}, ${duration(certificate.ageSeconds)} old`,
     `  sha-256:    ${certificate.fingerprint256}`,
     `  expires:    ${expiry}`,

@@ -1,7 +1,8 @@
 /**
  * `gatehouse-connector status`: what the state directory says (id, group,
  * certificate age and expiry) and what the service says right now, through a
- * real mTLS call to /config (reachable, certificate accepted, renewal due).
+ * real mTLS call to /config (reachable, certificate accepted, renewal due),
+ * and the local allow-list `run` enforces.
  * Read-only: safe to run beside `run`.
  */
 import { X509Certificate } from 'node:crypto';
@@ -10,7 +11,7 @@ import { parseConnectorConfig } from './config.ts';
 import { isConnectorError } from './errors.ts';
 import { CONFIG_PATH } from './protocol.ts';
 import { ServiceClient } from './service-client.ts';
-import { loadState } from './state.ts';
+import { loadState, readAllowList } from './state.ts';
 
 export interface ConnectorStatusOptions {
   readonly stateDir: string;
@@ -26,6 +27,8 @@ export interface ConnectorStatus {
   readonly group: string;
   readonly serviceUrl: string;
   readonly registeredAt: string;
+  /** The local allow-list `run` enforces, or null: any address the service configures. */
+  readonly allowList: readonly string[] | null;
   readonly certificate: {
     readonly serialNumber: string;
     readonly fingerprint256: string;
@@ -51,6 +54,7 @@ export async function connectorStatus(options: ConnectorStatusOptions): Promise<
   const clock = options.clock ?? systemClock;
   const state = await loadState(options.stateDir, { repair: false });
   const { record } = state;
+  const allowList = await readAllowList(options.stateDir);
   const certificate = new X509Certificate(state.identity.certPem);
   const now = clock();
   const notBefore = Date.parse(certificate.validFrom);
@@ -87,6 +91,7 @@ export async function connectorStatus(options: ConnectorStatusOptions): Promise<
     group,
     serviceUrl: record.serviceUrl,
     registeredAt: record.registeredAt,
+    allowList: allowList ? allowList.texts : null,
     certificate: {
       serialNumber: certificate.serialNumber,
       fingerprint256: certificate.fingerprint256,

@@ -10,12 +10,14 @@
  * - a renewal that failed for a transient reason: retry with backoff while
  *   the current certificate keeps working.
  */
+import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock, type Clock } from '../clock.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { createBackoff } from './backoff.ts';
 import { ConnectorConfigStore, type AppliedConfig } from './config.ts';
 import { createControlLink } from './control-link.ts';
+import { parseAllowOption, type TargetAllowList } from './allow-list.ts';
 import { ConnectorError, isConnectorError } from './errors.ts';
 import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWAL_RETRY_BASE_MS, STABLE_CONNECTION_MS, TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import type { ConnectorLink } from './link.ts';
@@ -24,7 +26,7 @@ import { createTunnelLink } from './tunnel-link.ts';
 import { CONFIG_PATH } from './protocol.ts';
 import { renewCertificate } from './renew.ts';
 import { ServiceClient } from './service-client.ts';
-import { loadState, removeStaleTempFiles, writeRecord, type ConnectorRecord } from './state.ts';
+import { loadState, readAllowList, removeStaleTempFiles, writeAllowList, writeRecord, type ConnectorRecord } from './state.ts';
 
 export interface ReconnectPolicy {
   readonly baseMs: number;
@@ -53,6 +55,12 @@ export interface RunConnectorOptions {
   readonly links?: readonly ConnectorLink[];
   /** RSA size of renewed keys; default that of createKeyAndCsr. */
   readonly keyBits?: number;
+  /**
+   * A local allow-list of targets (`--allow`: CIDR, address or host name,
+   * each with an optional `:port`). Replaces the one in the state directory
+   * and is kept there; absent: the state directory's, if any.
+   */
+  readonly allow?: readonly string[];
 }
 
 // The abort reason that means "reconnect now, with the new certificate".
@@ -70,6 +78,23 @@ function appsSummary(config: AppliedConfig): string {
   return `${ids.length} app${ids.length === 1 ? '' : 's'} (${shown}${ids.length > 5 ? ', …' : ''})`;
 }
 
+function describeAllowList(allowList: TargetAllowList | undefined): string {
+  if (!allowList) return 'no allow-list: this connector dials whatever internal URL the service configures (set one with --allow)';
+  const shown = allowList.texts.slice(0, 5).join(', ');
+  return `allow-list: ${shown}${allowList.entries.length > 5 ? `, … (${allowList.entries.length} entries)` : ''}`;
+}
+
+/** Says at once which apps of a new configuration the allow-list will refuse, rather than at their first request. */
+function warnOutsideAllowList(config: AppliedConfig, allowList: TargetAllowList, log: Logger, progress: (line: string) => void): void {
+  for (const app of config.apps.values()) {
+    if (allowList.allowsHost(app.hostname, app.port)) continue;
+    // A host name may still resolve inside an allowed network; that is decided when it is dialled.
+    if (isIP(app.hostname) === 0) continue;
+    log.warn({ app: app.id, target: `${app.hostname}:${app.port}` }, "the configuration names an app outside the connector's allow-list; its streams will be refused");
+    progress(`app ${app.id}: its internal address is outside the allow-list; requests to it will be refused`);
+  }
+}
+
 /**
  * Runs until `signal` aborts (resolves) or a failure that retrying cannot
  * fix (rejects with a ConnectorError saying what to do).
@@ -85,9 +110,12 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
     stableMs: options.reconnect?.stableMs ?? STABLE_CONNECTION_MS,
   };
   const { stateDir } = options;
+  const given = options.allow === undefined ? undefined : parseAllowOption(options.allow);
 
   const state = await loadState(stateDir, { repair: true });
   await removeStaleTempFiles(stateDir);
+  if (given) await writeAllowList(stateDir, given);
+  const allowList = given ?? (await readAllowList(stateDir));
   let record: ConnectorRecord = state.record;
   const { connectorId } = record;
   const client = new ServiceClient({
@@ -106,8 +134,9 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted) stop.abort();
 
-  log.info({ connectorId, group: record.group, serviceUrl: record.serviceUrl, stateDir }, 'connector starting');
+  log.info({ connectorId, group: record.group, serviceUrl: record.serviceUrl, stateDir, allowList: allowList?.texts ?? null }, 'connector starting');
   progress(`connector ${connectorId} (group ${record.group}) connecting to ${record.serviceUrl}`);
+  progress(describeAllowList(allowList));
 
   // ---- configuration -------------------------------------------------------
   let refreshTimer: NodeJS.Timeout | undefined;
@@ -150,6 +179,7 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
       }
       log.info({ version: config.version, group: config.group, apps: [...config.apps.keys()] }, 'configuration applied');
       progress(`configuration version ${config.version} applied: ${appsSummary(config)} for group ${config.group}`);
+      if (allowList) warnOutsideAllowList(config, allowList, log, progress);
     } else {
       log.debug({ version: result.received.version, current: store.version }, 'configuration not newer; ignored');
     }
@@ -278,7 +308,7 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
 
   try {
     const tunnels = Array.from({ length: options.tunnels ?? TUNNELS_PER_CONNECTOR }, (_, index) =>
-      createTunnelLink({ index: index + 1, transport: options.transport ?? 'tls' }),
+      createTunnelLink({ index: index + 1, transport: options.transport ?? 'tls', ...(allowList ? { allowList } : {}) }),
     );
     await Promise.all([control, ...tunnels, ...(options.links ?? [])].map((link) => keepAlive(link)));
     await renewing;

@@ -1,4 +1,5 @@
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
+import type { TargetAllowList } from './allow-list.ts';
 import { ConnectorError } from './errors.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { serviceRefusedConnector } from './refusal.ts';
@@ -10,13 +11,16 @@ export interface TunnelLinkOptions {
   readonly transport: TunnelTransport;
   /** How long in-flight streams get to finish when the connector stops. */
   readonly drainTimeoutMs?: number;
+  /** The connector's local allow-list of targets; absent: any address the configuration names. */
+  readonly allowList?: TargetAllowList;
 }
 
 /**
  * One data-plane tunnel as a supervised link: dial out (TLS with ALPN, or
  * the WebSocket fallback), serve the service's CONNECT streams against the
- * applied configuration's allow-list, and on stop drain: no new streams, the
- * in-flight ones finish. The supervisor reconnects it with backoff.
+ * applied configuration (and the local allow-list, if any), and on stop
+ * drain: no new streams, the in-flight ones finish. The supervisor
+ * reconnects it with backoff.
  */
 export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
   return {
@@ -31,7 +35,11 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         transport: options.transport,
         signal: context.signal,
       });
-      const server = new TunnelServer(socket, { resolveApp: (appId) => resolve(context, appId), log: context.log });
+      const server = new TunnelServer(socket, {
+        resolveApp: (appId) => resolve(context, appId),
+        log: context.log,
+        ...(options.allowList ? { allowList: options.allowList } : {}),
+      });
       context.established();
       context.log.info({ transport: options.transport }, 'tunnel open');
       const onStop = (): void => void server.drain(options.drainTimeoutMs ?? TUNNEL_DRAIN_TIMEOUT_MS);

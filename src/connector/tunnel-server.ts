@@ -2,9 +2,11 @@
  * The connector's end of one tunnel: an HTTP/2 server session on the
  * connection the connector dialled out (HTTP/2 in reverse, DESIGN "The
  * tunnel"). Each CONNECT stream names an app id; the connector looks it up in
- * its own configuration (never a host:port from the stream: no SSRF through
- * the connector, even from a compromised service), connects to the app,
- * answers 200 and splices bytes both ways with backpressure.
+ * the configuration it applied (never a host:port from the stream), checks
+ * the address against its local allow-list when it has one (the
+ * configuration comes from the service: only the allow-list bounds what a
+ * compromised service can make it dial), connects to the app, answers 200
+ * and splices bytes both ways with backpressure.
  *
  * Refusals are answered with a status and `gatehouse-error`, and logged with
  * the request id. A failure of the app's connection ends the stream with a
@@ -39,6 +41,7 @@ import {
   widenConnectionWindow,
   type TunnelRefusal,
 } from '../tunnel/tunnel-protocol.ts';
+import type { TargetAllowList } from './allow-list.ts';
 import { connectOrigin, OriginError, type ConnectOriginOptions, type ResolvedApp } from './origin.ts';
 
 export type { ResolvedApp } from './origin.ts';
@@ -52,6 +55,8 @@ export interface TunnelServerOptions {
   readonly originConnectTimeoutMs?: number;
   readonly pingIntervalMs?: number;
   readonly pingTimeoutMs?: number;
+  /** The connector's local allow-list of targets; absent: any address the configuration names. */
+  readonly allowList?: TargetAllowList;
   /** Dials the app; default connectOrigin. */
   readonly connectOrigin?: (app: ResolvedApp, options: ConnectOriginOptions) => Promise<Duplex>;
 }
@@ -87,6 +92,16 @@ function loggable(value: string | string[] | undefined): string | undefined {
   if (value === undefined) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   return text.length > LOGGED_TEXT_LENGTH ? `${text.slice(0, LOGGED_TEXT_LENGTH)}…` : text;
+}
+
+/** host:port of an internal URL, for the connector's own log. */
+function targetOf(internalUrl: string): string {
+  try {
+    const url = new URL(internalUrl);
+    return `${url.hostname}:${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : url.port}`;
+  } catch {
+    return 'invalid';
+  }
 }
 
 function parseRefusal(data: Buffer | undefined): ServiceRefusal | undefined {
@@ -328,7 +343,12 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     const onEarlyClose = (): void => abort.abort();
     stream.once('close', onEarlyClose);
     const dial = this.#options.connectOrigin ?? connectOrigin;
-    dial(app, { timeoutMs: this.#options.originConnectTimeoutMs ?? TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS, signal: abort.signal }).then(
+    const { allowList } = this.#options;
+    dial(app, {
+      timeoutMs: this.#options.originConnectTimeoutMs ?? TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS,
+      signal: abort.signal,
+      ...(allowList ? { allowList } : {}),
+    }).then(
       (origin) => {
         stream.off('close', onEarlyClose);
         if (stream.closed || stream.destroyed) {
@@ -343,7 +363,12 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
         if (abort.signal.aborted) return;
         const refusal = error instanceof OriginError ? error.refusal : 'origin_refused';
         const code = error instanceof OriginError ? error.code : (error as NodeJS.ErrnoException | undefined)?.code;
-        this.#log?.warn({ app: appId, requestId, refusal, code }, 'could not reach the app');
+        if (refusal === 'target_refused') {
+          // The operator's log names the address; the service only learns the refusal.
+          this.#log?.warn({ app: appId, requestId, refusal, target: targetOf(app.internalUrl) }, "refused a target outside the connector's allow-list");
+        } else {
+          this.#log?.warn({ app: appId, requestId, refusal, code }, 'could not reach the app');
+        }
         this.#refuse(stream, refusal);
       },
     );

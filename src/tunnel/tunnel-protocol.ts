@@ -73,6 +73,8 @@ export type TunnelRefusal =
   | 'origin_refused'
   | 'origin_timeout'
   | 'origin_tls'
+  /** The connector's own allow-list does not allow the app's address (nothing was dialled). */
+  | 'target_refused'
   | 'draining';
 
 export const REFUSAL_STATUS: Readonly<Record<TunnelRefusal, number>> = Object.freeze({
@@ -82,6 +84,7 @@ export const REFUSAL_STATUS: Readonly<Record<TunnelRefusal, number>> = Object.fr
   origin_refused: 502,
   origin_timeout: 504,
   origin_tls: 502,
+  target_refused: 403,
   draining: 503,
 });
 
@@ -125,6 +128,7 @@ const REFUSAL_CODES: Readonly<Record<TunnelRefusal, TunnelErrorCode>> = Object.f
   origin_refused: 'ERR_TUNNEL_ORIGIN_REFUSED',
   origin_timeout: 'ERR_TUNNEL_ORIGIN_TIMEOUT',
   origin_tls: 'ERR_TUNNEL_ORIGIN_TLS',
+  target_refused: 'ERR_TUNNEL_UNKNOWN_APP',
   draining: 'ERR_TUNNEL_CLOSED',
 });
 
@@ -170,6 +174,7 @@ const REFUSAL_MESSAGES: Readonly<Record<TunnelRefusal, string>> = Object.freeze(
   origin_refused: 'The connector could not connect to the app.',
   origin_timeout: 'The connector could not connect to the app in time.',
   origin_tls: 'The connector could not set up TLS with the app.',
+  target_refused: "The connector refused the app: its address is outside the connector's allow-list.",
   draining: 'The connector is draining and takes no new streams.',
 });
 

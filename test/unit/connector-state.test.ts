@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createDevCa } from '../../dev/pki/dev-ca.ts';
+import { TargetAllowList } from '../../src/connector/allow-list.ts';
 import { ConnectorError } from '../../src/connector/errors.ts';
 import {
   STATE_FILES,
@@ -13,7 +14,9 @@ import {
   hasRegistration,
   loadIdentity,
   loadState,
+  readAllowList,
   readRecord,
+  writeAllowList,
   writeCaChain,
   writeIdentity,
   writeRecord,
@@ -119,6 +122,7 @@ describe('connector state directory', function () {
     await writeServiceCa(dir, caPem);
     await writeIdentity(dir, pairA);
     await writeRecord(dir, { connectorId: 'c-1', group: 'default', serviceUrl: 'https://127.0.0.1:8444', registeredAt: new Date().toISOString() });
+    await writeAllowList(dir, TargetAllowList.parse(['10.0.0.0/8', 'wiki.corp:443']));
     return dir;
   }
 
@@ -180,6 +184,19 @@ describe('connector state directory', function () {
     const third = await registeredDir('third');
     writeFileSync(join(third, STATE_FILES.caChain), 'nothing here');
     await rejectsWith(loadState(third), 'ERR_STATE_INVALID', /ca\.crt: is not a PEM certificate bundle/);
+  });
+
+  it('keeps the allow-list, and stops on one it cannot read rather than run without it', async function () {
+    const dir = await registeredDir();
+    assert.deepEqual((await readAllowList(dir))?.texts, ['10.0.0.0/8', 'wiki.corp:443']);
+    writeFileSync(join(dir, STATE_FILES.allowList), '{"allow": ["10.0.0.0/99"]}', { mode: 0o600 });
+    await rejectsWith(readAllowList(dir), 'ERR_STATE_INVALID', /allow-list\.json: --allow "10\.0\.0\.0\/99": the prefix length must be from 0 to 32/);
+    writeFileSync(join(dir, STATE_FILES.allowList), '["10.0.0.0/8"]', { mode: 0o600 });
+    await rejectsWith(readAllowList(dir), 'ERR_STATE_INVALID', /allow-list\.json: is not an allow-list/);
+    writeFileSync(join(dir, STATE_FILES.allowList), '{', { mode: 0o600 });
+    await rejectsWith(readAllowList(dir), 'ERR_STATE_INVALID', /allow-list\.json: is not JSON/);
+    rmSync(join(dir, STATE_FILES.allowList));
+    assert.equal(await readAllowList(dir), undefined, 'no file: no allow-list');
   });
 
   it('refuses a private key that other users can read', async function () {

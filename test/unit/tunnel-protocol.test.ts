@@ -50,6 +50,7 @@ describe('tunnel protocol', function () {
       origin_refused: 'ERR_TUNNEL_ORIGIN_REFUSED',
       origin_timeout: 'ERR_TUNNEL_ORIGIN_TIMEOUT',
       origin_tls: 'ERR_TUNNEL_ORIGIN_TLS',
+      target_refused: 'ERR_TUNNEL_UNKNOWN_APP',
       draining: 'ERR_TUNNEL_CLOSED',
     };
     for (const [refusal, code] of Object.entries(expected)) {
