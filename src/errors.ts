@@ -51,6 +51,7 @@ export type GatehouseErrorCode =
   | 'ERR_CONNECTOR_GROUP'
   | 'ERR_CONNECTOR_NOT_FOUND'
   | 'ERR_RENEWAL_NOT_DUE'
+  | 'ERR_CERT_SUPERSEDED'
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_INTERNAL';
 
@@ -292,6 +293,12 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     step: 'connector',
     title: 'Renewal not due',
     message: 'The current certificate is not yet old enough to be renewed.',
+  },
+  ERR_CERT_SUPERSEDED: {
+    status: 409,
+    step: 'connector',
+    title: 'Certificate already renewed',
+    message: 'This certificate was already renewed: only the certificate issued then can renew, or a retry of that same request. If that certificate was lost, register the connector again.',
   },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,

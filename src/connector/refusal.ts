@@ -44,6 +44,7 @@ const CERTIFICATE_REASONS: Readonly<Record<string, string>> = {
   unknown_certificate: 'no registered connector holds it',
   subject_mismatch: 'it names another connector',
   superseded: 'a renewal replaced it and its grace period is over',
+  already_renewed: 'it was already renewed, and the new certificate is not on this host (is a copy of this state directory running elsewhere?)',
 };
 
 function registerAgain(serviceUrl: string): string {

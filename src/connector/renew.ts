@@ -3,15 +3,28 @@
  * current certificate; the answer is checked against the new key, the pair
  * is swapped on disk as one change (state.ts). The caller then hands the
  * new identity to its ServiceClient, so the next call presents it without a
- * restart (field lesson 22).
+ * restart.
+ *
+ * The new key is written to the state directory before the request goes out
+ * and kept until its certificate is stored. If the answer is lost (the
+ * connection broke, the disk filled, the process was killed), the service
+ * has already made that certificate the current one and accepts the old one
+ * only for its grace period, and only to ask again for the same key: the
+ * next attempt, in this process or after a restart, sends the same key and
+ * gets the same certificate back. A fresh key would be refused.
  */
+import { createPublicKey } from 'node:crypto';
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
-import { createKeyAndCsr } from '../pki/csr.ts';
+import { createCsrForKey, createKeyAndCsr, type KeyAndCsr } from '../pki/create-key-and-csr.ts';
+import { writeFileAtomic } from './atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
 import { RENEW_PATH } from './protocol.ts';
 import type { ServiceClient } from './service-client.ts';
-import { writeCaChain, writeIdentity, type ClientIdentity } from './state.ts';
+import { readStateFile, STATE_FILES } from './state-files.ts';
+import { writeCaChain, writeIdentity, type ClientIdentity, type WriteIdentityOptions } from './state.ts';
 
 export interface RenewOptions {
   readonly client: ServiceClient;
@@ -20,6 +33,40 @@ export interface RenewOptions {
   readonly keyBits?: number;
   readonly log?: Logger;
   readonly signal?: AbortSignal;
+  /** Passed to writeIdentity (a test stops the swap at a precise step with it). */
+  readonly write?: WriteIdentityOptions;
+}
+
+/** The key of a renewal whose certificate is not stored yet. */
+export const RENEWAL_KEY_FILE = `${STATE_FILES.key}.renewing`;
+
+function publicKeyOf(keyPem: string): string | undefined {
+  try {
+    return createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kept renewal key and a request for it, or a fresh key written down before it is used. */
+async function renewalKey(options: RenewOptions, currentKeyPem: string | undefined): Promise<KeyAndCsr> {
+  const { stateDir, log } = options;
+  const kept = await readStateFile(stateDir, RENEWAL_KEY_FILE);
+  const keptPublic = kept === undefined ? undefined : publicKeyOf(kept);
+  const currentPublic = currentKeyPem === undefined ? undefined : publicKeyOf(currentKeyPem);
+  // Equal to the current key: that renewal finished and only the clean-up was lost.
+  if (kept !== undefined && keptPublic !== undefined && keptPublic !== currentPublic) {
+    try {
+      const csrPem = createCsrForKey(kept);
+      log?.info({ connectorId: options.connectorId }, 'asking again for the key of an unfinished renewal');
+      return { keyPem: kept, csrPem };
+    } catch (error) {
+      log?.warn({ err: error }, 'the kept renewal key is unusable; making a new one');
+    }
+  }
+  const fresh = createKeyAndCsr(options.keyBits === undefined ? {} : { bits: options.keyBits });
+  await writeFileAtomic(join(stateDir, RENEWAL_KEY_FILE), fresh.keyPem);
+  return fresh;
 }
 
 export interface RenewResult {
@@ -32,7 +79,7 @@ export interface RenewResult {
 
 export async function renewCertificate(options: RenewOptions): Promise<RenewResult> {
   const { client, stateDir, log, signal } = options;
-  const { keyPem, csrPem } = createKeyAndCsr(options.keyBits === undefined ? {} : { bits: options.keyBits });
+  const { keyPem, csrPem } = await renewalKey(options, client.identity?.keyPem);
   log?.info({ connectorId: options.connectorId }, 'renewing the certificate');
   const body = await client.call({ method: 'POST', path: RENEW_PATH, body: { csr: csrPem }, ...(signal ? { signal } : {}) });
   const issued = checkIssued(body, keyPem, 'renewal');
@@ -44,8 +91,9 @@ export async function renewCertificate(options: RenewOptions): Promise<RenewResu
     );
   }
   const identity: ClientIdentity = Object.freeze({ keyPem, certPem: issued.certificate });
-  await writeIdentity(stateDir, identity);
+  await writeIdentity(stateDir, identity, options.write);
   await writeCaChain(stateDir, issued.caChainPem);
+  await unlink(join(stateDir, RENEWAL_KEY_FILE)).catch(() => undefined);
   const fingerprint = certificateFingerprint(issued.certificate);
   log?.info({ connectorId: issued.connectorId, notAfter: issued.notAfter, fingerprint256: fingerprint }, 'certificate renewed');
   return Object.freeze({

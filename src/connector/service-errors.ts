@@ -160,6 +160,8 @@ export function mapHttpError(status: number, bodyText: string, context: CallCont
     return new ConnectorError('ERR_TOKEN_REFUSED', `The service refused the admin token: ${describe(body)}.`, options);
   }
   if (status === 401 && context.withIdentity) return serviceRefusedConnector(body, { serviceUrl, service: body });
+  // Renewal with a certificate another renewal replaced: this host does not hold the current one.
+  if (body.code === 'ERR_CERT_SUPERSEDED') return serviceRefusedConnector(body, { serviceUrl, service: body });
   if (body.code === 'ERR_CSR_INVALID') {
     return new ConnectorError('ERR_CSR_REFUSED', `The service refused the certificate request: ${describe(body)}.`, options);
   }

@@ -3,6 +3,7 @@
  * PKCS#10 request for it. The key never leaves the connector; the request
  * only proves possession, since the service ignores its subject.
  */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { MAX_CSR_RSA_BITS, MIN_CSR_RSA_BITS } from '../limits.ts';
 import { PkiArgumentError } from './errors.ts';
@@ -32,9 +33,29 @@ export function createKeyAndCsr(options: CreateKeyAndCsrOptions = {}): KeyAndCsr
     );
   }
   const key = generateRsaKey(bits);
+  return { keyPem: key.keyPem, csrPem: csrFor(key.privateKey, key.publicKey) };
+}
+
+/**
+ * A request for a key the connector already holds: a renewal asked again
+ * after its answer was lost must name the same key to get the same
+ * certificate back.
+ */
+export function createCsrForKey(keyPem: string): string {
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(keyPem);
+  } catch {
+    throw new PkiArgumentError('keyPem', 'must be a PEM private key');
+  }
+  if (privateKey.asymmetricKeyType !== 'rsa') throw new PkiArgumentError('keyPem', 'must be an RSA private key');
+  return csrFor(privateKey, createPublicKey(privateKey));
+}
+
+function csrFor(privateKey: KeyObject, publicKey: KeyObject): string {
   const csr = forge.pki.createCertificationRequest();
-  csr.publicKey = forgePublicKey(key.publicKey);
+  csr.publicKey = forgePublicKey(publicKey);
   csr.setSubject([{ name: 'commonName', value: SUBJECT_COMMON_NAME }]);
-  signCertificationRequest(csr, key.privateKey);
-  return { keyPem: key.keyPem, csrPem: forge.pki.certificationRequestToPem(csr) };
+  signCertificationRequest(csr, privateKey);
+  return forge.pki.certificationRequestToPem(csr);
 }

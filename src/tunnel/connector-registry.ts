@@ -9,6 +9,10 @@ const certificateSchema = z.strictObject({
   notAfter: z.string(),
   /** When the service issued it, by the service's clock (epoch seconds): renewal age counts from here. */
   issuedAt: z.number(),
+  /** SHA-256 of its public key (SPKI DER, hex): a repeated renewal request is recognised by its key. */
+  publicKeyFingerprint256: z.string().optional(),
+  /** The certificate itself, so that a repeated renewal request can be answered with it again. */
+  pem: z.string().optional(),
 });
 
 const recordSchema = z.strictObject({

@@ -162,7 +162,20 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     }
     const csr = parseCsr(req, res, body.data.csr);
     if (!csr) return;
-    const issued = await service.renew(record, csr, which);
+    if (which === 'previous') {
+      let repeated;
+      try {
+        repeated = service.repeatRenewal(record, csr);
+      } catch (error) {
+        if (!(error instanceof GatehouseError)) throw error;
+        refuse(req, res, error, { connectorId: record.id });
+        return;
+      }
+      audit(req, res, { type: 'connector.renewed', outcome: 'success', details: { connectorId: record.id, group: record.group, notAfter: repeated.notAfter, repeated: true } });
+      res.set('Cache-Control', 'no-store').json(repeated);
+      return;
+    }
+    const issued = await service.renew(record, csr);
     audit(req, res, { type: 'connector.renewed', outcome: 'success', details: { connectorId: record.id, group: record.group, notAfter: issued.notAfter } });
     res.set('Cache-Control', 'no-store').json(issued);
   });

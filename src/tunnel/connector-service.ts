@@ -198,28 +198,42 @@ export class ConnectorService {
     return this.#answer(record, issued.certPem);
   }
 
-  /** Issues a new certificate to a connector; the previous one keeps working for the grace period. */
-  async renew(record: ConnectorRecord, csr: VerifiedCsr, presented: 'current' | 'previous'): Promise<IssuedConnectorCertificate> {
+  /**
+   * Issues a new certificate to a connector that presented its current one;
+   * that one stays accepted as the previous certificate for the grace period.
+   */
+  async renew(record: ConnectorRecord, csr: VerifiedCsr): Promise<IssuedConnectorCertificate> {
     const now = nowSeconds(this.#options.clock);
     const issued = this.#issue(csr, record.id, record.group);
-    // Renewing with the previous certificate means the last answer never arrived: keep that one as previous.
-    const previous =
-      presented === 'current'
-        ? {
-            fingerprint256: record.certificate.fingerprint256,
-            serialNumber: record.certificate.serialNumber,
-            validUntil: now + this.config.renewalGrace,
-          }
-        : record.previous;
     const updated: ConnectorRecord = {
       ...record,
       certificate: { ...issued.meta, issuedAt: now },
-      ...(previous ? { previous } : {}),
+      previous: {
+        fingerprint256: record.certificate.fingerprint256,
+        serialNumber: record.certificate.serialNumber,
+        validUntil: now + this.config.renewalGrace,
+      },
       renewedAt: now,
     };
     await this.registry.save(updated);
     this.#renewNotified.delete(record.id);
     return this.#answer(updated, issued.certPem);
+  }
+
+  /**
+   * A renewal presented with the certificate the last renewal superseded.
+   * It never changes the registry: whoever holds the current certificate
+   * must not be locked out by a copy of the old one. The one answer is for a
+   * connector whose renewal answer was lost and that asks again for the same
+   * key (the request's signature proves it holds that key): it gets the
+   * current certificate again, unchanged. Anything else is refused.
+   */
+  repeatRenewal(record: ConnectorRecord, csr: VerifiedCsr): IssuedConnectorCertificate {
+    const current = record.certificate;
+    if (current.pem === undefined || current.publicKeyFingerprint256 !== csr.publicKeyFingerprint256) {
+      throw new GatehouseError('ERR_CERT_SUPERSEDED', 'already_renewed');
+    }
+    return this.#answer(record, current.pem);
   }
 
   async revoke(id: string, by: AuditUser | undefined): Promise<ConnectorRecord> {
@@ -392,6 +406,8 @@ export class ConnectorService {
         fingerprint256: issued.fingerprint256,
         notBefore: issued.notBefore.toISOString(),
         notAfter: issued.notAfter.toISOString(),
+        publicKeyFingerprint256: csr.publicKeyFingerprint256,
+        pem: issued.certPem,
       },
     };
   }
