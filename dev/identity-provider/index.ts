@@ -34,6 +34,8 @@ export interface DevUser {
   sub: string;
   name: string;
   email: string;
+  /** What the ID token says in `email_verified` (default true); 'omitted' leaves the claim out. */
+  emailVerified?: boolean | 'omitted';
   groups: string[];
   /** true: every sign-in is multi-factor; 'on-request': only when the one-time code is entered; false: never. */
   mfa: boolean | 'on-request';
@@ -403,7 +405,7 @@ function buildConfiguration(opts: {
           name: user.name,
           preferred_username: user.login,
           email: user.email,
-          email_verified: true,
+          ...(user.emailVerified === 'omitted' ? {} : { email_verified: user.emailVerified ?? true }),
           groups: [...user.groups],
           roles: [...(user.roles ?? [])],
         }),

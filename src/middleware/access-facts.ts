@@ -33,6 +33,7 @@ export function accessFacts(input: FactsInput): AccessFacts {
     user: {
       sub: identity.sub,
       email: identity.email,
+      emailVerified: identity.emailVerified,
       groups: identity.groups,
       amr: identity.amr,
       acr: identity.acr,

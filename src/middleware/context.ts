@@ -6,6 +6,8 @@ export interface Identity {
   readonly sub: string;
   readonly name?: string | undefined;
   readonly email?: string | undefined;
+  /** Whether the identity provider marked the email verified (`email_verified: true`); false when it said no or said nothing. */
+  readonly emailVerified: boolean;
   readonly groups: readonly string[];
   readonly amr: readonly string[];
   readonly acr?: string | undefined;

@@ -78,6 +78,12 @@ export interface AccessFacts {
   readonly user: {
     readonly sub: string;
     readonly email?: string | undefined;
+    /**
+     * Whether the identity provider marked the email verified. Only a
+     * verified email can exclude a user; absent, `claims.email_verified ===
+     * true` is read instead (for callers that build facts themselves).
+     */
+    readonly emailVerified?: boolean | undefined;
     readonly groups: readonly string[];
     readonly amr: readonly string[];
     readonly acr?: string | undefined;

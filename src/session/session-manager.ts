@@ -40,6 +40,8 @@ export interface SignedInUser {
   readonly sub: string;
   readonly name?: string | undefined;
   readonly email?: string | undefined;
+  /** The ID token's `email_verified` was true. Absent: read from `claims`. */
+  readonly emailVerified?: boolean | undefined;
   readonly groups: readonly string[];
   readonly amr: readonly string[];
   readonly acr?: string | undefined;
@@ -125,6 +127,7 @@ export class SessionManager {
       sub: record.sub,
       name: record.name,
       email: record.email,
+      emailVerified: record.ev === 1,
       groups: Object.freeze(groups),
       amr: Object.freeze([...(record.amr ?? [])]),
       acr: record.acr,
@@ -145,6 +148,7 @@ export class SessionManager {
     const settings = this.settingsFor(app);
     const claims = keptClaims(app, user.claims);
     const now = nowSeconds(this.#options.clock);
+    const emailVerified = user.email !== undefined && (user.emailVerified ?? user.claims?.['email_verified'] === true);
     const exp = Math.min(user.idTokenExpiresAt, now + settings.maxLifetime);
     if (exp <= now) throw new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'session_would_start_expired');
     const record: SessionRecord = {
@@ -155,6 +159,7 @@ export class SessionManager {
       sub: user.sub,
       ...(user.name !== undefined ? { name: user.name } : {}),
       ...(user.email !== undefined ? { email: user.email } : {}),
+      ...(emailVerified ? { ev: 1 as const } : {}),
       ...(user.groups.length > 0 ? { groups: [...user.groups] } : {}),
       ...(user.amr.length > 0 ? { amr: [...user.amr] } : {}),
       ...(user.acr !== undefined ? { acr: user.acr } : {}),

@@ -12,6 +12,8 @@ export const sessionRecordSchema = z.strictObject({
   sub: z.string().min(1).max(255),
   name: z.string().max(256).optional(),
   email: z.string().max(320).optional(),
+  /** The identity provider marked the email verified; absent means it did not (or said nothing). */
+  ev: z.literal(1).optional(),
   /** Absent when the groups are kept server side (`gs`). */
   groups: z.array(z.string().max(256)).max(1000).optional(),
   gs: z.literal(1).optional(),

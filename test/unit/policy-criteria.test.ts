@@ -39,17 +39,20 @@ describe('policy: users and groups condition', () => {
     ['only excludes given: everyone else is in', { exclude: ['u-bob'] }, { exclude: ['contractors'] }, alice, true, 'users:*'],
     // Exclude wins, in each direction.
     ['users exclude beats users include', { include: ['*'], exclude: ['u-alice'] }, undefined, alice, false, 'users.exclude:u-alice'],
-    ['users exclude (email) beats groups include', { exclude: ['ALICE@example.com'] }, { include: ['staff'] }, alice, false, 'users.exclude:ALICE@example.com'],
+    ['users exclude (verified email) beats groups include', { exclude: ['ALICE@example.com'] }, { include: ['staff'] }, user({ emailVerified: true }), false, 'users.exclude:ALICE@example.com'],
     ['groups exclude beats users include', { include: ['u-alice'] }, { exclude: ['eng'] }, alice, false, 'groups.exclude:eng'],
     ['groups exclude beats groups include', undefined, { include: ['staff'], exclude: ['eng'] }, alice, false, 'groups.exclude:eng'],
     ['groups exclude * excludes everyone', { include: ['*'] }, { exclude: ['*'] }, alice, false, 'groups.exclude:*'],
     ['exclude of another user leaves the include', { include: ['*'], exclude: ['u-bob'] }, undefined, alice, true, 'users:*'],
-    // An email the identity provider marks unverified cannot claim an exclusion...
-    ['unverified email does not exclude', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ claims: { email_verified: false } }), true, 'users:*'],
-    // ...but still includes (inclusion only adds requirements), and a verified or unmarked one excludes.
-    ['unverified email still includes', { include: ['alice@example.com'] }, undefined, user({ claims: { email_verified: false } }), true, 'users:alice@example.com'],
-    ['verified email excludes', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ claims: { email_verified: true } }), false, 'users.exclude:alice@example.com'],
-    ['unverified email: sub exclusion still works', { include: ['*'], exclude: ['u-alice'] }, undefined, user({ claims: { email_verified: false } }), false, 'users.exclude:u-alice'],
+    // Only an email the identity provider vouched for can claim an exclusion...
+    ['unverified email does not exclude', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ emailVerified: false }), true, 'users:*'],
+    ['email of unknown verification does not exclude', { include: ['*'], exclude: ['alice@example.com'] }, undefined, alice, true, 'users:*'],
+    ['the flag wins over a claim saying otherwise', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ emailVerified: false, claims: { email_verified: true } }), true, 'users:*'],
+    // ...but any email still includes (inclusion only adds requirements), and a verified one excludes.
+    ['unverified email still includes', { include: ['alice@example.com'] }, undefined, user({ emailVerified: false }), true, 'users:alice@example.com'],
+    ['verified email excludes', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ emailVerified: true }), false, 'users.exclude:alice@example.com'],
+    ['without the flag, a verified claim excludes', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ claims: { email_verified: true } }), false, 'users.exclude:alice@example.com'],
+    ['unverified email: sub exclusion still works', { include: ['*'], exclude: ['u-alice'] }, undefined, user({ emailVerified: false }), false, 'users.exclude:u-alice'],
   ];
   for (const [name, users, groups, who, ok, reason] of cases) {
     it(name, () => assert.deepEqual(matchAssignment(users, groups, who), { ok, reason }));

@@ -327,7 +327,8 @@ describe('policy engine: decisions', () => {
           policy('everyone-browser', { conditions: { users: { include: ['*'] }, clientApps: ['browser'], signInRisk: ['none', 'low'] }, grant: { claims: [{ claim: 'department', contains: 'finance' }] } }),
           policy('alice-excluded', { conditions: { users: { include: ['*'], exclude: ['ALICE@example.com'] } }, grant: { block: true } }),
         ],
-        { clientIp: '10.1.2.3', path: '/admin/' },
+        // Only a verified email can exclude.
+        { clientIp: '10.1.2.3', path: '/admin/', user: { emailVerified: true } },
       );
       assert.deepEqual(
         decision.outcomes.map(({ policy: name, applied, satisfied, reason, matched }) => ({ name, applied, satisfied, reason, matched })),

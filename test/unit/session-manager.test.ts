@@ -114,6 +114,35 @@ describe('SessionManager: what a remembered unseal still checks', () => {
   });
 });
 
+describe('SessionManager: the verified-email flag', () => {
+  it('carries email_verified: true into the session and the identity, whatever the policies name', async () => {
+    const { sessions, app } = setup();
+    const { setCookie, record } = await sessions.issue(app, { ...user, email: 'alice@example.com', emailVerified: true });
+    assert.equal(record.ev, 1);
+    const read = await sessions.read(requestWith(setCookie), app);
+    assert.ok(read.ok);
+    assert.equal(read.identity.emailVerified, true);
+  });
+
+  it('marks an unverified, or unstated, email as not verified', async () => {
+    const { sessions, app } = setup();
+    for (const emailVerified of [false, undefined]) {
+      const { setCookie } = await sessions.issue(app, { ...user, email: 'alice@example.com', emailVerified });
+      const read = await sessions.read(requestWith(setCookie), app);
+      assert.ok(read.ok);
+      assert.equal(read.identity.emailVerified, false, String(emailVerified));
+    }
+  });
+
+  it('reads the flag from the claims when the caller gives only claims', async () => {
+    const { sessions, app } = setup();
+    const { record } = await sessions.issue(app, { ...user, email: 'alice@example.com', claims: { email_verified: true } });
+    assert.equal(record.ev, 1);
+    const none = await sessions.issue(app, { ...user, claims: { email_verified: true } });
+    assert.equal(none.record.ev, undefined, 'no email, nothing verified');
+  });
+});
+
 describe('UnsealCache', () => {
   it('keeps values until their expiry, and nothing already expired', () => {
     const cache = new UnsealCache<{ n: number }>(10);
