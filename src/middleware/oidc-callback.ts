@@ -34,9 +34,16 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     const { secure } = deps.sessions.settingsFor(app);
     const query = new URL(req.originalUrl, origin).searchParams;
     const clientIp = getRequestContext(req)?.clientIp ?? '';
-    const fail = (error: GatehouseError, details?: Record<string, string>, sub?: string): void => {
-      deps.audit.emit({ type: 'signin.failed', outcome: 'failure', code: error.code, reason: error.reason, details, ...auditContext(req) });
-      deps.signIns?.failure({ sub, clientIp, now: nowSeconds(deps.clock) });
+    /**
+     * Only an authentication that really failed feeds the risk signals: an
+     * attempt this browser started, still valid, that the provider answered
+     * with an error or whose tokens failed their checks. Callbacks without a
+     * known attempt cost an attacker nothing, so counting them would let
+     * anyone raise the risk of everyone behind the same address.
+     */
+    const fail = (error: GatehouseError, options: { readonly details?: Record<string, string>; readonly sub?: string; readonly authentication?: boolean } = {}): void => {
+      deps.audit.emit({ type: 'signin.failed', outcome: 'failure', code: error.code, reason: error.reason, details: options.details, ...auditContext(req) });
+      if (options.authentication === true) deps.signIns?.failure({ sub: options.sub, clientIp, now: nowSeconds(deps.clock) });
       sendError(req, res, error, { signInUrl: signInUrl(app, '/') });
     };
 
@@ -71,7 +78,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     const idpError = query.get('error');
     if (idpError !== null) {
       const reason = `authorization:${idpError.replace(/[^A-Za-z0-9_]/g, '').slice(0, 64)}`;
-      fail(new GatehouseError(idpError === 'access_denied' ? 'ERR_SIGNIN_DENIED' : 'ERR_IDP_ERROR', reason));
+      fail(new GatehouseError(idpError === 'access_denied' ? 'ERR_SIGNIN_DENIED' : 'ERR_IDP_ERROR', reason), { authentication: true });
       return;
     }
 
@@ -83,7 +90,8 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       });
     } catch (error) {
       const mapped = error instanceof GatehouseError ? error : new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
-      fail(mapped);
+      // A provider that cannot be reached says nothing about who is signing in.
+      fail(mapped, { authentication: mapped.code !== 'ERR_IDP_UNAVAILABLE' });
       return;
     }
     const user = signedInUser(verified.claims, verified.idToken, now);
@@ -121,7 +129,8 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       issued = await deps.sessions.issue(app, user, { persistentAllowed: decision?.persistentAllowed ?? true });
     } catch (error) {
       if (error instanceof GatehouseError) {
-        fail(error, { sub: user.sub });
+        // The user authenticated; the gateway could not keep the session.
+        fail(error, { details: { sub: user.sub } });
         return;
       }
       throw error;
