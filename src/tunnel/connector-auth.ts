@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
 import { GatehouseError } from '../errors.ts';
-import type { ConnectorRecord, ConnectorRegistry } from './connector-registry.ts';
+import type { CertificateMatch, ConnectorRecord, ConnectorRegistry } from './connector-registry.ts';
 
 export interface AuthenticatedConnector {
   readonly record: ConnectorRecord;
@@ -47,13 +47,26 @@ export function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry:
   }
   const verified = ca.verifyClientCertificate(peer.raw, nowMs);
   if (!verified.ok) throw new GatehouseError('ERR_CONNECTOR_CERT', verified.reason);
-  const match = registry.byFingerprint(verified.fingerprint256);
-  if (!match) throw new GatehouseError('ERR_CONNECTOR_CERT', 'unknown_certificate');
-  const { record, which } = match;
-  if (record.revoked) throw new GatehouseError('ERR_CERT_REVOKED', 'revoked');
+  const standing = certificateStanding(registry, verified.fingerprint256, nowMs);
+  if (standing instanceof GatehouseError) throw standing;
+  const { record, which } = standing;
   if (record.id !== verified.connectorId) throw new GatehouseError('ERR_CONNECTOR_CERT', 'subject_mismatch');
-  if (which === 'previous' && (record.previous?.validUntil ?? 0) <= Math.floor(nowMs / 1000)) {
-    throw new GatehouseError('ERR_CONNECTOR_CERT', 'superseded');
-  }
   return { record, fingerprint256: verified.fingerprint256, which };
+}
+
+/**
+ * Whether the registry still accepts a certificate, by its fingerprint: the
+ * current one of an unrevoked connector, or its previous one within the
+ * grace period. Asked at every handshake and request, and again on every
+ * heartbeat for the connections already open, so that a connection outlives
+ * neither the grace period nor a revocation.
+ */
+export function certificateStanding(registry: ConnectorRegistry, fingerprint256: string, nowMs: number): CertificateMatch | GatehouseError {
+  const match = registry.byFingerprint(fingerprint256);
+  if (!match) return new GatehouseError('ERR_CONNECTOR_CERT', 'unknown_certificate');
+  if (match.record.revoked) return new GatehouseError('ERR_CERT_REVOKED', 'revoked');
+  if (match.which === 'previous' && (match.record.previous?.validUntil ?? 0) <= Math.floor(nowMs / 1000)) {
+    return new GatehouseError('ERR_CONNECTOR_CERT', 'superseded');
+  }
+  return match;
 }

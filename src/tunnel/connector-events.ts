@@ -2,9 +2,11 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * The live side of each connector: its open event streams (Server-Sent
- * Events) and every socket it is connected with, so that a configuration
- * change reaches it promptly and a revocation cuts it off at once.
+ * The live side of each connector on the REST listener: its open event
+ * streams (Server-Sent Events) and every socket its calls came on, so that a
+ * configuration change reaches it promptly and a revocation cuts it off at
+ * once. Tunnels are not tracked here but in the TunnelPool, which closes them
+ * with a notice the connector can read.
  */
 export class ConnectorEvents {
   readonly #streams = new Map<string, Set<ServerResponse>>();
@@ -74,10 +76,10 @@ export class ConnectorEvents {
     for (const socket of this.#sockets.get(connectorId)?.keys() ?? []) socket.destroy();
   }
 
-  /** Closes the sockets that still use a certificate that is no longer accepted. */
-  disconnectCertificate(connectorId: string, fingerprint256: string): void {
-    for (const [socket, fingerprint] of this.#sockets.get(connectorId) ?? []) {
-      if (fingerprint === fingerprint256) socket.destroy();
+  /** Every tracked socket with its connector and the certificate it authenticated with. */
+  *trackedSockets(): Generator<{ readonly connectorId: string; readonly socket: Socket; readonly fingerprint256: string }> {
+    for (const [connectorId, sockets] of this.#sockets) {
+      for (const [socket, fingerprint256] of sockets) yield { connectorId, socket, fingerprint256 };
     }
   }
 

@@ -20,11 +20,13 @@ import { FileStore } from '../store/file-store.ts';
 import type { Store } from '../store/store.ts';
 import type { RecentEvents } from '../audit/recent-events.ts';
 import { AdminTokenVerifier } from './admin-token.ts';
+import { certificateStanding } from './connector-auth.ts';
 import { ConnectorEvents } from './connector-events.ts';
 import { ConnectorRegistry, type ConnectorRecord } from './connector-registry.ts';
 import { createConnectorApp } from './connector-routes.ts';
 import { TunnelAcceptor } from './tunnel-acceptor.ts';
 import { TunnelPool } from './tunnel-pool.ts';
+import type { TunnelSession } from './tunnel-session.ts';
 import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from './tunnel-protocol.ts';
 
 export const CONNECTOR_ALPN_HTTP = 'http/1.1';
@@ -242,8 +244,9 @@ export class ConnectorService {
     const now = nowSeconds(this.#options.clock);
     const updated: ConnectorRecord = { ...record, revoked: true, revokedAt: now, ...(by ? { revokedBy: by.sub } : {}) };
     await this.registry.save(updated);
-    this.events.disconnect(id, 'revoked');
+    // Tunnels first, with the notice: the connector learns why from any link.
     void this.tunnels.closeConnector(id, { code: 'ERR_CERT_REVOKED', reason: 'revoked' });
+    this.events.disconnect(id, 'revoked');
     this.audit.emit({ type: 'connector.revoked', outcome: 'success', user: by, details: { connectorId: id, group: record.group } });
     await this.bumpVersion('connector_revoked');
     return updated;
@@ -353,10 +356,33 @@ export class ConnectorService {
     }
   }
 
-  /** Heartbeat: keeps streams alive, announces due renewals, cuts superseded certificates. */
+  /**
+   * Closes a tunnel whose certificate is no longer accepted (revoked,
+   * superseded past its grace period, unknown), telling the connector why.
+   * Returns whether it did.
+   */
+  retireTunnel(session: TunnelSession): boolean {
+    if (session.closed || session.fingerprint256 === undefined) return false;
+    const standing = certificateStanding(this.registry, session.fingerprint256, this.#options.clock());
+    if (!(standing instanceof GatehouseError)) return false;
+    session.destroy({ code: standing.code, reason: standing.reason });
+    this.audit.emit({
+      type: 'connector.refused',
+      outcome: 'failure',
+      code: standing.code,
+      reason: standing.reason,
+      details: { route: 'tunnel', connectorId: session.connectorId, tunnel: session.id },
+    });
+    return true;
+  }
+
+  /**
+   * Heartbeat: keeps streams alive, announces due renewals, and closes every
+   * connection whose certificate is no longer accepted, tunnels and REST
+   * sockets alike, whether or not the connector holds an event stream.
+   */
   #tick(): void {
     this.events.ping();
-    const now = nowSeconds(this.#options.clock);
     for (const id of this.events.connectedIds()) {
       const record = this.registry.get(id);
       if (!record) continue;
@@ -364,9 +390,15 @@ export class ConnectorService {
         this.#renewNotified.add(id);
         this.events.send(id, 'renew', {});
       }
-      if (record.previous && record.previous.validUntil <= now) {
-        this.events.disconnectCertificate(id, record.previous.fingerprint256);
-      }
+    }
+    this.#retireCertificates();
+  }
+
+  #retireCertificates(): void {
+    const now = this.#options.clock();
+    for (const session of this.tunnels.sessions()) this.retireTunnel(session);
+    for (const { socket, fingerprint256 } of [...this.events.trackedSockets()]) {
+      if (certificateStanding(this.registry, fingerprint256, now) instanceof GatehouseError) socket.destroy();
     }
   }
 

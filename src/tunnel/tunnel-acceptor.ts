@@ -51,13 +51,15 @@ export class TunnelAcceptor {
 
   #open(connector: AuthenticatedConnector, transport: Duplex, tlsSocket: TLSSocket, kind: 'tls' | 'websocket'): void {
     const { record, fingerprint256 } = connector;
-    // Revocation and superseded certificates close this tunnel with the connector's other sockets.
-    this.#service.events.trackSocket(record.id, tlsSocket, fingerprint256);
-    const session = new TunnelSession({ connectorId: record.id, group: record.group, socket: transport, log: this.#service.logger });
+    // The pool knows each tunnel's certificate: revocation, and the end of a
+    // superseded certificate's grace period, close it with a notice.
+    const session = new TunnelSession({ connectorId: record.id, group: record.group, fingerprint256, socket: transport, log: this.#service.logger });
     this.#service.tunnels.add(session);
     const details = { connectorId: record.id, group: record.group, transport: kind, tunnel: session.id };
     this.#service.audit.emit({ type: 'connector.connected', outcome: 'info', clientIp: tlsSocket.remoteAddress, details });
     session.once('close', () => this.#service.audit.emit({ type: 'connector.disconnected', outcome: 'info', details }));
+    // A WebSocket upgrade takes a moment after its check: a revocation in between must not let it in.
+    this.#service.retireTunnel(session);
   }
 
   #refused(error: GatehouseError, clientIp: string | undefined, kind: string): void {

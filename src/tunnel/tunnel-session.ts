@@ -41,6 +41,8 @@ import {
 export interface TunnelSessionOptions {
   readonly connectorId: string;
   readonly group: string;
+  /** SHA-256 of the client certificate the tunnel authenticated with: it is closed once that one is no longer accepted. */
+  readonly fingerprint256?: string;
   /** A connected transport that no HTTP/1 parser has read from. */
   readonly socket: Duplex;
   /** Streams this end opens at most (the connector may advertise fewer). Default TUNNEL_MAX_STREAMS. */
@@ -100,6 +102,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
   readonly id: string = randomUUID();
   readonly connectorId: string;
   readonly group: string;
+  readonly fingerprint256: string | undefined;
   readonly maxStreams: number;
   readonly #socket: Duplex;
   readonly #session: ClientHttp2Session;
@@ -119,6 +122,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     super();
     this.connectorId = options.connectorId;
     this.group = options.group;
+    this.fingerprint256 = options.fingerprint256;
     this.maxStreams = options.maxStreams ?? TUNNEL_MAX_STREAMS;
     this.#socket = options.socket;
     this.#log = options.log?.child({ connectorId: this.connectorId, tunnel: this.id });

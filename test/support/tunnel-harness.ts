@@ -303,6 +303,45 @@ export async function startConnectorSide(options: ConnectorSideOptions): Promise
   };
 }
 
+/**
+ * Connector-side tunnels dialled to a real connector listener (the stack's or
+ * the connector-service harness's), without the rest of a connector: no
+ * event stream, no renewal, no reconnecting. What the service does to such a
+ * tunnel, it does on its own.
+ */
+export interface ListenerTunnelsOptions {
+  /** The listener, e.g. stack.connectorUrl. */
+  readonly serviceUrl: string;
+  /** PEM that signs the listener's certificate. */
+  readonly caPem: string;
+  readonly identity: ClientIdentity;
+  readonly transports: readonly TunnelTransport[];
+  readonly apps?: ReadonlyMap<string, ResolvedApp>;
+}
+
+export interface ListenerTunnels {
+  readonly servers: TunnelServer[];
+  readonly logs: LogCapture;
+  close(): Promise<void>;
+}
+
+export async function dialListenerTunnels(options: ListenerTunnelsOptions): Promise<ListenerTunnels> {
+  const logs = captureLogs();
+  const servers: TunnelServer[] = [];
+  for (const [index, transport] of options.transports.entries()) {
+    const socket = await dialTunnel({ serviceUrl: options.serviceUrl, identity: options.identity, ca: options.caPem, transport });
+    servers.push(new TunnelServer(socket, { resolveApp: (appId) => options.apps?.get(appId), log: logs.logger.child({ tunnel: index, transport }) }));
+  }
+  return {
+    servers,
+    logs,
+    async close() {
+      for (const server of servers) server.destroy();
+      await Promise.all(servers.map((server) => server.closed));
+    },
+  };
+}
+
 // ---- gateway -----------------------------------------------------------------
 
 export interface GatewayApp {
