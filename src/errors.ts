@@ -25,6 +25,7 @@ export type GatehouseErrorCode =
   | 'ERR_SESSION_INVALID'
   | 'ERR_SESSION_REVOKED'
   | 'ERR_COOKIE_TOO_LARGE'
+  | 'ERR_SESSION_STORE_FULL'
   | 'ERR_RETURN_URL_REFUSED'
   | 'ERR_SIGNIN_STATE'
   | 'ERR_SIGNIN_LOOP'
@@ -125,6 +126,13 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     title: 'Session too large',
     message:
       'Your account carries more information than fits in a browser cookie, so a session could not be created. Contact your administrator.',
+  },
+  ERR_SESSION_STORE_FULL: {
+    status: 503,
+    step: 'session',
+    title: 'Too many sessions',
+    message:
+      'The gateway cannot keep any more sessions like yours right now, so this sign-in could not be completed. Try again in a few minutes; if it lasts, tell your administrator.',
   },
   ERR_RETURN_URL_REFUSED: {
     status: 400,

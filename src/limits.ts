@@ -40,8 +40,14 @@ export const IDP_DISCOVERY_RETRY_MS = 5_000;
 /** Revoked session ids remembered (until each would have expired). */
 export const MAX_REVOKED_SESSIONS = 100_000;
 
-/** Server-side session data (oversized claims, ID tokens for logout) kept in memory. */
+/**
+ * Server-side session data (oversized claims, ID tokens for logout) kept in
+ * memory: entries, and their approximate size. Live entries are never
+ * evicted; when either bound is reached a sign-in that needs server-side
+ * claims is refused (ERR_SESSION_STORE_FULL).
+ */
 export const MAX_SESSION_SIDE_ENTRIES = 50_000;
+export const MAX_SESSION_SIDE_BYTES = 128 * 1024 * 1024;
 
 /** Sign-in states already used, remembered until their attempt would have expired. */
 export const MAX_USED_SIGNIN_STATES = 50_000;

@@ -142,7 +142,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       type: 'signin.succeeded',
       outcome: 'success',
       user: { sub: user.sub, name: user.name, email: user.email },
-      details: { amr: user.amr.join(' '), acr: user.acr ?? null, sessionExpiresAt: issued.record.exp },
+      details: { amr: user.amr.join(' '), acr: user.acr ?? null, sessionExpiresAt: issued.record.exp, idTokenKept: issued.idTokenKept },
       ...auditContext(req),
     });
     if (decision?.effect === 'step-up' && decision.stepUp) {

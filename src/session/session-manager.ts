@@ -78,6 +78,8 @@ function keptClaims(app: AppConfig, claims: Readonly<Record<string, unknown>> | 
 export interface IssuedSession {
   readonly setCookie: string;
   readonly record: SessionRecord;
+  /** False when the store was full: the session works, but logout cannot send id_token_hint. */
+  readonly idTokenKept: boolean;
 }
 
 /** Seals, reads, refreshes and revokes the app-bound session cookie (step 3). */
@@ -143,7 +145,12 @@ export class SessionManager {
     return { ok: true, identity, record: touched, refreshCookie: await this.#cookieFor(touched, settings, now) };
   }
 
-  /** Turns a verified sign-in into a sealed session cookie. Throws ERR_COOKIE_TOO_LARGE rather than send one a browser would drop. */
+  /**
+   * Turns a verified sign-in into a sealed session cookie. Throws
+   * ERR_COOKIE_TOO_LARGE rather than send one a browser would drop, and
+   * ERR_SESSION_STORE_FULL when its group list must be kept server side and
+   * the store has no room.
+   */
   async issue(app: AppConfig, user: SignedInUser, options: { persistentAllowed?: boolean } = {}): Promise<IssuedSession> {
     const settings = this.settingsFor(app);
     const claims = keptClaims(app, user.claims);
@@ -185,13 +192,17 @@ export class SessionManager {
     if (setCookie.length > MAX_SET_COOKIE_BYTES) {
       throw new GatehouseError('ERR_COOKIE_TOO_LARGE', `set_cookie_bytes_${setCookie.length}`);
     }
-    await this.#options.store.putSideData(
+    const groupsServerSide = final.gs === 1;
+    const stored = await this.#options.store.putSideData(
       final.sid,
-      { idToken: user.idToken, ...(final.gs === 1 ? { groups: [...user.groups] } : {}) },
+      { idToken: user.idToken, ...(groupsServerSide ? { groups: [...user.groups] } : {}) },
       exp,
       now,
     );
-    return { setCookie, record: final };
+    // The gate cannot read this session without its groups: refuse it, rather than make room by signing someone else out.
+    if (!stored && groupsServerSide) throw new GatehouseError('ERR_SESSION_STORE_FULL', 'session_store_full');
+    // Without its ID token the session still works; only its logout goes to the provider without id_token_hint.
+    return { setCookie, record: final, idTokenKept: stored };
   }
 
   async revoke(record: SessionRecord): Promise<void> {

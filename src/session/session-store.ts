@@ -1,5 +1,6 @@
-import { MAX_REVOKED_SESSIONS, MAX_SESSION_SIDE_ENTRIES, MAX_USED_SIGNIN_STATES } from '../limits.ts';
+import { MAX_REVOKED_SESSIONS, MAX_SESSION_SIDE_BYTES, MAX_SESSION_SIDE_ENTRIES, MAX_USED_SIGNIN_STATES } from '../limits.ts';
 import { ExpiringMap } from './expiring-map.ts';
+import { SideDataTable } from './side-data-table.ts';
 
 /** Session data too large for the cookie, or only needed server side. */
 export interface SessionSideData {
@@ -20,13 +21,20 @@ export interface SessionStore {
   isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean>;
   /** Records a sign-in state as used. Resolves false when it was used before (a replay). */
   consumeState(stateKey: string, until: number, now: number): Promise<boolean>;
-  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<void>;
+  /**
+   * Keeps data for a live session until `until`. Resolves false, and keeps
+   * nothing, when the store is full: it never makes room by dropping data
+   * another live session still needs.
+   */
+  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<boolean>;
   getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined>;
 }
 
 export interface MemorySessionStoreOptions {
   readonly maxRevoked?: number;
   readonly maxSideEntries?: number;
+  /** Approximate bytes of side data (ID tokens, group lists). */
+  readonly maxSideBytes?: number;
   readonly maxUsedStates?: number;
   /**
    * Called when the revocation list is full. The store then refuses every
@@ -34,14 +42,17 @@ export interface MemorySessionStoreOptions {
    * comes back to life: it fails closed.
    */
   readonly onRevocationOverflow?: (refusedBefore: number) => void;
+  /** Called when side data was refused because the store is full (for the operator's log). */
+  readonly onSideDataFull?: (stats: { readonly entries: number; readonly bytes: number }) => void;
 }
 
 /** The embedded default: bounded, in memory, for a single gateway instance. */
 export class MemorySessionStore implements SessionStore {
   #refuseIssuedAtOrBefore = Number.NEGATIVE_INFINITY;
   readonly #revoked: ExpiringMap<string, number>;
-  readonly #side: ExpiringMap<string, SessionSideData>;
+  readonly #side: SideDataTable<SessionSideData>;
   readonly #usedStates: ExpiringMap<string, true>;
+  readonly #onSideDataFull: MemorySessionStoreOptions['onSideDataFull'];
 
   constructor(options: MemorySessionStoreOptions = {}) {
     this.#revoked = new ExpiringMap(options.maxRevoked ?? MAX_REVOKED_SESSIONS, (_sid, issuedAt) => {
@@ -50,7 +61,12 @@ export class MemorySessionStore implements SessionStore {
         options.onRevocationOverflow?.(issuedAt);
       }
     });
-    this.#side = new ExpiringMap(options.maxSideEntries ?? MAX_SESSION_SIDE_ENTRIES);
+    this.#side = new SideDataTable({
+      maxEntries: options.maxSideEntries ?? MAX_SESSION_SIDE_ENTRIES,
+      maxBytes: options.maxSideBytes ?? MAX_SESSION_SIDE_BYTES,
+      sizeOf: sideDataBytes,
+    });
+    this.#onSideDataFull = options.onSideDataFull;
     this.#usedStates = new ExpiringMap(options.maxUsedStates ?? MAX_USED_SIGNIN_STATES);
   }
 
@@ -70,12 +86,20 @@ export class MemorySessionStore implements SessionStore {
     return Promise.resolve(true);
   }
 
-  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<void> {
-    this.#side.set(sessionId, data, until, now);
-    return Promise.resolve();
+  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<boolean> {
+    const stored = this.#side.add(sessionId, data, until, now);
+    if (!stored) this.#onSideDataFull?.({ entries: this.#side.size, bytes: this.#side.bytes });
+    return Promise.resolve(stored);
   }
 
   getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
     return Promise.resolve(this.#side.get(sessionId, now));
   }
+}
+
+/** Roughly what an entry costs: its strings, plus the Map and object overhead. */
+function sideDataBytes(data: SessionSideData): number {
+  let bytes = 256 + (data.idToken?.length ?? 0);
+  for (const group of data.groups ?? []) bytes += 32 + group.length;
+  return bytes;
 }

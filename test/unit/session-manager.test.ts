@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { parseGatewayConfig, type AppConfig } from '../../src/config/parse.ts';
+import { GatehouseError } from '../../src/errors.ts';
 import { deriveSealKeys } from '../../src/session/seal-keys.ts';
 import { SessionManager } from '../../src/session/session-manager.ts';
 import { MemorySessionStore } from '../../src/session/session-store.ts';
@@ -9,7 +10,7 @@ import { UnsealCache } from '../../src/session/unseal-cache.ts';
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
-function setup(): { sessions: SessionManager; store: MemorySessionStore; app: AppConfig; other: AppConfig; clock: { now: number } } {
+function setup(storeOptions: ConstructorParameters<typeof MemorySessionStore>[0] = {}): { sessions: SessionManager; store: MemorySessionStore; app: AppConfig; other: AppConfig; clock: { now: number } } {
   const config = parseGatewayConfig({
     identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
     session: { secrets: [{ id: 1, secret: SECRET }] },
@@ -19,7 +20,7 @@ function setup(): { sessions: SessionManager; store: MemorySessionStore; app: Ap
     ],
   });
   const clock = { now: T0 };
-  const store = new MemorySessionStore();
+  const store = new MemorySessionStore(storeOptions);
   const sessions = new SessionManager({
     cookieName: config.session.cookieName,
     keys: deriveSealKeys(config.session.secrets),
@@ -140,6 +141,37 @@ describe('SessionManager: the verified-email flag', () => {
     assert.equal(record.ev, 1);
     const none = await sessions.issue(app, { ...user, claims: { email_verified: true } });
     assert.equal(none.record.ev, undefined, 'no email, nothing verified');
+  });
+});
+
+describe('SessionManager: a full side-data store', () => {
+  const manyGroups = Array.from({ length: 300 }, (_, index) => `department-${index}-with-a-long-group-name`);
+
+  it('refuses a new session whose groups must be kept server side, and keeps the live ones readable', async () => {
+    const { sessions, app } = setup({ maxSideEntries: 2 });
+    const carol = await sessions.issue(app, { ...user, sub: 'carol', groups: manyGroups });
+    assert.equal(carol.record.gs, 1);
+    await sessions.issue(app, { ...user, sub: 'bob' });
+    await assert.rejects(sessions.issue(app, { ...user, sub: 'carl', groups: manyGroups }), (error: unknown) => {
+      assert.ok(error instanceof GatehouseError);
+      assert.equal(error.code, 'ERR_SESSION_STORE_FULL');
+      assert.equal(error.status, 503);
+      return true;
+    });
+    const read = await sessions.read(requestWith(carol.setCookie), app);
+    assert.ok(read.ok, 'the earlier session still has its groups');
+    assert.deepEqual(read.identity.groups, manyGroups);
+  });
+
+  it('issues a session that needs nothing server side, without its ID token', async () => {
+    const { sessions, app } = setup({ maxSideEntries: 1 });
+    const first = await sessions.issue(app, user);
+    assert.equal(first.idTokenKept, true);
+    const second = await sessions.issue(app, { ...user, sub: 'bob' });
+    assert.equal(second.idTokenKept, false);
+    assert.ok((await sessions.read(requestWith(second.setCookie), app)).ok);
+    assert.equal(await sessions.idTokenOf(second.record), undefined);
+    assert.equal(await sessions.idTokenOf(first.record), user.idToken, 'the first session kept its own');
   });
 });
 
