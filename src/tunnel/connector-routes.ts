@@ -148,7 +148,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
   });
 
   app.post(`${CONNECTOR_PATH}/renew`, requireConnector, json, async (req, res) => {
-    const { record, which } = (res.locals as Locals).connector!;
+    const { record, which, fingerprint256 } = (res.locals as Locals).connector!;
     const body = renewBody.safeParse(req.body);
     if (!body.success) {
       refuse(req, res, new GatehouseError('ERR_BAD_REQUEST', 'invalid_body'), { connectorId: record.id });
@@ -162,22 +162,21 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     }
     const csr = parseCsr(req, res, body.data.csr);
     if (!csr) return;
-    if (which === 'previous') {
-      let repeated;
-      try {
-        repeated = service.repeatRenewal(record, csr);
-      } catch (error) {
-        if (!(error instanceof GatehouseError)) throw error;
-        refuse(req, res, error, { connectorId: record.id });
-        return;
-      }
-      audit(req, res, { type: 'connector.renewed', outcome: 'success', details: { connectorId: record.id, group: record.group, notAfter: repeated.notAfter, repeated: true } });
-      res.set('Cache-Control', 'no-store').json(repeated);
+    let renewed;
+    try {
+      renewed = await service.renew(record.id, fingerprint256, csr);
+    } catch (error) {
+      if (!(error instanceof GatehouseError)) throw error;
+      refuse(req, res, error, { connectorId: record.id });
       return;
     }
-    const issued = await service.renew(record, csr);
-    audit(req, res, { type: 'connector.renewed', outcome: 'success', details: { connectorId: record.id, group: record.group, notAfter: issued.notAfter } });
-    res.set('Cache-Control', 'no-store').json(issued);
+    const { answer, repeated } = renewed;
+    audit(req, res, {
+      type: 'connector.renewed',
+      outcome: 'success',
+      details: { connectorId: record.id, group: record.group, notAfter: answer.notAfter, ...(repeated ? { repeated: true } : {}) },
+    });
+    res.set('Cache-Control', 'no-store').json(answer);
   });
 
   app.get(ADMIN_PATH, requireAdmin, (_req, res) => {

@@ -90,6 +90,8 @@ export class ConnectorService {
   #init: Promise<void> | undefined;
   readonly #sockets = new Set<Socket>();
   readonly #renewNotified = new Set<string>();
+  /** The renewal of each connector in progress, if any: the next one waits for it. */
+  readonly #renewals = new Map<string, Promise<void>>();
 
   constructor(options: ConnectorServiceOptions) {
     this.#options = options;
@@ -201,10 +203,45 @@ export class ConnectorService {
   }
 
   /**
-   * Issues a new certificate to a connector that presented its current one;
-   * that one stays accepted as the previous certificate for the grace period.
+   * Renews the certificate a connector presented (`fingerprint256`). Only
+   * the current certificate renews: it then stays accepted as the previous
+   * one for the grace period. Renewals of one connector run one at a time,
+   * so that two at once cannot both replace the same certificate and drop
+   * the one issued first.
+   *
+   * A renewal presented with a certificate that a renewal already superseded
+   * never changes the registry: whoever holds the current certificate must
+   * not be locked out by a copy of the old one. The one answer is for a
+   * connector whose renewal answer was lost and that asks again for the same
+   * key (the request's signature proves it holds that key): it gets the
+   * current certificate again, unchanged (`repeated`). Any other key:
+   * ERR_CERT_SUPERSEDED.
    */
-  async renew(record: ConnectorRecord, csr: VerifiedCsr): Promise<IssuedConnectorCertificate> {
+  renew(connectorId: string, fingerprint256: string, csr: VerifiedCsr): Promise<{ readonly answer: IssuedConnectorCertificate; readonly repeated: boolean }> {
+    const previous = this.#renewals.get(connectorId) ?? Promise.resolve();
+    const run = previous.then(() => this.#renewNow(connectorId, fingerprint256, csr));
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#renewals.set(connectorId, settled);
+    void settled.then(() => {
+      if (this.#renewals.get(connectorId) === settled) this.#renewals.delete(connectorId);
+    });
+    return run;
+  }
+
+  async #renewNow(connectorId: string, fingerprint256: string, csr: VerifiedCsr): Promise<{ answer: IssuedConnectorCertificate; repeated: boolean }> {
+    const record = this.registry.get(connectorId);
+    if (!record) throw new GatehouseError('ERR_CONNECTOR_NOT_FOUND', 'unknown_connector');
+    if (record.revoked) throw new GatehouseError('ERR_CERT_REVOKED', 'revoked');
+    if (record.certificate.fingerprint256 !== fingerprint256) {
+      const current = record.certificate;
+      if (current.pem === undefined || current.publicKeyFingerprint256 !== csr.publicKeyFingerprint256) {
+        throw new GatehouseError('ERR_CERT_SUPERSEDED', 'already_renewed');
+      }
+      return { answer: this.#answer(record, current.pem), repeated: true };
+    }
     const now = nowSeconds(this.#options.clock);
     const issued = this.#issue(csr, record.id, record.group);
     const updated: ConnectorRecord = {
@@ -219,23 +256,7 @@ export class ConnectorService {
     };
     await this.registry.save(updated);
     this.#renewNotified.delete(record.id);
-    return this.#answer(updated, issued.certPem);
-  }
-
-  /**
-   * A renewal presented with the certificate the last renewal superseded.
-   * It never changes the registry: whoever holds the current certificate
-   * must not be locked out by a copy of the old one. The one answer is for a
-   * connector whose renewal answer was lost and that asks again for the same
-   * key (the request's signature proves it holds that key): it gets the
-   * current certificate again, unchanged. Anything else is refused.
-   */
-  repeatRenewal(record: ConnectorRecord, csr: VerifiedCsr): IssuedConnectorCertificate {
-    const current = record.certificate;
-    if (current.pem === undefined || current.publicKeyFingerprint256 !== csr.publicKeyFingerprint256) {
-      throw new GatehouseError('ERR_CERT_SUPERSEDED', 'already_renewed');
-    }
-    return this.#answer(record, current.pem);
+    return { answer: this.#answer(updated, issued.certPem), repeated: false };
   }
 
   async revoke(id: string, by: AuditUser | undefined): Promise<ConnectorRecord> {

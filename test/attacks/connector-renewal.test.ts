@@ -110,6 +110,22 @@ describe('attack: renewing with a superseded certificate (real service, real mTL
     assert.equal((await call(CONFIG, current)).status, 200, 'still the current certificate after the grace period');
   });
 
+  it('lets only one of two renewals at once replace the certificate; the other is refused and the winner keeps working', async function () {
+    const { identity: old } = await register();
+    harness.clock.advance(31 * DAY_MS);
+    const keys = [createKeyAndCsr(), createKeyAndCsr()];
+    const answers = await Promise.all(keys.map((key) => call(RENEW, old, { csr: key.csrPem })));
+    const statuses = answers.map((answer) => answer.status).sort();
+    assert.deepEqual(statuses, [200, 409], answers.map((answer) => answer.body).join('\n'));
+    const winner = answers.findIndex((answer) => answer.status === 200);
+    const loser = answers[1 - winner]!.json<ErrorBody>().error;
+    assert.equal(loser.code, 'ERR_CERT_SUPERSEDED');
+    assert.equal(harness.audit.ofType('connector.refused').at(-1)?.code, 'ERR_CERT_SUPERSEDED', 'audit event');
+    const current = { keyPem: keys[winner]!.keyPem, certPem: answers[winner]!.json<Issued>().certificate };
+    harness.clock.advance(11 * 60_000);
+    assert.equal((await call(CONFIG, current)).status, 200, 'the certificate that was answered is the current one');
+  });
+
   describe("the connector's side: an answer lost after the service renewed", function () {
     let root: string;
     before(function () {
