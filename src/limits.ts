@@ -27,6 +27,9 @@ export const SIGNIN_LOOP_WINDOW_SECONDS = 30;
 /** Completed sign-ins within the loop window before the loop page is shown instead of a redirect. */
 export const SIGNIN_LOOP_THRESHOLD = 2;
 
+/** The loop cookie's count stops here; a larger one is refused as not ours. */
+export const SIGNIN_LOOP_MAX_COUNT = 10;
+
 /** Default and maximum tolerance for clock differences with the identity provider. */
 export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
 export const MAX_CLOCK_TOLERANCE_SECONDS = 300;

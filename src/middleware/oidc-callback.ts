@@ -136,7 +136,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       throw error;
     }
     appendSetCookie(res, issued.setCookie);
-    appendSetCookie(res, deps.loops.recordCompletion(req, secure));
+    appendSetCookie(res, deps.loops.recordCompletion(req, app.id, secure));
     deps.signIns?.success({ sub: user.sub, clientIp, now });
     deps.audit.emit({
       type: 'signin.succeeded',

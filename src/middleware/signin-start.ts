@@ -43,7 +43,13 @@ export function signInStart(deps: PreauthDeps): RequestHandler {
       return;
     }
     const { secure } = deps.sessions.settingsFor(app);
-    if (deps.loops.isLooping(req, secure)) {
+    const loop = deps.loops.check(req, app.id, secure);
+    if (loop.refused !== undefined) {
+      // Not written by this gateway for this app (planted from a sibling host, edited, or another key): ignored, never a block.
+      deps.audit.emit({ type: 'session.rejected', outcome: 'failure', reason: `loop_cookie_${loop.refused}`, ...auditContext(req) });
+      appendSetCookie(res, deps.loops.clearCookie(secure));
+    }
+    if (loop.looping) {
       deps.audit.emit({ type: 'signin.loop_detected', outcome: 'failure', code: 'ERR_SIGNIN_LOOP', reason: 'cookie_not_kept', ...auditContext(req) });
       sendError(req, res, new GatehouseError('ERR_SIGNIN_LOOP', 'cookie_not_kept'), { signInUrl: signInUrl(app, returnTo) });
       return;

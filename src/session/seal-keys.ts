@@ -7,12 +7,15 @@ export type PasswordMap = Readonly<Record<number, string>>;
 export interface SealKeys {
   readonly session: PasswordMap;
   readonly transaction: PasswordMap;
+  /** MAC keys of the sign-in loop cookie (SignInLoopDetector). */
+  readonly loop: PasswordMap;
 }
 
 /**
  * Derives one password map per cookie purpose from the configured secrets, so
  * a sign-in transaction cookie can never be presented as a session cookie (or
- * the reverse) even though both are sealed with the same configured secret.
+ * the reverse) even though both are sealed with the same configured secret,
+ * and the loop cookie's MAC key is none of the sealing keys.
  */
 export function deriveSealKeys(secrets: readonly SessionSecret[]): SealKeys {
   const derive = (purpose: string): PasswordMap => {
@@ -22,5 +25,5 @@ export function deriveSealKeys(secrets: readonly SessionSecret[]): SealKeys {
     }
     return Object.freeze(map);
   };
-  return Object.freeze({ session: derive('session'), transaction: derive('transaction') });
+  return Object.freeze({ session: derive('session'), transaction: derive('transaction'), loop: derive('signin-loop') });
 }
