@@ -90,6 +90,8 @@ export class ConnectorService {
   #init: Promise<void> | undefined;
   readonly #sockets = new Set<Socket>();
   readonly #renewNotified = new Set<string>();
+  /** Tunnels already closed for their certificate, until they are gone: one close and one audit event each. */
+  readonly #retired = new WeakSet<TunnelSession>();
   /** The renewal of each connector in progress, if any: the next one waits for it. */
   readonly #renewals = new Map<string, Promise<void>>();
 
@@ -383,9 +385,10 @@ export class ConnectorService {
    * Returns whether it did.
    */
   retireTunnel(session: TunnelSession): boolean {
-    if (session.closed || session.fingerprint256 === undefined) return false;
+    if (session.closed || this.#retired.has(session) || session.fingerprint256 === undefined) return false;
     const standing = certificateStanding(this.registry, session.fingerprint256, this.#options.clock());
     if (!(standing instanceof GatehouseError)) return false;
+    this.#retired.add(session);
     session.destroy({ code: standing.code, reason: standing.reason });
     this.audit.emit({
       type: 'connector.refused',
