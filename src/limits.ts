@@ -58,6 +58,13 @@ export const MAX_USED_SIGNIN_STATES = 50_000;
 /** A session's last-seen time is refreshed in its cookie at most this often. */
 export const SESSION_TOUCH_INTERVAL_SECONDS = 60;
 
+/**
+ * Sessions whose cookie was re-sealed recently, and when: one stale cookie
+ * sent again and again is re-sealed once per touch interval, not once per
+ * request.
+ */
+export const MAX_SESSION_TOUCH_ENTRIES = 100_000;
+
 /** Minimum length of a session secret. */
 export const MIN_SECRET_LENGTH = 32;
 

@@ -3,9 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors.ts';
-import { MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
+import { MAX_SESSION_TOUCH_ENTRIES, MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
 import type { Identity } from '../middleware/context.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
+import { ExpiringMap } from './expiring-map.ts';
 import type { SealKeys } from './seal-keys.ts';
 import { seal, unseal, type UnsealFailure } from './sealer.ts';
 import { sessionRecordSchema, type SessionRecord } from './session-record.ts';
@@ -86,6 +87,8 @@ export interface IssuedSession {
 export class SessionManager {
   readonly #options: SessionManagerOptions;
   readonly #unsealed = new UnsealCache<SessionRecord>(MAX_UNSEAL_CACHE_ENTRIES);
+  /** Session id → when its cookie was last re-sealed (epoch seconds). */
+  readonly #touched = new ExpiringMap<string, number>(MAX_SESSION_TOUCH_ENTRIES);
 
   constructor(options: SessionManagerOptions) {
     this.#options = options;
@@ -140,9 +143,20 @@ export class SessionManager {
       claims: Object.freeze({ ...(record.c ?? {}) }),
     });
     if (now - record.ls < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record };
+    // This session was re-sealed moments ago: the browser has that cookie, or is replaying an old one.
+    // Either way another seal would only mint one more valid cookie (and one more unseal-cache entry).
+    const touchedAt = this.#touched.get(record.sid, now);
+    if (touchedAt !== undefined && now - touchedAt < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record: { ...record, ls: touchedAt } };
     // Idle timeout is measured from the last request: re-seal the cookie with a fresh last-seen time.
     const touched = { ...record, ls: now };
-    return { ok: true, identity, record: touched, refreshCookie: await this.#cookieFor(touched, settings, now) };
+    const refreshCookie = await this.#cookieFor(touched, settings, now);
+    this.#touched.set(record.sid, now, Math.min(record.exp, now + settings.idleTimeout), now);
+    return { ok: true, identity, record: touched, refreshCookie };
+  }
+
+  /** Sizes of the in-memory caches, for tests and metrics. */
+  stats(): { readonly unsealCache: number; readonly recentlyTouched: number } {
+    return { unsealCache: this.#unsealed.size, recentlyTouched: this.#touched.size };
   }
 
   /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { parseGatewayConfig, type AppConfig } from '../../src/config/parse.ts';
 import { GatehouseError } from '../../src/errors.ts';
+import { SESSION_TOUCH_INTERVAL_SECONDS } from '../../src/limits.ts';
 import { deriveSealKeys } from '../../src/session/seal-keys.ts';
 import { SessionManager } from '../../src/session/session-manager.ts';
 import { MemorySessionStore } from '../../src/session/session-store.ts';
@@ -112,6 +113,51 @@ describe('SessionManager: what a remembered unseal still checks', () => {
         assert.equal(result.ok, false, `a change at ${at} was accepted (round ${round})`);
       }
     }
+  });
+});
+
+describe('SessionManager: rolling renewal of a stale cookie', () => {
+  it('re-seals one stale cookie sent 100 times once per touch interval, and the unseal cache does not grow per request', async () => {
+    const { sessions, app, clock } = setup();
+    const { setCookie: stale } = await sessions.issue(app, { ...user, idTokenExpiresAt: Math.floor(T0 / 1000) + 8 * 3600 });
+    const fresh = new Set<string>();
+    const replay = async (): Promise<void> => {
+      for (let index = 0; index < 100; index += 1) {
+        const read = await sessions.read(requestWith(stale), app);
+        assert.ok(read.ok);
+        if (read.refreshCookie) fresh.add(read.refreshCookie);
+      }
+    };
+    clock.now = T0 + (SESSION_TOUCH_INTERVAL_SECONDS + 5) * 1000;
+    await replay();
+    assert.equal(fresh.size, 1, 'one fresh cookie in this interval');
+    // Whoever replays the stale cookie also uses every fresh one it was given.
+    for (const cookie of fresh) assert.ok((await sessions.read(requestWith(cookie), app)).ok);
+    assert.ok(sessions.stats().unsealCache <= 2, `${sessions.stats().unsealCache} cache entries`);
+
+    clock.now += SESSION_TOUCH_INTERVAL_SECONDS * 1000;
+    await replay();
+    assert.equal(fresh.size, 2, 'one more in the next interval');
+    for (const cookie of fresh) assert.ok((await sessions.read(requestWith(cookie), app)).ok);
+    assert.ok(sessions.stats().unsealCache <= 3, `${sessions.stats().unsealCache} cache entries`);
+    assert.equal(sessions.stats().recentlyTouched, 1);
+  });
+
+  it('still refreshes a session used from its fresh cookie (control)', async () => {
+    const { sessions, app, clock } = setup();
+    const { setCookie } = await sessions.issue(app, { ...user, idTokenExpiresAt: Math.floor(T0 / 1000) + 8 * 3600 });
+    let current = setCookie;
+    let refreshes = 0;
+    for (let minute = 1; minute <= 5; minute += 1) {
+      clock.now = T0 + minute * (SESSION_TOUCH_INTERVAL_SECONDS + 1) * 1000;
+      const read = await sessions.read(requestWith(current), app);
+      assert.ok(read.ok);
+      if (read.refreshCookie) {
+        refreshes += 1;
+        current = read.refreshCookie;
+      }
+    }
+    assert.equal(refreshes, 5);
   });
 });
 
