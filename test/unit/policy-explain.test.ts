@@ -31,7 +31,7 @@ const engine = createPolicyEngine({ policies, namedLocations: { corporate: ['10.
 const users: readonly AccessFacts['user'][] = [
   { sub: 'u-1', email: 'staff@example.com', groups: ['staff'], amr: ['pwd'], authTime: NOW - 60, claims: {} },
   { sub: 'u-2', email: 'con@example.com', groups: ['contractors', 'finance'], amr: ['pwd', 'mfa'], authTime: NOW - 7200, claims: { department: 'sales', scp: 'api.read api.write' } },
-  { sub: 'u-3', email: 'BreakGlass@example.com', groups: [], amr: ['pwd'], authTime: NOW - 10, claims: {} },
+  { sub: 'u-3', email: 'BreakGlass@example.com', emailVerified: true, groups: [], amr: ['pwd'], authTime: NOW - 10, claims: {} },
 ];
 const ips = ['10.1.1.1', '203.0.113.9', '::ffff:10.1.1.1', '2001:db8:bad::1', '2001:db8:c0::1', ''];
 const paths = ['/', '/admin/', '/ADMIN', '/x/..%2fadmin/', '/%zz'];
