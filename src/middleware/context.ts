@@ -11,8 +11,8 @@ export interface Identity {
   readonly groups: readonly string[];
   readonly amr: readonly string[];
   readonly acr?: string | undefined;
-  /** When the user authenticated at the identity provider (epoch seconds). */
-  readonly authTime: number;
+  /** When the user authenticated at the identity provider (epoch seconds); undefined when the ID token did not say. */
+  readonly authTime: number | undefined;
   readonly sessionId: string;
   /** When the session ends at the latest (epoch seconds). */
   readonly sessionExpiresAt: number;

@@ -94,7 +94,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       fail(mapped, { authentication: mapped.code !== 'ERR_IDP_UNAVAILABLE' });
       return;
     }
-    const user = signedInUser(verified.claims, verified.idToken, now);
+    const user = signedInUser(verified.claims, verified.idToken);
 
     // Conditional access at sign-in (step 5), for the page the user is going to.
     const decision = await deps.access.decide(req, app, previewIdentity(app, user), requestPath(transaction.rt), clientIp, 'sign-in');
@@ -185,7 +185,7 @@ function redirectBack(res: ServerResponse, app: AppConfig, returnTo: string): vo
   res.end();
 }
 
-function signedInUser(claims: IDToken, idToken: string, now: number): SignedInUser {
+function signedInUser(claims: IDToken, idToken: string): SignedInUser {
   return {
     sub: claims.sub,
     name: stringClaim(claims['name']),
@@ -194,7 +194,8 @@ function signedInUser(claims: IDToken, idToken: string, now: number): SignedInUs
     groups: stringArrayClaim(claims['groups']),
     amr: stringArrayClaim(claims.amr),
     acr: stringClaim(claims.acr),
-    authTime: typeof claims.auth_time === 'number' ? claims.auth_time : now,
+    // Without auth_time the authentication time is unknown, never "now": every sign-in frequency check then fails.
+    authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
     idTokenExpiresAt: claims.exp,
     idToken,
     claims,

@@ -24,6 +24,13 @@ export interface CodeExchangeChecks {
   readonly maxAge?: number | undefined;
 }
 
+/**
+ * Asks for auth_time in every ID token (OIDC Core 5.5): sign-in frequency
+ * policies judge its age, and a provider that does not send it leaves the
+ * authentication time unknown, which every such policy treats as too old.
+ */
+export const AUTH_TIME_CLAIMS_REQUEST = JSON.stringify({ id_token: { auth_time: { essential: true } } });
+
 export interface VerifiedSignIn {
   readonly claims: client.IDToken;
   readonly idToken: string;
@@ -95,8 +102,11 @@ export class OidcClient {
     return new URL(uri);
   }
 
+  /** Adds the claims request for auth_time when the provider accepts the claims parameter (sent otherwise, it may refuse the request). */
   async authorizationUrl(parameters: Record<string, string>): Promise<URL> {
-    return client.buildAuthorizationUrl(await this.configuration(), parameters);
+    const configuration = await this.configuration();
+    const claims: Record<string, string> = configuration.serverMetadata().claims_parameter_supported === true ? { claims: AUTH_TIME_CLAIMS_REQUEST } : {};
+    return client.buildAuthorizationUrl(configuration, { ...claims, ...parameters });
   }
 
   async endSessionUrl(parameters: Record<string, string>): Promise<URL | undefined> {
@@ -218,6 +228,8 @@ export function mapExchangeError(error: unknown): GatehouseError {
           return new GatehouseError('ERR_ID_TOKEN_INVALID', 'signature', { cause: error });
         }
         if (message.includes('"alg"')) return new GatehouseError('ERR_ID_TOKEN_INVALID', 'alg', { cause: error });
+        const missing = /^JWT "([a-z_]{1,32})" \([^)]*\) claim missing$/.exec(message);
+        if (missing) return new GatehouseError('ERR_ID_TOKEN_INVALID', `${missing[1]}_missing`, { cause: error });
         return new GatehouseError('ERR_ID_TOKEN_INVALID', 'invalid_response', { cause: error });
       }
       case 'OAUTH_KEY_SELECTION_FAILED':

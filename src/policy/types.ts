@@ -87,8 +87,8 @@ export interface AccessFacts {
     readonly groups: readonly string[];
     readonly amr: readonly string[];
     readonly acr?: string | undefined;
-    /** Epoch seconds. */
-    readonly authTime: number;
+    /** Epoch seconds; undefined when unknown, which every sign-in frequency check treats as too old. */
+    readonly authTime: number | undefined;
     /** Every ID-token claim the session kept (at least the ones above). */
     readonly claims: Readonly<Record<string, unknown>>;
   };

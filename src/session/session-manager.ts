@@ -46,8 +46,8 @@ export interface SignedInUser {
   readonly groups: readonly string[];
   readonly amr: readonly string[];
   readonly acr?: string | undefined;
-  /** Epoch seconds. */
-  readonly authTime: number;
+  /** auth_time, epoch seconds; undefined when the ID token did not carry it. */
+  readonly authTime: number | undefined;
   /** The ID token's expiry, epoch seconds: the session never outlives it. */
   readonly idTokenExpiresAt: number;
   readonly idToken: string;
@@ -184,7 +184,7 @@ export class SessionManager {
       ...(user.groups.length > 0 ? { groups: [...user.groups] } : {}),
       ...(user.amr.length > 0 ? { amr: [...user.amr] } : {}),
       ...(user.acr !== undefined ? { acr: user.acr } : {}),
-      at: user.authTime,
+      ...(user.authTime !== undefined ? { at: user.authTime } : {}),
       iat: now,
       exp,
       ls: now,

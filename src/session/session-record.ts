@@ -19,8 +19,8 @@ export const sessionRecordSchema = z.strictObject({
   gs: z.literal(1).optional(),
   amr: z.array(z.string().max(64)).max(16).optional(),
   acr: z.string().max(256).optional(),
-  /** auth_time, epoch seconds. */
-  at: z.number().int().nonnegative(),
+  /** auth_time, epoch seconds; absent when the ID token did not say (unknown, never "now"). */
+  at: z.number().int().nonnegative().optional(),
   iat: z.number().int().nonnegative(),
   exp: z.number().int().positive(),
   /** Last seen, epoch seconds; refreshed at most once per touch interval. */

@@ -210,6 +210,12 @@ describe('policy engine: decisions', () => {
 
     it('allows a fresh enough authentication', () => assert.equal(evaluate([hourly], { user: { authTime: NOW - 3600 } }).effect, 'allow'));
 
+    it('steps up an authentication of unknown time (no auth_time), failing closed', () => {
+      const decision = evaluate([hourly], { user: { authTime: undefined } });
+      assert.equal(decision.effect, 'step-up');
+      assert.equal(decision.failed[0]?.reason, 'session.sign_in_frequency');
+    });
+
     it('steps up an older one with max_age set to the frequency', () => {
       const decision = evaluate([hourly], { user: { authTime: NOW - 3601 } });
       assert.equal(decision.effect, 'step-up');

@@ -50,12 +50,14 @@ describe('policy: claims grant', () => {
 
 describe('policy: session controls', () => {
   const now = 1_700_000_000;
-  const cases: readonly [string, PolicySessionControls | undefined, number, boolean, string, boolean][] = [
+  const cases: readonly [string, PolicySessionControls | undefined, number | undefined, boolean, string, boolean][] = [
     ['none', undefined, now - 10 ** 6, true, 'session', true],
     ['frequency: fresh', { signInFrequency: 3600 }, now - 60, true, 'session', true],
     ['frequency: exactly at the limit', { signInFrequency: 3600 }, now - 3600, true, 'session', true],
     ['frequency: one second over', { signInFrequency: 3600 }, now - 3601, false, 'session.sign_in_frequency', true],
     ['frequency: authenticated in the future (clock skew)', { signInFrequency: 3600 }, now + 30, true, 'session', true],
+    ['frequency: unknown auth time (no auth_time in the ID token) counts as too old', { signInFrequency: 3600 }, undefined, false, 'session.sign_in_frequency', true],
+    ['frequency: unknown auth time is fine without a frequency', undefined, undefined, true, 'session', true],
     ['frequency: no auth time counts as too old', { signInFrequency: 3600 }, Number.NaN, false, 'session.sign_in_frequency', true],
     ['frequency: non-finite auth time counts as too old', { signInFrequency: 3600 }, Number.POSITIVE_INFINITY, false, 'session.sign_in_frequency', true],
     ['persistent browser never', { persistentBrowser: 'never' }, now, true, 'session', false],
