@@ -60,7 +60,8 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
         rules: options.rules,
         audit: options.audit,
         logger: options.logger,
-        classify: (error) => (isTunnelError(error) ? new GatehouseError(CODES[error.code], error.code.toLowerCase()) : undefined),
+        // The connector's own reason (e.g. target_refused) goes to the audit log; the user sees only the code.
+        classify: (error) => (isTunnelError(error) ? new GatehouseError(CODES[error.code], error.reason.toLowerCase()) : undefined),
       }),
     );
   }

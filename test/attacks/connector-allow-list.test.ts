@@ -77,6 +77,7 @@ describe('attack: a service that points apps at internal targets (connector allo
     assert.doesNotMatch(text, new RegExp(target.split(':')[0]!.replace(/\./g, '\\.')), 'the user never sees the internal address');
     const event = stack.audit.ofType('forward.failed').at(-1);
     assert.equal(event?.code, 'ERR_BACKEND_UNREACHABLE', 'audit event');
+    assert.equal(event?.reason, 'target_refused', 'the audit event says the connector refused the target');
     const line = logLines(connector!.stdout())
       .slice(before)
       .find((entry) => entry['msg'] === "refused a target outside the connector's allow-list");
