@@ -298,9 +298,16 @@ export const gatewayConfigSchema = z
           if (idIndex !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate app id "${app.id}" (also apps[${idIndex}])` });
           ids.set(app.id, index);
           if (!URL.canParse(app.externalUrl)) return;
-          const host = new URL(app.externalUrl).host;
+          // By host name, not host:port: cookies are not scoped by port, so two apps on one name would share sessions.
+          const host = new URL(app.externalUrl).hostname.toLowerCase();
           const hostIndex = hosts.get(host);
-          if (hostIndex !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'externalUrl'], message: `host "${host}" is already published by apps[${hostIndex}]` });
+          if (hostIndex !== undefined) {
+            ctx.addIssue({
+              code: 'custom',
+              path: [index, 'externalUrl'],
+              message: `host "${host}" is already used by app "${apps[hostIndex]?.id ?? ''}" (apps[${hostIndex}]); cookies are not scoped by port: give each app its own host name`,
+            });
+          }
           hosts.set(host, index);
         });
       }),

@@ -86,7 +86,22 @@ describe('configuration', () => {
     const issues = issuesOf(input);
     assert.ok(issues.some((i) => i.startsWith('identityProvider.issuer:') && i.includes('https')));
     assert.ok(issues.some((i) => i.startsWith('identityProvider.scopes:') && i.includes('openid')));
-    assert.ok(issues.some((i) => i.startsWith('apps[1].externalUrl:') && i.includes('already published')));
+    assert.ok(issues.some((i) => i.startsWith('apps[1].externalUrl:') && i.includes('already used by app "a"')));
+  });
+
+  it('refuses two apps on one host name with different ports: cookies are not scoped by port', () => {
+    const input = valid();
+    input['apps'] = [
+      { id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5' },
+      { id: 'admin', externalUrl: 'https://Wiki.Example.com:8443', internalUrl: 'http://10.0.0.6' },
+    ];
+    const issues = issuesOf(input);
+    assert.ok(
+      issues.some(
+        (i) => i === 'apps[1].externalUrl: host "wiki.example.com" is already used by app "wiki" (apps[0]); cookies are not scoped by port: give each app its own host name',
+      ),
+      issues.join('\n'),
+    );
   });
 
   it('accepts plain http external URLs for localhost only', () => {
