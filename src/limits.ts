@@ -61,9 +61,14 @@ export const SESSION_TOUCH_INTERVAL_SECONDS = 60;
 /**
  * Sessions whose cookie was re-sealed recently, and when: one stale cookie
  * sent again and again is re-sealed once per touch interval, not once per
- * request.
+ * request. It is also each session's last activity for its WebSockets' idle
+ * check; a session pushed out of it counts from its cookie's last-seen time
+ * (its sockets may close early, never late).
  */
 export const MAX_SESSION_TOUCH_ENTRIES = 100_000;
+
+/** Open WebSockets are checked this often: session still valid (not revoked, expired or idle) and policy still allowing. */
+export const SOCKET_RECHECK_INTERVAL_MS = 30_000;
 
 /** Minimum length of a session secret. */
 export const MIN_SECRET_LENGTH = 32;

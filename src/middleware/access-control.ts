@@ -49,8 +49,13 @@ export class AccessControl {
     return this.#engines.has(app.id);
   }
 
-  /** Evaluates the app's policies for this user and request, and audits what is worth auditing. */
-  async decide(req: IncomingMessage, app: AppConfig, identity: Identity, path: string, clientIp: string, at: 'sign-in' | 'request'): Promise<AccessDecision | undefined> {
+  /**
+   * Evaluates the app's policies for this user and request, and audits what
+   * is worth auditing. `websocket`: the periodic re-check of an open
+   * WebSocket, audited only when it refuses (its report-only findings were
+   * audited at the upgrade, and would repeat every interval).
+   */
+  async decide(req: IncomingMessage, app: AppConfig, identity: Identity, path: string, clientIp: string, at: 'sign-in' | 'request' | 'websocket'): Promise<AccessDecision | undefined> {
     const engine = this.#engines.get(app.id);
     if (!engine) return undefined;
     const risk = this.#options.risk
@@ -61,7 +66,7 @@ export class AccessControl {
     );
     const reportOnlyFailures = decision.outcomes.filter((outcome) => outcome.state === 'report-only' && outcome.applied && !outcome.satisfied);
     // Every sign-in decision is audited; per request, only what was refused or would have been.
-    if (at === 'sign-in' || decision.effect !== 'allow' || reportOnlyFailures.length > 0) {
+    if (at === 'sign-in' || decision.effect !== 'allow' || (at === 'request' && reportOnlyFailures.length > 0)) {
       this.#options.audit.emit({
         type: 'policy.decision',
         outcome: decision.effect === 'allow' ? 'success' : 'failure',

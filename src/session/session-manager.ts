@@ -154,6 +154,21 @@ export class SessionManager {
     return { ok: true, identity, record: touched, refreshCookie };
   }
 
+  /**
+   * Whether a session read earlier (an upgraded connection's) still holds:
+   * not expired, not revoked, and not idle — measured from its last request,
+   * which is the last time its cookie was re-sealed, at most one touch
+   * interval old. Undefined when it holds.
+   */
+  async recheck(record: SessionRecord, app: AppConfig): Promise<SessionFailure | undefined> {
+    const now = nowSeconds(this.#options.clock);
+    if (now >= record.exp) return 'expired';
+    const lastActivity = Math.max(record.ls, this.#touched.get(record.sid, now) ?? 0);
+    if (now - lastActivity > this.settingsFor(app).idleTimeout) return 'idle';
+    if (await this.#options.store.isRevoked(record.sid, record.iat, now)) return 'revoked';
+    return undefined;
+  }
+
   /** Sizes of the in-memory caches, for tests and metrics. */
   stats(): { readonly unsealCache: number; readonly recentlyTouched: number } {
     return { unsealCache: this.#unsealed.size, recentlyTouched: this.#touched.size };

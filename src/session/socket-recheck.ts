@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AppConfig } from '../config/parse.ts';
+import type { AccessControl } from '../middleware/access-control.ts';
+import { requestPath } from '../middleware/access-facts.ts';
+import { auditContext } from '../middleware/audit-context.ts';
+import type { Identity } from '../middleware/context.ts';
+import type { SessionManager } from './session-manager.ts';
+import type { SessionRecord } from './session-record.ts';
+import type { SocketRecheck } from './session-sockets.ts';
+
+export interface SocketRecheckInput {
+  readonly sessions: SessionManager;
+  readonly access: AccessControl;
+  readonly audit: AuditLog;
+  /** The upgrade request: its path, headers and request context are what the policy judged then. */
+  readonly req: IncomingMessage;
+  readonly app: AppConfig;
+  readonly identity: Identity;
+  /** The session record the upgrade was admitted with. */
+  readonly record: SessionRecord;
+  readonly clientIp: string;
+}
+
+/**
+ * What an open WebSocket is checked against every recheck interval: its
+ * session still holds (not expired, not revoked — on any instance — and not
+ * idle since the last request), and the app's policies still allow it (risk
+ * and the age of the sign-in change while a socket stays open). A refusal is
+ * audited here, with the upgrade's request id, and closes the socket.
+ */
+export function socketRecheck(input: SocketRecheckInput): SocketRecheck {
+  const { sessions, access, audit, req, app, identity, record, clientIp } = input;
+  const user = { sub: identity.sub, name: identity.name, email: identity.email };
+  const path = requestPath(req.url ?? '/');
+  return async () => {
+    const failure = await sessions.recheck(record, app);
+    if (failure !== undefined) {
+      const expired = failure === 'expired' || failure === 'idle';
+      audit.emit({
+        type: expired ? 'session.expired' : 'session.rejected',
+        outcome: 'failure',
+        code: expired ? 'ERR_SESSION_EXPIRED' : 'ERR_SESSION_REVOKED',
+        reason: failure,
+        user,
+        details: { at: 'websocket', sessionId: record.sid },
+        ...auditContext(req),
+      });
+      return false;
+    }
+    const decision = await access.decide(req, app, identity, path, clientIp, 'websocket');
+    if (decision === undefined || decision.effect === 'allow') return true;
+    audit.emit({
+      type: 'access.denied',
+      outcome: 'failure',
+      code: decision.effect === 'deny' ? 'ERR_POLICY_DENIED' : 'ERR_STEP_UP_REQUIRED',
+      reason: decision.failed.map((outcome) => `${outcome.policy}:${outcome.reason}`).join(' '),
+      user,
+      details: { at: 'websocket', sessionId: record.sid },
+      ...auditContext(req),
+    });
+    return false;
+  };
+}
