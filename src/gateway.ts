@@ -6,6 +6,7 @@ import { AuditLog } from './audit/audit-log.ts';
 import type { AuditSink } from './audit/events.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { parseGatewayConfig, type GatewayConfig } from './config/parse.ts';
+import { sharedOriginWarnings } from './config/shared-origin-warnings.ts';
 import type { GatewayConfigInput } from './config/schema.ts';
 import { ERROR_TABLE } from './errors.ts';
 import {
@@ -131,6 +132,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const config = parseGatewayConfig(input, options.baseDir !== undefined ? { baseDir: options.baseDir } : {});
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
+  for (const warning of sharedOriginWarnings(config)) logger.warn({ warning }, 'configuration opens a protected app to anonymous users');
   // Sinks given in code replace the configured ones (tests, embedders); the recent-events store is always there.
   let configured: AuditSinks | undefined;
   let sinks: readonly AuditSink[];

@@ -12,6 +12,7 @@ import { DEV_ONE_TIME_CODE, startIdentityProvider, type DevIdentityProvider } fr
 import { createDevCa } from '../pki/dev-ca.ts';
 import { startSampleApp, type SampleApp } from './sample-app.ts';
 import { approveDeviceLogin } from './device-approval.ts';
+import { startStatusApp } from './status-app.ts';
 
 const CONNECTOR_CLI = fileURLToPath(new URL('../../src/cli/gatehouse-connector.ts', import.meta.url));
 const RESOURCE = 'urn:gatehouse:connectors';
@@ -99,6 +100,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const sample: SampleApp = await startSampleApp({ jwksUrl: `${wiki}/.gatehouse/jwks.json`, audience: wiki, fetch: trustingFetch });
     stops.push(() => sample.close());
 
+    progress('starting the public status page');
+    const statusApp = await startStatusApp();
+    stops.push(() => statusApp.close());
+
     progress('starting the gateway');
     const gateway = createGatewayServer(
       {
@@ -117,7 +122,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
               { name: 'MFA for the admin area', conditions: { paths: ['/admin/'] }, grant: { mfa: true } },
             ],
           },
-          { id: 'status', externalUrl: status, internalUrl: sample.url, preauth: 'passthrough' },
+          { id: 'status', externalUrl: status, internalUrl: statusApp.url, preauth: 'passthrough' },
         ],
         connectors: {
           listen: { host: '127.0.0.1', port: options.connectorPort },
@@ -144,7 +149,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await runCli(['register', '--service', serviceUrl, '--state-dir', connectorState, '--ca-file', serviceCaFile, '--name', 'demo-connector'], token);
 
     progress('starting the connector');
-    const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info', '--allow', '127.0.0.1/32'], { stdio: ['ignore', 'pipe', 'pipe'] });
     stops.push(async () => {
       if (connector.exitCode === null && connector.signalCode === null) {
         connector.kill('SIGTERM');

@@ -1,22 +1,24 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { loadGatewayConfigFile } from '../config/load-file.ts';
+import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../server.ts';
 
 const USAGE = `Usage:
   gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL]
-  gatehouse check --config FILE
+  gatehouse check --config FILE [--strict]
 
 Commands:
   serve   run the cloud side (robots denier, sign-in, session gate, forwarding) from a YAML or JSON config
-  check   validate a config file and exit
+  check   validate a config file and exit: 0 valid (warnings printed), 1 invalid (or warnings with --strict)
 
 Options:
   -c, --config FILE      configuration file (.yaml, .yml or .json)
       --host HOST        listen address (default: server.host, else 0.0.0.0)
       --port PORT        listen port (default: server.port, else 8443)
+      --strict           check: treat warnings (e.g. a pass-through app sharing a protected app's backend) as errors
       --log-level LEVEL  pino level: fatal, error, warn, info, debug (default: info)
   -h, --help             show this help
 `;
@@ -32,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
         host: { type: 'string' },
         port: { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
+        strict: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -65,7 +68,14 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   if (command === 'check') {
-    process.stdout.write(`${values.config}: valid (${config.apps.length} app${config.apps.length === 1 ? '' : 's'})\n`);
+    const warnings = sharedOriginWarnings(config);
+    for (const warning of warnings) process.stderr.write(`gatehouse check: warning: ${warning}\n`);
+    const apps = `${config.apps.length} app${config.apps.length === 1 ? '' : 's'}`;
+    if (warnings.length > 0 && values.strict) {
+      process.stderr.write(`gatehouse check: ${values.config}: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}, refused with --strict\n`);
+      return 1;
+    }
+    process.stdout.write(`${values.config}: valid (${apps}${warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})\n`);
     return 0;
   }
 

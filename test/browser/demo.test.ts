@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startDemo, type Demo } from '../../dev/demo/demo-stack.ts';
+import { sharedOriginWarnings } from '../../src/config/shared-origin-warnings.ts';
 import { freePort } from '../support/free-port.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -151,6 +152,17 @@ describe('in a real browser: the demo stack', function () {
     assert.ok(page.url().startsWith(demo.urls.identityProvider), 'sent to sign in again');
     await page.waitForSelector('input[name="password"]');
     await screenshot(page, 'sign-in-again');
+    await context.close();
+  });
+
+  it('publishes its pass-through page from a backend of its own: nothing protected is reachable through it', async () => {
+    assert.deepEqual(sharedOriginWarnings(demo.gateway.gateway.config), []);
+    const { context, page } = await fresh();
+    await context.setExtraHTTPHeaders({ 'X-Remote-User': 'alice@gatehouse.test', 'X-Remote-Groups': 'staff,admins' });
+    const response = await page.goto(`${demo.urls.status}/admin/`);
+    assert.equal(response?.status(), 200);
+    assert.match(await page.content(), /All systems normal/);
+    assert.doesNotMatch(await page.content(), /alice@gatehouse\.test/);
     await context.close();
   });
 

@@ -53,6 +53,33 @@ apps:
     assert.match(usage.stderr, /unknown command "frobnicate"/);
   });
 
+  it('check: warns when a pass-through app reaches a protected app’s backend, and refuses it with --strict', async () => {
+    writeFileSync(
+      join(dir, 'shared.yaml'),
+      `identityProvider:
+  issuer: https://login.example.com
+  clientId: gatehouse
+session:
+  secrets: [{ id: 1, secret: a-test-secret-that-is-long-enough-0123456789 }]
+apps:
+  - id: wiki
+    externalUrl: https://wiki.example.com
+    internalUrl: http://10.0.0.5:8080
+  - id: status
+    externalUrl: https://status.example.com
+    internalUrl: http://10.0.0.5:8080/status
+    preauth: passthrough
+`,
+    );
+    const lenient = await runNode(CLI, ['check', '--config', join(dir, 'shared.yaml')]);
+    assert.equal(lenient.code, 0, lenient.stderr);
+    assert.match(lenient.stdout, /valid \(2 apps, 1 warning\)/);
+    assert.match(lenient.stderr, /warning: apps "status" \(pass-through\) and "wiki" \(pre-authenticated\) reach the same internal origin http:\/\/10\.0\.0\.5:8080/);
+    const strict = await runNode(CLI, ['check', '--config', join(dir, 'shared.yaml'), '--strict']);
+    assert.equal(strict.code, 1);
+    assert.match(strict.stderr, /1 warning, refused with --strict/);
+  });
+
   describe('serve', () => {
     let idp: DevIdentityProvider;
     let backend: EchoBackend;
