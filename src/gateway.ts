@@ -79,6 +79,8 @@ export interface GatewayOptions {
   readonly connectorStore?: Store;
   /** Your own user and sign-in risk, combined with the built-in signals (the higher level wins). */
   readonly riskProvider?: RiskProvider;
+  /** How often open WebSockets are checked again (session still valid, policy still allowing). Default SOCKET_RECHECK_INTERVAL_MS (30 s). */
+  readonly socketRecheckIntervalMs?: number;
   /**
    * Test mode, for `gatehouse/testing`: lets your tests mint sessions sealed
    * with this gateway's real keys. Never set it in production: the gateway
@@ -168,6 +170,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     new MemorySessionStore({
       onRevocationOverflow: (refusedBefore) =>
         audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
+      onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
     });
   const keys = deriveSealKeys(config.session.secrets);
   const sessions = new SessionManager({
@@ -181,7 +184,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       persistent: config.session.persistent,
     },
   });
-  const sockets = new SessionSockets(clock);
+  const sockets = new SessionSockets(clock, options.socketRecheckIntervalMs !== undefined ? { recheckIntervalMs: options.socketRecheckIntervalMs } : {});
   const access = new AccessControl({
     apps: config.apps,
     namedLocations: config.namedLocations,
@@ -196,7 +199,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     sessions,
     store,
     transactions: new TransactionCookies(keys.transaction, clock),
-    loops: new SignInLoopDetector(clock),
+    loops: new SignInLoopDetector(clock, keys.loop),
     audit,
     clock,
     scopes: config.identityProvider.scopes,

@@ -7,6 +7,7 @@ import { isReservedPath } from '../forwarding/request-target.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import type { SessionSockets } from '../session/session-sockets.ts';
+import { socketRecheck } from '../session/socket-recheck.ts';
 import type { AppTable } from './app-resolution.ts';
 import { auditContext } from './audit-context.ts';
 import { createClientIpResolver } from './client-ip.ts';
@@ -87,7 +88,13 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
       if (decision?.effect === 'deny') return fail(new GatehouseError('ERR_POLICY_DENIED', 'policy'));
       if (decision?.effect === 'step-up') return fail(new GatehouseError('ERR_STEP_UP_REQUIRED', decision.stepUp?.reason ?? 'step_up'), signInUrl(app, req.url ?? '/'));
       context.assertion = await options.assertions.assertionFor(check.identity, app);
-      options.sockets.track(check.identity.sessionId, check.identity.sessionExpiresAt, socket as Parameters<SessionSockets['track']>[2]);
+      // Checked again while open: expiry, revocation, idle time and policy, as every request is.
+      options.sockets.track(
+        check.identity.sessionId,
+        check.identity.sessionExpiresAt,
+        socket as Parameters<SessionSockets['track']>[2],
+        socketRecheck({ sessions: options.sessions, access: options.access, audit: options.audit, req, app, identity: check.identity, record: check.record, clientIp: context.clientIp }),
+      );
     }
     options.forwarder.upgrade(req, socket, head);
   }
