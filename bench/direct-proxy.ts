@@ -1,5 +1,5 @@
 /**
- * The baseline of every ratio (DESIGN "Performance targets"): the same
+ * The baseline of every ratio (docs/benchmarks.md): the same
  * Express app proxying direct to the backend with http-proxy-middleware and
  * a keep-alive agent, behind the same kind of HTTPS listener the gateway
  * uses (a dev CA certificate, RSA 2048), in its own process.

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: Gatehouse against the same Express app proxying direct
- * with http-proxy-middleware (DESIGN "Performance targets"), side by side in
+ * with http-proxy-middleware (docs/benchmarks.md), side by side in
  * one run, as ratios. Every part runs in its own process: the backend, the
  * direct proxy, two Gatehouse services (forwarding direct; through tunnels),
  * real connector processes, and the load generator (wrk when installed,
@@ -494,7 +494,7 @@ function report(results: Results): string {
   );
 
   // Against the targets: the whole stack is the pre-auth app through the tunnel over TLS.
-  out.push('#### Against the DESIGN targets', '');
+  out.push('#### Against the performance targets', '');
   out.push('| target | measured | met |', '|---|---|---|');
   const whole = gets['tunnel-gate'] ?? {};
   for (const connections of CONCURRENCY) {

@@ -346,7 +346,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
           `HTTP/1.1 ${description.status} ${description.title}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-Robots-Tag: noindex, nofollow\r\n\r\n${body}`,
         );
       };
-      // Attached at start, not on the first request (field lesson 19).
+      // Attached at start, not on the first request.
       server.on('upgrade', upgrade);
       server.on('clientError', onClientError);
       return () => {

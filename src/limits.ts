@@ -76,7 +76,7 @@ export const MIN_SECRET_LENGTH = 32;
 /** User-agent strings are cut to this length before they reach the audit log. */
 export const MAX_AUDIT_USER_AGENT = 256;
 
-/** Node server timeouts set on servers Gatehouse creates (field lesson 16). */
+/** Node server timeouts set on servers Gatehouse creates. */
 export const SERVER_HEADERS_TIMEOUT_MS = 20_000;
 export const SERVER_REQUEST_TIMEOUT_MS = 0; // per-app idle timeouts govern bodies; see README
 export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -137,7 +137,7 @@ export const MAX_FORWARDED_GROUPS_BYTES = 2048;
 export const MAX_REMEMBERED_HEADER_NAMES = 512;
 
 /**
- * The tunnel (DESIGN "The tunnel"). HTTP/2 windows and frames: 8 MiB per
+ * The tunnel (docs/connector-protocol.md). HTTP/2 windows and frames: 8 MiB per
  * stream, 64 MiB per connection and 1 MiB frames measured better than the
  * 64 KiB defaults for bulk transfers.
  */
@@ -194,7 +194,7 @@ export const DEFAULT_HEARTBEAT_SECONDS = 30;
 /** The events stream is declared dead after this many heartbeat intervals of silence. */
 export const HEARTBEAT_MISSES_BEFORE_DEAD = 3;
 
-/** Reconnect backoff: full jitter in [0, min(cap, base * 2^attempt)) (field lesson 21). */
+/** Reconnect backoff: full jitter in [0, min(cap, base * 2^attempt)). */
 export const RECONNECT_BASE_MS = 500;
 export const RECONNECT_CAP_MS = 30_000;
 
@@ -216,7 +216,7 @@ export const MAX_STATE_FILE_BYTES = 256 * 1024;
 /** A CA bundle given on the command line larger than this is refused. */
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
 
-/** Tunnels each connector keeps open to the service (DESIGN: "default 2"). */
+/** Tunnels each connector keeps open to the service. */
 export const TUNNELS_PER_CONNECTOR = 2;
 export const MAX_TUNNELS_PER_CONNECTOR = 16;
 

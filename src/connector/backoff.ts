@@ -2,7 +2,7 @@
  * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential
  * Backoff and Jitter"): the n-th wait is uniform in [0, min(cap, base·2^n)).
  * Jitter spreads the reconnects of many connectors after an outage, so they
- * do not all hit the service in the same second (field lesson 21).
+ * do not all hit the service in the same second.
  */
 
 export interface BackoffOptions {

@@ -1,5 +1,5 @@
 /**
- * The configuration the connector applies (STYLE habit 13, cloudflared
+ * The configuration the connector applies (as in cloudflared
  * `orchestrator.go` `UpdateConfig`): each document from the service is
  * validated whole, the new allow-list is built before anything changes, and
  * then one reference is swapped, so a reader sees the old configuration or

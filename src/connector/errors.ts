@@ -1,6 +1,6 @@
 /**
  * Every failure the connector reports has a stable code and says whether
- * trying again can help (STYLE habit 12, cloudflared `connection/errors.go`):
+ * trying again can help (as in cloudflared `connection/errors.go`):
  * the supervisor backs off and reconnects on a retryable error and stops with
  * the operator's next step on any other. Messages are written for the
  * operator who reads them in a terminal or a service log.

@@ -3,7 +3,7 @@
  * channel (the events stream) is one; the data-plane tunnels of the tunnel
  * issue will be others (HTTP/2 over ALPN, a WebSocket fallback), each behind
  * this interface, so that reconnecting, backoff and identity changes live in
- * the supervisor once (STYLE habit 14, cloudflared `connection/protocol.go`).
+ * the supervisor once (as in cloudflared `connection/protocol.go`).
  */
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorConfigStore } from './config.ts';

@@ -1,7 +1,7 @@
 /**
  * The connector's connection to an app: TCP to an http internal URL, TLS to
  * an https one (with the app's own CA bundle and server name, so nobody has
- * to turn verification off for a self-signed internal app: field lesson 22).
+ * to turn verification off for a self-signed internal app).
  * The address always comes from the connector's applied configuration,
  * never from the stream that asked for it; with a local allow-list
  * (allow-list.ts) it must also be inside that list, checked before any

@@ -2,7 +2,7 @@
  * HTTPS calls from the connector to the service's connector listener. Trust
  * is the CA bundle given at registration (else the system roots); identity is
  * the client certificate, presented on every call but the public ones. The
- * identity is swappable (STYLE habit 13, cloudflared `certreloader.go`): after
+ * identity is swappable (as in cloudflared `certreloader.go`): after
  * renewal the next call uses the new certificate without a restart.
  *
  * Every failure becomes a ConnectorError (service-errors.ts).
@@ -238,7 +238,7 @@ export class ServiceClient {
       headers,
       agent: anonymous ? this.#anonymousAgent : this.#agent,
     });
-    // Small request/answer exchanges must not wait for Nagle (DESIGN: one-connection latency).
+    // Small request/answer exchanges must not wait for Nagle (one-connection latency).
     req.on('socket', (socket: Socket) => socket.setNoDelay(true));
 
     let failed: ConnectorError | undefined;

@@ -1,10 +1,10 @@
 /**
  * `gatehouse-connector run`: keeps the connector's links to the service alive
  * (cloudflared `supervisor/`), keeps its configuration current, renews its
- * certificate when due, and decides what each failure means (STYLE habit 12):
+ * certificate when due, and decides what each failure means:
  *
  * - network errors, timeouts, 5xx: reconnect with exponential backoff and full
- *   jitter, capped, reset after a stable period (field lesson 21);
+ *   jitter, capped, reset after a stable period;
  * - the certificate refused (401) or the connector revoked: stop with the
  *   operator's next step — retrying cannot help;
  * - a renewal that failed for a transient reason: retry with backoff while

@@ -61,7 +61,7 @@ export function dialWebSocketTunnel(options: TunnelDialOptions): Promise<Duplex>
       ...(options.servername !== undefined ? { servername: options.servername } : {}),
       rejectUnauthorized: true,
       handshakeTimeout: timeoutMs,
-      // Compression would cost memory per connection and buys nothing on HTTP/2 frames (field lesson 20).
+      // Compression would cost memory per connection and buys nothing on HTTP/2 frames.
       perMessageDeflate: false,
       maxPayload: TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES,
     });

@@ -109,7 +109,7 @@ export function dialTlsTunnel(options: TunnelDialOptions): Promise<TLSSocket> {
       settle();
       // The HTTP/2 session attached next reports errors; this covers the moment before it is.
       socket.on('error', () => undefined);
-      // Small frames must not wait for ACKs (DESIGN: Nagle).
+      // Small frames must not wait for ACKs (Nagle's algorithm).
       socket.setNoDelay(true);
       resolve(socket);
     };

@@ -1,7 +1,7 @@
 /**
  * The connector's end of one tunnel: an HTTP/2 server session on the
- * connection the connector dialled out (HTTP/2 in reverse, DESIGN "The
- * tunnel"). Each CONNECT stream names an app id; the connector looks it up in
+ * connection the connector dialled out (HTTP/2 in reverse, see
+ * docs/connector-protocol.md). Each CONNECT stream names an app id; the connector looks it up in
  * the configuration it applied (never a host:port from the stream), checks
  * the address against its local allow-list when it has one (the
  * configuration comes from the service: only the allow-list bounds what a
@@ -391,7 +391,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     });
     stream.once('close', () => {
       this.#active.delete(stream);
-      // A reset stream (client abort, tunnel gone) must not leave the app connection open (field lesson 18).
+      // A reset stream (client abort, tunnel gone) must not leave the app connection open.
       origin.destroy();
       const counters = origin as Duplex & { bytesRead?: number; bytesWritten?: number };
       this.#log?.debug({ app: appId, requestId, rstCode: stream.rstCode, up: counters.bytesWritten, down: counters.bytesRead }, 'stream closed');

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 /**
  * The client's address: the socket's peer, or — only when that peer is a
  * configured trusted proxy — the first untrusted address in X-Forwarded-For
- * read from right to left (field lesson 13: the leftmost entry is whatever the
+ * read from right to left (the leftmost entry is whatever the
  * client wrote).
  */
 export function createClientIpResolver(trustedProxies: readonly string[]): (req: IncomingMessage) => string {

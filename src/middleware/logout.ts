@@ -10,8 +10,8 @@ import { appOrigin, LOGOUT_PATH, SIGNED_OUT_PATH, signInUrl } from './signin-url
 /**
  * GET|POST /.gatehouse/logout — ends the session for real: its id is revoked
  * (so a copy of the cookie taken before dies too), the cookie is cleared, and
- * the browser goes to the provider's RP-initiated logout when it has one
- * (field lesson 8). A cross-site request gets a confirmation form instead.
+ * the browser goes to the provider's RP-initiated logout when it has one.
+ * A cross-site request gets a confirmation form instead.
  */
 export function logout(deps: PreauthDeps): RequestHandler {
   return async (req, res) => {

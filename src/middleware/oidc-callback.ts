@@ -55,7 +55,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     const state = states[0];
     const lookup = await deps.transactions.find(req, secure, state);
     if (!lookup.ok) {
-      // The back button replays used callbacks: a signed-in user just goes on (field lesson 3).
+      // The back button replays used callbacks: a signed-in user just goes on.
       if (lookup.reason === 'missing' && (await deps.sessions.read(req, app)).ok) {
         res.redirect(302, `${origin}/`);
         return;

@@ -54,7 +54,7 @@ export function requestContext(options: RequestContextOptions): RequestHandler {
 
 /** The checks every request passes before routing, shared with the upgrade path. */
 export function refuse(req: IncomingMessage): GatehouseError | undefined {
-  // Route on the request line actually received (field lesson 13): only origin-form targets.
+  // Route on the request line actually received: only origin-form targets.
   if (!req.url?.startsWith('/')) {
     return new GatehouseError('ERR_BAD_REQUEST', 'request_target_not_origin_form');
   }

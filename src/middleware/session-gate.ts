@@ -29,7 +29,7 @@ const FAILURE_CODE: Readonly<Record<SessionFailure, GatehouseErrorCode>> = {
 /**
  * Step 3: a valid, unexpired, app-bound sealed session puts the identity on
  * the request. Anything else is no session: browsers navigating are sent to
- * sign in, everything else gets 401 with JSON (field lesson 4).
+ * sign in, everything else gets 401 with JSON.
  */
 export function sessionGate(options: SessionGateOptions): RequestHandler {
   return async (req, res, next) => {
@@ -70,7 +70,7 @@ export function sessionGate(options: SessionGateOptions): RequestHandler {
       redirectNavigation(res, target);
       return;
     }
-    // Not a navigation: API clients, XHR and form posts get JSON they can act on (field lessons 4, 5).
+    // Not a navigation: API clients, XHR and form posts get JSON they can act on.
     sendError(req, res, new GatehouseError(code, check.reason), { signInUrl: target, format: 'json' });
   };
 }

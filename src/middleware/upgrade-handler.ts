@@ -36,8 +36,7 @@ export interface UpgradeHandlerOptions {
 }
 
 /**
- * WebSocket upgrades go through the same steps as requests (field lesson
- * 19): request checks, app resolution, the session gate (401, never a
+ * WebSocket upgrades go through the same steps as requests: request checks, app resolution, the session gate (401, never a
  * redirect), an Origin check against the app, then forwarding. The upgraded
  * connection is tied to its session, so logout and expiry close it.
  */

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 /**
  * Whether a request that lacks a session should be redirected to sign in
  * (a top-level browser navigation) or answered 401 with JSON (everything else:
- * XHR/fetch, APIs, WebSocket upgrades, non-GET). Field lessons 4, 5 and 23.
+ * XHR/fetch, APIs, WebSocket upgrades, non-GET).
  */
 export function wantsRedirect(req: IncomingMessage): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;

@@ -1,6 +1,6 @@
 import { MAX_RETURN_URL_LENGTH } from '../limits.ts';
 
-// Raw or percent-encoded control characters and backslashes (field lesson 9).
+// Raw or percent-encoded control characters and backslashes.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const FORBIDDEN = /[\x00-\x1f\x7f\\]|%(?:[01][0-9a-f]|7f|5c)/i;
 

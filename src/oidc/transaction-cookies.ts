@@ -20,7 +20,7 @@ export type TransactionLookup =
 /**
  * One short-lived sealed cookie per sign-in attempt, named after its state
  * and scoped to /.gatehouse/, so parallel tabs never clobber each other and
- * stale attempts never pile up (field lesson 3).
+ * stale attempts never pile up.
  */
 export class TransactionCookies {
   readonly #passwords: PasswordMap;

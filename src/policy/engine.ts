@@ -9,8 +9,8 @@ import { requestPathForms } from './request-path.ts';
 import type { AccessDecision, AccessFacts, MfaSettings, Policy, PolicyOutcome, StepUpRequest } from './types.ts';
 
 /**
- * The conditional-access engine: facts in, a decision with reasons out
- * (STYLE habit 8). Options are validated and compiled once, here; `evaluate`
+ * The conditional-access engine: facts in, a decision with reasons out.
+ * Options are validated and compiled once, here; `evaluate`
  * is pure and synchronous.
  *
  * Semantics:

@@ -1,7 +1,7 @@
 /**
- * The contract of the conditional-access engine (issue 5). The engine is
+ * The contract of the conditional-access engine. The engine is
  * pure: facts in, a decision with reasons out; it knows nothing of Express
- * (STYLE habit 8, pomerium `authorize`). The conditional-access middleware
+ * (as in pomerium `authorize`). The conditional-access middleware
  * gathers the facts and turns the decision into a response.
  */
 

@@ -14,7 +14,7 @@ export interface RobotsDenierOptions {
 /**
  * Step 1 of the request path, before any authentication: answers
  * GET/HEAD /robots.txt itself and marks every response noindex, so crawlers
- * never start sign-ins (field lesson 23).
+ * never start sign-ins.
  */
 export function robotsDenier(options: RobotsDenierOptions = {}): RequestHandler {
   return (req, res, next) => {

@@ -213,7 +213,7 @@ export class SessionManager {
     let setCookie = await this.#cookieFor(record, settings, now);
     let final = record;
     if (setCookie.length > MAX_SET_COOKIE_BYTES && record.groups) {
-      // Long group lists go server side, keyed by the session id (field lesson 2).
+      // Long group lists go server side, keyed by the session id.
       const { groups: _groups, ...rest } = record;
       final = { ...rest, gs: 1 };
       setCookie = await this.#cookieFor(final, settings, now);

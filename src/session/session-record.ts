@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * What the sealed session cookie holds: a small handle (field lesson 2) with
+ * What the sealed session cookie holds: a small handle with
  * what the gate and policy need. Short keys keep the cookie small.
  */
 export const sessionRecordSchema = z.strictObject({

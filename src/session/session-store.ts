@@ -4,7 +4,7 @@ import { SideDataTable } from './side-data-table.ts';
 
 /** Session data too large for the cookie, or only needed server side. */
 export interface SessionSideData {
-  /** Group claims that did not fit in the cookie (field lesson 2). */
+  /** Group claims that did not fit in the cookie. */
   readonly groups?: readonly string[];
   /** The ID token, kept for RP-initiated logout's id_token_hint. */
   readonly idToken?: string;

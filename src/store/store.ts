@@ -1,5 +1,5 @@
 /**
- * The service's durable state (DESIGN "State"): the connector CA, registered
+ * The service's durable state: the connector CA, registered
  * connectors, config versions. Narrow on purpose, so that a shared store
  * (Redis: GET, SET, DEL, SCAN, a WATCH/MULTI or Lua compare-and-set) can
  * implement it later for several service instances.

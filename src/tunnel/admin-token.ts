@@ -73,7 +73,7 @@ export class AdminTokenVerifier {
     } catch (error) {
       throw new GatehouseError('ERR_IDP_UNAVAILABLE', 'jwks_unknown', { cause: error });
     }
-    // jose refetches on an unknown kid, rate-limited (field lesson 11).
+    // jose refetches on an unknown kid, rate-limited.
     this.#jwks = jose.createRemoteJWKSet(uri, {
       [jose.customFetch]: (url, init) => this.#options.fetch(url, init),
       cooldownDuration: 30_000,

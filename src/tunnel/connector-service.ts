@@ -339,7 +339,7 @@ export class ConnectorService {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
       socket.setNoDelay(true);
-      // ALPN tells tunnels from REST calls; a tunnel is never parsed as HTTP/1 (DESIGN: the upgrade abort).
+      // ALPN tells tunnels from REST calls; a tunnel is never parsed as HTTP/1 (Node aborts when HTTP/2 runs over a socket taken from an upgrade).
       if (socket.alpnProtocol === TUNNEL_ALPN) acceptor.acceptTls(socket);
       else http.emit('connection', socket);
     });

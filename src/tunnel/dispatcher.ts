@@ -23,7 +23,7 @@ export interface TunnelDispatcherOptions {
   readonly logger: Logger;
 }
 
-/** Who failed, in the user's terms (STYLE habit 14): no connector, the connector lost, or the app. */
+/** Who failed, in the user's terms: no connector, the connector lost, or the app. */
 const CODES: Readonly<Record<TunnelErrorCode, GatehouseErrorCode>> = {
   ERR_TUNNEL_NO_CONNECTOR: 'ERR_NO_CONNECTOR',
   ERR_TUNNEL_STREAM_LIMIT: 'ERR_NO_CONNECTOR',

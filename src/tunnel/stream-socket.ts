@@ -2,12 +2,12 @@
  * One tunnel stream dressed as the `net.Socket` Node's HTTP client and
  * `http.Agent` expect: the agent keeps these alive between requests, so the
  * HTTP client attaches and removes its listeners on this object, never on
- * the HTTP/2 stream or the session (DESIGN pitfall: listeners piling up on
+ * the HTTP/2 stream or the session (listeners piling up on
  * reused HTTP/2 streams). The HTTP/2 stream underneath carries the bytes with
  * its own flow control; this class only relays them with backpressure.
  *
  * Destroying it resets the stream (RST_STREAM CANCEL), which makes the
- * connector close its connection to the app (field lesson 18).
+ * connector close its connection to the app.
  */
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Duplex } from 'node:stream';
@@ -147,7 +147,7 @@ export class StreamSocket extends Duplex {
     return this;
   }
 
-  /** The tunnel socket has TCP_NODELAY at both ends already (DESIGN: Nagle). */
+  /** The tunnel socket has TCP_NODELAY at both ends already (Nagle's algorithm). */
   setNoDelay(_noDelay?: boolean): this {
     return this;
   }

@@ -7,9 +7,9 @@
  *
  * HTTP/2 runs over `createWebSocketStream`, a JavaScript stream, never over
  * the upgraded TLS socket itself: Node 24 aborts the process when HTTP/2 is
- * given a TLS socket taken from an HTTP upgrade (DESIGN pitfall).
+ * given a TLS socket taken from an HTTP upgrade (test/unit/tunnel-abort.test.ts).
  * `createWebSocketStream` pauses the WebSocket when `push()` returns false
- * and resumes it in `_read` (STYLE habit 6), so backpressure holds.
+ * and resumes it in `_read`, so backpressure holds.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -27,7 +27,7 @@ export interface WebSocketTunnelOptions {
 /**
  * Pings the peer every `intervalMs` and terminates the WebSocket when the
  * previous ping went unanswered: a half-dead connection otherwise never
- * emits 'close' (field lesson 20, ws #686), and idle proxies cut silent ones.
+ * emits 'close' (ws #686), and idle proxies cut silent ones.
  */
 export function keepWebSocketAlive(ws: WebSocket, intervalMs: number): void {
   let answered = true;
@@ -82,7 +82,7 @@ export function acceptWebSocketTunnel(req: IncomingMessage, socket: Duplex, head
     const server = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      // Compression would cost memory per connection and buys nothing on TLS-carried HTTP/2 (field lesson 20).
+      // Compression would cost memory per connection and buys nothing on TLS-carried HTTP/2.
       perMessageDeflate: false,
       maxPayload: options.maxPayload ?? TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES,
       handleProtocols: (protocols) => (protocols.has(TUNNEL_WEBSOCKET_PROTOCOL) ? TUNNEL_WEBSOCKET_PROTOCOL : false),

@@ -6,7 +6,7 @@
  *
  * A new socket is a CONNECT stream on the least loaded healthy tunnel of the
  * app's group; when opening it fails before any byte went upstream, another
- * connector is tried (field lesson 21). Idle streams are kept alive like
+ * connector is tried. Idle streams are kept alive like
  * sockets; a tunnel that drains closes its idle streams and gets no new ones.
  */
 import { Agent, type ClientRequest, type ClientRequestArgs } from 'node:http';

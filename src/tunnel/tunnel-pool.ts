@@ -2,14 +2,14 @@
  * The live tunnels, by connector group. A request goes to the healthy tunnel
  * of its app's group with the fewest open streams: that balances across the
  * group's connectors and across each connector's several tunnels, and a dead
- * or draining tunnel is never picked (field lesson 21).
+ * or draining tunnel is never picked.
  */
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
 import type { TunnelRefusalNotice, TunnelSession } from './tunnel-session.ts';
 
 export class TunnelPool {
   readonly #groups = new Map<string, Set<TunnelSession>>();
-  /** Removers of the listeners this pool put on its sessions (STYLE habit 7). */
+  /** Removers of the listeners this pool put on its sessions. */
   readonly #removers = new Map<TunnelSession, () => void>();
   /** Rotates the starting point among equally loaded tunnels. */
   #turn = 0;

@@ -3,7 +3,7 @@
  * stream, the refusal reasons a connector answers with, the HTTP/2 settings,
  * the PING heartbeat, and the coded error the service side reports.
  *
- * The tunnel is HTTP/2 in reverse (DESIGN "The tunnel"): the connector dials
+ * The tunnel is HTTP/2 in reverse (docs/connector-protocol.md): the connector dials
  * out, the service is the HTTP/2 client and opens one CONNECT stream
  * (RFC 9113 §8.5) per backend connection. The stream names an app id, never
  * a host:port: the connector alone maps app ids to internal URLs.
@@ -135,7 +135,7 @@ const REFUSAL_CODES: Readonly<Record<TunnelRefusal, TunnelErrorCode>> = Object.f
 export interface TunnelErrorOptions {
   /**
    * True when no byte of the request reached the app, so the caller may try
-   * another connector (field lesson 21).
+   * another connector.
    */
   readonly beforeUpstream: boolean;
   /** Machine reason for logs: the refusal, the RST code, the Node error code. */
@@ -196,7 +196,7 @@ export function refusalError(status: number, refusal: unknown, connectorId: stri
 
 /**
  * HTTP/2 settings both ends advertise: larger windows and frames than the
- * defaults (64 KiB windows cap bulk throughput: DESIGN, measured), small
+ * defaults (64 KiB windows cap bulk throughput, measured: docs/benchmarks.md), small
  * header lists (a CONNECT carries four headers), no server push.
  */
 export function tunnelSettings(maxConcurrentStreams: number): Settings {

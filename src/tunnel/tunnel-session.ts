@@ -7,7 +7,7 @@
  *
  * Only ever hand this a socket no HTTP/1 parser has touched: Node 24 aborts
  * the process when HTTP/2 runs over a TLS socket taken from an HTTP upgrade
- * (DESIGN pitfall; test/unit/tunnel-abort.test.ts).
+ * (test/unit/tunnel-abort.test.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -127,7 +127,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     this.#socket = options.socket;
     this.#log = options.log?.child({ connectorId: this.connectorId, tunnel: this.id });
     this.#openTimeoutMs = options.openTimeoutMs ?? TUNNEL_OPEN_TIMEOUT_MS;
-    // Small frames must not wait for ACKs (DESIGN: Nagle).
+    // Small frames must not wait for ACKs (Nagle's algorithm).
     transportSetNoDelay(this.#socket);
     const socket = this.#socket;
     this.#session = connect(SESSION_AUTHORITY, {

@@ -3,7 +3,7 @@ import { DEFAULT_DEV_USERS } from '../../dev/identity-provider/index.ts';
 import { MAX_SET_COOKIE_BYTES } from '../../src/limits.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
-describe('session cookie size (field lessons 1 and 2)', function () {
+describe('session cookie size', function () {
   this.timeout(30_000);
   let stack: Stack;
   const manyGroups = Array.from({ length: 300 }, (_, index) => `department-${index}-with-a-long-group-name`);

@@ -1,5 +1,5 @@
 /**
- * DESIGN pitfall: Node 24 aborts the whole process (native assertion
+ * A known pitfall: Node 24 aborts the whole process (native assertion
  * `is_write_in_progress()` in node_http2.cc) when HTTP/2 runs over a TLS
  * socket taken from an HTTP(S) `upgrade`. Each scenario runs in a child
  * process, so that an abort fails one test instead of killing the runner,

@@ -141,7 +141,7 @@ describe('tunnel transports and dialling', function () {
 
     it('returns a byte stream that is not the upgraded TLS socket', async function () {
       const stream = await dialTunnel({ serviceUrl: service.url, transport: 'websocket', identity: pki.identity('c-ws-stream', 'default'), ca: pki.caPem });
-      assert.equal('encrypted' in stream, false, 'HTTP/2 never gets the raw upgraded socket (DESIGN pitfall)');
+      assert.equal('encrypted' in stream, false, 'HTTP/2 never gets the raw upgraded socket (test/unit/tunnel-abort.test.ts)');
       await service.waitForTunnels('c-ws-stream', 1);
       stream.destroy();
     });
