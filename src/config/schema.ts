@@ -14,6 +14,7 @@ import { auditSettingsSchema } from '../audit/settings.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
 import { mfaSchema, namedLocationsSchema, policySchema } from './policy-schema.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
+import { APP_ID_PATTERN, CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
 
 /**
  * The one schema for a gateway's configuration, used by createGateway() and by
@@ -112,11 +113,11 @@ const RESERVED_HEADER = /^(?:host|cookie|x-forwarded-.*|forwarded|x-request-id|x
 const appSchema = z.strictObject({
   id: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be 1-63 lowercase letters, digits or dashes, e.g. "wiki"'),
+    .regex(APP_ID_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, e.g. "wiki"'),
   externalUrl,
   internalUrl: httpsOrLoopbackHttpUrl('the internal URL', 'http://10.0.0.5:8080'),
   preauth: z.enum(['oidc', 'passthrough']).default('oidc'),
-  connectorGroup: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 letters, digits, dots, dashes or underscores').default('default'),
+  connectorGroup: z.string().regex(CONNECTOR_GROUP_PATTERN, 'must be 1-64 letters, digits, dots, dashes or underscores').default('default'),
   hostHeader: z.enum(['internal', 'external']).default('internal'),
   /** For an https internal URL: the CA that signs the app's certificate and the name to verify, so nobody turns verification off. */
   internalTls: z

@@ -9,55 +9,8 @@
  * The allow-list (app id → internal URL) is what the tunnel consults before
  * it opens any connection: an app that is not in it is refused.
  */
-import { z } from 'zod';
+import { connectorConfigSchema } from '../protocol/config-document.ts';
 import { ConnectorError } from './errors.ts';
-
-const appSchema = z.object({
-  id: z.string().min(1).max(200),
-  /** For https apps: the CA bundle that signs the app's certificate and the name to verify. */
-  tls: z
-    .object({
-      ca: z.string().max(256 * 1024).optional(),
-      servername: z.string().min(1).max(253).optional(),
-    })
-    .optional(),
-  internalUrl: z.string().superRefine((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
-      return;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
-    if (url.username !== '' || url.password !== '') ctx.addIssue({ code: 'custom', message: 'must not contain credentials' });
-    if (url.hostname === '') ctx.addIssue({ code: 'custom', message: 'must name a host' });
-  }),
-});
-
-// Unknown keys are dropped rather than refused, so a newer service can add
-// fields without breaking older connectors; every field we use is checked.
-export const connectorConfigSchema = z.object({
-  version: z.number().int().nonnegative(),
-  connectorId: z.string().min(1).max(200),
-  group: z.string().min(1).max(200),
-  apps: z
-    .array(appSchema)
-    .max(10_000)
-    .superRefine((apps, ctx) => {
-      const seen = new Set<string>();
-      apps.forEach((app, index) => {
-        if (seen.has(app.id)) ctx.addIssue({ code: 'custom', message: `app id "${app.id}" appears twice`, path: [index, 'id'] });
-        seen.add(app.id);
-      });
-    }),
-  heartbeatIntervalSeconds: z.number().int().min(1).max(3600),
-  renewal: z.object({
-    ageSeconds: z.number().int().positive(),
-    issuedAt: z.iso.datetime({ offset: true }),
-    due: z.boolean(),
-  }),
-});
 
 export interface AllowedApp {
   readonly id: string;

@@ -7,7 +7,7 @@
 import { ConnectorError, isConnectorError } from './errors.ts';
 import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_BEFORE_DEAD, MAX_EVENT_LINE_BYTES } from '../limits.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
-import { EVENTS_PATH } from './protocol.ts';
+import { EVENTS_PATH } from '../protocol/connector-api.ts';
 import { serviceRefusedConnector } from './refusal.ts';
 import { SseLineTooLongError, SseParser, type SseItem } from './sse.ts';
 

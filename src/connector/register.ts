@@ -13,7 +13,7 @@ import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
 import { ConnectorArgumentError, ConnectorError } from './errors.ts';
 import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
 import { readCaFile } from './pem.ts';
-import { REGISTER_PATH } from './protocol.ts';
+import { REGISTER_PATH } from '../protocol/connector-api.ts';
 import { ServiceClient, parseServiceUrl } from './service-client.ts';
 import {
   ensureStateDir,

@@ -21,7 +21,7 @@ import { createCsrForKey, createKeyAndCsr, type KeyAndCsr } from '../pki/create-
 import { writeFileAtomic } from './atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
-import { RENEW_PATH } from './protocol.ts';
+import { RENEW_PATH } from '../protocol/connector-api.ts';
 import type { ServiceClient } from './service-client.ts';
 import { readStateFile, STATE_FILES } from './state-files.ts';
 import { writeCaChain, writeIdentity, type ClientIdentity, type WriteIdentityOptions } from './state.ts';

@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseConnectorConfig } from './config.ts';
 import { isConnectorError } from './errors.ts';
-import { CONFIG_PATH } from './protocol.ts';
+import { CONFIG_PATH } from '../protocol/connector-api.ts';
 import { ServiceClient } from './service-client.ts';
 import { loadState, readAllowList } from './state.ts';
 

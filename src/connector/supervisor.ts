@@ -23,7 +23,7 @@ import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWA
 import type { ConnectorLink } from './link.ts';
 import type { TunnelTransport } from './tunnel-dialer.ts';
 import { createTunnelLink } from './tunnel-link.ts';
-import { CONFIG_PATH } from './protocol.ts';
+import { CONFIG_PATH } from '../protocol/connector-api.ts';
 import { renewCertificate } from './renew.ts';
 import { ServiceClient } from './service-client.ts';
 import { loadState, readAllowList, removeStaleTempFiles, writeAllowList, writeRecord, type ConnectorRecord } from './state.ts';

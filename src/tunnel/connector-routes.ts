@@ -11,17 +11,17 @@ import type { AdminIdentity } from './admin-token.ts';
 import { authenticateConnector, type AuthenticatedConnector } from './connector-auth.ts';
 import { connectorErrorHandler, sendConnectorError } from './connector-errors.ts';
 import type { ConnectorService } from './connector-service.ts';
+import { CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
+import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTRATION_INFO_PATH, RENEW_PATH } from '../protocol/connector-api.ts';
 
-export const CONNECTOR_PATH = '/.gatehouse/connector';
-export const ADMIN_PATH = '/.gatehouse/admin/connectors';
 
 const registerBody = z.strictObject({
   csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES),
-  group: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('default'),
+  group: z.string().regex(CONNECTOR_GROUP_PATTERN).default('default'),
   name: z.string().max(255).regex(/^[\x20-\x7e]*$/).optional(),
 });
 const renewBody = z.strictObject({ csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES) });
-const moveBody = z.strictObject({ group: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/) });
+const moveBody = z.strictObject({ group: z.string().regex(CONNECTOR_GROUP_PATTERN) });
 
 const CSR_REASONS: Readonly<Record<CsrError['code'], string>> = {
   ERR_CSR_TOO_LARGE: 'too_large',
@@ -93,12 +93,12 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     next();
   });
 
-  app.get(`${CONNECTOR_PATH}/registration-info`, (_req, res) => {
+  app.get(REGISTRATION_INFO_PATH, (_req, res) => {
     const admin = service.config.admin;
     res.json({ issuer: admin.issuer, deviceClientId: admin.deviceClientId, resource: admin.audience, scope: admin.scope });
   });
 
-  app.post(`${CONNECTOR_PATH}/register`, requireAdmin, json, async (req, res) => {
+  app.post(REGISTER_PATH, requireAdmin, json, async (req, res) => {
     const admin = (res.locals as Locals).admin!;
     const body = registerBody.safeParse(req.body);
     if (!body.success) {
@@ -124,7 +124,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     res.status(201).set('Cache-Control', 'no-store').json(issued);
   });
 
-  app.get(`${CONNECTOR_PATH}/config`, requireConnector, (req, res) => {
+  app.get(CONFIG_PATH, requireConnector, (req, res) => {
     const { record } = (res.locals as Locals).connector!;
     const asked = req.query['group'];
     if (asked !== undefined && asked !== record.group) {
@@ -135,7 +135,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     res.set('Cache-Control', 'no-store').json(service.configFor(record));
   });
 
-  app.get(`${CONNECTOR_PATH}/events`, requireConnector, (req, res) => {
+  app.get(EVENTS_PATH, requireConnector, (req, res) => {
     const { record } = (res.locals as Locals).connector!;
     service.events.openStream(record.id, res);
     audit(req, res, { type: 'connector.connected', outcome: 'info', details: { connectorId: record.id, group: record.group } });
@@ -147,7 +147,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     if (service.isRenewalDue(record)) service.events.send(record.id, 'renew', {});
   });
 
-  app.post(`${CONNECTOR_PATH}/renew`, requireConnector, json, async (req, res) => {
+  app.post(RENEW_PATH, requireConnector, json, async (req, res) => {
     const { record, which, fingerprint256 } = (res.locals as Locals).connector!;
     const body = renewBody.safeParse(req.body);
     if (!body.success) {
@@ -179,7 +179,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     res.set('Cache-Control', 'no-store').json(answer);
   });
 
-  app.get(ADMIN_PATH, requireAdmin, (_req, res) => {
+  app.get(ADMIN_CONNECTORS_PATH, requireAdmin, (_req, res) => {
     res.set('Cache-Control', 'no-store').json({
       connectors: service.registry.all().map((record) => ({
         id: record.id,
@@ -193,7 +193,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     });
   });
 
-  app.post(`${ADMIN_PATH}/:id/revoke`, requireAdmin, async (req, res) => {
+  app.post(`${ADMIN_CONNECTORS_PATH}/:id/revoke`, requireAdmin, async (req, res) => {
     const admin = (res.locals as Locals).admin!;
     try {
       const record = await service.revoke(String(req.params['id']), admin);
@@ -204,7 +204,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     }
   });
 
-  app.post(`${ADMIN_PATH}/:id/group`, requireAdmin, json, async (req, res) => {
+  app.post(`${ADMIN_CONNECTORS_PATH}/:id/group`, requireAdmin, json, async (req, res) => {
     const admin = (res.locals as Locals).admin!;
     const body = moveBody.safeParse(req.body);
     if (!body.success) {

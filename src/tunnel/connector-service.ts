@@ -28,6 +28,7 @@ import { TunnelAcceptor } from './tunnel-acceptor.ts';
 import { TunnelPool } from './tunnel-pool.ts';
 import type { TunnelSession } from './tunnel-session.ts';
 import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from './tunnel-protocol.ts';
+import type { ConnectorConfigDocument } from '../protocol/config-document.ts';
 
 export const CONNECTOR_ALPN_HTTP = 'http/1.1';
 
@@ -47,14 +48,7 @@ export interface ConnectorServiceOptions {
   readonly recentEvents?: RecentEvents;
 }
 
-export interface ConnectorConfigDocument {
-  readonly version: number;
-  readonly connectorId: string;
-  readonly group: string;
-  readonly apps: ReadonlyArray<{ readonly id: string; readonly internalUrl: string; readonly tls?: { readonly ca?: string; readonly servername?: string } }>;
-  readonly heartbeatIntervalSeconds: number;
-  readonly renewal: { readonly ageSeconds: number; readonly issuedAt: string; readonly due: boolean };
-}
+export type { ConnectorConfigDocument } from '../protocol/config-document.ts';
 
 export interface IssuedConnectorCertificate {
   readonly connectorId: string;

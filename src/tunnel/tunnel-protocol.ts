@@ -15,6 +15,7 @@ import {
   TUNNEL_MAX_HEADER_LIST_BYTES,
   TUNNEL_STREAM_WINDOW_BYTES,
 } from '../limits.ts';
+import { APP_ID_PATTERN } from '../protocol/names.ts';
 
 /** Told apart from the listener's REST calls (`http/1.1`) by ALPN. */
 export const TUNNEL_ALPN = 'gatehouse-tunnel/1';
@@ -36,15 +37,13 @@ export const HEADER_REQUEST_ID = 'gatehouse-request-id';
 export const HEADER_ERROR = 'gatehouse-error';
 export const TRAILER_ORIGIN_RESET = 'origin_reset';
 
-/** The app id rule of the gateway configuration (src/config/schema.ts). */
-const APP_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Request ids end up in the connector's logs: a safe alphabet, bounded. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** `.invalid` (RFC 6761 §6.4): the authority names an app and can never resolve to a host. */
 const AUTHORITY_SUFFIX = '.app.invalid:443';
 
 export function isAppId(value: unknown): value is string {
-  return typeof value === 'string' && APP_ID.test(value);
+  return typeof value === 'string' && APP_ID_PATTERN.test(value);
 }
 
 export function isRequestId(value: unknown): value is string {

@@ -3,7 +3,7 @@ import { ConnectorConfigStore } from '../../src/connector/config.ts';
 import { createControlLink } from '../../src/connector/control-link.ts';
 import { isConnectorError, type ConnectorError } from '../../src/connector/errors.ts';
 import type { ConnectorLink, LinkContext } from '../../src/connector/link.ts';
-import { CONFIG_PATH } from '../../src/connector/protocol.ts';
+import { CONFIG_PATH } from '../../src/protocol/connector-api.ts';
 import { ServiceClient } from '../../src/connector/service-client.ts';
 import type { ClientIdentity } from '../../src/connector/state.ts';
 import { createTunnelLink } from '../../src/connector/tunnel-link.ts';

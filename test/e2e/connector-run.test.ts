@@ -7,9 +7,9 @@ import { exitOf, logLines, runConnectorCli, startConnectorCli } from '../support
 import { startConnectorService, type ConnectorServiceHarness } from '../support/connector-service.ts';
 import { callService } from '../support/mtls-client.ts';
 import type { RunningProcess } from '../support/processes.ts';
+import { CONFIG_PATH } from '../../src/protocol/connector-api.ts';
 
 const DAY_MS = 86_400_000;
-const CONFIG_PATH = '/.gatehouse/connector/config';
 
 interface Registered {
   readonly dir: string;

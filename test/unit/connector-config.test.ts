@@ -42,6 +42,14 @@ describe('connector configuration', function () {
     assert.ok(Object.isFrozen(store.current));
   });
 
+  it('holds app ids and groups to the gateway configuration\'s rules, so both processes agree on what an app is', function () {
+    assertInvalid(() => parseConnectorConfig(document(1, { apps: [{ id: 'a'.repeat(64), internalUrl: 'http://10.0.0.5' }] })), /apps\[0\]\.id: must be an app id/);
+    assertInvalid(() => parseConnectorConfig(document(1, { apps: [{ id: 'Wiki', internalUrl: 'http://10.0.0.5' }] })), /apps\[0\]\.id: must be an app id/);
+    assertInvalid(() => parseConnectorConfig(document(1, { group: 'a group' })), /group: must be a connector group name/);
+    const longest = 'a'.repeat(63);
+    assert.ok(parseConnectorConfig(document(1, { apps: [{ id: longest, internalUrl: 'http://10.0.0.5' }] })).apps.has(longest));
+  });
+
   it('ignores versions at or below the current one, but reports what it received', function () {
     const store = new ConnectorConfigStore('c-1');
     store.apply(document(5));

@@ -1,0 +1,13 @@
+/**
+ * The HTTP routes of the connector plane, as both processes must spell them:
+ * the service serves them (src/tunnel/connector-routes.ts) and the connector
+ * calls them. See docs/connector-protocol.md.
+ */
+export const CONNECTOR_API = '/.gatehouse/connector';
+export const REGISTRATION_INFO_PATH = `${CONNECTOR_API}/registration-info`;
+export const REGISTER_PATH = `${CONNECTOR_API}/register`;
+export const CONFIG_PATH = `${CONNECTOR_API}/config`;
+export const EVENTS_PATH = `${CONNECTOR_API}/events`;
+export const RENEW_PATH = `${CONNECTOR_API}/renew`;
+/** The administrators' view of the connectors (list, revoke, move), with an admin token. */
+export const ADMIN_CONNECTORS_PATH = '/.gatehouse/admin/connectors';
