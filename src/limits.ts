@@ -76,6 +76,15 @@ export const MIN_SECRET_LENGTH = 32;
 /** User-agent strings are cut to this length before they reach the audit log. */
 export const MAX_AUDIT_USER_AGENT = 256;
 
+/**
+ * Repeats of one anonymous failure (type, code, reason, app, client address)
+ * written per window; the rest are counted into one `audit.suppressed`
+ * event when the window closes. Keys tracked at once are bounded.
+ */
+export const AUDIT_REPEAT_WINDOW_MS = 60_000;
+export const AUDIT_REPEATS_PER_WINDOW = 20;
+export const AUDIT_REPEAT_KEYS = 10_000;
+
 /** Node server timeouts set on servers Gatehouse creates. */
 export const SERVER_HEADERS_TIMEOUT_MS = 20_000;
 export const SERVER_REQUEST_TIMEOUT_MS = 0; // per-app idle timeouts govern bodies; see README

@@ -1,28 +1,72 @@
 import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { systemClock, type Clock } from '../clock.ts';
-import { AUDIT_CLOSE_DEADLINE_MS, MAX_AUDIT_USER_AGENT } from '../limits.ts';
+import { AUDIT_CLOSE_DEADLINE_MS, AUDIT_REPEAT_WINDOW_MS, MAX_AUDIT_USER_AGENT } from '../limits.ts';
+import { AuditFloodGuard, type FloodGuardOptions } from './flood-guard.ts';
 import type { AuditEvent, AuditEventInput, AuditSink } from './events.ts';
 
-/** Fans every event out to its sinks. A failing sink never breaks a request. */
+export interface AuditLogOptions {
+  readonly clock?: Clock;
+  readonly onSinkError?: (error: unknown) => void;
+  /** How repeats of anonymous failures are aggregated; `false` writes every one. Default: the AUDIT_REPEAT_* bounds. */
+  readonly floodGuard?: FloodGuardOptions | false;
+}
+
+/**
+ * Fans every event out to its sinks. A failing sink never breaks a request.
+ * Repeats of an anonymous failure beyond a bound are counted, not written
+ * (see AuditFloodGuard), so a flood cannot push real events out.
+ */
 export class AuditLog {
   readonly #sinks: readonly AuditSink[];
   readonly #clock: Clock;
   readonly #onSinkError: (error: unknown) => void;
+  readonly #guard: AuditFloodGuard | undefined;
+  readonly #sweepMs: number;
+  #sweeper: NodeJS.Timeout | undefined;
 
-  constructor(sinks: readonly AuditSink[], options: { clock?: Clock; onSinkError?: (error: unknown) => void } = {}) {
+  constructor(sinks: readonly AuditSink[], options: AuditLogOptions = {}) {
     this.#sinks = sinks;
     this.#clock = options.clock ?? systemClock;
     this.#onSinkError = options.onSinkError ?? (() => {});
+    this.#guard = options.floodGuard === false ? undefined : new AuditFloodGuard(options.floodGuard ?? {});
+    this.#sweepMs = (options.floodGuard === false ? undefined : options.floodGuard?.windowMs) ?? AUDIT_REPEAT_WINDOW_MS;
   }
 
   emit(input: AuditEventInput): AuditEvent {
-    const event: AuditEvent = Object.freeze({
+    const verdict = this.#guard?.admit(input, this.#clock());
+    if (verdict) {
+      for (const summary of verdict.summaries) this.#write(summary);
+      if (!verdict.pass) {
+        // Counted, not written; the window's summary says so. Closed windows are summarised even if no repeat comes.
+        this.#sweeper ??= setInterval(() => this.#sweep(), this.#sweepMs).unref();
+        return this.#event(input);
+      }
+    }
+    return this.#write(input);
+  }
+
+  /** Writes the summaries of closed windows; stops the timer when nothing is being counted. */
+  #sweep(): void {
+    if (!this.#guard) return;
+    for (const summary of this.#guard.sweep(this.#clock())) this.#write(summary);
+    if (this.#guard.size === 0 && this.#sweeper) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
+  #event(input: AuditEventInput): AuditEvent {
+    return Object.freeze({
       id: randomUUID(),
       time: new Date(this.#clock()).toISOString(),
       ...input,
       ...(input.userAgent !== undefined ? { userAgent: input.userAgent.slice(0, MAX_AUDIT_USER_AGENT) } : {}),
     });
+  }
+
+  #write(input: AuditEventInput): AuditEvent {
+    const event = this.#event(input);
     for (const sink of this.#sinks) {
       try {
         sink.write(event);
@@ -41,6 +85,10 @@ export class AuditLog {
 
   /** Closes every sink (each delivers what it can within the deadline, then counts the rest as dropped). */
   async close(timeoutMs = AUDIT_CLOSE_DEADLINE_MS): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    // What was counted but not yet summarised is not lost at shutdown.
+    for (const summary of this.#guard?.drain() ?? []) this.#write(summary);
     const results = await Promise.allSettled(this.#sinks.map(async (sink) => sink.close?.(timeoutMs)));
     for (const result of results) if (result.status === 'rejected') this.#onSinkError(result.reason);
   }

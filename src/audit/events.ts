@@ -29,6 +29,7 @@ export const AUDIT_EVENT_TYPES = [
   'access.denied',
   'risk.provider_failed',
   'audit.dropped',
+  'audit.suppressed',
   'admin.events_queried',
 ] as const;
 
