@@ -29,6 +29,7 @@ import { TunnelPool } from './tunnel-pool.ts';
 import type { TunnelSession } from './tunnel-session.ts';
 import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from './tunnel-protocol.ts';
 import type { ConnectorConfigDocument } from '../protocol/config-document.ts';
+import { KeyedQueue } from '../store/keyed-queue.ts';
 
 export const CONNECTOR_ALPN_HTTP = 'http/1.1';
 
@@ -86,8 +87,8 @@ export class ConnectorService {
   readonly #renewNotified = new Set<string>();
   /** Tunnels already closed for their certificate, until they are gone: one close and one audit event each. */
   readonly #retired = new WeakSet<TunnelSession>();
-  /** The renewal of each connector in progress, if any: the next one waits for it. */
-  readonly #renewals = new Map<string, Promise<void>>();
+  /** Renewals of one connector run one at a time, so two at once cannot both replace its certificate. */
+  readonly #renewals = new KeyedQueue();
 
   constructor(options: ConnectorServiceOptions) {
     this.#options = options;
@@ -214,17 +215,7 @@ export class ConnectorService {
    * ERR_CERT_SUPERSEDED.
    */
   renew(connectorId: string, fingerprint256: string, csr: VerifiedCsr): Promise<{ readonly answer: IssuedConnectorCertificate; readonly repeated: boolean }> {
-    const previous = this.#renewals.get(connectorId) ?? Promise.resolve();
-    const run = previous.then(() => this.#renewNow(connectorId, fingerprint256, csr));
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#renewals.set(connectorId, settled);
-    void settled.then(() => {
-      if (this.#renewals.get(connectorId) === settled) this.#renewals.delete(connectorId);
-    });
-    return run;
+    return this.#renewals.run(connectorId, () => this.#renewNow(connectorId, fingerprint256, csr));
   }
 
   async #renewNow(connectorId: string, fingerprint256: string, csr: VerifiedCsr): Promise<{ answer: IssuedConnectorCertificate; repeated: boolean }> {
