@@ -77,8 +77,8 @@ export const MIN_SECRET_LENGTH = 32;
 export const MAX_AUDIT_USER_AGENT = 256;
 
 /**
- * Repeats of one anonymous failure (type, code, reason, app, client address)
- * written per window; the rest are counted into one `audit.suppressed`
+ * Repeats of one anonymous event (type, code, reason, app, client address or
+ * IPv6 /64) written per window; the rest are counted into one `audit.suppressed`
  * event when the window closes. Keys tracked at once are bounded.
  */
 export const AUDIT_REPEAT_WINDOW_MS = 60_000;
@@ -183,7 +183,6 @@ export const TUNNEL_WEBSOCKET_PING_INTERVAL_MS = 15_000;
 export const TUNNEL_WEBSOCKET_REFUSAL_BODY_BYTES = 16 * 1024;
 
 /* ---- The connector (gatehouse-connector) ---- */
-
 
 /** Each REST call to the service, from dialling to the last byte of the answer. */
 export const SERVICE_REQUEST_TIMEOUT_MS = 15_000;

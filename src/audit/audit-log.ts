@@ -24,6 +24,7 @@ export class AuditLog {
   readonly #guard: AuditFloodGuard | undefined;
   readonly #sweepMs: number;
   #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(sinks: readonly AuditSink[], options: AuditLogOptions = {}) {
     this.#sinks = sinks;
@@ -34,7 +35,8 @@ export class AuditLog {
   }
 
   emit(input: AuditEventInput): AuditEvent {
-    const verdict = this.#guard?.admit(input, this.#clock());
+    // Once closed, nothing is counted: no summary would ever be written for it.
+    const verdict = this.#closed ? undefined : this.#guard?.admit(input, this.#clock());
     if (verdict) {
       for (const summary of verdict.summaries) this.#write(summary);
       if (!verdict.pass) {
@@ -85,6 +87,7 @@ export class AuditLog {
 
   /** Closes every sink (each delivers what it can within the deadline, then counts the rest as dropped). */
   async close(timeoutMs = AUDIT_CLOSE_DEADLINE_MS): Promise<void> {
+    this.#closed = true;
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
     // What was counted but not yet summarised is not lost at shutdown.

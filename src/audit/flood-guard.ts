@@ -1,22 +1,79 @@
+import { networkOf } from '../risk/network.ts';
 import { AUDIT_REPEAT_KEYS, AUDIT_REPEAT_WINDOW_MS, AUDIT_REPEATS_PER_WINDOW } from '../limits.ts';
 import type { AuditEventInput, AuditEventType } from './events.ts';
 
 /**
- * Failures anyone can cause without signing in, many times a second: a flood
- * of them must not push real events out of bounded stores (the recent-events
- * store the admin API reads, a webhook queue) nor fill a disk. Only these
- * types, only as failures, and only without a user are ever aggregated.
- * Everything else — sign-ins, logouts, revocations, connector registration
- * and administration, configuration changes, any event naming a user, any
- * success — always passes.
+ * Which events may ever be aggregated, decided per type in this one table;
+ * a new event type does not compile until it is classified here.
+ *
+ * `aggregate`: someone who has not signed in can cause it, many times a
+ * second, for the cost of a request. A flood of those must not push real
+ * events out of the bounded stores (the recent events the admin API reads, a
+ * webhook queue) nor fill a disk. Even these pass when they succeeded or when
+ * they name who did it (see `namesSomeone`): only anonymous noise is counted.
+ *
+ * `never`: the trail an investigation rests on — who signed in and out, which
+ * sessions were revoked, every policy decision, every connector registered,
+ * renewed, revoked or moved, every configuration change — and the audit
+ * system's own reports. These need a verified identity or an operator to
+ * happen, so they cannot be flooded cheaply, and losing one costs more than
+ * storing many.
  */
-const AGGREGATED: ReadonlySet<AuditEventType> = new Set<AuditEventType>([
-  'request.rejected',
-  'forward.failed',
-  'session.rejected',
-  'signin.failed',
-  'connector.refused',
-]);
+const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
+  'request.rejected': 'aggregate', // malformed requests, unknown hosts: anyone
+  'forward.failed': 'aggregate', // a pass-through app's dead backend, hit by anyone
+  'signin.started': 'aggregate', // anyone can open the sign-in URL
+  'signin.failed': 'aggregate', // forged or replayed callbacks
+  'signin.loop_detected': 'aggregate', // a client that drops cookies
+  'session.rejected': 'aggregate', // forged cookies (a sealed one names its user, so passes)
+  'connector.refused': 'aggregate', // the connector listener without a certificate or token
+  'admin.events_queried': 'aggregate', // the query endpoint without a token
+  'signin.succeeded': 'never',
+  'session.expired': 'never',
+  'session.revocation_overflow': 'never',
+  logout: 'never',
+  'gateway.started': 'never',
+  'connector.registered': 'never',
+  'connector.renewed': 'never',
+  'connector.revoked': 'never',
+  'connector.moved': 'never',
+  'connector.connected': 'never',
+  'connector.disconnected': 'never',
+  'config.changed': 'never',
+  'idp.unavailable': 'never',
+  'policy.decision': 'never',
+  'access.denied': 'never',
+  'risk.provider_failed': 'never',
+  'audit.dropped': 'never',
+  'audit.suppressed': 'never',
+};
+
+/**
+ * An event names who did it when it carries a verified user, or, on the
+ * connector plane, the administrator (`details.admin`) or the connector
+ * (`details.connectorId`) that was authenticated before it was refused.
+ * Those are never held back: an authenticated caller is accountable, and an
+ * administrator's refused action is part of the administration trail.
+ */
+function namesSomeone(input: AuditEventInput): boolean {
+  return input.user !== undefined || input.details?.['admin'] !== undefined || input.details?.['connectorId'] !== undefined;
+}
+
+/** Whether an event may be counted instead of written when it repeats. */
+export function mayAggregate(input: AuditEventInput): boolean {
+  return REPEAT_POLICY[input.type] === 'aggregate' && input.outcome !== 'success' && !namesSomeone(input);
+}
+
+/**
+ * The source an event is counted under: its client address, except that all
+ * IPv6 addresses of one /64 count as one source, since one host can pick any
+ * address in its /64 and would otherwise start a new key with every request.
+ */
+function sourceOf(clientIp: string | undefined): { readonly key: string; readonly network?: string } {
+  if (clientIp === undefined) return { key: '' };
+  const network = networkOf(clientIp, 32, 64);
+  return network?.endsWith('/64') ? { key: network, network } : { key: clientIp };
+}
 
 export interface FloodGuardOptions {
   /** How long one window lasts. */
@@ -29,6 +86,7 @@ export interface FloodGuardOptions {
 
 interface Window {
   readonly sample: AuditEventInput;
+  readonly network: string | undefined;
   readonly startedAt: number;
   seen: number;
   suppressed: number;
@@ -42,9 +100,9 @@ export interface FloodVerdict {
 }
 
 /**
- * Repeats of one anonymous failure (same type, code, reason, app and client
- * address) beyond `perWindow` per window are counted instead of written; when
- * the window closes one `audit.suppressed` event says how many there were.
+ * Repeats of one anonymous event (same type, code, reason, app and source)
+ * beyond `perWindow` per window are counted instead of written; when the
+ * window closes one `audit.suppressed` event says how many there were.
  * Memory is bounded by `maxKeys`: past it, new keys are counted together per
  * type (`details.overflow: true`, no client address).
  */
@@ -52,13 +110,18 @@ export class AuditFloodGuard {
   readonly #windowMs: number;
   readonly #perWindow: number;
   readonly #maxKeys: number;
+  /** In the order the windows opened, which is the order of their start times: the oldest come first. */
   readonly #windows = new Map<string, Window>();
 
   constructor(options: FloodGuardOptions = {}) {
     this.#windowMs = options.windowMs ?? AUDIT_REPEAT_WINDOW_MS;
     this.#perWindow = options.perWindow ?? AUDIT_REPEATS_PER_WINDOW;
     this.#maxKeys = options.maxKeys ?? AUDIT_REPEAT_KEYS;
-    for (const [name, value] of [['windowMs', this.#windowMs], ['perWindow', this.#perWindow], ['maxKeys', this.#maxKeys]] as const) {
+    for (const [name, value] of [
+      ['windowMs', this.#windowMs],
+      ['perWindow', this.#perWindow],
+      ['maxKeys', this.#maxKeys],
+    ] as const) {
       if (!Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
     }
   }
@@ -69,11 +132,12 @@ export class AuditFloodGuard {
   }
 
   admit(input: AuditEventInput, now: number): FloodVerdict {
-    if (!AGGREGATED.has(input.type) || input.outcome !== 'failure' || input.user !== undefined) return { pass: true, summaries: [] };
-    let key = `${input.type}\u0000${input.code ?? ''}\u0000${input.reason ?? ''}\u0000${input.app ?? ''}\u0000${input.clientIp ?? ''}`;
+    if (!mayAggregate(input)) return { pass: true, summaries: [] };
+    const source = sourceOf(input.clientIp);
+    let key = `${input.type}\u0000${input.code ?? ''}\u0000${input.reason ?? ''}\u0000${input.app ?? ''}\u0000${source.key}`;
     let summaries: AuditEventInput[] = [];
     let window = this.#windows.get(key);
-    if (window && now - window.startedAt >= this.#windowMs) {
+    if (window && this.#over(window, now)) {
       summaries = this.#close(key, window);
       window = undefined;
     }
@@ -84,11 +148,17 @@ export class AuditFloodGuard {
         window = this.#windows.get(key);
         if (!window) {
           // One slot per type is kept back for these, so the table stays bounded at maxKeys plus the types.
-          window = { sample: { type: input.type, outcome: 'failure', details: { overflow: true } }, startedAt: now, seen: 0, suppressed: 0 };
+          window = {
+            sample: { type: input.type, outcome: input.outcome, details: { overflow: true } },
+            network: undefined,
+            startedAt: now,
+            seen: 0,
+            suppressed: 0,
+          };
           this.#windows.set(key, window);
         }
       } else {
-        window = { sample: input, startedAt: now, seen: 0, suppressed: 0 };
+        window = { sample: input, network: source.network, startedAt: now, seen: 0, suppressed: 0 };
         this.#windows.set(key, window);
       }
     }
@@ -98,10 +168,17 @@ export class AuditFloodGuard {
     return { pass: false, summaries };
   }
 
-  /** Closes every window older than the window length: their summaries, oldest first. */
+  /**
+   * Closes every window older than the window length: their summaries, oldest
+   * first. It stops at the first window still open, since all after it opened
+   * later: a flood of new keys into a full table costs one look, not a scan.
+   */
   sweep(now: number): AuditEventInput[] {
     const out: AuditEventInput[] = [];
-    for (const [key, window] of this.#windows) if (now - window.startedAt >= this.#windowMs) out.push(...this.#close(key, window));
+    for (const [key, window] of this.#windows) {
+      if (!this.#over(window, now)) break;
+      out.push(...this.#close(key, window));
+    }
     return out;
   }
 
@@ -110,6 +187,12 @@ export class AuditFloodGuard {
     const out: AuditEventInput[] = [];
     for (const [key, window] of this.#windows) out.push(...this.#close(key, window));
     return out;
+  }
+
+  /** A window is over after its length, or at once if the clock went back past its start (it would otherwise stay open for as long as the clock jumped). */
+  #over(window: Window, now: number): boolean {
+    const age = now - window.startedAt;
+    return age >= this.#windowMs || age < 0;
   }
 
   #close(key: string, window: Window): AuditEventInput[] {
@@ -130,6 +213,7 @@ export class AuditFloodGuard {
           seen: window.seen,
           since: new Date(window.startedAt).toISOString(),
           windowSeconds: this.#windowMs / 1000,
+          ...(window.network !== undefined ? { network: window.network } : {}),
           ...(sample.details?.['overflow'] === true ? { overflow: true } : {}),
         },
       },
