@@ -14,11 +14,14 @@ import type { ConnectorService } from './connector-service.ts';
 import { CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
 import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTRATION_INFO_PATH, RENEW_PATH } from '../protocol/connector-api.ts';
 
-
 const registerBody = z.strictObject({
   csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES),
   group: z.string().regex(CONNECTOR_GROUP_PATTERN).default('default'),
-  name: z.string().max(255).regex(/^[\x20-\x7e]*$/).optional(),
+  name: z
+    .string()
+    .max(255)
+    .regex(/^[\x20-\x7e]*$/)
+    .optional(),
 });
 const renewBody = z.strictObject({ csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES) });
 const moveBody = z.strictObject({ group: z.string().regex(CONNECTOR_GROUP_PATTERN) });
@@ -78,12 +81,13 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     }
   };
 
-  const parseCsr = (req: Request, res: Response, pem: string): VerifiedCsr | undefined => {
+  // `details` names who was refused (the admin, the connector): such refusals are never aggregated away in the audit log.
+  const parseCsr = (req: Request, res: Response, pem: string, details?: Record<string, string>): VerifiedCsr | undefined => {
     try {
       return verifyCsr(pem);
     } catch (error) {
       if (!(error instanceof CsrError)) throw error;
-      refuse(req, res, new GatehouseError('ERR_CSR_INVALID', CSR_REASONS[error.code]), undefined, error.message);
+      refuse(req, res, new GatehouseError('ERR_CSR_INVALID', CSR_REASONS[error.code]), details, error.message);
       return undefined;
     }
   };
@@ -105,7 +109,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
       refuse(req, res, new GatehouseError('ERR_BAD_REQUEST', 'invalid_body'), { admin: admin.sub });
       return;
     }
-    const csr = parseCsr(req, res, body.data.csr);
+    const csr = parseCsr(req, res, body.data.csr, { admin: admin.sub });
     if (!csr) return;
     let issued;
     try {
@@ -157,10 +161,18 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     if (which === 'current' && !service.isRenewalDue(record)) {
       const dueAt = new Date((record.certificate.issuedAt + service.config.renewalAge) * 1000).toISOString();
       audit(req, res, { type: 'connector.refused', outcome: 'failure', code: 'ERR_RENEWAL_NOT_DUE', reason: 'not_due', details: { connectorId: record.id } });
-      res.status(409).json({ error: { code: 'ERR_RENEWAL_NOT_DUE', reason: 'not_due', message: 'The current certificate is not yet old enough to be renewed.', dueAt, requestId: String(res.getHeader('X-Request-Id')) } });
+      res.status(409).json({
+        error: {
+          code: 'ERR_RENEWAL_NOT_DUE',
+          reason: 'not_due',
+          message: 'The current certificate is not yet old enough to be renewed.',
+          dueAt,
+          requestId: String(res.getHeader('X-Request-Id')),
+        },
+      });
       return;
     }
-    const csr = parseCsr(req, res, body.data.csr);
+    const csr = parseCsr(req, res, body.data.csr, { connectorId: record.id });
     if (!csr) return;
     let renewed;
     try {
