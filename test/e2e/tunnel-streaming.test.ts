@@ -4,13 +4,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Agent, request } from 'undici';
+import { collectGarbage, inspectorUrl } from '../../bench/lib/inspector-gc.ts';
 import { bulkHash, bulkStream } from '../support/bulk.ts';
 import { rssOf, startRegisteredConnector, type RunningConnector } from '../support/connector-process.ts';
 import { toLoopback } from '../support/loopback.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const MiB = 1024 * 1024;
+
+// A full GC in this process (the gateway runs here), without starting mocha with --expose-gc.
+setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
 
 describe('streaming, failures and restarts through real connectors', function () {
   this.timeout(120_000);
@@ -19,8 +26,8 @@ describe('streaming, failures and restarts through real connectors', function ()
   let agent: Agent;
   const connectors: RunningConnector[] = [];
 
-  const start = async (name: string): Promise<RunningConnector> => {
-    const connector = await startRegisteredConnector(stack, join(dir, name));
+  const start = async (name: string, runEnv: NodeJS.ProcessEnv = {}): Promise<RunningConnector> => {
+    const connector = await startRegisteredConnector(stack, join(dir, name), [], runEnv);
     connectors.push(connector);
     return connector;
   };
@@ -40,7 +47,8 @@ describe('streaming, failures and restarts through real connectors', function ()
   describe('one connector', () => {
     let connector: RunningConnector;
     before(async () => {
-      connector = await start('streaming');
+      // The inspector (loopback, random port) only lets the test force a full GC in the connector before it samples RSS.
+      connector = await start('streaming', { NODE_OPTIONS: '--inspect=127.0.0.1:0' });
     });
     after(async () => {
       await connector.process.stop('SIGTERM');
@@ -61,15 +69,19 @@ describe('streaming, failures and restarts through real connectors', function ()
         assert.equal(received, bytes);
         assert.equal(hash.digest('hex'), expected);
       };
-      const connectorRss = (): number => rssOf(connector.process.child.pid!);
-      const before = { gateway: process.memoryUsage().rss, connector: connectorRss() };
+      // RSS after a full GC in both processes: what they retain, not where V8's collection cycle happened to be.
+      const sample = async (): Promise<{ gateway: number; connector: number }> => {
+        await collectGarbage(inspectorUrl(connector.process.stderr()));
+        fullGc();
+        return { gateway: process.memoryUsage().rss, connector: rssOf(connector.process.child.pid!) };
+      };
+      const before = await sample();
       await download();
-      const middle = { gateway: process.memoryUsage().rss, connector: connectorRss() };
+      const middle = await sample();
       await download();
-      const end = { gateway: process.memoryUsage().rss, connector: connectorRss() };
+      const end = await sample();
       const mib = (value: number): string => `${(value / MiB).toFixed(1)} MiB`;
-      // V8 lets up to ~64 MiB of dead Buffers pile up before it collects them, so the first transfer
-      // raises RSS to a plateau; a second one of the same size must not raise it further.
+      // The first transfer raises RSS to a plateau (native buffers the allocator keeps); a second one of the same size must not raise it further.
       assert.ok(end.connector - middle.connector < 16 * MiB, `connector grew ${mib(end.connector - middle.connector)} on the second 256 MiB`);
       assert.ok(end.gateway - middle.gateway < 16 * MiB, `gateway grew ${mib(end.gateway - middle.gateway)} on the second 256 MiB`);
       assert.ok(end.connector - before.connector < 96 * MiB, `connector grew ${mib(end.connector - before.connector)} in all`);
@@ -112,65 +124,68 @@ describe('streaming, failures and restarts through real connectors', function ()
       }
       response.body.destroy();
       for (let waited = 0; waited < 10_000 && !stack.backend.closedEarly.some((url) => url.includes('abort=1')); waited += 100) await sleep(100);
-      assert.ok(stack.backend.closedEarly.some((url) => url.includes('abort=1')), 'the backend saw its client close');
+      assert.ok(
+        stack.backend.closedEarly.some((url) => url.includes('abort=1')),
+        'the backend saw its client close',
+      );
     });
   });
 
   describe('failures and restarts', () => {
-  it('ends a response cut by a dying connector, then answers 503, and nothing is left behind', async () => {
-    const connector = await start('doomed');
-    const response = await request(`${stack.urls.open}/download?bytes=${1024 * MiB}`, { dispatcher: agent });
-    let received = 0;
-    const reading = (async () => {
-      for await (const chunk of response.body) received += (chunk as Buffer).length;
-    })();
-    while (received < 4 * MiB) await sleep(10);
-    await connector.process.stop('SIGKILL');
-    await assert.rejects(reading, 'the truncated response errors rather than looking complete');
-    for (let waited = 0; waited < 15_000 && stack.gateway.connectors!.tunnels.size > 0; waited += 100) await sleep(100);
-    assert.equal(stack.gateway.connectors!.tunnels.size, 0, 'the dead tunnels left the pool');
-    const after = await request(`${stack.urls.open}/x`, { dispatcher: agent, headers: { accept: 'application/json' } });
-    assert.equal(after.statusCode, 503);
-    await after.body.dump();
-  });
+    it('ends a response cut by a dying connector, then answers 503, and nothing is left behind', async () => {
+      const connector = await start('doomed');
+      const response = await request(`${stack.urls.open}/download?bytes=${1024 * MiB}`, { dispatcher: agent });
+      let received = 0;
+      const reading = (async () => {
+        for await (const chunk of response.body) received += (chunk as Buffer).length;
+      })();
+      while (received < 4 * MiB) await sleep(10);
+      await connector.process.stop('SIGKILL');
+      await assert.rejects(reading, 'the truncated response errors rather than looking complete');
+      for (let waited = 0; waited < 15_000 && stack.gateway.connectors!.tunnels.size > 0; waited += 100) await sleep(100);
+      assert.equal(stack.gateway.connectors!.tunnels.size, 0, 'the dead tunnels left the pool');
+      const after = await request(`${stack.urls.open}/x`, { dispatcher: agent, headers: { accept: 'application/json' } });
+      assert.equal(after.statusCode, 503);
+      await after.body.dump();
+    });
 
-  it('fails over to the other connector of the group when one dies under load', async () => {
-    const first = await start('pair-a');
-    const second = await start('pair-b');
-    let ok = 0;
-    let failed = 0;
-    let killedAt = -1;
-    let okAfterKill = 0;
-    const worker = async (): Promise<void> => {
-      for (let index = 0; index < 40; index += 1) {
-        const response = await request(`${stack.urls.open}/load`, { dispatcher: agent, headers: { accept: 'application/json' } }).catch(() => undefined);
-        if (response) await response.body.dump();
-        if (response?.statusCode === 200) {
-          ok += 1;
-          if (killedAt >= 0 && ok + failed > killedAt + 64) okAfterKill += 1;
-        } else failed += 1;
-        if (ok + failed === 200 && killedAt < 0) {
-          killedAt = ok + failed;
-          await first.process.stop('SIGKILL');
+    it('fails over to the other connector of the group when one dies under load', async () => {
+      const first = await start('pair-a');
+      const second = await start('pair-b');
+      let ok = 0;
+      let failed = 0;
+      let killedAt = -1;
+      let okAfterKill = 0;
+      const worker = async (): Promise<void> => {
+        for (let index = 0; index < 40; index += 1) {
+          const response = await request(`${stack.urls.open}/load`, { dispatcher: agent, headers: { accept: 'application/json' } }).catch(() => undefined);
+          if (response) await response.body.dump();
+          if (response?.statusCode === 200) {
+            ok += 1;
+            if (killedAt >= 0 && ok + failed > killedAt + 64) okAfterKill += 1;
+          } else failed += 1;
+          if (ok + failed === 200 && killedAt < 0) {
+            killedAt = ok + failed;
+            await first.process.stop('SIGKILL');
+          }
         }
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, () => worker()));
-    assert.ok(killedAt > 0);
-    assert.ok(failed <= 32, `${failed} requests failed around the kill`);
-    assert.ok(okAfterKill > 200, `${okAfterKill} requests served by the survivor`);
-    assert.ok(stack.gateway.connectors!.tunnels.sessions().every((session) => session.connectorId === second.id));
-    await second.process.stop('SIGTERM');
-  });
+      };
+      await Promise.all(Array.from({ length: 16 }, () => worker()));
+      assert.ok(killedAt > 0);
+      assert.ok(failed <= 32, `${failed} requests failed around the kill`);
+      assert.ok(okAfterKill > 200, `${okAfterKill} requests served by the survivor`);
+      assert.ok(stack.gateway.connectors!.tunnels.sessions().every((session) => session.connectorId === second.id));
+      await second.process.stop('SIGTERM');
+    });
 
-  it('gets its connectors back on their own after the service restarts', async () => {
-    await start('survivor');
-    await stack.restartGateway();
-    for (let waited = 0; waited < 30_000 && stack.gateway.connectors!.tunnels.size < 2; waited += 200) await sleep(200);
-    assert.equal(stack.gateway.connectors!.tunnels.size, 2, 'both tunnels reconnected');
-    const response = await request(`${stack.urls.open}/back`, { dispatcher: agent, headers: { accept: 'application/json' } });
-    assert.equal(response.statusCode, 200);
-    await response.body.dump();
-  });
+    it('gets its connectors back on their own after the service restarts', async () => {
+      await start('survivor');
+      await stack.restartGateway();
+      for (let waited = 0; waited < 30_000 && stack.gateway.connectors!.tunnels.size < 2; waited += 200) await sleep(200);
+      assert.equal(stack.gateway.connectors!.tunnels.size, 2, 'both tunnels reconnected');
+      const response = await request(`${stack.urls.open}/back`, { dispatcher: agent, headers: { accept: 'application/json' } });
+      assert.equal(response.statusCode, 200);
+      await response.body.dump();
+    });
   });
 });

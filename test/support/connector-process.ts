@@ -54,6 +54,8 @@ export async function startRegisteredConnector(
   service: { connectorUrl: string; connectorCaFile: string; adminToken(user?: string): Promise<string> },
   stateDir: string,
   runArgs: string[] = [],
+  /** For `run` only, e.g. NODE_OPTIONS with an inspector on loopback so a test can force a full GC. */
+  runEnv: NodeJS.ProcessEnv = {},
 ): Promise<RunningConnector> {
   const token = await service.adminToken('alice');
   const registered = await runConnectorCli(['register', '--service', service.connectorUrl, '--state-dir', stateDir, '--ca-file', service.connectorCaFile], {
@@ -61,7 +63,7 @@ export async function startRegisteredConnector(
   });
   if (registered.code !== 0) throw new Error(`register failed:\n${registered.stderr}`);
   const id = /(c-[0-9a-f]{20})/.exec(registered.stderr + registered.stdout)?.[1] ?? '';
-  const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...runArgs]);
+  const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...runArgs], runEnv);
   const tunnels = Number(runArgs[runArgs.indexOf('--tunnels') + 1] ?? '2') || 2;
   for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index} link connected`));
   return { process, stateDir, id };
