@@ -59,9 +59,7 @@ if (!backend) throw new Error('--backend URL is required');
 const stack = await startStack({
   connectors: values.connectors === true,
   configure: (config) => {
-    const apps = config.apps
-      .filter((app) => app.id === 'wiki' || app.id === 'open')
-      .map((app) => ({ ...app, internalUrl: backend }));
+    const apps = config.apps.filter((app) => app.id === 'wiki' || app.id === 'open').map((app) => ({ ...app, internalUrl: backend }));
     if (values['ws-group']) {
       const port = new URL(apps[0]!.externalUrl).port;
       apps.push({ id: 'openws', externalUrl: `https://unknown.gatehouse.test:${port}`, internalUrl: backend, preauth: 'passthrough', connectorGroup: 'ws' });

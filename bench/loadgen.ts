@@ -116,7 +116,9 @@ async function runGet(): Promise<GetResult> {
       const rate = ((done - lastProgressCount) * 1000) / (now - lastProgress);
       lastProgress = now;
       lastProgressCount = done;
-      process.stderr.write(`progress ${done}${count === undefined ? '' : `/${count}`} ${Math.round(rate)} req/s errors=${errors} t=${((now - started) / 1000).toFixed(1)}s\n`);
+      process.stderr.write(
+        `progress ${done}${count === undefined ? '' : `/${count}`} ${Math.round(rate)} req/s errors=${errors} t=${((now - started) / 1000).toFixed(1)}s\n`,
+      );
     }
   };
 
@@ -194,7 +196,16 @@ async function runTransfer(kind: 'download' | 'upload'): Promise<TransferResult>
       }
       const seconds = (performance.now() - started) / 1000;
       const sha256 = hash.digest('hex');
-      return { mode: kind, status: statusCode, bytes: received, sha256, expectedSha256, ok: statusCode === 200 && received === bytes && sha256 === expectedSha256, seconds, mbps: received / MiB / seconds };
+      return {
+        mode: kind,
+        status: statusCode,
+        bytes: received,
+        sha256,
+        expectedSha256,
+        ok: statusCode === 200 && received === bytes && sha256 === expectedSha256,
+        seconds,
+        mbps: received / MiB / seconds,
+      };
     }
     const { statusCode, body } = await client.request({
       origin: origin!,
@@ -213,7 +224,16 @@ async function runTransfer(kind: 'download' | 'upload'): Promise<TransferResult>
     }
     const received = answer.bytes ?? 0;
     const sha256 = answer.sha256 ?? text.slice(0, 200);
-    return { mode: kind, status: statusCode, bytes: received, sha256, expectedSha256, ok: statusCode === 200 && received === bytes && sha256 === expectedSha256, seconds, mbps: bytes / MiB / seconds };
+    return {
+      mode: kind,
+      status: statusCode,
+      bytes: received,
+      sha256,
+      expectedSha256,
+      ok: statusCode === 200 && received === bytes && sha256 === expectedSha256,
+      seconds,
+      mbps: bytes / MiB / seconds,
+    };
   } finally {
     await client.close();
   }

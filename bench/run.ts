@@ -75,7 +75,8 @@ const TRANSFER_WARM = num('transfer-warm', values['transfer-warm']);
 const TRANSFER_RUNS = num('transfer-runs', values['transfer-runs']);
 const TUNNELS = num('tunnels', values.tunnels);
 const argv = process.argv.slice(2);
-const COMMAND = process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `node bench/run.ts ${argv.join(' ')}`.trim();
+const COMMAND =
+  process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `node bench/run.ts ${argv.join(' ')}`.trim();
 
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
 const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -216,20 +217,35 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
       (SETTLE + MEASURE + 60) * 1000,
     );
     const non200 = Object.entries(result.statuses).reduce((sum, [status, count]) => sum + (status === '200' ? 0 : count), 0);
-    figures = { rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors + non200 + result.wrongBodies, seconds: SETTLE + result.seconds };
+    figures = {
+      rps: result.rps,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      errors: result.errors + non200 + result.wrongBodies,
+      seconds: SETTLE + result.seconds,
+    };
   }
   const after = sample();
   // CPU over the whole load generator run (for the node one, its settle part too), as shares of one core.
   const wall = figures.seconds * 1000;
   const share = (key: keyof typeof before): number => (after[key] - before[key]) / wall;
   const known = share('proxy') + share('connector') + share('backend') + share('loadgen') + share('others');
-  const cpu = { proxy: share('proxy'), connector: share('connector'), backend: share('backend'), loadgen: share('loadgen'), rest: Math.max(0, share('all') - known) + share('others') };
+  const cpu = {
+    proxy: share('proxy'),
+    connector: share('connector'),
+    backend: share('backend'),
+    loadgen: share('loadgen'),
+    rest: Math.max(0, share('all') - known) + share('others'),
+  };
   return { rps: figures.rps, p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, errors: figures.errors, cpu };
 }
 
 /** One request through every variant before measuring: 200 and the 1 KiB body, or stop here. */
 async function check(variant: Variant): Promise<void> {
-  const result = await runLoadgen<GetResult>(['get', ...targetArgs(await withSession(variant)), '--connections', '2', '--count', '20', '--expect-bytes', '1024', '--max-seconds', '30'], 60_000);
+  const result = await runLoadgen<GetResult>(
+    ['get', ...targetArgs(await withSession(variant)), '--connections', '2', '--count', '20', '--expect-bytes', '1024', '--max-seconds', '30'],
+    60_000,
+  );
   if (result.errors > 0 || result.statuses['200'] !== 20 || result.wrongBodies > 0) {
     throw new Error(`${variant.label} does not answer 200 with 1 KiB: ${JSON.stringify(result)}`);
   }
@@ -242,7 +258,12 @@ interface Processes {
   readonly direct?: Child<DirectProxyInfo>;
   readonly gatewayDirect?: Child<GatewayServiceInfo>;
   readonly gatewayTunnel: Child<GatewayServiceInfo>;
-  readonly connectors: Array<{ readonly name: string; readonly process: RunningProcess; readonly registered: RegisteredConnector; readonly options: ConnectorOptions }>;
+  readonly connectors: Array<{
+    readonly name: string;
+    readonly process: RunningProcess;
+    readonly registered: RegisteredConnector;
+    readonly options: ConnectorOptions;
+  }>;
 }
 
 async function stopAll(processes: Partial<Processes>): Promise<void> {
@@ -279,7 +300,13 @@ function environment(): string {
     `- Date: ${new Date().toISOString()}`,
     `- Node ${process.version} (${process.platform} ${process.arch}), CPU: ${cpuModel()}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? '?'} cores shared by every process below`,
     `- Command: \`${COMMAND}\``,
-    `- Load generator: ${loadgenKind === 'wrk' ? `${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.replace(/ Copyright.*/, '')} (-t1, keep-alive)` : 'bench/loadgen.ts (undici Pool, keep-alive)'}; transfers: bench/loadgen.ts (undici), SHA-256 checked`,
+    `- Load generator: ${
+      loadgenKind === 'wrk'
+        ? `${spawnSync('wrk', ['--version'], { encoding: 'utf8' })
+            .stdout.split('\n')[0]
+            ?.replace(/ Copyright.*/, '')} (-t1, keep-alive)`
+        : 'bench/loadgen.ts (undici Pool, keep-alive)'
+    }; transfers: bench/loadgen.ts (undici), SHA-256 checked`,
     ...(values.profile
       ? [
           `- Profiles: V8 sampling profiler (0.5 ms) in the gateway over the measured phase only; the connector with --cpu-prof over its whole life (start-up included), one connector per phase; one connector with --tunnels ${TUNNELS}, HTTP/2 over TLS`,
@@ -305,7 +332,11 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; conne
     const [direct, gatewayDirect, gatewayTunnel] = await Promise.all([
       options.gatewayDirect ? startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
       options.gatewayDirect ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url], GC) : undefined,
-      startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, '--connectors', ...(options.ws ? ['--ws-group'] : [])], GC),
+      startChild<GatewayServiceInfo>(
+        join(HERE, 'gateway-service.ts'),
+        ['--backend', backend.info.url, '--connectors', ...(options.ws ? ['--ws-group'] : [])],
+        GC,
+      ),
     ]);
     Object.assign(started, { direct, gatewayDirect, gatewayTunnel });
     const wanted: ConnectorOptions[] = [
@@ -347,13 +378,50 @@ async function benchmark(): Promise<string> {
     const t = gatewayTunnel.info;
     const d = gatewayDirect.info;
     const variants: Variant[] = [
-      { key: 'direct', label: 'direct hpm (baseline)', target: { origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile }, proxyPid: direct.pid },
-      { key: 'gw-pass-direct', label: 'Gatehouse pass-through, forwarding direct', target: { origin: d.origin, host: d.hosts.passthrough, caFile: d.caFile }, proxyPid: gatewayDirect.pid },
-      { key: 'gw-gate-direct', label: 'Gatehouse pre-auth (gate on), forwarding direct', target: { origin: d.origin, host: d.hosts.preauth, caFile: d.caFile }, signIn: signInDirect, proxyPid: gatewayDirect.pid },
-      { key: 'tunnel-pass', label: 'Gatehouse pass-through, tunnel (TLS)', target: { origin: t.origin, host: t.hosts.passthrough, caFile: t.caFile }, proxyPid: gatewayTunnel.pid, connectorPid: tls },
-      { key: 'tunnel-gate', label: 'Gatehouse pre-auth (gate on), tunnel (TLS)', target: { origin: t.origin, host: t.hosts.preauth, caFile: t.caFile }, signIn: signInTunnel, proxyPid: gatewayTunnel.pid, connectorPid: tls },
+      {
+        key: 'direct',
+        label: 'direct hpm (baseline)',
+        target: { origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile },
+        proxyPid: direct.pid,
+      },
+      {
+        key: 'gw-pass-direct',
+        label: 'Gatehouse pass-through, forwarding direct',
+        target: { origin: d.origin, host: d.hosts.passthrough, caFile: d.caFile },
+        proxyPid: gatewayDirect.pid,
+      },
+      {
+        key: 'gw-gate-direct',
+        label: 'Gatehouse pre-auth (gate on), forwarding direct',
+        target: { origin: d.origin, host: d.hosts.preauth, caFile: d.caFile },
+        signIn: signInDirect,
+        proxyPid: gatewayDirect.pid,
+      },
+      {
+        key: 'tunnel-pass',
+        label: 'Gatehouse pass-through, tunnel (TLS)',
+        target: { origin: t.origin, host: t.hosts.passthrough, caFile: t.caFile },
+        proxyPid: gatewayTunnel.pid,
+        connectorPid: tls,
+      },
+      {
+        key: 'tunnel-gate',
+        label: 'Gatehouse pre-auth (gate on), tunnel (TLS)',
+        target: { origin: t.origin, host: t.hosts.preauth, caFile: t.caFile },
+        signIn: signInTunnel,
+        proxyPid: gatewayTunnel.pid,
+        connectorPid: tls,
+      },
       ...(wsPid
-        ? [{ key: 'tunnel-pass-ws', label: 'Gatehouse pass-through, tunnel (WebSocket)', target: { origin: t.origin, host: t.hosts.passthroughWs, caFile: t.caFile }, proxyPid: gatewayTunnel.pid, connectorPid: wsPid }]
+        ? [
+            {
+              key: 'tunnel-pass-ws',
+              label: 'Gatehouse pass-through, tunnel (WebSocket)',
+              target: { origin: t.origin, host: t.hosts.passthroughWs, caFile: t.caFile },
+              proxyPid: gatewayTunnel.pid,
+              connectorPid: wsPid,
+            },
+          ]
         : []),
     ];
     for (const variant of variants) await check(variant);
@@ -394,7 +462,9 @@ async function benchmark(): Promise<string> {
           // With several rounds, the run with the most requests/s stands for the variant (others on the machine only ever slow it down).
           if (!best || figures.rps > best.rps) (gets[variant.key] ??= {})[connections] = { ...figures, errors: figures.errors + (best?.errors ?? 0) };
           else (gets[variant.key] ??= {})[connections] = { ...best, errors: best.errors + figures.errors };
-          log(`${variant.label} @${connections}: ${f0(figures.rps)} req/s, p50 ${f2(figures.p50Ms)} ms, p99 ${f2(figures.p99Ms)} ms, errors ${figures.errors}, CPU rest ${pct(figures.cpu.rest)} %`);
+          log(
+            `${variant.label} @${connections}: ${f0(figures.rps)} req/s, p50 ${f2(figures.p50Ms)} ms, p99 ${f2(figures.p99Ms)} ms, errors ${figures.errors}, CPU rest ${pct(figures.cpu.rest)} %`,
+          );
         }
       }
     }
@@ -434,7 +504,9 @@ function report(results: Results): string {
   const out: string[] = [environment(), ''];
 
   out.push('#### 1 KiB GETs', '');
-  out.push('| variant | conns | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | CPU % of a core: proxy / connector / backend / load gen. / rest |');
+  out.push(
+    '| variant | conns | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | CPU % of a core: proxy / connector / backend / load gen. / rest |',
+  );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const connections of CONCURRENCY) {
     for (const { key } of results.variants) {
@@ -446,7 +518,11 @@ function report(results: Results): string {
       );
     }
   }
-  out.push('', 'CPU: user + system time per process during the measured run, from /proc; "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.', '');
+  out.push(
+    '',
+    'CPU: user + system time per process during the measured run, from /proc; "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
+    '',
+  );
 
   out.push('#### Session gate cost (requests/s, gate on vs the same stack with the gate off)', '');
   out.push('| conns | forwarding direct: off → on | cost | tunnel (TLS): off → on | cost |');
@@ -475,7 +551,11 @@ function report(results: Results): string {
       `| ${label(key)} | ${f0(down)} | ${f2(down / baseDown)} | ${f0(up)} | ${f2(up / baseUp)} | ${runs.download.map(f0).join(', ')}; ${runs.upload.map(f0).join(', ')} | ${runs.warmDownload.map(f0).join(', ')}; ${runs.warmUpload.map(f0).join(', ')} |`,
     );
   }
-  out.push('', 'MB/s = MiB of body per second, measured by the client from request to last byte (download hashed as it arrives; upload hashed by the backend).', '');
+  out.push(
+    '',
+    'MB/s = MiB of body per second, measured by the client from request to last byte (download hashed as it arrives; upload hashed by the backend).',
+    '',
+  );
 
   out.push('#### Memory (RSS)', '');
   out.push('| process | start | after GETs | after transfers | growth over transfers | the same, each after a full GC | peak (VmHWM) |');
@@ -538,7 +618,12 @@ async function profiles(): Promise<string> {
   try {
     const { gatewayTunnel } = processes;
     const t = gatewayTunnel.info;
-    const gateTarget = async (): Promise<Target> => ({ origin: t.origin, host: t.hosts.preauth, caFile: t.caFile, cookie: await gatewayTunnel.call<string>('cookie') });
+    const gateTarget = async (): Promise<Target> => ({
+      origin: t.origin,
+      host: t.hosts.preauth,
+      caFile: t.caFile,
+      cookie: await gatewayTunnel.call<string>('cookie'),
+    });
     const pass: Target = { origin: t.origin, host: t.hosts.passthrough, caFile: t.caFile };
     const seconds = Math.max(MEASURE, 15);
 

@@ -5,15 +5,7 @@
  * goes to the audit log and never to the user.
  */
 
-export type GatehouseStep =
-  | 'request'
-  | 'app-resolution'
-  | 'session'
-  | 'sign-in'
-  | 'conditional-access'
-  | 'forwarding'
-  | 'connector'
-  | 'internal';
+export type GatehouseStep = 'request' | 'app-resolution' | 'session' | 'sign-in' | 'conditional-access' | 'forwarding' | 'connector' | 'internal';
 
 export type GatehouseErrorCode =
   | 'ERR_BAD_REQUEST'
@@ -77,8 +69,7 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 431,
     step: 'request',
     title: 'Request headers too large',
-    message:
-      'The request headers, usually its cookies, are larger than this gateway accepts. Clear the cookies for this site and try again.',
+    message: 'The request headers, usually its cookies, are larger than this gateway accepts. Clear the cookies for this site and try again.',
   },
   ERR_UNKNOWN_HOST: {
     status: 404,
@@ -124,8 +115,7 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 500,
     step: 'session',
     title: 'Session too large',
-    message:
-      'Your account carries more information than fits in a browser cookie, so a session could not be created. Contact your administrator.',
+    message: 'Your account carries more information than fits in a browser cookie, so a session could not be created. Contact your administrator.',
   },
   ERR_SESSION_STORE_FULL: {
     status: 503,
@@ -144,8 +134,7 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 400,
     step: 'sign-in',
     title: 'Sign-in could not be completed',
-    message:
-      'This sign-in response does not match a sign-in started in this browser, or it was already used. Start the sign-in again.',
+    message: 'This sign-in response does not match a sign-in started in this browser, or it was already used. Start the sign-in again.',
     offerSignIn: true,
   },
   ERR_SIGNIN_LOOP: {
@@ -194,15 +183,14 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 401,
     step: 'sign-in',
     title: 'Clocks disagree',
-    message:
-      'The identity token is dated in the future. The clocks of the gateway and the identity provider disagree: check the clock.',
+    message: 'The identity token is dated in the future. The clocks of the gateway and the identity provider disagree: check the clock.',
     offerSignIn: true,
   },
   ERR_POLICY_DENIED: {
     status: 403,
     step: 'conditional-access',
     title: 'Access denied by policy',
-    message: 'Your organization\'s access policy does not allow this request.',
+    message: "Your organization's access policy does not allow this request.",
   },
   ERR_STEP_UP_REQUIRED: {
     status: 401,
@@ -215,7 +203,7 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 403,
     step: 'conditional-access',
     title: 'Sign-in not strong enough',
-    message: 'You signed in again, but the sign-in still does not meet this application\'s policy.',
+    message: "You signed in again, but the sign-in still does not meet this application's policy.",
   },
   ERR_NO_CONNECTOR: {
     status: 503,
@@ -276,7 +264,8 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 401,
     step: 'connector',
     title: 'Client certificate refused',
-    message: 'This call needs the client certificate the service issued to a registered connector. Register the connector again if its certificate was lost or replaced.',
+    message:
+      'This call needs the client certificate the service issued to a registered connector. Register the connector again if its certificate was lost or replaced.',
   },
   ERR_CERT_REVOKED: {
     status: 401,
@@ -306,7 +295,8 @@ export const ERROR_TABLE: Readonly<Record<GatehouseErrorCode, ErrorDescription>>
     status: 409,
     step: 'connector',
     title: 'Certificate already renewed',
-    message: 'This certificate was already renewed: only the certificate issued then can renew, or a retry of that same request. If that certificate was lost, register the connector again.',
+    message:
+      'This certificate was already renewed: only the certificate issued then can renew, or a retry of that same request. If that certificate was lost, register the connector again.',
   },
   ERR_PAYLOAD_TOO_LARGE: {
     status: 413,

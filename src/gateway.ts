@@ -9,11 +9,7 @@ import { parseGatewayConfig, type GatewayConfig } from './config/parse.ts';
 import { sharedOriginWarnings } from './config/shared-origin-warnings.ts';
 import type { GatewayConfigInput } from './config/schema.ts';
 import { ERROR_TABLE } from './errors.ts';
-import {
-  SERVER_HEADERS_TIMEOUT_MS,
-  SERVER_KEEP_ALIVE_TIMEOUT_MS,
-  SERVER_REQUEST_TIMEOUT_MS,
-} from './limits.ts';
+import { SERVER_HEADERS_TIMEOUT_MS, SERVER_KEEP_ALIVE_TIMEOUT_MS, SERVER_REQUEST_TIMEOUT_MS } from './limits.ts';
 import { createLogger, type Logger } from './logging/logger.ts';
 import { appResolution, createAppTable } from './middleware/app-resolution.ts';
 import { errorHandler } from './middleware/error-handler.ts';
@@ -286,7 +282,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
 
   let testing: TestingHooks | undefined;
   if (options.testing === true) {
-    const message = 'Gatehouse TEST MODE is on: tests can mint sessions with this gateway\'s keys. Never run a production gateway with { testing: true }.';
+    const message = "Gatehouse TEST MODE is on: tests can mint sessions with this gateway's keys. Never run a production gateway with { testing: true }.";
     logger.warn(message);
     process.emitWarning(message, { code: 'GATEHOUSE_TEST_MODE' });
     testing = {
@@ -323,8 +319,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     attach(server) {
       server.headersTimeout = config.server.headersTimeout !== undefined ? config.server.headersTimeout * 1000 : SERVER_HEADERS_TIMEOUT_MS;
       server.requestTimeout = SERVER_REQUEST_TIMEOUT_MS;
-      server.keepAliveTimeout =
-        config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
+      server.keepAliveTimeout = config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
       const onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
         const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
         audit.emit({
@@ -340,7 +335,12 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         }
         const description = ERROR_TABLE[tooLarge ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST'];
         const body = JSON.stringify({
-          error: { code: tooLarge ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST', step: description.step, title: description.title, message: description.message },
+          error: {
+            code: tooLarge ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST',
+            step: description.step,
+            title: description.title,
+            message: description.message,
+          },
         });
         socket.end(
           `HTTP/1.1 ${description.status} ${description.title}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\nX-Robots-Tag: noindex, nofollow\r\n\r\n${body}`,

@@ -22,14 +22,7 @@ export * from './audit/index.ts';
 export { createBuiltInRisk, combineRisk, safeRiskProvider } from './risk/index.ts';
 export type { BuiltInRisk, RiskSettingsInput } from './risk/index.ts';
 export { createPolicyEngine } from './policy/engine.ts';
-export type {
-  AccessDecision,
-  AccessFacts,
-  Policy,
-  PolicyOutcome,
-  RiskLevel,
-  RiskProvider,
-} from './policy/types.ts';
+export type { AccessDecision, AccessFacts, Policy, PolicyOutcome, RiskLevel, RiskProvider } from './policy/types.ts';
 export { TESTING_HOOKS } from './gateway.ts';
 export type { TestSessionUser, TestingHooks } from './gateway.ts';
 export { MemorySessionStore } from './session/session-store.ts';

@@ -13,7 +13,8 @@ export interface IpcRequest {
   readonly args?: Record<string, unknown>;
 }
 
-export type IpcReply = { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: string };
+export type IpcReply =
+  { readonly id: number; readonly ok: true; readonly result: unknown } | { readonly id: number; readonly ok: false; readonly error: string };
 
 export interface ReadyMessage<T> {
   readonly type: 'ready';

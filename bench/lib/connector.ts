@@ -49,7 +49,17 @@ export async function registerConnector(service: Child<GatewayServiceInfo>, opti
 export async function runConnector(registered: RegisteredConnector, options: ConnectorOptions): Promise<RunningProcess> {
   const tunnels = options.tunnels ?? 2;
   const running = startConnectorCli(
-    ['run', '--state-dir', registered.stateDir, '--log-level', options.logLevel ?? 'warn', '--tunnels', String(tunnels), '--transport', options.transport ?? 'tls'],
+    [
+      'run',
+      '--state-dir',
+      registered.stateDir,
+      '--log-level',
+      options.logLevel ?? 'warn',
+      '--tunnels',
+      String(tunnels),
+      '--transport',
+      options.transport ?? 'tls',
+    ],
     options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {},
   );
   try {

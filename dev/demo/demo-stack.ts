@@ -108,7 +108,13 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const gateway = createGatewayServer(
       {
         server: { host: '127.0.0.1', port, tls: { certFile, keyFile } },
-        identityProvider: { issuer: idp.issuer, clientId: 'gatehouse-demo', clientSecret: 'gatehouse-demo-client-secret', caFile, scopes: ['openid', 'profile', 'email', 'groups'] },
+        identityProvider: {
+          issuer: idp.issuer,
+          clientId: 'gatehouse-demo',
+          clientSecret: 'gatehouse-demo-client-secret',
+          caFile,
+          scopes: ['openid', 'profile', 'email', 'groups'],
+        },
         session: { secrets: [{ id: 1, secret: `demo-${Date.now()}-session-secret-0123456789abcdef` }] },
         mfa: { amr: ['mfa'], acr: ['urn:gatehouse:mfa'], acrValues: ['urn:gatehouse:mfa'] },
         apps: [
@@ -138,7 +144,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await gateway.gateway.ready();
     const serviceUrl = `https://localhost:${gateway.gateway.connectors!.address()?.port ?? options.connectorPort}`;
 
-    progress('registering a connector with the admin\'s token (OAuth device flow as alice)');
+    progress("registering a connector with the admin's token (OAuth device flow as alice)");
     const deviceClient = await oidc.discovery(new URL(idp.issuer), DEVICE_CLIENT, undefined, oidc.None(), { [oidc.customFetch]: trustingFetch });
     const device = await oidc.initiateDeviceAuthorization(deviceClient, { scope: 'openid connectors:register', resource: RESOURCE });
     await approveDeviceLogin(device.verification_uri, device.user_code, 'alice', 'alice-password', ca.certPem);
@@ -149,7 +155,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await runCli(['register', '--service', serviceUrl, '--state-dir', connectorState, '--ca-file', serviceCaFile, '--name', 'demo-connector'], token);
 
     progress('starting the connector');
-    const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info', '--allow', '127.0.0.1/32'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info', '--allow', '127.0.0.1/32'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     stops.push(async () => {
       if (connector.exitCode === null && connector.signalCode === null) {
         connector.kill('SIGTERM');
@@ -176,7 +184,10 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
   }
 
   async function runCli(args: string[], token: string): Promise<void> {
-    const child = spawn(process.execPath, [CONNECTOR_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GATEHOUSE_CONNECTOR_TOKEN: token } });
+    const child = spawn(process.execPath, [CONNECTOR_CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, GATEHOUSE_CONNECTOR_TOKEN: token },
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -56,17 +56,20 @@ export async function startSampleApp(options: SampleAppOptions): Promise<SampleA
     const gatehouseCookie = /(^|;\s*)(__Host-)?gatehouse=/.test(cookies);
     const rows = Object.entries(req.headers)
       .filter(([name]) => name.startsWith('x-'))
-      .map(([name, value]) => `<tr><th>${escape(name)}</th><td><code>${escape(String(value).slice(0, 200))}${String(value).length > 200 ? '…' : ''}</code></td></tr>`)
+      .map(
+        ([name, value]) =>
+          `<tr><th>${escape(name)}</th><td><code>${escape(String(value).slice(0, 200))}${String(value).length > 200 ? '…' : ''}</code></td></tr>`,
+      )
       .join('');
     res.type('html').send(
       page(
         heading,
         `<h1>${escape(heading)}</h1>
 <p id="user">Signed in as <strong>${escape(String(req.headers['x-remote-user'] ?? 'nobody (pass-through)'))}</strong></p>
-<h2>Identity assertion</h2><p id="assertion" class="${assertion.ok ? 'ok' : 'bad'}">${assertion.ok ? 'Verified with the gateway\'s JWKS' : escape(assertion.text)}</p>
+<h2>Identity assertion</h2><p id="assertion" class="${assertion.ok ? 'ok' : 'bad'}">${assertion.ok ? "Verified with the gateway's JWKS" : escape(assertion.text)}</p>
 ${assertion.ok ? `<pre>${escape(assertion.text)}</pre>` : ''}
 <h2>Cookies this app received</h2><p id="cookies">${cookies ? `<code>${escape(cookies)}</code>` : 'none'}</p>
-<p id="gatehouse-cookie" class="${gatehouseCookie ? 'bad' : 'ok'}">${gatehouseCookie ? 'Gatehouse\'s session cookie reached the app!' : 'Gatehouse\'s session cookie did not reach this app.'}</p>
+<p id="gatehouse-cookie" class="${gatehouseCookie ? 'bad' : 'ok'}">${gatehouseCookie ? "Gatehouse's session cookie reached the app!" : "Gatehouse's session cookie did not reach this app."}</p>
 <h2>Headers set by Gatehouse</h2><table>${rows}</table>`,
       ),
     );
@@ -102,7 +105,11 @@ document.getElementById('send').onclick = () => ws.send(document.getElementById(
   app.post('/upload', (req, res) => {
     digestBody(req).then(
       ({ bytes, sha256 }) => {
-        res.type('html').send(page('Uploaded', `<h1>Uploaded</h1><p id="upload-result">Received <span id="bytes">${bytes}</span> bytes, SHA-256 <code>${sha256}</code>.</p>`));
+        res
+          .type('html')
+          .send(
+            page('Uploaded', `<h1>Uploaded</h1><p id="upload-result">Received <span id="bytes">${bytes}</span> bytes, SHA-256 <code>${sha256}</code>.</p>`),
+          );
       },
       () => res.destroy(),
     );

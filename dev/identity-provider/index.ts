@@ -19,14 +19,7 @@ import type {
 import { createDevCa } from '../pki/dev-ca.ts';
 import type { DevCa } from '../pki/dev-ca.ts';
 import { createMemoryAdapter } from './memory-adapter.ts';
-import {
-  deviceCodeConfirmPage,
-  deviceCodeInputPage,
-  errorPage,
-  loginPage,
-  logoutConfirmPage,
-  messagePage,
-} from './pages.ts';
+import { deviceCodeConfirmPage, deviceCodeInputPage, errorPage, loginPage, logoutConfirmPage, messagePage } from './pages.ts';
 
 export interface DevUser {
   login: string;
@@ -265,11 +258,13 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
     if (!details) return;
     switch (details.prompt.name) {
       case 'login':
-        res.type('html').send(loginPage({
-          uid: details.uid,
-          clientName: await clientName(details.params.client_id),
-          askForCode: typeof details.params.acr_values === 'string' && details.params.acr_values.split(' ').includes(ACR_MFA),
-        }));
+        res.type('html').send(
+          loginPage({
+            uid: details.uid,
+            clientName: await clientName(details.params.client_id),
+            askForCode: typeof details.params.acr_values === 'string' && details.params.acr_values.split(' ').includes(ACR_MFA),
+          }),
+        );
         return;
       case 'consent': {
         // Reached only for requests autoGrant cannot settle up front (native
@@ -279,7 +274,10 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
         return;
       }
       default:
-        res.status(400).type('html').send(messagePage('Unsupported step', `The sign-in step "${details.prompt.name}" is not supported here.`));
+        res
+          .status(400)
+          .type('html')
+          .send(messagePage('Unsupported step', `The sign-in step "${details.prompt.name}" is not supported here.`));
     }
   });
 
@@ -296,43 +294,63 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
     // Compare even for unknown logins so both failures cost the same time.
     const passwordOk = passwordMatches(user?.password ?? randomBytes(16).toString('hex'), password);
     if (!user || !passwordOk) {
-      res.status(401).type('html').send(loginPage({
-        uid: details.uid,
-        clientName: await clientName(details.params.client_id),
-        login,
-        error: 'Wrong login or password.',
-      }));
+      res
+        .status(401)
+        .type('html')
+        .send(
+          loginPage({
+            uid: details.uid,
+            clientName: await clientName(details.params.client_id),
+            login,
+            error: 'Wrong login or password.',
+          }),
+        );
       return;
     }
     const code = formField(req.body, 'otp').trim();
     if (user.mfa === 'on-request' && code !== '' && code !== DEV_ONE_TIME_CODE) {
-      res.status(401).type('html').send(loginPage({
-        uid: details.uid,
-        clientName: await clientName(details.params.client_id),
-        login,
-        error: 'Wrong one-time code.',
-        askForCode: true,
-      }));
+      res
+        .status(401)
+        .type('html')
+        .send(
+          loginPage({
+            uid: details.uid,
+            clientName: await clientName(details.params.client_id),
+            login,
+            error: 'Wrong one-time code.',
+            askForCode: true,
+          }),
+        );
       return;
     }
     const multiFactor = user.mfa === true || (user.mfa === 'on-request' && code === DEV_ONE_TIME_CODE);
-    await provider.interactionFinished(req, res, {
-      login: {
-        accountId: user.sub,
-        amr: multiFactor ? (user.mfa === true ? ['pwd', 'mfa'] : ['pwd', 'otp', 'mfa']) : ['pwd'],
-        acr: multiFactor ? ACR_MFA : ACR_PASSWORD,
-        remember: true,
+    await provider.interactionFinished(
+      req,
+      res,
+      {
+        login: {
+          accountId: user.sub,
+          amr: multiFactor ? (user.mfa === true ? ['pwd', 'mfa'] : ['pwd', 'otp', 'mfa']) : ['pwd'],
+          acr: multiFactor ? ACR_MFA : ACR_PASSWORD,
+          remember: true,
+        },
       },
-    }, { mergeWithLastSubmission: false });
+      { mergeWithLastSubmission: false },
+    );
   });
 
   app.get('/interaction/:uid/abort', noStore, async (req, res) => {
     const details = await currentInteraction(req, res);
     if (!details) return;
-    await provider.interactionFinished(req, res, {
-      error: 'access_denied',
-      error_description: 'End-User aborted interaction',
-    }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      {
+        error: 'access_denied',
+        error_description: 'End-User aborted interaction',
+      },
+      { mergeWithLastSubmission: false },
+    );
   });
 
   app.use(provider.callback());
@@ -344,7 +362,10 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
     }
     const oidcError = err instanceof errors.OIDCProviderError ? err : undefined;
     if (oidcError) {
-      res.status(oidcError.status).type('html').send(messagePage('Sign-in failed', oidcError.error_description ?? oidcError.error));
+      res
+        .status(oidcError.status)
+        .type('html')
+        .send(messagePage('Sign-in failed', oidcError.error_description ?? oidcError.error));
       return;
     }
     console.error('dev identity provider: interaction error:', err instanceof Error ? err.message : String(err));
@@ -537,14 +558,17 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
   try {
     const { port } = server.address() as AddressInfo;
     const issuer = `https://${host}:${port}`;
-    const provider = new Provider(issuer, buildConfiguration({
-      users,
-      clients: opts.clients,
-      signingKey,
-      alg,
-      idTokenTtlSeconds: opts.idTokenTtlSeconds ?? HOUR,
-      resourceServers: opts.resourceServers ?? {},
-    }));
+    const provider = new Provider(
+      issuer,
+      buildConfiguration({
+        users,
+        clients: opts.clients,
+        signingKey,
+        alg,
+        idTokenTtlSeconds: opts.idTokenTtlSeconds ?? HOUR,
+        resourceServers: opts.resourceServers ?? {},
+      }),
+    );
     provider.proxy = false;
     // By default only back-channel-logout clients get `sid` in their ID tokens;
     // the gateway needs it to tie its session to the provider's.

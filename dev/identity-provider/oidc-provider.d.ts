@@ -184,7 +184,12 @@ declare module 'oidc-provider' {
         enabled: boolean;
         charset?: 'base-20' | 'digits';
         mask?: string;
-        userCodeInputSource?: (ctx: KoaContextWithOIDC, form: string, out: Record<string, string> | undefined, err: (Error & { userCode?: string }) | undefined) => Promise<void>;
+        userCodeInputSource?: (
+          ctx: KoaContextWithOIDC,
+          form: string,
+          out: Record<string, string> | undefined,
+          err: (Error & { userCode?: string }) | undefined,
+        ) => Promise<void>;
         userCodeConfirmSource?: (ctx: KoaContextWithOIDC, form: string, client: Client, deviceInfo: UnknownObject, userCode: string) => Promise<void>;
         successSource?: (ctx: KoaContextWithOIDC) => Promise<void>;
       };
@@ -219,12 +224,7 @@ declare module 'oidc-provider' {
     on(event: 'server_error', listener: (ctx: KoaContextWithOIDC, error: Error) => void): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-    interactionFinished(
-      req: IncomingMessage,
-      res: ServerResponse,
-      result: InteractionResults,
-      options?: { mergeWithLastSubmission?: boolean },
-    ): Promise<void>;
+    interactionFinished(req: IncomingMessage, res: ServerResponse, result: InteractionResults, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
   }
 
   export interface OIDCProviderError extends Error {

@@ -84,8 +84,7 @@ export function createApp(options: VerifyAssertionOptions): RequestListener {
 }
 
 function userOf(payload: JWTPayload): GatehouseUser {
-  const strings = (value: unknown): string[] | undefined =>
-    Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : undefined;
+  const strings = (value: unknown): string[] | undefined => (Array.isArray(value) && value.every((item) => typeof item === 'string') ? value : undefined);
   return {
     sub: payload.sub ?? '',
     name: typeof payload['name'] === 'string' ? payload['name'] : undefined,

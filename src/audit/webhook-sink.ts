@@ -230,7 +230,13 @@ class WebhookQueue implements WebhookSink {
     this.#retries += 1;
     const attempt = this.#backoff.attempt + 1;
     const retryInMs = Math.min(this.#settings.retryCapMs, Math.max(this.#backoff.next(), outcome.retryAfterMs ?? 0));
-    this.#report({ ...(outcome.status === undefined ? { error: outcome.error } : { status: outcome.status }), events: batch.length, attempt, permanent: false, retryInMs });
+    this.#report({
+      ...(outcome.status === undefined ? { error: outcome.error } : { status: outcome.status }),
+      events: batch.length,
+      attempt,
+      permanent: false,
+      retryInMs,
+    });
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       this.#sendNext();

@@ -175,7 +175,15 @@ async function main(argv: string[]): Promise<number> {
       const log = createLogger({ level, destination: process.stdout }).child({ component: 'connector' });
       const stop = stopOnSignals();
       try {
-        await runConnector({ stateDir, log, progress: say, signal: stop.signal, tunnels, transport, ...(values.allow !== undefined ? { allow: values.allow } : {}) });
+        await runConnector({
+          stateDir,
+          log,
+          progress: say,
+          signal: stop.signal,
+          tunnels,
+          transport,
+          ...(values.allow !== undefined ? { allow: values.allow } : {}),
+        });
         say('stopped');
         return 0;
       } finally {

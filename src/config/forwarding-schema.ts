@@ -1,8 +1,6 @@
 import { z } from 'zod';
 
-const headerPattern = z
-  .string()
-  .regex(/^[A-Za-z0-9-]{1,64}\*?$/, 'must be a header name, or a prefix ending in "*", e.g. "X-Corp-User" or "X-Corp-*"');
+const headerPattern = z.string().regex(/^[A-Za-z0-9-]{1,64}\*?$/, 'must be a header name, or a prefix ending in "*", e.g. "X-Corp-User" or "X-Corp-*"');
 
 /** What the forwarding step removes from requests beyond its fixed rules (see docs/security.md). */
 export const forwardingSchema = z

@@ -111,11 +111,17 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
   const clientSecret = readRef('identityProvider.clientSecretFile', clientSecretFile, idp.clientSecret);
   const ca = readRef('identityProvider.caFile', caFile, idp.ca);
 
-  const resolveInternalTls = (index: number, tls: { ca?: string | undefined; caFile?: string | undefined; serverName?: string | undefined }): { ca?: string; serverName?: string } => {
+  const resolveInternalTls = (
+    index: number,
+    tls: { ca?: string | undefined; caFile?: string | undefined; serverName?: string | undefined },
+  ): { ca?: string; serverName?: string } => {
     const ca = readRef(`apps[${index}].internalTls.caFile`, tls.caFile, tls.ca);
     return Object.freeze({ ...(ca !== undefined ? { ca } : {}), ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}) });
   };
-  const readTls = (at: string, files: { cert?: string | undefined; certFile?: string | undefined; key?: string | undefined; keyFile?: string | undefined } | undefined): TlsMaterial | undefined => {
+  const readTls = (
+    at: string,
+    files: { cert?: string | undefined; certFile?: string | undefined; key?: string | undefined; keyFile?: string | undefined } | undefined,
+  ): TlsMaterial | undefined => {
     if (!files) return undefined;
     const cert = readRef(`${at}.certFile`, files.certFile, files.cert);
     const key = readRef(`${at}.keyFile`, files.keyFile, files.key);

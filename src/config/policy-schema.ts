@@ -32,39 +32,47 @@ const seconds = (example: string) =>
     return parsed;
   });
 
-export const policySchema = z.strictObject({
-  name: z.string().regex(/^[\x20-\x7e]{1,80}$/, 'must be 1-80 printable ASCII characters'),
-  state: z.enum(['on', 'off', 'report-only']).default('on'),
-  conditions: z
-    .strictObject({
-      users: includeExclude.optional(),
-      groups: includeExclude.optional(),
-      locations: includeExclude.optional(),
-      clientApps: z.array(z.enum(['browser', 'api'])).min(1).optional(),
-      signInRisk: z.array(riskLevel).min(1).optional(),
-      userRisk: z.array(riskLevel).min(1).optional(),
-      claims: z.array(claimMatch).min(1).optional(),
-      paths: z.array(z.string().regex(/^\/[^\s?#]*$/, 'must be a path such as "/admin/"')).min(1).optional(),
-    })
-    .prefault({}),
-  grant: z
-    .strictObject({
-      block: z.boolean().optional(),
-      mfa: z.boolean().optional(),
-      claims: z.array(claimMatch).min(1).optional(),
-      operator: z.enum(['all', 'one']).optional(),
-    })
-    .prefault({}),
-  session: z
-    .strictObject({
-      signInFrequency: seconds('1h').optional(),
-      persistentBrowser: z.enum(['allowed', 'never']).optional(),
-    })
-    .optional(),
-}).refine(
-  (policy) => policy.grant.block === true || policy.grant.mfa === true || policy.grant.claims !== undefined || policy.session !== undefined,
-  { message: 'name at least one grant control (block, mfa, claims) or a session control', path: ['grant'] },
-);
+export const policySchema = z
+  .strictObject({
+    name: z.string().regex(/^[\x20-\x7e]{1,80}$/, 'must be 1-80 printable ASCII characters'),
+    state: z.enum(['on', 'off', 'report-only']).default('on'),
+    conditions: z
+      .strictObject({
+        users: includeExclude.optional(),
+        groups: includeExclude.optional(),
+        locations: includeExclude.optional(),
+        clientApps: z
+          .array(z.enum(['browser', 'api']))
+          .min(1)
+          .optional(),
+        signInRisk: z.array(riskLevel).min(1).optional(),
+        userRisk: z.array(riskLevel).min(1).optional(),
+        claims: z.array(claimMatch).min(1).optional(),
+        paths: z
+          .array(z.string().regex(/^\/[^\s?#]*$/, 'must be a path such as "/admin/"'))
+          .min(1)
+          .optional(),
+      })
+      .prefault({}),
+    grant: z
+      .strictObject({
+        block: z.boolean().optional(),
+        mfa: z.boolean().optional(),
+        claims: z.array(claimMatch).min(1).optional(),
+        operator: z.enum(['all', 'one']).optional(),
+      })
+      .prefault({}),
+    session: z
+      .strictObject({
+        signInFrequency: seconds('1h').optional(),
+        persistentBrowser: z.enum(['allowed', 'never']).optional(),
+      })
+      .optional(),
+  })
+  .refine((policy) => policy.grant.block === true || policy.grant.mfa === true || policy.grant.claims !== undefined || policy.session !== undefined, {
+    message: 'name at least one grant control (block, mfa, claims) or a session control',
+    path: ['grant'],
+  });
 
 export const mfaSchema = z
   .strictObject({

@@ -52,29 +52,27 @@ const httpsOrLoopbackHttpUrl = (what: string, example: string) =>
     }
   });
 
-const externalUrl = httpsOrLoopbackHttpUrl('the external URL', 'https://wiki.example.com').superRefine(
-  (value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      return;
-    }
-    if (url.pathname !== '/' || url.search || url.hash) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be an origin only (scheme, host and optional port, no path), e.g. "https://wiki.example.com"',
-      });
-    }
-    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-      ctx.addIssue({
-        code: 'custom',
-        message:
-          'must use https: session cookies are only safe over TLS (plain http is accepted for localhost only). Terminate TLS at the gateway or at a load balancer in front of it and write the https URL users see.',
-      });
-    }
-  },
-);
+const externalUrl = httpsOrLoopbackHttpUrl('the external URL', 'https://wiki.example.com').superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return;
+  }
+  if (url.pathname !== '/' || url.search || url.hash) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an origin only (scheme, host and optional port, no path), e.g. "https://wiki.example.com"',
+    });
+  }
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must use https: session cookies are only safe over TLS (plain http is accepted for localhost only). Terminate TLS at the gateway or at a load balancer in front of it and write the https URL users see.',
+    });
+  }
+});
 
 const cidr = z.string().superRefine((value, ctx) => {
   if (!isCidr(value)) {
@@ -84,7 +82,11 @@ const cidr = z.string().superRefine((value, ctx) => {
 
 const secretEntry = z
   .strictObject({
-    id: z.number().int().positive().max(2 ** 31 - 1),
+    id: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 31 - 1),
     secret: z.string().optional(),
     secretFile: z.string().min(1).optional(),
   })
@@ -108,12 +110,11 @@ const sessionOverrides = z.strictObject({
   idleTimeout: duration('1h').optional(),
 });
 
-const RESERVED_HEADER = /^(?:host|cookie|x-forwarded-.*|forwarded|x-request-id|x-gatehouse-assertion|connection|upgrade|te|trailer|transfer-encoding|keep-alive|proxy-.*)$/i;
+const RESERVED_HEADER =
+  /^(?:host|cookie|x-forwarded-.*|forwarded|x-request-id|x-gatehouse-assertion|connection|upgrade|te|trailer|transfer-encoding|keep-alive|proxy-.*)$/i;
 
 const appSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(APP_ID_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, e.g. "wiki"'),
+  id: z.string().regex(APP_ID_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, e.g. "wiki"'),
   externalUrl,
   internalUrl: httpsOrLoopbackHttpUrl('the internal URL', 'http://10.0.0.5:8080'),
   preauth: z.enum(['oidc', 'passthrough']).default('oidc'),
@@ -133,9 +134,7 @@ const appSchema = z.strictObject({
       backend: z
         .union([z.literal('default'), z.literal('long'), duration('85s')])
         .default('default')
-        .transform((value) =>
-          value === 'default' ? BACKEND_TIMEOUT_DEFAULT_SECONDS : value === 'long' ? BACKEND_TIMEOUT_LONG_SECONDS : value,
-        ),
+        .transform((value) => (value === 'default' ? BACKEND_TIMEOUT_DEFAULT_SECONDS : value === 'long' ? BACKEND_TIMEOUT_LONG_SECONDS : value)),
     })
     .prefault({}),
   session: sessionOverrides.prefault({}),
@@ -146,10 +145,7 @@ const appSchema = z.strictObject({
    * the session's claims. Client copies of these headers are always removed.
    */
   identityHeaders: z
-    .record(
-      z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'),
-      z.enum(['sub', 'email', 'name', 'groups', 'amr', 'acr']),
-    )
+    .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'), z.enum(['sub', 'email', 'name', 'groups', 'amr', 'acr']))
     .default({})
     .superRefine((headers, ctx) => {
       for (const name of Object.keys(headers)) {
@@ -201,7 +197,10 @@ const connectorsSchema = z
         /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */
         issuer: z.string().optional(),
         audience: z.string().min(1).default('urn:gatehouse:connectors'),
-        claim: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name, e.g. "roles"').default('roles'),
+        claim: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name, e.g. "roles"')
+          .default('roles'),
         value: z.string().min(1).default('admin'),
         deviceClientId: z.string().min(1).default('gatehouse-connector'),
         scope: z.string().min(1).default('openid'),
@@ -238,9 +237,7 @@ export const gatewayConfigSchema = z
         .refine((scopes) => scopes.includes('openid'), 'must include "openid"'),
       clockToleranceSeconds: z.number().int().min(0).max(MAX_CLOCK_TOLERANCE_SECONDS).default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
       timeoutSeconds: z.number().int().positive().max(120).default(IDP_REQUEST_TIMEOUT_SECONDS),
-      idTokenSigningAlg: z
-        .enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])
-        .default('RS256'),
+      idTokenSigningAlg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']).default('RS256'),
     }),
     session: z.strictObject({
       secrets: z
@@ -253,7 +250,10 @@ export const gatewayConfigSchema = z
             seen.add(entry.id);
           });
         }),
-      cookieName: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, dashes or underscores').default('gatehouse'),
+      cookieName: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, dashes or underscores')
+        .default('gatehouse'),
       maxLifetime: duration('8h').default(8 * 3600),
       idleTimeout: duration('1h').default(3600),
       persistent: z.boolean().default(false),

@@ -67,7 +67,11 @@ async function runControl(context: LinkContext, handlers: ControlLinkHandlers): 
     disarm();
     const ms = silenceMs();
     watchdog = setTimeout(() => {
-      res.destroy(new ConnectorError('ERR_SERVICE_TIMEOUT', `No heartbeat from the service for ${Math.round(ms / 1000)} s: the connection is dead.`, { reason: 'no_heartbeat' }));
+      res.destroy(
+        new ConnectorError('ERR_SERVICE_TIMEOUT', `No heartbeat from the service for ${Math.round(ms / 1000)} s: the connection is dead.`, {
+          reason: 'no_heartbeat',
+        }),
+      );
     }, ms);
   };
   const onAbort = (): void => {

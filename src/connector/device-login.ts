@@ -58,7 +58,8 @@ export async function fetchRegistrationInfo(client: ServiceClient, signal?: Abor
   return parsed.data;
 }
 
-const UNTRUSTED = /^(?:UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_UNTRUSTED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
+const UNTRUSTED =
+  /^(?:UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(?:_LOCALLY)?|SELF_SIGNED_CERT_IN_CHAIN|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_UNTRUSTED|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
 // fetch() wraps the socket's error: `TypeError: fetch failed` → cause → cause.
 function rootCode(error: unknown): string | undefined {
@@ -76,10 +77,14 @@ function idpError(error: unknown, issuer: string, step: string): ConnectorError 
   if (error instanceof oidc.ResponseBodyError) {
     const description = error.error_description ? `: ${error.error_description}` : '';
     if (error.error === 'expired_token') {
-      return new ConnectorError('ERR_DEVICE_CODE_EXPIRED', 'The code expired before anyone signed in with it. Run the command again and sign in within the time shown.', {
-        reason: error.error,
-        cause: error,
-      });
+      return new ConnectorError(
+        'ERR_DEVICE_CODE_EXPIRED',
+        'The code expired before anyone signed in with it. Run the command again and sign in within the time shown.',
+        {
+          reason: error.error,
+          cause: error,
+        },
+      );
     }
     if (error.error === 'access_denied') {
       return new ConnectorError('ERR_DEVICE_LOGIN_DENIED', `The sign-in was declined at the identity provider${description}.`, {
@@ -114,7 +119,9 @@ function idpError(error: unknown, issuer: string, step: string): ConnectorError 
 }
 
 function isTimeout(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'TimeoutError' || (error.name === 'AbortError' && (error.cause as Error | undefined)?.name === 'TimeoutError'));
+  return (
+    error instanceof Error && (error.name === 'TimeoutError' || (error.name === 'AbortError' && (error.cause as Error | undefined)?.name === 'TimeoutError'))
+  );
 }
 
 /**
@@ -188,10 +195,14 @@ export async function obtainAdminTokenByDeviceLogin(options: DeviceLoginOptions)
     } catch (error) {
       if (signal?.aborted) throw new ConnectorError('ERR_ABORTED', 'Stopped while waiting for the sign-in.', { retryable: false });
       if (deadline.aborted || isTimeout(error)) {
-        throw new ConnectorError('ERR_DEVICE_CODE_EXPIRED', 'The code expired before anyone signed in with it. Run the command again and sign in within the time shown.', {
-          reason: 'expired_token',
-          cause: error,
-        });
+        throw new ConnectorError(
+          'ERR_DEVICE_CODE_EXPIRED',
+          'The code expired before anyone signed in with it. Run the command again and sign in within the time shown.',
+          {
+            reason: 'expired_token',
+            cause: error,
+          },
+        );
       }
       throw idpError(error, info.issuer, 'sign-in');
     } finally {

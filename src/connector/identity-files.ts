@@ -119,11 +119,7 @@ export async function loadIdentity(dir: string, options: LoadOptions = {}): Prom
   const key = parseKey(dir, STATE_FILES.key, keyPem);
   const certificate = parseCertificate(dir, STATE_FILES.certificate, certPem);
   if (!certificate.checkPrivateKey(key)) {
-    throw stateError(
-      dir,
-      STATE_FILES.certificate,
-      `is not the certificate of ${STATE_FILES.key} (the pair does not match). Register again with --force.`,
-    );
+    throw stateError(dir, STATE_FILES.certificate, `is not the certificate of ${STATE_FILES.key} (the pair does not match). Register again with --force.`);
   }
   await checkKeyFileMode(dir, STATE_FILES.key);
   return Object.freeze({ keyPem, certPem });

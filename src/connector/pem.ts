@@ -34,10 +34,9 @@ export async function readCaFile(path: string, option: string): Promise<string> 
   try {
     return certificateBundleToPem(parseCertificateBundle(text));
   } catch (error) {
-    throw new ConnectorError(
-      'ERR_FILE_INVALID',
-      `${option} ${path}: not a PEM bundle of CA certificates (${(error as Error).message}).`,
-      { reason: 'not_pem', cause: error },
-    );
+    throw new ConnectorError('ERR_FILE_INVALID', `${option} ${path}: not a PEM bundle of CA certificates (${(error as Error).message}).`, {
+      reason: 'not_pem',
+      cause: error,
+    });
   }
 }

@@ -53,12 +53,13 @@ const UNTRUSTED_CODES = new Set([
 ]);
 
 // TLS alerts the service sends when it refuses our certificate at the handshake.
-const CLIENT_CERT_ALERTS = /ALERT_(?:CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)/;
+const CLIENT_CERT_ALERTS =
+  /ALERT_(?:CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)/;
 
 const CA_FILE_HINT =
   'If the service uses a private CA, give its certificate with --ca-file FILE when registering. ' +
   'If the certificate should already be trusted, a TLS-intercepting proxy or firewall may be in the way: ' +
-  'have the connector\'s traffic to the service exempted from inspection, or (if your policy allows it) pass that proxy\'s CA with --ca-file.';
+  "have the connector's traffic to the service exempted from inspection, or (if your policy allows it) pass that proxy's CA with --ca-file.";
 
 function untrustedMessage(code: string, detail: string, serviceUrl: string): string {
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {

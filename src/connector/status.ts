@@ -79,7 +79,9 @@ export async function connectorStatus(options: ConnectorStatusOptions): Promise<
     const code = isConnectorError(error) ? error.code : 'ERR_UNEXPECTED';
     const message = error instanceof Error ? error.message : String(error);
     // A refusal is an answer: the service is up but will not take this certificate.
-    const reachable = isConnectorError(error) && (error.service !== undefined || error.code === 'ERR_CERT_REFUSED' || error.code === 'ERR_CONNECTOR_REVOKED' || error.code === 'ERR_CONFIG_INVALID');
+    const reachable =
+      isConnectorError(error) &&
+      (error.service !== undefined || error.code === 'ERR_CERT_REFUSED' || error.code === 'ERR_CONNECTOR_REVOKED' || error.code === 'ERR_CONFIG_INVALID');
     service = { reachable, accepted: reachable && error.code === 'ERR_CONFIG_INVALID', configVersion: null, apps: null, error: { code, message } };
   } finally {
     client.close();

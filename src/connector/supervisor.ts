@@ -19,7 +19,14 @@ import { ConnectorConfigStore, type AppliedConfig } from './config.ts';
 import { createControlLink } from './control-link.ts';
 import { parseAllowOption, type TargetAllowList } from './allow-list.ts';
 import { ConnectorError, isConnectorError } from './errors.ts';
-import { CONFIG_REFRESH_INTERVAL_MS, RECONNECT_BASE_MS, RECONNECT_CAP_MS, RENEWAL_RETRY_BASE_MS, STABLE_CONNECTION_MS, TUNNELS_PER_CONNECTOR } from '../limits.ts';
+import {
+  CONFIG_REFRESH_INTERVAL_MS,
+  RECONNECT_BASE_MS,
+  RECONNECT_CAP_MS,
+  RENEWAL_RETRY_BASE_MS,
+  STABLE_CONNECTION_MS,
+  TUNNELS_PER_CONNECTOR,
+} from '../limits.ts';
 import type { ConnectorLink } from './link.ts';
 import type { TunnelTransport } from './tunnel-dialer.ts';
 import { createTunnelLink } from './tunnel-link.ts';
@@ -90,7 +97,10 @@ function warnOutsideAllowList(config: AppliedConfig, allowList: TargetAllowList,
     if (allowList.allowsHost(app.hostname, app.port)) continue;
     // A host name may still resolve inside an allowed network; that is decided when it is dialled.
     if (isIP(app.hostname) === 0) continue;
-    log.warn({ app: app.id, target: `${app.hostname}:${app.port}` }, "the configuration names an app outside the connector's allow-list; its streams will be refused");
+    log.warn(
+      { app: app.id, target: `${app.hostname}:${app.port}` },
+      "the configuration names an app outside the connector's allow-list; its streams will be refused",
+    );
     progress(`app ${app.id}: its internal address is outside the allow-list; requests to it will be refused`);
   }
 }
@@ -149,12 +159,15 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
     // `renew` event is the main signal; this covers a lost one), and at least hourly.
     const dueAt = Date.parse(received.renewal.issuedAt) + received.renewal.ageSeconds * 1000;
     const untilDue = received.renewal.due ? CONFIG_REFRESH_INTERVAL_MS : Math.max(1000, dueAt - clock() + 1000);
-    refreshTimer = setTimeout(() => {
-      pull(stop.signal).catch((error: unknown) => {
-        if (isConnectorError(error) && !error.retryable && error.code !== 'ERR_ABORTED') failFatal(error);
-        else if (!stop.signal.aborted) log.warn(describeError(error), 'scheduled configuration pull failed');
-      });
-    }, Math.min(CONFIG_REFRESH_INTERVAL_MS, untilDue));
+    refreshTimer = setTimeout(
+      () => {
+        pull(stop.signal).catch((error: unknown) => {
+          if (isConnectorError(error) && !error.retryable && error.code !== 'ERR_ABORTED') failFatal(error);
+          else if (!stop.signal.aborted) log.warn(describeError(error), 'scheduled configuration pull failed');
+        });
+      },
+      Math.min(CONFIG_REFRESH_INTERVAL_MS, untilDue),
+    );
   };
 
   const applyPulled = async (raw: unknown): Promise<void> => {
@@ -293,7 +306,8 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
       }
       if (establishedAt !== undefined && clock() - establishedAt >= policy.stableMs) backoff.reset();
       const delayMs = backoff.next();
-      const what = failure === undefined ? { code: 'closed', reason: 'closed_by_service', message: 'the service closed the connection' } : describeError(failure);
+      const what =
+        failure === undefined ? { code: 'closed', reason: 'closed_by_service', message: 'the service closed the connection' } : describeError(failure);
       if (failure !== undefined && !isConnectorError(failure)) linkLog.error({ err: failure }, 'unexpected failure');
       linkLog.warn({ code: what.code, reason: what.reason, delayMs, attempt: backoff.attempt }, `link down: ${what.message}`);
       progress(`${link.name} link down (${what.message}); reconnecting in ${(delayMs / 1000).toFixed(1)} s`);

@@ -50,7 +50,11 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         if (info.reason === 'refused' && info.refusal) {
           throw serviceRefusedConnector(info.refusal, { serviceUrl: context.client.origin });
         }
-        throw new ConnectorError('ERR_SERVICE_UNREACHABLE', `The tunnel closed (${info.reason}).`, { retryable: true, reason: info.reason, ...(info.error ? { cause: info.error } : {}) });
+        throw new ConnectorError('ERR_SERVICE_UNREACHABLE', `The tunnel closed (${info.reason}).`, {
+          retryable: true,
+          reason: info.reason,
+          ...(info.error ? { cause: info.error } : {}),
+        });
       } finally {
         context.signal.removeEventListener('abort', onStop);
       }

@@ -6,7 +6,10 @@
  * sends such a cookie back as `__Host-gatehouse=…`.
  */
 export function isGatehouseCookieName(name: string, sessionCookieBase: string): boolean {
-  const bare = name.trim().toLowerCase().replace(/^__(?:host|secure)-/, '');
+  const bare = name
+    .trim()
+    .toLowerCase()
+    .replace(/^__(?:host|secure)-/, '');
   return bare === sessionCookieBase.toLowerCase() || bare.startsWith('gh-tx-') || bare === 'gh-loop';
 }
 

@@ -56,8 +56,7 @@ export function createForwardingRules(options: ForwardingRulesOptions): Forwardi
   const wellKnown = headerNameSet(WELL_KNOWN_IDENTITY_HEADERS);
   const passed: HeaderNameSet = headerNameSet(options.passRequestHeaders ?? []);
   const owned = headerNameSet([...FORWARDING_HEADERS, ...configured, ASSERTION_HEADER, 'cookie', 'host']);
-  const decide = (name: string): boolean =>
-    forwarding.has(name) || identity.has(name) || stripped.has(name) || (wellKnown.has(name) && !passed.has(name));
+  const decide = (name: string): boolean => forwarding.has(name) || identity.has(name) || stripped.has(name) || (wellKnown.has(name) && !passed.has(name));
   // Clients send the same few dozen names on every request: remember the answers, within a bound.
   const decided = new Map<string, boolean>();
   return {

@@ -55,15 +55,18 @@ export class AccessControl {
    * WebSocket, audited only when it refuses (its report-only findings were
    * audited at the upgrade, and would repeat every interval).
    */
-  async decide(req: IncomingMessage, app: AppConfig, identity: Identity, path: string, clientIp: string, at: 'sign-in' | 'request' | 'websocket'): Promise<AccessDecision | undefined> {
+  async decide(
+    req: IncomingMessage,
+    app: AppConfig,
+    identity: Identity,
+    path: string,
+    clientIp: string,
+    at: 'sign-in' | 'request' | 'websocket',
+  ): Promise<AccessDecision | undefined> {
     const engine = this.#engines.get(app.id);
     if (!engine) return undefined;
-    const risk = this.#options.risk
-      ? await this.#options.risk({ sub: identity.sub, clientIp, userAgent: req.headers['user-agent'], app: app.id })
-      : NO_RISK;
-    const decision = engine.evaluate(
-      accessFacts({ identity, clientIp, clientApp: clientAppOf(req), path, risk, now: nowSeconds(this.#options.clock) }),
-    );
+    const risk = this.#options.risk ? await this.#options.risk({ sub: identity.sub, clientIp, userAgent: req.headers['user-agent'], app: app.id }) : NO_RISK;
+    const decision = engine.evaluate(accessFacts({ identity, clientIp, clientApp: clientAppOf(req), path, risk, now: nowSeconds(this.#options.clock) }));
     const reportOnlyFailures = decision.outcomes.filter((outcome) => outcome.state === 'report-only' && outcome.applied && !outcome.satisfied);
     // Every sign-in decision is audited; per request, only what was refused or would have been.
     if (at === 'sign-in' || decision.effect !== 'allow' || (at === 'request' && reportOnlyFailures.length > 0)) {

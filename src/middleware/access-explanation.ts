@@ -29,7 +29,7 @@ function sentence(outcome: PolicyOutcome): string {
     if (outcome.matched.some((entry) => entry.startsWith('clientApp'))) return 'This kind of client may not use this application.';
     return 'Your account is not allowed to use this application.';
   }
-  return 'Your access does not meet this application\'s policy.';
+  return "Your access does not meet this application's policy.";
 }
 
 export function explain(decision: AccessDecision): Explanation {

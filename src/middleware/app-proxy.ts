@@ -123,8 +123,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
 function failureOf(error: Error, req: IncomingMessage, options: AppProxyOptions): GatehouseError {
   const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
   const timedOut = code === BACKEND_TIMEOUT || code === UPGRADE_TIMEOUT || code === 'ETIMEDOUT';
-  const failure =
-    options.classify?.(error) ?? new GatehouseError(timedOut ? 'ERR_BACKEND_TIMEOUT' : 'ERR_BACKEND_UNREACHABLE', `backend_${code}`);
+  const failure = options.classify?.(error) ?? new GatehouseError(timedOut ? 'ERR_BACKEND_TIMEOUT' : 'ERR_BACKEND_UNREACHABLE', `backend_${code}`);
   options.logger.warn({ app: options.app.id, code, requestId: getRequestContext(req)?.requestId }, 'forwarding failed');
   options.audit.emit({ type: 'forward.failed', outcome: 'failure', code: failure.code, reason: failure.reason, ...auditContext(req) });
   return failure;

@@ -34,7 +34,12 @@ const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{
  */
 export function normalizeHost(raw: string | undefined): string | undefined {
   if (raw === undefined || raw.length > 260) return undefined;
-  const match = HOST.exec(raw.trim().toLowerCase().replace(/\.(?=:\d+$|$)/, ''));
+  const match = HOST.exec(
+    raw
+      .trim()
+      .toLowerCase()
+      .replace(/\.(?=:\d+$|$)/, ''),
+  );
   if (!match) return undefined;
   return match[0];
 }

@@ -20,12 +20,7 @@ export interface ErrorResponseOptions {
  * that failed and why, with the request ID. The text comes from the error
  * table only: nothing from the request is echoed except our own sign-in URL.
  */
-export function sendError(
-  req: IncomingMessage,
-  res: ServerResponse,
-  error: GatehouseError,
-  options: ErrorResponseOptions = {},
-): void {
+export function sendError(req: IncomingMessage, res: ServerResponse, error: GatehouseError, options: ErrorResponseOptions = {}): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -41,10 +36,7 @@ export function sendError(
   for (const [name, value] of Object.entries(OWN_PAGE_HEADERS)) res.setHeader(name, value);
   if (error.status === 401) {
     const realm = context?.app?.id ?? 'gatehouse';
-    res.setHeader(
-      'WWW-Authenticate',
-      signInUrl ? `Gatehouse realm="${realm}", signin_url="${signInUrl}"` : `Gatehouse realm="${realm}"`,
-    );
+    res.setHeader('WWW-Authenticate', signInUrl ? `Gatehouse realm="${realm}", signin_url="${signInUrl}"` : `Gatehouse realm="${realm}"`);
   }
 
   if (options.format === 'html' || (options.format === undefined && wantsHtml(req))) {

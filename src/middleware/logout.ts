@@ -22,13 +22,16 @@ export function logout(deps: PreauthDeps): RequestHandler {
 
     const site = req.headers['sec-fetch-site'];
     if (site === 'cross-site' || site === 'same-site') {
-      res.status(200).type('html').send(
-        renderPage(
-          'Sign out?',
-          `<h1>Sign out?</h1><p>Another site asked to sign you out of this application.</p>
+      res
+        .status(200)
+        .type('html')
+        .send(
+          renderPage(
+            'Sign out?',
+            `<h1>Sign out?</h1><p>Another site asked to sign you out of this application.</p>
 <form method="post" action="${escapeHtml(LOGOUT_PATH)}"><button class="button" type="submit">Sign out</button></form>`,
-        ),
-      );
+          ),
+        );
       return;
     }
 

@@ -41,7 +41,10 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
      * known attempt cost an attacker nothing, so counting them would let
      * anyone raise the risk of everyone behind the same address.
      */
-    const fail = (error: GatehouseError, options: { readonly details?: Record<string, string>; readonly sub?: string; readonly authentication?: boolean } = {}): void => {
+    const fail = (
+      error: GatehouseError,
+      options: { readonly details?: Record<string, string>; readonly sub?: string; readonly authentication?: boolean } = {},
+    ): void => {
       deps.audit.emit({ type: 'signin.failed', outcome: 'failure', code: error.code, reason: error.reason, details: options.details, ...auditContext(req) });
       if (options.authentication === true) deps.signIns?.failure({ sub: options.sub, clientIp, now: nowSeconds(deps.clock) });
       sendError(req, res, error, { signInUrl: signInUrl(app, '/') });
@@ -102,7 +105,10 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       const explanation = explain(decision);
       if (decision.effect === 'deny' || transaction.su) {
         // A step-up already went to the provider once: it is not sent again (no loops, ever).
-        const error = decision.effect === 'deny' ? new GatehouseError('ERR_POLICY_DENIED', 'policy') : new GatehouseError('ERR_STEP_UP_FAILED', `step_up_${transaction.su}`);
+        const error =
+          decision.effect === 'deny'
+            ? new GatehouseError('ERR_POLICY_DENIED', 'policy')
+            : new GatehouseError('ERR_STEP_UP_FAILED', `step_up_${transaction.su}`);
         deps.audit.emit({
           type: 'access.denied',
           outcome: 'failure',

@@ -9,7 +9,14 @@ export function rejectUpgrade(socket: Duplex, error: GatehouseError, requestId?:
   }
   const description = ERROR_TABLE[error.code];
   const body = JSON.stringify({
-    error: { code: error.code, step: description.step, title: description.title, message: description.message, ...(requestId ? { requestId } : {}), ...(signIn ? { signInUrl: signIn } : {}) },
+    error: {
+      code: error.code,
+      step: description.step,
+      title: description.title,
+      message: description.message,
+      ...(requestId ? { requestId } : {}),
+      ...(signIn ? { signInUrl: signIn } : {}),
+    },
   });
   const headers = [
     `HTTP/1.1 ${description.status} ${description.title}`,

@@ -79,20 +79,36 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
       const check = await options.sessions.read(req, app);
       if (!check.ok) {
         const code: GatehouseErrorCode =
-          check.reason === 'missing' ? 'ERR_SESSION_REQUIRED' : check.reason === 'expired' || check.reason === 'idle' ? 'ERR_SESSION_EXPIRED' : check.reason === 'revoked' ? 'ERR_SESSION_REVOKED' : 'ERR_SESSION_INVALID';
+          check.reason === 'missing'
+            ? 'ERR_SESSION_REQUIRED'
+            : check.reason === 'expired' || check.reason === 'idle'
+              ? 'ERR_SESSION_EXPIRED'
+              : check.reason === 'revoked'
+                ? 'ERR_SESSION_REVOKED'
+                : 'ERR_SESSION_INVALID';
         return fail(new GatehouseError(code, check.reason), signInUrl(app, req.url ?? '/'));
       }
       context.identity = check.identity;
       const decision = await options.access.decide(req, app, check.identity, requestPath(req.url ?? '/'), context.clientIp, 'request');
       if (decision?.effect === 'deny') return fail(new GatehouseError('ERR_POLICY_DENIED', 'policy'));
-      if (decision?.effect === 'step-up') return fail(new GatehouseError('ERR_STEP_UP_REQUIRED', decision.stepUp?.reason ?? 'step_up'), signInUrl(app, req.url ?? '/'));
+      if (decision?.effect === 'step-up')
+        return fail(new GatehouseError('ERR_STEP_UP_REQUIRED', decision.stepUp?.reason ?? 'step_up'), signInUrl(app, req.url ?? '/'));
       context.assertion = await options.assertions.assertionFor(check.identity, app);
       // Checked again while open: expiry, revocation, idle time and policy, as every request is.
       options.sockets.track(
         check.identity.sessionId,
         check.identity.sessionExpiresAt,
         socket as Parameters<SessionSockets['track']>[2],
-        socketRecheck({ sessions: options.sessions, access: options.access, audit: options.audit, req, app, identity: check.identity, record: check.record, clientIp: context.clientIp }),
+        socketRecheck({
+          sessions: options.sessions,
+          access: options.access,
+          audit: options.audit,
+          req,
+          app,
+          identity: check.identity,
+          record: check.record,
+          clientIp: context.clientIp,
+        }),
       );
     }
     options.forwarder.upgrade(req, socket, head);

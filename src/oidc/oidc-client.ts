@@ -153,23 +153,15 @@ export class OidcClient {
   }
 
   async #discover(): Promise<client.Configuration> {
-    return client.discovery(
-      new URL(this.#settings.issuer),
-      this.#settings.clientId,
-      this.#clientMetadata(0),
-      this.#clientAuth(),
-      { [client.customFetch]: this.#customFetch, timeout: this.#settings.timeoutSeconds },
-    );
+    return client.discovery(new URL(this.#settings.issuer), this.#settings.clientId, this.#clientMetadata(0), this.#clientAuth(), {
+      [client.customFetch]: this.#customFetch,
+      timeout: this.#settings.timeoutSeconds,
+    });
   }
 
   #configurationNow(discovered: client.Configuration): client.Configuration {
     const skew = Math.round((this.#clock() - Date.now()) / 1000);
-    const configuration = new client.Configuration(
-      discovered.serverMetadata(),
-      this.#settings.clientId,
-      this.#clientMetadata(skew),
-      this.#clientAuth(),
-    );
+    const configuration = new client.Configuration(discovered.serverMetadata(), this.#settings.clientId, this.#clientMetadata(skew), this.#clientAuth());
     configuration[client.customFetch] = this.#customFetch;
     configuration.timeout = this.#settings.timeoutSeconds;
     if (this.#jwksCache) client.setJwksCache(configuration, this.#jwksCache);
@@ -205,11 +197,9 @@ export function mapExchangeError(error: unknown): GatehouseError {
     return new GatehouseError('ERR_IDP_ERROR', `token_endpoint:${safeToken(error.error)}`, { cause: error });
   }
   if (error instanceof client.AuthorizationResponseError) {
-    return new GatehouseError(
-      error.error === 'access_denied' ? 'ERR_SIGNIN_DENIED' : 'ERR_IDP_ERROR',
-      `authorization:${safeToken(error.error)}`,
-      { cause: error },
-    );
+    return new GatehouseError(error.error === 'access_denied' ? 'ERR_SIGNIN_DENIED' : 'ERR_IDP_ERROR', `authorization:${safeToken(error.error)}`, {
+      cause: error,
+    });
   }
   if (error instanceof client.ClientError) {
     const inner = error.cause instanceof Error ? error.cause : undefined;

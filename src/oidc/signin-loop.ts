@@ -94,6 +94,8 @@ export class SignInLoopDetector {
 
   /** Bound to the app, so a genuine cookie of one app cannot be replayed on another. */
   #mac(id: number, app: string, body: string): string {
-    return createHmac('sha256', this.#keys[id] ?? '').update(`gatehouse/signin-loop/v1\n${app}\n${body}`).digest('base64url');
+    return createHmac('sha256', this.#keys[id] ?? '')
+      .update(`gatehouse/signin-loop/v1\n${app}\n${body}`)
+      .digest('base64url');
   }
 }

@@ -17,10 +17,7 @@ export function extension(cert: forge.pki.Certificate, name: string): Readonly<R
 }
 
 /** The value of an attribute that must occur exactly once in a name, or undefined. */
-export function singleAttribute(
-  name: { readonly attributes: readonly forge.pki.CertificateField[] },
-  shortName: string,
-): string | undefined {
+export function singleAttribute(name: { readonly attributes: readonly forge.pki.CertificateField[] }, shortName: string): string | undefined {
   const matches = name.attributes.filter((attribute) => attribute.shortName === shortName);
   const value = matches.length === 1 ? matches[0]?.value : undefined;
   return typeof value === 'string' ? value : undefined;

@@ -13,13 +13,7 @@ import type { VerifiedCsr } from './csr.ts';
 import { CaError, PkiArgumentError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
 import { certificateDer, forgePublicKey, signCertificate, toDer } from './forge-der.ts';
-import {
-  checkValidDays,
-  issueLeaf,
-  type IssuedCertificate,
-  type IssueOptions,
-  type SigningCa,
-} from './issue-certificate.ts';
+import { checkValidDays, issueLeaf, type IssuedCertificate, type IssueOptions, type SigningCa } from './issue-certificate.ts';
 import { decodePem, encodePem } from './pem.ts';
 import { generateRsaKey } from './rsa-key.ts';
 import { randomSerialHex } from './serial.ts';
@@ -108,8 +102,7 @@ export class ConnectorCa {
     this.#ca = {
       cert,
       key,
-      keyIdentifier:
-        typeof skiHex === 'string' ? forge.util.hexToBytes(skiHex) : cert.generateSubjectKeyIdentifier().getBytes(),
+      keyIdentifier: typeof skiHex === 'string' ? forge.util.hexToBytes(skiHex) : cert.generateSubjectKeyIdentifier().getBytes(),
     };
     this.#certPem = encodePem('CERTIFICATE', decoded.der);
     this.#fingerprint256 = sha256Hex(decoded.der);

@@ -27,10 +27,7 @@ const SUBJECT_COMMON_NAME = 'gatehouse-connector';
 export function createKeyAndCsr(options: CreateKeyAndCsrOptions = {}): KeyAndCsr {
   const bits = options.bits ?? DEFAULT_BITS;
   if (!Number.isInteger(bits) || bits < MIN_CSR_RSA_BITS || bits > MAX_CSR_RSA_BITS || bits % 8 !== 0) {
-    throw new PkiArgumentError(
-      'bits',
-      `must be a multiple of 8 from ${MIN_CSR_RSA_BITS} to ${MAX_CSR_RSA_BITS} (default ${DEFAULT_BITS})`,
-    );
+    throw new PkiArgumentError('bits', `must be a multiple of 8 from ${MIN_CSR_RSA_BITS} to ${MAX_CSR_RSA_BITS} (default ${DEFAULT_BITS})`);
   }
   const key = generateRsaKey(bits);
   return { keyPem: key.keyPem, csrPem: csrFor(key.privateKey, key.publicKey) };

@@ -20,12 +20,7 @@ export interface CertificationRequestParts {
 
 const { Class, Type } = forge.asn1;
 
-function isNode(
-  node: forge.asn1.Asn1 | undefined,
-  tagClass: forge.asn1.Class,
-  type: number,
-  constructed: boolean,
-): node is forge.asn1.Asn1 {
+function isNode(node: forge.asn1.Asn1 | undefined, tagClass: forge.asn1.Class, type: number, constructed: boolean): node is forge.asn1.Asn1 {
   return node !== undefined && node.tagClass === tagClass && Number(node.type) === type && node.constructed === constructed;
 }
 

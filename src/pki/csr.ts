@@ -10,15 +10,7 @@ import { CsrError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
 import { decodePem } from './pem.ts';
 import { parseDer } from './forge-der.ts';
-import {
-  OID_EC_PUBLIC_KEY,
-  OID_ED25519,
-  OID_RSA_ENCRYPTION,
-  OID_RSASSA_PSS,
-  OID_SHA256_WITH_RSA,
-  OID_SHA384_WITH_RSA,
-  OID_SHA512_WITH_RSA,
-} from './oids.ts';
+import { OID_EC_PUBLIC_KEY, OID_ED25519, OID_RSA_ENCRYPTION, OID_RSASSA_PSS, OID_SHA256_WITH_RSA, OID_SHA384_WITH_RSA, OID_SHA512_WITH_RSA } from './oids.ts';
 
 export { createKeyAndCsr, type CreateKeyAndCsrOptions, type KeyAndCsr } from './create-key-and-csr.ts';
 
@@ -69,10 +61,7 @@ function readRequest(pem: string): CertificationRequestParts {
   // Checked before any parsing, so that size alone can never cost more than a length count.
   const bytes = Buffer.byteLength(pem, 'utf8');
   if (bytes > MAX_CSR_PEM_BYTES) {
-    throw new CsrError(
-      'ERR_CSR_TOO_LARGE',
-      `The certificate request is ${bytes} bytes; at most ${MAX_CSR_PEM_BYTES} are accepted.`,
-    );
+    throw new CsrError('ERR_CSR_TOO_LARGE', `The certificate request is ${bytes} bytes; at most ${MAX_CSR_PEM_BYTES} are accepted.`);
   }
   const decoded = decodePemOrThrow(pem);
   let parts: CertificationRequestParts | undefined;
@@ -109,21 +98,15 @@ function readKey(parts: CertificationRequestParts): KeyObject {
     throw new CsrError('ERR_CSR_KEY_TYPE', `The certificate request's key is not usable; the service requires ${REQUIRED_KEY}.`);
   }
   if (bits < MIN_CSR_RSA_BITS) {
-    throw new CsrError(
-      'ERR_CSR_KEY_TOO_SMALL',
-      `The certificate request's RSA key has ${bits} bits; at least ${MIN_CSR_RSA_BITS} are required.`,
-    );
+    throw new CsrError('ERR_CSR_KEY_TOO_SMALL', `The certificate request's RSA key has ${bits} bits; at least ${MIN_CSR_RSA_BITS} are required.`);
   }
   if (bits > MAX_CSR_RSA_BITS) {
-    throw new CsrError(
-      'ERR_CSR_KEY_TYPE',
-      `The certificate request's RSA key has ${bits} bits; at most ${MAX_CSR_RSA_BITS} are accepted.`,
-    );
+    throw new CsrError('ERR_CSR_KEY_TYPE', `The certificate request's RSA key has ${bits} bits; at most ${MAX_CSR_RSA_BITS} are accepted.`);
   }
   if (exponent < 3n || exponent % 2n === 0n || exponent > MAX_PUBLIC_EXPONENT) {
     throw new CsrError(
       'ERR_CSR_KEY_TYPE',
-      'The certificate request\'s RSA public exponent is not acceptable; use an odd exponent of at least 3 (normally 65537).',
+      "The certificate request's RSA public exponent is not acceptable; use an odd exponent of at least 3 (normally 65537).",
     );
   }
   return key;
@@ -140,7 +123,7 @@ function checkSignature(parts: CertificationRequestParts, key: KeyObject): void 
   if (!signatureMatches(hash, parts, key)) {
     throw new CsrError(
       'ERR_CSR_SIGNATURE',
-      'The certificate request\'s signature does not match its contents and key: it was altered after signing, or signed with another key.',
+      "The certificate request's signature does not match its contents and key: it was altered after signing, or signed with another key.",
     );
   }
 }

@@ -16,10 +16,7 @@ interface FromDerOptions {
 }
 
 // The typings only know the legacy boolean `strict` argument.
-const fromDer = forge.asn1.fromDer as unknown as (
-  bytes: forge.util.ByteStringBuffer,
-  options: FromDerOptions,
-) => forge.asn1.Asn1;
+const fromDer = forge.asn1.fromDer as unknown as (bytes: forge.util.ByteStringBuffer, options: FromDerOptions) => forge.asn1.Asn1;
 
 // Public in node-forge, missing from its typings.
 interface ForgeInternals {
@@ -72,7 +69,6 @@ export function signCertificationRequest(csr: forge.pki.CertificateSigningReques
   csr.signatureOid = OID_SHA256_WITH_RSA;
   const info = internals.getCertificationRequestInfo(csr);
   // forge serializes this cached value, so the signed bytes are the sent bytes.
-  (csr as forge.pki.CertificateSigningRequest & { certificationRequestInfo: forge.asn1.Asn1 }).certificationRequestInfo =
-    info;
+  (csr as forge.pki.CertificateSigningRequest & { certificationRequestInfo: forge.asn1.Asn1 }).certificationRequestInfo = info;
   csr.signature = sign('sha256', toDer(info), key).toString('binary');
 }

@@ -52,10 +52,7 @@ export function issueLeaf(ca: SigningCa, request: LeafRequest): IssuedCertificat
   if (!Number.isFinite(request.now)) throw new PkiArgumentError('now', 'must be milliseconds since the epoch');
   const caNotAfter = ca.cert.validity.notAfter.getTime();
   if (request.now >= caNotAfter) {
-    throw new CaError(
-      'ERR_CA_EXPIRED',
-      `The connector CA expired at ${new Date(caNotAfter).toISOString()}; make a new CA and register the connectors again.`,
-    );
+    throw new CaError('ERR_CA_EXPIRED', `The connector CA expired at ${new Date(caNotAfter).toISOString()}; make a new CA and register the connectors again.`);
   }
 
   const cert = forge.pki.createCertificate();

@@ -28,11 +28,7 @@ export type ClientCertificateVerdict = VerifiedClientCertificate | { readonly ok
  * @param certificate PEM text, or DER bytes as `tlsSocket.getPeerCertificate().raw` gives them.
  * @param now milliseconds since the epoch.
  */
-export function verifyClientCertificate(
-  ca: forge.pki.Certificate,
-  certificate: string | Uint8Array,
-  now: number,
-): ClientCertificateVerdict {
+export function verifyClientCertificate(ca: forge.pki.Certificate, certificate: string | Uint8Array, now: number): ClientCertificateVerdict {
   const der = toDer(certificate);
   if (!der) return refuse('malformed');
   let cert: forge.pki.Certificate;

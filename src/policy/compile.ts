@@ -40,7 +40,8 @@ export function compilePolicy(policy: Policy, index: number, named: NamedLocatio
   if (conditions.paths !== undefined) {
     if (conditions.paths.length === 0) issue('conditions.paths', 'is empty; omit it to mean every path');
     for (const path of conditions.paths) {
-      if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path)) issue('conditions.paths', `${JSON.stringify(path)} must be a path such as "/admin/" (prefix) or "/export" (exact)`);
+      if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path))
+        issue('conditions.paths', `${JSON.stringify(path)} must be a path such as "/admin/" (prefix) or "/export" (exact)`);
     }
   }
 

@@ -11,7 +11,6 @@
 /** How many rounds of percent-decoding are tried (double encoding); more means unreadable. */
 const MAX_DECODE_ROUNDS = 3;
 
-
 /**
  * Lower-cased forms of the path (query and fragment cut off), or `undefined`
  * when it cannot be read safely — not starting with `/`, malformed or
@@ -55,7 +54,9 @@ function collapseSlashes(path: string): string {
 
 /** Backslashes as slashes, `;params` dropped, slashes collapsed, dot segments resolved (RFC 3986 §5.2.4). */
 function canonicalPath(path: string): string {
-  const segments = collapseSlashes(path.replace(/\\/g, '/').replace(/;[^/]*/g, '')).split('/').slice(1);
+  const segments = collapseSlashes(path.replace(/\\/g, '/').replace(/;[^/]*/g, ''))
+    .split('/')
+    .slice(1);
   const output: string[] = [];
   segments.forEach((segment, index) => {
     const last = index === segments.length - 1;

@@ -15,7 +15,10 @@ const appSchema = z.object({
   /** For https apps: the CA bundle that signs the app's certificate and the name to verify. */
   tls: z
     .object({
-      ca: z.string().max(256 * 1024).optional(),
+      ca: z
+        .string()
+        .max(256 * 1024)
+        .optional(),
       servername: z.string().min(1).max(253).optional(),
     })
     .optional(),

@@ -24,11 +24,7 @@ export function seal(data: object, passwords: PasswordMap, ttlSeconds: number): 
  * Unseals and validates a cookie value. Never throws: a forged, truncated,
  * expired or foreign value is a typed failure reason for the audit log.
  */
-export async function unseal<S extends z.ZodType>(
-  value: string,
-  passwords: PasswordMap,
-  schema: S,
-): Promise<UnsealResult<z.infer<S>>> {
+export async function unseal<S extends z.ZodType>(value: string, passwords: PasswordMap, schema: S): Promise<UnsealResult<z.infer<S>>> {
   if (value.length > MAX_SET_COOKIE_BYTES || !SEAL_SHAPE.test(value)) return { ok: false, reason: 'tampered' };
   let failure: UnsealErrorReason | undefined;
   const data = await unsealData<unknown>(value, {

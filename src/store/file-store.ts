@@ -142,10 +142,8 @@ async function prepareDirectory(path: string): Promise<void> {
     // An existing directory is tightened too: it is about to hold the CA's private key.
     if ((info.mode & 0o777) !== DIRECTORY_MODE) await chmod(path, DIRECTORY_MODE);
   } catch (error) {
-    throw new StoreError(
-      'ERR_STORE_UNUSABLE',
-      `The state directory ${path} cannot be used: it must be a directory this process can create and own.`,
-      { cause: error },
-    );
+    throw new StoreError('ERR_STORE_UNUSABLE', `The state directory ${path} cannot be used: it must be a directory this process can create and own.`, {
+      cause: error,
+    });
   }
 }

@@ -15,13 +15,7 @@ export interface AgentOptions {
  * conditional-access policies (a blocked group is still blocked). Needs a
  * gateway created with `{ testing: true }`.
  */
-export async function signedInAgent(
-  app: TestedApp,
-  gateway: Gateway,
-  appId: string,
-  user: TestSessionUser,
-  options: AgentOptions = {},
-): Promise<TestingAgent> {
+export async function signedInAgent(app: TestedApp, gateway: Gateway, appId: string, user: TestSessionUser, options: AgentOptions = {}): Promise<TestingAgent> {
   const hooks = testingHooksOf(gateway, 'signedInAgent');
   const published = publishedApp(gateway, appId, 'signedInAgent');
   if (typeof user?.sub !== 'string' || user.sub === '') {

@@ -82,7 +82,10 @@ export async function startThrowawayConnector(options: ThrowawayConnectorOptions
     throw new TestingError('ERR_INVALID_ARG_VALUE', `${helper}: tunnels must be a whole number from 1 to ${MAX_TUNNELS_PER_CONNECTOR}`);
   }
   if (service.config.tls && options.serviceCa === undefined) {
-    throw new TestingError('ERR_INVALID_ARG_VALUE', `${helper}: the connector listener has its own certificate (connectors.tls): pass the CA that signs it as serviceCa`);
+    throw new TestingError(
+      'ERR_INVALID_ARG_VALUE',
+      `${helper}: the connector listener has its own certificate (connectors.tls): pass the CA that signs it as serviceCa`,
+    );
   }
 
   const address = service.address() ?? (await service.listen(0, '127.0.0.1'));
@@ -129,7 +132,9 @@ export async function startThrowawayConnector(options: ThrowawayConnectorOptions
         throw new Error(`${helper}: the connector stopped before its tunnels were up`, ended.error === undefined ? undefined : { cause: ended.error });
       }
       if (Date.now() > deadline) {
-        throw new Error(`${helper}: the connector's ${tunnels} tunnel(s) were not up within ${options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms (configuration applied: ${configured}, tunnels open: ${open()})`);
+        throw new Error(
+          `${helper}: the connector's ${tunnels} tunnel(s) were not up within ${options.timeoutMs ?? DEFAULT_READY_TIMEOUT_MS} ms (configuration applied: ${configured}, tunnels open: ${open()})`,
+        );
       }
       await sleep(READY_POLL_MS);
     }

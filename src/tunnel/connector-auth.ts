@@ -28,12 +28,7 @@ const TLS_REASONS: Readonly<Record<string, string>> = {
  * connector CA, node-forge verifies it again, and the registry must know it
  * as the current certificate (or the previous one within the grace period).
  */
-export function authenticateConnector(
-  req: IncomingMessage,
-  ca: ConnectorCa,
-  registry: ConnectorRegistry,
-  nowMs: number,
-): AuthenticatedConnector {
+export function authenticateConnector(req: IncomingMessage, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): AuthenticatedConnector {
   return authenticateSocket(req.socket as TLSSocket, ca, registry, nowMs);
 }
 

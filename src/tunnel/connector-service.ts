@@ -165,7 +165,14 @@ export class ConnectorService {
         .map((app) => ({
           id: app.id,
           internalUrl: app.internalUrl,
-          ...(app.internalTls ? { tls: { ...(app.internalTls.ca ? { ca: app.internalTls.ca } : {}), ...(app.internalTls.serverName ? { servername: app.internalTls.serverName } : {}) } } : {}),
+          ...(app.internalTls
+            ? {
+                tls: {
+                  ...(app.internalTls.ca ? { ca: app.internalTls.ca } : {}),
+                  ...(app.internalTls.serverName ? { servername: app.internalTls.serverName } : {}),
+                },
+              }
+            : {}),
         })),
       heartbeatIntervalSeconds: this.config.heartbeatInterval,
       renewal: {
@@ -436,10 +443,14 @@ export class ConnectorService {
 
   #issue(csr: VerifiedCsr, connectorId: string, group: string): { certPem: string; meta: Omit<ConnectorRecord['certificate'], 'issuedAt'> } {
     // Validity follows real time: TLS checks it against the real clock, whatever the service's clock says.
-    const issued = this.ca.issueClientCertificate(csr, { connectorId, group }, {
-      validDays: this.config.certificateLifetime / 86_400,
-      now: Date.now(),
-    });
+    const issued = this.ca.issueClientCertificate(
+      csr,
+      { connectorId, group },
+      {
+        validDays: this.config.certificateLifetime / 86_400,
+        now: Date.now(),
+      },
+    );
     return {
       certPem: issued.certPem,
       meta: {

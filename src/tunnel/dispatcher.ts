@@ -69,7 +69,14 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
   const noConnector = (req: IncomingMessage, app: AppConfig): GatehouseError | undefined => {
     if (options.pool.has(app.connectorGroup)) return undefined;
     const error = new GatehouseError('ERR_NO_CONNECTOR', 'no_connector_online');
-    options.audit.emit({ type: 'forward.failed', outcome: 'failure', code: error.code, reason: error.reason, details: { group: app.connectorGroup }, ...auditContext(req) });
+    options.audit.emit({
+      type: 'forward.failed',
+      outcome: 'failure',
+      code: error.code,
+      reason: error.reason,
+      details: { group: app.connectorGroup },
+      ...auditContext(req),
+    });
     return error;
   };
 

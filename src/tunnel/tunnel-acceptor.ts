@@ -42,7 +42,9 @@ export class TunnelAcceptor {
       if (!(error instanceof GatehouseError)) throw error;
       this.#refused(error, req.socket.remoteAddress, 'websocket');
       const body = JSON.stringify({ error: { code: error.code, reason: error.reason, message: error.message } });
-      socket.end(`HTTP/1.1 ${error.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${error.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     const stream = await acceptWebSocketTunnel(req, socket, head);

@@ -9,12 +9,7 @@
  * a host:port: the connector alone maps app ids to internal URLs.
  */
 import type { Http2Session, Settings } from 'node:http2';
-import {
-  TUNNEL_CONNECTION_WINDOW_BYTES,
-  TUNNEL_MAX_FRAME_BYTES,
-  TUNNEL_MAX_HEADER_LIST_BYTES,
-  TUNNEL_STREAM_WINDOW_BYTES,
-} from '../limits.ts';
+import { TUNNEL_CONNECTION_WINDOW_BYTES, TUNNEL_MAX_FRAME_BYTES, TUNNEL_MAX_HEADER_LIST_BYTES, TUNNEL_STREAM_WINDOW_BYTES } from '../limits.ts';
 import { APP_ID_PATTERN } from '../protocol/names.ts';
 
 /** Told apart from the listener's REST calls (`http/1.1`) by ALPN. */

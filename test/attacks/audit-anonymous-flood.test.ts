@@ -43,7 +43,11 @@ describe('attack: flooding the audit trail with anonymous refusals', function ()
     await signIn(stack, stack.browser(), 'bob');
     const host = new URL(stack.urls.open).host;
     const answered = await Promise.all(Array.from({ length: FLOOD / PER_SOCKET }, () => pipelined(stack, host, PER_SOCKET)));
-    assert.equal(answered.reduce((sum, count) => sum + count, 0), FLOOD, 'every flood request was refused with 400');
+    assert.equal(
+      answered.reduce((sum, count) => sum + count, 0),
+      FLOOD,
+      'every flood request was refused with 400',
+    );
 
     const token = await stack.adminToken('alice');
     const query = async (type: string): Promise<Array<{ type: string; user?: { sub: string }; details?: Record<string, unknown> }>> => {

@@ -63,7 +63,7 @@ describe('attack: the sign-in callback', function () {
     await expectStateError(stack.browser(), url.href, 'transaction_missing');
   });
 
-  it('refuses the state of another tab with this tab\'s code', async () => {
+  it("refuses the state of another tab with this tab's code", async () => {
     const browser = stack.browser();
     const first = await callbackUrl(browser, '/one');
     const second = await callbackUrl(browser, '/two');
@@ -114,7 +114,7 @@ describe('attack: the sign-in callback', function () {
     assert.ok(fresh);
   });
 
-  it('shows the provider\'s refusal (access_denied) as a denied sign-in', async () => {
+  it("shows the provider's refusal (access_denied) as a denied sign-in", async () => {
     const browser = stack.browser();
     const url = await callbackUrl(browser);
     url.searchParams.delete('code');
@@ -138,7 +138,9 @@ describe('attack: the sign-in callback', function () {
     // The newest attempt still completes.
     const { response, chain } = await browser.navigate(`${stack.urls.wiki}/newest`, {});
     const bob = stack.idp.users.find((user) => user.login === 'bob')!;
-    const result = chain.at(-1)!.startsWith(stack.urls.wiki) ? { chain } : await browser.submitForm(response, response.url, { login: bob.login, password: bob.password });
+    const result = chain.at(-1)!.startsWith(stack.urls.wiki)
+      ? { chain }
+      : await browser.submitForm(response, response.url, { login: bob.login, password: bob.password });
     assert.equal(result.chain.at(-1), `${stack.urls.wiki}/newest`);
   });
 

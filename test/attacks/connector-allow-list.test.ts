@@ -46,7 +46,19 @@ describe('attack: a service that points apps at internal targets (connector allo
     allowed = `127.0.0.1:${new URL(stack.backend.url).port}`;
     const token = await stack.adminToken('alice');
     const registered = await runConnectorCli(
-      ['register', '--service', stack.connectorUrl, '--state-dir', stateDir, '--ca-file', stack.connectorCaFile, '--allow', allowed, '--allow', 'Intranet.Corp:443'],
+      [
+        'register',
+        '--service',
+        stack.connectorUrl,
+        '--state-dir',
+        stateDir,
+        '--ca-file',
+        stack.connectorCaFile,
+        '--allow',
+        allowed,
+        '--allow',
+        'Intranet.Corp:443',
+      ],
       { GATEHOUSE_CONNECTOR_TOKEN: token },
     );
     assert.equal(registered.code, 0, registered.stderr);
@@ -106,7 +118,9 @@ describe('attack: a service that points apps at internal targets (connector allo
   });
 
   it('says at start which configured apps it will refuse', function () {
-    const warned = logLines(connector!.stdout()).filter((entry) => entry['msg'] === "the configuration names an app outside the connector's allow-list; its streams will be refused");
+    const warned = logLines(connector!.stdout()).filter(
+      (entry) => entry['msg'] === "the configuration names an app outside the connector's allow-list; its streams will be refused",
+    );
     assert.deepEqual(warned.map((entry) => entry['app']).sort(), ['dead', 'slow', 'ssh']);
   });
 

@@ -88,29 +88,54 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
       expectRefusal(await call('/.gatehouse/connector/register', { body: { csr: createKeyAndCsr().csrPem } }), 401, 'ERR_ADMIN_TOKEN_MISSING', 'missing');
     });
 
-    it('refuses a non-admin\'s token', async () => {
-      expectRefusal(await call('/.gatehouse/connector/register', { token: staffToken, body: { csr: createKeyAndCsr().csrPem } }), 401, 'ERR_ADMIN_TOKEN_INVALID', 'not_admin');
+    it("refuses a non-admin's token", async () => {
+      expectRefusal(
+        await call('/.gatehouse/connector/register', { token: staffToken, body: { csr: createKeyAndCsr().csrPem } }),
+        401,
+        'ERR_ADMIN_TOKEN_INVALID',
+        'not_admin',
+      );
     });
 
     it('refuses an expired token (controlled clock)', async () => {
       harness.clock.advance(2 * 3600 * 1000);
-      expectRefusal(await call('/.gatehouse/connector/register', { token: adminToken, body: { csr: createKeyAndCsr().csrPem } }), 401, 'ERR_ADMIN_TOKEN_INVALID', 'expired');
+      expectRefusal(
+        await call('/.gatehouse/connector/register', { token: adminToken, body: { csr: createKeyAndCsr().csrPem } }),
+        401,
+        'ERR_ADMIN_TOKEN_INVALID',
+        'expired',
+      );
     });
 
-    it('refuses a token from another issuer, even signed with the provider\'s key', async () => {
+    it("refuses a token from another issuer, even signed with the provider's key", async () => {
       const forged = await forgeToken({ iss: 'https://other-tenant.example' });
-      expectRefusal(await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }), 401, 'ERR_ADMIN_TOKEN_INVALID', 'issuer');
+      expectRefusal(
+        await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }),
+        401,
+        'ERR_ADMIN_TOKEN_INVALID',
+        'issuer',
+      );
     });
 
     it('refuses a token from another issuer signed with its own key', async () => {
       const { privateKey } = await generateKeyPair('RS256', { extractable: true });
       const forged = await forgeToken({ iss: 'https://other-tenant.example' }, { ...(await exportJWK(privateKey)), kid: 'other-kid', alg: 'RS256' });
-      expectRefusal(await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }), 401, 'ERR_ADMIN_TOKEN_INVALID', 'unknown_key');
+      expectRefusal(
+        await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }),
+        401,
+        'ERR_ADMIN_TOKEN_INVALID',
+        'unknown_key',
+      );
     });
 
     it('refuses a token for another audience', async () => {
       const forged = await forgeToken({ aud: 'https://some-other-api.example' });
-      expectRefusal(await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }), 401, 'ERR_ADMIN_TOKEN_INVALID', 'audience');
+      expectRefusal(
+        await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }),
+        401,
+        'ERR_ADMIN_TOKEN_INVALID',
+        'audience',
+      );
     });
 
     it('refuses an unsigned token', async () => {
@@ -135,7 +160,12 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
     });
 
     it('refuses an unknown group and a malformed body', async () => {
-      expectRefusal(await call('/.gatehouse/connector/register', { token: adminToken, body: { csr: createKeyAndCsr().csrPem, group: 'nobody-uses-this' } }), 400, 'ERR_UNKNOWN_GROUP', 'unknown_group');
+      expectRefusal(
+        await call('/.gatehouse/connector/register', { token: adminToken, body: { csr: createKeyAndCsr().csrPem, group: 'nobody-uses-this' } }),
+        400,
+        'ERR_UNKNOWN_GROUP',
+        'unknown_group',
+      );
       const response = await call('/.gatehouse/connector/register', { token: adminToken, body: '{"csr": ' });
       assert.equal(response.status, 400);
       const big = await call('/.gatehouse/connector/register', { token: adminToken, body: { csr: 'x'.repeat(200 * 1024) } });
@@ -156,7 +186,12 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
 
     it('refuses the configuration of another group', async () => {
       const connector = await register('hr');
-      expectRefusal(await call('/.gatehouse/connector/config?group=default', { cert: connector.certificate, key: connector.key }), 403, 'ERR_CONNECTOR_GROUP', 'other_group');
+      expectRefusal(
+        await call('/.gatehouse/connector/config?group=default', { cert: connector.certificate, key: connector.key }),
+        403,
+        'ERR_CONNECTOR_GROUP',
+        'other_group',
+      );
     });
 
     it('refuses a call without a client certificate', async () => {
@@ -172,20 +207,32 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
       const other = new ConnectorCa(createConnectorCa({ commonName: 'Rogue CA' }));
       const connector = await register();
       const { keyPem, csrPem } = createKeyAndCsr();
-      const rogue = other.issueClientCertificate(verifyCsr(csrPem), { connectorId: connector.connectorId, group: 'default' }, { validDays: 30, now: Date.now() });
+      const rogue = other.issueClientCertificate(
+        verifyCsr(csrPem),
+        { connectorId: connector.connectorId, group: 'default' },
+        { validDays: 30, now: Date.now() },
+      );
       expectRefusal(await call('/.gatehouse/connector/config', { cert: rogue.certPem, key: keyPem }), 401, 'ERR_CONNECTOR_CERT', 'other_ca');
     });
 
     it('refuses an expired certificate from our own CA', async () => {
       const connector = await register();
       const { keyPem, csrPem } = createKeyAndCsr();
-      const old = harness.service.ca.issueClientCertificate(verifyCsr(csrPem), { connectorId: connector.connectorId, group: 'default' }, { validDays: 1, now: Date.now() - 10 * 86_400_000 });
+      const old = harness.service.ca.issueClientCertificate(
+        verifyCsr(csrPem),
+        { connectorId: connector.connectorId, group: 'default' },
+        { validDays: 1, now: Date.now() - 10 * 86_400_000 },
+      );
       expectRefusal(await call('/.gatehouse/connector/config', { cert: old.certPem, key: keyPem }), 401, 'ERR_CONNECTOR_CERT', 'expired');
     });
 
     it('refuses a certificate from our CA that no registered connector holds', async () => {
       const { keyPem, csrPem } = createKeyAndCsr();
-      const stray = harness.service.ca.issueClientCertificate(verifyCsr(csrPem), { connectorId: 'c-unknown', group: 'default' }, { validDays: 30, now: Date.now() });
+      const stray = harness.service.ca.issueClientCertificate(
+        verifyCsr(csrPem),
+        { connectorId: 'c-unknown', group: 'default' },
+        { validDays: 30, now: Date.now() },
+      );
       expectRefusal(await call('/.gatehouse/connector/config', { cert: stray.certPem, key: keyPem }), 401, 'ERR_CONNECTOR_CERT', 'unknown_certificate');
     });
 
@@ -197,7 +244,11 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
       assert.equal(revoke.status, 200, revoke.body);
       await stream.closed;
       assert.match(stream.text(), /event: revoked/);
-      for (const [path, body] of [['/.gatehouse/connector/config', undefined], ['/.gatehouse/connector/events', undefined], ['/.gatehouse/connector/renew', { csr: createKeyAndCsr().csrPem }]] as const) {
+      for (const [path, body] of [
+        ['/.gatehouse/connector/config', undefined],
+        ['/.gatehouse/connector/events', undefined],
+        ['/.gatehouse/connector/renew', { csr: createKeyAndCsr().csrPem }],
+      ] as const) {
         expectRefusal(await call(path, { cert: connector.certificate, key: connector.key, ...(body ? { body } : {}) }), 401, 'ERR_CERT_REVOKED', 'revoked');
       }
       assert.equal(harness.audit.ofType('connector.revoked').length, 1);
@@ -273,7 +324,15 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
 
   function baseClaims(): Record<string, unknown> {
     const now = Math.floor(Date.now() / 1000);
-    return { iss: harness.idp.issuer, aud: CONNECTOR_RESOURCE, sub: 'user-alice', roles: ['admin'], iat: now, exp: now + 600, client_id: 'gatehouse-connector' };
+    return {
+      iss: harness.idp.issuer,
+      aud: CONNECTOR_RESOURCE,
+      sub: 'user-alice',
+      roles: ['admin'],
+      iat: now,
+      exp: now + 600,
+      client_id: 'gatehouse-connector',
+    };
   }
 
   async function forgeToken(overrides: Record<string, unknown>, jwk = harness.idp.signingKey): Promise<string> {
@@ -283,7 +342,10 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
       .sign(key);
   }
 
-  async function openEvents(cert: string, key: string): Promise<{ text(): string; waitFor(pattern: RegExp): Promise<void>; close(): void; closed: Promise<void> }> {
+  async function openEvents(
+    cert: string,
+    key: string,
+  ): Promise<{ text(): string; waitFor(pattern: RegExp): Promise<void>; close(): void; closed: Promise<void> }> {
     const { request } = await import('node:https');
     let text = '';
     const waiters: Array<() => void> = [];

@@ -71,12 +71,16 @@ describe('attack: tunnels on a retired certificate (real listener, real mTLS)', 
   async function openEventsAndClose(identity: ClientIdentity, connectorId: string): Promise<void> {
     const { request } = await import('node:https');
     await new Promise<void>((resolve, reject) => {
-      const req = request(new URL('/.gatehouse/connector/events', harness.serviceUrl), { ca: caPem, cert: identity.certPem, key: identity.keyPem, agent: false }, (res) => {
-        res.once('data', () => {
-          req.destroy();
-          resolve();
-        });
-      });
+      const req = request(
+        new URL('/.gatehouse/connector/events', harness.serviceUrl),
+        { ca: caPem, cert: identity.certPem, key: identity.keyPem, agent: false },
+        (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
       req.once('error', reject);
       req.end();
     });
@@ -108,7 +112,10 @@ describe('attack: tunnels on a retired certificate (real listener, real mTLS)', 
 
     // Within the grace period the old tunnels carry on through several heartbeats.
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    assert.ok(sessions.every((session) => session.healthy), 'still up during the grace period');
+    assert.ok(
+      sessions.every((session) => session.healthy),
+      'still up during the grace period',
+    );
 
     harness.clock.advance(11 * 60_000);
     const infos = await withTimeout(Promise.all(tunnels.servers.map((server) => server.closed)), 10_000, 'the service did not close the old tunnels');
@@ -137,7 +144,10 @@ describe('attack: tunnels on a retired certificate (real listener, real mTLS)', 
     const { sessions } = await tunnelsOf(connectorId, current);
     harness.clock.advance(11 * 60_000);
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    assert.ok(sessions.every((session) => session.healthy), 'the current certificate\'s tunnels stay');
+    assert.ok(
+      sessions.every((session) => session.healthy),
+      "the current certificate's tunnels stay",
+    );
   });
 
   it('closes every tunnel of a revoked connector at once, with the notice, without an event stream', async function () {

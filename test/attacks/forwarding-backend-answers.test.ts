@@ -108,14 +108,24 @@ for (const mode of ['direct', 'tunnel'] as const) {
     });
 
     it('passes no interim (1xx) answer of the backend to the client, so none can set a cookie', async () => {
-      const raw = await rawHttps(stack.port, 'open.gatehouse.test', stack.ca.certPem, `GET /early HTTP/1.1\r\nHost: ${new URL(stack.urls.open).host}\r\nConnection: close\r\n\r\n`);
+      const raw = await rawHttps(
+        stack.port,
+        'open.gatehouse.test',
+        stack.ca.certPem,
+        `GET /early HTTP/1.1\r\nHost: ${new URL(stack.urls.open).host}\r\nConnection: close\r\n\r\n`,
+      );
       assert.deepEqual(interimHeads(raw), []);
       assert.match(raw, /^HTTP\/1\.1 200 /);
       assert.doesNotMatch(raw, /gatehouse=forged/i);
     });
 
     it("keeps the backend's hop-by-hop headers, and those its Connection names, away from the client", async () => {
-      const raw = await rawHttps(stack.port, 'open.gatehouse.test', stack.ca.certPem, `GET /hop HTTP/1.1\r\nHost: ${new URL(stack.urls.open).host}\r\nConnection: close\r\n\r\n`);
+      const raw = await rawHttps(
+        stack.port,
+        'open.gatehouse.test',
+        stack.ca.certPem,
+        `GET /hop HTTP/1.1\r\nHost: ${new URL(stack.urls.open).host}\r\nConnection: close\r\n\r\n`,
+      );
       assert.match(raw, /^HTTP\/1\.1 200 /);
       assert.match(raw, /\r\nX-Kept: yes\r\n/i);
       assert.doesNotMatch(raw, /x-internal-debug|keep-alive: timeout=99|proxy-authenticate/i);

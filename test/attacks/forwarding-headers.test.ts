@@ -79,7 +79,10 @@ for (const mode of ['direct', 'tunnel'] as const) {
       ]);
       assert.equal(response.status, 200, response.body);
       const { headers } = seenLast();
-      assert.deepEqual(Object.keys(headers).filter((name) => name.includes('_')), []);
+      assert.deepEqual(
+        Object.keys(headers).filter((name) => name.includes('_')),
+        [],
+      );
       assert.equal(headers['x-remote-user'], 'alice@gatehouse.test');
     });
 
@@ -134,7 +137,8 @@ for (const mode of ['direct', 'tunnel'] as const) {
       ]);
       assert.equal(response.status, 200, response.body);
       const { headers } = seenLast();
-      for (const name of ['x-custom-hop', 'keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection']) assert.equal(headers[name], undefined, name);
+      for (const name of ['x-custom-hop', 'keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection'])
+        assert.equal(headers[name], undefined, name);
     });
 
     it('refuses a Connection header that names a header Gatehouse sets', async () => {
@@ -157,14 +161,27 @@ for (const mode of ['direct', 'tunnel'] as const) {
     });
 
     it('percent-encodes commas and percent signs inside group names, so one group cannot read as two', async () => {
-      const response = await rawRequest(target('wiki'), 'GET', '/echo', [['Cookie', carol], ['Accept', 'application/json'], ['Connection', 'close']]);
+      const response = await rawRequest(target('wiki'), 'GET', '/echo', [
+        ['Cookie', carol],
+        ['Accept', 'application/json'],
+        ['Connection', 'close'],
+      ]);
       assert.equal(response.status, 200, response.body);
       assert.equal(seenLast().headers['x-remote-groups'], 'R&D%2C Europe,ops,100%25');
     });
 
     it('refuses a body on GET, which a backend that ignores it would read as the next request', async () => {
       const smuggled = 'GET /admin HTTP/1.1\r\nHost: x\r\nX-Remote-User: alice@gatehouse.test\r\n\r\n';
-      const response = await rawRequest(target('open'), 'GET', '/x', [['Accept', 'application/json'], ['Connection', 'close']], smuggled);
+      const response = await rawRequest(
+        target('open'),
+        'GET',
+        '/x',
+        [
+          ['Accept', 'application/json'],
+          ['Connection', 'close'],
+        ],
+        smuggled,
+      );
       assert.equal(response.status, 400);
       assert.equal(stack.audit.ofType('request.rejected').at(-1)?.reason, 'body_not_allowed_for_method');
       assert.equal(stack.backend.seen.length, 0);
@@ -177,7 +194,10 @@ for (const mode of ['direct', 'tunnel'] as const) {
         ['/public\\..\\admin', 'request_target_backslash'],
         ['/a%zz', 'request_target_percent_encoding'],
       ] as const) {
-        const response = await rawRequest(target('open'), 'GET', path, [['Accept', 'application/json'], ['Connection', 'close']]);
+        const response = await rawRequest(target('open'), 'GET', path, [
+          ['Accept', 'application/json'],
+          ['Connection', 'close'],
+        ]);
         assert.equal(response.status, 400, path);
         assert.equal(stack.audit.ofType('request.rejected').at(-1)?.reason, reason, path);
       }
@@ -187,7 +207,10 @@ for (const mode of ['direct', 'tunnel'] as const) {
     });
 
     it("never lets a backend's response set, overwrite or clear Gatehouse's cookies, in any spelling", async () => {
-      const response = await rawRequest(target('open'), 'GET', '/set-cookie', [['Accept', 'application/json'], ['Connection', 'close']]);
+      const response = await rawRequest(target('open'), 'GET', '/set-cookie', [
+        ['Accept', 'application/json'],
+        ['Connection', 'close'],
+      ]);
       assert.equal(response.status, 200);
       const cookies = response.all('set-cookie');
       assert.deepEqual(
@@ -210,7 +233,10 @@ for (const mode of ['direct', 'tunnel'] as const) {
       const refused = await rawUpgrade(target('open'), '/ws-refuse', []);
       assert.equal(refused.response.status, 403);
       // This backend folds its refusal's cookies into one line; the line that starts with Gatehouse's cookie goes whole.
-      assert.deepEqual(refused.response.all('set-cookie').filter((line) => /gatehouse/i.test(line)), []);
+      assert.deepEqual(
+        refused.response.all('set-cookie').filter((line) => /gatehouse/i.test(line)),
+        [],
+      );
       assert.equal(refused.response.header('location'), `${stack.urls.open}/internal-landing`);
       assert.equal(refused.response.header('x-robots-tag'), 'noindex, nofollow');
     });
@@ -229,7 +255,10 @@ for (const mode of ['direct', 'tunnel'] as const) {
       assert.equal(echoed.headers['x-remote-user'], 'alice@gatehouse.test');
       assert.equal(echoed.headers['remote-user'], undefined);
       assert.ok(echoed.headers['x-gatehouse-assertion'] && echoed.headers['x-gatehouse-assertion'] !== 'forged');
-      assert.deepEqual(Object.keys(echoed.headers).filter((name) => name.includes('_')), []);
+      assert.deepEqual(
+        Object.keys(echoed.headers).filter((name) => name.includes('_')),
+        [],
+      );
       assert.doesNotMatch(String(echoed.headers['cookie'] ?? ''), /gatehouse/i);
     });
 

@@ -40,28 +40,42 @@ const HOSTILE_NAMES = [
 /** Ordinary headers: they must still arrive (the property is not met by dropping everything). */
 const BENIGN_NAMES = ['x-app-thing', 'accept-language', 'x-trace'];
 /** What Gatehouse sets itself: a Connection header naming one of these is refused. */
-const OWNED = /^(?:x-forwarded-.*|forwarded|x-real-ip|x-client-ip|x-request-id|x-gatehouse-.*|x-remote-user|x-remote-groups|cookie|host|x-original-.*|x-rewrite-url|true-client-ip|cf-connecting-ip|x-cluster-client-ip)$/;
+const OWNED =
+  /^(?:x-forwarded-.*|forwarded|x-real-ip|x-client-ip|x-request-id|x-gatehouse-.*|x-remote-user|x-remote-groups|cookie|host|x-original-.*|x-rewrite-url|true-client-ip|cf-connecting-ip|x-cluster-client-ip)$/;
 const HOP_BY_HOP = ['keep-alive', 'te', 'trailer', 'proxy-authorization', 'proxy-connection', 'expect', 'transfer-encoding', 'http2-settings'];
-const NEVER_SET_BY_GATEHOUSE = ['x-forwarded-user', 'forwarded', 'x-real-ip', 'x-gatehouse-user', 'remote-user', 'x-auth-request-email', 'x-ms-client-principal-name', 'cf-access-authenticated-user-email', 'x-goog-authenticated-user-id'];
+const NEVER_SET_BY_GATEHOUSE = [
+  'x-forwarded-user',
+  'forwarded',
+  'x-real-ip',
+  'x-gatehouse-user',
+  'remote-user',
+  'x-auth-request-email',
+  'x-ms-client-principal-name',
+  'cf-access-authenticated-user-email',
+  'x-goog-authenticated-user-id',
+];
 const GATEHOUSE_COOKIE = /^(?:__host-|__secure-)?(?:gatehouse|gh-tx-.*|gh-loop)$/i;
 
 const spelled = (name: string): fc.Arbitrary<string> =>
-  fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length }).chain((upper) =>
-    fc.boolean().map((underscore) =>
-      [...name].map((char, index) => (char === '-' && underscore ? '_' : upper[index] ? char.toUpperCase() : char)).join(''),
-    ),
-  );
+  fc
+    .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+    .chain((upper) =>
+      fc.boolean().map((underscore) => [...name].map((char, index) => (char === '-' && underscore ? '_' : upper[index] ? char.toUpperCase() : char)).join('')),
+    );
 const cookieValue = fc
-  .array(fc.constantFrom('__Host-gatehouse=forged', '__host-GATEHOUSE=x', 'gatehouse=y', '__Secure-gh-tx-abc=1', 'GH-LOOP=9', '__Host-gatehouse', 'app_pref=dark'), {
-    minLength: 1,
-    maxLength: 4,
-  })
+  .array(
+    fc.constantFrom('__Host-gatehouse=forged', '__host-GATEHOUSE=x', 'gatehouse=y', '__Secure-gh-tx-abc=1', 'GH-LOOP=9', '__Host-gatehouse', 'app_pref=dark'),
+    {
+      minLength: 1,
+      maxLength: 4,
+    },
+  )
   .map((pairs) => pairs.join('; '));
 const headerValue = fc.stringMatching(/^[A-Za-z0-9.@=-]{1,16}$/);
 const header = (names: readonly string[]): fc.Arbitrary<RawHeader> =>
-  fc.constantFrom(...names).chain((name) =>
-    fc.tuple(spelled(name), name === 'cookie' ? cookieValue : name === 'trailer' ? fc.constant('X-Checksum') : headerValue),
-  );
+  fc
+    .constantFrom(...names)
+    .chain((name) => fc.tuple(spelled(name), name === 'cookie' ? cookieValue : name === 'trailer' ? fc.constant('X-Checksum') : headerValue));
 
 interface Generated {
   readonly headers: RawHeader[];
@@ -73,9 +87,12 @@ interface Generated {
 const generated = (names: readonly string[]): fc.Arbitrary<Generated> =>
   fc.record({
     headers: fc.array(header([...names, ...BENIGN_NAMES]), { minLength: 1, maxLength: 12 }),
-    connection: fc.option(fc.array(fc.oneof(fc.constantFrom(...names, ...BENIGN_NAMES), fc.constantFrom('close', 'keep-alive')), { minLength: 1, maxLength: 3 }), {
-      nil: undefined,
-    }),
+    connection: fc.option(
+      fc.array(fc.oneof(fc.constantFrom(...names, ...BENIGN_NAMES), fc.constantFrom('close', 'keep-alive')), { minLength: 1, maxLength: 3 }),
+      {
+        nil: undefined,
+      },
+    ),
     expect: fc.boolean(),
     post: fc.boolean(),
   });
@@ -84,10 +101,15 @@ type Seen = Record<string, string | string[] | undefined>;
 
 function assertClean(seen: Seen, sent: Generated, app: 'wiki' | 'open', host: string, kind: 'http' | 'upgrade'): void {
   const names = Object.keys(seen);
-  assert.deepEqual(names.filter((name) => name.includes('_')), [], 'no name with "_"');
+  assert.deepEqual(
+    names.filter((name) => name.includes('_')),
+    [],
+    'no name with "_"',
+  );
   for (const name of HOP_BY_HOP) assert.equal(seen[name], undefined, name);
   for (const name of NEVER_SET_BY_GATEHOUSE) assert.equal(seen[name], undefined, name);
-  if (kind === 'http') assert.ok(['keep-alive', 'close', undefined].includes(seen['connection'] as string | undefined), `connection: ${String(seen['connection'])}`);
+  if (kind === 'http')
+    assert.ok(['keep-alive', 'close', undefined].includes(seen['connection'] as string | undefined), `connection: ${String(seen['connection'])}`);
   else assert.equal(String(seen['connection']).toLowerCase(), 'upgrade');
   assert.equal(seen['x-forwarded-for'], '127.0.0.1');
   assert.equal(seen['x-forwarded-host'], host);
@@ -136,7 +158,11 @@ for (const mode of ['direct', 'tunnel'] as ForwardingMode[]) {
         await fc.assert(
           fc.asyncProperty(generated(HOSTILE_NAMES), async (sent) => {
             stack.backend.seen.length = 0;
-            const headers: RawHeader[] = [...(app === 'wiki' ? [['Cookie', forwarding.cookies.alice] as const] : []), ...sent.headers, ['Accept', 'application/json']];
+            const headers: RawHeader[] = [
+              ...(app === 'wiki' ? [['Cookie', forwarding.cookies.alice] as const] : []),
+              ...sent.headers,
+              ['Accept', 'application/json'],
+            ];
             if (sent.connection) headers.push(['Connection', sent.connection.join(', ')]);
             if (sent.expect) headers.push(['Expect', '100-continue']);
             const response = await rawRequest(target, sent.post ? 'POST' : 'GET', '/echo', headers, sent.post ? 'body' : '');
@@ -212,7 +238,10 @@ for (const mode of ['direct', 'tunnel'] as ForwardingMode[]) {
           const query = `c=${encodeURIComponent(JSON.stringify(lines))}`;
           const response = websocket
             ? (await rawUpgrade(target, `/ws-set-cookies?${query}`, [])).response
-            : await rawRequest(target, 'GET', `/set-cookies?${query}`, [['Accept', 'application/json'], ['Connection', 'close']]);
+            : await rawRequest(target, 'GET', `/set-cookies?${query}`, [
+                ['Accept', 'application/json'],
+                ['Connection', 'close'],
+              ]);
           assert.equal(response.status, websocket ? 101 : 200);
           const kept = response.all('set-cookie');
           for (const line of kept) assert.doesNotMatch(sentBackAs(line), GATEHOUSE_COOKIE, line);

@@ -96,11 +96,7 @@ describe('attack: forged or unfit ID tokens at the callback', function () {
   it('refuses a token signed by a key the provider does not publish', async () => {
     const { privateKey } = await generateKeyPair('RS256', { extractable: true });
     const rogue = { ...(await exportJWK(privateKey)), alg: 'RS256' };
-    await expectRefused(
-      (t) => ({ ...t, key: rogue, header: { ...t.header } }),
-      'ERR_ID_TOKEN_INVALID',
-      'signature',
-    );
+    await expectRefused((t) => ({ ...t, key: rogue, header: { ...t.header } }), 'ERR_ID_TOKEN_INVALID', 'signature');
   });
 
   it('refuses a token with an unknown key id', async () => {

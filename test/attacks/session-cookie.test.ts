@@ -106,7 +106,7 @@ describe('attack: session cookies', function () {
     assert.equal((await getWith(stack.urls.wiki, `__Host-gatehouse=${cookie}`)).status, 200, 'still serving');
   });
 
-  it('answers a cookie header over the gateway limit (but under Node\'s) with 431 and a request ID', async () => {
+  it("answers a cookie header over the gateway limit (but under Node's) with 431 and a request ID", async () => {
     const response = await stack.browser().request(`${stack.urls.wiki}/`, {
       headers: { cookie: `__Host-gatehouse=${cookie}; big=${'y'.repeat(20 * 1024)}`, accept: 'application/json' },
     });

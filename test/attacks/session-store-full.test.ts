@@ -10,7 +10,7 @@ import { startStack, type Stack } from '../support/stack.ts';
  * whose group list lives there must not be signed out to make room: the
  * newcomer is refused, visibly, with a code and an audit event.
  */
-describe('attack: pushing a user\'s server-side session data out with other sign-ins', function () {
+describe("attack: pushing a user's server-side session data out with other sign-ins", function () {
   this.timeout(60_000);
   let stack: Stack;
   let carol: BrowserClient;

@@ -41,7 +41,11 @@ describe('attack: keeping a WebSocket open past the idle timeout or a policy cha
     const browser = stack.browser();
     await signIn(stack, browser, 'alice');
     const cookie = await browser.jar.getCookieString(`${stack.urls.wiki}/`);
-    const socket = new WebSocket(`${stack.urls.wiki.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, headers: { cookie, origin: stack.urls.wiki } });
+    const socket = new WebSocket(`${stack.urls.wiki.replace('https', 'wss')}/ws`, {
+      ca: stack.ca.certPem,
+      lookup: toLoopback,
+      headers: { cookie, origin: stack.urls.wiki },
+    });
     socket.on('error', () => {});
     sockets.push(socket);
     await once(socket, 'message');

@@ -58,7 +58,10 @@ describe('attack: an ID token without auth_time against a sign-in frequency poli
   it('sends a sign-in whose token lacks auth_time to a fresh sign-in, and audits why', async () => {
     tamper.next = withoutAuthTime;
     const { response, chain } = await signIn(stack, stack.browser(), 'bob', '/payroll/slip');
-    assert.ok(chain.some((url) => url.includes('stepup=sign_in_frequency')), 'not let in on an unknown authentication time');
+    assert.ok(
+      chain.some((url) => url.includes('stepup=sign_in_frequency')),
+      'not let in on an unknown authentication time',
+    );
     const decision = stack.audit.ofType('policy.decision').find((event) => event.details?.['at'] === 'sign-in');
     assert.equal(decision?.details?.['effect'], 'step-up');
     assert.match(decision?.reason ?? '', /fresh sign-in for payroll:session\.sign_in_frequency/);

@@ -10,7 +10,7 @@ const isCallback = (url: URL): boolean => url.pathname === '/.gatehouse/callback
  * attacker nothing; if they counted, anyone could block or step up everyone
  * behind the same NAT address.
  */
-describe('attack: raising everyone\'s sign-in risk with anonymous callbacks', function () {
+describe("attack: raising everyone's sign-in risk with anonymous callbacks", function () {
   this.timeout(60_000);
   let stack: Stack;
 

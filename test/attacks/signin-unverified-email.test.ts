@@ -23,7 +23,7 @@ interface ErrorBody {
   error: { code: string };
 }
 
-describe('attack: borrowing an excluded account\'s exemption with an unverified email', function () {
+describe("attack: borrowing an excluded account's exemption with an unverified email", function () {
   this.timeout(60_000);
   let stack: Stack;
 
@@ -56,8 +56,7 @@ describe('attack: borrowing an excluded account\'s exemption with an unverified 
     stack.audit.clear();
   });
 
-  const signInAs = (browser: BrowserClient, login: string, path: string) =>
-    browser.signIn(`${stack.urls.wiki}${path}`, login, `${login}-password`);
+  const signInAs = (browser: BrowserClient, login: string, path: string) => browser.signIn(`${stack.urls.wiki}${path}`, login, `${login}-password`);
 
   const api = async (browser: BrowserClient, path: string): Promise<{ status: number; body?: ErrorBody }> => {
     const response = await browser.request(`${stack.urls.wiki}${path}`, { headers: { accept: 'application/json' } });

@@ -31,7 +31,15 @@ describe('in a real browser: the demo stack', function () {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -66,9 +74,9 @@ describe('in a real browser: the demo stack', function () {
     await screenshot(page, 'login-page');
     await signInAt(page, 'alice', 'alice-password');
     await page.waitForURL(`${demo.urls.wiki}/`);
-    assert.match(await page.textContent('#user') ?? '', /alice@gatehouse\.test/);
-    assert.match(await page.textContent('#assertion') ?? '', /Verified/);
-    assert.match(await page.textContent('#gatehouse-cookie') ?? '', /did not reach/);
+    assert.match((await page.textContent('#user')) ?? '', /alice@gatehouse\.test/);
+    assert.match((await page.textContent('#assertion')) ?? '', /Verified/);
+    assert.match((await page.textContent('#gatehouse-cookie')) ?? '', /did not reach/);
     await screenshot(page, 'signed-in');
     await context.close();
   });
@@ -90,11 +98,11 @@ describe('in a real browser: the demo stack', function () {
     await signInAt(dana.page, 'dana', 'dana-password');
     await dana.page.waitForURL(`${demo.urls.wiki}/`);
     await dana.page.goto(`${demo.urls.wiki}/admin/`);
-    assert.match(await dana.page.textContent('body') ?? '', /required by this application/);
+    assert.match((await dana.page.textContent('body')) ?? '', /required by this application/);
     await screenshot(dana.page, 'step-up-asks-for-code');
     await signInAt(dana.page, 'dana', 'dana-password', '123456');
     await dana.page.waitForURL(`${demo.urls.wiki}/admin/`);
-    assert.match(await dana.page.textContent('h1') ?? '', /Admin area/);
+    assert.match((await dana.page.textContent('h1')) ?? '', /Admin area/);
     await screenshot(dana.page, 'step-up-succeeded');
     await dana.context.close();
 
@@ -146,7 +154,7 @@ describe('in a real browser: the demo stack', function () {
       await Promise.all([page.waitForLoadState('load'), confirm.first().click()]);
     }
     await page.waitForURL(`${demo.urls.wiki}/.gatehouse/signed-out`);
-    assert.match(await page.textContent('h1') ?? '', /signed out/i);
+    assert.match((await page.textContent('h1')) ?? '', /signed out/i);
     await screenshot(page, 'signed-out');
     await page.goto(`${demo.urls.wiki}/`);
     assert.ok(page.url().startsWith(demo.urls.identityProvider), 'sent to sign in again');

@@ -45,19 +45,21 @@ async function handler(req: IncomingMessage, res: ServerResponse): Promise<void>
       redirect(302, `https://other.test:${url.searchParams.get('port') ?? ''}/echo`);
       return;
     case '/set':
-      res.writeHead(200, {
-        'set-cookie': [
-          'strict=1; Path=/; Secure; SameSite=Strict',
-          'lax=1; Path=/; Secure; SameSite=Lax',
-          'none=1; Path=/; Secure; SameSite=None',
-          'insecure=1; Path=/',
-          'scoped=1; Path=/echo/deeper',
-          '__Host-good=1; Path=/; Secure',
-          '__Host-bad=1; Path=/',
-          '__Secure-bad=1; Path=/',
-          'gone=1; Path=/',
-        ],
-      }).end('set');
+      res
+        .writeHead(200, {
+          'set-cookie': [
+            'strict=1; Path=/; Secure; SameSite=Strict',
+            'lax=1; Path=/; Secure; SameSite=Lax',
+            'none=1; Path=/; Secure; SameSite=None',
+            'insecure=1; Path=/',
+            'scoped=1; Path=/echo/deeper',
+            '__Host-good=1; Path=/; Secure',
+            '__Host-bad=1; Path=/',
+            '__Secure-bad=1; Path=/',
+            'gone=1; Path=/',
+          ],
+        })
+        .end('set');
       return;
     case '/expire':
       res.writeHead(200, { 'set-cookie': 'gone=; Path=/; Max-Age=0' }).end('expired');
@@ -97,7 +99,10 @@ function stop(server: Server): Promise<void> {
 function cookieNames(echo: Echo): string[] {
   const header = echo.headers['cookie'];
   if (typeof header !== 'string') return [];
-  return header.split(/;\s*/).map((pair) => pair.split('=')[0] ?? '').sort();
+  return header
+    .split(/;\s*/)
+    .map((pair) => pair.split('=')[0] ?? '')
+    .sort();
 }
 
 describe('BrowserClient', function () {
@@ -116,7 +121,7 @@ describe('BrowserClient', function () {
   }
 
   async function echoOf(response: { json(): Promise<unknown> }): Promise<Echo> {
-    return await response.json() as Echo;
+    return (await response.json()) as Echo;
   }
 
   before(async function () {
@@ -241,15 +246,18 @@ describe('BrowserClient', function () {
     assert.equal(first.action, 'https://app.test/submit?a=1&b=2');
     assert.equal(first.method, 'POST');
     assert.deepEqual(first.passwordFields, ['pw']);
-    assert.deepEqual(first.fields.map(({ name, value }) => [name, value]), [
-      ['csrf', '"x\'y<z>&A'],
-      ['text', 'single "quoted"'],
-      ['pw', ''],
-      ['checked', 'on'],
-      ['pick', '2'],
-      ['notes', 'line & more'],
-      ['outside', 'owned'],
-    ]);
+    assert.deepEqual(
+      first.fields.map(({ name, value }) => [name, value]),
+      [
+        ['csrf', '"x\'y<z>&A'],
+        ['text', 'single "quoted"'],
+        ['pw', ''],
+        ['checked', 'on'],
+        ['pick', '2'],
+        ['notes', 'line & more'],
+        ['outside', 'owned'],
+      ],
+    );
     assert.equal(second.action, 'https://app.test/dir/search');
     assert.equal(second.method, 'GET');
   });

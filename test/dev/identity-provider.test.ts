@@ -111,11 +111,18 @@ describe('dev identity provider', function () {
     assert.match(idp.issuer, /^https:\/\/127\.0\.0\.1:\d+$/);
     const response = await caFetch.fetch(`${idp.issuer}/.well-known/openid-configuration`);
     assert.equal(response.status, 200);
-    const discovery = await response.json() as Record<string, unknown>;
+    const discovery = (await response.json()) as Record<string, unknown>;
     assert.equal(discovery['issuer'], idp.issuer);
     assert.deepEqual(discovery['response_types_supported'], ['code']);
     assert.deepEqual(discovery['code_challenge_methods_supported'], ['S256']);
-    for (const endpoint of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'end_session_endpoint', 'device_authorization_endpoint', 'revocation_endpoint']) {
+    for (const endpoint of [
+      'authorization_endpoint',
+      'token_endpoint',
+      'jwks_uri',
+      'end_session_endpoint',
+      'device_authorization_endpoint',
+      'revocation_endpoint',
+    ]) {
       assert.match(String(discovery[endpoint]), new RegExp(`^${idp.issuer}/`), endpoint);
     }
     const claims = discovery['claims_supported'] as string[];
@@ -140,7 +147,7 @@ describe('dev identity provider', function () {
       assert.notEqual(other.signingKey.kid, idp.signingKey.kid);
       const response = await client.request(`${other.issuer}/.well-known/openid-configuration`);
       assert.equal(response.status, 200);
-      assert.equal((await response.json() as { issuer: string }).issuer, other.issuer);
+      assert.equal(((await response.json()) as { issuer: string }).issuer, other.issuer);
       const stale = await client.navigate(`${other.issuer}/interaction/not-a-real-one`);
       assert.equal(stale.response.status, 400);
     } finally {
@@ -212,7 +219,9 @@ describe('dev identity provider', function () {
     const [form] = parseForms(await unknown.response.text(), unknown.response.url);
     assert.equal(form?.fields.find((field) => field.name === 'login')?.value, 'nobody', 'the login is echoed back');
 
-    const accepted = await client.submitForm(unknown.response, unknown.response.url, { login: 'alice', password: 'alice-password' }, undefined, { stopAt: atWiki });
+    const accepted = await client.submitForm(unknown.response, unknown.response.url, { login: 'alice', password: 'alice-password' }, undefined, {
+      stopAt: atWiki,
+    });
     const callback = new URL(accepted.chain.at(-1) ?? '');
     assert.ok(atWiki(callback), accepted.chain.join(' -> '));
     assert.equal(callback.searchParams.get('state'), request.state);
@@ -295,7 +304,7 @@ describe('dev identity provider', function () {
 
     const tokens = await oidc.pollDeviceAuthorizationGrant(cli, device);
     const jwksResponse = await caFetch.fetch(wiki.serverMetadata().jwks_uri ?? '');
-    const jwks = createLocalJWKSet(await jwksResponse.json() as JSONWebKeySet);
+    const jwks = createLocalJWKSet((await jwksResponse.json()) as JSONWebKeySet);
     const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
       issuer: idp.issuer,
       audience: CONNECTOR_API,

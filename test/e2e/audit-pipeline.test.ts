@@ -128,12 +128,22 @@ describe('audit pipeline: file, https webhook and admin queries', function () {
 
     await log.close(15_000);
     const everything = [...emitted, ...audited.toReversed()];
-    const fileLines = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditEvent);
+    const fileLines = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as AuditEvent);
     assert.deepEqual(fileLines.map((item) => item.id).sort(), everything.map((item) => item.id).sort());
-    assert.deepEqual(fileLines, [...fileLines].sort((a, b) => a.time.localeCompare(b.time)), 'in the order written');
+    assert.deepEqual(
+      fileLines,
+      [...fileLines].sort((a, b) => a.time.localeCompare(b.time)),
+      'in the order written',
+    );
     assert.equal(statSync(join(dir, 'audit.jsonl')).mode & 0o777, 0o600);
 
-    assert.deepEqual(posts.slice(0, 3).map((post) => post.status), [503, 503, 200]);
+    assert.deepEqual(
+      posts.slice(0, 3).map((post) => post.status),
+      [503, 503, 200],
+    );
     assert.deepEqual(posts[0]?.events, posts[1]?.events, 'the failed batch was retried as it was');
     const delivered = posts.filter((post) => post.status === 200).flatMap((post) => post.events);
     assert.deepEqual(delivered, fileLines, 'the receiver got every event, in the same order as the file');

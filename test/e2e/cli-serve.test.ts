@@ -74,7 +74,10 @@ apps:
     const lenient = await runNode(CLI, ['check', '--config', join(dir, 'shared.yaml')]);
     assert.equal(lenient.code, 0, lenient.stderr);
     assert.match(lenient.stdout, /valid \(2 apps, 1 warning\)/);
-    assert.match(lenient.stderr, /warning: apps "status" \(pass-through\) and "wiki" \(pre-authenticated\) reach the same internal origin http:\/\/10\.0\.0\.5:8080/);
+    assert.match(
+      lenient.stderr,
+      /warning: apps "status" \(pass-through\) and "wiki" \(pre-authenticated\) reach the same internal origin http:\/\/10\.0\.0\.5:8080/,
+    );
     const strict = await runNode(CLI, ['check', '--config', join(dir, 'shared.yaml'), '--strict']);
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /1 warning, refused with --strict/);

@@ -32,7 +32,12 @@ function withPolicies(config: GatewayConfigInput, trustedProxies: string[]): Gat
           ...app,
           policies: [
             { name: 'not bob', conditions: { claims: [{ claim: 'email', equals: 'bob@gatehouse.test' }] }, grant: { block: true } },
-            { name: 'fresh sign-in', conditions: { users: { include: ['*'] } }, grant: { claims: [{ claim: 'email_verified', equals: true }] }, session: { signInFrequency: '10m' } },
+            {
+              name: 'fresh sign-in',
+              conditions: { users: { include: ['*'] } },
+              grant: { claims: [{ claim: 'email_verified', equals: true }] },
+              session: { signInFrequency: '10m' },
+            },
           ],
         };
       }
@@ -91,7 +96,10 @@ describe('conditional access with the real identity provider', function () {
     const browser = stack.browser();
     await signIn(stack, browser, 'dana', '/docs');
     const { response, chain } = await browser.navigate(`${stack.urls.wiki}/admin/panel`);
-    assert.ok(chain.some((url) => url.includes('stepup=mfa')), 'sent to the step-up sign-in');
+    assert.ok(
+      chain.some((url) => url.includes('stepup=mfa')),
+      'sent to the step-up sign-in',
+    );
     const authorize = chain.find((url) => url.startsWith(`${stack.idp.issuer}/auth`));
     assert.ok(authorize);
     assert.equal(new URL(authorize).searchParams.get('acr_values'), 'urn:gatehouse:mfa');

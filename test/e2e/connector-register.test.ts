@@ -106,10 +106,9 @@ describe('gatehouse-connector register (real service, real identity provider)', 
     const again = await register(dir);
     assertFailed(again, 1, /ERR_ALREADY_REGISTERED: .* already holds a registration\. To replace it .*add --force/);
     // The token can also come from the environment, out of the process list.
-    const forced = await runConnectorCli(
-      ['register', '--service', harness.serviceUrl, '--state-dir', dir, '--ca-file', harness.caFile, '--force'],
-      { GATEHOUSE_CONNECTOR_TOKEN: adminToken },
-    );
+    const forced = await runConnectorCli(['register', '--service', harness.serviceUrl, '--state-dir', dir, '--ca-file', harness.caFile, '--force'], {
+      GATEHOUSE_CONNECTOR_TOKEN: adminToken,
+    });
     assert.equal(forced.code, 0, forced.stderr);
     const firstId = /Registered connector (\S+)/.exec(first.stdout)?.[1];
     const secondId = /Registered connector (\S+)/.exec(forced.stdout)?.[1];
@@ -133,7 +132,17 @@ describe('gatehouse-connector register (real service, real identity provider)', 
   });
 
   it('says so when the administrator declines the device login (no token at all)', async function () {
-    const cli = startConnectorCli(['register', '--service', harness.serviceUrl, '--state-dir', stateDir(), '--ca-file', harness.caFile, '--idp-ca-file', harness.idpCaFile]);
+    const cli = startConnectorCli([
+      'register',
+      '--service',
+      harness.serviceUrl,
+      '--state-dir',
+      stateDir(),
+      '--ca-file',
+      harness.caFile,
+      '--idp-ca-file',
+      harness.idpCaFile,
+    ]);
     try {
       await cli.waitFor(/open (\S+) and enter code (\S+)/);
       const uri = /open (\S+) and enter code (\S+)/.exec(cli.stderr());
@@ -159,19 +168,41 @@ describe('gatehouse-connector register (real service, real identity provider)', 
     assertFailed(unreachable, 1, /ERR_SERVICE_UNREACHABLE: The service at https:\/\/127\.0\.0\.1:\d+ is unreachable: the connection failed \(ECONNREFUSED\)/);
 
     const untrusted = await runConnectorCli(['register', '--service', harness.serviceUrl, '--token', adminToken, '--state-dir', stateDir()]);
-    assertFailed(untrusted, 1, /ERR_SERVICE_UNTRUSTED: The TLS certificate presented for https:\/\/127\.0\.0\.1:\d+ is not trusted .*--ca-file FILE.*TLS-intercepting proxy/s);
+    assertFailed(
+      untrusted,
+      1,
+      /ERR_SERVICE_UNTRUSTED: The TLS certificate presented for https:\/\/127\.0\.0\.1:\d+ is not trusted .*--ca-file FILE.*TLS-intercepting proxy/s,
+    );
     assert.ok(!untrusted.stderr.includes(adminToken));
   });
 
   it('answers usage mistakes with exit code 2', async function () {
     assertFailed(await runConnectorCli(['register']), 2, /register: --service URL is required/);
-    assertFailed(await runConnectorCli(['register', '--service', 'http://127.0.0.1:1', '--token', 'x', '--state-dir', stateDir()]), 2, /--service must be an https URL/);
+    assertFailed(
+      await runConnectorCli(['register', '--service', 'http://127.0.0.1:1', '--token', 'x', '--state-dir', stateDir()]),
+      2,
+      /--service must be an https URL/,
+    );
     assertFailed(await runConnectorCli(['frobnicate']), 2, /unknown command "frobnicate"/);
     assertFailed(await runConnectorCli(['run', '--json']), 2, /--json does not apply to run/);
     assertFailed(await runConnectorCli(['status', '--bogus']), 2, /Unknown option '--bogus'/);
     const help = await runConnectorCli(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /gatehouse-connector register --service URL/);
-    assertFailed(await runConnectorCli(['register', '--service', harness.serviceUrl, '--token', adminToken, '--state-dir', stateDir(), '--ca-file', join(root, 'absent.pem')]), 1, /ERR_FILE_INVALID: --ca-file .*absent\.pem: cannot read it \(ENOENT\)/);
+    assertFailed(
+      await runConnectorCli([
+        'register',
+        '--service',
+        harness.serviceUrl,
+        '--token',
+        adminToken,
+        '--state-dir',
+        stateDir(),
+        '--ca-file',
+        join(root, 'absent.pem'),
+      ]),
+      1,
+      /ERR_FILE_INVALID: --ca-file .*absent\.pem: cannot read it \(ENOENT\)/,
+    );
   });
 });

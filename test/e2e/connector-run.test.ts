@@ -97,7 +97,12 @@ describe('gatehouse-connector run and status (real service, real processes)', fu
     assert.match(status.stdout, /reachable:\s+reachable, certificate accepted/);
     const json = await runConnectorCli(['status', '--state-dir', dir, '--json']);
     assert.equal(json.code, 0);
-    const parsed = JSON.parse(json.stdout) as { connectorId: string; renewal: { due: boolean }; service: { accepted: boolean; apps: string[]; configVersion: number | null }; certificate: { ageSeconds: number } };
+    const parsed = JSON.parse(json.stdout) as {
+      connectorId: string;
+      renewal: { due: boolean };
+      service: { accepted: boolean; apps: string[]; configVersion: number | null };
+      certificate: { ageSeconds: number };
+    };
     assert.equal(parsed.connectorId, connectorId);
     assert.equal(parsed.renewal.due, false);
     assert.deepEqual(parsed.service, { reachable: true, accepted: true, configVersion: parsed.service.configVersion, apps: ['hr'], error: null });
@@ -218,7 +223,9 @@ describe('gatehouse-connector run when the service goes away', function () {
     harness = undefined;
     await service.close();
     await connector.waitFor(/control link down \(.+\); reconnecting in \d+\.\d s/);
-    await connector.waitFor(/control link down \(The service at https:\/\/127\.0\.0\.1:\d+ is unreachable: the connection failed \(ECONNREFUSED\).*\); reconnecting in/);
+    await connector.waitFor(
+      /control link down \(The service at https:\/\/127\.0\.0\.1:\d+ is unreachable: the connection failed \(ECONNREFUSED\).*\); reconnecting in/,
+    );
     const warnings = logLines(connector.stdout()).filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('link down'));
     assert.ok(warnings.length >= 1);
     for (const warning of warnings) {

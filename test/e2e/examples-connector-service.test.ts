@@ -39,7 +39,12 @@ function parseUnit(text: string): Unit {
 
 /** systemd's Environment= syntax: space-separated KEY=VALUE words. */
 function environmentOf(values: readonly string[]): Map<string, string> {
-  return new Map(values.flatMap((value) => value.split(/\s+/)).filter(Boolean).map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]));
+  return new Map(
+    values
+      .flatMap((value) => value.split(/\s+/))
+      .filter(Boolean)
+      .map((word) => [word.slice(0, word.indexOf('=')), word.slice(word.indexOf('=') + 1)]),
+  );
 }
 
 function has(command: string): boolean {

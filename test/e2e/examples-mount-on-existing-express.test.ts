@@ -115,6 +115,6 @@ describe('examples/mount-on-existing-express', function () {
     assert.equal(response.status, 200);
     const echo = (await response.json()) as Echo;
     assert.equal(echo.method, 'POST');
-    assert.equal(echo.body, body, 'larger than the app\'s own 100 kB JSON limit, and unparsed');
+    assert.equal(echo.body, body, "larger than the app's own 100 kB JSON limit, and unparsed");
   });
 });

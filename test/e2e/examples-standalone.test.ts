@@ -87,7 +87,12 @@ describe('examples/standalone: gatehouse serve with the annotated gatehouse.yaml
     let serve: RunningProcess;
 
     before(async () => {
-      idp = await startIdentityProvider({ ca, clients: [{ client_id: 'gatehouse', client_secret: 'standalone-example-client-secret', redirect_uris: ['https://wiki.example.com/.gatehouse/callback'] }] });
+      idp = await startIdentityProvider({
+        ca,
+        clients: [
+          { client_id: 'gatehouse', client_secret: 'standalone-example-client-secret', redirect_uris: ['https://wiki.example.com/.gatehouse/callback'] },
+        ],
+      });
     });
     after(async () => {
       if (serve) assert.equal(await serve.stop('SIGTERM'), 0, 'a clean exit on SIGTERM');
@@ -115,7 +120,9 @@ describe('examples/standalone: gatehouse serve with the annotated gatehouse.yaml
         assert.equal(robots.headers['x-robots-tag'], 'noindex, nofollow');
       }
       // The assertion key is the one in secrets/assertion.key.
-      const jwks = JSON.parse((await get(Number(port), 'wiki.example.com', '/.gatehouse/jwks.json', ca.certPem)).body) as { keys: Array<{ x: string; y: string }> };
+      const jwks = JSON.parse((await get(Number(port), 'wiki.example.com', '/.gatehouse/jwks.json', ca.certPem)).body) as {
+        keys: Array<{ x: string; y: string }>;
+      };
       const expected = createPublicKey(readFileSync(join(dir, 'secrets/assertion.key'), 'utf8')).export({ format: 'jwk' });
       assert.ok(jwks.keys.some((key) => key.x === expected.x && key.y === expected.y));
       // A pre-authenticated app asks for sign-in: nothing reaches 10.0.0.5.

@@ -30,13 +30,16 @@ describe('examples/testing-with-supertest: the example app runs its own test sui
     );
     assert.equal(run.code, 0, run.stderr);
     assert.equal(report.stats.pending, 0);
-    assert.deepEqual(report.passes.map((test) => test.fullTitle), [
-      'the portal, with Gatehouse mounted answers its own routes without a sign-in',
-      'the portal, with Gatehouse mounted asks strangers on the HR host to sign in',
-      'the portal, with Gatehouse mounted lets staff in and tells the HR application who they are',
-      'the portal, with Gatehouse mounted blocks contractors, by the real policy',
-      'the portal, with Gatehouse mounted asks for MFA on payroll, and lets an MFA session in',
-    ]);
+    assert.deepEqual(
+      report.passes.map((test) => test.fullTitle),
+      [
+        'the portal, with Gatehouse mounted answers its own routes without a sign-in',
+        'the portal, with Gatehouse mounted asks strangers on the HR host to sign in',
+        'the portal, with Gatehouse mounted lets staff in and tells the HR application who they are',
+        'the portal, with Gatehouse mounted blocks contractors, by the real policy',
+        'the portal, with Gatehouse mounted asks for MFA on payroll, and lets an MFA session in',
+      ],
+    );
     // Test mode is loud, even in a test run.
     assert.match(run.stderr, /Gatehouse TEST MODE is on/);
   });

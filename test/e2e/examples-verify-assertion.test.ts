@@ -96,13 +96,23 @@ describe('examples/verify-assertion: a backend that trusts only Gatehouse', func
       body: { error: 'unauthenticated', reason: 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED' },
     });
 
-    const unsigned = new UnsecuredJWT({ sub: 'user-alice' }).setIssuer('urn:gatehouse').setAudience(stack.urls.wiki).setIssuedAt().setExpirationTime('1m').encode();
+    const unsigned = new UnsecuredJWT({ sub: 'user-alice' })
+      .setIssuer('urn:gatehouse')
+      .setAudience(stack.urls.wiki)
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .encode();
     assert.equal((await direct({ 'x-gatehouse-assertion': unsigned })).status, 401);
 
     // A real assertion next to a forged one is not "the first one wins".
     await signIn(stack, stack.browser(), 'bob', '/capture');
     assert.ok(lastAssertion);
-    const twice = await fetch(`${backendUrl}/whoami`, { headers: [['x-gatehouse-assertion', lastAssertion], ['x-gatehouse-assertion', forged]] });
+    const twice = await fetch(`${backendUrl}/whoami`, {
+      headers: [
+        ['x-gatehouse-assertion', lastAssertion],
+        ['x-gatehouse-assertion', forged],
+      ],
+    });
     assert.equal(twice.status, 401);
     assert.deepEqual(await twice.json(), { error: 'unauthenticated', reason: 'assertion_repeated' });
   });
@@ -110,7 +120,12 @@ describe('examples/verify-assertion: a backend that trusts only Gatehouse', func
   it('refuses an expired assertion', async () => {
     await signIn(stack, stack.browser(), 'bob', '/capture-again');
     const captured = lastAssertion;
-    const strict = createApp({ jwksUrl: `${stack.urls.wiki}/.gatehouse/jwks.json`, audience: stack.urls.wiki, fetch: keysFetch.fetch, clockToleranceSeconds: 0 });
+    const strict = createApp({
+      jwksUrl: `${stack.urls.wiki}/.gatehouse/jwks.json`,
+      audience: stack.urls.wiki,
+      fetch: keysFetch.fetch,
+      clockToleranceSeconds: 0,
+    });
     handler = strict;
     assert.equal((await direct({ 'x-gatehouse-assertion': captured })).status, 200, 'valid for its short lifetime');
     await sleep(2_100);

@@ -51,7 +51,8 @@ describe('the published package', function () {
         assert.equal(typeof module['registerConnector'], 'function');
         assert.equal(typeof module['runConnector'], 'function');
       } else {
-        for (const name of ['signedInAgent', 'anonymousAgent', 'startThrowawayConnector', 'startTestBackend']) assert.equal(typeof module[name], 'function', name);
+        for (const name of ['signedInAgent', 'anonymousAgent', 'startThrowawayConnector', 'startTestBackend'])
+          assert.equal(typeof module[name], 'function', name);
       }
     });
   }

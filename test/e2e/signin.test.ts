@@ -30,8 +30,14 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
     const { response, chain } = await signIn(stack, browser, 'alice', '/docs/page?x=1');
     assert.equal(response.status, 200);
     assert.equal(chain[1], `${stack.urls.wiki}/.gatehouse/signin?rd=${encodeURIComponent('/docs/page?x=1')}`);
-    assert.ok(chain.some((url) => url.startsWith(`${stack.idp.issuer}/`)), 'went to the identity provider');
-    assert.ok(chain.some((url) => url.startsWith(`${stack.urls.wiki}/.gatehouse/callback?`)), 'came back to the callback');
+    assert.ok(
+      chain.some((url) => url.startsWith(`${stack.idp.issuer}/`)),
+      'went to the identity provider',
+    );
+    assert.ok(
+      chain.some((url) => url.startsWith(`${stack.urls.wiki}/.gatehouse/callback?`)),
+      'came back to the callback',
+    );
     assert.equal(chain.at(-1), `${stack.urls.wiki}/docs/page?x=1`);
     const echo = (await response.json()) as Echo;
     assert.equal(echo.url, '/docs/page?x=1');
@@ -86,7 +92,10 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
       const response = await browser.request(`${stack.urls.wiki}/api/data`, init);
       assert.equal(response.status, 401, JSON.stringify(init));
       assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
-      assert.match(response.headers.get('www-authenticate') ?? '', /^Gatehouse realm="wiki", signin_url="https:\/\/wiki\.gatehouse\.test:\d+\/\.gatehouse\/signin\?rd=%2Fapi%2Fdata"$/);
+      assert.match(
+        response.headers.get('www-authenticate') ?? '',
+        /^Gatehouse realm="wiki", signin_url="https:\/\/wiki\.gatehouse\.test:\d+\/\.gatehouse\/signin\?rd=%2Fapi%2Fdata"$/,
+      );
       const body = (await response.json()) as { error: { code: string; step: string; requestId: string; signInUrl: string } };
       assert.equal(body.error.code, 'ERR_SESSION_REQUIRED');
       assert.equal(body.error.step, 'session');
@@ -208,10 +217,17 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
   it('rotates keys: the newest secret seals, older ones still unseal', async () => {
     const browser = stack.browser();
     await signIn(stack, browser);
-    const ok = async (): Promise<number> =>
-      (await browser.request(`${stack.urls.wiki}/rotated`, { headers: { accept: 'application/json' } })).status;
+    const ok = async (): Promise<number> => (await browser.request(`${stack.urls.wiki}/rotated`, { headers: { accept: 'application/json' } })).status;
     try {
-      stack.rebuild((config) => ({ ...config, session: { secrets: [{ id: 2, secret: SECRET_2 }, { id: 1, secret: SECRET_1 }] } }));
+      stack.rebuild((config) => ({
+        ...config,
+        session: {
+          secrets: [
+            { id: 2, secret: SECRET_2 },
+            { id: 1, secret: SECRET_1 },
+          ],
+        },
+      }));
       assert.equal(await ok(), 200, 'a cookie sealed with secret 1 is still accepted');
       const fresh = stack.browser();
       await signIn(stack, fresh);
@@ -228,8 +244,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
   it('ends a session no later than the ID token expires', async () => {
     const browser = stack.browser();
     await signIn(stack, browser);
-    const status = async (): Promise<number> =>
-      (await browser.request(`${stack.urls.wiki}/x`, { headers: { accept: 'application/json' } })).status;
+    const status = async (): Promise<number> => (await browser.request(`${stack.urls.wiki}/x`, { headers: { accept: 'application/json' } })).status;
     assert.equal(await status(), 200);
     stack.clock.advance(3601 * 1000);
     assert.equal(await status(), 401);

@@ -205,18 +205,24 @@ describe('gatehouse/testing: supertest agents', function () {
   });
 
   it('names an unknown app and a missing user', async () => {
-    await assert.rejects(() => signedInAgent(app, gateway, 'nope', { sub: 'user-1' }), (error: unknown) => {
-      assert.ok(error instanceof TestingError);
-      assert.equal(error.code, 'ERR_INVALID_ARG_VALUE');
-      assert.match(error.message, /no app "nope" \(it publishes "wiki", "other"\)/);
-      return true;
-    });
+    await assert.rejects(
+      () => signedInAgent(app, gateway, 'nope', { sub: 'user-1' }),
+      (error: unknown) => {
+        assert.ok(error instanceof TestingError);
+        assert.equal(error.code, 'ERR_INVALID_ARG_VALUE');
+        assert.match(error.message, /no app "nope" \(it publishes "wiki", "other"\)/);
+        return true;
+      },
+    );
     await assert.rejects(() => signedInAgent(app, gateway, 'wiki', { sub: '' }), { code: 'ERR_INVALID_ARG_VALUE' });
-    await assert.rejects(() => startThrowawayConnector({ gateway, adminToken: 'token' }), (error: unknown) => {
-      assert.ok(error instanceof TestingError);
-      assert.match(error.message, /no connector service\. Configure `connectors`/);
-      return true;
-    });
+    await assert.rejects(
+      () => startThrowawayConnector({ gateway, adminToken: 'token' }),
+      (error: unknown) => {
+        assert.ok(error instanceof TestingError);
+        assert.match(error.message, /no connector service\. Configure `connectors`/);
+        return true;
+      },
+    );
   });
 
   it('names supertest, and how to install it, when it is missing', async () => {

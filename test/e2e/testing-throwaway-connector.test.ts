@@ -45,7 +45,10 @@ describe('gatehouse/testing: a throwaway connector and backend in-process', func
     assert.match(connector.connectorId, /^c-[0-9a-f]{20}$/);
     assert.equal(connector.group, 'default');
     const registered = stack.audit.ofType('connector.registered');
-    assert.ok(registered.some((event) => event.user?.sub === 'user-alice'), 'registered by the admin whose token it used');
+    assert.ok(
+      registered.some((event) => event.user?.sub === 'user-alice'),
+      'registered by the admin whose token it used',
+    );
     const tunnels = stack.gateway.connectors!.tunnels.sessions().filter((session) => session.connectorId === connector.connectorId);
     assert.equal(tunnels.length, 2);
 

@@ -231,11 +231,7 @@ describe('tunnel core (e2e): Express + http-proxy-middleware through connector t
       const tags = ['b1', 'b2', 'b3', 'b4', 'b5', 'b6'];
       const answers = tags.map((tag) => fetchBuffer(`${pairGateway.url}/pairapp/hold?tag=${tag}`));
       await Promise.all(tags.map((tag) => pairOrigin.arrived(tag)));
-      assert.deepEqual(
-        [first.sessions[0]?.inFlight, second.sessions[0]?.inFlight],
-        [3, 3],
-        'six requests in flight, three per connector',
-      );
+      assert.deepEqual([first.sessions[0]?.inFlight, second.sessions[0]?.inFlight], [3, 3], 'six requests in flight, three per connector');
       for (const tag of tags) pairOrigin.release(tag);
       for (const answer of await Promise.all(answers)) assert.equal(answer.body.toString(), 'released');
     });

@@ -25,9 +25,12 @@ describe('end to end through a real connector (tunnel)', function () {
   async function startConnector(name: string, extra: string[] = []): Promise<{ process: RunningProcess; stateDir: string; id: string }> {
     const stateDir = join(dir, name);
     const token = await stack.adminToken('alice');
-    const registered = await runConnectorCli(['register', '--service', stack.connectorUrl, '--state-dir', stateDir, '--ca-file', stack.connectorCaFile, '--name', name], {
-      GATEHOUSE_CONNECTOR_TOKEN: token,
-    });
+    const registered = await runConnectorCli(
+      ['register', '--service', stack.connectorUrl, '--state-dir', stateDir, '--ca-file', stack.connectorCaFile, '--name', name],
+      {
+        GATEHOUSE_CONNECTOR_TOKEN: token,
+      },
+    );
     assert.equal(registered.code, 0, registered.stderr);
     const id = /(c-[0-9a-f]{20})/.exec(registered.stderr + registered.stdout)?.[1] ?? '';
     const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...extra]);

@@ -108,7 +108,9 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
     await service!.call('gc');
     await collectGarbage(inspectorUrl(connector!.stderr()));
     const settled = { gateway: processMemory(service!.pid).rss, connector: processMemory(connector!.child.pid!).rss };
-    say(`${label}: RSS after a full GC gateway ${mib(settled.gateway)}, connector ${mib(settled.connector)} (before it: ${mib(raw.gateway)}, ${mib(raw.connector)})`);
+    say(
+      `${label}: RSS after a full GC gateway ${mib(settled.gateway)}, connector ${mib(settled.connector)} (before it: ${mib(raw.gateway)}, ${mib(raw.connector)})`,
+    );
     return settled;
   }
 
@@ -195,7 +197,9 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
     Object.assign(rssAt100k, await at100k);
     Object.assign(rssAfterGets, await settledRss('after the requests'));
     const { result } = load;
-    say(`${result.requests} requests in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s (${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`);
+    say(
+      `${result.requests} requests in ${((Date.now() - loadStarted) / 1000).toFixed(1)} s (${Math.round(result.rps)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms)`,
+    );
     assert.deepEqual(result.firstErrors, []);
     assert.equal(result.errors, 0);
     assert.equal(result.complete, true, 'every request was made');
@@ -207,7 +211,17 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
   it('then downloads 256 MiB through the same tunnel, byte count and SHA-256 checked', async function () {
     assert.ok(load, 'the request run came first');
     download = await loadgen<TransferResult>(
-      ['download', '--origin', service!.info.origin, '--host', service!.info.hosts.passthrough, '--ca', service!.info.caFile, '--bytes', String(DOWNLOAD_BYTES)],
+      [
+        'download',
+        '--origin',
+        service!.info.origin,
+        '--host',
+        service!.info.hosts.passthrough,
+        '--ca',
+        service!.info.caFile,
+        '--bytes',
+        String(DOWNLOAD_BYTES),
+      ],
       MAX_DOWNLOAD_SECONDS,
     );
     const { result } = download;
@@ -272,7 +286,15 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
       ['connector', connector!.stderr()],
       ['load generator', load.stderr + download.stderr + large.map((run) => run.stderr).join('')],
     ] as const) {
-      assert.doesNotMatch(text, WARNING, `${name} printed a warning:\n${text.split('\n').filter((line) => WARNING.test(line)).slice(0, 20).join('\n')}`);
+      assert.doesNotMatch(
+        text,
+        WARNING,
+        `${name} printed a warning:\n${text
+          .split('\n')
+          .filter((line) => WARNING.test(line))
+          .slice(0, 20)
+          .join('\n')}`,
+      );
     }
     assert.deepEqual(warnLogLines(connector!.stdout()), [], 'the connector logged nothing at warn or above');
   });

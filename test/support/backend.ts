@@ -57,14 +57,17 @@ export async function startEchoBackend(): Promise<EchoBackend> {
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
       res.flushHeaders();
       let count = 0;
-      const timer = setInterval(() => {
-        count += 1;
-        res.write(`event: tick\ndata: ${count} ${Date.now()}\n\n`);
-        if (count >= Number(url.searchParams.get('count') ?? '3')) {
-          clearInterval(timer);
-          res.end();
-        }
-      }, Number(url.searchParams.get('every') ?? '200'));
+      const timer = setInterval(
+        () => {
+          count += 1;
+          res.write(`event: tick\ndata: ${count} ${Date.now()}\n\n`);
+          if (count >= Number(url.searchParams.get('count') ?? '3')) {
+            clearInterval(timer);
+            res.end();
+          }
+        },
+        Number(url.searchParams.get('every') ?? '200'),
+      );
       res.once('close', () => clearInterval(timer));
       return;
     }

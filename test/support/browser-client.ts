@@ -401,10 +401,7 @@ export class BrowserClient {
     const html = await first.response.text();
     const loginForm = parseForms(html, first.response.url).find((form) => LOGIN_ACTION.test(form.action) && form.passwordFields.length > 0);
     if (!loginForm) return first;
-    const second = await this.#navigate(
-      buildSubmission(loginForm, { login, password }),
-      { ...opts, initiator: first.response.url },
-    );
+    const second = await this.#navigate(buildSubmission(loginForm, { login, password }), { ...opts, initiator: first.response.url });
     return { response: second.response, chain: [...first.chain, ...second.chain] };
   }
 
@@ -463,8 +460,7 @@ export class BrowserClient {
       const location = response.headers.get('location');
       if (REDIRECT_STATUSES.has(response.status) && location !== null) {
         const url = new URL(location, next.url);
-        const keepsMethod = response.status === 307 || response.status === 308
-          || (response.status !== 303 && !unsafe) || next.method === 'HEAD';
+        const keepsMethod = response.status === 307 || response.status === 308 || (response.status !== 303 && !unsafe) || next.method === 'HEAD';
         upcoming = keepsMethod ? { url, method: next.method, body: next.body } : { url, method: 'GET', body: undefined };
       } else if (autoSubmit && response.status === 200 && /text\/html/i.test(response.headers.get('content-type') ?? '')) {
         const html = await response.text();

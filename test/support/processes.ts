@@ -67,7 +67,11 @@ export function startNode(script: string, args: string[], options: { cwd?: strin
 }
 
 /** Runs a command to completion. */
-export async function runNode(script: string, args: string[], options: { cwd?: string } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runNode(
+  script: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const running = startNode(script, args, options);
   const [code] = (await once(running.child, 'exit')) as [number | null];
   return { code, stdout: running.stdout(), stderr: running.stderr() };

@@ -232,7 +232,7 @@ export async function signIn(
   path = '/',
   options: { stopAt?: (url: URL) => boolean } = {},
 ): Promise<Awaited<ReturnType<BrowserClient['signIn']>>> {
-  const found = (stack.idp.users.find((u) => u.login === user) ?? DEFAULT_DEV_USERS.find((u) => u.login === user));
+  const found = stack.idp.users.find((u) => u.login === user) ?? DEFAULT_DEV_USERS.find((u) => u.login === user);
   if (!found) throw new Error(`no test user ${user}`);
   return browser.signIn(`${stack.urls.wiki}${path}`, found.login, found.password, options);
 }

@@ -194,8 +194,7 @@ export async function startServiceSide(options: ServiceSideOptions): Promise<Ser
   await once(tls, 'listening');
   const { port } = tls.address() as AddressInfo;
 
-  const readyOf = (connectorId: string): TunnelSession[] =>
-    pool.sessions().filter((session) => session.connectorId === connectorId && session.healthy);
+  const readyOf = (connectorId: string): TunnelSession[] => pool.sessions().filter((session) => session.connectorId === connectorId && session.healthy);
 
   return {
     port,
@@ -394,7 +393,9 @@ export async function startGateway(pool: TunnelPool, apps: readonly GatewayApp[]
               const tunnel = isTunnelError(error) ? error : undefined;
               res.statusCode = tunnel?.status ?? 502;
               res.setHeader('content-type', 'application/json');
-              res.end(JSON.stringify({ code: tunnel?.code ?? (error as NodeJS.ErrnoException).code ?? 'unknown', beforeUpstream: tunnel?.beforeUpstream ?? null }));
+              res.end(
+                JSON.stringify({ code: tunnel?.code ?? (error as NodeJS.ErrnoException).code ?? 'unknown', beforeUpstream: tunnel?.beforeUpstream ?? null }),
+              );
             });
           },
         ],
@@ -456,7 +457,7 @@ export function patternStream(end: number, start = 0, chunk = 64 * 1024): Readab
 
 export function patternSha256(bytes: number): string {
   const hash = createHash('sha256');
-  for (let sent = 0; sent < bytes; ) {
+  for (let sent = 0; sent < bytes;) {
     const size = Math.min(PATTERN.length, bytes - sent);
     hash.update(PATTERN.subarray(0, size));
     sent += size;

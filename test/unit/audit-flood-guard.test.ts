@@ -61,7 +61,8 @@ describe('audit: repeats of anonymous failures are counted, not written', () => 
 
   it('bounds the keys it tracks: past the bound, new keys are counted together per type', () => {
     const guard = new AuditFloodGuard({ windowMs: 60_000, perWindow: 2, maxKeys: 3 });
-    for (let source = 0; source < 1000; source += 1) for (let index = 0; index < 3; index += 1) guard.admit(rejected(`10.0.${source >> 8}.${source & 255}`), now);
+    for (let source = 0; source < 1000; source += 1)
+      for (let index = 0; index < 3; index += 1) guard.admit(rejected(`10.0.${source >> 8}.${source & 255}`), now);
     assert.ok(guard.size <= 3 + 5, `${guard.size} keys`);
     const summaries = guard.drain();
     const overflow = summaries.find((summary) => summary.details?.['overflow'] === true);

@@ -75,12 +75,15 @@ describe('audit query endpoint', function () {
     assert.equal(body.error.reason, 'missing');
     assert.match(body.error.message, /administrator/);
     const [audited] = store.query({ type: 'admin.events_queried', limit: 1 });
-    assert.deepEqual({ outcome: audited?.outcome, code: audited?.code, reason: audited?.reason, user: audited?.user }, {
-      outcome: 'failure',
-      code: 'ERR_ADMIN_TOKEN_MISSING',
-      reason: 'missing',
-      user: undefined,
-    });
+    assert.deepEqual(
+      { outcome: audited?.outcome, code: audited?.code, reason: audited?.reason, user: audited?.user },
+      {
+        outcome: 'failure',
+        code: 'ERR_ADMIN_TOKEN_MISSING',
+        reason: 'missing',
+        user: undefined,
+      },
+    );
     assert.equal(audited?.clientIp, '127.0.0.1');
   });
 
@@ -119,7 +122,10 @@ describe('audit query endpoint', function () {
     const all = await get('?type=signin.*,session.*,logout,connector.registered');
     assert.equal(all.status, 200);
     assert.equal(all.headers.get('cache-control'), 'no-store');
-    assert.deepEqual(all.body.events.map((item) => item.type), ['logout', 'session.expired', 'connector.registered', 'signin.succeeded', 'signin.failed']);
+    assert.deepEqual(
+      all.body.events.map((item) => item.type),
+      ['logout', 'session.expired', 'connector.registered', 'signin.succeeded', 'signin.failed'],
+    );
     assert.deepEqual(await types('?type=signin.failed'), ['signin.failed']);
     assert.deepEqual(await types('?type=signin.failed&type=logout'), ['logout', 'signin.failed'], 'type may repeat');
     assert.deepEqual(await types('?type=connector.*'), ['connector.registered']);
@@ -129,7 +135,11 @@ describe('audit query endpoint', function () {
     const since = new Date(BASE + 60_000).toISOString();
     const until = new Date(BASE + 180_000).toISOString();
     assert.deepEqual(await types(`?since=${since}&until=${until}&type=signin.*,connector.*,session.*`), ['connector.registered', 'signin.succeeded']);
-    assert.deepEqual(await types(`?since=${encodeURIComponent('2025-01-31T09:03:00+01:00')}&type=session.*,logout`), ['logout', 'session.expired'], 'any zone offset');
+    assert.deepEqual(
+      await types(`?since=${encodeURIComponent('2025-01-31T09:03:00+01:00')}&type=session.*,logout`),
+      ['logout', 'session.expired'],
+      'any zone offset',
+    );
     assert.deepEqual(await types('?limit=2&type=signin.*,logout,session.*,connector.*'), ['logout', 'session.expired']);
   });
 
@@ -140,7 +150,10 @@ describe('audit query endpoint', function () {
     assert.equal(audited?.outcome, 'success');
     assert.deepEqual(audited?.user, { sub: 'admin-1', name: undefined, email: 'admin@example.com' });
     assert.deepEqual(audited?.details, { types: null, user: 'alice', app: null, since: null, until: null, limit: 5, returned: answer.body.events.length });
-    assert.equal(answer.body.events.some((item) => item.id === audited?.id), false);
+    assert.equal(
+      answer.body.events.some((item) => item.id === audited?.id),
+      false,
+    );
   });
 
   it('answers 400 to bad parameters, naming the parameter without echoing the value, and audits it', async function () {

@@ -42,7 +42,13 @@ describe('audit settings and sinks from the configuration', function () {
       {
         stdout: false,
         file: { path: 'audit.jsonl' },
-        webhook: { url: 'https://siem.example.com/services/collector', authorizationFile: 'token', headers: { 'x-source': 'gatehouse' }, flushInterval: '2s', batchSize: 10 },
+        webhook: {
+          url: 'https://siem.example.com/services/collector',
+          authorizationFile: 'token',
+          headers: { 'x-source': 'gatehouse' },
+          flushInterval: '2s',
+          batchSize: 10,
+        },
         recent: { capacity: 50 },
       },
       {
@@ -78,8 +84,15 @@ describe('audit settings and sinks from the configuration', function () {
     const [report] = built.recent.query({ type: 'audit.dropped' });
     assert.equal(report?.reason, 'backlog_full');
     assert.deepEqual(report?.details, { sink: 'file', dropped: 1, backlog_full: 1, oldestDropped: lost.time, newestDropped: lost.time, totalDropped: 1 });
-    const printed = String(stdout.read()).trim().split('\n').map((line) => JSON.parse(line) as AuditEvent);
-    assert.deepEqual(printed.map((item) => item.type), ['logout', 'audit.dropped', 'logout'], 'stdout hears of it too');
+    const printed = String(stdout.read())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as AuditEvent);
+    assert.deepEqual(
+      printed.map((item) => item.type),
+      ['logout', 'audit.dropped', 'logout'],
+      'stdout hears of it too',
+    );
     assert.equal(reports.length, 1, 'and the listener, once per interval');
     await log.close(100);
     assert.equal(reports.length, 2, 'the rest at close');
@@ -96,9 +109,18 @@ describe('audit settings and sinks from the configuration', function () {
       return assert.fail('expected the settings to be refused');
     };
     assert.match(issues({ webhook: { url: 'http://siem.example.com' } })[0] ?? '', /^audit\.webhook\.url: must be an https URL/);
-    assert.match(issues({ webhook: { url: 'https://siem.example.com', flushInterval: '5m' } })[0] ?? '', /^audit\.webhook\.flushInterval: .*at most 60 seconds/);
-    assert.match(issues({ webhook: { url: 'https://siem.example.com', authorization: 'a', authorizationFile: 'b' } })[0] ?? '', /^audit\.webhook\.authorizationFile: give authorization or authorizationFile, not both/);
-    assert.match(issues({ webhook: { url: 'https://siem.example.com', caFile: 'missing.pem' } })[0] ?? '', /^audit\.webhook\.caFile: cannot read "missing\.pem" \(ENOENT\)/);
+    assert.match(
+      issues({ webhook: { url: 'https://siem.example.com', flushInterval: '5m' } })[0] ?? '',
+      /^audit\.webhook\.flushInterval: .*at most 60 seconds/,
+    );
+    assert.match(
+      issues({ webhook: { url: 'https://siem.example.com', authorization: 'a', authorizationFile: 'b' } })[0] ?? '',
+      /^audit\.webhook\.authorizationFile: give authorization or authorizationFile, not both/,
+    );
+    assert.match(
+      issues({ webhook: { url: 'https://siem.example.com', caFile: 'missing.pem' } })[0] ?? '',
+      /^audit\.webhook\.caFile: cannot read "missing\.pem" \(ENOENT\)/,
+    );
     assert.match(issues({ recent: { capacity: 0 } })[0] ?? '', /^audit\.recent\.capacity/);
     assert.match(issues({ syslog: true })[0] ?? '', /syslog/);
   });

@@ -59,7 +59,14 @@ type Receiver = Awaited<ReturnType<typeof startReceiver>>;
 
 const BASE = Date.UTC(2025, 0, 31, 8);
 const event = (n: number): AuditEvent =>
-  Object.freeze({ id: `e${n}`, time: new Date(BASE + n * 1000).toISOString(), type: 'signin.failed', outcome: 'failure', reason: 'test', clientIp: '192.0.2.1' });
+  Object.freeze({
+    id: `e${n}`,
+    time: new Date(BASE + n * 1000).toISOString(),
+    type: 'signin.failed',
+    outcome: 'failure',
+    reason: 'test',
+    clientIp: '192.0.2.1',
+  });
 const ids = (events: readonly AuditEvent[]) => events.map((item) => item.id);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, index) => `e${from + index}`);
 
@@ -99,8 +106,14 @@ describe('audit webhook sink', function () {
 
     assert.deepEqual(ids(receiver.delivered()), range(0, 35));
     const { posts } = receiver;
-    assert.deepEqual(posts.map((post) => post.status), [500, 500, 500, 200, 200, 200, 200]);
-    assert.deepEqual(posts.map((post) => post.events.length), [10, 10, 10, 10, 10, 10, 5]);
+    assert.deepEqual(
+      posts.map((post) => post.status),
+      [500, 500, 500, 200, 200, 200, 200],
+    );
+    assert.deepEqual(
+      posts.map((post) => post.events.length),
+      [10, 10, 10, 10, 10, 10, 5],
+    );
     for (const retry of posts.slice(1, 4)) assert.deepEqual(ids(retry.events), range(0, 10), 'the same batch is retried');
     const gaps = [1, 2, 3].map((index) => (posts[index]?.at ?? 0) - (posts[index - 1]?.at ?? 0));
     [20, 40, 80].forEach((wait, index) => assert.ok((gaps[index] ?? 0) >= wait - 5, `retry ${index + 1} came after ${gaps[index]} ms, not ${wait}`));
@@ -140,7 +153,15 @@ describe('audit webhook sink', function () {
     let healthy = false;
     receiver = await startReceiver(() => (healthy ? 200 : 503));
     const reports: DropReport[] = [];
-    sink = webhookSink({ url: receiver.url, batchSize: 5, flushIntervalMs: 10, maxQueue: 20, retryBaseMs: 10, retryCapMs: 40, onDrop: (report) => reports.push(report) });
+    sink = webhookSink({
+      url: receiver.url,
+      batchSize: 5,
+      flushIntervalMs: 10,
+      maxQueue: 20,
+      retryBaseMs: 10,
+      retryCapMs: 40,
+      onDrop: (report) => reports.push(report),
+    });
     for (let n = 0; n < 5; n += 1) sink.write(event(n));
     await waitFor('the first failed POST', () => (receiver?.posts.length ?? 0) >= 1);
     for (let n = 5; n < 105; n += 1) {
@@ -186,7 +207,10 @@ describe('audit webhook sink', function () {
     sink = webhookSink({ url: receiver.url, batchSize: 5, flushIntervalMs: 10, onError: (failure) => failures.push(failure) });
     for (let n = 0; n < 10; n += 1) sink.write(event(n));
     assert.equal(await sink.flush(5000), true);
-    assert.deepEqual(failures.map(({ status, permanent }) => ({ status, permanent })), [{ status: 400, permanent: true }]);
+    assert.deepEqual(
+      failures.map(({ status, permanent }) => ({ status, permanent })),
+      [{ status: 400, permanent: true }],
+    );
     const delivered = receiver.delivered();
     assert.equal(delivered[0]?.type, 'audit.dropped');
     assert.equal(delivered[0]?.reason, 'rejected');
@@ -272,7 +296,10 @@ describe('audit webhook sink', function () {
     assert.match(issues({ url: 'siem' })[0] ?? '', /^webhookSink\.url: must be an absolute URL/);
     assert.match(issues({ url: 'https://siem.example.com', batchSize: 0 })[0] ?? '', /^webhookSink\.batchSize/);
     assert.match(issues({ url: 'https://siem.example.com', maxQueue: 2_000_000 })[0] ?? '', /^webhookSink\.maxQueue/);
-    assert.match(issues({ url: 'https://siem.example.com', retryBaseMs: 500, retryCapMs: 100 })[0] ?? '', /^webhookSink\.retryCapMs: must be at least retryBaseMs/);
+    assert.match(
+      issues({ url: 'https://siem.example.com', retryBaseMs: 500, retryCapMs: 100 })[0] ?? '',
+      /^webhookSink\.retryCapMs: must be at least retryBaseMs/,
+    );
     assert.match(issues({ url: 'https://siem.example.com', headers: { 'x-evil': 'a\r\nb' } })[0] ?? '', /^webhookSink\.headers\.x-evil/);
     assert.match(issues({ url: 'https://siem.example.com', fetch: 'no' as never })[0] ?? '', /^webhookSink\.fetch: must be a function/);
     await webhookSink({ url: 'http://localhost:9/ingest' }).close(1); // plain http to loopback is fine

@@ -98,7 +98,9 @@ describe('configuration', () => {
     const issues = issuesOf(input);
     assert.ok(
       issues.some(
-        (i) => i === 'apps[1].externalUrl: host "wiki.example.com" is already used by app "wiki" (apps[0]); cookies are not scoped by port: give each app its own host name',
+        (i) =>
+          i ===
+          'apps[1].externalUrl: host "wiki.example.com" is already used by app "wiki" (apps[0]); cookies are not scoped by port: give each app its own host name',
       ),
       issues.join('\n'),
     );

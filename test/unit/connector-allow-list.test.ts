@@ -9,8 +9,22 @@ describe('connector allow-list (--allow)', function () {
   describe('entries', function () {
     it('reads CIDRs, addresses, bracketed IPv6 and host names, each with an optional port', function () {
       assert.deepEqual(parseAllowEntry('10.0.0.0/8'), { kind: 'network', text: '10.0.0.0/8', address: '10.0.0.0', prefix: 8, family: 'ipv4', port: undefined });
-      assert.deepEqual(parseAllowEntry(' 10.0.0.5:8080 '), { kind: 'network', text: '10.0.0.5:8080', address: '10.0.0.5', prefix: 32, family: 'ipv4', port: 8080 });
-      assert.deepEqual(parseAllowEntry('10.1.0.0/16:443'), { kind: 'network', text: '10.1.0.0/16:443', address: '10.1.0.0', prefix: 16, family: 'ipv4', port: 443 });
+      assert.deepEqual(parseAllowEntry(' 10.0.0.5:8080 '), {
+        kind: 'network',
+        text: '10.0.0.5:8080',
+        address: '10.0.0.5',
+        prefix: 32,
+        family: 'ipv4',
+        port: 8080,
+      });
+      assert.deepEqual(parseAllowEntry('10.1.0.0/16:443'), {
+        kind: 'network',
+        text: '10.1.0.0/16:443',
+        address: '10.1.0.0',
+        prefix: 16,
+        family: 'ipv4',
+        port: 443,
+      });
       assert.deepEqual(parseAllowEntry('fd00::/8'), { kind: 'network', text: 'fd00::/8', address: 'fd00::', prefix: 8, family: 'ipv6', port: undefined });
       assert.deepEqual(parseAllowEntry('[fd00::/8]:443'), { kind: 'network', text: '[fd00::/8]:443', address: 'fd00::', prefix: 8, family: 'ipv6', port: 443 });
       assert.deepEqual(parseAllowEntry('[fd00::1]'), { kind: 'network', text: '[fd00::1]', address: 'fd00::1', prefix: 128, family: 'ipv6', port: undefined });
@@ -18,9 +32,27 @@ describe('connector allow-list (--allow)', function () {
       assert.deepEqual(parseAllowEntry('intranet'), { kind: 'host', text: 'intranet', host: 'intranet', port: undefined });
     });
 
-    for (const bad of ['', '10.0.0.0/33', '10.0.0', '300.1.1.1', 'wiki.corp:0', 'wiki.corp:65536', 'wiki.corp:http', 'wiki corp', 'http://wiki.corp', '*.corp', '[wiki]:80', 'fd00::/129', '[fd00::/8]/8', 'a'.repeat(400)]) {
+    for (const bad of [
+      '',
+      '10.0.0.0/33',
+      '10.0.0',
+      '300.1.1.1',
+      'wiki.corp:0',
+      'wiki.corp:65536',
+      'wiki.corp:http',
+      'wiki corp',
+      'http://wiki.corp',
+      '*.corp',
+      '[wiki]:80',
+      'fd00::/129',
+      '[fd00::/8]/8',
+      'a'.repeat(400),
+    ]) {
       it(`refuses ${JSON.stringify(bad.slice(0, 20))} and says what is accepted`, function () {
-        assert.throws(() => parseAllowEntry(bad), (error: unknown) => error instanceof AllowEntryError && /Give a CIDR or address/.test(error.message));
+        assert.throws(
+          () => parseAllowEntry(bad),
+          (error: unknown) => error instanceof AllowEntryError && /Give a CIDR or address/.test(error.message),
+        );
       });
     }
 
@@ -34,7 +66,7 @@ describe('connector allow-list (--allow)', function () {
   describe('matching', function () {
     const list = TargetAllowList.parse(['10.0.0.0/8:8080', '192.168.1.7', 'fd00::/8', 'Wiki.Corp:443', 'files.corp']);
 
-    it('allows an address inside a network, on the entry\'s port only when it names one', function () {
+    it("allows an address inside a network, on the entry's port only when it names one", function () {
       assert.equal(list.allowsHost('10.20.0.5', 8080), true);
       assert.equal(list.allowsHost('10.20.0.5', 22), false);
       assert.equal(list.allowsHost('192.168.1.7', 22), true);
@@ -45,7 +77,13 @@ describe('connector allow-list (--allow)', function () {
     });
 
     it('refuses the usual SSRF targets that are not listed', function () {
-      for (const [host, port] of [['169.254.169.254', 80], ['127.0.0.1', 8080], ['10.0.0.1', 22], ['0.0.0.0', 8080], ['::1', 80]] as const) {
+      for (const [host, port] of [
+        ['169.254.169.254', 80],
+        ['127.0.0.1', 8080],
+        ['10.0.0.1', 22],
+        ['0.0.0.0', 8080],
+        ['::1', 80],
+      ] as const) {
         assert.equal(list.allowsHost(host, port), false, `${host}:${port}`);
       }
     });

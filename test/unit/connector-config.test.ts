@@ -42,8 +42,11 @@ describe('connector configuration', function () {
     assert.ok(Object.isFrozen(store.current));
   });
 
-  it('holds app ids and groups to the gateway configuration\'s rules, so both processes agree on what an app is', function () {
-    assertInvalid(() => parseConnectorConfig(document(1, { apps: [{ id: 'a'.repeat(64), internalUrl: 'http://10.0.0.5' }] })), /apps\[0\]\.id: must be an app id/);
+  it("holds app ids and groups to the gateway configuration's rules, so both processes agree on what an app is", function () {
+    assertInvalid(
+      () => parseConnectorConfig(document(1, { apps: [{ id: 'a'.repeat(64), internalUrl: 'http://10.0.0.5' }] })),
+      /apps\[0\]\.id: must be an app id/,
+    );
     assertInvalid(() => parseConnectorConfig(document(1, { apps: [{ id: 'Wiki', internalUrl: 'http://10.0.0.5' }] })), /apps\[0\]\.id: must be an app id/);
     assertInvalid(() => parseConnectorConfig(document(1, { group: 'a group' })), /group: must be a connector group name/);
     const longest = 'a'.repeat(63);
@@ -84,7 +87,18 @@ describe('connector configuration', function () {
     assert.equal(store.allowedApp('ok'), undefined, 'no part of the refused document was applied');
     assert.equal(store.allowedApp('wiki')?.hostname, '10.0.0.5');
 
-    assertInvalid(() => store.apply(document(3, { apps: [{ id: 'a', internalUrl: 'http://x' }, { id: 'a', internalUrl: 'http://y' }] })), /apps\[1\]\.id: app id "a" appears twice/);
+    assertInvalid(
+      () =>
+        store.apply(
+          document(3, {
+            apps: [
+              { id: 'a', internalUrl: 'http://x' },
+              { id: 'a', internalUrl: 'http://y' },
+            ],
+          }),
+        ),
+      /apps\[1\]\.id: app id "a" appears twice/,
+    );
     assertInvalid(() => store.apply(document(3, { apps: [{ id: 'a', internalUrl: 'http://user:pw@10.0.0.1' }] })), /must not contain credentials/);
     assertInvalid(() => store.apply(document(3, { version: -1 })), /version: /);
     assertInvalid(() => store.apply(document(3, { heartbeatIntervalSeconds: 0 })), /heartbeatIntervalSeconds: /);

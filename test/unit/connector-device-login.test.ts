@@ -195,7 +195,11 @@ describe('connector device login', function () {
   it('says the identity provider is not trusted and how to fix it', async function () {
     const stranger = createDevCa({ commonName: 'not the IdP CA' });
     const recorder = progressRecorder();
-    await rejectsWithCode(login({ progress: recorder.progress, idpCa: [stranger.certPem] }), 'ERR_IDP_UNREACHABLE', /is not trusted \(\w+\)\. Give its CA with --idp-ca-file FILE/);
+    await rejectsWithCode(
+      login({ progress: recorder.progress, idpCa: [stranger.certPem] }),
+      'ERR_IDP_UNREACHABLE',
+      /is not trusted \(\w+\)\. Give its CA with --idp-ca-file FILE/,
+    );
     assert.equal(recorder.lines.length, 0, 'no code is shown when the identity provider cannot be used');
   });
 

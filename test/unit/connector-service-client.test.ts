@@ -94,7 +94,11 @@ describe('connector service client', function () {
   it('accepts only an https origin as the service URL', function () {
     assert.equal(parseServiceUrl('https://gatehouse.example.com:8444/').href, 'https://gatehouse.example.com:8444/');
     for (const bad of ['http://gatehouse.example.com', 'https://u:p@gatehouse.example.com', 'https://gatehouse.example.com/path', 'not a url']) {
-      assert.throws(() => parseServiceUrl(bad), (error: unknown) => error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARG_VALUE', bad);
+      assert.throws(
+        () => parseServiceUrl(bad),
+        (error: unknown) => error instanceof TypeError && (error as { code?: string }).code === 'ERR_INVALID_ARG_VALUE',
+        bad,
+      );
     }
   });
 
@@ -135,7 +139,11 @@ describe('connector service client', function () {
   it('reports a port that does not speak TLS', async function () {
     const plain = await listen(createHttpServer((_req, res) => res.end('hello')));
     servers.push(plain);
-    await expectError(client(plain.url).call({ method: 'GET', path: '/x' }), { code: 'ERR_SERVICE_TLS', retryable: false, message: /does not seem to speak TLS/ });
+    await expectError(client(plain.url).call({ method: 'GET', path: '/x' }), {
+      code: 'ERR_SERVICE_TLS',
+      retryable: false,
+      message: /does not seem to speak TLS/,
+    });
   });
 
   it('relays the service JSON errors verbatim, with the right code and retry decision', async function () {
@@ -189,7 +197,8 @@ describe('connector service client', function () {
     await expectError(service.call({ method: 'GET', path: '/cert' }), {
       code: 'ERR_CERT_REFUSED',
       retryable: false,
-      message: /refused this connector's certificate: .*Register the connector again: gatehouse-connector register --service https:\/\/127\.0\.0\.1:\d+ --force/,
+      message:
+        /refused this connector's certificate: .*Register the connector again: gatehouse-connector register --service https:\/\/127\.0\.0\.1:\d+ --force/,
     });
     await expectError(service.call({ method: 'GET', path: '/revoked' }), { code: 'ERR_CONNECTOR_REVOKED', retryable: false, message: /revoked.*--force/s });
     await expectError(service.call({ method: 'POST', path: '/csr', anonymous: true, bearer: 't', body: {} }), {
@@ -198,7 +207,10 @@ describe('connector service client', function () {
       reason: 'key_too_small',
       message: /1024 bits; at least 2048/,
     });
-    await expectError(service.call({ method: 'POST', path: '/group', anonymous: true, bearer: 't', body: {} }), { code: 'ERR_UNKNOWN_GROUP', retryable: false });
+    await expectError(service.call({ method: 'POST', path: '/group', anonymous: true, bearer: 't', body: {} }), {
+      code: 'ERR_UNKNOWN_GROUP',
+      retryable: false,
+    });
     await expectError(service.call({ method: 'GET', path: '/busy' }), { code: 'ERR_SERVICE_UNAVAILABLE', retryable: true, message: /Starting up/ });
     await expectError(service.call({ method: 'GET', path: '/proxy' }), {
       code: 'ERR_SERVICE_REFUSED',

@@ -197,7 +197,7 @@ describe('pki: connector CA', function () {
       assert.equal(x509.issuer, new X509Certificate(ca.certPem).subject);
     });
 
-    it('certifies the requester\'s key, for client authentication only', () => {
+    it("certifies the requester's key, for client authentication only", () => {
       const x509 = new X509Certificate(issued.certPem);
       assert.equal(x509.publicKey.export({ type: 'spki', format: 'pem' }), connector.csr.publicKeyPem);
       assert.equal(x509.checkPrivateKey(createPrivateKey(connector.keyPem)), true);
@@ -312,7 +312,7 @@ describe('pki: connector CA', function () {
       });
     });
 
-    it('refuses certificates made for other purposes: the server\'s, the CA\'s own', () => {
+    it("refuses certificates made for other purposes: the server's, the CA's own", () => {
       const server = ca.issueServerCertificate(['localhost'], { validDays: 1, now });
       assert.deepEqual(ca.verifyClientCertificate(server.certPem, now), { ok: false, reason: 'wrong_usage' });
       assert.deepEqual(ca.verifyClientCertificate(ca.certPem, now), { ok: false, reason: 'wrong_usage' });
@@ -389,10 +389,14 @@ describe('pki: connector CA', function () {
 
     it('refuses an expired certificate, in TLS and in the second check', async () => {
       const now = Date.now();
-      const expired = ca.issueClientCertificate(connector.csr, { connectorId: 'c-old', group: 'default' }, {
-        validDays: 1,
-        now: now - 3 * DAY_MS,
-      });
+      const expired = ca.issueClientCertificate(
+        connector.csr,
+        { connectorId: 'c-old', group: 'default' },
+        {
+          validDays: 1,
+          now: now - 3 * DAY_MS,
+        },
+      );
       assert.ok(expired.notAfter.getTime() < now);
       const result = await server.handshake(port, ca.certPem, { certPem: expired.certPem, keyPem: connector.keyPem });
       assert.equal(result.served, false);
@@ -400,7 +404,7 @@ describe('pki: connector CA', function () {
       assert.deepEqual(ca.verifyClientCertificate(expired.certPem, now), { ok: false, reason: 'expired' });
     });
 
-    it('refuses the CA\'s server certificate used as a client certificate', async () => {
+    it("refuses the CA's server certificate used as a client certificate", async () => {
       const serverIdentity = ca.issueServerCertificate(['localhost'], { validDays: 1, now: Date.now() });
       const result = await server.handshake(port, ca.certPem, serverIdentity);
       assert.equal(result.served, false);

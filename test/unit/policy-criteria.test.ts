@@ -39,7 +39,14 @@ describe('policy: users and groups condition', () => {
     ['only excludes given: everyone else is in', { exclude: ['u-bob'] }, { exclude: ['contractors'] }, alice, true, 'users:*'],
     // Exclude wins, in each direction.
     ['users exclude beats users include', { include: ['*'], exclude: ['u-alice'] }, undefined, alice, false, 'users.exclude:u-alice'],
-    ['users exclude (verified email) beats groups include', { exclude: ['ALICE@example.com'] }, { include: ['staff'] }, user({ emailVerified: true }), false, 'users.exclude:ALICE@example.com'],
+    [
+      'users exclude (verified email) beats groups include',
+      { exclude: ['ALICE@example.com'] },
+      { include: ['staff'] },
+      user({ emailVerified: true }),
+      false,
+      'users.exclude:ALICE@example.com',
+    ],
     ['groups exclude beats users include', { include: ['u-alice'] }, { exclude: ['eng'] }, alice, false, 'groups.exclude:eng'],
     ['groups exclude beats groups include', undefined, { include: ['staff'], exclude: ['eng'] }, alice, false, 'groups.exclude:eng'],
     ['groups exclude * excludes everyone', { include: ['*'] }, { exclude: ['*'] }, alice, false, 'groups.exclude:*'],
@@ -47,12 +54,40 @@ describe('policy: users and groups condition', () => {
     // Only an email the identity provider vouched for can claim an exclusion...
     ['unverified email does not exclude', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ emailVerified: false }), true, 'users:*'],
     ['email of unknown verification does not exclude', { include: ['*'], exclude: ['alice@example.com'] }, undefined, alice, true, 'users:*'],
-    ['the flag wins over a claim saying otherwise', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ emailVerified: false, claims: { email_verified: true } }), true, 'users:*'],
+    [
+      'the flag wins over a claim saying otherwise',
+      { include: ['*'], exclude: ['alice@example.com'] },
+      undefined,
+      user({ emailVerified: false, claims: { email_verified: true } }),
+      true,
+      'users:*',
+    ],
     // ...but any email still includes (inclusion only adds requirements), and a verified one excludes.
     ['unverified email still includes', { include: ['alice@example.com'] }, undefined, user({ emailVerified: false }), true, 'users:alice@example.com'],
-    ['verified email excludes', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ emailVerified: true }), false, 'users.exclude:alice@example.com'],
-    ['without the flag, a verified claim excludes', { include: ['*'], exclude: ['alice@example.com'] }, undefined, user({ claims: { email_verified: true } }), false, 'users.exclude:alice@example.com'],
-    ['unverified email: sub exclusion still works', { include: ['*'], exclude: ['u-alice'] }, undefined, user({ emailVerified: false }), false, 'users.exclude:u-alice'],
+    [
+      'verified email excludes',
+      { include: ['*'], exclude: ['alice@example.com'] },
+      undefined,
+      user({ emailVerified: true }),
+      false,
+      'users.exclude:alice@example.com',
+    ],
+    [
+      'without the flag, a verified claim excludes',
+      { include: ['*'], exclude: ['alice@example.com'] },
+      undefined,
+      user({ claims: { email_verified: true } }),
+      false,
+      'users.exclude:alice@example.com',
+    ],
+    [
+      'unverified email: sub exclusion still works',
+      { include: ['*'], exclude: ['u-alice'] },
+      undefined,
+      user({ emailVerified: false }),
+      false,
+      'users.exclude:u-alice',
+    ],
   ];
   for (const [name, users, groups, who, ok, reason] of cases) {
     it(name, () => assert.deepEqual(matchAssignment(users, groups, who), { ok, reason }));
@@ -136,13 +171,32 @@ describe('policy: claim matches', () => {
   }
 
   it('a claims condition holds when every match does, and names the first that fails', () => {
-    assert.deepEqual(matchClaims([{ claim: 'department', equals: 'finance' }, { claim: 'roles', contains: 'reader' }], claims), {
-      ok: true,
-      reason: 'claims:department,roles',
-    });
-    assert.deepEqual(matchClaims([{ claim: 'department', equals: 'finance' }, { claim: 'roles', contains: 'admin' }, { claim: 'level', equals: 9 }], claims), {
-      ok: false,
-      reason: 'claims:roles',
-    });
+    assert.deepEqual(
+      matchClaims(
+        [
+          { claim: 'department', equals: 'finance' },
+          { claim: 'roles', contains: 'reader' },
+        ],
+        claims,
+      ),
+      {
+        ok: true,
+        reason: 'claims:department,roles',
+      },
+    );
+    assert.deepEqual(
+      matchClaims(
+        [
+          { claim: 'department', equals: 'finance' },
+          { claim: 'roles', contains: 'admin' },
+          { claim: 'level', equals: 9 },
+        ],
+        claims,
+      ),
+      {
+        ok: false,
+        reason: 'claims:roles',
+      },
+    );
   });
 });

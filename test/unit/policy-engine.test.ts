@@ -52,10 +52,26 @@ function configError(run: () => unknown): GatehouseConfigError {
 
 describe('policy engine: construction', () => {
   const refusals: readonly [string, Partial<PolicyEngineOptions>, RegExp][] = [
-    ['an unknown named location', { policies: [policy('p', { conditions: { locations: { include: ['branch'] } } })] }, /policies\[0\] \("p"\)\.conditions\.locations\.include: unknown named location "branch"/],
-    ['an unknown named location in an exclude', { policies: [policy('p', { conditions: { locations: { exclude: ['hq'] } } })] }, /"p"\)\.conditions\.locations\.exclude: unknown named location "hq"/],
-    ['a bad inline range', { policies: [policy('p', { conditions: { locations: { include: ['10.0.0.0/33'] } } })] }, /"p"\).*"10\.0\.0\.0\/33" has a prefix length outside 0-32/],
-    ['a bad named location range', { namedLocations: { corporate: ['10.0.0.0/8', '10.0.0.300/24'] } }, /namedLocations\.corporate: "10\.0\.0\.300\/24" is not an IPv4 or IPv6 address/],
+    [
+      'an unknown named location',
+      { policies: [policy('p', { conditions: { locations: { include: ['branch'] } } })] },
+      /policies\[0\] \("p"\)\.conditions\.locations\.include: unknown named location "branch"/,
+    ],
+    [
+      'an unknown named location in an exclude',
+      { policies: [policy('p', { conditions: { locations: { exclude: ['hq'] } } })] },
+      /"p"\)\.conditions\.locations\.exclude: unknown named location "hq"/,
+    ],
+    [
+      'a bad inline range',
+      { policies: [policy('p', { conditions: { locations: { include: ['10.0.0.0/33'] } } })] },
+      /"p"\).*"10\.0\.0\.0\/33" has a prefix length outside 0-32/,
+    ],
+    [
+      'a bad named location range',
+      { namedLocations: { corporate: ['10.0.0.0/8', '10.0.0.300/24'] } },
+      /namedLocations\.corporate: "10\.0\.0\.300\/24" is not an IPv4 or IPv6 address/,
+    ],
     ['a named location range with host bits', { namedLocations: { corporate: ['2001:db8::1/32'] } }, /namedLocations\.corporate: .*host bits/],
     ['an empty named location', { namedLocations: { corporate: [] } }, /namedLocations\.corporate: list at least one/],
     ['a named location called any', { namedLocations: { any: ['10.0.0.0/8'] } }, /namedLocations\.any: "any" is reserved/],
@@ -64,20 +80,40 @@ describe('policy engine: construction', () => {
     ['an unknown state', { policies: [policy('p', { state: 'enabled' as Policy['state'] })] }, /"p"\)\.state: must be "on", "off" or "report-only"/],
     ['an empty users include', { policies: [policy('p', { conditions: { users: { include: [] } } })] }, /"p"\)\.conditions\.users\.include: is empty/],
     ['an empty groups condition', { policies: [policy('p', { conditions: { groups: {} } })] }, /"p"\)\.conditions\.groups: give "include", "exclude" or both/],
-    ['an unknown client app', { policies: [policy('p', { conditions: { clientApps: ['desktop' as 'api'] } })] }, /"p"\)\.conditions\.clientApps: "desktop" must be one of "browser", "api"/],
+    [
+      'an unknown client app',
+      { policies: [policy('p', { conditions: { clientApps: ['desktop' as 'api'] } })] },
+      /"p"\)\.conditions\.clientApps: "desktop" must be one of "browser", "api"/,
+    ],
     ['an unknown risk level', { policies: [policy('p', { conditions: { signInRisk: ['severe' as 'high'] } })] }, /"p"\)\.conditions\.signInRisk: "severe"/],
     ['an empty risk list', { policies: [policy('p', { conditions: { userRisk: [] } })] }, /"p"\)\.conditions\.userRisk: is empty/],
     ['a relative path', { policies: [policy('p', { conditions: { paths: ['admin/'] } })] }, /"p"\)\.conditions\.paths: "admin\/" must be a path/],
     ['a path with a query', { policies: [policy('p', { conditions: { paths: ['/admin?x'] } })] }, /"p"\)\.conditions\.paths/],
-    ['a claim match with two operators', { policies: [policy('p', { grant: { claims: [{ claim: 'a', equals: 'x', in: ['y'] }] } })] }, /"p"\)\.grant\.claims\[0\]: give exactly one of/],
-    ['a claim match with an empty in', { policies: [policy('p', { conditions: { claims: [{ claim: 'a', in: [] }] } })] }, /"p"\)\.conditions\.claims\[0\]\.in: list at least one value/],
+    [
+      'a claim match with two operators',
+      { policies: [policy('p', { grant: { claims: [{ claim: 'a', equals: 'x', in: ['y'] }] } })] },
+      /"p"\)\.grant\.claims\[0\]: give exactly one of/,
+    ],
+    [
+      'a claim match with an empty in',
+      { policies: [policy('p', { conditions: { claims: [{ claim: 'a', in: [] }] } })] },
+      /"p"\)\.conditions\.claims\[0\]\.in: list at least one value/,
+    ],
     ['an empty claims grant', { policies: [policy('p', { grant: { claims: [] } })] }, /"p"\)\.grant\.claims: is empty/],
     ['a grant with no control', { policies: [policy('p', { grant: {} })] }, /"p"\)\.grant: name at least one control/],
     ['an unknown operator', { policies: [policy('p', { grant: { mfa: true, operator: 'any' as 'one' } })] }, /"p"\)\.grant\.operator: must be "all" or "one"/],
     ['an MFA grant nothing can satisfy', { policies: [policy('p')], mfa: { amr: [], acr: [] } }, /"p"\)\.grant\.mfa: can never be satisfied/],
-    ['a zero sign-in frequency', { policies: [policy('p', { session: { signInFrequency: 0 } })] }, /"p"\)\.session\.signInFrequency: must be a positive number/],
+    [
+      'a zero sign-in frequency',
+      { policies: [policy('p', { session: { signInFrequency: 0 } })] },
+      /"p"\)\.session\.signInFrequency: must be a positive number/,
+    ],
     ['a non-finite sign-in frequency', { policies: [policy('p', { session: { signInFrequency: Number.NaN } })] }, /signInFrequency/],
-    ['an unknown persistent browser value', { policies: [policy('p', { session: { persistentBrowser: 'always' as 'never' } })] }, /"p"\)\.session\.persistentBrowser/],
+    [
+      'an unknown persistent browser value',
+      { policies: [policy('p', { session: { persistentBrowser: 'always' as 'never' } })] },
+      /"p"\)\.session\.persistentBrowser/,
+    ],
     ['mfa settings without lists', { mfa: { amr: ['mfa'] } as unknown as MfaSettings }, /mfa: must give "amr" and "acr" arrays/],
   ];
   for (const [name, options, message] of refusals) {
@@ -88,12 +124,7 @@ describe('policy engine: construction', () => {
   }
 
   it('validates off policies too, and reports every problem at once', () => {
-    const error = configError(() =>
-      engine([
-        policy('a', { state: 'off', conditions: { locations: { include: ['branch'] } } }),
-        policy('b', { grant: {} }),
-      ]),
-    );
+    const error = configError(() => engine([policy('a', { state: 'off', conditions: { locations: { include: ['branch'] } } }), policy('b', { grant: {} })]));
     assert.equal(error.issues.length, 2);
     assert.match(error.issues[0] ?? '', /"a"/);
     assert.match(error.issues[1] ?? '', /"b"/);
@@ -133,7 +164,9 @@ describe('policy engine: decisions', () => {
   it('allows when no policy applies, and says which condition did not match', () => {
     const decision = evaluate([policy('admins', { conditions: { groups: { include: ['admins'] } }, grant: { block: true } })]);
     assert.equal(decision.effect, 'allow');
-    assert.deepEqual(decision.outcomes, [{ policy: 'admins', state: 'on', applied: false, satisfied: true, reason: 'condition.users:not_included', matched: [] }]);
+    assert.deepEqual(decision.outcomes, [
+      { policy: 'admins', state: 'on', applied: false, satisfied: true, reason: 'condition.users:not_included', matched: [] },
+    ]);
   });
 
   it('blocks, with contact-admin as the remedy', () => {
@@ -141,7 +174,16 @@ describe('policy engine: decisions', () => {
     assert.equal(decision.effect, 'deny');
     assert.equal(decision.stepUp, undefined);
     assert.deepEqual(decision.failed, [
-      { policy: 'no-contractors', state: 'on', applied: true, satisfied: false, reason: 'grant.block', reasons: ['grant.block'], matched: ['groups:staff'], remedy: 'contact-admin' },
+      {
+        policy: 'no-contractors',
+        state: 'on',
+        applied: true,
+        satisfied: false,
+        reason: 'grant.block',
+        reasons: ['grant.block'],
+        matched: ['groups:staff'],
+        remedy: 'contact-admin',
+      },
     ]);
     assert.deepEqual(decision.outcomes, decision.failed);
   });
@@ -195,7 +237,16 @@ describe('policy engine: decisions', () => {
       assert.equal(decision.effect, 'step-up');
       assert.deepEqual(decision.stepUp, { acrValues: ['urn:example:mfa'], maxAge: 0, prompt: 'login', reason: 'mfa' });
       assert.deepEqual(decision.failed, [
-        { policy: 'mfa', state: 'on', applied: true, satisfied: false, reason: 'grant.mfa_missing', reasons: ['grant.mfa_missing'], matched: ['users:*'], remedy: 'sign-in-with-mfa' },
+        {
+          policy: 'mfa',
+          state: 'on',
+          applied: true,
+          satisfied: false,
+          reason: 'grant.mfa_missing',
+          reasons: ['grant.mfa_missing'],
+          matched: ['users:*'],
+          remedy: 'sign-in-with-mfa',
+        },
       ]);
     });
 
@@ -293,16 +344,22 @@ describe('policy engine: decisions', () => {
       const decision = evaluate([policy('mfa'), policy('risky', { conditions: { signInRisk: ['none'] }, grant: { block: true } })]);
       assert.equal(decision.effect, 'deny');
       assert.equal(decision.stepUp, undefined);
-      assert.deepEqual(decision.failed.map((outcome) => [outcome.policy, outcome.reason]), [
-        ['mfa', 'grant.mfa_missing'],
-        ['risky', 'grant.block'],
-      ]);
+      assert.deepEqual(
+        decision.failed.map((outcome) => [outcome.policy, outcome.reason]),
+        [
+          ['mfa', 'grant.mfa_missing'],
+          ['risky', 'grant.block'],
+        ],
+      );
     });
 
     it('a failed claims grant beats a step-up', () => {
       const decision = evaluate([policy('finance-only', { grant: { claims: [{ claim: 'department', equals: 'hr' }] } }), policy('mfa')]);
       assert.equal(decision.effect, 'deny');
-      assert.deepEqual(decision.failed.map((outcome) => outcome.remedy), ['contact-admin', 'sign-in-with-mfa']);
+      assert.deepEqual(
+        decision.failed.map((outcome) => outcome.remedy),
+        ['contact-admin', 'sign-in-with-mfa'],
+      );
     });
 
     it('each policy applies on its own conditions', () => {
@@ -330,7 +387,10 @@ describe('policy engine: decisions', () => {
       const decision = evaluate(
         [
           policy('staff-corp-admin', { conditions: { groups: { include: ['staff'] }, locations: { include: ['corporate'] }, paths: ['/admin/'] } }),
-          policy('everyone-browser', { conditions: { users: { include: ['*'] }, clientApps: ['browser'], signInRisk: ['none', 'low'] }, grant: { claims: [{ claim: 'department', contains: 'finance' }] } }),
+          policy('everyone-browser', {
+            conditions: { users: { include: ['*'] }, clientApps: ['browser'], signInRisk: ['none', 'low'] },
+            grant: { claims: [{ claim: 'department', contains: 'finance' }] },
+          }),
           policy('alice-excluded', { conditions: { users: { include: ['*'], exclude: ['ALICE@example.com'] } }, grant: { block: true } }),
         ],
         // Only a verified email can exclude.
@@ -339,7 +399,13 @@ describe('policy engine: decisions', () => {
       assert.deepEqual(
         decision.outcomes.map(({ policy: name, applied, satisfied, reason, matched }) => ({ name, applied, satisfied, reason, matched })),
         [
-          { name: 'staff-corp-admin', applied: true, satisfied: false, reason: 'grant.mfa_missing', matched: ['groups:staff', 'location:corporate', 'path:/admin/'] },
+          {
+            name: 'staff-corp-admin',
+            applied: true,
+            satisfied: false,
+            reason: 'grant.mfa_missing',
+            matched: ['groups:staff', 'location:corporate', 'path:/admin/'],
+          },
           { name: 'everyone-browser', applied: true, satisfied: true, reason: 'grant.satisfied', matched: ['users:*', 'clientApp:browser', 'signInRisk:none'] },
           { name: 'alice-excluded', applied: false, satisfied: true, reason: 'condition.users.exclude:ALICE@example.com', matched: [] },
         ],
@@ -347,7 +413,9 @@ describe('policy engine: decisions', () => {
     });
 
     it('a condition that fails is named even when others match', () => {
-      const decision = evaluate([policy('p', { conditions: { groups: { include: ['staff'] }, locations: { include: ['corporate'] }, paths: ['/admin/'] } })], { path: '/admin/' });
+      const decision = evaluate([policy('p', { conditions: { groups: { include: ['staff'] }, locations: { include: ['corporate'] }, paths: ['/admin/'] } })], {
+        path: '/admin/',
+      });
       assert.equal(decision.outcomes[0]?.reason, 'condition.location:not_included');
       assert.deepEqual(decision.outcomes[0]?.matched, ['groups:staff', 'path:/admin/']);
     });
@@ -372,7 +440,12 @@ describe('policy engine: decisions', () => {
         assert.equal(alone.outcomes[0]?.reason, reason);
         assert.ok(alone.outcomes[0]?.remedy);
         // Beside enforced policies, the decision is the one they make alone.
-        for (const enforced of [[], [policy('mfa')], [policy('block', { grant: { block: true } })], [policy('fresh', { grant: {}, session: { signInFrequency: 3600 } })]]) {
+        for (const enforced of [
+          [],
+          [policy('mfa')],
+          [policy('block', { grant: { block: true } })],
+          [policy('fresh', { grant: {}, session: { signInFrequency: 3600 } })],
+        ]) {
           const without = evaluate(enforced, overrides);
           const withIt = evaluate([...enforced, reportOnly], overrides);
           assert.deepEqual({ ...withIt, outcomes: withIt.outcomes.slice(0, enforced.length) }, without);

@@ -15,22 +15,56 @@ const REASON = /^(grant\.(block|mfa_missing|claims:[\w.:-]+)|session\.sign_in_fr
 const CONDITION = /^condition\.(users|groups|location|clientApp|signInRisk|userRisk|claims|path)[.:]/;
 
 const policies: readonly Policy[] = [
-  { name: 'offsite-block', state: 'on', conditions: { groups: { include: ['contractors'] }, locations: { include: ['any'], exclude: ['corporate'] } }, grant: { block: true } },
-  { name: 'admin-mfa', state: 'on', conditions: { paths: ['/admin/'], users: { exclude: ['breakglass@example.com'] } }, grant: { mfa: true }, session: { signInFrequency: 3600 } },
+  {
+    name: 'offsite-block',
+    state: 'on',
+    conditions: { groups: { include: ['contractors'] }, locations: { include: ['any'], exclude: ['corporate'] } },
+    grant: { block: true },
+  },
+  {
+    name: 'admin-mfa',
+    state: 'on',
+    conditions: { paths: ['/admin/'], users: { exclude: ['breakglass@example.com'] } },
+    grant: { mfa: true },
+    session: { signInFrequency: 3600 },
+  },
   { name: 'risky-block', state: 'on', conditions: { signInRisk: ['high'] }, grant: { block: true } },
   { name: 'medium-mfa', state: 'on', conditions: { signInRisk: ['medium'], clientApps: ['browser'] }, grant: { mfa: true } },
   { name: 'api-claims', state: 'on', conditions: { clientApps: ['api'] }, grant: { claims: [{ claim: 'scp', contains: 'api.read' }] } },
-  { name: 'finance-all', state: 'report-only', conditions: { groups: { include: ['finance'] } }, grant: { mfa: true, claims: [{ claim: 'department', equals: 'finance' }] } },
-  { name: 'mfa-or-scope', state: 'on', conditions: { paths: ['/admin/'], clientApps: ['api'] }, grant: { mfa: true, claims: [{ claim: 'scp', contains: 'admin' }], operator: 'one' } },
+  {
+    name: 'finance-all',
+    state: 'report-only',
+    conditions: { groups: { include: ['finance'] } },
+    grant: { mfa: true, claims: [{ claim: 'department', equals: 'finance' }] },
+  },
+  {
+    name: 'mfa-or-scope',
+    state: 'on',
+    conditions: { paths: ['/admin/'], clientApps: ['api'] },
+    grant: { mfa: true, claims: [{ claim: 'scp', contains: 'admin' }], operator: 'one' },
+  },
   { name: 'user-risk', state: 'on', conditions: { userRisk: ['high'], locations: { include: ['2001:db8:bad::/48'] } }, grant: { block: true } },
-  { name: 'no-persist', state: 'on', conditions: { users: { include: ['*'] }, groups: { exclude: ['staff'] } }, grant: {}, session: { persistentBrowser: 'never' } },
+  {
+    name: 'no-persist',
+    state: 'on',
+    conditions: { users: { include: ['*'] }, groups: { exclude: ['staff'] } },
+    grant: {},
+    session: { persistentBrowser: 'never' },
+  },
 ];
 
 const engine = createPolicyEngine({ policies, namedLocations: { corporate: ['10.0.0.0/8', '2001:db8:c0::/48'] }, mfa: { amr: ['mfa'], acr: [] } });
 
 const users: readonly AccessFacts['user'][] = [
   { sub: 'u-1', email: 'staff@example.com', groups: ['staff'], amr: ['pwd'], authTime: NOW - 60, claims: {} },
-  { sub: 'u-2', email: 'con@example.com', groups: ['contractors', 'finance'], amr: ['pwd', 'mfa'], authTime: NOW - 7200, claims: { department: 'sales', scp: 'api.read api.write' } },
+  {
+    sub: 'u-2',
+    email: 'con@example.com',
+    groups: ['contractors', 'finance'],
+    amr: ['pwd', 'mfa'],
+    authTime: NOW - 7200,
+    claims: { department: 'sales', scp: 'api.read api.write' },
+  },
   { sub: 'u-3', email: 'BreakGlass@example.com', emailVerified: true, groups: [], amr: ['pwd'], authTime: NOW - 10, claims: {} },
 ];
 const ips = ['10.1.1.1', '203.0.113.9', '::ffff:10.1.1.1', '2001:db8:bad::1', '2001:db8:c0::1', ''];
@@ -81,10 +115,16 @@ describe('policy engine: every decision explains itself', () => {
                 assert.equal(decision.effect === 'allow', decision.failed.length === 0, where);
                 assert.equal(decision.effect === 'step-up', decision.stepUp !== undefined, where);
                 if (decision.effect === 'step-up') {
-                  assert.ok(decision.failed.every((outcome) => outcome.remedy === 'sign-in-with-mfa' || outcome.remedy === 'sign-in-again'), where);
+                  assert.ok(
+                    decision.failed.every((outcome) => outcome.remedy === 'sign-in-with-mfa' || outcome.remedy === 'sign-in-again'),
+                    where,
+                  );
                 }
                 if (decision.effect === 'deny') {
-                  assert.ok(decision.failed.some((outcome) => outcome.remedy === 'contact-admin' || outcome.remedy === 'use-corporate-network'), where);
+                  assert.ok(
+                    decision.failed.some((outcome) => outcome.remedy === 'contact-admin' || outcome.remedy === 'use-corporate-network'),
+                    where,
+                  );
                 }
               }
             }

@@ -39,8 +39,25 @@ describe('policy: claims grant', () => {
   const claims = { department: 'finance', roles: ['reader'], clearance: 2 };
   const cases: readonly [string, Parameters<typeof checkClaims>[0], boolean, string][] = [
     ['one holding match', [{ claim: 'department', equals: 'finance' }], true, 'grant.claims'],
-    ['every match holds', [{ claim: 'department', in: ['finance', 'hr'] }, { claim: 'roles', contains: 'reader' }], true, 'grant.claims'],
-    ['the first failing claim is named', [{ claim: 'department', equals: 'finance' }, { claim: 'clearance', in: [3, 4] }, { claim: 'roles', contains: 'x' }], false, 'grant.claims:clearance'],
+    [
+      'every match holds',
+      [
+        { claim: 'department', in: ['finance', 'hr'] },
+        { claim: 'roles', contains: 'reader' },
+      ],
+      true,
+      'grant.claims',
+    ],
+    [
+      'the first failing claim is named',
+      [
+        { claim: 'department', equals: 'finance' },
+        { claim: 'clearance', in: [3, 4] },
+        { claim: 'roles', contains: 'x' },
+      ],
+      false,
+      'grant.claims:clearance',
+    ],
     ['a missing claim fails', [{ claim: 'costCenter', equals: '42' }], false, 'grant.claims:costCenter'],
   ];
   for (const [name, matches, ok, reason] of cases) {
@@ -56,7 +73,14 @@ describe('policy: session controls', () => {
     ['frequency: exactly at the limit', { signInFrequency: 3600 }, now - 3600, true, 'session', true],
     ['frequency: one second over', { signInFrequency: 3600 }, now - 3601, false, 'session.sign_in_frequency', true],
     ['frequency: authenticated in the future (clock skew)', { signInFrequency: 3600 }, now + 30, true, 'session', true],
-    ['frequency: unknown auth time (no auth_time in the ID token) counts as too old', { signInFrequency: 3600 }, undefined, false, 'session.sign_in_frequency', true],
+    [
+      'frequency: unknown auth time (no auth_time in the ID token) counts as too old',
+      { signInFrequency: 3600 },
+      undefined,
+      false,
+      'session.sign_in_frequency',
+      true,
+    ],
     ['frequency: unknown auth time is fine without a frequency', undefined, undefined, true, 'session', true],
     ['frequency: no auth time counts as too old', { signInFrequency: 3600 }, Number.NaN, false, 'session.sign_in_frequency', true],
     ['frequency: non-finite auth time counts as too old', { signInFrequency: 3600 }, Number.POSITIVE_INFINITY, false, 'session.sign_in_frequency', true],

@@ -81,7 +81,7 @@ describe('built-in risk: failed sign-ins per user', function () {
     assert.equal(judge('alice', '192.0.2.1').signInRisk, 'none', 'failures recorded two minutes ago are outside the window');
     for (let index = 0; index < 3; index += 1) risk.recordSignInFailure({ sub: 'alice', clientIp: '198.51.100.1', now: seconds });
     assert.equal(judge('alice', '192.0.2.1').signInRisk, 'medium');
-    assert.equal(risk.assess({ sub: 'alice', clientIp: '192.0.2.1', now: seconds + 60 }).signInRisk, 'none', 'a minute later, by the caller\'s time');
+    assert.equal(risk.assess({ sub: 'alice', clientIp: '192.0.2.1', now: seconds + 60 }).signInRisk, 'none', "a minute later, by the caller's time");
   });
 });
 
@@ -254,7 +254,12 @@ describe('built-in risk: provider and switches', function () {
     risk.recordSignInFailure({ sub: 'ivy', clientIp: '198.51.100.1' });
     risk.recordSignInSuccess({ sub: 'ivy', clientIp: '198.51.100.1' });
     assert.deepEqual(judge('ivy', '203.0.113.1'), { userRisk: 'none', signInRisk: 'none', signals: [] });
-    assert.deepEqual(risk.stats(), { usersWithFailures: 0, addressesWithFailures: 0, usersWithHistory: 0, evicted: { usersWithFailures: 0, addressesWithFailures: 0, usersWithHistory: 0 } });
+    assert.deepEqual(risk.stats(), {
+      usersWithFailures: 0,
+      addressesWithFailures: 0,
+      usersWithHistory: 0,
+      evicted: { usersWithFailures: 0, addressesWithFailures: 0, usersWithHistory: 0 },
+    });
   });
 
   it('turns single signals off', function () {

@@ -11,7 +11,13 @@ import { UnsealCache } from '../../src/session/unseal-cache.ts';
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
-function setup(storeOptions: ConstructorParameters<typeof MemorySessionStore>[0] = {}): { sessions: SessionManager; store: MemorySessionStore; app: AppConfig; other: AppConfig; clock: { now: number } } {
+function setup(storeOptions: ConstructorParameters<typeof MemorySessionStore>[0] = {}): {
+  sessions: SessionManager;
+  store: MemorySessionStore;
+  app: AppConfig;
+  other: AppConfig;
+  clock: { now: number };
+} {
   const config = parseGatewayConfig({
     identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
     session: { secrets: [{ id: 1, secret: SECRET }] },

@@ -190,7 +190,7 @@ describe('SessionSockets: open WebSockets are checked again', () => {
     assert.equal(event?.user?.sub, 'alice');
   });
 
-  it('measures idleness from the session\'s last request, not from the upgrade', async () => {
+  it("measures idleness from the session's last request, not from the upgrade", async () => {
     const { setCookie, server } = await f.open();
     let cookie = setCookie;
     // The user keeps using the app over HTTP for longer than the idle timeout.
@@ -216,7 +216,7 @@ describe('SessionSockets: open WebSockets are checked again', () => {
     await f.store.revoke(victim.sessionId, read.record.iat, read.record.exp, Math.floor(f.clock.now / 1000));
     await f.tick();
     await victim.closed;
-    assert.equal(other.server.destroyed, false, 'other sessions\' sockets stay');
+    assert.equal(other.server.destroyed, false, "other sessions' sockets stay");
     const event = f.audit.ofType('session.rejected').at(-1);
     assert.equal(event?.reason, 'revoked');
     assert.equal(event?.code, 'ERR_SESSION_REVOKED');
@@ -235,7 +235,7 @@ describe('SessionSockets: open WebSockets are checked again', () => {
     assert.equal(event?.details?.['at'], 'websocket');
   });
 
-  it('closes a socket once its sign-in is older than the path\'s sign-in frequency', async () => {
+  it("closes a socket once its sign-in is older than the path's sign-in frequency", async () => {
     const { server, closed } = await f.open('/payroll/live');
     f.clock.now += 5 * 60 * 1000;
     await f.tick();
@@ -299,7 +299,7 @@ describe('SessionSockets: real timers', () => {
     assert.deepEqual(sockets.size, { sockets: 0, rechecked: 0 });
   });
 
-  it('closes a socket at its session\'s expiry without any re-check (unchanged)', async () => {
+  it("closes a socket at its session's expiry without any re-check (unchanged)", async () => {
     const sockets = new SessionSockets(() => f.clock.now);
     const { socket, closed } = await f.connection();
     sockets.track('s', Math.floor(f.clock.now / 1000), socket);

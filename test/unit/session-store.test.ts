@@ -41,7 +41,7 @@ describe('MemorySessionStore', () => {
     assert.deepEqual(full, [2]);
   });
 
-  it('keeps a user\'s group list through 50,000 other sign-ins at the default bound', async () => {
+  it("keeps a user's group list through 50,000 other sign-ins at the default bound", async () => {
     const store = new MemorySessionStore();
     const groups = Array.from({ length: 300 }, (_, index) => `department-${index}`);
     assert.equal(await store.putSideData('carol', { idToken: 'carol-token', groups }, 10_000, 1), true);

@@ -49,7 +49,7 @@ describe('SignInLoopDetector', () => {
     assert.deepEqual(loops.check(request(`2.${Number(first) + 1}.${id}.${mac}`), 'wiki', true), { looping: false, refused: 'tampered' });
   });
 
-  it('refuses a genuine cookie of another app, or of another gateway\'s key', () => {
+  it("refuses a genuine cookie of another app, or of another gateway's key", () => {
     const twice = loops.recordCompletion(request(loops.recordCompletion(request(undefined), 'hr', true)), 'hr', true);
     assert.deepEqual(loops.check(request(twice), 'wiki', true), { looping: false, refused: 'tampered' });
     const foreign = new SignInLoopDetector(() => clock.now);

@@ -100,7 +100,12 @@ describe('FileStore', function () {
     await store.put('ca', '{"keyPem":"secret"}');
     await store.put('connector:c-1', '{}');
     assert.equal(mode(dir), 0o700);
-    assert.deepEqual(readdirSync(dir).filter((name) => !name.startsWith('.')).sort(), ['ca', 'connector%3Ac-1']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((name) => !name.startsWith('.'))
+        .sort(),
+      ['ca', 'connector%3Ac-1'],
+    );
     for (const name of ['ca', 'connector%3Ac-1', '.lock']) assert.equal(mode(join(dir, name)), 0o600, name);
     assert.equal(readFileSync(join(dir, 'ca'), 'utf8'), '{"keyPem":"secret"}');
     await store.close();
@@ -161,7 +166,10 @@ describe('FileStore', function () {
         return true;
       });
       await first.close();
-      assert.deepEqual(readdirSync(dir).filter((name) => name.startsWith('.lock')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((name) => name.startsWith('.lock')),
+        [],
+      );
       const second = await FileStore.open(dir);
       await second.close();
     });
@@ -224,7 +232,10 @@ describe('FileStore', function () {
         for (const key of await store.list('small:')) {
           assert.ok(Number.isInteger((JSON.parse((await store.get(key)) ?? 'null') as { n: number }).n));
         }
-        assert.deepEqual((await store.list('')).filter((key) => !key.startsWith('small:')), ['big']);
+        assert.deepEqual(
+          (await store.list('')).filter((key) => !key.startsWith('small:')),
+          ['big'],
+        );
         stored = value.n;
         await store.close();
       }

@@ -24,7 +24,11 @@ import {
 const MiB = 1024 * 1024;
 
 /** One request through the gateway; resolves with the status, or 'aborted' when `abortAfterHeaders`. */
-function hit(url: string, agent: HttpAgent, options: { method?: string; body?: string; close?: boolean; abortAfterHeaders?: boolean } = {}): Promise<number | 'aborted'> {
+function hit(
+  url: string,
+  agent: HttpAgent,
+  options: { method?: string; body?: string; close?: boolean; abortAfterHeaders?: boolean } = {},
+): Promise<number | 'aborted'> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { agent, method: options.method ?? 'GET', headers: options.close ? { connection: 'close' } : {} }, (res: IncomingMessage) => {
       if (options.abortAfterHeaders) {
@@ -76,7 +80,13 @@ describe('TunnelAgent', function () {
     const onWarning = (warning: Error): void => void warnings.push(warning);
 
     before(async function () {
-      connector = await startConnectorSide({ pki, service, connectorId: 'c-endure', group: 'endure', apps: new Map([['endure', { internalUrl: origin.url }]]) });
+      connector = await startConnectorSide({
+        pki,
+        service,
+        connectorId: 'c-endure',
+        group: 'endure',
+        apps: new Map([['endure', { internalUrl: origin.url }]]),
+      });
       gateway = await startGateway(service.pool, [{ id: 'endure', connectorGroup: 'endure' }]);
       client = new HttpAgent({ keepAlive: true, maxSockets: 32 });
       process.on('warning', onWarning);

@@ -155,7 +155,11 @@ describe('TunnelServer (the connector end)', function () {
         assert.deepEqual(await ask(raw, headers), { status: 400, error: 'bad_target' }, JSON.stringify(headers));
       }
       assert.equal(origin.connections, before, 'no connection was opened to the named host');
-      assert.deepEqual(resolved.filter((id) => id !== 'app' && id !== 'lines'), [], 'only well-formed app ids reach the allow-list');
+      assert.deepEqual(
+        resolved.filter((id) => id !== 'app' && id !== 'lines'),
+        [],
+        'only well-formed app ids reach the allow-list',
+      );
       const logged = connector.logs.find(/does not name an app/);
       assert.equal(logged?.['authority'], target);
     });

@@ -184,7 +184,13 @@ describe('TunnelSession', function () {
 
   it('bounds the streams of a tunnel: its own limit, and the one the connector advertises', async function () {
     const limited = await startServiceSide({ pki, sessionOptions: { maxStreams: 2 } });
-    const a = await startConnectorSide({ pki, service: limited, connectorId: 'c-limit-a', group: 'default', apps: new Map([['app', { internalUrl: origin.url }]]) });
+    const a = await startConnectorSide({
+      pki,
+      service: limited,
+      connectorId: 'c-limit-a',
+      group: 'default',
+      apps: new Map([['app', { internalUrl: origin.url }]]),
+    });
     const b = await startConnectorSide({
       pki,
       service: limited,
@@ -243,7 +249,13 @@ describe('TunnelSession', function () {
 
   it('close(): GOAWAY, idle streams go at once, busy ones are cut at the deadline', async function () {
     const closing = await startServiceSide({ pki });
-    const side = await startConnectorSide({ pki, service: closing, connectorId: 'c-closing', group: 'default', apps: new Map([['app', { internalUrl: origin.url }]]) });
+    const side = await startConnectorSide({
+      pki,
+      service: closing,
+      connectorId: 'c-closing',
+      group: 'default',
+      apps: new Map([['app', { internalUrl: origin.url }]]),
+    });
     try {
       const tunnel = side.sessions[0];
       assert.ok(tunnel);

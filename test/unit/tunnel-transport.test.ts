@@ -173,4 +173,3 @@ describe('tunnel transports and dialling', function () {
     });
   });
 });
-
