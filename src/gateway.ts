@@ -252,7 +252,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     }),
   );
   handler.use(requestContext({ trustedProxies: config.trustedProxies, audit }));
-  handler.use(appResolution({ apps: config.apps, unknownHost, audit }));
+  handler.use(appResolution({ apps: config.apps, unknownHost, audit, table }));
   // The gateway's public keys, for backends verifying the identity assertion (on every published host).
   handler.get('/.gatehouse/jwks.json', async (req, res, next) => {
     if (!getRequestContext(req)?.app) {

@@ -11,19 +11,26 @@ export interface AppResolutionOptions {
   /** `reject` answers 404 for hosts that publish no app; `next` leaves them to the host application. */
   readonly unknownHost?: 'reject' | 'next';
   readonly audit?: AuditLog;
+  /** The table to resolve with, shared with the other steps that need the app; default: one built from `apps`. */
+  readonly table?: AppTable;
 }
 
 /** Maps a normalized `host[:port]` to its app. */
 export type AppTable = (req: IncomingMessage) => AppConfig | undefined;
 
+/** Resolves each request once, however many steps ask (the robots denier, app resolution, the upgrade handler). */
 export function createAppTable(apps: readonly AppConfig[]): AppTable {
   const byHost = new Map<string, AppConfig>();
   for (const app of apps) byHost.set(new URL(app.externalUrl).host, app);
+  const resolved = new WeakMap<IncomingMessage, AppConfig | null>();
   return (req) => {
+    const known = resolved.get(req);
+    if (known !== undefined) return known ?? undefined;
     const host = normalizeHost(req.headers.host);
-    if (host === undefined) return undefined;
     // URL.host omits the scheme's default port, so "wiki.example.com:443" means "wiki.example.com".
-    return byHost.get(host) ?? byHost.get(host.replace(/:(80|443)$/, ''));
+    const app = host === undefined ? undefined : (byHost.get(host) ?? byHost.get(host.replace(/:(80|443)$/, '')));
+    resolved.set(req, app ?? null);
+    return app;
   };
 }
 
@@ -46,7 +53,7 @@ export function normalizeHost(raw: string | undefined): string | undefined {
 
 /** Step 2 of the request path: the Host header selects the published app. */
 export function appResolution(options: AppResolutionOptions): RequestHandler {
-  const table = createAppTable(options.apps);
+  const table = options.table ?? createAppTable(options.apps);
   const unknownHost = options.unknownHost ?? 'reject';
   return (req, res, next) => {
     const context = getRequestContext(req);
