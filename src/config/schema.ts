@@ -65,6 +65,10 @@ const externalUrl = httpsOrLoopbackHttpUrl('the external URL', 'https://wiki.exa
       message: 'must be an origin only (scheme, host and optional port, no path), e.g. "https://wiki.example.com"',
     });
   }
+  if (url.hostname.endsWith('.')) {
+    // Requests are matched by host name without its trailing dot, so an app published with one could never be reached.
+    ctx.addIssue({ code: 'custom', message: `must name the host without a trailing dot, e.g. "${url.protocol}//${url.host.replace(/\.(?=:\d+$|$)/, '')}"` });
+  }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     ctx.addIssue({
       code: 'custom',

@@ -106,6 +106,16 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses an external URL whose host name ends with a dot: requests are matched without it, so the app could not be reached', () => {
+    const input = valid();
+    input['apps'] = [
+      { id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5' },
+      { id: 'admin', externalUrl: 'https://wiki.example.com.:8443', internalUrl: 'http://10.0.0.6' },
+    ];
+    const issues = issuesOf(input);
+    assert.ok(issues.includes('apps[1].externalUrl: must name the host without a trailing dot, e.g. "https://wiki.example.com:8443"'), issues.join('\n'));
+  });
+
   it('accepts plain http external URLs for localhost only', () => {
     const input = valid();
     input['apps'] = [{ id: 'dev', externalUrl: 'http://dev.localhost:8080', internalUrl: 'http://127.0.0.1:3000' }];
