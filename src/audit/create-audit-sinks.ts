@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { systemClock, type Clock } from '../clock.ts';
+import { caBundleProblem } from '../config/pem-checks.ts';
 import { GatehouseConfigError } from '../errors.ts';
 import { jsonLinesSink } from './audit-log.ts';
 import { droppedEvent, type DropReport } from './drop-counter.ts';
@@ -33,21 +34,99 @@ export interface AuditSinks {
   readonly webhook?: WebhookSink;
 }
 
-/** Builds the sinks the `audit:` settings describe. Files named by the settings are read (and the audit file opened) now, so a mistake fails at start-up. */
-export function createAuditSinks(input: AuditSettingsInput | AuditSettings | undefined, options: AuditSinksOptions = {}): AuditSinks {
+interface WebhookMaterial {
+  readonly token: string | undefined;
+  readonly ca: string | undefined;
+  readonly problems: readonly string[];
+}
+
+/** The webhook's Authorization value and CA bundle, read from their files when named so, each checked; what is wrong is named by key. */
+function webhookMaterial(webhook: NonNullable<AuditSettings['webhook']>, baseDir: string): WebhookMaterial {
+  const problems: string[] = [];
+  const read = (key: string, path: string): string | undefined => {
+    try {
+      return readFileSync(resolve(baseDir, path), 'utf8').trim();
+    } catch (error) {
+      problems.push(`audit.webhook.${key}: cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  };
+  const { authorization, authorizationFile, ca, caFile } = webhook;
+  const token = authorizationFile === undefined ? authorization : read('authorizationFile', authorizationFile);
+  // An empty header value would be sent as is, and every batch refused by the receiver.
+  if (authorizationFile !== undefined && token === '') problems.push(`audit.webhook.authorizationFile: "${authorizationFile}" is empty`);
+  const trust = caFile === undefined ? ca : read('caFile', caFile);
+  // Node ignores a CA it cannot parse: every delivery would then fail, and only at the first batch.
+  const wrong = trust === undefined ? undefined : caBundleProblem(trust);
+  if (wrong !== undefined) problems.push(caFile === undefined ? `audit.webhook.ca: ${wrong}` : `audit.webhook.caFile: "${caFile}" ${wrong}`);
+  return { token, ca: trust, problems };
+}
+
+function parseSettings(input: AuditSettingsInput | AuditSettings | undefined): AuditSettings {
   const parsed = auditSettingsSchema.safeParse(input);
   if (!parsed.success) {
     throw new GatehouseConfigError(parsed.error.issues.map((issue) => `${['audit', ...issue.path.map(String)].join('.')}: ${issue.message}`));
   }
-  const settings = parsed.data;
+  return parsed.data;
+}
+
+/**
+ * What createAuditSinks would refuse, found without opening, creating or
+ * sending anything: for `gatehouse check`. The webhook's files are read and
+ * checked by the same code; the audit file, which only opening would prove,
+ * is looked at (an existing file must be writable, else its folder must
+ * exist and be writable).
+ */
+export function auditSettingsProblems(input: AuditSettingsInput | AuditSettings | undefined, options: { readonly baseDir?: string } = {}): string[] {
+  let settings: AuditSettings;
+  try {
+    settings = parseSettings(input);
+  } catch (error) {
+    if (error instanceof GatehouseConfigError) return [...error.issues];
+    throw error;
+  }
   const baseDir = options.baseDir ?? process.cwd();
-  const read = (key: string, path: string): string => {
+  const problems = settings.webhook ? [...webhookMaterial(settings.webhook, baseDir).problems] : [];
+  if (settings.file) {
+    const problem = auditFileProblem(resolve(baseDir, settings.file.path));
+    if (problem !== undefined) problems.push(`audit.file.path: "${settings.file.path}" ${problem}`);
+  }
+  return problems;
+}
+
+function auditFileProblem(path: string): string | undefined {
+  const writable = (target: string, mode = constants.W_OK): boolean => {
     try {
-      return readFileSync(resolve(baseDir, path), 'utf8').trim();
-    } catch (error) {
-      throw new GatehouseConfigError([`audit.webhook.${key}: cannot read "${path}" (${(error as NodeJS.ErrnoException).code ?? 'error'})`]);
+      accessSync(target, mode);
+      return true;
+    } catch {
+      return false;
     }
   };
+  let info;
+  try {
+    info = statSync(path);
+  } catch {
+    info = undefined;
+  }
+  if (info?.isDirectory()) return 'is a directory: name a file in it';
+  if (info) return writable(path) ? undefined : 'cannot be opened for writing by this user';
+  let folder;
+  try {
+    folder = statSync(dirname(path));
+  } catch {
+    return `cannot be created: its folder "${dirname(path)}" does not exist`;
+  }
+  if (!folder.isDirectory()) return `cannot be created: "${dirname(path)}" is not a folder`;
+  return writable(dirname(path), constants.W_OK | constants.X_OK) ? undefined : `cannot be created: its folder "${dirname(path)}" is not writable by this user`;
+}
+
+/** Builds the sinks the `audit:` settings describe. Files named by the settings are read (and the audit file opened) now, so a mistake fails at start-up. */
+export function createAuditSinks(input: AuditSettingsInput | AuditSettings | undefined, options: AuditSinksOptions = {}): AuditSinks {
+  const settings = parseSettings(input);
+  const baseDir = options.baseDir ?? process.cwd();
+  const material = settings.webhook ? webhookMaterial(settings.webhook, baseDir) : undefined;
+  if (material && material.problems.length > 0) throw new GatehouseConfigError(material.problems);
 
   const recent = recentEvents(settings.recent.capacity);
   const sinks: AuditSink[] = [];
@@ -68,19 +147,33 @@ export function createAuditSinks(input: AuditSettingsInput | AuditSettings | und
   if (settings.stdout) sinks.push(jsonLinesSink(options.stdout));
   let file: FileSink | undefined;
   if (settings.file) {
-    file = fileSink(resolve(baseDir, settings.file.path), {
-      maxBacklogBytes: settings.file.maxBacklogBytes,
-      clock,
-      onDrop: reportDrops(() => file),
-      ...(options.onFileError ? { onError: options.onFileError } : {}),
-    });
+    try {
+      file = fileSink(resolve(baseDir, settings.file.path), {
+        maxBacklogBytes: settings.file.maxBacklogBytes,
+        clock,
+        onDrop: reportDrops(() => file),
+        ...(options.onFileError ? { onError: options.onFileError } : {}),
+      });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === undefined) throw error;
+      throw new GatehouseConfigError([`audit.file.path: cannot open "${settings.file.path}" (${code})`]);
+    }
     sinks.push(file);
   }
   let webhook: WebhookSink | undefined;
   if (settings.webhook) {
-    const { authorization, authorizationFile, ca, caFile, flushInterval, timeout, ...rest } = settings.webhook;
-    const token = authorizationFile === undefined ? authorization : read('authorizationFile', authorizationFile);
-    const trust = caFile === undefined ? ca : read('caFile', caFile);
+    const {
+      authorization: _authorization,
+      authorizationFile: _authorizationFile,
+      ca: _ca,
+      caFile: _caFile,
+      flushInterval,
+      timeout,
+      ...rest
+    } = settings.webhook;
+    const token = material?.token;
+    const trust = material?.ca;
     webhook = webhookSink({
       ...rest,
       headers: { ...rest.headers, ...(token === undefined ? {} : { authorization: token }) },

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadGatewayConfigFile } from '../config/load-file.ts';
 import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
+import { startProblems } from '../config/start-problems.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../server.ts';
@@ -12,7 +13,8 @@ const USAGE = `Usage:
 
 Commands:
   serve   run the cloud side (robots denier, sign-in, session gate, forwarding) from a YAML or JSON config
-  check   validate a config file and exit: 0 valid (warnings printed), 1 invalid (or warnings with --strict)
+  check   validate a config file, and what serve would read and write (files, keys, certificates, folders),
+          without starting anything: exit 0 valid (warnings printed), 1 invalid (or warnings with --strict)
 
 Options:
   -c, --config FILE      configuration file (.yaml, .yml or .json)
@@ -68,6 +70,12 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   if (command === 'check') {
+    // What start would refuse after parsing (the audit sinks, the connector state folder), so "valid" means serve starts.
+    const problems = startProblems(config);
+    if (problems.length > 0) {
+      process.stderr.write(`gatehouse: ${new GatehouseConfigError(problems).message}\n`);
+      return 1;
+    }
     const warnings = sharedOriginWarnings(config);
     for (const warning of warnings) process.stderr.write(`gatehouse check: warning: ${warning}\n`);
     const apps = `${config.apps.length} app${config.apps.length === 1 ? '' : 's'}`;

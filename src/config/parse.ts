@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { GatehouseConfigError } from '../errors.ts';
+import { MIN_SECRET_LENGTH } from '../limits.ts';
+import { assertionKeyProblem, caBundleProblem, tlsPairProblem } from './pem-checks.ts';
 import { gatewayConfigSchema, type ParsedAppConfig, type ParsedGatewayConfig } from './schema.ts';
 
 export interface SessionSecret {
@@ -99,23 +101,36 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     }
   };
 
+  /** How a problem with a value names where it came from: the inline key, or the `…File` key and its file. */
+  const subject = (at: string, file: string | undefined): string => (file === undefined ? `${at}:` : `${at}File: "${file}"`);
+  const checkCaBundle = (at: string, file: string | undefined, pem: string | undefined): void => {
+    const problem = pem === undefined ? undefined : caBundleProblem(pem);
+    if (problem !== undefined) problems.push(`${subject(at, file)} ${problem}`);
+  };
+
   const secrets = parsed.session.secrets.map((entry, index) => {
-    const secret = readRef(`session.secrets[${index}].secretFile`, entry.secretFile, entry.secret) ?? '';
-    if (entry.secretFile !== undefined && secret && secret.length < 32) {
-      problems.push(`session.secrets[${index}].secretFile: the secret in "${entry.secretFile}" must be at least 32 characters`);
+    const secret = readRef(`session.secrets[${index}].secretFile`, entry.secretFile, entry.secret);
+    // The schema measures inline secrets; one read from a file is measured here, an empty file included.
+    if (entry.secretFile !== undefined && secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+      problems.push(
+        `session.secrets[${index}].secretFile: the secret in "${entry.secretFile}" must be at least ${MIN_SECRET_LENGTH} characters${secret.length === 0 ? ' (the file is empty)' : ''}`,
+      );
     }
-    return Object.freeze({ id: entry.id, secret });
+    return Object.freeze({ id: entry.id, secret: secret ?? '' });
   });
 
   const { clientSecretFile, caFile, ...idp } = parsed.identityProvider;
   const clientSecret = readRef('identityProvider.clientSecretFile', clientSecretFile, idp.clientSecret);
+  if (clientSecretFile !== undefined && clientSecret === '') problems.push(`identityProvider.clientSecretFile: "${clientSecretFile}" is empty`);
   const ca = readRef('identityProvider.caFile', caFile, idp.ca);
+  checkCaBundle('identityProvider.ca', caFile, ca);
 
   const resolveInternalTls = (
     index: number,
     tls: { ca?: string | undefined; caFile?: string | undefined; serverName?: string | undefined },
   ): { ca?: string; serverName?: string } => {
     const ca = readRef(`apps[${index}].internalTls.caFile`, tls.caFile, tls.ca);
+    checkCaBundle(`apps[${index}].internalTls.ca`, tls.caFile, ca);
     return Object.freeze({ ...(ca !== undefined ? { ca } : {}), ...(tls.serverName !== undefined ? { serverName: tls.serverName } : {}) });
   };
   const readTls = (
@@ -125,7 +140,12 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     if (!files) return undefined;
     const cert = readRef(`${at}.certFile`, files.certFile, files.cert);
     const key = readRef(`${at}.keyFile`, files.keyFile, files.key);
-    return cert !== undefined && key !== undefined ? Object.freeze({ cert, key }) : undefined;
+    if (cert === undefined || key === undefined) return undefined;
+    const wrong = tlsPairProblem(cert, key);
+    if (wrong?.part === 'cert') problems.push(`${subject(`${at}.cert`, files.certFile)} ${wrong.problem}`);
+    if (wrong?.part === 'key') problems.push(`${subject(`${at}.key`, files.keyFile)} ${wrong.problem}`);
+    if (wrong?.part === 'pair') problems.push(`${at}: ${wrong.problem}`);
+    return Object.freeze({ cert, key });
   };
   const tls = readTls('server.tls', parsed.server.tls);
   let connectors: ConnectorsConfig | undefined;
@@ -143,6 +163,19 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
 
   const { keyFile: assertionKeyFile, ...assertion } = parsed.identityAssertion;
   const assertionKey = readRef('identityAssertion.keyFile', assertionKeyFile, assertion.key);
+  const assertionKeyWrong = assertionKey === undefined ? undefined : assertionKeyProblem(assertionKey);
+  if (assertionKeyWrong !== undefined) problems.push(`${subject('identityAssertion.key', assertionKeyFile)} ${assertionKeyWrong}`);
+
+  // Resolved before the problems are counted, so a missing or broken app CA file is reported with the rest.
+  const apps = parsed.apps.map(({ internalTls, ...app }, index) =>
+    Object.freeze({
+      ...app,
+      ...(internalTls ? { internalTls: resolveInternalTls(index, internalTls) } : {}),
+      timeouts: Object.freeze({ ...app.timeouts }),
+      session: Object.freeze({ ...app.session }),
+      identityHeaders: Object.freeze({ ...app.identityHeaders }),
+    }),
+  );
 
   if (problems.length > 0) throw new GatehouseConfigError(problems);
 
@@ -160,17 +193,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
       stripRequestHeaders: Object.freeze([...parsed.forwarding.stripRequestHeaders]),
       passRequestHeaders: Object.freeze([...parsed.forwarding.passRequestHeaders]),
     }),
-    apps: Object.freeze(
-      parsed.apps.map(({ internalTls, ...app }, index) =>
-        Object.freeze({
-          ...app,
-          ...(internalTls ? { internalTls: resolveInternalTls(index, internalTls) } : {}),
-          timeouts: Object.freeze({ ...app.timeouts }),
-          session: Object.freeze({ ...app.session }),
-          identityHeaders: Object.freeze({ ...app.identityHeaders }),
-        }),
-      ),
-    ),
+    apps: Object.freeze(apps),
     server: Object.freeze({ ...server, ...(tls ? { tls } : {}) }),
     ...(connectors ? { connectors } : {}),
     identityAssertion: Object.freeze({ ...assertion, ...(assertionKey !== undefined ? { key: assertionKey } : {}) }),

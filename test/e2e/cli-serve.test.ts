@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,79 @@ apps:
     const strict = await runNode(CLI, ['check', '--config', join(dir, 'shared.yaml'), '--strict']);
     assert.equal(strict.code, 1);
     assert.match(strict.stderr, /1 warning, refused with --strict/);
+  });
+
+  // test/unit/config-start-checks.test.ts shows the gateway's start refusing each of these, with the same words where it shares the code.
+  it('check: refuses what serve would refuse at start, naming the key', async () => {
+    const ca = createDevCa();
+    const server = ca.issueServerCertificate(['wiki.example.com']);
+    writeFileSync(join(dir, 'tls.crt'), server.certPem);
+    writeFileSync(join(dir, 'other.key'), ca.issueServerCertificate(['wiki.example.com']).keyPem);
+    writeFileSync(join(dir, 'empty.key'), '\n');
+    writeFileSync(join(dir, 'not-a-ca.pem'), 'the CA goes here\n');
+    writeFileSync(join(dir, 'rsa.key'), generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    writeFileSync(join(dir, 'a-file'), 'x');
+    const config = (extra: string, secret = '{ id: 1, secret: a-test-secret-that-is-long-enough-0123456789 }', idp = ''): string =>
+      `server: { host: 127.0.0.1, port: 0 }
+identityProvider:
+  issuer: https://127.0.0.1:1
+  clientId: gatehouse
+  clientSecret: s3cret${idp}
+session:
+  secrets: [${secret}]
+apps:
+  - id: wiki
+    externalUrl: https://wiki.example.com
+    internalUrl: http://127.0.0.1:9
+${extra}`;
+    const cases: Array<{ name: string; yaml: string; check: RegExp }> = [
+      {
+        name: 'an empty session secret file',
+        yaml: config('', '{ id: 1, secretFile: empty.key }'),
+        check: /session\.secrets\[0\]\.secretFile: the secret in "empty\.key" must be at least 32 characters/,
+      },
+      {
+        name: 'a key that is not the certificate’s',
+        yaml: config('').replace('port: 0 }', 'port: 0, tls: { certFile: tls.crt, keyFile: other.key } }'),
+        check: /server\.tls: the private key does not belong to the certificate/,
+      },
+      {
+        name: 'an identity provider CA file without a certificate',
+        yaml: config('', undefined, '\n  caFile: not-a-ca.pem'),
+        check: /identityProvider\.caFile: "not-a-ca\.pem" holds no PEM certificate/,
+      },
+      {
+        name: 'an RSA identity assertion key',
+        yaml: config('identityAssertion: { keyFile: rsa.key }'),
+        check: /identityAssertion\.keyFile: "rsa\.key" must be an EC P-256 key/,
+      },
+      {
+        name: 'an audit file in a folder that does not exist',
+        yaml: config('audit: { file: { path: logs/audit.jsonl } }'),
+        check: /audit\.file\.path: "logs\/audit\.jsonl" cannot be created: its folder ".*\/logs" does not exist/,
+      },
+      {
+        name: 'a webhook token file that does not exist',
+        yaml: config('audit: { webhook: { url: https://siem.example.com/collect, authorizationFile: siem.token } }'),
+        check: /audit\.webhook\.authorizationFile: cannot read "siem\.token" \(ENOENT\)/,
+      },
+      {
+        name: 'a connector state folder inside a file',
+        yaml: config('connectors: { listen: { host: 127.0.0.1, port: 0 }, stateDir: a-file/state }'),
+        check: /connectors\.stateDir: ".*\/a-file\/state" cannot be created: ".*\/a-file" is not a folder/,
+      },
+    ];
+    // All at once: each is two processes that mostly load code.
+    await Promise.all(
+      cases.map(async ({ name, yaml, check: checkSays }, index) => {
+        const file = join(dir, `case-${index}.yaml`);
+        writeFileSync(file, yaml);
+        const check = await runNode(CLI, ['check', '--config', file]);
+        assert.equal(check.code, 1, `check passed ${name}: ${check.stdout}`);
+        assert.match(check.stderr, checkSays, name);
+        assert.doesNotMatch(check.stderr, /\bat .*\.ts:\d+/, 'no stack trace');
+      }),
+    );
   });
 
   describe('serve', () => {

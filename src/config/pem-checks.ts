@@ -1,0 +1,104 @@
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createSecureContext } from 'node:tls';
+
+/**
+ * Checks of the PEM material a configuration carries, made when it is parsed
+ * so that `gatehouse check` and the start of a gateway refuse the same
+ * things. Without them a broken server certificate stops `serve` with a bare
+ * OpenSSL message, and a broken CA bundle or assertion key starts a gateway
+ * that can never sign anyone in: Node ignores a `ca` it cannot parse, and the
+ * assertion key is first read when the first sign-in needs it.
+ *
+ * Each function returns what is wrong, worded to follow the key's name, or
+ * undefined when the material is usable.
+ */
+
+const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The certificate blocks of a PEM text, each parsed; a string when there is none or one does not parse. */
+function certificates(pem: string): X509Certificate[] | string {
+  const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
+  if (blocks.length === 0) return 'holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
+  const parsed: X509Certificate[] = [];
+  for (const [index, block] of blocks.entries()) {
+    try {
+      parsed.push(new X509Certificate(block));
+    } catch {
+      return blocks.length === 1
+        ? 'holds a certificate that does not parse'
+        : `holds a certificate that does not parse (the ${ordinal(index + 1)} of ${blocks.length})`;
+    }
+  }
+  return parsed;
+}
+
+/** A CA bundle to trust (`ca`, `caFile`): at least one certificate, each one parsing. */
+export function caBundleProblem(pem: string): string | undefined {
+  const parsed = certificates(pem);
+  return typeof parsed === 'string' ? parsed : undefined;
+}
+
+export interface TlsPairProblem {
+  /** Which half is wrong: its own key names it; `pair` when each parses but they do not belong together. */
+  readonly part: 'cert' | 'key' | 'pair';
+  readonly problem: string;
+}
+
+/** A listener's certificate chain and private key, as `https.createServer` and `tls.createServer` will load them. */
+export function tlsPairProblem(cert: string, key: string): TlsPairProblem | undefined {
+  const chain = certificates(cert);
+  if (typeof chain === 'string') return { part: 'cert', problem: chain };
+  const privateKey = parsePrivateKey(key);
+  if (typeof privateKey === 'string') return { part: 'key', problem: privateKey };
+  if (!chain[0]!.checkPrivateKey(privateKey)) {
+    return { part: 'pair', problem: 'the private key does not belong to the certificate (the first one of the chain must be the server’s own)' };
+  }
+  try {
+    // What the listener itself does with them: anything OpenSSL still refuses shows here, not at start.
+    createSecureContext({ cert, key });
+  } catch (error) {
+    return { part: 'pair', problem: `the certificate and key cannot be used together (${opensslReason(error)})` };
+  }
+  return undefined;
+}
+
+/**
+ * The identity assertion's signing key: it is imported as a PKCS#8 PEM for
+ * ES256, which takes nothing else (not an "EC PRIVATE KEY" block, not
+ * another curve, not RSA).
+ */
+export function assertionKeyProblem(pem: string): string | undefined {
+  if (!pem.startsWith('-----BEGIN PRIVATE KEY-----')) {
+    return 'must be a PKCS#8 PEM private key starting with "-----BEGIN PRIVATE KEY-----" (make one with: openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256)';
+  }
+  const key = parsePrivateKey(pem);
+  if (typeof key === 'string') return key;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1') {
+    const found = key.asymmetricKeyType === 'ec' ? `an EC key on ${curve ?? 'an unknown curve'}` : `an ${key.asymmetricKeyType ?? 'unknown'} key`;
+    return `must be an EC P-256 key (assertions are signed with ES256), not ${found}`;
+  }
+  return undefined;
+}
+
+function parsePrivateKey(pem: string): KeyObject | string {
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return 'holds no PEM private key ("-----BEGIN PRIVATE KEY-----")';
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(pem))
+    return 'holds an encrypted private key: give it unencrypted (readable by the gateway’s user only)';
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    return `holds a private key that does not parse (${opensslReason(error)})`;
+  }
+}
+
+/** OpenSSL's reason without its error number, e.g. "key values mismatch". */
+function opensslReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/^error:[0-9A-F]+:[^:]*:+/, '') || 'unknown';
+}
+
+function ordinal(n: number): string {
+  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${suffix}`;
+}
