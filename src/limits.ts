@@ -84,6 +84,12 @@ export const MAX_AUDIT_USER_AGENT = 256;
 export const AUDIT_REPEAT_WINDOW_MS = 60_000;
 export const AUDIT_REPEATS_PER_WINDOW = 20;
 export const AUDIT_REPEAT_KEYS = 10_000;
+/**
+ * Distinct keys (code, reason, app) one source may open per event type in a
+ * window; further ones are counted together under one key, since some reasons
+ * carry a word the client chose and would otherwise open a key per request.
+ */
+export const AUDIT_REPEAT_REASONS_PER_SOURCE = 8;
 
 /** Node server timeouts set on servers Gatehouse creates. */
 export const SERVER_HEADERS_TIMEOUT_MS = 20_000;

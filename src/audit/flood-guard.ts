@@ -1,5 +1,5 @@
 import { networkOf } from '../risk/network.ts';
-import { AUDIT_REPEAT_KEYS, AUDIT_REPEAT_WINDOW_MS, AUDIT_REPEATS_PER_WINDOW } from '../limits.ts';
+import { AUDIT_REPEAT_KEYS, AUDIT_REPEAT_REASONS_PER_SOURCE, AUDIT_REPEAT_WINDOW_MS, AUDIT_REPEATS_PER_WINDOW } from '../limits.ts';
 import type { AuditEventInput, AuditEventType } from './events.ts';
 
 /**
@@ -82,12 +82,16 @@ export interface FloodGuardOptions {
   readonly perWindow?: number;
   /** Keys tracked at once; events of further keys share one overflow key per type. */
   readonly maxKeys?: number;
+  /** Keys (code, reason, app) one source may open per type; events of further ones share one key per type and source. */
+  readonly reasonsPerSource?: number;
 }
 
 interface Window {
   readonly sample: AuditEventInput;
   readonly network: string | undefined;
   readonly startedAt: number;
+  /** The type and source it counts for, when it holds one reason of theirs (not for the shared keys). */
+  readonly source: string | undefined;
   seen: number;
   suppressed: number;
 }
@@ -105,11 +109,21 @@ export interface FloodVerdict {
  * window closes one `audit.suppressed` event says how many there were.
  * Memory is bounded by `maxKeys`: past it, new keys are counted together per
  * type (`details.overflow: true`, no client address).
+ *
+ * Some reasons carry a word the client chose (a sign-in callback's `error`
+ * parameter, for one), so a source could open a new key with every request
+ * and never repeat one. Past `reasonsPerSource` keys of one type, a source's
+ * further reasons are counted together (`details.otherReasons: true`, no
+ * `reason`), which bounds what one source writes per type and window to
+ * `(reasonsPerSource + 1) * perWindow` events.
  */
 export class AuditFloodGuard {
   readonly #windowMs: number;
   readonly #perWindow: number;
   readonly #maxKeys: number;
+  readonly #reasonsPerSource: number;
+  /** Open keys per type and source, for `reasonsPerSource`. */
+  readonly #keysOfSource = new Map<string, number>();
   /** In the order the windows opened, which is the order of their start times: the oldest come first. */
   readonly #windows = new Map<string, Window>();
 
@@ -117,10 +131,12 @@ export class AuditFloodGuard {
     this.#windowMs = options.windowMs ?? AUDIT_REPEAT_WINDOW_MS;
     this.#perWindow = options.perWindow ?? AUDIT_REPEATS_PER_WINDOW;
     this.#maxKeys = options.maxKeys ?? AUDIT_REPEAT_KEYS;
+    this.#reasonsPerSource = options.reasonsPerSource ?? AUDIT_REPEAT_REASONS_PER_SOURCE;
     for (const [name, value] of [
       ['windowMs', this.#windowMs],
       ['perWindow', this.#perWindow],
       ['maxKeys', this.#maxKeys],
+      ['reasonsPerSource', this.#reasonsPerSource],
     ] as const) {
       if (!Number.isInteger(value) || value < 1) throw new TypeError(`${name} must be a positive integer, got ${String(value)}`);
     }
@@ -134,38 +150,66 @@ export class AuditFloodGuard {
   admit(input: AuditEventInput, now: number): FloodVerdict {
     if (!mayAggregate(input)) return { pass: true, summaries: [] };
     const source = sourceOf(input.clientIp);
-    let key = `${input.type}\u0000${input.code ?? ''}\u0000${input.reason ?? ''}\u0000${input.app ?? ''}\u0000${source.key}`;
-    let summaries: AuditEventInput[] = [];
-    let window = this.#windows.get(key);
-    if (window && this.#over(window, now)) {
-      summaries = this.#close(key, window);
-      window = undefined;
+    const ofSource = `${input.type}\u0000${source.key}`;
+    const summaries: AuditEventInput[] = [];
+    let key = `${ofSource}\u0000${input.code ?? ''}\u0000${input.reason ?? ''}\u0000${input.app ?? ''}`;
+    let window = this.#open(key, now, summaries);
+    if (!window && (this.#keysOfSource.get(ofSource) ?? 0) >= this.#reasonsPerSource) {
+      key = `${ofSource}\u0000other`;
+      window =
+        this.#open(key, now, summaries) ??
+        this.#start(
+          key,
+          { type: input.type, outcome: input.outcome, clientIp: input.clientIp, details: { otherReasons: true } },
+          { network: source.network, source: undefined },
+          now,
+          summaries,
+        );
     }
-    if (!window) {
-      if (this.#windows.size >= this.#maxKeys) summaries = [...summaries, ...this.sweep(now)];
-      if (this.#windows.size >= this.#maxKeys) {
-        key = `${input.type}\u0000overflow`;
-        window = this.#windows.get(key);
-        if (!window) {
-          // One slot per type is kept back for these, so the table stays bounded at maxKeys plus the types.
-          window = {
-            sample: { type: input.type, outcome: input.outcome, details: { overflow: true } },
-            network: undefined,
-            startedAt: now,
-            seen: 0,
-            suppressed: 0,
-          };
-          this.#windows.set(key, window);
-        }
-      } else {
-        window = { sample: input, network: source.network, startedAt: now, seen: 0, suppressed: 0 };
-        this.#windows.set(key, window);
-      }
-    }
+    window ??= this.#start(key, input, { network: source.network, source: ofSource }, now, summaries);
     window.seen += 1;
     if (window.seen <= this.#perWindow) return { pass: true, summaries };
     window.suppressed += 1;
     return { pass: false, summaries };
+  }
+
+  /** The key's window if it is still open; one that is over is closed (its summary added to `summaries`). */
+  #open(key: string, now: number, summaries: AuditEventInput[]): Window | undefined {
+    const window = this.#windows.get(key);
+    if (!window || !this.#over(window, now)) return window;
+    summaries.push(...this.#close(key, window));
+    return undefined;
+  }
+
+  /** Opens a window for the key, or, with the table full, joins the type's overflow window. */
+  #start(
+    key: string,
+    sample: AuditEventInput,
+    from: { readonly network: string | undefined; readonly source: string | undefined },
+    now: number,
+    summaries: AuditEventInput[],
+  ): Window {
+    if (this.#windows.size >= this.#maxKeys) summaries.push(...this.sweep(now));
+    if (this.#windows.size >= this.#maxKeys) {
+      const overflowKey = `${sample.type}\u0000overflow`;
+      const existing = this.#windows.get(overflowKey);
+      if (existing) return existing;
+      // One slot per type is kept back for these, so the table stays bounded at maxKeys plus the types.
+      const overflow: Window = {
+        sample: { type: sample.type, outcome: sample.outcome, details: { overflow: true } },
+        network: undefined,
+        source: undefined,
+        startedAt: now,
+        seen: 0,
+        suppressed: 0,
+      };
+      this.#windows.set(overflowKey, overflow);
+      return overflow;
+    }
+    const window: Window = { sample, network: from.network, source: from.source, startedAt: now, seen: 0, suppressed: 0 };
+    this.#windows.set(key, window);
+    if (from.source !== undefined) this.#keysOfSource.set(from.source, (this.#keysOfSource.get(from.source) ?? 0) + 1);
+    return window;
   }
 
   /**
@@ -197,6 +241,11 @@ export class AuditFloodGuard {
 
   #close(key: string, window: Window): AuditEventInput[] {
     this.#windows.delete(key);
+    if (window.source !== undefined) {
+      const left = (this.#keysOfSource.get(window.source) ?? 1) - 1;
+      if (left > 0) this.#keysOfSource.set(window.source, left);
+      else this.#keysOfSource.delete(window.source);
+    }
     if (window.suppressed === 0) return [];
     const { sample } = window;
     return [
@@ -215,6 +264,7 @@ export class AuditFloodGuard {
           windowSeconds: this.#windowMs / 1000,
           ...(window.network !== undefined ? { network: window.network } : {}),
           ...(sample.details?.['overflow'] === true ? { overflow: true } : {}),
+          ...(sample.details?.['otherReasons'] === true ? { otherReasons: true } : {}),
         },
       },
     ];

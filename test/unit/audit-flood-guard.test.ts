@@ -71,6 +71,32 @@ describe('audit: repeats of anonymous failures are counted, not written', () => 
     assert.ok(Number(overflow.details?.['suppressed']) > 2000);
   });
 
+  it('bounds the reasons one source opens keys for: a reason it chooses afresh each time is counted with its other reasons', () => {
+    const guard = new AuditFloodGuard({ windowMs: 60_000, perWindow: 2, maxKeys: 1000, reasonsPerSource: 3 });
+    const written = (clientIp: string, reasons: number, repeats: number): number => {
+      let passed = 0;
+      for (let reason = 0; reason < reasons; reason += 1)
+        for (let index = 0; index < repeats; index += 1) if (guard.admit(rejected(clientIp, `authorization:chosen${reason}`), now).pass) passed += 1;
+      return passed;
+    };
+    assert.equal(written('198.51.100.7', 500, 1), 3 + 2, 'three reasons of its own, then two of all the others together');
+    assert.equal(written('198.51.100.8', 3, 5), 3 * 2, 'another source keeps its own reasons');
+    const summaries = guard.drain();
+    const other = summaries.find((summary) => summary.details?.['otherReasons'] === true);
+    assert.ok(other);
+    assert.equal(other.clientIp, '198.51.100.7');
+    assert.equal(other.reason, undefined);
+    assert.equal(other.details?.['seen'], 497);
+    assert.equal(other.details?.['suppressed'], 495);
+    assert.equal(
+      summaries.reduce((sum, summary) => sum + Number(summary.details?.['suppressed']), 0),
+      495 + 3 * 3,
+    );
+    // A closed window frees its place: the next window starts with room for new reasons again.
+    assert.equal(written('198.51.100.7', 3, 1), 3);
+    assert.equal(guard.drain().length, 0);
+  });
+
   it('summarises what it counted when the log closes', async () => {
     for (let index = 0; index < 12; index += 1) log.emit(rejected('198.51.100.7'));
     await log.close();
