@@ -13,11 +13,13 @@ export function sharedOriginWarnings(config: Pick<GatewayConfig, 'apps'>): strin
   const warnings: string[] = [];
   const protectedApps = config.apps.filter((app) => app.preauth === 'oidc');
   for (const open of config.apps.filter((app) => app.preauth === 'passthrough')) {
-    const origin = originOf(open.internalUrl);
+    const { origin, key } = originOf(open.internalUrl);
     for (const app of protectedApps) {
-      if (originOf(app.internalUrl) !== origin) continue;
+      const other = originOf(app.internalUrl);
+      if (other.key !== key) continue;
+      const spelled = other.origin === origin ? origin : `${origin} (written ${other.origin} for "${app.id}")`;
       warnings.push(
-        `apps "${open.id}" (pass-through) and "${app.id}" (pre-authenticated) reach the same internal origin ${origin}: ` +
+        `apps "${open.id}" (pass-through) and "${app.id}" (pre-authenticated) reach the same internal origin ${spelled}: ` +
           `anyone can reach what "${app.id}" protects through "${open.id}", without signing in. ` +
           `Serve the open part from its own origin (another port or host), or make "${open.id}" pre-authenticated.`,
       );
@@ -26,8 +28,27 @@ export function sharedOriginWarnings(config: Pick<GatewayConfig, 'apps'>): strin
   return warnings;
 }
 
-function originOf(url: string): string {
-  // URL normalises case, default ports and trailing dots the same way for both sides.
+/**
+ * The origin as written (normalised by URL: case, default port, IPv4
+ * shorthand) and the key compared: names are not resolved, but every
+ * spelling of this machine (localhost, 127.0.0.0/8, ::1, 0.0.0.0) is one host,
+ * since a backend on the gateway's own machine answers on all of them.
+ */
+function originOf(url: string): { readonly origin: string; readonly key: string } {
   const parsed = new URL(url);
-  return `${parsed.protocol}//${parsed.hostname.replace(/\.$/, '')}:${parsed.port || (parsed.protocol === 'https:' ? '443' : '80')}`;
+  const host = parsed.hostname.replace(/\.$/, '');
+  const port = parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
+  return { origin: `${parsed.protocol}//${host}:${port}`, key: `${parsed.protocol}//${isThisMachine(host) ? 'loopback' : host}:${port}` };
+}
+
+function isThisMachine(host: string): boolean {
+  return (
+    host === 'localhost' ||
+    host.endsWith('.localhost') ||
+    /^127\.\d+\.\d+\.\d+$/.test(host) ||
+    host === '0.0.0.0' ||
+    host === '[::1]' ||
+    host === '[::]' ||
+    /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host)
+  );
 }

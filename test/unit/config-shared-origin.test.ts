@@ -30,6 +30,31 @@ describe('config: a pass-through app in front of a protected app’s backend', (
     assert.equal(warnings.length, 1);
   });
 
+  it('takes every spelling of the gateway’s own machine for one host (localhost, 127.0.0.0/8, ::1, 0.0.0.0)', () => {
+    for (const spelling of [
+      'http://localhost:3000',
+      'http://127.0.0.2:3000',
+      'http://[::1]:3000',
+      'http://0.0.0.0:3000',
+      'http://app.localhost:3000',
+      'http://127.1:3000',
+    ]) {
+      const warnings = warningsFor([
+        { id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://127.0.0.1:3000' },
+        { id: 'status', externalUrl: 'https://status.example.com', internalUrl: `${spelling}/status`, preauth: 'passthrough' },
+      ]);
+      assert.equal(warnings.length, 1, spelling);
+      if (spelling !== 'http://127.1:3000') assert.match(warnings[0]!, /\(written http:\/\/127\.0\.0\.1:3000 for "wiki"\)/, spelling);
+    }
+    assert.deepEqual(
+      warningsFor([
+        { id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://127.0.0.1:3000' },
+        { id: 'status', externalUrl: 'https://status.example.com', internalUrl: 'http://localhost:3001', preauth: 'passthrough' },
+      ]),
+      [],
+    );
+  });
+
   it('is quiet for different ports, hosts or schemes, and among pre-authenticated apps', () => {
     assert.deepEqual(
       warningsFor([
