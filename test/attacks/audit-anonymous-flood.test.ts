@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:tls';
 import { AUDIT_RECENT_EVENTS_CAPACITY, AUDIT_REPEATS_PER_WINDOW } from '../../src/limits.ts';
+import { adminRecentEvents } from '../support/admin-events.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 /** Twice what the recent-events store keeps at its default size: written one by one, they would push everything else out. */
@@ -49,11 +50,7 @@ describe('attack: flooding the audit trail with anonymous refusals', function ()
     );
 
     const token = await stack.adminToken('alice');
-    const query = async (type: string): Promise<Array<{ type: string; user?: { sub: string }; details?: Record<string, unknown> }>> => {
-      const response = await fetchWithCa(stack, `${stack.connectorUrl}/.gatehouse/admin/events?type=${type}&limit=100`, token);
-      return (JSON.parse(response) as { events: Array<{ type: string; user?: { sub: string }; details?: Record<string, unknown> }> }).events;
-    };
-    const signIns = await query('signin.succeeded');
+    const signIns = await adminRecentEvents(stack, token, 'signin.succeeded', 100);
     assert.ok(
       signIns.some((event) => event.user?.sub === 'user-bob'),
       "bob's sign-in is still in the recent events the admin API serves",
@@ -71,16 +68,3 @@ describe('attack: flooding the audit trail with anonymous refusals', function ()
     assert.equal(summaries[0]?.clientIp, '127.0.0.1');
   });
 });
-
-async function fetchWithCa(stack: Stack, url: string, token: string): Promise<string> {
-  const { request } = await import('node:https');
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca: [stack.gateway.connectors!.ca.certPem], headers: { authorization: `Bearer ${token}` } }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`${res.statusCode} ${body}`))));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}

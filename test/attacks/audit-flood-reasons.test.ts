@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { connect } from 'node:tls';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { AUDIT_REPEAT_REASONS_PER_SOURCE, AUDIT_REPEAT_WINDOW_MS, AUDIT_REPEATS_PER_WINDOW } from '../../src/limits.ts';
+import { adminRecentEvents } from '../support/admin-events.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 /** Small enough that FLOOD events written one by one would push everything else out. */
@@ -71,23 +71,7 @@ describe('attack: flooding the audit trail with anonymous failures whose reason 
     await stack.close();
   });
 
-  async function recent(type: string): Promise<AuditEvent[]> {
-    const token = await stack.adminToken('alice');
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request(
-        `${stack.connectorUrl}/.gatehouse/admin/events?type=${type}&limit=1000`,
-        { ca: [stack.gateway.connectors!.ca.certPem], headers: { authorization: `Bearer ${token}` } },
-        (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode} ${text}`))));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    return (JSON.parse(body) as { events: AuditEvent[] }).events;
-  }
+  const recent = async (type: string): Promise<AuditEvent[]> => adminRecentEvents(stack, await stack.adminToken('alice'), type);
 
   it(`${FLOOD} sign-in callbacks each with its own error name neither push a real sign-in out nor go uncounted`, async () => {
     const before = stack.audit.ofType('signin.succeeded').length;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:https';
 import { connect } from 'node:tls';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { AUDIT_REPEAT_WINDOW_MS, AUDIT_REPEATS_PER_WINDOW } from '../../src/limits.ts';
 import { REGISTER_PATH } from '../../src/protocol/connector-api.ts';
+import { adminRecentEvents } from '../support/admin-events.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 /** Small enough that a flood of FLOOD events, written one by one, would push everything else out. */
@@ -78,23 +78,7 @@ describe('attack: flooding the audit trail with anonymous events of every kind',
     return event.id;
   }
 
-  /** The recent events of a type, as an administrator reads them through the query API. */
-  async function recent(type: string): Promise<AuditEvent[]> {
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = request(
-        `${stack.connectorUrl}/.gatehouse/admin/events?type=${type}&limit=1000`,
-        { ca: [stack.gateway.connectors!.ca.certPem], headers: { authorization: `Bearer ${adminToken}` } },
-        (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${res.statusCode} ${text}`))));
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    return (JSON.parse(body) as { events: AuditEvent[] }).events;
-  }
+  const recent = (type: string): Promise<AuditEvent[]> => adminRecentEvents(stack, adminToken, type);
 
   /** Moves past the window, then one more event of the key closes it: its summary. */
   async function summaryAfter(trigger: () => Promise<unknown>, matches: (event: AuditEvent) => boolean): Promise<AuditEvent> {
