@@ -1,13 +1,13 @@
 import express, { type Response, type Router } from 'express';
 import { ERROR_TABLE, GatehouseError } from '../errors.ts';
-import { getRequestContext } from '../middleware/context.ts';
+import { getRequestContext } from '../request/context.ts';
 import type { AuditEventInput, AuditUser } from './events.ts';
 import { parseEventQuery } from './event-query-params.ts';
 import type { RecentEvents } from './recent-events.ts';
 
 export const AUDIT_EVENTS_PATH = '/.gatehouse/admin/events';
 
-/** How admin bearer tokens are checked: `AdminTokenVerifier` (src/tunnel/admin-token.ts) in the gateway. */
+/** How admin bearer tokens are checked: `AdminTokenVerifier` (src/connector-plane/admin-token.ts) in the gateway. */
 export interface AdminVerifier {
   /** Resolves to the administrator, or throws a GatehouseError (ERR_ADMIN_TOKEN_MISSING, ERR_ADMIN_TOKEN_INVALID, ERR_IDP_UNAVAILABLE). */
   verifyHeader(authorization: string | undefined): Promise<AuditUser>;

@@ -5,7 +5,7 @@ import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
 import { startProblems } from '../config/start-problems.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors.ts';
 import { createLogger } from '../logging/logger.ts';
-import { createGatewayServer } from '../server.ts';
+import { createGatewayServer } from '../gateway/standalone-server.ts';
 
 const USAGE = `Usage:
   gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL]

@@ -28,8 +28,8 @@ import {
   TUNNELS_PER_CONNECTOR,
 } from '../limits.ts';
 import type { ConnectorLink } from './link.ts';
-import type { TunnelTransport } from './tunnel-dialer.ts';
-import { createTunnelLink } from './tunnel-link.ts';
+import type { TunnelTransport } from './link-dialer.ts';
+import { createTunnelLink } from './data-link.ts';
 import { CONFIG_PATH } from '../protocol/connector-api.ts';
 import { renewCertificate } from './renew.ts';
 import { ServiceClient } from './service-client.ts';

@@ -19,7 +19,7 @@ import { webSocketTunnelStream } from '../tunnel/transport-websocket.ts';
 import type { ConnectorError } from './errors.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapHttpError, mapTransportError } from './service-errors.ts';
-import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './tunnel-dialer.ts';
+import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './link-dialer.ts';
 
 /** Reads at most `limit` bytes of a refusal's body, for the error message. */
 function readRefusal(res: IncomingMessage, limit: number): Promise<string> {

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AppConfig } from '../config/parse.ts';
-import { createLinkTranslator } from '../middleware/link-translation.ts';
+import { createLinkTranslator } from './link-translation.ts';
 import { X_ROBOTS_TAG } from '../robots/robots-denier.ts';
 import { setsGatehouseCookie } from './gatehouse-cookies.ts';
 

@@ -3,8 +3,8 @@ import type { AppConfig } from '../config/parse.ts';
 import { externalUrlOf } from '../config/external-url.ts';
 import { GatehouseError } from '../errors.ts';
 import { MAX_FORWARDED_GROUPS_BYTES, MAX_REMEMBERED_HEADER_NAMES } from '../limits.ts';
-import type { Identity, RequestContext } from '../middleware/context.ts';
-import { ASSERTION_HEADER } from '../middleware/identity-assertion.ts';
+import type { Identity, RequestContext } from '../request/context.ts';
+import { ASSERTION_HEADER } from './identity-assertion.ts';
 import { withoutGatehouseCookies } from './gatehouse-cookies.ts';
 import { FORWARDING_HEADERS, headerNameSet, WELL_KNOWN_IDENTITY_HEADERS, type HeaderNameSet } from './identity-header-names.ts';
 

@@ -1,15 +1,15 @@
 import type { RequestHandler } from 'express';
 import { GatehouseError } from '../errors.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
-import type { AccessControl } from './access-control.ts';
-import { explain } from './access-explanation.ts';
-import { requestPath } from './access-facts.ts';
-import { auditContext } from './audit-context.ts';
-import { getRequestContext } from './context.ts';
+import type { AccessControl } from '../access/access-control.ts';
+import { explain } from '../access/explanation.ts';
+import { requestPath } from '../access/facts.ts';
+import { auditContext } from '../request/audit-context.ts';
+import { getRequestContext } from '../request/context.ts';
 import { sendError } from './error-response.ts';
-import { signInUrl } from './signin-url.ts';
-import { redirectNavigation } from './redirect.ts';
-import { wantsRedirect } from './wants-redirect.ts';
+import { signInUrl } from '../signin/signin-url.ts';
+import { redirectNavigation } from '../signin/redirect.ts';
+import { wantsRedirect } from '../request/wants-redirect.ts';
 
 /**
  * Step 5 on every request, for what can change between requests: the client

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler } from 'express';
 import { GatehouseError } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { getRequestContext } from './context.ts';
+import { getRequestContext } from '../request/context.ts';
 import { sendError } from './error-response.ts';
 
 /**

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ERROR_TABLE, type GatehouseError } from '../errors.ts';
-import { getRequestContext } from './context.ts';
+import { getRequestContext } from '../request/context.ts';
 import { escapeHtml, OWN_PAGE_HEADERS, renderPage } from './html.ts';
-import { wantsHtml } from './wants-redirect.ts';
+import { wantsHtml } from '../request/wants-redirect.ts';
 
 export interface ErrorResponseOptions {
   /** Where to start a fresh sign-in; shown as a link and in the JSON body. */

@@ -1,12 +1,12 @@
 import { Router, type RequestHandler } from 'express';
 import { GatehouseError } from '../errors.ts';
-import { getRequestContext } from './context.ts';
+import { getRequestContext } from '../request/context.ts';
 import { sendError } from './error-response.ts';
-import { logout, signedOut } from './logout.ts';
-import { oidcCallback } from './oidc-callback.ts';
-import type { PreauthDeps } from './preauth-deps.ts';
-import { signInStart } from './signin-start.ts';
-import { CALLBACK_PATH, LOGOUT_PATH, SIGNED_OUT_PATH, SIGNIN_PATH } from './signin-url.ts';
+import { logout, signedOut } from '../signin/logout.ts';
+import { oidcCallback } from '../signin/callback.ts';
+import type { PreauthDeps } from '../signin/signin-deps.ts';
+import { signInStart } from '../signin/start.ts';
+import { CALLBACK_PATH, LOGOUT_PATH, SIGNED_OUT_PATH, SIGNIN_PATH } from '../signin/signin-url.ts';
 
 /**
  * Step 4: the sign-in endpoints under the reserved /.gatehouse/ prefix of

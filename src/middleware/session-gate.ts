@@ -3,11 +3,11 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { GatehouseError, type GatehouseErrorCode } from '../errors.ts';
 import { appendSetCookie } from '../session/cookies.ts';
 import type { SessionFailure, SessionManager } from '../session/session-manager.ts';
-import { getRequestContext } from './context.ts';
+import { getRequestContext } from '../request/context.ts';
 import { sendError } from './error-response.ts';
-import { signInUrl } from './signin-url.ts';
-import { redirectNavigation } from './redirect.ts';
-import { wantsRedirect } from './wants-redirect.ts';
+import { signInUrl } from '../signin/signin-url.ts';
+import { redirectNavigation } from '../signin/redirect.ts';
+import { wantsRedirect } from '../request/wants-redirect.ts';
 
 export interface SessionGateOptions {
   readonly sessions: SessionManager;

@@ -1,6 +1,6 @@
 /**
  * The HTTP routes of the connector plane, as both processes must spell them:
- * the service serves them (src/tunnel/connector-routes.ts) and the connector
+ * the service serves them (src/connector-plane/connector-routes.ts) and the connector
  * calls them. See docs/connector-protocol.md.
  */
 export const CONNECTOR_API = '/.gatehouse/connector';

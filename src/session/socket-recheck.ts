@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
-import type { AccessControl } from '../middleware/access-control.ts';
-import { requestPath } from '../middleware/access-facts.ts';
-import { auditContext } from '../middleware/audit-context.ts';
-import type { Identity } from '../middleware/context.ts';
+import type { AccessControl } from '../access/access-control.ts';
+import { requestPath } from '../access/facts.ts';
+import { auditContext } from '../request/audit-context.ts';
+import type { Identity } from '../request/context.ts';
 import type { SessionManager } from './session-manager.ts';
 import type { SessionRecord } from './session-record.ts';
 import type { SocketRecheck } from './session-sockets.ts';

@@ -1,4 +1,4 @@
-import type { Gateway } from '../gateway.ts';
+import type { Gateway } from '../gateway/create-gateway.ts';
 import { agentFor, type TestedApp, type TestingAgent } from './load-supertest.ts';
 import type { AgentOptions } from './signed-in-agent.ts';
 import { publishedApp, testingHooksOf } from './testing-hooks.ts';

@@ -15,4 +15,4 @@ export { startTestBackend } from './test-backend.ts';
 export type { TestBackend, TestBackendOptions, TestBackendRequest } from './test-backend.ts';
 export { MissingPeerError, TestingError } from './errors.ts';
 export type { TestingErrorCode } from './errors.ts';
-export type { TestSessionUser } from '../gateway.ts';
+export type { TestSessionUser } from '../gateway/create-gateway.ts';

@@ -1,4 +1,4 @@
-import type { Gateway, TestSessionUser } from '../gateway.ts';
+import type { Gateway, TestSessionUser } from '../gateway/create-gateway.ts';
 import { TestingError } from './errors.ts';
 import { agentFor, type TestedApp, type TestingAgent } from './load-supertest.ts';
 import { publishedApp, testingHooksOf } from './testing-hooks.ts';

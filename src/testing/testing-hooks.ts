@@ -1,5 +1,5 @@
 import type { AppConfig } from '../config/parse.ts';
-import { TESTING_HOOKS, type Gateway, type TestingHooks } from '../gateway.ts';
+import { TESTING_HOOKS, type Gateway, type TestingHooks } from '../gateway/create-gateway.ts';
 import { TestingError } from './errors.ts';
 
 /**

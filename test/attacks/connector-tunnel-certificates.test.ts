@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { TunnelCloseInfo } from '../../src/connector/tunnel-server.ts';
+import type { TunnelCloseInfo } from '../../src/connector/stream-server.ts';
 import type { ClientIdentity } from '../../src/connector/state.ts';
 import { createKeyAndCsr } from '../../src/pki/csr.ts';
 import type { TunnelSession } from '../../src/tunnel/tunnel-session.ts';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { memorySink, type MemorySink } from '../../src/audit/audit-log.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
-import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway.ts';
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/create-gateway.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
 import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider, type DevUser } from '../../dev/identity-provider/index.ts';
 import { createDevCa, type DevCa } from '../../dev/pki/dev-ca.ts';

@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
-import type { IdpFetch } from '../../src/oidc/oidc-client.ts';
+import type { IdpFetch } from '../../src/signin/oidc-client.ts';
 import { createCaFetch } from './browser-client.ts';
 
 export interface ForgedToken {

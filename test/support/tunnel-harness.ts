@@ -30,8 +30,8 @@ import express from 'express';
 import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { TunnelServer, type ResolvedApp, type TunnelServerOptions } from '../../src/connector/tunnel-server.ts';
-import { dialTunnel, type TunnelTransport } from '../../src/connector/tunnel-dialer.ts';
+import { TunnelServer, type ResolvedApp, type TunnelServerOptions } from '../../src/connector/stream-server.ts';
+import { dialTunnel, type TunnelTransport } from '../../src/connector/link-dialer.ts';
 import { ConnectorCa, createConnectorCa } from '../../src/pki/connector-ca.ts';
 import { createKeyAndCsr, verifyCsr } from '../../src/pki/csr.ts';
 import { acceptWebSocketTunnel } from '../../src/tunnel/transport-websocket.ts';
@@ -357,7 +357,7 @@ export interface GatewaySide {
   close(): Promise<void>;
 }
 
-/** Mirrors src/middleware/app-proxy.ts: a backend timeout set on every proxied request. */
+/** Mirrors src/forwarding/app-proxy.ts: a backend timeout set on every proxied request. */
 const BACKEND_TIMEOUT_MS = 85_000;
 
 /**

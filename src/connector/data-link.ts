@@ -1,0 +1,69 @@
+import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
+import type { TargetAllowList } from './allow-list.ts';
+import { ConnectorError } from './errors.ts';
+import type { ConnectorLink, LinkContext } from './link.ts';
+import { serviceRefusedConnector } from './refusal.ts';
+import { dialTunnel, type TunnelTransport } from './link-dialer.ts';
+import { TunnelServer, type ResolvedApp } from './stream-server.ts';
+
+export interface TunnelLinkOptions {
+  readonly index: number;
+  readonly transport: TunnelTransport;
+  /** How long in-flight streams get to finish when the connector stops. */
+  readonly drainTimeoutMs?: number;
+  /** The connector's local allow-list of targets; absent: any address the configuration names. */
+  readonly allowList?: TargetAllowList;
+}
+
+/**
+ * One data-plane tunnel as a supervised link: dial out (TLS with ALPN, or
+ * the WebSocket fallback), serve the service's CONNECT streams against the
+ * applied configuration (and the local allow-list, if any), and on stop
+ * drain: no new streams, the in-flight ones finish. The supervisor
+ * reconnects it with backoff.
+ */
+export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
+  return {
+    name: `tunnel-${options.index}`,
+    async run(context: LinkContext): Promise<void> {
+      const identity = context.client.identity;
+      if (!identity) throw new ConnectorError('ERR_NOT_REGISTERED', 'This connector has no certificate yet.', { retryable: false, reason: 'no_identity' });
+      const socket = await dialTunnel({
+        serviceUrl: context.client.url,
+        identity,
+        ...(context.client.ca !== undefined ? { ca: context.client.ca } : {}),
+        transport: options.transport,
+        signal: context.signal,
+      });
+      const server = new TunnelServer(socket, {
+        resolveApp: (appId) => resolve(context, appId),
+        log: context.log,
+        ...(options.allowList ? { allowList: options.allowList } : {}),
+      });
+      context.established();
+      context.log.info({ transport: options.transport }, 'tunnel open');
+      const onStop = (): void => void server.drain(options.drainTimeoutMs ?? TUNNEL_DRAIN_TIMEOUT_MS);
+      context.signal.addEventListener('abort', onStop, { once: true });
+      try {
+        const info = await server.closed;
+        if (info.reason === 'drained') return;
+        if (info.reason === 'refused' && info.refusal) {
+          throw serviceRefusedConnector(info.refusal, { serviceUrl: context.client.origin });
+        }
+        throw new ConnectorError('ERR_SERVICE_UNREACHABLE', `The tunnel closed (${info.reason}).`, {
+          retryable: true,
+          reason: info.reason,
+          ...(info.error ? { cause: info.error } : {}),
+        });
+      } finally {
+        context.signal.removeEventListener('abort', onStop);
+      }
+    },
+  };
+}
+
+function resolve(context: LinkContext, appId: string): ResolvedApp | undefined {
+  const app = context.config.allowedApp(appId);
+  if (!app) return undefined;
+  return { internalUrl: app.internalUrl, ...(app.tls ? { tls: app.tls } : {}) };
+}

@@ -1,0 +1,130 @@
+import type { Agent as HttpAgent, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { NextFunction } from 'express';
+import { createProxyMiddleware } from 'http-proxy-middleware';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AppConfig } from '../config/parse.ts';
+import { GatehouseError } from '../errors.ts';
+import { createResponseHeadFilter } from './downstream-response.ts';
+import { isReservedPath } from '../request/request-target.ts';
+import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
+import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
+import type { Logger } from '../logging/logger.ts';
+import { auditContext } from '../request/audit-context.ts';
+import { getRequestContext } from '../request/context.ts';
+import { sendError } from '../middleware/error-response.ts';
+import { rejectUpgrade } from '../middleware/reject-upgrade.ts';
+
+export interface AppProxyOptions {
+  readonly app: AppConfig;
+  /** Where connections come from: a keep-alive agent to the app, or the tunnel agent. */
+  readonly agent: HttpAgent;
+  readonly rules: ForwardingRules;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  /** Maps a transport failure to the error the user sees; the default knows refused and timed-out backends. */
+  readonly classify?: (error: Error) => GatehouseError | undefined;
+}
+
+export interface AppProxy {
+  web(req: IncomingMessage, res: ServerResponse, next: NextFunction): unknown;
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+export const BACKEND_TIMEOUT = 'GATEHOUSE_BACKEND_TIMEOUT';
+
+/**
+ * Forwarding for one app. What reaches the backend and what comes back are
+ * decided here, by Gatehouse's own functions, on every path:
+ * `upstreamRequestHeaders` rewrites the request object before
+ * http-proxy-middleware sees it, and `createResponseHeadFilter` filters every
+ * response head — through http-proxy-middleware for plain requests, and in
+ * Gatehouse's own WebSocket forwarder for handshakes (101s and refusals).
+ * Errors are coded and never name the backend.
+ */
+export function createAppProxy(options: AppProxyOptions): AppProxy {
+  const { app, rules } = options;
+  const timeoutMs = app.timeouts.backend * 1000;
+  const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
+  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    target: app.internalUrl,
+    changeOrigin: app.hostHeader === 'internal',
+    agent: options.agent,
+    xfwd: false,
+    ejectPlugins: true,
+    plugins: [
+      (server) => {
+        server.on('proxyReq', (proxyReq) => {
+          // An idle backend gets a clear 504, not a hang.
+          proxyReq.setTimeout(timeoutMs, () => {
+            proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
+          });
+        });
+        server.on('proxyRes', (proxyRes, _req, res) => {
+          const head = filterHead(proxyRes.headers);
+          // The client's connection is Gatehouse's business: as Node decided from the client's request, never as the backend said.
+          head.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+          proxyRes.headers = head;
+        });
+        server.on('error', (error, req, res) => {
+          if (!req || !res) return;
+          const failure = failureOf(error, req, options);
+          if ('setHeader' in res) sendError(req, res, failure);
+          else res.destroy();
+        });
+      },
+    ],
+  });
+
+  const refuse = (req: IncomingMessage, error: GatehouseError): GatehouseError => {
+    options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: error.reason, ...auditContext(req) });
+    return error;
+  };
+
+  return {
+    web(req, res, next) {
+      const context = getRequestContext(req);
+      if (!context) throw new GatehouseError('ERR_INTERNAL', 'forwarding_without_context');
+      if (isReservedPath(req.url ?? '/')) {
+        sendError(req, res, refuse(req, new GatehouseError('ERR_NOT_FOUND', 'reserved_path')));
+        return undefined;
+      }
+      const headers = upstreamRequestHeaders(req, app, context, rules, 'http');
+      if (headers instanceof GatehouseError) {
+        sendError(req, res, refuse(req, headers));
+        return undefined;
+      }
+      req.headers = headers as IncomingMessage['headers'];
+      return proxy(req, res, next);
+    },
+    upgrade(req, socket, head) {
+      const context = getRequestContext(req);
+      if (!context) {
+        socket.destroy();
+        return;
+      }
+      const headers = upstreamRequestHeaders(req, app, context, rules, 'upgrade');
+      if (headers instanceof GatehouseError) {
+        rejectUpgrade(socket, refuse(req, headers), context.requestId);
+        return;
+      }
+      forwardUpgrade(req, socket, head, {
+        app,
+        agent: options.agent,
+        headers,
+        filterHead,
+        timeoutMs,
+        onFailure: (error) => rejectUpgrade(socket, failureOf(error, req, options), context.requestId),
+      });
+    },
+  };
+}
+
+function failureOf(error: Error, req: IncomingMessage, options: AppProxyOptions): GatehouseError {
+  const code = (error as NodeJS.ErrnoException).code ?? 'unknown';
+  const timedOut = code === BACKEND_TIMEOUT || code === UPGRADE_TIMEOUT || code === 'ETIMEDOUT';
+  const failure = options.classify?.(error) ?? new GatehouseError(timedOut ? 'ERR_BACKEND_TIMEOUT' : 'ERR_BACKEND_UNREACHABLE', `backend_${code}`);
+  options.logger.warn({ app: options.app.id, code, requestId: getRequestContext(req)?.requestId }, 'forwarding failed');
+  options.audit.emit({ type: 'forward.failed', outcome: 'failure', code: failure.code, reason: failure.reason, ...auditContext(req) });
+  return failure;
+}

@@ -1,0 +1,53 @@
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { GatewayConfig } from '../config/parse.ts';
+import type { GatewayConfigInput } from '../config/schema.ts';
+import { createGateway, type Gateway, type GatewayOptions } from './create-gateway.ts';
+import { MAX_REQUEST_HEADER_BYTES } from '../limits.ts';
+
+export interface GatewayServer {
+  readonly gateway: Gateway;
+  readonly server: HttpServer | HttpsServer;
+  /** Listens on config.server.host/port unless given; resolves with the bound address. Opens the connector listener too. */
+  listen(port?: number, host?: string): Promise<AddressInfo>;
+  /** Stops accepting, closes every connection, releases the gateway. */
+  close(): Promise<void>;
+}
+
+/** A stand-alone cloud side: an Express app that is only the gateway, on its own server. */
+export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, options: GatewayOptions = {}): GatewayServer {
+  const gateway = createGateway(input, options);
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use(gateway.handler);
+  const tls = gateway.config.server.tls;
+  const server = tls
+    ? createHttpsServer({ cert: tls.cert, key: tls.key, maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, app)
+    : createHttpServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, app);
+  gateway.attach(server);
+
+  return {
+    gateway,
+    server,
+    async listen(port = gateway.config.server.port, host = gateway.config.server.host) {
+      await gateway.connectors?.listen();
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      });
+    },
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await gateway.close();
+    },
+  };
+}

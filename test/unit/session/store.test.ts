@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { MAX_SESSION_SIDE_ENTRIES } from '../../../src/limits.ts';
+import { MemorySessionStore } from '../../../src/session/session-store.ts';
+
+describe('MemorySessionStore', () => {
+  it('remembers revocations until they expire', async () => {
+    const store = new MemorySessionStore();
+    await store.revoke('s1', 100, 200, 100);
+    assert.equal(await store.isRevoked('s1', 100, 150), true);
+    assert.equal(await store.isRevoked('s2', 100, 150), false);
+    assert.equal(await store.isRevoked('s1', 100, 201), false);
+  });
+
+  it('fails closed when the revocation list overflows', async () => {
+    const overflows: number[] = [];
+    const store = new MemorySessionStore({ maxRevoked: 2, onRevocationOverflow: (t) => overflows.push(t) });
+    await store.revoke('a', 10, 1000, 10);
+    await store.revoke('b', 20, 1000, 20);
+    await store.revoke('c', 30, 1000, 30);
+    assert.deepEqual(overflows, [10]);
+    // "a" was evicted, but every session issued at or before it is now refused.
+    assert.equal(await store.isRevoked('a', 10, 40), true);
+    assert.equal(await store.isRevoked('unrelated-old', 5, 40), true);
+    assert.equal(await store.isRevoked('unrelated-new', 25, 40), false);
+  });
+
+  it('consumes a state once', async () => {
+    const store = new MemorySessionStore();
+    assert.equal(await store.consumeState('k', 100, 1), true);
+    assert.equal(await store.consumeState('k', 100, 2), false);
+  });
+
+  it('bounds side data by refusing the newcomer, never by dropping a live entry', async () => {
+    const full: number[] = [];
+    const store = new MemorySessionStore({ maxSideEntries: 2, onSideDataFull: ({ entries }) => full.push(entries) });
+    assert.equal(await store.putSideData('a', { idToken: 'a' }, 100, 1), true);
+    assert.equal(await store.putSideData('b', { idToken: 'b' }, 100, 1), true);
+    assert.equal(await store.putSideData('c', { idToken: 'c' }, 100, 1), false);
+    assert.equal((await store.getSideData('a', 2))?.idToken, 'a');
+    assert.equal(await store.getSideData('c', 2), undefined);
+    assert.deepEqual(full, [2]);
+  });
+
+  it("keeps a user's group list through 50,000 other sign-ins at the default bound", async () => {
+    const store = new MemorySessionStore();
+    const groups = Array.from({ length: 300 }, (_, index) => `department-${index}`);
+    assert.equal(await store.putSideData('carol', { idToken: 'carol-token', groups }, 10_000, 1), true);
+    let refused = 0;
+    for (let index = 0; index < 50_000; index += 1) {
+      if (!(await store.putSideData(`other-${index}`, { idToken: 'x'.repeat(900) }, 10_000, 1))) refused += 1;
+    }
+    assert.equal(refused, 1, 'only sign-ins beyond the bound are refused');
+    assert.equal(MAX_SESSION_SIDE_ENTRIES, 50_000);
+    assert.deepEqual((await store.getSideData('carol', 2))?.groups, groups);
+  });
+
+  it('bounds side data by size too', async () => {
+    const store = new MemorySessionStore({ maxSideBytes: 10_000 });
+    assert.equal(await store.putSideData('a', { groups: Array.from({ length: 100 }, (_, i) => `group-${i}`) }, 100, 1), true);
+    assert.equal(await store.putSideData('b', { groups: Array.from({ length: 200 }, (_, i) => `group-${i}`) }, 100, 1), false);
+    assert.equal(await store.putSideData('c', { idToken: 'small' }, 100, 1), true);
+    assert.equal((await store.getSideData('a', 2))?.groups?.length, 100);
+  });
+
+  it('makes room from expired entries only, wherever they sit', async () => {
+    const store = new MemorySessionStore({ maxSideEntries: 20 });
+    // Another app's longer sessions come first; the one short session sits behind them all.
+    for (let index = 0; index < 19; index += 1) await store.putSideData(`long-${index}`, { idToken: 'a' }, 1000, 1);
+    await store.putSideData('short-lived', { idToken: 'c' }, 50, 1);
+    assert.equal(await store.putSideData('late', { idToken: 'd' }, 1000, 10), false, 'full, nothing expired');
+    assert.equal(await store.putSideData('late', { idToken: 'd' }, 1000, 60), true, 'the expired entry made room');
+    for (let index = 0; index < 19; index += 1) assert.equal((await store.getSideData(`long-${index}`, 60))?.idToken, 'a');
+  });
+});
