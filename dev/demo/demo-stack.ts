@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { jsonLinesSink } from '../../src/audit/audit-log.ts';
-import { createGatewayServer, type GatewayServer } from '../../src/server.ts';
+import { createGatewayServer, type GatewayServer } from '../../src/gateway/standalone-server.ts';
 import { DEV_ONE_TIME_CODE, startIdentityProvider, type DevIdentityProvider } from '../identity-provider/index.ts';
 import { createDevCa } from '../pki/dev-ca.ts';
 import { startSampleApp, type SampleApp } from './sample-app.ts';
