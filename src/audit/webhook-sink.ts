@@ -1,6 +1,6 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { systemClock } from '../clock.ts';
-import { createBackoff, type Backoff } from '../connector/backoff.ts';
+import { createBackoff, type Backoff } from '../backoff.ts';
 import { AUDIT_CLOSE_DEADLINE_MS } from '../limits.ts';
 import { DropCounter } from './drop-counter.ts';
 import type { AuditEvent, AuditSink } from './events.ts';

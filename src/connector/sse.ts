@@ -84,7 +84,7 @@ export class SseParser {
         if (!value.includes('\0')) this.#id = value;
         break;
       default:
-        // `retry` and unknown fields are ignored: reconnect timing is ours (backoff.ts).
+        // `retry` and unknown fields are ignored: reconnect timing is ours (src/backoff.ts).
         break;
     }
   }

@@ -14,7 +14,7 @@ import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock, type Clock } from '../clock.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
-import { createBackoff } from './backoff.ts';
+import { createBackoff } from '../backoff.ts';
 import { ConnectorConfigStore, type AppliedConfig } from './config.ts';
 import { createControlLink } from './control-link.ts';
 import { parseAllowOption, type TargetAllowList } from './allow-list.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { backoffCeiling, createBackoff } from '../../../src/connector/backoff.ts';
+import { backoffCeiling, createBackoff } from '../../src/backoff.ts';
 
 describe('connector reconnect backoff', function () {
   const baseMs = 500;
