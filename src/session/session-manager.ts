@@ -4,7 +4,7 @@ import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors.ts';
 import { MAX_SESSION_TOUCH_ENTRIES, MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
-import type { Identity } from '../request/context.ts';
+import type { Identity } from './identity.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
 import { ExpiringMap } from './expiring-map.ts';
 import type { SealKeys } from './seal-keys.ts';

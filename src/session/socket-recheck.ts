@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/parse.ts';
 import type { AccessControl } from '../access/access-control.ts';
 import { requestPath } from '../access/facts.ts';
 import { auditContext } from '../request/audit-context.ts';
-import type { Identity } from '../request/context.ts';
+import type { Identity } from './identity.ts';
 import type { SessionManager } from './session-manager.ts';
 import type { SessionRecord } from './session-record.ts';
 import type { SocketRecheck } from './session-sockets.ts';
