@@ -1,5 +1,6 @@
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
+import { parseCertificateBundle } from '../pki/pem.ts';
 
 /**
  * Checks of the PEM material a configuration carries, made when it is parsed
@@ -13,23 +14,10 @@ import { createSecureContext } from 'node:tls';
  * undefined when the material is usable.
  */
 
-const CERTIFICATE_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** The certificate blocks of a PEM text, each parsed; a string when there is none or one does not parse. */
+/** The certificates of a PEM text; a string when there is none or one does not parse. */
 function certificates(pem: string): X509Certificate[] | string {
-  const blocks = pem.match(CERTIFICATE_BLOCK) ?? [];
-  if (blocks.length === 0) return 'holds no PEM certificate ("-----BEGIN CERTIFICATE-----")';
-  const parsed: X509Certificate[] = [];
-  for (const [index, block] of blocks.entries()) {
-    try {
-      parsed.push(new X509Certificate(block));
-    } catch {
-      return blocks.length === 1
-        ? 'holds a certificate that does not parse'
-        : `holds a certificate that does not parse (the ${ordinal(index + 1)} of ${blocks.length})`;
-    }
-  }
-  return parsed;
+  const bundle = parseCertificateBundle(pem);
+  return bundle.ok ? bundle.certificates : bundle.problem;
 }
 
 /** A CA bundle to trust (`ca`, `caFile`): at least one certificate, each one parsing. */
@@ -96,9 +84,4 @@ function parsePrivateKey(pem: string): KeyObject | string {
 function opensslReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^error:[0-9A-F]+:[^:]*:+/, '') || 'unknown';
-}
-
-function ordinal(n: number): string {
-  const suffix = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
-  return `${n}${suffix}`;
 }

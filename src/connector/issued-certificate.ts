@@ -4,8 +4,8 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
+import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
 import { ConnectorError } from './errors.ts';
-import { certificateBundleToPem, parseCertificateBundle } from './pem.ts';
 import { certificateMatchesKey } from './state.ts';
 
 /** The answer to register and renew (docs/connector-protocol.md). */
@@ -38,7 +38,7 @@ export function checkIssued(body: unknown, keyPem: string, what: string): Issued
   let caChainPem: string;
   try {
     new X509Certificate(issued.certificate);
-    caChainPem = certificateBundleToPem(issued.caChain.flatMap((pem) => parseCertificateBundle(pem)));
+    caChainPem = certificateBundleToPem(issued.caChain.flatMap((pem) => certificatesOf(pem)));
   } catch (error) {
     throw new ConnectorError('ERR_SERVICE_BAD_RESPONSE', `The service's answer to ${what} holds a certificate that cannot be read.`, {
       reason: 'certificate',
@@ -51,6 +51,12 @@ export function checkIssued(body: unknown, keyPem: string, what: string): Issued
     });
   }
   return { ...issued, caChainPem };
+}
+
+function certificatesOf(pem: string): X509Certificate[] {
+  const bundle = parseCertificateBundle(pem);
+  if (!bundle.ok) throw new Error(`the CA chain ${bundle.problem}`);
+  return bundle.certificates;
 }
 
 export function certificateFingerprint(certPem: string): string {

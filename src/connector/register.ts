@@ -12,7 +12,7 @@ import { parseAllowOption } from './allow-list.ts';
 import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
 import { ConnectorArgumentError, ConnectorError } from './errors.ts';
 import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
-import { readCaFile } from './pem.ts';
+import { readCaFile } from './ca-file.ts';
 import { REGISTER_PATH } from '../protocol/connector-api.ts';
 import { ServiceClient, parseServiceUrl } from './service-client.ts';
 import {

@@ -7,11 +7,11 @@
 import { chmod, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
 import { AllowEntryError, TargetAllowList } from './allow-list.ts';
 import { TEMP_FILE_PATTERN, writeFileAtomic } from './atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { loadIdentity, type ClientIdentity, type LoadOptions } from './identity-files.ts';
-import { certificateBundleToPem, parseCertificateBundle } from './pem.ts';
 import { readStateFile, requireStateFile, stateError, STATE_FILES } from './state-files.ts';
 
 export { STATE_FILES } from './state-files.ts';
@@ -115,11 +115,9 @@ export async function removeRecord(dir: string): Promise<void> {
 async function readBundle(dir: string, file: string, required: boolean): Promise<string | undefined> {
   const text = required ? await requireStateFile(dir, file) : await readStateFile(dir, file);
   if (text === undefined) return undefined;
-  try {
-    return certificateBundleToPem(parseCertificateBundle(text));
-  } catch (error) {
-    throw stateError(dir, file, `is not a PEM certificate bundle (${(error as Error).message}). Register again with --force.`, error);
-  }
+  const bundle = parseCertificateBundle(text);
+  if (!bundle.ok) throw stateError(dir, file, `is not a PEM certificate bundle (it ${bundle.problem}). Register again with --force.`);
+  return certificateBundleToPem(bundle.certificates);
 }
 
 export async function writeCaChain(dir: string, pem: string): Promise<void> {
