@@ -5,7 +5,8 @@ import { GatehouseError } from '../errors.ts';
 import { authenticateConnector, authenticateSocket, type AuthenticatedConnector } from './connector-auth.ts';
 import type { ConnectorService } from './connector-service.ts';
 import { acceptWebSocketTunnel } from '../tunnel/transport-websocket.ts';
-import { refuseTunnel, TunnelSession } from '../tunnel/tunnel-session.ts';
+import { refuseTunnel } from '../tunnel/refuse-tunnel.ts';
+import { TunnelSession } from '../tunnel/tunnel-session.ts';
 
 /**
  * Turns authenticated connector connections into tunnel sessions in the

@@ -5,7 +5,8 @@
  * or draining tunnel is never picked.
  */
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
-import type { TunnelRefusalNotice, TunnelSession } from './tunnel-session.ts';
+import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
+import type { TunnelSession } from './tunnel-session.ts';
 
 export class TunnelPool {
   readonly #groups = new Map<string, Set<TunnelSession>>();

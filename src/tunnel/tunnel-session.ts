@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
   TUNNEL_DRAIN_TIMEOUT_MS,
@@ -23,20 +23,11 @@ import {
   TUNNEL_PING_TIMEOUT_MS,
 } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
-import { StreamSocket } from './stream-socket.ts';
-import {
-  appAuthority,
-  HEADER_APP,
-  HEADER_ERROR,
-  HEADER_REQUEST_ID,
-  isAppId,
-  isRequestId,
-  refusalError,
-  startHeartbeat,
-  TunnelError,
-  tunnelSettings,
-  widenConnectionWindow,
-} from './tunnel-protocol.ts';
+import { abortReason, awaitConnectAnswer, closedError, connectHeaders } from './connect-stream.ts';
+import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
+import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
+import type { StreamSocket } from './stream-socket.ts';
+import { isAppId, startHeartbeat, TunnelError, tunnelSettings, widenConnectionWindow } from './tunnel-protocol.ts';
 
 export interface TunnelSessionOptions {
   readonly connectorId: string;
@@ -60,12 +51,6 @@ export interface OpenStreamOptions {
   readonly signal?: AbortSignal;
 }
 
-export interface TunnelRefusalNotice {
-  /** A Gatehouse error code the connector can act on, e.g. "ERR_CERT_REVOKED". */
-  readonly code: string;
-  readonly reason?: string;
-}
-
 interface TunnelSessionEvents {
   /** Connected: the tunnel takes streams from now on. */
   ready: [];
@@ -74,24 +59,9 @@ interface TunnelSessionEvents {
   unhealthy: [reason: string];
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_INADEQUATE_SECURITY, NGHTTP2_REFUSED_STREAM } = constants;
-/** Never resolved: the authority only names the HTTP/2 session in Node's bookkeeping. */
-const SESSION_AUTHORITY = 'http://connector.tunnel.invalid';
+const { NGHTTP2_INADEQUATE_SECURITY, NGHTTP2_REFUSED_STREAM } = constants;
 
 function noop(): void {}
-
-function closedError(connectorId: string, reason: string, cause?: unknown): TunnelError {
-  return new TunnelError('ERR_TUNNEL_CLOSED', 'The tunnel to the connector is closed.', { beforeUpstream: true, reason, connectorId, cause });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
-}
-
-function transportSetNoDelay(socket: Duplex): void {
-  const candidate = socket as Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
-  if (typeof candidate.setNoDelay === 'function') candidate.setNoDelay(true);
-}
 
 function countListeners(emitter: EventEmitter | Duplex): number {
   return emitter.eventNames().reduce((sum, name) => sum + emitter.listenerCount(name), 0);
@@ -164,7 +134,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     });
     session.on('frameError', (type: number, code: number) => this.#log?.warn({ type, code }, 'tunnel frame error'));
     // enablePush is off; anything the connector tries to push is refused.
-    session.on('stream', (stream: ClientHttp2Stream) => stream.close(constants.NGHTTP2_REFUSED_STREAM));
+    session.on('stream', (stream: ClientHttp2Stream) => stream.close(NGHTTP2_REFUSED_STREAM));
     session.once('close', () => {
       this.#isClosed = true;
       this.#markUnhealthy('closed');
@@ -222,107 +192,38 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
    */
   openStream(appId: string, options: OpenStreamOptions = {}): Promise<StreamSocket> {
     const { signal } = options;
-    return new Promise<StreamSocket>((resolve, reject) => {
-      if (!isAppId(appId)) {
-        reject(new TypeError(`appId must be an app id such as "wiki", got ${JSON.stringify(appId)}`));
-        return;
-      }
-      if (signal?.aborted) {
-        reject(abortReason(signal));
-        return;
-      }
-      if (!this.healthy) {
-        reject(closedError(this.connectorId, this.#unhealthy ?? 'not_connected'));
-        return;
-      }
-      if (this.#open.size >= this.#streamLimit()) {
-        reject(
-          new TunnelError('ERR_TUNNEL_STREAM_LIMIT', 'The tunnel carries as many streams as it may.', {
-            beforeUpstream: true,
-            reason: 'stream_limit',
-            connectorId: this.connectorId,
-          }),
-        );
-        return;
-      }
-      const headers: Record<string, string> = {
-        ':method': 'CONNECT',
-        ':authority': appAuthority(appId),
-        [HEADER_APP]: appId,
-      };
-      if (isRequestId(options.requestId)) headers[HEADER_REQUEST_ID] = options.requestId;
-      let h2: ClientHttp2Stream;
-      try {
-        h2 = this.#session.request(headers, { endStream: false });
-      } catch (error) {
-        reject(closedError(this.connectorId, (error as NodeJS.ErrnoException).code ?? 'request_failed', error));
-        return;
-      }
-      this.#streamsOpened++;
-      this.#open.add(h2);
-      h2.once('close', () => this.#open.delete(h2));
-
-      const settle = (): void => {
-        clearTimeout(timer);
-        h2.off('response', onResponse);
-        h2.off('error', onError);
-        h2.off('close', onClose);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const fail = (error: Error): void => {
-        settle();
-        // Errors after we gave up on the stream have nobody to report to.
-        h2.on('error', noop);
-        if (h2.destroyed) {
-          reject(error);
-          return;
-        }
-        // Rejected once the stream is gone, so that inFlight is exact when
-        // the caller picks a tunnel again.
-        h2.once('close', () => reject(error));
-        if (!h2.closed) h2.close(NGHTTP2_CANCEL);
-      };
-      const onResponse = (answer: IncomingHttpHeaders): void => {
-        const status = Number(answer[':status']);
-        if (status !== 200) {
-          fail(refusalError(status, answer[HEADER_ERROR], this.connectorId));
-          return;
-        }
-        const remote = this.#socket as Duplex & { remoteAddress?: string; remotePort?: number };
-        const socket = new StreamSocket(h2, {
+    if (!isAppId(appId)) return Promise.reject(new TypeError(`appId must be an app id such as "wiki", got ${JSON.stringify(appId)}`));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (!this.healthy) return Promise.reject(closedError(this.connectorId, this.#unhealthy ?? 'not_connected'));
+    if (this.#open.size >= this.#streamLimit()) {
+      return Promise.reject(
+        new TunnelError('ERR_TUNNEL_STREAM_LIMIT', 'The tunnel carries as many streams as it may.', {
+          beforeUpstream: true,
+          reason: 'stream_limit',
           connectorId: this.connectorId,
-          appId,
-          remoteAddress: remote.remoteAddress,
-          remotePort: remote.remotePort,
-          tunnelClosing: () => this.#unhealthy !== undefined,
-        });
+        }),
+      );
+    }
+    let h2: ClientHttp2Stream;
+    try {
+      h2 = this.#session.request(connectHeaders(appId, options.requestId), { endStream: false });
+    } catch (error) {
+      return Promise.reject(closedError(this.connectorId, (error as NodeJS.ErrnoException).code ?? 'request_failed', error));
+    }
+    this.#streamsOpened++;
+    this.#open.add(h2);
+    h2.once('close', () => this.#open.delete(h2));
+    return awaitConnectAnswer(h2, {
+      connectorId: this.connectorId,
+      appId,
+      transport: this.#socket,
+      openTimeoutMs: this.#openTimeoutMs,
+      signal,
+      tunnelClosing: () => this.#unhealthy !== undefined,
+      onSocket: (socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => this.#sockets.delete(socket));
-        settle();
-        resolve(socket);
-      };
-      const onError = (error: NodeJS.ErrnoException): void => {
-        const refused = h2.rstCode === NGHTTP2_REFUSED_STREAM;
-        fail(closedError(this.connectorId, refused ? 'refused_stream' : (error.code ?? 'stream_error'), error));
-      };
-      const onClose = (): void => fail(closedError(this.connectorId, h2.rstCode === NGHTTP2_REFUSED_STREAM ? 'refused_stream' : 'stream_closed'));
-      const onAbort = (): void => fail(abortReason(signal as AbortSignal));
-      // The connector gives up on the app sooner (TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS): this one means it is silent.
-      const timer = setTimeout(
-        () =>
-          fail(
-            new TunnelError('ERR_TUNNEL_ORIGIN_TIMEOUT', 'The connector did not answer in time.', {
-              beforeUpstream: true,
-              reason: 'connector_timeout',
-              connectorId: this.connectorId,
-            }),
-          ),
-        this.#openTimeoutMs,
-      );
-      h2.once('response', onResponse);
-      h2.once('error', onError);
-      h2.once('close', onClose);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      },
     });
   }
 
@@ -373,26 +274,4 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     for (const socket of this.#sockets) if (socket.idle) socket.destroy();
     this.emit('unhealthy', reason);
   }
-}
-
-/**
- * Refuses a tunnel connection whose client certificate the listener did not
- * accept: the connector is told why (GOAWAY with the notice as debug data)
- * so that it stops retrying, then the connection is closed.
- */
-export function refuseTunnel(socket: Duplex, notice: TunnelRefusalNotice): void {
-  transportSetNoDelay(socket);
-  const session = connect(SESSION_AUTHORITY, { createConnection: () => socket, settings: tunnelSettings(0) });
-  session.on('error', noop);
-  // A peer that never closes its end is not waited for longer than for a PING answer.
-  const linger = setTimeout(() => session.destroy(), TUNNEL_PING_TIMEOUT_MS);
-  linger.unref();
-  session.once('connect', () => {
-    session.goaway(NGHTTP2_INADEQUATE_SECURITY, 0, Buffer.from(JSON.stringify(notice)));
-    session.close();
-  });
-  session.once('close', () => {
-    clearTimeout(linger);
-    if (!socket.destroyed) socket.destroy();
-  });
 }

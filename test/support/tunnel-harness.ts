@@ -38,7 +38,8 @@ import { acceptWebSocketTunnel } from '../../src/tunnel/transport-websocket.ts';
 import { TunnelAgent } from '../../src/tunnel/tunnel-agent.ts';
 import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
 import { isTunnelError, TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
-import { refuseTunnel, TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
+import { refuseTunnel } from '../../src/tunnel/refuse-tunnel.ts';
+import { TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
 import { digestBody } from '../../dev/body-digest.ts';
 
 // ---- PKI ---------------------------------------------------------------------
