@@ -2,8 +2,9 @@
  * An existing Express app that publishes some hosts through Gatehouse and
  * keeps serving its own routes on its own host.
  *
- * In your app, import from the package: `from 'gatehouse'`. This repository's
- * examples import the sources, which is the same code.
+ * It imports the package by name, as your app does: in this checkout
+ * `gatehouse` resolves to the sources (package.json's `gatehouse-source`
+ * condition).
  */
 import express from 'express';
 import { createGateway, type Gateway, type GatewayConfigInput, type GatewayOptions } from 'gatehouse';
