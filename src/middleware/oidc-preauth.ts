@@ -1,16 +1,19 @@
 import { Router, type RequestHandler } from 'express';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { getRequestContext } from '../request/context.ts';
-import { sendError } from './error-response.ts';
+import { sendError } from '../errors/render-user.ts';
 import { logout, signedOut } from '../signin/logout.ts';
 import { oidcCallback } from '../signin/callback.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { signInStart } from '../signin/start.ts';
+import { reservedPath } from '../request/request-target.ts';
+import { expressStep } from './express-step.ts';
 import { CALLBACK_PATH, LOGOUT_PATH, SIGNED_OUT_PATH, SIGNIN_PATH } from '../signin/signin-url.ts';
 
 /**
- * Step 4: the sign-in endpoints under the reserved /.gatehouse/ prefix of
- * every published host. Nothing under that prefix is ever forwarded.
+ * The sign-in endpoints under the reserved /.gatehouse/ prefix of every
+ * published host; anything else under that prefix, in any spelling, is
+ * refused here, before the session gate, and never forwarded.
  */
 export function oidcPreauth(deps: PreauthDeps): Router {
   const router = Router({ caseSensitive: true, strict: true });
@@ -31,12 +34,6 @@ export function oidcPreauth(deps: PreauthDeps): Router {
   router.get(LOGOUT_PATH, preauthOnly, logout(deps));
   router.post(LOGOUT_PATH, preauthOnly, logout(deps));
   router.get(SIGNED_OUT_PATH, preauthOnly, signedOut());
-  router.use('/.gatehouse', (req, res, next) => {
-    if (!getRequestContext(req)?.app) {
-      next();
-      return;
-    }
-    sendError(req, res, new GatehouseError('ERR_NOT_FOUND', 'reserved_path'));
-  });
+  router.use(expressStep(reservedPath, deps.audit));
   return router;
 }

@@ -1,19 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
 import type { AppConfig } from '../config/parse.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
-import { GatehouseError } from '../errors.ts';
-import { getRequestContext } from './context.ts';
-import { sendError } from '../middleware/error-response.ts';
-
-export interface AppResolutionOptions {
-  readonly apps: readonly AppConfig[];
-  /** `reject` answers 404 for hosts that publish no app; `next` leaves them to the host application. */
-  readonly unknownHost?: 'reject' | 'next';
-  readonly audit?: AuditLog;
-  /** The table to resolve with, shared with the other steps that need the app; default: one built from `apps`. */
-  readonly table?: AppTable;
-}
+import { GatehouseError } from '../errors/index.ts';
+import { CONTINUE, type Step } from './step.ts';
 
 /** Maps a normalized `host[:port]` to its app. */
 export type AppTable = (req: IncomingMessage) => AppConfig | undefined;
@@ -51,31 +39,21 @@ export function normalizeHost(raw: string | undefined): string | undefined {
   return match[0];
 }
 
-/** Step 2 of the request path: the Host header selects the published app. */
-export function appResolution(options: AppResolutionOptions): RequestHandler {
-  const table = options.table ?? createAppTable(options.apps);
-  const unknownHost = options.unknownHost ?? 'reject';
-  return (req, res, next) => {
-    const context = getRequestContext(req);
-    const app = table(req);
-    if (app && context) {
+export interface AppResolutionStepOptions {
+  readonly table: AppTable;
+  /** `reject` refuses hosts that publish no app; `next` lets them on without an app, for the host application. */
+  readonly unknownHost: 'reject' | 'next';
+}
+
+/** App resolution: the Host header selects the published app. */
+export function appResolutionStep(options: AppResolutionStepOptions): Step {
+  return ({ req, context }) => {
+    const app = options.table(req);
+    if (app) {
       context.app = app;
-      next();
-      return;
+      return CONTINUE;
     }
-    if (unknownHost === 'next') {
-      next();
-      return;
-    }
-    options.audit?.emit({
-      type: 'request.rejected',
-      outcome: 'failure',
-      code: 'ERR_UNKNOWN_HOST',
-      reason: 'unknown_host',
-      clientIp: context?.clientIp,
-      userAgent: context?.userAgent,
-      requestId: context?.requestId,
-    });
-    sendError(req, res, new GatehouseError('ERR_UNKNOWN_HOST', 'unknown_host'));
+    if (options.unknownHost === 'next') return CONTINUE;
+    return { kind: 'error', error: new GatehouseError('ERR_UNKNOWN_HOST', 'unknown_host'), rejectsRequest: true };
   };
 }

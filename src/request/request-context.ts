@@ -1,58 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { RequestHandler } from 'express';
-import type { AuditLog } from '../audit/audit-log.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { requestTargetProblem } from './request-target.ts';
 import { MAX_COOKIE_HEADER_BYTES } from '../limits.ts';
-import { createClientIpResolver } from './client-ip.ts';
-import { getRequestContext, setRequestContext } from './context.ts';
-import { sendError } from '../middleware/error-response.ts';
+import { setRequestContext, type RequestContext } from './context.ts';
+import { CONTINUE, type Step } from './step.ts';
 
-export interface RequestContextOptions {
-  readonly trustedProxies?: readonly string[];
-  readonly audit: AuditLog;
+/**
+ * Gives the request an ID and a client address. Ours replaces any X-Request-Id the client sent, early, so every later
+ * step (the tunnel agent included) sees it.
+ */
+export function startRequest(req: IncomingMessage, clientIp: (req: IncomingMessage) => string): RequestContext {
+  const context: RequestContext = { requestId: randomUUID(), clientIp: clientIp(req), userAgent: req.headers['user-agent'] };
+  setRequestContext(req, context);
+  req.headers['x-request-id'] = context.requestId;
+  return context;
 }
 
 /**
- * The first middleware: gives the request an ID and a client address, and
- * refuses requests we will not route (absolute-form targets, several Host
- * headers, oversized cookies) before anything else looks at them.
+ * The request checks: refuses requests we will not route (absolute-form targets, several Host headers, oversized
+ * cookies) before anything else looks at them.
  */
-export function requestContext(options: RequestContextOptions): RequestHandler {
-  const clientIp = createClientIpResolver(options.trustedProxies ?? []);
-  return (req, res, next) => {
-    if (getRequestContext(req)) {
-      next();
-      return;
-    }
-    const requestId = randomUUID();
-    const userAgent = req.headers['user-agent'];
-    const context = { requestId, clientIp: clientIp(req), userAgent };
-    setRequestContext(req, context);
-    res.setHeader('X-Request-Id', requestId);
-    // Ours replaces any the client sent, early, so every later step (the tunnel agent included) sees it.
-    req.headers['x-request-id'] = requestId;
+export const requestChecks: Step = ({ req }) => {
+  const refusal = refuse(req);
+  return refusal ? { kind: 'error', error: refusal, rejectsRequest: true } : CONTINUE;
+};
 
-    const refusal = refuse(req);
-    if (refusal) {
-      options.audit.emit({
-        type: 'request.rejected',
-        outcome: 'failure',
-        code: refusal.code,
-        reason: refusal.reason,
-        clientIp: context.clientIp,
-        userAgent,
-        requestId,
-      });
-      sendError(req, res, refusal);
-      return;
-    }
-    next();
-  };
-}
-
-/** The checks every request passes before routing, shared with the upgrade path. */
+/** Why a request cannot be routed as received, or `undefined`. */
 export function refuse(req: IncomingMessage): GatehouseError | undefined {
   // Route on the request line actually received: only origin-form targets.
   if (!req.url?.startsWith('/')) {

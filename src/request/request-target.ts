@@ -1,4 +1,6 @@
+import { GatehouseError } from '../errors/index.ts';
 import { requestPathForms } from '../policy/request-path.ts';
+import { CONTINUE, type Step } from './step.ts';
 
 /**
  * Characters a request target may carry: RFC 3986's path and query
@@ -43,3 +45,10 @@ export function isReservedPath(target: string): boolean {
   if (!forms) return true;
   return forms.some((form) => form === RESERVED || form.startsWith(`${RESERVED}/`));
 }
+
+/**
+ * The reserved prefix, after the endpoints Gatehouse serves under it: anything else there is refused on every
+ * published host, before the session gate, in every spelling.
+ */
+export const reservedPath: Step = ({ context, target }) =>
+  context.app && isReservedPath(target) ? { kind: 'error', error: new GatehouseError('ERR_NOT_FOUND', 'reserved_path'), rejectsRequest: true } : CONTINUE;

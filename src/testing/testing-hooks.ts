@@ -1,5 +1,6 @@
 import type { AppConfig } from '../config/parse.ts';
-import { TESTING_HOOKS, type Gateway, type TestingHooks } from '../gateway/create-gateway.ts';
+import type { Gateway } from '../gateway/create-gateway.ts';
+import { TESTING_HOOKS, type TestingHooks } from '../gateway/testing-hooks.ts';
 import { TestingError } from './errors.ts';
 
 /**

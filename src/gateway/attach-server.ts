@@ -1,0 +1,44 @@
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { GatewayConfig } from '../config/parse.ts';
+import { GatehouseError } from '../errors/index.ts';
+import { rejectUpgrade } from '../errors/render-raw.ts';
+import { SERVER_HEADERS_TIMEOUT_MS, SERVER_KEEP_ALIVE_TIMEOUT_MS, SERVER_REQUEST_TIMEOUT_MS } from '../limits.ts';
+
+export interface AttachServerOptions {
+  readonly config: GatewayConfig;
+  readonly audit: AuditLog;
+  readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+}
+
+/**
+ * Sets the server's timeouts and adds the WebSocket upgrade listener (at start, not on the first request) and a
+ * clientError listener that audits and answers what Node could not parse. Returns the function that removes both.
+ */
+export function attachServer(server: HttpServer | HttpsServer, options: AttachServerOptions): () => void {
+  const { config, audit, upgrade } = options;
+  server.headersTimeout = config.server.headersTimeout !== undefined ? config.server.headersTimeout * 1000 : SERVER_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = SERVER_REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
+  const onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
+    const refusal = new GatehouseError(
+      error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST',
+      `client_error:${error.code ?? 'unknown'}`,
+    );
+    audit.emit({ type: 'request.rejected', outcome: 'failure', code: refusal.code, reason: refusal.reason, clientIp: socket.remoteAddress });
+    if (!socket.writable || (error.code === 'ECONNRESET' && socket.destroyed)) {
+      socket.destroy();
+      return;
+    }
+    rejectUpgrade(socket, refusal);
+  };
+  server.on('upgrade', upgrade);
+  server.on('clientError', onClientError);
+  return () => {
+    server.off('upgrade', upgrade);
+    server.off('clientError', onClientError);
+  };
+}

@@ -1,0 +1,38 @@
+import { AuditLog } from '../audit/audit-log.ts';
+import { createAuditSinks, type AuditSinks } from '../audit/create-audit-sinks.ts';
+import type { AuditSink } from '../audit/events.ts';
+import { recentEvents, type RecentEvents } from '../audit/recent-events.ts';
+import type { Clock } from '../clock.ts';
+import type { GatewayConfig } from '../config/parse.ts';
+import type { Logger } from '../logging/logger.ts';
+
+export interface GatewayAudit {
+  readonly audit: AuditLog;
+  /** What the admin API's recent-events query reads. */
+  readonly recent: RecentEvents;
+  /** The configured sinks, when none were given in code (the file among them reopens after log rotation). */
+  readonly configured: AuditSinks | undefined;
+}
+
+/** The audit log: sinks given in code replace the configured ones (tests, embedders); the recent-events store is always there. */
+export function createGatewayAudit(config: GatewayConfig, given: AuditSink | readonly AuditSink[] | undefined, clock: Clock, logger: Logger): GatewayAudit {
+  let configured: AuditSinks | undefined;
+  let sinks: readonly AuditSink[];
+  let recent: RecentEvents;
+  if (given === undefined) {
+    configured = createAuditSinks(config.audit, {
+      baseDir: config.baseDir,
+      clock,
+      onDrop: (report) => logger.warn({ report }, 'audit events dropped'),
+      onWebhookError: (failure) => logger.warn({ failure }, 'audit webhook failed'),
+      onFileError: (error) => logger.error({ err: error }, 'audit file failed'),
+    });
+    sinks = configured.sinks;
+    recent = configured.recent;
+  } else {
+    recent = recentEvents(config.audit.recent.capacity);
+    sinks = [...(Array.isArray(given) ? (given as readonly AuditSink[]) : [given as AuditSink]), recent];
+  }
+  const audit = new AuditLog(sinks, { clock, onSinkError: (error) => logger.error({ err: error }, 'audit sink failed') });
+  return { audit, recent, configured };
+}

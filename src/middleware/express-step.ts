@@ -1,0 +1,50 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { auditContext } from '../request/audit-context.ts';
+import { getRequestContext } from '../request/context.ts';
+import type { Step, StepOutcome } from '../request/step.ts';
+import { wantsRedirect } from '../request/wants-redirect.ts';
+import { appendSetCookie } from '../session/cookies.ts';
+import { redirectNavigation } from '../signin/redirect.ts';
+import { sendError } from '../errors/render-user.ts';
+
+/**
+ * Mounts a step of the request path in Express. A refusal that signing in can fix sends a browser navigation to
+ * sign in and tells anything else where that is (JSON); any other refusal is an error page or JSON, as the client
+ * prefers. Requests the gateway has not taken on (no request context) pass untouched.
+ */
+export function expressStep(step: Step, audit?: AuditLog): RequestHandler {
+  return (req, res, next) => {
+    const context = getRequestContext(req);
+    if (!context) {
+      next();
+      return;
+    }
+    const outcome = step({ req, context, target: req.originalUrl });
+    // Returned, so that Express 5 turns a rejected step into next(error).
+    if (outcome instanceof Promise) return outcome.then((settled) => answer(settled, req, res, next, audit));
+    answer(outcome, req, res, next, audit);
+    return undefined;
+  };
+}
+
+function answer(outcome: StepOutcome, req: IncomingMessage, res: ServerResponse, next: () => void, audit: AuditLog | undefined): void {
+  for (const line of outcome.setCookies ?? []) appendSetCookie(res, line);
+  if (outcome.kind === 'continue') {
+    next();
+    return;
+  }
+  const { error, signInUrl, details } = outcome;
+  if (outcome.rejectsRequest) audit?.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: error.reason, ...auditContext(req) });
+  if (signInUrl === undefined) {
+    sendError(req, res, error, { details });
+    return;
+  }
+  if (wantsRedirect(req)) {
+    redirectNavigation(res, signInUrl);
+    return;
+  }
+  // Not a navigation: API clients, XHR and form posts get JSON they can act on.
+  sendError(req, res, error, { signInUrl, details, format: 'json' });
+}

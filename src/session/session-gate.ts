@@ -1,0 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { GatehouseError } from '../errors/index.ts';
+import { CONTINUE, type Step } from '../request/step.ts';
+import { signInUrl } from '../signin/signin-url.ts';
+import type { SessionFailure, SessionManager } from './session-manager.ts';
+import type { SessionRecord } from './session-record.ts';
+
+export interface SessionGateOptions {
+  readonly sessions: SessionManager;
+  readonly audit: AuditLog;
+}
+
+const FAILURE_CODE: Readonly<Record<SessionFailure, GatehouseError['code']>> = {
+  missing: 'ERR_SESSION_REQUIRED',
+  expired: 'ERR_SESSION_EXPIRED',
+  idle: 'ERR_SESSION_EXPIRED',
+  revoked: 'ERR_SESSION_REVOKED',
+  tampered: 'ERR_SESSION_INVALID',
+  malformed: 'ERR_SESSION_INVALID',
+  unknown_key: 'ERR_SESSION_INVALID',
+  other_app: 'ERR_SESSION_INVALID',
+  claims_unavailable: 'ERR_SESSION_INVALID',
+};
+
+/** The session record each request was admitted with, for what outlives the request (an open WebSocket). */
+const admitted = new WeakMap<IncomingMessage, SessionRecord>();
+
+export function admittedSession(req: IncomingMessage): SessionRecord | undefined {
+  return admitted.get(req);
+}
+
+/**
+ * The session gate: a valid, unexpired, app-bound sealed session puts the identity on the request. Anything else is
+ * no session, to be fixed by signing in; a session that was there but failed is audited, in the same words for a
+ * request and a WebSocket upgrade, and its cookie cleared. Pass-through apps skip the gate.
+ */
+export function sessionGateStep(options: SessionGateOptions): Step {
+  return async ({ req, context, target }) => {
+    const app = context.app;
+    if (!app || app.preauth === 'passthrough') return CONTINUE;
+    const check = await options.sessions.read(req, app);
+    if (check.ok) {
+      context.identity = check.identity;
+      admitted.set(req, check.record);
+      return check.refreshCookie ? { kind: 'continue', setCookies: [check.refreshCookie] } : CONTINUE;
+    }
+
+    const code = FAILURE_CODE[check.reason];
+    const refusal = { kind: 'error', error: new GatehouseError(code, check.reason), signInUrl: signInUrl(app, target) } as const;
+    if (check.reason === 'missing') return refusal;
+    const expired = check.reason === 'expired' || check.reason === 'idle';
+    options.audit.emit({
+      type: expired ? 'session.expired' : 'session.rejected',
+      outcome: 'failure',
+      code,
+      reason: check.reason,
+      // Only a record we sealed ourselves names a user; a forged one names nobody.
+      user: check.record ? { sub: check.record.sub, name: check.record.name, email: check.record.email } : undefined,
+      app: app.id,
+      clientIp: context.clientIp,
+      userAgent: context.userAgent,
+      requestId: context.requestId,
+    });
+    return { ...refusal, setCookies: [options.sessions.clearCookie(app)] };
+  };
+}
