@@ -3,7 +3,7 @@
  * crash must never leave a key beside a certificate for another key. A swap
  * therefore goes through `.next` files, in four steps:
  *
- *   1. write `connector.key.next` (atomically, atomic-file.ts)
+ *   1. write `connector.key.next` (atomically, src/store/atomic-file.ts)
  *   2. write `connector.crt.next` (atomically)
  *   3. rename `connector.key.next` → `connector.key`
  *   4. rename `connector.crt.next` → `connector.crt`
@@ -17,7 +17,7 @@
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { renameDurably, writeFileAtomic } from './atomic-file.ts';
+import { renameDurably, writeFileAtomic } from '../store/atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { readStateFile, requireStateFile, stateError, STATE_FILES } from './state-files.ts';
 

@@ -18,7 +18,7 @@ import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
 import { createCsrForKey, createKeyAndCsr, type KeyAndCsr } from '../pki/create-key-and-csr.ts';
-import { writeFileAtomic } from './atomic-file.ts';
+import { writeFileAtomic } from '../store/atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
 import { RENEW_PATH } from '../protocol/connector-api.ts';

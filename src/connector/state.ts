@@ -1,15 +1,15 @@
 /**
  * The connector's state directory (docs/connector-protocol.md, last section):
- * mode 0700, every file 0600 and written atomically (atomic-file.ts); the key
+ * mode 0700, every file 0600 and written atomically (src/store/atomic-file.ts); the key
  * and certificate are swapped as one change (identity-files.ts). Loading
  * validates everything it reads and names the file that is wrong.
  */
-import { chmod, mkdir, readdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
+import { removeTempFiles, writeFileAtomic } from '../store/atomic-file.ts';
 import { AllowEntryError, TargetAllowList } from './allow-list.ts';
-import { TEMP_FILE_PATTERN, writeFileAtomic } from './atomic-file.ts';
 import { ConnectorError } from './errors.ts';
 import { loadIdentity, type ClientIdentity, type LoadOptions } from './identity-files.ts';
 import { readStateFile, requireStateFile, stateError, STATE_FILES } from './state-files.ts';
@@ -63,13 +63,8 @@ export async function ensureStateDir(dir: string): Promise<void> {
 
 /** Deletes temporary files that a killed writer left behind. Only for the process that writes. */
 export async function removeStaleTempFiles(dir: string): Promise<void> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return;
-  }
-  await Promise.all(names.filter((name) => TEMP_FILE_PATTERN.test(name)).map((name) => unlink(join(dir, name)).catch(() => undefined)));
+  // A state directory that cannot be listed is reported by whatever reads it next.
+  await removeTempFiles(dir).catch(() => undefined);
 }
 
 /** Whether `connector.json` exists: the last file registration writes. */

@@ -1,31 +1,33 @@
 /**
- * Crash-safe replacement of a file: write a temp file in the same directory,
- * fsync it, rename it over the target, fsync the directory. rename(2) is
- * atomic on POSIX file systems, so a reader (or a restart after a crash) sees
- * the old content or the new, never a mix; the directory fsync makes the
- * rename itself survive a power cut.
+ * Crash-safe replacement of a file, for the gateway's file store and the
+ * connector's state directory alike: write a temp file in the same directory
+ * (rename is atomic only within one file system), fsync it, rename it over
+ * the target, fsync the directory. A reader, or a restart after a crash at
+ * any point, sees the old content or the new, never a mix; the directory
+ * fsync makes the rename itself survive a power cut.
  */
 import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
-/** Temp files start with a dot, which no encoded key does, so they are never listed as keys. */
+/** Temp files start with a dot, which no store key's file name does, so they are never listed as keys. */
 export const TEMP_PREFIX = '.tmp-';
-const FILE_MODE = 0o600;
 
-export async function writeFileAtomic(dir: string, name: string, data: string): Promise<void> {
+export async function writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
+  const dir = dirname(path);
   const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
   try {
-    const handle = await open(temp, 'wx', FILE_MODE);
+    // 'wx' refuses to follow a planted symlink or reuse an existing file.
+    const handle = await open(temp, 'wx', mode);
     try {
       // The umask can only remove bits; chmod states the mode outright.
-      await handle.chmod(FILE_MODE);
+      await handle.chmod(mode);
       await handle.writeFile(data, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename(temp, join(dir, name));
+    await rename(temp, path);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw error;
@@ -33,14 +35,21 @@ export async function writeFileAtomic(dir: string, name: string, data: string): 
   await syncDirectory(dir);
 }
 
-export async function removeFile(dir: string, name: string): Promise<void> {
+/** Renames within one directory and makes the rename durable. */
+export async function renameDurably(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  await syncDirectory(dirname(to));
+}
+
+/** Removes a file, durably; one that is already gone is no error. */
+export async function removeFile(path: string): Promise<void> {
   try {
-    await unlink(join(dir, name));
+    await unlink(path);
   } catch (error) {
     if (isCode(error, 'ENOENT')) return;
     throw error;
   }
-  await syncDirectory(dir);
+  await syncDirectory(dirname(path));
 }
 
 export async function syncDirectory(dir: string): Promise<void> {
@@ -54,7 +63,10 @@ export async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
-/** Temp files left by a crash hold a value that was never committed: they are garbage. */
+/**
+ * Temp files left by a crash hold a value that was never committed: they are
+ * garbage. Only for the one process that writes in `dir`.
+ */
 export async function removeTempFiles(dir: string): Promise<number> {
   let removed = 0;
   for (const name of await readdir(dir)) {

@@ -75,14 +75,14 @@ export class FileStore implements Store {
     checkKey(key);
     checkValue(value);
     const name = keyToFileName(key);
-    await this.#queue.run(name, () => writeFileAtomic(this.#dir, name, value));
+    await this.#queue.run(name, () => writeFileAtomic(join(this.#dir, name), value));
   }
 
   async delete(key: string): Promise<void> {
     this.#checkOpen();
     checkKey(key);
     const name = keyToFileName(key);
-    await this.#queue.run(name, () => removeFile(this.#dir, name));
+    await this.#queue.run(name, () => removeFile(join(this.#dir, name)));
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -103,7 +103,7 @@ export class FileStore implements Store {
     const name = keyToFileName(key);
     return this.#queue.run(name, async () => {
       if ((await this.#read(name)) !== expected) return false;
-      await writeFileAtomic(this.#dir, name, value);
+      await writeFileAtomic(join(this.#dir, name), value);
       return true;
     });
   }
