@@ -96,7 +96,7 @@ export const SERVER_HEADERS_TIMEOUT_MS = 20_000;
 export const SERVER_REQUEST_TIMEOUT_MS = 0; // per-app idle timeouts govern bodies; see README
 export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
-/** Default backend timeouts: the reference service's "default" and "long". */
+/** How long the gateway waits on a silent backend: `apps[].timeouts.backend` `default` and `long` (apps that compute long answers). */
 export const BACKEND_TIMEOUT_DEFAULT_SECONDS = 85;
 export const BACKEND_TIMEOUT_LONG_SECONDS = 180;
 
@@ -152,9 +152,9 @@ export const MAX_FORWARDED_GROUPS_BYTES = 2048;
 export const MAX_REMEMBERED_HEADER_NAMES = 512;
 
 /**
- * The tunnel (docs/connector-protocol.md). HTTP/2 windows and frames: 8 MiB per
- * stream, 64 MiB per connection and 1 MiB frames measured better than the
- * 64 KiB defaults for bulk transfers.
+ * The tunnel (docs/tunnel-protocol.md). HTTP/2 windows and frames: 8 MiB per
+ * stream, 16 MiB per connection and 1 MiB frames measured better than the
+ * 64 KiB defaults for bulk transfers (docs/design-notes.md says why not more).
  */
 export const TUNNEL_STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
 export const TUNNEL_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;

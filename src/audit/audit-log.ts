@@ -113,6 +113,7 @@ export interface MemorySink extends AuditSink {
   ofType(type: AuditEvent['type']): AuditEvent[];
 }
 
+/** An audit sink that keeps the last `capacity` events in memory, for tests. */
 export function memorySink(capacity = 10_000): MemorySink {
   const events: AuditEvent[] = [];
   return {

@@ -5,6 +5,7 @@ import { AUDIT_CLOSE_DEADLINE_MS, AUDIT_FILE_MAX_BACKLOG_BYTES } from '../limits
 import { DropCounter, type DropReport } from './drop-counter.ts';
 import type { AuditEvent, AuditSink } from './events.ts';
 
+/** Options of `fileSink()`. */
 export interface FileSinkOptions {
   /** Bytes held in memory while the disk catches up; beyond it events are dropped and counted. */
   readonly maxBacklogBytes?: number;
@@ -23,6 +24,7 @@ export interface FileSinkStats {
   readonly backlogBytes: number;
 }
 
+/** An audit sink that appends JSON lines to a file (created 0600); `reopen()` after log rotation. */
 export interface FileSink extends AuditSink {
   readonly path: string;
   /** Opens the path again and writes there from now on; for log rotation (rename the file, then reopen, e.g. on SIGHUP). */

@@ -20,6 +20,7 @@ export interface WebhookSinkStats {
   readonly retries: number;
 }
 
+/** An audit sink that POSTs events in batches with retries; it never blocks a request, and drops (and counts) the oldest when its queue is full. */
 export interface WebhookSink extends AuditSink {
   flush(timeoutMs?: number): Promise<boolean>;
   close(timeoutMs?: number): Promise<void>;

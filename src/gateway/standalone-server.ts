@@ -7,6 +7,7 @@ import type { GatewayConfigInput } from '../config/schema.ts';
 import { createGateway, type Gateway, type GatewayOptions } from './create-gateway.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../limits.ts';
 
+/** A gateway on an HTTP(S) server of its own, as `gatehouse serve` runs it. */
 export interface GatewayServer {
   readonly gateway: Gateway;
   readonly server: HttpServer | HttpsServer;

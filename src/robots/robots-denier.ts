@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 
-/** Exactly what the reference service answers (app-proxy-security.md, crawler note). */
+/** Every path disallowed to every crawler: a published app is private, and even its sign-in page should not be indexed. */
 export const ROBOTS_TXT = 'User-agent: *\nDisallow: /\n';
 
 export const X_ROBOTS_TAG = 'noindex, nofollow';

@@ -11,6 +11,7 @@ export interface TestBackendRequest {
   readonly body: string;
 }
 
+/** A running echo backend from `startTestBackend()`. */
 export interface TestBackend {
   /** http://127.0.0.1:PORT — an app's internalUrl. */
   readonly url: string;
@@ -19,6 +20,7 @@ export interface TestBackend {
   close(): Promise<void>;
 }
 
+/** Options of `startTestBackend()`. */
 export interface TestBackendOptions {
   /** Default 127.0.0.1. */
   readonly host?: string;
