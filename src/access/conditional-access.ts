@@ -8,7 +8,7 @@ import { explain } from './explanation.ts';
 import { requestPath } from './facts.ts';
 
 /**
- * Conditional access on every request and WebSocket upgrade, for what can change between requests: the client
+ * Step 6, conditional access on every request and WebSocket upgrade, for what can change between requests: the client
  * address, risk, the age of the sign-in, the path. Denied: what failed and what the user can do, audited. Fixable by
  * signing in again (MFA, sign-in frequency): the step-up sign-in.
  */

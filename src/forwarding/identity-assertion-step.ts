@@ -2,7 +2,7 @@ import { CONTINUE, type Step } from '../request/step.ts';
 import type { IdentityAssertions } from './identity-assertion.ts';
 
 /**
- * Between the gate and the forwarder: signs the identity assertion for the signed-in user (cached), so the
+ * The start of step 7, between the gate and the forwarder: signs the identity assertion for the signed-in user (cached), so the
  * synchronous header rewrite of a request or an upgrade can attach it.
  */
 export function identityAssertionStep(assertions: IdentityAssertions): Step {

@@ -45,7 +45,7 @@ export interface AppResolutionStepOptions {
   readonly unknownHost: 'reject' | 'next';
 }
 
-/** App resolution: the Host header selects the published app. */
+/** Step 3, app resolution: the Host header selects the published app. */
 export function appResolutionStep(options: AppResolutionStepOptions): Step {
   return ({ req, context }) => {
     const app = options.table(req);

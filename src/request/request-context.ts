@@ -18,7 +18,7 @@ export function startRequest(req: IncomingMessage, clientIp: (req: IncomingMessa
 }
 
 /**
- * The request checks: refuses requests we will not route (absolute-form targets, several Host headers, oversized
+ * Step 2's checks: refuses requests we will not route (absolute-form targets, several Host headers, oversized
  * cookies) before anything else looks at them.
  */
 export const requestChecks: Step = ({ req }) => {

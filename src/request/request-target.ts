@@ -47,7 +47,7 @@ export function isReservedPath(target: string): boolean {
 }
 
 /**
- * The reserved prefix, after the endpoints Gatehouse serves under it: anything else there is refused on every
+ * The end of step 4, after the endpoints Gatehouse serves under the reserved prefix: anything else there is refused on every
  * published host, before the session gate, in every spelling.
  */
 export const reservedPath: Step = ({ context, target }) =>

@@ -31,7 +31,7 @@ export function admittedSession(req: IncomingMessage): SessionRecord | undefined
 }
 
 /**
- * The session gate: a valid, unexpired, app-bound sealed session puts the identity on the request. Anything else is
+ * Step 5, the session gate: a valid, unexpired, app-bound sealed session puts the identity on the request. Anything else is
  * no session, to be fixed by signing in; a session that was there but failed is audited, in the same words for a
  * request and a WebSocket upgrade, and its cookie cleared. Pass-through apps skip the gate.
  */
