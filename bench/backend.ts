@@ -3,7 +3,7 @@
  * process: a plain node:http server on 127.0.0.1.
  *
  *   GET  /1k          1 KiB of text
- *   GET  /bytes?n=N   N bytes of the pattern body (bench/lib/pattern.ts), with Content-Length
+ *   GET  /bytes?n=N   N bytes of the pattern body (dev/lib/pattern-body.ts), with Content-Length
  *   POST /sha         reads the body, answers {"bytes":N,"sha256":"…"}
  *
  * Started by bench/lib/child.ts: reports { url } when listening, exits when the parent goes away.
@@ -12,8 +12,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import { serveParent } from './lib/child.ts';
-import { patternStream } from './lib/pattern.ts';
-import { digestBody } from '../dev/body-digest.ts';
+import { patternStream } from '../dev/lib/pattern-body.ts';
+import { digestBody } from '../dev/lib/body-digest.ts';
 
 export interface BackendInfo {
   readonly url: string;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import express from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
-import { createDevCa } from '../dev/pki/dev-ca.ts';
+import { createDevCa } from '../dev/lib/dev-ca.ts';
 import { fullGc, serveParent } from './lib/child.ts';
 
 export interface DirectProxyInfo {

@@ -1,8 +1,9 @@
 /**
  * Gatehouse's cloud side for the benchmark and the endurance test, in its
- * own process: the test stack (test/support/stack.ts: a real oidc-provider,
- * the gateway on an HTTPS server, optionally the connector listener) with
- * its apps pointed at the bench backend process.
+ * own process, made of the parts a deployment uses: the development identity
+ * provider (a real oidc-provider), the gateway on an HTTPS server with a
+ * certificate from a throwaway CA, optionally the connector listener, and its
+ * apps pointed at the bench backend process.
  *
  *   node bench/gateway-service.ts --backend URL [--connectors] [--ws-group]
  *
@@ -20,7 +21,7 @@ import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { signIn, startStack } from '../test/support/stack.ts';
+import { startCloud } from './lib/cloud.ts';
 import { fullGc, serveParent } from './lib/child.ts';
 
 export interface GatewayServiceInfo {
@@ -56,43 +57,37 @@ const { values } = parseArgs({
 const backend = values.backend;
 if (!backend) throw new Error('--backend URL is required');
 
-const stack = await startStack({
-  connectors: values.connectors === true,
-  configure: (config) => {
-    const apps = config.apps.filter((app) => app.id === 'wiki' || app.id === 'open').map((app) => ({ ...app, internalUrl: backend }));
-    if (values['ws-group']) {
-      const port = new URL(apps[0]!.externalUrl).port;
-      apps.push({ id: 'openws', externalUrl: `https://unknown.gatehouse.test:${port}`, internalUrl: backend, preauth: 'passthrough', connectorGroup: 'ws' });
-    }
-    return { ...config, apps };
-  },
-});
+const cloud = await startCloud({ backend, connectors: values.connectors === true, wsGroup: values['ws-group'] === true });
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-service-'));
 const caFile = join(dir, 'gateway-ca.pem');
-writeFileSync(caFile, stack.ca.certPem);
+writeFileSync(caFile, cloud.ca.certPem);
 const hostOf = (url: string): string => new URL(url).host;
 let profiler: Session | undefined;
 
 serveParent<GatewayServiceInfo>(
   {
     pid: process.pid,
-    origin: `https://127.0.0.1:${stack.port}`,
-    hosts: { preauth: hostOf(stack.urls.wiki), passthrough: hostOf(stack.urls.open), passthroughWs: hostOf(stack.urls.unknown) },
+    origin: `https://127.0.0.1:${cloud.port}`,
+    hosts: { preauth: hostOf(cloud.urls.wiki), passthrough: hostOf(cloud.urls.open), passthroughWs: hostOf(cloud.urls.unknown) },
     caFile,
-    connectorUrl: stack.connectorUrl,
-    connectorCaFile: stack.connectorCaFile,
+    connectorUrl: cloud.connectorUrl,
+    connectorCaFile: cloud.connectorCaFile,
   },
   {
-    adminToken: () => stack.adminToken('alice'),
+    adminToken: () => cloud.adminToken('alice'),
     cookie: async () => {
-      const browser = stack.browser();
-      const { response } = await signIn(stack, browser, 'alice', '/1k');
-      if (response.status !== 200) throw new Error(`sign-in ended with ${response.status}`);
-      return browser.jar.getCookieStringSync(`${stack.urls.wiki}/1k`);
+      const browser = cloud.browser();
+      try {
+        const { response } = await browser.signIn(`${cloud.urls.wiki}/1k`, 'alice', cloud.password('alice'));
+        if (response.status !== 200) throw new Error(`sign-in ended with ${response.status}`);
+        return browser.jar.getCookieStringSync(`${cloud.urls.wiki}/1k`);
+      } finally {
+        await browser.close();
+      }
     },
     stats: (): GatewayServiceStats => ({
       memory: process.memoryUsage(),
-      sessions: (stack.gateway.connectors?.tunnels.sessions() ?? []).map((session) => ({
+      sessions: (cloud.gateway.connectors?.tunnels.sessions() ?? []).map((session) => ({
         id: session.id,
         connectorId: session.connectorId,
         group: session.group,
@@ -121,7 +116,7 @@ serveParent<GatewayServiceInfo>(
   },
   async () => {
     profiler?.disconnect();
-    await stack.close();
+    await cloud.close();
     rmSync(dir, { recursive: true, force: true });
   },
 );

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { createHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Client, Pool } from 'undici';
-import { patternSha256, patternStream } from './lib/pattern.ts';
+import { patternSha256, patternStream } from '../dev/lib/pattern-body.ts';
 
 export interface GetResult {
   readonly mode: 'get';

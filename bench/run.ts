@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { RunningProcess } from '../test/support/processes.ts';
+import type { RunningProcess } from '../dev/lib/processes.ts';
 import type { BackendInfo } from './backend.ts';
 import type { DirectProxyInfo } from './direct-proxy.ts';
 import type { GatewayServiceInfo } from './gateway-service.ts';

@@ -2,8 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runConnectorCli, startConnectorCli } from '../../test/support/connector-process.ts';
-import type { RunningProcess } from '../../test/support/processes.ts';
+import { runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
+import type { RunningProcess } from '../../dev/lib/processes.ts';
 import type { Child } from './child.ts';
 import type { GatewayServiceInfo } from '../gateway-service.ts';
 

@@ -4,19 +4,16 @@ import { fileURLToPath } from 'node:url';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lookup } from 'node:dns';
 import { once } from 'node:events';
-import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import { jsonLinesSink } from '../../src/audit/audit-log.ts';
 import { createGatewayServer, type GatewayServer } from '../../src/gateway/standalone-server.ts';
-import { DEV_ONE_TIME_CODE, startIdentityProvider, type DevIdentityProvider } from '../identity-provider/index.ts';
-import { createDevCa } from '../pki/dev-ca.ts';
+import { DEV_ONE_TIME_CODE, startIdentityProvider, type DevIdentityProvider } from '../lib/identity-provider/index.ts';
+import { createDevCa } from '../lib/dev-ca.ts';
+import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../lib/device-approval.ts';
 import { startSampleApp, type SampleApp } from './sample-app.ts';
-import { approveDeviceLogin } from './device-approval.ts';
 import { startStatusApp } from './status-app.ts';
 
 const CONNECTOR_CLI = fileURLToPath(new URL('../../src/cli/gatehouse-connector.ts', import.meta.url));
-const RESOURCE = 'urn:gatehouse:connectors';
-const DEVICE_CLIENT = 'gatehouse-connector';
 
 export interface DemoOptions {
   /** Users' HTTPS port (0: any free port). */
@@ -90,9 +87,9 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           redirect_uris: [`${wiki}/.gatehouse/callback`],
           post_logout_redirect_uris: [`${wiki}/.gatehouse/signed-out`],
         },
-        { client_id: DEVICE_CLIENT, redirect_uris: [], grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: [] },
+        DEVICE_CLIENT,
       ],
-      resourceServers: { [RESOURCE]: { scope: 'connectors:register' } },
+      resourceServers: CONNECTOR_RESOURCE_SERVER,
     });
     stops.push(() => idp.close());
 
@@ -133,7 +130,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         connectors: {
           listen: { host: '127.0.0.1', port: options.connectorPort },
           stateDir: join(options.dir, 'service'),
-          admin: { scope: 'openid connectors:register' },
+          admin: { scope: CONNECTOR_SCOPE },
           heartbeatInterval: '10s',
         },
       },
@@ -145,10 +142,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const serviceUrl = `https://localhost:${gateway.gateway.connectors!.address()?.port ?? options.connectorPort}`;
 
     progress("registering a connector with the admin's token (OAuth device flow as alice)");
-    const deviceClient = await oidc.discovery(new URL(idp.issuer), DEVICE_CLIENT, undefined, oidc.None(), { [oidc.customFetch]: trustingFetch });
-    const device = await oidc.initiateDeviceAuthorization(deviceClient, { scope: 'openid connectors:register', resource: RESOURCE });
-    await approveDeviceLogin(device.verification_uri, device.user_code, 'alice', 'alice-password', ca.certPem);
-    const token = (await oidc.pollDeviceAuthorizationGrant(deviceClient, device)).access_token;
+    const tokens = await adminTokens(idp.issuer, ca.certPem);
+    const token = await tokens.get('alice', 'alice-password').finally(() => tokens.close());
     const connectorState = join(options.dir, 'connector');
     const serviceCaFile = join(options.dir, 'connector-listener-ca.pem');
     writeFileSync(serviceCaFile, gateway.gateway.connectors!.ca.certPem);

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import * as jose from 'jose';
 import { WebSocketServer } from 'ws';
-import { digestBody } from '../body-digest.ts';
+import { digestBody } from '../lib/body-digest.ts';
 
 export interface SampleAppOptions {
   /** The gateway's JWKS, to verify the identity assertion: https://<app host>/.gatehouse/jwks.json */

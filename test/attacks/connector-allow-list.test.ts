@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logLines, runConnectorCli, startConnectorCli } from '../support/connector-process.ts';
-import type { RunningProcess } from '../support/processes.ts';
+import { logLines, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
+import type { RunningProcess } from '../../dev/lib/processes.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 interface ErrorPage {

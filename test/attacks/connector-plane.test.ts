@@ -4,7 +4,8 @@ import { exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import forge from 'node-forge';
 import { createConnectorCa, ConnectorCa } from '../../src/pki/connector-ca.ts';
 import { createKeyAndCsr, verifyCsr } from '../../src/pki/csr.ts';
-import { CONNECTOR_RESOURCE, startConnectorService, type ConnectorServiceHarness } from '../support/connector-service.ts';
+import { CONNECTOR_RESOURCE } from '../../dev/lib/device-approval.ts';
+import { startConnectorService, type ConnectorServiceHarness } from '../support/connector-service.ts';
 import { callService, type MtlsResponse } from '../support/mtls-client.ts';
 
 interface Issued {

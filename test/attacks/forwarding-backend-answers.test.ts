@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRegisteredConnector, type RunningConnector } from '../support/connector-process.ts';
+import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import { interimHeads } from '../support/raw-forward.ts';
 import { rawHttps } from '../support/raw-http.ts';
 import { startStack, type Stack } from '../support/stack.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_DEV_USERS } from '../../dev/identity-provider/index.ts';
+import { DEFAULT_DEV_USERS } from '../../dev/lib/identity-provider/index.ts';
 import { MemorySessionStore } from '../../src/session/session-store.ts';
-import type { BrowserClient } from '../support/browser-client.ts';
+import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import type { BrowserClient } from '../support/browser-client.ts';
+import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 import { createTokenTamper, type ForgedToken, type TokenTamper } from '../support/token-tamper.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { BrowserClient } from '../support/browser-client.ts';
+import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 /**

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_DEV_USERS, type DevUser } from '../../dev/identity-provider/index.ts';
-import type { BrowserClient } from '../support/browser-client.ts';
+import { DEFAULT_DEV_USERS, type DevUser } from '../../dev/lib/identity-provider/index.ts';
+import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 /**

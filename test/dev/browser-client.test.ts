@@ -4,9 +4,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
-import type { DevCa } from '../../dev/pki/dev-ca.ts';
-import { BrowserClient, RedirectLimitError, parseForms } from '../support/browser-client.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
+import type { DevCa } from '../../dev/lib/dev-ca.ts';
+import { BrowserClient, RedirectLimitError, parseForms } from '../../dev/lib/browser-client.ts';
 
 interface Echo {
   method: string;

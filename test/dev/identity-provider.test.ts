@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import * as oidc from 'openid-client';
 import { createLocalJWKSet, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWK } from 'jose';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
-import { ACR_MFA, ACR_PASSWORD, startIdentityProvider } from '../../dev/identity-provider/index.ts';
-import type { DevIdentityProvider } from '../../dev/identity-provider/index.ts';
-import { BrowserClient, createCaFetch, parseForms } from '../support/browser-client.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
+import { ACR_MFA, ACR_PASSWORD, startIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import type { DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import { BrowserClient, createCaFetch, parseForms } from '../../dev/lib/browser-client.ts';
 
 const WIKI = {
   client_id: 'wiki',

@@ -27,7 +27,7 @@ import { registerConnector, runConnector, type RegisteredConnector } from '../..
 import { collectGarbage, inspectorUrl } from '../../bench/lib/inspector-gc.ts';
 import { MiB, processMemory } from '../../bench/lib/procfs.ts';
 import type { GetResult, TransferResult } from '../../bench/loadgen.ts';
-import type { RunningProcess } from '../support/processes.ts';
+import type { RunningProcess } from '../../dev/lib/processes.ts';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const REQUESTS = 1_000_000;

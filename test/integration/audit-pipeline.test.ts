@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { AUDIT_EVENTS_PATH, createAuditQueryRouter } from '../../src/audit/audit-query-router.ts';
 import { createAuditSinks, type AuditSinks } from '../../src/audit/create-audit-sinks.ts';

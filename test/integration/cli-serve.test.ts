@@ -4,12 +4,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/identity-provider/index.ts';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
+import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
 import { startEchoBackend, type EchoBackend } from '../support/backend.ts';
-import { BrowserClient } from '../support/browser-client.ts';
+import { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { freePort } from '../support/free-port.ts';
-import { runNode, startNode, type RunningProcess } from '../support/processes.ts';
+import { runNode, startNode, type RunningProcess } from '../../dev/lib/processes.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
 

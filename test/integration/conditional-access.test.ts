@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { DEV_ONE_TIME_CODE } from '../../dev/identity-provider/index.ts';
+import { DEV_ONE_TIME_CODE } from '../../dev/lib/identity-provider/index.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
-import type { BrowserClient } from '../support/browser-client.ts';
+import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 interface ErrorBody {

@@ -9,7 +9,7 @@ import type { ClientIdentity } from '../../src/connector/state.ts';
 import { createTunnelLink } from '../../src/connector/data-link.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { createKeyAndCsr } from '../../src/pki/csr.ts';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
 import { startConnectorService, type ConnectorServiceHarness } from '../support/connector-service.ts';
 import { callService } from '../support/mtls-client.ts';
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exitOf, runConnectorCli, startConnectorCli, type CliResult } from '../support/connector-process.ts';
-import { BrowserClient } from '../support/browser-client.ts';
+import { exitOf, runConnectorCli, startConnectorCli, type CliResult } from '../../dev/lib/connector-process.ts';
+import { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { startConnectorService, type ConnectorServiceHarness } from '../support/connector-service.ts';
 import { freePort } from '../support/free-port.ts';
 

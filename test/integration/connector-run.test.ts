@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
-import { exitOf, logLines, runConnectorCli, startConnectorCli } from '../support/connector-process.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
+import { exitOf, logLines, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
 import { startConnectorService, type ConnectorServiceHarness } from '../support/connector-service.ts';
 import { callService } from '../support/mtls-client.ts';
-import type { RunningProcess } from '../support/processes.ts';
+import type { RunningProcess } from '../../dev/lib/processes.ts';
 import { CONFIG_PATH } from '../../src/protocol/connector-api.ts';
 
 const DAY_MS = 86_400_000;

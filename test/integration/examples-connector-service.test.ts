@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CONNECTOR_CLI, runConnectorCli, startConnectorCli } from '../support/connector-process.ts';
-import type { RunningProcess } from '../support/processes.ts';
+import { CONNECTOR_CLI, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
+import type { RunningProcess } from '../../dev/lib/processes.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/connector-service/', import.meta.url));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/identity-provider/index.ts';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
+import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
 import { createApp, type ExistingApp } from '../../examples/mount-on-existing-express/app.ts';
 import { memorySink } from '../../src/audit/audit-log.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
 import { startEchoBackend, type EchoBackend } from '../support/backend.ts';
-import { BrowserClient } from '../support/browser-client.ts';
+import { BrowserClient } from '../../dev/lib/browser-client.ts';
 
 interface Echo {
   method: string;

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { startIdentityProvider, type DevIdentityProvider } from '../../dev/identity-provider/index.ts';
-import { createDevCa, type DevCa } from '../../dev/pki/dev-ca.ts';
-import { runNode, startNode, type RunningProcess } from '../support/processes.ts';
+import { startIdentityProvider, type DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
+import { runNode, startNode, type RunningProcess } from '../../dev/lib/processes.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/standalone/', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));

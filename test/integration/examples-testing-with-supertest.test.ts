@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { runNode } from '../support/processes.ts';
+import { runNode } from '../../dev/lib/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MOCHA = fileURLToPath(new URL('../../node_modules/mocha/bin/mocha.js', import.meta.url));

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPair, SignJWT, UnsecuredJWT, type JSONWebKeySet } from 'jose';
 import { createApp } from '../../examples/verify-assertion/backend.ts';
-import { createCaFetch } from '../support/browser-client.ts';
+import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 interface Answer {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_DEV_USERS } from '../../dev/identity-provider/index.ts';
+import { DEFAULT_DEV_USERS } from '../../dev/lib/identity-provider/index.ts';
 import { MAX_SET_COOKIE_BYTES } from '../../src/limits.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 

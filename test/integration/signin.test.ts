@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ROBOTS_TXT } from '../../src/robots/robots-denier.ts';
-import type { BrowserRequestInit } from '../support/browser-client.ts';
+import type { BrowserRequestInit } from '../../dev/lib/browser-client.ts';
 import { SECRET_1, SECRET_2, signIn, startStack, type Stack } from '../support/stack.ts';
 
 interface Echo {

@@ -8,8 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Agent, request } from 'undici';
 import { collectGarbage, inspectorUrl } from '../../bench/lib/inspector-gc.ts';
-import { bulkHash, bulkStream } from '../support/bulk.ts';
-import { rssOf, startRegisteredConnector, type RunningConnector } from '../support/connector-process.ts';
+import { patternSha256, patternStream } from '../../dev/lib/pattern-body.ts';
+import { rssOf, startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import { toLoopback } from '../support/loopback.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
@@ -56,7 +56,7 @@ describe('streaming, failures and restarts through real connectors', function ()
 
     it('downloads 256 MiB twice with the right bytes, and memory stays flat', async () => {
       const bytes = 256 * MiB;
-      const expected = await bulkHash(bytes);
+      const expected = patternSha256(bytes);
       const download = async (): Promise<void> => {
         const response = await request(`${stack.urls.open}/download?bytes=${bytes}`, { dispatcher: agent });
         assert.equal(response.statusCode, 200);
@@ -94,12 +94,12 @@ describe('streaming, failures and restarts through real connectors', function ()
         dispatcher: agent,
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes) },
-        body: bulkStream(bytes),
+        body: patternStream(bytes),
       });
       assert.equal(response.statusCode, 200);
       const result = (await response.body.json()) as { bytes: number; sha256: string };
       assert.equal(result.bytes, bytes);
-      assert.equal(result.sha256, await bulkHash(bytes));
+      assert.equal(result.sha256, patternSha256(bytes));
     });
 
     it('delivers Server-Sent Events as they happen, not when the stream ends', async () => {

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { exitOf, runConnectorCli, startConnectorCli } from '../support/connector-process.ts';
-import type { RunningProcess } from '../support/processes.ts';
+import { exitOf, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
+import type { RunningProcess } from '../../dev/lib/processes.ts';
 import { toLoopback } from '../support/loopback.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 

@@ -2,8 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { WebSocketServer } from 'ws';
-import { bulkStream } from './bulk.ts';
-import { digestBody } from '../../dev/body-digest.ts';
+import { digestBody } from '../../dev/lib/body-digest.ts';
+import { patternStream } from '../../dev/lib/pattern-body.ts';
 
 export interface SeenRequest {
   readonly method: string;
@@ -35,7 +35,7 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     if (url.pathname === '/download') {
       const bytes = Number(url.searchParams.get('bytes') ?? '0');
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes) });
-      const source = bulkStream(bytes);
+      const source = patternStream(bytes);
       res.once('close', () => {
         if (!res.writableFinished) closedEarly.push(req.url ?? '');
         source.destroy();

@@ -1,21 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as oidc from 'openid-client';
 import { memorySink, type MemorySink } from '../../src/audit/audit-log.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
 import type { ConnectorService } from '../../src/connector-plane/connector-service.ts';
-import { startIdentityProvider, type DevIdentityProvider } from '../../dev/identity-provider/index.ts';
-import { createDevCa } from '../../dev/pki/dev-ca.ts';
-import { BrowserClient, createCaFetch } from './browser-client.ts';
+import { startIdentityProvider, type DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import { createDevCa } from '../../dev/lib/dev-ca.ts';
+import { adminTokens, approveDeviceLogin, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
 import { createTestClock, type TestClock } from './clock.ts';
-
-/** The audience (RFC 8707 resource) of admin tokens for connector registration. */
-export const CONNECTOR_RESOURCE = 'urn:gatehouse:connectors';
-export const CONNECTOR_SCOPE = 'openid connectors:register';
-export const DEVICE_CLIENT_ID = 'gatehouse-connector';
-const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export interface ConnectorServiceOptions {
   /** Overrides merged into the `connectors` section (durations as strings or seconds). */
@@ -57,9 +50,9 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     ca,
     clients: [
       { client_id: 'gatehouse-gateway', client_secret: 'gatehouse-gateway-secret', redirect_uris: ['https://wiki.gatehouse.test/.gatehouse/callback'] },
-      { client_id: DEVICE_CLIENT_ID, redirect_uris: [], grant_types: [DEVICE_CODE_GRANT], response_types: [] },
+      DEVICE_CLIENT,
     ],
-    resourceServers: { [CONNECTOR_RESOURCE]: { scope: 'connectors:register' } },
+    resourceServers: CONNECTOR_RESOURCE_SERVER,
   });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-connector-service-'));
   const stateDir = join(dir, 'state');
@@ -91,23 +84,10 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
   const idpCaFile = join(dir, 'idp-ca.pem');
   writeFileSync(idpCaFile, idp.caPem);
 
-  const fetcher = createCaFetch({ ca: idp.caPem });
-  const deviceClient = await oidc.discovery(new URL(idp.issuer), DEVICE_CLIENT_ID, undefined, oidc.None(), {
-    [oidc.customFetch]: fetcher.fetch,
-  });
-  const browsers: BrowserClient[] = [];
+  const tokens = await adminTokens(idp.issuer, idp.caPem);
   const passwords: Record<string, string> = Object.fromEntries(idp.users.map((user) => [user.login, user.password]));
-
-  const approveDevice = async (verificationUri: string, userCode: string, user = 'alice', password?: string): Promise<void> => {
-    const browser = new BrowserClient({ ca: idp.caPem });
-    browsers.push(browser);
-    const input = await browser.navigate(verificationUri);
-    const confirm = await browser.submitForm(input.response, input.response.url, { user_code: userCode });
-    const login = await browser.submitForm(confirm.response, confirm.response.url, {});
-    const done = await browser.submitForm(login.response, login.response.url, { login: user, password: password ?? passwords[user] ?? '' });
-    const text = await done.response.text();
-    if (!/Sign-in complete/.test(text)) throw new Error(`device approval did not complete:\n${text.slice(0, 500)}`);
-  };
+  const approveDevice = (verificationUri: string, userCode: string, user = 'alice', password?: string): Promise<void> =>
+    approveDeviceLogin(verificationUri, userCode, user, password ?? passwords[user] ?? '', idp.caPem);
 
   return {
     serviceUrl: `https://127.0.0.1:${address.port}`,
@@ -120,12 +100,7 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     clock,
     stateDir,
     approveDevice,
-    async adminToken(user = 'alice', password) {
-      const device = await oidc.initiateDeviceAuthorization(deviceClient, { scope: CONNECTOR_SCOPE, resource: CONNECTOR_RESOURCE });
-      await approveDevice(device.verification_uri, device.user_code, user, password);
-      const tokens = await oidc.pollDeviceAuthorizationGrant(deviceClient, device);
-      return tokens.access_token;
-    },
+    adminToken: (user = 'alice', password) => tokens.get(user, password ?? passwords[user] ?? ''),
     async revoke(connectorId) {
       await service.revoke(connectorId, undefined);
     },
@@ -134,9 +109,8 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
     },
     bumpConfig: () => service.bumpVersion('test'),
     async close() {
-      await Promise.all(browsers.map((browser) => browser.close()));
       await gateway.close();
-      await fetcher.close();
+      await tokens.close();
       await idp.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_DEV_USERS, type DevUser } from '../../dev/identity-provider/index.ts';
-import { startRegisteredConnector, type RunningConnector } from './connector-process.ts';
+import { DEFAULT_DEV_USERS, type DevUser } from '../../dev/lib/identity-provider/index.ts';
+import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import type { RawTarget } from './raw-forward.ts';
 import { signIn, startStack, type Stack } from './stack.ts';
 

@@ -2,18 +2,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as oidc from 'openid-client';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { memorySink, type MemorySink } from '../../src/audit/audit-log.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/create-gateway.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
-import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider, type DevUser } from '../../dev/identity-provider/index.ts';
-import { createDevCa, type DevCa } from '../../dev/pki/dev-ca.ts';
+import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider, type DevUser } from '../../dev/lib/identity-provider/index.ts';
+import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
 import { startEchoBackend, type EchoBackend } from './backend.ts';
-import { BrowserClient, createCaFetch } from './browser-client.ts';
-import { CONNECTOR_RESOURCE, CONNECTOR_SCOPE, DEVICE_CLIENT_ID } from './connector-service.ts';
+import { BrowserClient } from '../../dev/lib/browser-client.ts';
+import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
 import { createTestClock, type TestClock } from './clock.ts';
 
 export const SECRET_1 = 'test-session-secret-number-one-0123456789abcdef';
@@ -65,7 +64,6 @@ export interface Stack {
 }
 
 const CLIENT_ID = 'gatehouse-test';
-const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const CLIENT_SECRET = 'gatehouse-test-client-secret';
 
 /**
@@ -100,9 +98,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         redirect_uris: [`${urls.wiki}/.gatehouse/callback`, `${urls.other}/.gatehouse/callback`],
         post_logout_redirect_uris: [`${urls.wiki}/.gatehouse/signed-out`, `${urls.other}/.gatehouse/signed-out`],
       },
-      { client_id: DEVICE_CLIENT_ID, redirect_uris: [], grant_types: [DEVICE_CODE_GRANT], response_types: [] },
+      DEVICE_CLIENT,
     ],
-    resourceServers: { [CONNECTOR_RESOURCE]: { scope: 'connectors:register' } },
+    resourceServers: CONNECTOR_RESOURCE_SERVER,
   });
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));
   const audit = memorySink();
@@ -163,8 +161,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     connectorUrl = `https://127.0.0.1:${address.port}`;
     writeFileSync(connectorCaFile, connectorService.ca.certPem);
   }
-  const fetcher = createCaFetch({ ca: idp.caPem });
-  const deviceClient = await oidc.discovery(new URL(idp.issuer), DEVICE_CLIENT_ID, undefined, oidc.None(), { [oidc.customFetch]: fetcher.fetch });
+  const tokens = await adminTokens(idp.issuer, idp.caPem);
 
   const browsers: BrowserClient[] = [];
   return {
@@ -178,17 +175,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     config,
     connectorUrl,
     connectorCaFile,
-    async adminToken(user = 'alice') {
-      const found = idp.users.find((candidate) => candidate.login === user);
-      const device = await oidc.initiateDeviceAuthorization(deviceClient, { scope: CONNECTOR_SCOPE, resource: CONNECTOR_RESOURCE });
-      const browser = new BrowserClient({ ca: idp.caPem });
-      browsers.push(browser);
-      const input = await browser.navigate(device.verification_uri);
-      const confirm = await browser.submitForm(input.response, input.response.url, { user_code: device.user_code });
-      const login = await browser.submitForm(confirm.response, confirm.response.url, {});
-      await browser.submitForm(login.response, login.response.url, { login: user, password: found?.password ?? '' });
-      return (await oidc.pollDeviceAuthorizationGrant(deviceClient, device)).access_token;
-    },
+    adminToken: (user = 'alice') => tokens.get(user, idp.users.find((candidate) => candidate.login === user)?.password ?? ''),
     get gateway() {
       return current!.gateway;
     },
@@ -217,7 +204,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         server.closeAllConnections();
       });
       await current?.gateway.close();
-      await fetcher.close();
+      await tokens.close();
       await idp.close();
       await backend.close();
       rmSync(workDir, { recursive: true, force: true });

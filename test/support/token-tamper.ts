@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import type { IdpFetch } from '../../src/signin/oidc-client.ts';
-import { createCaFetch } from './browser-client.ts';
+import { createCaFetch } from '../../dev/lib/browser-client.ts';
 
 export interface ForgedToken {
   readonly claims: JWTPayload;

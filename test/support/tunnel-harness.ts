@@ -11,7 +11,7 @@
  * - a gateway: Express + http-proxy-middleware 4 with one TunnelAgent per app;
  * - origins: HTTP or HTTPS apps with routes for bodies, streams and aborts.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import {
   createServer as createHttpServer,
@@ -40,7 +40,11 @@ import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
 import { isTunnelError, TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
 import { refuseTunnel } from '../../src/tunnel/refuse-tunnel.ts';
 import { TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
-import { digestBody } from '../../dev/body-digest.ts';
+import { digestBody } from '../../dev/lib/body-digest.ts';
+import { patternStream } from '../../dev/lib/pattern-body.ts';
+
+// The tunnel tests send and check the one deterministic bulk body.
+export { patternSha256, patternStream } from '../../dev/lib/pattern-body.ts';
 
 // ---- PKI ---------------------------------------------------------------------
 
@@ -435,36 +439,6 @@ export async function startGateway(pool: TunnelPool, apps: readonly GatewayApp[]
 }
 
 // ---- origins -----------------------------------------------------------------
-
-/** 1 MiB of random bytes, repeated: bodies whose hash both ends can compute without storing them. */
-const PATTERN = randomBytes(1024 * 1024);
-
-/** Bytes [start, end) of the endless pattern. */
-export function patternStream(end: number, start = 0, chunk = 64 * 1024): Readable {
-  let position = start;
-  return new Readable({
-    read() {
-      if (position >= end) {
-        this.push(null);
-        return;
-      }
-      const offset = position % PATTERN.length;
-      const size = Math.min(chunk, end - position, PATTERN.length - offset);
-      position += size;
-      this.push(PATTERN.subarray(offset, offset + size));
-    },
-  });
-}
-
-export function patternSha256(bytes: number): string {
-  const hash = createHash('sha256');
-  for (let sent = 0; sent < bytes;) {
-    const size = Math.min(PATTERN.length, bytes - sent);
-    hash.update(PATTERN.subarray(0, size));
-    sent += size;
-  }
-  return hash.digest('hex');
-}
 
 export interface Origin {
   readonly port: number;

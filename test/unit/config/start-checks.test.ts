@@ -5,7 +5,7 @@ import { createServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as jose from 'jose';
-import { createDevCa, type DevCa } from '../../../dev/pki/dev-ca.ts';
+import { createDevCa, type DevCa } from '../../../dev/lib/dev-ca.ts';
 import { createAuditSinks } from '../../../src/audit/create-audit-sinks.ts';
 import { parseGatewayConfig } from '../../../src/config/parse.ts';
 import type { GatewayConfigInput } from '../../../src/config/schema.ts';

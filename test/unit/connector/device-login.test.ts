@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
-import { startIdentityProvider, type DevIdentityProvider } from '../../../dev/identity-provider/index.ts';
-import { createDevCa, type DevCa } from '../../../dev/pki/dev-ca.ts';
+import { startIdentityProvider, type DevIdentityProvider } from '../../../dev/lib/identity-provider/index.ts';
+import { createDevCa, type DevCa } from '../../../dev/lib/dev-ca.ts';
 import { obtainAdminTokenByDeviceLogin, type DeviceLoginOptions } from '../../../src/connector/device-login.ts';
 import { ConnectorError } from '../../../src/connector/errors.ts';
 import { ServiceClient } from '../../../src/connector/service-client.ts';
-import { BrowserClient, createCaFetch } from '../../support/browser-client.ts';
+import { BrowserClient, createCaFetch } from '../../../dev/lib/browser-client.ts';
 
 const RESOURCE = 'urn:gatehouse:connectors';
 const CLIENT_ID = 'gatehouse-connector';

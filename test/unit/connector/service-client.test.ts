@@ -3,7 +3,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { createDevCa, type DevCa } from '../../../dev/pki/dev-ca.ts';
+import { createDevCa, type DevCa } from '../../../dev/lib/dev-ca.ts';
 import { ConnectorError, type ConnectorErrorCode } from '../../../src/connector/errors.ts';
 import { ServiceClient, parseServiceUrl } from '../../../src/connector/service-client.ts';
 import { freePort } from '../../support/free-port.ts';

@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createDevCa } from '../../../dev/pki/dev-ca.ts';
+import { createDevCa } from '../../../dev/lib/dev-ca.ts';
 import { TargetAllowList } from '../../../src/connector/allow-list.ts';
 import { ConnectorError } from '../../../src/connector/errors.ts';
 import {

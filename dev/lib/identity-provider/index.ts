@@ -16,8 +16,8 @@ import type {
   OIDCContext,
   ResourceServerInfo,
 } from 'oidc-provider';
-import { createDevCa } from '../pki/dev-ca.ts';
-import type { DevCa } from '../pki/dev-ca.ts';
+import { createDevCa } from '../dev-ca.ts';
+import type { DevCa } from '../dev-ca.ts';
 import { createMemoryAdapter } from './memory-adapter.ts';
 import { deviceCodeConfirmPage, deviceCodeInputPage, errorPage, loginPage, logoutConfirmPage, messagePage } from './pages.ts';
 

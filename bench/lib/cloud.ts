@@ -1,0 +1,133 @@
+/**
+ * The cloud side the benchmark measures, built in this process from the
+ * parts a deployment uses: a throwaway CA, the development identity
+ * provider, the gateway on an HTTPS server and, when asked, its connector
+ * listener. Audit events go to a bounded in-memory sink, so that writing
+ * them costs what the gateway's own work costs and no more.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+import { memorySink } from '../../src/audit/audit-log.ts';
+import type { GatewayConfigInput } from '../../src/config/schema.ts';
+import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
+import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
+import { BrowserClient } from '../../dev/lib/browser-client.ts';
+import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
+import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
+import { startIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+
+export interface CloudOptions {
+  /** The internal URL of every app: the bench backend. */
+  readonly backend: string;
+  /** Forward through connectors: a connector listener on 127.0.0.1:0. */
+  readonly connectors: boolean;
+  /** Adds unknown.gatehouse.test, a pass-through app of connector group "ws". */
+  readonly wsGroup: boolean;
+}
+
+export interface Cloud {
+  readonly ca: DevCa;
+  readonly port: number;
+  readonly urls: { readonly wiki: string; readonly open: string; readonly unknown: string };
+  readonly connectorUrl: string;
+  readonly connectorCaFile: string;
+  readonly gateway: Gateway;
+  /** A browser that trusts the gateway and the identity provider; close it after use. */
+  browser(): BrowserClient;
+  password(login: string): string;
+  adminToken(login: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+const CLIENT_ID = 'gatehouse-bench';
+const CLIENT_SECRET = 'gatehouse-bench-client-secret';
+
+export async function startCloud(options: CloudOptions): Promise<Cloud> {
+  const ca = createDevCa({ commonName: 'Gatehouse bench CA' });
+  const hosts = ['wiki.gatehouse.test', 'open.gatehouse.test', 'unknown.gatehouse.test'];
+  const certificate = ca.issueServerCertificate(hosts);
+  const server = createServer({ cert: certificate.certPem, key: certificate.keyPem, maxHeaderSize: MAX_REQUEST_HEADER_BYTES });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const urls = { wiki: `https://wiki.gatehouse.test:${port}`, open: `https://open.gatehouse.test:${port}`, unknown: `https://unknown.gatehouse.test:${port}` };
+  const idp = await startIdentityProvider({
+    ca,
+    clients: [
+      { client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${urls.wiki}/.gatehouse/callback`], post_logout_redirect_uris: [] },
+      DEVICE_CLIENT,
+    ],
+    resourceServers: CONNECTOR_RESOURCE_SERVER,
+  });
+  const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-cloud-'));
+  const apps: GatewayConfigInput['apps'] = [
+    { id: 'wiki', externalUrl: urls.wiki, internalUrl: options.backend },
+    { id: 'open', externalUrl: urls.open, internalUrl: options.backend, preauth: 'passthrough' },
+  ];
+  if (options.wsGroup) apps.push({ id: 'openws', externalUrl: urls.unknown, internalUrl: options.backend, preauth: 'passthrough', connectorGroup: 'ws' });
+  const gateway = createGateway(
+    {
+      identityProvider: {
+        issuer: idp.issuer,
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        ca: idp.caPem,
+        scopes: ['openid', 'profile', 'email', 'groups'],
+        clockToleranceSeconds: 5,
+      },
+      session: { secrets: [{ id: 1, secret: 'bench-session-secret-number-one-0123456789abcdef' }] },
+      apps,
+      ...(options.connectors
+        ? {
+            connectors: {
+              listen: { host: '127.0.0.1', port: 0 },
+              stateDir: join(workDir, 'service-state'),
+              heartbeatInterval: '1s',
+              admin: { scope: CONNECTOR_SCOPE },
+            },
+          }
+        : {}),
+    },
+    { audit: memorySink() },
+  );
+  const listener = express();
+  listener.disable('x-powered-by');
+  listener.use(gateway.handler);
+  server.on('request', listener);
+  const detach = gateway.attach(server);
+  await gateway.ready();
+  let connectorUrl = '';
+  const connectorCaFile = join(workDir, 'connector-listener-ca.pem');
+  if (gateway.connectors) {
+    const address = await gateway.connectors.listen(0, '127.0.0.1');
+    connectorUrl = `https://127.0.0.1:${address.port}`;
+    writeFileSync(connectorCaFile, gateway.connectors.ca.certPem);
+  }
+  const tokens = await adminTokens(idp.issuer, idp.caPem);
+  const password = (login: string): string => idp.users.find((user) => user.login === login)?.password ?? '';
+  return {
+    ca,
+    port,
+    urls,
+    connectorUrl,
+    connectorCaFile,
+    gateway,
+    browser: () => new BrowserClient({ ca: [ca.certPem, idp.caPem] }),
+    password,
+    adminToken: (login) => tokens.get(login, password(login)),
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      detach();
+      await gateway.close();
+      await tokens.close();
+      await idp.close();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+}
