@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDurationSeconds } from '../config/duration.ts';
+import { durationSeconds } from '../config/duration.ts';
 import {
   AUDIT_FILE_MAX_BACKLOG_BYTES,
   AUDIT_RECENT_EVENTS_CAPACITY,
@@ -22,19 +22,6 @@ import { webhookOptionsSchema } from './webhook-options.ts';
  * no `audit:` means JSON lines on stdout plus the in-memory window the admin
  * query endpoint reads.
  */
-
-const seconds = (example: string, maxMs: number) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const parsed = parseDurationSeconds(value);
-    if (parsed === undefined || parsed * 1000 > maxMs) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a duration such as "${example}" (units s, m, h, d) or a positive whole number of seconds, at most ${maxMs / 1000} seconds`,
-      });
-      return z.NEVER;
-    }
-    return parsed;
-  });
 
 export const auditSettingsSchema = z
   .strictObject({
@@ -60,9 +47,9 @@ export const auditSettingsSchema = z
         ca: z.string().min(1).optional(),
         caFile: z.string().min(1).optional(),
         batchSize: z.number().int().min(1).max(AUDIT_WEBHOOK_MAX_BATCH_SIZE).default(AUDIT_WEBHOOK_BATCH_SIZE),
-        flushInterval: seconds('1s', AUDIT_WEBHOOK_MAX_FLUSH_INTERVAL_MS).default(AUDIT_WEBHOOK_FLUSH_INTERVAL_MS / 1000),
+        flushInterval: durationSeconds('1s', AUDIT_WEBHOOK_MAX_FLUSH_INTERVAL_MS / 1000).default(AUDIT_WEBHOOK_FLUSH_INTERVAL_MS / 1000),
         maxQueue: z.number().int().min(1).max(AUDIT_WEBHOOK_MAX_QUEUE_CEILING).default(AUDIT_WEBHOOK_MAX_QUEUE),
-        timeout: seconds('10s', AUDIT_WEBHOOK_MAX_TIMEOUT_MS).default(AUDIT_WEBHOOK_TIMEOUT_MS / 1000),
+        timeout: durationSeconds('10s', AUDIT_WEBHOOK_MAX_TIMEOUT_MS / 1000).default(AUDIT_WEBHOOK_TIMEOUT_MS / 1000),
       })
       .refine((webhook) => webhook.authorization === undefined || webhook.authorizationFile === undefined, {
         message: 'give authorization or authorizationFile, not both',

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDurationSeconds } from './duration.ts';
+import { durationSeconds } from './duration.ts';
 
 /**
  * The configuration of conditional access (src/policy/types.ts describes the
@@ -21,16 +21,6 @@ const claimMatch = z.union([
   z.strictObject({ claim: claimName, contains: z.string() }),
   z.strictObject({ claim: claimName, in: z.array(scalar).min(1) }),
 ]);
-
-const seconds = (example: string) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const parsed = parseDurationSeconds(value);
-    if (parsed === undefined) {
-      ctx.addIssue({ code: 'custom', message: `must be a duration such as "${example}"` });
-      return z.NEVER;
-    }
-    return parsed;
-  });
 
 export const policySchema = z
   .strictObject({
@@ -64,7 +54,7 @@ export const policySchema = z
       .prefault({}),
     session: z
       .strictObject({
-        signInFrequency: seconds('1h').optional(),
+        signInFrequency: durationSeconds('1h').optional(),
         persistentBrowser: z.enum(['allowed', 'never']).optional(),
       })
       .optional(),

@@ -8,7 +8,7 @@ import {
   MAX_CLOCK_TOLERANCE_SECONDS,
   MIN_SECRET_LENGTH,
 } from '../limits.ts';
-import { parseDurationSeconds } from './duration.ts';
+import { durationSeconds } from './duration.ts';
 import { parseCidr } from '../policy/ip.ts';
 import { auditSettingsSchema } from '../audit/settings.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
@@ -21,19 +21,6 @@ import { APP_ID_PATTERN, CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
  * `gatehouse serve --config FILE`. Values that name a file (`…File`) are read
  * by parseGatewayConfig before validation of their content.
  */
-
-const duration = (example: string) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const seconds = parseDurationSeconds(value);
-    if (seconds === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a duration such as "${example}" (units s, m, h, d) or a positive whole number of seconds`,
-      });
-      return z.NEVER;
-    }
-    return seconds;
-  });
 
 const httpsOrLoopbackHttpUrl = (what: string, example: string) =>
   z.string().superRefine((value, ctx) => {
@@ -110,8 +97,8 @@ const secretEntry = z
 
 const sessionOverrides = z.strictObject({
   persistent: z.boolean().optional(),
-  maxLifetime: duration('8h').optional(),
-  idleTimeout: duration('1h').optional(),
+  maxLifetime: durationSeconds('8h').optional(),
+  idleTimeout: durationSeconds('1h').optional(),
 });
 
 const RESERVED_HEADER =
@@ -136,7 +123,7 @@ const appSchema = z.strictObject({
   timeouts: z
     .strictObject({
       backend: z
-        .union([z.literal('default'), z.literal('long'), duration('85s')])
+        .union([z.literal('default'), z.literal('long'), durationSeconds('85s')])
         .default('default')
         .transform((value) => (value === 'default' ? BACKEND_TIMEOUT_DEFAULT_SECONDS : value === 'long' ? BACKEND_TIMEOUT_LONG_SECONDS : value)),
     })
@@ -192,10 +179,10 @@ const connectorsSchema = z
     tls: tlsFiles.optional(),
     /** Where the connector CA and the registered connectors are kept (created 0700). */
     stateDir: z.string().min(1, 'must name a directory, e.g. "/var/lib/gatehouse"'),
-    renewalAge: duration('30d').default(30 * 86_400),
-    certificateLifetime: duration('90d').default(90 * 86_400),
-    renewalGrace: duration('10m').default(600),
-    heartbeatInterval: duration('30s').default(30),
+    renewalAge: durationSeconds('30d').default(30 * 86_400),
+    certificateLifetime: durationSeconds('90d').default(90 * 86_400),
+    renewalGrace: durationSeconds('10m').default(600),
+    heartbeatInterval: durationSeconds('30s').default(30),
     admin: z
       .strictObject({
         /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */
@@ -258,8 +245,8 @@ export const gatewayConfigSchema = z
         .string()
         .regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1-32 letters, digits, dashes or underscores')
         .default('gatehouse'),
-      maxLifetime: duration('8h').default(8 * 3600),
-      idleTimeout: duration('1h').default(3600),
+      maxLifetime: durationSeconds('8h').default(8 * 3600),
+      idleTimeout: durationSeconds('1h').default(3600),
       persistent: z.boolean().default(false),
     }),
     trustedProxies: z.array(cidr).default([]),
@@ -285,7 +272,7 @@ export const gatewayConfigSchema = z
         /** PEM PKCS#8 EC P-256 private key. Default: kept in connectors.stateDir, else made at start. */
         key: z.string().optional(),
         keyFile: z.string().min(1).optional(),
-        lifetime: duration('60s').default(60),
+        lifetime: durationSeconds('60s').default(60),
       })
       .prefault({}),
     /** Request headers removed before forwarding, beyond the fixed rules. */
@@ -321,8 +308,8 @@ export const gatewayConfigSchema = z
         host: z.string().default('0.0.0.0'),
         port: z.number().int().min(0).max(65535).default(8443),
         tls: tlsFiles.optional(),
-        headersTimeout: duration('20s').optional(),
-        keepAliveTimeout: duration('65s').optional(),
+        headersTimeout: durationSeconds('20s').optional(),
+        keepAliveTimeout: durationSeconds('65s').optional(),
       })
       .prefault({}),
   })

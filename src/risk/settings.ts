@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDurationSeconds } from '../config/duration.ts';
+import { durationSeconds } from '../config/duration.ts';
 import {
   RISK_MAX_FAILURE_THRESHOLD,
   RISK_MAX_NETWORK_MEMORY_SECONDS,
@@ -17,19 +17,6 @@ import {
  * how a custom provider's failures count. Every key has a default, so
  * `risk: {}` (or no `risk:` at all) gives the documented behaviour.
  */
-
-const seconds = (example: string, max: number) =>
-  z.union([z.number(), z.string()]).transform((value, ctx) => {
-    const parsed = parseDurationSeconds(value);
-    if (parsed === undefined || parsed > max) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `must be a duration such as "${example}" (units s, m, h, d) or a positive whole number of seconds, at most ${max} seconds`,
-      });
-      return z.NEVER;
-    }
-    return parsed;
-  });
 
 const count = (min: number, max: number, fallback: number) => z.number().int().min(min).max(max).default(fallback);
 
@@ -58,7 +45,7 @@ export const riskSettingsSchema = z
     failedSignIns: z
       .strictObject({
         enabled: z.boolean().default(true),
-        window: seconds('15m', RISK_MAX_WINDOW_SECONDS).default(15 * 60),
+        window: durationSeconds('15m', RISK_MAX_WINDOW_SECONDS).default(15 * 60),
         perUser: thresholds(5, 10),
         perAddress: thresholds(20, 40),
         /** IPv6 clients are counted per prefix of this length: one host can pick any address in its /64. */
@@ -70,13 +57,13 @@ export const riskSettingsSchema = z
         enabled: z.boolean().default(true),
         level: z.enum(['low', 'medium', 'high']).default('low'),
         /** A network not used for this long is unfamiliar again. */
-        rememberFor: seconds('90d', RISK_MAX_NETWORK_MEMORY_SECONDS).default(90 * 86_400),
+        rememberFor: durationSeconds('90d', RISK_MAX_NETWORK_MEMORY_SECONDS).default(90 * 86_400),
       })
       .prefault({}),
     manyNetworks: z
       .strictObject({
         enabled: z.boolean().default(true),
-        window: seconds('1h', RISK_MAX_WINDOW_SECONDS).default(3600),
+        window: durationSeconds('1h', RISK_MAX_WINDOW_SECONDS).default(3600),
         /** Distinct networks in the window that make the user risk `medium`; at least 2. */
         medium: count(2, RISK_MAX_NETWORKS_PER_USER, 3),
         high: count(2, RISK_MAX_NETWORKS_PER_USER, 5),
