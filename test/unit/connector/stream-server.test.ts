@@ -4,7 +4,8 @@ import { connect as http2Connect, constants, type ClientHttp2Session, type Clien
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { connect as netConnect } from 'node:net';
-import { WriteAhead, type ResolvedApp } from '../../../src/connector/stream-server.ts';
+import type { ResolvedApp } from '../../../src/connector/stream-server.ts';
+import { WriteAhead } from '../../../src/connector/write-ahead.ts';
 import {
   createTestPki,
   startConnectorSide,

@@ -1,0 +1,72 @@
+import { Duplex } from 'node:stream';
+import { TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES } from '../limits.ts';
+
+/**
+ * Sits between the connector's HTTP/2 session and its transport, and
+ * completes the session's writes at once while the transport's queue stays
+ * under `limit`.
+ *
+ * Why: Node's HTTP/2 session stops reading its socket while one of its
+ * socket writes is in progress. With windows larger than the kernel's socket
+ * buffers, both ends of a tunnel busy in both directions (uploads and
+ * downloads at once) end up each waiting for a write that only the other
+ * end's reading could finish, and neither reads: the tunnel deadlocks. With
+ * this stream the connector's writes finish at once, so the connector always
+ * reads and the service's writes always finish. Flow control bounds what the
+ * connector can have unread on the wire by the service's connection window;
+ * `limit` is above that, so it is never reached while the service lives.
+ */
+export class WriteAhead extends Duplex {
+  readonly #inner: Duplex;
+  readonly #limit: number;
+
+  constructor(inner: Duplex, limit: number = TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES) {
+    super({ allowHalfOpen: true });
+    this.#inner = inner;
+    this.#limit = limit;
+    let ended = false;
+    inner.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) inner.pause();
+    });
+    inner.once('end', () => {
+      ended = true;
+      this.push(null);
+    });
+    inner.once('error', (error: Error) => this.destroy(error));
+    inner.once('close', () => {
+      // After a clean end, what is still buffered (a last GOAWAY) is read first.
+      if (!ended || this.readableLength === 0) this.destroy();
+      else this.once('end', () => this.destroy());
+    });
+  }
+
+  override _read(): void {
+    this.#inner.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#inner.write(chunk);
+    this.#settle(callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.#inner.cork();
+    for (const { chunk } of chunks) this.#inner.write(chunk);
+    this.#inner.uncork();
+    this.#settle(callback);
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#inner.end(() => callback());
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#inner.destroy();
+    callback(error);
+  }
+
+  #settle(callback: (error?: Error | null) => void): void {
+    if (this.#inner.writableLength <= this.#limit) callback();
+    else this.#inner.once('drain', () => callback());
+  }
+}
