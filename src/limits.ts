@@ -240,7 +240,7 @@ export const MAX_ALLOW_ENTRY_LENGTH = 300;
 
 /**
  * What the connector's end of a tunnel may queue for its transport while its
- * HTTP/2 session goes on reading (src/connector/stream-server.ts,
+ * HTTP/2 session goes on reading (src/connector/write-ahead.ts,
  * WriteAhead): above the connection window plus control frames, so that flow
  * control, not this bound, limits it and the tunnel never deadlocks.
  */
