@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import { createPolicyEngine, type PolicyEngine } from '../policy/engine.ts';
 import type { AccessDecision, MfaSettings, RiskLevel, RiskProvider } from '../policy/types.ts';
 import { accessFacts, clientAppOf } from './facts.ts';
@@ -21,7 +21,7 @@ export interface AccessControlOptions {
 const NO_RISK = { signInRisk: 'none', userRisk: 'none' } as const satisfies { signInRisk: RiskLevel; userRisk: RiskLevel };
 
 /**
- * Step 5, conditional access, as one object the sign-in callback and the
+ * Step 6, conditional access, as one object the sign-in callback and the
  * per-request middleware share: one policy engine per app (built and
  * validated once), the risk provider, and the audit of every decision.
  */

@@ -1,5 +1,5 @@
 import express, { type Response, type Router } from 'express';
-import { ERROR_TABLE, GatehouseError } from '../errors.ts';
+import { ERROR_TABLE, GatehouseError } from '../errors/index.ts';
 import { getRequestContext } from '../request/context.ts';
 import type { AuditEventInput, AuditUser } from './events.ts';
 import { parseEventQuery } from './event-query-params.ts';

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { systemClock, type Clock } from '../clock.ts';
 import { caBundleProblem } from '../config/pem-checks.ts';
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import { jsonLinesSink } from './audit-log.ts';
 import { droppedEvent, type DropReport } from './drop-counter.ts';
 import type { AuditSink } from './events.ts';

@@ -1,4 +1,4 @@
-import type { GatehouseErrorCode } from '../errors.ts';
+import type { GatehouseErrorCode } from '../errors/index.ts';
 
 /**
  * Every audit event type Gatehouse emits, as a list so queries can check a
@@ -33,16 +33,20 @@ export const AUDIT_EVENT_TYPES = [
   'admin.events_queried',
 ] as const;
 
+/** Every audit event type Gatehouse emits; docs/audit-events.md says when each is emitted. */
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
+/** Whether the audited action succeeded, failed, or is information only. */
 export type AuditOutcome = 'success' | 'failure' | 'info';
 
+/** Who an audit event is about, as far as the gateway knows at that point. */
 export interface AuditUser {
   readonly sub: string;
   readonly name?: string | undefined;
   readonly email?: string | undefined;
 }
 
+/** One audit event, as every sink receives it (the schema is in docs/audit-events.md). */
 export interface AuditEvent {
   readonly id: string;
   /** ISO 8601 time the event was recorded. */
@@ -62,6 +66,7 @@ export interface AuditEvent {
 
 export type AuditEventInput = Omit<AuditEvent, 'id' | 'time'>;
 
+/** Where audit events go: give one or several to `createGateway` as `GatewayOptions.audit`. */
 export interface AuditSink {
   /** Synchronous and cheap: it runs on the request path. It must not throw for a full or broken destination. */
   write(event: AuditEvent): void;

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { Clock } from '../clock.ts';
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import {
   AUDIT_WEBHOOK_BATCH_SIZE,
   AUDIT_WEBHOOK_FLUSH_INTERVAL_MS,
@@ -48,6 +48,7 @@ export interface WebhookFailure {
   readonly retryInMs?: number;
 }
 
+/** Where and how `webhookSink()` POSTs batches of audit events: URL, headers, TLS trust, batch size, queue bound and timeouts. */
 export interface WebhookSinkOptions {
   /** https, or http to a loopback address only: audit events name users. */
   readonly url: string;

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { formatConnectorStatus } from '../connector/status-format.ts';
 import { connectorStatus } from '../connector/status.ts';
-import { ConnectorArgumentError, ConnectorError } from '../connector/errors.ts';
+import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
 import { registerConnector } from '../connector/register.ts';
 import { runConnector } from '../connector/supervisor.ts';
 import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';

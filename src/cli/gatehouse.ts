@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadGatewayConfigFile } from '../config/load-file.ts';
 import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
 import { startProblems } from '../config/start-problems.ts';
-import { GatehouseConfigError, GatehouseError } from '../errors.ts';
+import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import { parseGatewayConfig, type GatewayConfig } from './parse.ts';
 
 /** Reads a YAML (.yaml/.yml) or JSON (.json) configuration file and validates it. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import { MIN_SECRET_LENGTH } from '../limits.ts';
 import { assertionKeyProblem, caBundleProblem, tlsPairProblem } from './pem-checks.ts';
 import { gatewayConfigSchema, type ParsedAppConfig, type ParsedGatewayConfig } from './schema.ts';
@@ -11,6 +11,7 @@ export interface SessionSecret {
   readonly secret: string;
 }
 
+/** One published app as parsed from `apps[]`: id, external and internal URLs, pre-authentication, policies, identity headers and timeouts, with files already read. */
 export type AppConfig = Readonly<Omit<ParsedAppConfig, 'internalTls'>> & {
   readonly internalTls?: { readonly ca?: string; readonly serverName?: string };
 };

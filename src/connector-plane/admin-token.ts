@@ -1,7 +1,7 @@
 import * as jose from 'jose';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 
 export interface AdminIdentity {
   readonly sub: string;
@@ -21,9 +21,10 @@ export interface AdminTokenVerifierOptions {
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /**
- * Checks an administrator's bearer token as the reference describes for
- * connector registration: signed by the identity provider's keys, issued by
- * the configured tenant, for this service, current, and held by an admin.
+ * Checks an administrator's bearer token for connector registration and the
+ * admin API (docs/connector-protocol.md): signed by the identity provider's
+ * keys, issued by the configured tenant, for this service, current, and held
+ * by an admin.
  */
 export class AdminTokenVerifier {
   readonly #options: AdminTokenVerifierOptions;

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import type { CertificateMatch, ConnectorRecord, ConnectorRegistry } from './connector-registry.ts';
 
 export interface AuthenticatedConnector {
@@ -35,17 +35,17 @@ export function authenticateConnector(req: IncomingMessage, ca: ConnectorCa, reg
 /** The same decision for a raw TLS connection (a tunnel negotiated by ALPN). */
 export function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): AuthenticatedConnector {
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
-  if (!peer || !peer.raw) throw new GatehouseError('ERR_CONNECTOR_CERT', 'no_certificate');
+  if (!peer || !peer.raw) throw new GatehouseError('ERR_CERT_REFUSED', 'no_certificate');
   if (!socket.authorized) {
     const code = typeof socket.authorizationError === 'string' ? socket.authorizationError : String(socket.authorizationError);
-    throw new GatehouseError('ERR_CONNECTOR_CERT', TLS_REASONS[code] ?? `tls_${code.toLowerCase()}`);
+    throw new GatehouseError('ERR_CERT_REFUSED', TLS_REASONS[code] ?? `tls_${code.toLowerCase()}`);
   }
   const verified = ca.verifyClientCertificate(peer.raw, nowMs);
-  if (!verified.ok) throw new GatehouseError('ERR_CONNECTOR_CERT', verified.reason);
+  if (!verified.ok) throw new GatehouseError('ERR_CERT_REFUSED', verified.reason);
   const standing = certificateStanding(registry, verified.fingerprint256, nowMs);
   if (standing instanceof GatehouseError) throw standing;
   const { record, which } = standing;
-  if (record.id !== verified.connectorId) throw new GatehouseError('ERR_CONNECTOR_CERT', 'subject_mismatch');
+  if (record.id !== verified.connectorId) throw new GatehouseError('ERR_CERT_REFUSED', 'subject_mismatch');
   return { record, fingerprint256: verified.fingerprint256, which };
 }
 
@@ -58,10 +58,10 @@ export function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry:
  */
 export function certificateStanding(registry: ConnectorRegistry, fingerprint256: string, nowMs: number): CertificateMatch | GatehouseError {
   const match = registry.byFingerprint(fingerprint256);
-  if (!match) return new GatehouseError('ERR_CONNECTOR_CERT', 'unknown_certificate');
-  if (match.record.revoked) return new GatehouseError('ERR_CERT_REVOKED', 'revoked');
+  if (!match) return new GatehouseError('ERR_CERT_REFUSED', 'unknown_certificate');
+  if (match.record.revoked) return new GatehouseError('ERR_CONNECTOR_REVOKED', 'revoked');
   if (match.which === 'previous' && (match.record.previous?.validUntil ?? 0) <= Math.floor(nowMs / 1000)) {
-    return new GatehouseError('ERR_CONNECTOR_CERT', 'superseded');
+    return new GatehouseError('ERR_CERT_REFUSED', 'superseded');
   }
   return match;
 }

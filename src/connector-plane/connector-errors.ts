@@ -1,31 +1,9 @@
-import type { ErrorRequestHandler, Response } from 'express';
-import { ERROR_TABLE, GatehouseError } from '../errors.ts';
+import type { ErrorRequestHandler } from 'express';
+import { GatehouseError } from '../errors/gatehouse-error.ts';
+import { sendConnectorError } from '../errors/render-connector-plane.ts';
 import type { Logger } from '../logging/logger.ts';
 
-/**
- * Errors on the connector plane are always JSON and carry the machine reason:
- * operators and the connector CLI need to know which check failed (the
- * token's audience, its expiry, the key size), and none of it is a secret.
- */
-export function sendConnectorError(res: Response, error: GatehouseError, detail?: string): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const description = ERROR_TABLE[error.code];
-  res
-    .status(error.status)
-    .set('Cache-Control', 'no-store')
-    .json({
-      error: {
-        code: error.code,
-        reason: error.reason,
-        message: detail ? `${description.message} ${detail}` : description.message,
-        requestId: String(res.getHeader('X-Request-Id') ?? ''),
-      },
-    });
-}
-
+/** The connector listener's last middleware: whatever was thrown becomes the connector plane's coded JSON. */
 export function connectorErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     if (error instanceof GatehouseError) {

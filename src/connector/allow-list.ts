@@ -19,7 +19,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIPv4, isIPv6, type LookupFunction } from 'node:net';
 import { MAX_ALLOW_ENTRY_LENGTH, MAX_ALLOW_LIST_ENTRIES } from '../limits.ts';
-import { ConnectorArgumentError } from './errors.ts';
+import { ConnectorArgumentError } from '../errors/connector-error.ts';
 
 type Family = 'ipv4' | 'ipv6';
 

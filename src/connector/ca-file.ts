@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { MAX_CA_FILE_BYTES } from '../limits.ts';
 import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 
 /**
  * Reads a CA bundle named on the command line (--ca-file, --idp-ca-file) and

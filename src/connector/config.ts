@@ -10,7 +10,7 @@
  * it opens any connection: an app that is not in it is refused.
  */
 import { connectorConfigSchema } from '../protocol/config-document.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 
 export interface AllowedApp {
   readonly id: string;

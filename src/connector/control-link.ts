@@ -4,11 +4,11 @@
  * "GET /.gatehouse/connector/events"). Silence longer than a few heartbeat
  * intervals means the connection is dead even if TCP has not noticed.
  */
-import { ConnectorError, isConnectorError } from './errors.ts';
+import { ConnectorError, isConnectorError } from '../errors/connector-error.ts';
 import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_BEFORE_DEAD, MAX_EVENT_LINE_BYTES } from '../limits.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { EVENTS_PATH } from '../protocol/connector-api.ts';
-import { serviceRefusedConnector } from './refusal.ts';
+import { connectorRevoked } from '../errors/connector-refusal.ts';
 import { SseLineTooLongError, SseParser, type SseItem } from './sse.ts';
 
 export interface ControlLinkHandlers {
@@ -46,7 +46,7 @@ async function handleItem(item: SseItem, context: LinkContext, handlers: Control
       handlers.renewalRequested();
       return;
     case 'revoked':
-      throw serviceRefusedConnector({ code: 'ERR_CERT_REVOKED', reason: 'revoked' }, { serviceUrl: context.client.origin });
+      throw connectorRevoked({ serviceUrl: context.client.origin });
     default:
       // Events from a newer service are ignored, not fatal.
       context.log.debug({ event }, 'unknown event ignored');

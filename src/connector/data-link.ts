@@ -1,8 +1,8 @@
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
 import type { TargetAllowList } from './allow-list.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
-import { serviceRefusedConnector } from './refusal.ts';
+import { serviceRefusedConnector } from '../errors/connector-refusal.ts';
 import { dialTunnel, type TunnelTransport } from './link-dialer.ts';
 import { TunnelServer, type ResolvedApp } from './stream-server.ts';
 

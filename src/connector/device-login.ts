@@ -9,7 +9,7 @@ import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import { DEVICE_LOGIN_PROGRESS_INTERVAL_MS, SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { REGISTRATION_INFO_PATH } from '../protocol/connector-api.ts';
 import type { ServiceClient } from './service-client.ts';

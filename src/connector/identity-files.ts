@@ -18,7 +18,7 @@ import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { renameDurably, writeFileAtomic } from '../store/atomic-file.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import { readStateFile, requireStateFile, stateError, STATE_FILES } from './state-files.ts';
 
 const KEY_NEXT = `${STATE_FILES.key}.next`;

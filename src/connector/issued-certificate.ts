@@ -5,7 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import { certificateMatchesKey } from './state.ts';
 
 /** The answer to register and renew (docs/connector-protocol.md). */
@@ -57,8 +57,4 @@ function certificatesOf(pem: string): X509Certificate[] {
   const bundle = parseCertificateBundle(pem);
   if (!bundle.ok) throw new Error(`the CA chain ${bundle.problem}`);
   return bundle.certificates;
-}
-
-export function certificateFingerprint(certPem: string): string {
-  return new X509Certificate(certPem).fingerprint256;
 }

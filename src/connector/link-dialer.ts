@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { TUNNEL_DIAL_TIMEOUT_MS } from '../limits.ts';
 import { TUNNEL_ALPN } from '../tunnel/tunnel-protocol.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import type { ClientIdentity } from './identity-files.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapTransportError, type CallContext } from './service-errors.ts';

@@ -10,8 +10,9 @@ import type { Logger } from '../logging/logger.ts';
 import { createKeyAndCsr } from '../pki/csr.ts';
 import { parseAllowOption } from './allow-list.ts';
 import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
-import { ConnectorArgumentError, ConnectorError } from './errors.ts';
-import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
+import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
+import { checkIssued } from './issued-certificate.ts';
+import { certificateFingerprint256 } from '../pki/fingerprint.ts';
 import { readCaFile } from './ca-file.ts';
 import { REGISTER_PATH } from '../protocol/connector-api.ts';
 import { ServiceClient, parseServiceUrl } from './service-client.ts';
@@ -28,6 +29,7 @@ import {
   writeServiceCa,
 } from './state.ts';
 
+/** Options of `registerConnector()` (the flags of `gatehouse-connector register`). */
 export interface RegisterOptions {
   /** The service's connector listener, e.g. "https://gatehouse.example.com:8444". */
   readonly serviceUrl: string;
@@ -58,6 +60,7 @@ export interface RegisterOptions {
   readonly allow?: readonly string[];
 }
 
+/** What a registration produced, as `gatehouse-connector register` prints it. */
 export interface RegistrationSummary {
   readonly connectorId: string;
   readonly group: string;
@@ -79,6 +82,7 @@ function idpTrust(idpCaPem: string | undefined, serviceCaPem: string | undefined
   return undefined;
 }
 
+/** Registers this host as a connector: a fresh key and CSR, an admin token (given, or by device login), and the signed certificate and CA chain written to the state directory. */
 export async function registerConnector(options: RegisterOptions): Promise<RegistrationSummary> {
   const serviceUrl = parseServiceUrl(options.serviceUrl).origin;
   if (options.token !== undefined && options.token.trim() === '') throw new ConnectorArgumentError('--token must not be empty');
@@ -142,7 +146,7 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
     const kept = allowList ?? (await readAllowList(stateDir));
     const registeredAt = new Date().toISOString();
     await writeRecord(stateDir, { connectorId: issued.connectorId, group: issued.group, serviceUrl, registeredAt });
-    const fingerprint = certificateFingerprint(issued.certificate);
+    const fingerprint = certificateFingerprint256(issued.certificate);
     log?.info({ connectorId: issued.connectorId, group: issued.group, notAfter: issued.notAfter, fingerprint256: fingerprint }, 'registered');
     return Object.freeze({
       connectorId: issued.connectorId,

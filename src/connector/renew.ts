@@ -19,8 +19,9 @@ import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
 import { createCsrForKey, createKeyAndCsr, type KeyAndCsr } from '../pki/create-key-and-csr.ts';
 import { writeFileAtomic } from '../store/atomic-file.ts';
-import { ConnectorError } from './errors.ts';
-import { certificateFingerprint, checkIssued } from './issued-certificate.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
+import { checkIssued } from './issued-certificate.ts';
+import { certificateFingerprint256 } from '../pki/fingerprint.ts';
 import { RENEW_PATH } from '../protocol/connector-api.ts';
 import type { ServiceClient } from './service-client.ts';
 import { readStateFile, STATE_FILES } from './state-files.ts';
@@ -94,7 +95,7 @@ export async function renewCertificate(options: RenewOptions): Promise<RenewResu
   await writeIdentity(stateDir, identity, options.write);
   await writeCaChain(stateDir, issued.caChainPem);
   await unlink(join(stateDir, RENEWAL_KEY_FILE)).catch(() => undefined);
-  const fingerprint = certificateFingerprint(issued.certificate);
+  const fingerprint = certificateFingerprint256(issued.certificate);
   log?.info({ connectorId: issued.connectorId, notAfter: issued.notAfter, fingerprint256: fingerprint }, 'certificate renewed');
   return Object.freeze({
     identity,

@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { ConnectorArgumentError, ConnectorError } from './errors.ts';
+import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
 import { MAX_SERVICE_BODY_BYTES, SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { mapHttpError, mapTransportError, type CallContext } from './service-errors.ts';
 import type { ClientIdentity } from './state.ts';

@@ -4,8 +4,8 @@
  * transport (socket and TLS errors, before any answer) and the answer (an
  * HTTP status, with the service's JSON error relayed verbatim).
  */
-import { ConnectorError, type ServiceErrorBody } from './errors.ts';
-import { isRevocation, serviceRefusedConnector } from './refusal.ts';
+import { ConnectorError, type ServiceErrorBody } from '../errors/connector-error.ts';
+import { certificateRefused, isRevocation, serviceRefusedConnector } from '../errors/connector-refusal.ts';
 
 export interface CallContext {
   /** The service's origin, for messages. */
@@ -81,7 +81,7 @@ export function mapTransportError(error: unknown, context: CallContext): Connect
     return new ConnectorError('ERR_SERVICE_UNTRUSTED', untrustedMessage(code, detail, serviceUrl), { reason: code, cause: error });
   }
   if (context.withIdentity && CLIENT_CERT_ALERTS.test(code)) {
-    return serviceRefusedConnector({ code: 'ERR_CONNECTOR_CERT', reason: code }, { serviceUrl, cause: error });
+    return certificateRefused(code, { serviceUrl, cause: error });
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || code === 'EPROTO') {
     return new ConnectorError(

@@ -1,7 +1,7 @@
 /** Names of the state files, and reading them with errors that name the file. */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import { MAX_STATE_FILE_BYTES } from '../limits.ts';
 
 export const STATE_FILES = Object.freeze({

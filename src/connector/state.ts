@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
 import { removeTempFiles, writeFileAtomic } from '../store/atomic-file.ts';
 import { AllowEntryError, TargetAllowList } from './allow-list.ts';
-import { ConnectorError } from './errors.ts';
+import { ConnectorError } from '../errors/connector-error.ts';
 import { loadIdentity, type ClientIdentity, type LoadOptions } from './identity-files.ts';
 import { readStateFile, requireStateFile, stateError, STATE_FILES } from './state-files.ts';
 

@@ -7,12 +7,14 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
+import { certificateFingerprint256 } from '../pki/fingerprint.ts';
 import { parseConnectorConfig } from './config.ts';
-import { isConnectorError } from './errors.ts';
+import { isConnectorError } from '../errors/connector-error.ts';
 import { CONFIG_PATH } from '../protocol/connector-api.ts';
 import { ServiceClient } from './service-client.ts';
 import { loadState, readAllowList } from './state.ts';
 
+/** Options of `connectorStatus()`. */
 export interface ConnectorStatusOptions {
   readonly stateDir: string;
   readonly clock?: Clock;
@@ -20,6 +22,7 @@ export interface ConnectorStatusOptions {
   readonly timeoutMs?: number;
 }
 
+/** What `connectorStatus()` reports (what `gatehouse-connector status --json` prints). */
 export interface ConnectorStatus {
   readonly stateDir: string;
   readonly connectorId: string;
@@ -31,6 +34,7 @@ export interface ConnectorStatus {
   readonly allowList: readonly string[] | null;
   readonly certificate: {
     readonly serialNumber: string;
+    /** SHA-256 of the certificate, lowercase hex, as the admin API shows it. */
     readonly fingerprint256: string;
     readonly notBefore: string;
     readonly notAfter: string;
@@ -50,6 +54,7 @@ export interface ConnectorStatus {
   };
 }
 
+/** Reads the state directory and asks the service once (mTLS); read-only, safe beside a running connector. */
 export async function connectorStatus(options: ConnectorStatusOptions): Promise<ConnectorStatus> {
   const clock = options.clock ?? systemClock;
   const state = await loadState(options.stateDir, { repair: false });
@@ -96,7 +101,7 @@ export async function connectorStatus(options: ConnectorStatusOptions): Promise<
     allowList: allowList ? allowList.texts : null,
     certificate: {
       serialNumber: certificate.serialNumber,
-      fingerprint256: certificate.fingerprint256,
+      fingerprint256: certificateFingerprint256(certificate.raw),
       notBefore: new Date(notBefore).toISOString(),
       notAfter: new Date(notAfter).toISOString(),
       ageSeconds: Math.max(0, Math.floor((now - notBefore) / 1000)),

@@ -16,7 +16,7 @@ import {
 } from '../limits.ts';
 import { TUNNEL_WEBSOCKET_PATH, TUNNEL_WEBSOCKET_PROTOCOL } from '../tunnel/tunnel-protocol.ts';
 import { webSocketTunnelStream } from '../tunnel/transport-websocket.ts';
-import type { ConnectorError } from './errors.ts';
+import type { ConnectorError } from '../errors/connector-error.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapHttpError, mapTransportError } from './service-errors.ts';
 import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './link-dialer.ts';

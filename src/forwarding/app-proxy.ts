@@ -4,7 +4,7 @@ import type { NextFunction } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { createResponseHeadFilter } from './downstream-response.ts';
 import { isReservedPath } from '../request/request-target.ts';
 import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
@@ -12,8 +12,8 @@ import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
 import type { Logger } from '../logging/logger.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
-import { sendError } from '../middleware/error-response.ts';
-import { rejectUpgrade } from '../middleware/reject-upgrade.ts';
+import { sendError } from '../errors/render-user.ts';
+import { rejectUpgrade } from '../errors/render-raw.ts';
 
 export interface AppProxyOptions {
   readonly app: AppConfig;

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { AppConfig } from '../config/parse.ts';
 import { externalUrlOf } from '../config/external-url.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { MAX_FORWARDED_GROUPS_BYTES, MAX_REMEMBERED_HEADER_NAMES } from '../limits.ts';
 import type { Identity, RequestContext } from '../request/context.ts';
 import { ASSERTION_HEADER } from './identity-assertion.ts';

@@ -1,8 +1,8 @@
 import type { ErrorRequestHandler } from 'express';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import { getRequestContext } from '../request/context.ts';
-import { sendError } from './error-response.ts';
+import { sendError } from '../errors/render-user.ts';
 
 /**
  * The last middleware: whatever was thrown becomes a coded error page. The

@@ -1,4 +1,4 @@
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import { compilePolicy } from './compile.ts';
 import type { CompiledPolicy } from './compile.ts';
 import { evaluatePolicy } from './evaluate-policy.ts';

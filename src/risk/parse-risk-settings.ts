@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { GatehouseConfigError } from '../errors.ts';
+import { GatehouseConfigError } from '../errors/index.ts';
 import { riskSettingsSchema, type RiskSettings } from './settings.ts';
 
 /** Validates the `risk:` settings once and freezes them; a mistake throws naming the key, e.g. `risk.failedSignIns.window`. */

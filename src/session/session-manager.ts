@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { MAX_SESSION_TOUCH_ENTRIES, MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
 import type { Identity } from './identity.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
@@ -83,7 +83,7 @@ export interface IssuedSession {
   readonly idTokenKept: boolean;
 }
 
-/** Seals, reads, refreshes and revokes the app-bound session cookie (step 3). */
+/** Seals, reads, refreshes and revokes the app-bound session cookie (step 5). */
 export class SessionManager {
   readonly #options: SessionManagerOptions;
   readonly #unsealed = new UnsealCache<SessionRecord>(MAX_UNSEAL_CACHE_ENTRIES);

@@ -4,7 +4,7 @@ import type { RequestHandler } from 'express';
 import type { IDToken } from 'openid-client';
 import { nowSeconds } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { SIGNIN_ATTEMPT_TTL_SECONDS } from '../limits.ts';
 import { safeReturnTo } from './return-to.ts';
 import { appendSetCookie } from '../session/cookies.ts';
@@ -14,7 +14,7 @@ import { requestPath } from '../access/facts.ts';
 import type { Identity } from '../request/context.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
-import { sendError } from '../middleware/error-response.ts';
+import { sendError } from '../errors/render-user.ts';
 import type { PreauthDeps } from './signin-deps.ts';
 import { appOrigin, CALLBACK_PATH, signInUrl } from './signin-url.ts';
 
@@ -99,7 +99,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     }
     const user = signedInUser(verified.claims, verified.idToken);
 
-    // Conditional access at sign-in (step 5), for the page the user is going to.
+    // Conditional access at sign-in (step 6), for the page the user is going to.
     const decision = await deps.access.decide(req, app, previewIdentity(app, user), requestPath(transaction.rt), clientIp, 'sign-in');
     if (decision && decision.effect !== 'allow') {
       const explanation = explain(decision);

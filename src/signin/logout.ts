@@ -1,9 +1,9 @@
 import type { RequestHandler } from 'express';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { appendSetCookie } from '../session/cookies.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
-import { escapeHtml, OWN_PAGE_HEADERS, renderPage } from '../middleware/html.ts';
+import { escapeHtml, OWN_PAGE_HEADERS, renderPage } from '../errors/html.ts';
 import type { PreauthDeps } from './signin-deps.ts';
 import { appOrigin, LOGOUT_PATH, SIGNED_OUT_PATH, signInUrl } from './signin-url.ts';
 

@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { IDP_DISCOVERY_RETRY_MS } from '../limits.ts';
 
 /** A fetch for talking to the identity provider. */

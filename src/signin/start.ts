@@ -1,11 +1,11 @@
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { safeReturnTo } from './return-to.ts';
 import { appendSetCookie } from '../session/cookies.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
-import { sendError } from '../middleware/error-response.ts';
+import { sendError } from '../errors/render-user.ts';
 import type { PreauthDeps } from './signin-deps.ts';
 import { appOrigin, CALLBACK_PATH, signInUrl } from './signin-url.ts';
 

@@ -8,7 +8,8 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { StreamSocket } from './stream-socket.ts';
-import { appAuthority, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId, refusalError, TunnelError } from './tunnel-protocol.ts';
+import { TunnelError } from '../errors/tunnel-error.ts';
+import { appAuthority, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId, refusalError } from './tunnel-protocol.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
 

@@ -1,18 +1,18 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
-import { GatehouseError, type GatehouseErrorCode } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ForwardingRules } from '../forwarding/upstream-request.ts';
 import { createAppProxy, type AppProxy } from '../forwarding/app-proxy.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
-import { sendError } from '../middleware/error-response.ts';
-import { rejectUpgrade } from '../middleware/reject-upgrade.ts';
+import { sendError } from '../errors/render-user.ts';
+import { rejectUpgrade } from '../errors/render-raw.ts';
 import { TunnelAgent } from './tunnel-agent.ts';
 import type { TunnelPool } from './tunnel-pool.ts';
-import { isTunnelError, type TunnelErrorCode } from './tunnel-protocol.ts';
+import { isTunnelError } from '../errors/tunnel-error.ts';
 
 export interface TunnelDispatcherOptions {
   readonly apps: readonly AppConfig[];
@@ -23,21 +23,8 @@ export interface TunnelDispatcherOptions {
   readonly logger: Logger;
 }
 
-/** Who failed, in the user's terms: no connector, the connector lost, or the app. */
-const CODES: Readonly<Record<TunnelErrorCode, GatehouseErrorCode>> = {
-  ERR_TUNNEL_NO_CONNECTOR: 'ERR_NO_CONNECTOR',
-  ERR_TUNNEL_STREAM_LIMIT: 'ERR_NO_CONNECTOR',
-  ERR_TUNNEL_CLOSED: 'ERR_CONNECTOR_LOST',
-  ERR_TUNNEL_PROTOCOL: 'ERR_CONNECTOR_LOST',
-  ERR_TUNNEL_UNKNOWN_APP: 'ERR_BACKEND_UNREACHABLE',
-  ERR_TUNNEL_ORIGIN_REFUSED: 'ERR_BACKEND_UNREACHABLE',
-  ERR_TUNNEL_ORIGIN_TLS: 'ERR_BACKEND_UNREACHABLE',
-  ERR_TUNNEL_ORIGIN_RESET: 'ERR_BACKEND_UNREACHABLE',
-  ERR_TUNNEL_ORIGIN_TIMEOUT: 'ERR_BACKEND_TIMEOUT',
-};
-
 /**
- * Step 6 with connectors: picks a healthy connector of the app's group (the
+ * Step 7 with connectors: picks a healthy connector of the app's group (the
  * pool balances by fewest in-flight streams) and forwards through its tunnel,
  * streaming both ways. No connector online: 503 naming the app.
  */
@@ -60,8 +47,8 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
         rules: options.rules,
         audit: options.audit,
         logger: options.logger,
-        // The connector's own reason (e.g. target_refused) goes to the audit log; the user sees only the code.
-        classify: (error) => (isTunnelError(error) ? new GatehouseError(CODES[error.code], error.reason.toLowerCase()) : undefined),
+        // Who failed, in the user's terms (the table's shownAs); the connector's own reason (e.g. target_refused) goes to the audit log.
+        classify: (error) => (isTunnelError(error) ? new GatehouseError(error.shownAs, error.reason.toLowerCase()) : undefined),
       }),
     );
   }
@@ -104,7 +91,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
       }
       const refused = noConnector(req, app);
       if (refused) {
-        rejectUpgrade(socket, refused, getRequestContext(req)?.requestId);
+        rejectUpgrade(socket, refused, { requestId: getRequestContext(req)?.requestId, appId: app.id });
         return;
       }
       proxy.upgrade(req, socket, head);

@@ -11,7 +11,7 @@ import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
 import { tunnelSettings } from './tunnel-protocol.ts';
 
 export interface TunnelRefusalNotice {
-  /** A Gatehouse error code the connector can act on, e.g. "ERR_CERT_REVOKED". */
+  /** A Gatehouse error code the connector can act on, e.g. "ERR_CONNECTOR_REVOKED". */
   readonly code: string;
   readonly reason?: string;
 }

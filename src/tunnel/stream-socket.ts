@@ -11,7 +11,8 @@
  */
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Duplex } from 'node:stream';
-import { HEADER_ERROR, TRAILER_ORIGIN_RESET, TunnelError } from './tunnel-protocol.ts';
+import { TunnelError } from '../errors/tunnel-error.ts';
+import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from './tunnel-protocol.ts';
 
 export interface StreamSocketOptions {
   readonly connectorId: string;

@@ -14,6 +14,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
+import { refuseHandshake } from '../errors/render-raw.ts';
 import { TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES, TUNNEL_WEBSOCKET_PING_INTERVAL_MS } from '../limits.ts';
 import { TUNNEL_WEBSOCKET_PROTOCOL } from './tunnel-protocol.ts';
 
@@ -27,7 +28,8 @@ export interface WebSocketTunnelOptions {
 /**
  * Pings the peer every `intervalMs` and terminates the WebSocket when the
  * previous ping went unanswered: a half-dead connection otherwise never
- * emits 'close' (ws #686), and idle proxies cut silent ones.
+ * emits 'close' (the `ws` library waits for a TCP close that never comes),
+ * and idle proxies cut silent ones.
  */
 export function keepWebSocketAlive(ws: WebSocket, intervalMs: number): void {
   let answered = true;
@@ -75,7 +77,7 @@ function offersTunnelProtocol(req: IncomingMessage): boolean {
 export function acceptWebSocketTunnel(req: IncomingMessage, socket: Duplex, head: Buffer, options: WebSocketTunnelOptions = {}): Promise<Duplex> {
   return new Promise<Duplex>((resolve, reject) => {
     if (!offersTunnelProtocol(req)) {
-      socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n', () => socket.destroy());
+      refuseHandshake(socket);
       reject(new Error(`the upgrade does not offer the ${TUNNEL_WEBSOCKET_PROTOCOL} WebSocket protocol`));
       return;
     }

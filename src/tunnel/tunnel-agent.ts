@@ -15,7 +15,9 @@ import { TUNNEL_AGENT_FREE_STREAM_TIMEOUT_MS, TUNNEL_AGENT_MAX_FREE_STREAMS, TUN
 import type { Logger } from '../logging/logger.ts';
 import { StreamSocket } from './stream-socket.ts';
 import type { TunnelPool } from './tunnel-pool.ts';
-import { isAppId, isTunnelError, TunnelError, type TunnelErrorCode } from './tunnel-protocol.ts';
+import type { TunnelErrorCode } from '../errors/tunnel-codes.ts';
+import { isTunnelError, TunnelError } from '../errors/tunnel-error.ts';
+import { isAppId } from './tunnel-protocol.ts';
 
 export interface TunnelAgentApp {
   readonly id: string;

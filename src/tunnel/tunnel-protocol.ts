@@ -1,15 +1,17 @@
 /**
  * What both ends of a tunnel agree on: the ALPN name, the shape of a CONNECT
  * stream, the refusal reasons a connector answers with, the HTTP/2 settings,
- * the PING heartbeat, and the coded error the service side reports.
+ * and the PING heartbeat.
  *
- * The tunnel is HTTP/2 in reverse (docs/connector-protocol.md): the connector dials
+ * The tunnel is HTTP/2 in reverse (docs/tunnel-protocol.md): the connector dials
  * out, the service is the HTTP/2 client and opens one CONNECT stream
  * (RFC 9113 §8.5) per backend connection. The stream names an app id, never
  * a host:port: the connector alone maps app ids to internal URLs.
  */
 import type { Http2Session, Settings } from 'node:http2';
 import { TUNNEL_CONNECTION_WINDOW_BYTES, TUNNEL_MAX_FRAME_BYTES, TUNNEL_MAX_HEADER_LIST_BYTES, TUNNEL_STREAM_WINDOW_BYTES } from '../limits.ts';
+import { TunnelError } from '../errors/tunnel-error.ts';
+import type { TunnelErrorCode } from '../errors/tunnel-codes.ts';
 import { APP_ID_PATTERN } from '../protocol/names.ts';
 
 /** Told apart from the listener's REST calls (`http/1.1`) by ALPN. */
@@ -82,39 +84,6 @@ export const REFUSAL_STATUS: Readonly<Record<TunnelRefusal, number>> = Object.fr
   draining: 503,
 });
 
-export type TunnelErrorCode =
-  /** No live tunnel for the app's connector group. */
-  | 'ERR_TUNNEL_NO_CONNECTOR'
-  /** The connector refused the app: not in its configuration (or a malformed target). */
-  | 'ERR_TUNNEL_UNKNOWN_APP'
-  /** The connector could not connect to the app. */
-  | 'ERR_TUNNEL_ORIGIN_REFUSED'
-  /** The app (or the connector) did not answer in time. */
-  | 'ERR_TUNNEL_ORIGIN_TIMEOUT'
-  /** TLS to the app failed (untrusted certificate, wrong name). */
-  | 'ERR_TUNNEL_ORIGIN_TLS'
-  /** The app's connection failed after it was established (RST_STREAM CONNECT_ERROR). */
-  | 'ERR_TUNNEL_ORIGIN_RESET'
-  /** The tunnel closed, drained or died. */
-  | 'ERR_TUNNEL_CLOSED'
-  /** Every tunnel of the group is at its stream limit. */
-  | 'ERR_TUNNEL_STREAM_LIMIT'
-  /** The connector answered something this protocol does not define. */
-  | 'ERR_TUNNEL_PROTOCOL';
-
-/** The status a dispatcher should answer with: unreachable app 502, slow app 504, no connector 503. */
-export const TUNNEL_ERROR_STATUS: Readonly<Record<TunnelErrorCode, number>> = Object.freeze({
-  ERR_TUNNEL_NO_CONNECTOR: 503,
-  ERR_TUNNEL_UNKNOWN_APP: 502,
-  ERR_TUNNEL_ORIGIN_REFUSED: 502,
-  ERR_TUNNEL_ORIGIN_TIMEOUT: 504,
-  ERR_TUNNEL_ORIGIN_TLS: 502,
-  ERR_TUNNEL_ORIGIN_RESET: 502,
-  ERR_TUNNEL_CLOSED: 502,
-  ERR_TUNNEL_STREAM_LIMIT: 503,
-  ERR_TUNNEL_PROTOCOL: 502,
-});
-
 const REFUSAL_CODES: Readonly<Record<TunnelRefusal, TunnelErrorCode>> = Object.freeze({
   bad_method: 'ERR_TUNNEL_PROTOCOL',
   bad_target: 'ERR_TUNNEL_UNKNOWN_APP',
@@ -125,41 +94,6 @@ const REFUSAL_CODES: Readonly<Record<TunnelRefusal, TunnelErrorCode>> = Object.f
   target_refused: 'ERR_TUNNEL_UNKNOWN_APP',
   draining: 'ERR_TUNNEL_CLOSED',
 });
-
-export interface TunnelErrorOptions {
-  /**
-   * True when no byte of the request reached the app, so the caller may try
-   * another connector.
-   */
-  readonly beforeUpstream: boolean;
-  /** Machine reason for logs: the refusal, the RST code, the Node error code. */
-  readonly reason?: string;
-  readonly connectorId?: string;
-  readonly cause?: unknown;
-}
-
-export class TunnelError extends Error {
-  readonly code: TunnelErrorCode;
-  readonly beforeUpstream: boolean;
-  readonly reason: string;
-  readonly connectorId: string | undefined;
-  /** What a dispatcher answers with. */
-  readonly status: number;
-
-  constructor(code: TunnelErrorCode, message: string, options: TunnelErrorOptions) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'TunnelError';
-    this.code = code;
-    this.beforeUpstream = options.beforeUpstream;
-    this.reason = options.reason ?? code;
-    this.connectorId = options.connectorId;
-    this.status = TUNNEL_ERROR_STATUS[code];
-  }
-}
-
-export function isTunnelError(value: unknown): value is TunnelError {
-  return value instanceof TunnelError;
-}
 
 const REFUSAL_MESSAGES: Readonly<Record<TunnelRefusal, string>> = Object.freeze({
   bad_method: 'The connector refused the stream: not a CONNECT.',

@@ -27,7 +27,8 @@ import { abortReason, awaitConnectAnswer, closedError, connectHeaders } from './
 import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
 import type { StreamSocket } from './stream-socket.ts';
-import { isAppId, startHeartbeat, TunnelError, tunnelSettings, widenConnectionWindow } from './tunnel-protocol.ts';
+import { TunnelError } from '../errors/tunnel-error.ts';
+import { isAppId, startHeartbeat, tunnelSettings, widenConnectionWindow } from './tunnel-protocol.ts';
 
 export interface TunnelSessionOptions {
   readonly connectorId: string;

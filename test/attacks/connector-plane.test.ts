@@ -196,12 +196,12 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
     });
 
     it('refuses a call without a client certificate', async () => {
-      expectRefusal(await call('/.gatehouse/connector/config'), 401, 'ERR_CONNECTOR_CERT', 'no_certificate');
+      expectRefusal(await call('/.gatehouse/connector/config'), 401, 'ERR_CERT_REFUSED', 'no_certificate');
     });
 
     it('refuses a self-signed client certificate', async () => {
       const { cert, key } = selfSigned();
-      expectRefusal(await call('/.gatehouse/connector/config', { cert, key }), 401, 'ERR_CONNECTOR_CERT', 'self_signed');
+      expectRefusal(await call('/.gatehouse/connector/config', { cert, key }), 401, 'ERR_CERT_REFUSED', 'self_signed');
     });
 
     it('refuses a certificate from another CA', async () => {
@@ -213,7 +213,7 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
         { connectorId: connector.connectorId, group: 'default' },
         { validDays: 30, now: Date.now() },
       );
-      expectRefusal(await call('/.gatehouse/connector/config', { cert: rogue.certPem, key: keyPem }), 401, 'ERR_CONNECTOR_CERT', 'other_ca');
+      expectRefusal(await call('/.gatehouse/connector/config', { cert: rogue.certPem, key: keyPem }), 401, 'ERR_CERT_REFUSED', 'other_ca');
     });
 
     it('refuses an expired certificate from our own CA', async () => {
@@ -224,7 +224,7 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
         { connectorId: connector.connectorId, group: 'default' },
         { validDays: 1, now: Date.now() - 10 * 86_400_000 },
       );
-      expectRefusal(await call('/.gatehouse/connector/config', { cert: old.certPem, key: keyPem }), 401, 'ERR_CONNECTOR_CERT', 'expired');
+      expectRefusal(await call('/.gatehouse/connector/config', { cert: old.certPem, key: keyPem }), 401, 'ERR_CERT_REFUSED', 'expired');
     });
 
     it('refuses a certificate from our CA that no registered connector holds', async () => {
@@ -234,7 +234,7 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
         { connectorId: 'c-unknown', group: 'default' },
         { validDays: 30, now: Date.now() },
       );
-      expectRefusal(await call('/.gatehouse/connector/config', { cert: stray.certPem, key: keyPem }), 401, 'ERR_CONNECTOR_CERT', 'unknown_certificate');
+      expectRefusal(await call('/.gatehouse/connector/config', { cert: stray.certPem, key: keyPem }), 401, 'ERR_CERT_REFUSED', 'unknown_certificate');
     });
 
     it('refuses a revoked connector at once, on every route, and closes its event stream', async () => {
@@ -250,7 +250,12 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
         ['/.gatehouse/connector/events', undefined],
         ['/.gatehouse/connector/renew', { csr: createKeyAndCsr().csrPem }],
       ] as const) {
-        expectRefusal(await call(path, { cert: connector.certificate, key: connector.key, ...(body ? { body } : {}) }), 401, 'ERR_CERT_REVOKED', 'revoked');
+        expectRefusal(
+          await call(path, { cert: connector.certificate, key: connector.key, ...(body ? { body } : {}) }),
+          401,
+          'ERR_CONNECTOR_REVOKED',
+          'revoked',
+        );
       }
       assert.equal(harness.audit.ofType('connector.revoked').length, 1);
     });
@@ -300,7 +305,7 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
       const withinGrace = await call('/.gatehouse/connector/config', { cert: connector.certificate, key: connector.key });
       assert.equal(withinGrace.status, 200, 'the old certificate works during the grace period');
       harness.clock.advance(11 * 60_000);
-      expectRefusal(await call('/.gatehouse/connector/config', { cert: connector.certificate, key: connector.key }), 401, 'ERR_CONNECTOR_CERT', 'superseded');
+      expectRefusal(await call('/.gatehouse/connector/config', { cert: connector.certificate, key: connector.key }), 401, 'ERR_CERT_REFUSED', 'superseded');
     });
 
     it('lets an admin query recent audit events, and nobody else', async () => {

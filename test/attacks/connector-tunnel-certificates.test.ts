@@ -119,7 +119,7 @@ describe('attack: tunnels on a retired certificate (real listener, real mTLS)', 
 
     harness.clock.advance(11 * 60_000);
     const infos = await withTimeout(Promise.all(tunnels.servers.map((server) => server.closed)), 10_000, 'the service did not close the old tunnels');
-    assertRetired(infos, sessions, 'ERR_CONNECTOR_CERT', 'superseded');
+    assertRetired(infos, sessions, 'ERR_CERT_REFUSED', 'superseded');
   });
 
   it('does the same when the connector had an event stream and it closed', async function () {
@@ -131,7 +131,7 @@ describe('attack: tunnels on a retired certificate (real listener, real mTLS)', 
     assert.equal(renewed.status, 200, renewed.body);
     harness.clock.advance(11 * 60_000);
     const infos = await withTimeout(Promise.all(tunnels.servers.map((server) => server.closed)), 10_000, 'the service did not close the old tunnels');
-    assertRetired(infos, sessions, 'ERR_CONNECTOR_CERT', 'superseded');
+    assertRetired(infos, sessions, 'ERR_CERT_REFUSED', 'superseded');
   });
 
   it('keeps the tunnels of the new certificate', async function () {
@@ -157,7 +157,7 @@ describe('attack: tunnels on a retired certificate (real listener, real mTLS)', 
     const infos = await withTimeout(Promise.all(tunnels.servers.map((server) => server.closed)), 5_000, 'the service did not close the tunnels');
     for (const session of sessions) assert.equal(session.closed, true);
     assert.equal(infos[0]?.reason, 'refused', JSON.stringify(infos[0]));
-    assert.deepEqual(infos[0]?.refusal, { code: 'ERR_CERT_REVOKED', reason: 'revoked' });
+    assert.deepEqual(infos[0]?.refusal, { code: 'ERR_CONNECTOR_REVOKED', reason: 'revoked' });
   });
 });
 

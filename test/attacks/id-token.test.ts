@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { exportJWK, generateKeyPair } from 'jose';
-import type { GatehouseErrorCode } from '../../src/errors.ts';
+import type { GatehouseErrorCode } from '../../src/errors/index.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 import { createTokenTamper, type ForgedToken, type TokenTamper } from '../support/token-tamper.ts';
 

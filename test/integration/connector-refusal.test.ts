@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConnectorConfigStore } from '../../src/connector/config.ts';
 import { createControlLink } from '../../src/connector/control-link.ts';
-import { isConnectorError, type ConnectorError } from '../../src/connector/errors.ts';
+import { isConnectorError, type ConnectorError } from '../../src/errors/connector-error.ts';
 import type { ConnectorLink, LinkContext } from '../../src/connector/link.ts';
 import { CONFIG_PATH } from '../../src/protocol/connector-api.ts';
 import { ServiceClient } from '../../src/connector/service-client.ts';

@@ -59,6 +59,19 @@ describe('end to end through a real connector (tunnel)', function () {
     assert.equal(stack.backend.seen.length, 0);
   });
 
+  it('answers a WebSocket 503 naming the app too while no connector is online', async () => {
+    const socket = new WebSocket(`${stack.urls.open.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, perMessageDeflate: false });
+    socket.on('error', () => {});
+    const [, response] = (await once(socket, 'unexpected-response')) as [unknown, NodeJS.ReadableStream & { statusCode?: number }];
+    assert.equal(response.statusCode, 503);
+    let text = '';
+    for await (const chunk of response) text += String(chunk);
+    const body = JSON.parse(text) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'ERR_NO_CONNECTOR');
+    assert.match(body.error.message, /"open"/, 'the same sentence as the page, with the app filled in');
+    assert.equal(stack.backend.seen.length, 0);
+  });
+
   describe('with a connector running', () => {
     let connector: { process: RunningProcess; stateDir: string; id: string };
     before(async () => {

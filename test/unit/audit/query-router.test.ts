@@ -7,7 +7,7 @@ import { AuditLog } from '../../../src/audit/audit-log.ts';
 import { AUDIT_EVENTS_PATH, createAuditQueryRouter, type AdminVerifier } from '../../../src/audit/audit-query-router.ts';
 import type { AuditEvent } from '../../../src/audit/events.ts';
 import { recentEvents, type RecentEvents } from '../../../src/audit/recent-events.ts';
-import { GatehouseError } from '../../../src/errors.ts';
+import { GatehouseError } from '../../../src/errors/index.ts';
 
 const BASE = Date.UTC(2025, 0, 31, 8);
 const ADMIN = { sub: 'admin-1', email: 'admin@example.com' };

@@ -8,7 +8,7 @@ import { createAuditSinks } from '../../../src/audit/create-audit-sinks.ts';
 import type { AuditEvent, AuditSink } from '../../../src/audit/events.ts';
 import { auditSettingsSchema } from '../../../src/audit/settings.ts';
 import type { WebhookRequestInit } from '../../../src/audit/webhook-options.ts';
-import { GatehouseConfigError } from '../../../src/errors.ts';
+import { GatehouseConfigError } from '../../../src/errors/index.ts';
 
 describe('audit settings and sinks from the configuration', function () {
   let dir: string;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadGatewayConfigFile } from '../../../src/config/load-file.ts';
 import { parseGatewayConfig } from '../../../src/config/parse.ts';
-import { GatehouseConfigError } from '../../../src/errors.ts';
+import { GatehouseConfigError } from '../../../src/errors/index.ts';
 
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 

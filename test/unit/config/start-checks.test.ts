@@ -11,7 +11,7 @@ import { parseGatewayConfig } from '../../../src/config/parse.ts';
 import type { GatewayConfigInput } from '../../../src/config/schema.ts';
 import { assertionKeyProblem, tlsPairProblem } from '../../../src/config/pem-checks.ts';
 import { startProblems } from '../../../src/config/start-problems.ts';
-import { GatehouseConfigError } from '../../../src/errors.ts';
+import { GatehouseConfigError } from '../../../src/errors/index.ts';
 import { createGateway } from '../../../src/gateway/create-gateway.ts';
 import { createGatewayServer } from '../../../src/gateway/standalone-server.ts';
 import { MIN_SECRET_LENGTH } from '../../../src/limits.ts';

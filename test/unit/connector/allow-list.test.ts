@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { AllowEntryError, parseAllowEntry, parseAllowOption, TargetAllowList } from '../../../src/connector/allow-list.ts';
-import { ConnectorArgumentError } from '../../../src/connector/errors.ts';
+import { ConnectorArgumentError } from '../../../src/errors/connector-error.ts';
 import { connectOrigin, OriginError } from '../../../src/connector/origin.ts';
 
 describe('connector allow-list (--allow)', function () {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConnectorConfigStore, parseConnectorConfig } from '../../../src/connector/config.ts';
-import { ConnectorError } from '../../../src/connector/errors.ts';
+import { ConnectorError } from '../../../src/errors/connector-error.ts';
 
 function document(version: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {

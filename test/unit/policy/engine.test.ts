@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GatehouseConfigError } from '../../../src/errors.ts';
+import { GatehouseConfigError } from '../../../src/errors/index.ts';
 import { createPolicyEngine } from '../../../src/policy/engine.ts';
 import type { PolicyEngineOptions } from '../../../src/policy/engine.ts';
 import type { AccessDecision, AccessFacts, MfaSettings, Policy } from '../../../src/policy/types.ts';

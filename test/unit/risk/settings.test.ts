@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GatehouseConfigError } from '../../../src/errors.ts';
+import { GatehouseConfigError } from '../../../src/errors/index.ts';
 import { createBuiltInRisk } from '../../../src/risk/built-in-risk.ts';
 import { parseRiskSettings } from '../../../src/risk/parse-risk-settings.ts';
 import { riskSettingsSchema } from '../../../src/risk/settings.ts';

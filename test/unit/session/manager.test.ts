@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { parseGatewayConfig, type AppConfig } from '../../../src/config/parse.ts';
-import { GatehouseError } from '../../../src/errors.ts';
+import { GatehouseError } from '../../../src/errors/index.ts';
 import { SESSION_TOUCH_INTERVAL_SECONDS } from '../../../src/limits.ts';
 import { deriveSealKeys } from '../../../src/session/seal-keys.ts';
 import { SessionManager } from '../../../src/session/session-manager.ts';

@@ -10,11 +10,11 @@
  * the link, the transport or a request id (those go to the log, with
  * `service` when the refusal came with the service's JSON error).
  */
-import { ConnectorError, type ServiceErrorBody } from './errors.ts';
+import { ConnectorError, type ServiceErrorBody } from './connector-error.ts';
 
 /** What the service said, from whichever link heard it. */
 export interface ServiceRefusal {
-  /** The service's code, e.g. `ERR_CERT_REVOKED`, `ERR_CONNECTOR_CERT`. */
+  /** The service's code, `ERR_CONNECTOR_REVOKED` or `ERR_CERT_REFUSED` (or a code of an older service). */
   readonly code: string;
   /** The service's machine reason, e.g. `revoked`, `superseded`, `other_ca`; or the TLS alert. */
   readonly reason?: string | undefined;
@@ -28,7 +28,12 @@ export interface RefusalContext {
   readonly cause?: unknown;
 }
 
-const REVOKED_CODE = 'ERR_CERT_REVOKED';
+/**
+ * Services before the codes were merged sent `ERR_CERT_REVOKED` for a
+ * revocation and `ERR_CONNECTOR_CERT` for a refused certificate; a connector
+ * still reads them, so it says the same thing whichever version it talks to.
+ */
+const REVOKED_CODES: ReadonlySet<string> = new Set(['ERR_CONNECTOR_REVOKED', 'ERR_CERT_REVOKED']);
 
 /** The reasons the service gives for refusing a certificate, in an operator's words. */
 const CERTIFICATE_REASONS: Readonly<Record<string, string>> = {
@@ -62,30 +67,33 @@ function explain(reason: string): string {
 
 /** Whether a service code means the connector itself was revoked. */
 export function isRevocation(refusal: ServiceRefusal): boolean {
-  return refusal.code === REVOKED_CODE;
+  return REVOKED_CODES.has(refusal.code);
 }
 
-/**
- * The error the connector stops with when the service refuses it: not
- * retryable, `ERR_CONNECTOR_REVOKED` for a revocation, else `ERR_CERT_REFUSED`.
- */
-export function serviceRefusedConnector(refusal: ServiceRefusal, context: RefusalContext): ConnectorError {
-  const options = {
-    retryable: false,
-    ...(context.service ? { service: context.service } : {}),
-    ...(context.cause !== undefined ? { cause: context.cause } : {}),
-  };
-  if (isRevocation(refusal)) {
-    return new ConnectorError(
-      'ERR_CONNECTOR_REVOKED',
-      `An administrator revoked this connector; the service refuses it from now on. To bring it back, register it again: ${registerAgain(context.serviceUrl)}`,
-      { ...options, reason: 'revoked' },
-    );
-  }
-  const reason = refusal.reason !== undefined && MACHINE_REASON.test(refusal.reason) ? refusal.reason : 'unknown';
+function errorOptions(context: RefusalContext): { service?: ServiceErrorBody; cause?: unknown } {
+  return { ...(context.service ? { service: context.service } : {}), ...(context.cause !== undefined ? { cause: context.cause } : {}) };
+}
+
+/** `ERR_CONNECTOR_REVOKED`: the connector stops, whichever link heard it. */
+export function connectorRevoked(context: RefusalContext): ConnectorError {
+  return new ConnectorError(
+    'ERR_CONNECTOR_REVOKED',
+    `An administrator revoked this connector; the service refuses it from now on. To bring it back, register it again: ${registerAgain(context.serviceUrl)}`,
+    { ...errorOptions(context), reason: 'revoked' },
+  );
+}
+
+/** `ERR_CERT_REFUSED`: the connector stops; `reason` is the service's machine reason or the TLS alert. */
+export function certificateRefused(reason: string | undefined, context: RefusalContext): ConnectorError {
+  const token = reason !== undefined && MACHINE_REASON.test(reason) ? reason : 'unknown';
   return new ConnectorError(
     'ERR_CERT_REFUSED',
-    `The service refused this connector's certificate: ${explain(reason)}. Register the connector again: ${registerAgain(context.serviceUrl)}`,
-    { ...options, reason },
+    `The service refused this connector's certificate: ${explain(token)}. Register the connector again: ${registerAgain(context.serviceUrl)}`,
+    { ...errorOptions(context), reason: token },
   );
+}
+
+/** The error the connector stops with when the service refuses it, from what the service said. */
+export function serviceRefusedConnector(refusal: ServiceRefusal, context: RefusalContext): ConnectorError {
+  return isRevocation(refusal) ? connectorRevoked(context) : certificateRefused(refusal.reason, context);
 }

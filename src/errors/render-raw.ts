@@ -1,0 +1,66 @@
+/**
+ * The raw renderer: an answer written straight onto a socket that no HTTP
+ * server response owns any more (a refused upgrade, a client error before
+ * any request, a refused tunnel upgrade). It is plain HTTP/1.1, always
+ * closes the connection, and carries the same JSON body the plane's own
+ * renderer would: the user's on the gateway, the connector plane's on the
+ * connector listener.
+ */
+import type { Duplex } from 'node:stream';
+import type { GatehouseError } from './gatehouse-error.ts';
+import { connectorPlaneErrorBody } from './render-connector-plane.ts';
+import { authenticateHeader, offeredSignIn, userErrorBody } from './render-user.ts';
+import { ERROR_TABLE } from './table.ts';
+
+/** A reason phrase may hold only visible ASCII and spaces (RFC 9112 §4). */
+function reasonPhrase(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '');
+}
+
+/** One HTTP/1.1 answer with `Connection: close`, as bytes for a socket. */
+export function rawHttpResponse(status: number, reason: string, headers: readonly string[], body = ''): string {
+  const lines = [`HTTP/1.1 ${status} ${reasonPhrase(reason)}`, ...headers, `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+function writeAndClose(socket: Duplex, response: string): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(response, () => socket.destroy());
+}
+
+export interface RejectUpgradeOptions {
+  readonly requestId?: string | undefined;
+  readonly signInUrl?: string | undefined;
+  /** The app the upgrade was for: names it in the message and as the realm. */
+  readonly appId?: string | undefined;
+}
+
+/** Answers a gateway upgrade (or a request the server could not parse) that will not happen, with the user's JSON body. */
+export function rejectUpgrade(socket: Duplex, error: GatehouseError, requestIdOrOptions?: string | RejectUpgradeOptions, signIn?: string): void {
+  const options: RejectUpgradeOptions = typeof requestIdOrOptions === 'object' ? requestIdOrOptions : { requestId: requestIdOrOptions, signInUrl: signIn };
+  const row = ERROR_TABLE[error.code];
+  const body = JSON.stringify(userErrorBody(error, options));
+  const headers = [
+    'Content-Type: application/json; charset=utf-8',
+    'Cache-Control: no-store',
+    'X-Robots-Tag: noindex, nofollow',
+    ...(options.requestId ? [`X-Request-Id: ${options.requestId}`] : []),
+    ...(row.status === 401 ? [`WWW-Authenticate: ${authenticateHeader(options.appId, offeredSignIn(error, options.signInUrl))}`] : []),
+  ];
+  writeAndClose(socket, rawHttpResponse(row.status, row.title, headers, body));
+}
+
+/** Refuses an upgrade on the connector listener (the WebSocket tunnel) with the connector plane's JSON body. */
+export function refuseConnectorUpgrade(socket: Duplex, error: GatehouseError): void {
+  const row = ERROR_TABLE[error.code];
+  const body = JSON.stringify(connectorPlaneErrorBody(error));
+  writeAndClose(socket, rawHttpResponse(row.status, row.title, ['Content-Type: application/json; charset=utf-8', 'Cache-Control: no-store'], body));
+}
+
+/** Refuses a WebSocket handshake that is not one this listener speaks: 400, no body. */
+export function refuseHandshake(socket: Duplex): void {
+  writeAndClose(socket, rawHttpResponse(400, 'Bad Request', []));
+}
