@@ -1,18 +1,50 @@
+/**
+ * The REST side of the connector listener (docs/connector-protocol.md):
+ * registration, configuration, the event stream and renewal for connectors,
+ * and the administrators' list, revoke and move. Each route checks who calls
+ * (a connector's certificate or an admin token), audits refusals, and hands
+ * the change to the connector lifecycle.
+ */
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
+import type { AuditLog } from '../audit/audit-log.ts';
 import { createAuditQueryRouter } from '../audit/audit-query-router.ts';
 import type { AuditEventInput } from '../audit/events.ts';
+import type { RecentEvents } from '../audit/recent-events.ts';
+import type { Clock } from '../clock.ts';
+import type { ConnectorsConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors.ts';
 import { CONNECTOR_BODY_LIMIT_BYTES } from '../limits.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { ConnectorCa } from '../pki/connector-ca.ts';
 import { CsrError } from '../pki/errors.ts';
 import { verifyCsr, type VerifiedCsr } from '../pki/csr.ts';
-import type { AdminIdentity } from './admin-token.ts';
-import { authenticateConnector, type AuthenticatedConnector } from './connector-auth.ts';
-import { connectorErrorHandler, sendConnectorError } from './connector-errors.ts';
-import type { ConnectorService } from './connector-service.ts';
 import { CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
 import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTRATION_INFO_PATH, RENEW_PATH } from '../protocol/connector-api.ts';
+import type { AdminIdentity, AdminTokenVerifier } from './admin-token.ts';
+import type { ConfigVersion } from './config-version.ts';
+import { authenticateConnector, type AuthenticatedConnector } from './connector-auth.ts';
+import { connectorErrorHandler, sendConnectorError } from './connector-errors.ts';
+import type { ConnectorEvents } from './connector-events.ts';
+import type { ConnectorLifecycle } from './connector-lifecycle.ts';
+import type { ConnectorRecord, ConnectorRegistry } from './connector-registry.ts';
+import { isRenewalDue, renewalDueAt } from './renewal-schedule.ts';
+
+export interface ConnectorRoutesOptions {
+  readonly settings: Pick<ConnectorsConfig, 'admin' | 'renewalAge'>;
+  readonly ca: ConnectorCa;
+  readonly registry: ConnectorRegistry;
+  readonly lifecycle: ConnectorLifecycle;
+  readonly configVersion: Pick<ConfigVersion, 'current' | 'documentFor'>;
+  readonly events: ConnectorEvents;
+  readonly adminTokens: AdminTokenVerifier;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** Recent audit events, for the admin query API on this listener. */
+  readonly recentEvents?: RecentEvents | undefined;
+}
 
 const registerBody = z.strictObject({
   csr: z.string().min(1).max(CONNECTOR_BODY_LIMIT_BYTES),
@@ -39,15 +71,16 @@ interface Locals {
   admin?: AdminIdentity;
 }
 
-/** The REST side of the connector listener (docs/connector-protocol.md). */
-export function createConnectorApp(service: ConnectorService): express.Express {
+export function createConnectorApp(options: ConnectorRoutesOptions): express.Express {
+  const { settings, ca, registry, lifecycle, configVersion, events, adminTokens, logger, clock, recentEvents } = options;
+  const renewalDue = (record: ConnectorRecord): boolean => isRenewalDue(record, settings.renewalAge, clock);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   const json = express.json({ limit: CONNECTOR_BODY_LIMIT_BYTES, strict: true });
 
   const audit = (req: Request, res: Response, event: AuditEventInput): void => {
-    service.audit.emit({
+    options.audit.emit({
       clientIp: req.socket.remoteAddress,
       userAgent: req.headers['user-agent'],
       requestId: String(res.getHeader('X-Request-Id')),
@@ -61,9 +94,9 @@ export function createConnectorApp(service: ConnectorService): express.Express {
 
   const requireConnector: RequestHandler = (req, res, next) => {
     try {
-      const connector = authenticateConnector(req, service.ca, service.registry, service.clock());
+      const connector = authenticateConnector(req, ca, registry, clock());
       (res.locals as Locals).connector = connector;
-      service.events.trackSocket(connector.record.id, req.socket, connector.fingerprint256);
+      events.trackSocket(connector.record.id, req.socket, connector.fingerprint256);
       next();
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
@@ -73,7 +106,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
 
   const requireAdmin: RequestHandler = async (req, res, next) => {
     try {
-      (res.locals as Locals).admin = await service.adminTokens.verifyHeader(req.headers.authorization);
+      (res.locals as Locals).admin = await adminTokens.verifyHeader(req.headers.authorization);
       next();
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
@@ -98,7 +131,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
   });
 
   app.get(REGISTRATION_INFO_PATH, (_req, res) => {
-    const admin = service.config.admin;
+    const admin = settings.admin;
     res.json({ issuer: admin.issuer, deviceClientId: admin.deviceClientId, resource: admin.audience, scope: admin.scope });
   });
 
@@ -113,7 +146,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     if (!csr) return;
     let issued;
     try {
-      issued = await service.register(csr, body.data.group, body.data.name, admin);
+      issued = await lifecycle.register(csr, body.data.group, body.data.name, admin);
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       refuse(req, res, error, { admin: admin.sub, group: body.data.group });
@@ -136,19 +169,19 @@ export function createConnectorApp(service: ConnectorService): express.Express {
       refuse(req, res, new GatehouseError('ERR_CONNECTOR_GROUP', 'other_group'), { connectorId: record.id, asked: named });
       return;
     }
-    res.set('Cache-Control', 'no-store').json(service.configFor(record));
+    res.set('Cache-Control', 'no-store').json(configVersion.documentFor(record, renewalDue(record)));
   });
 
   app.get(EVENTS_PATH, requireConnector, (req, res) => {
     const { record } = (res.locals as Locals).connector!;
-    service.events.openStream(record.id, res);
+    events.openStream(record.id, res);
     audit(req, res, { type: 'connector.connected', outcome: 'info', details: { connectorId: record.id, group: record.group } });
     res.once('close', () => {
-      service.audit.emit({ type: 'connector.disconnected', outcome: 'info', details: { connectorId: record.id } });
+      options.audit.emit({ type: 'connector.disconnected', outcome: 'info', details: { connectorId: record.id } });
     });
     // A fresh stream starts with where things stand, so nothing said while it was away is lost.
-    service.events.send(record.id, 'config', { version: service.version });
-    if (service.isRenewalDue(record)) service.events.send(record.id, 'renew', {});
+    events.send(record.id, 'config', { version: configVersion.current });
+    if (renewalDue(record)) events.send(record.id, 'renew', {});
   });
 
   app.post(RENEW_PATH, requireConnector, json, async (req, res) => {
@@ -158,8 +191,8 @@ export function createConnectorApp(service: ConnectorService): express.Express {
       refuse(req, res, new GatehouseError('ERR_BAD_REQUEST', 'invalid_body'), { connectorId: record.id });
       return;
     }
-    if (which === 'current' && !service.isRenewalDue(record)) {
-      const dueAt = new Date((record.certificate.issuedAt + service.config.renewalAge) * 1000).toISOString();
+    if (which === 'current' && !renewalDue(record)) {
+      const dueAt = renewalDueAt(record, settings.renewalAge);
       audit(req, res, { type: 'connector.refused', outcome: 'failure', code: 'ERR_RENEWAL_NOT_DUE', reason: 'not_due', details: { connectorId: record.id } });
       res.status(409).json({
         error: {
@@ -176,7 +209,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     if (!csr) return;
     let renewed;
     try {
-      renewed = await service.renew(record.id, fingerprint256, csr);
+      renewed = await lifecycle.renew(record.id, fingerprint256, csr);
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       refuse(req, res, error, { connectorId: record.id });
@@ -193,14 +226,14 @@ export function createConnectorApp(service: ConnectorService): express.Express {
 
   app.get(ADMIN_CONNECTORS_PATH, requireAdmin, (_req, res) => {
     res.set('Cache-Control', 'no-store').json({
-      connectors: service.registry.all().map((record) => ({
+      connectors: registry.all().map((record) => ({
         id: record.id,
         group: record.group,
         name: record.name ?? null,
         revoked: record.revoked,
-        connected: service.events.isConnected(record.id),
+        connected: events.isConnected(record.id),
         certificate: { notBefore: record.certificate.notBefore, notAfter: record.certificate.notAfter, fingerprint256: record.certificate.fingerprint256 },
-        renewalDue: service.isRenewalDue(record),
+        renewalDue: renewalDue(record),
       })),
     });
   });
@@ -208,7 +241,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
   app.post(`${ADMIN_CONNECTORS_PATH}/:id/revoke`, requireAdmin, async (req, res) => {
     const admin = (res.locals as Locals).admin!;
     try {
-      const record = await service.revoke(String(req.params['id']), admin);
+      const record = await lifecycle.revoke(String(req.params['id']), admin);
       res.json({ id: record.id, revoked: true });
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
@@ -224,7 +257,7 @@ export function createConnectorApp(service: ConnectorService): express.Express {
       return;
     }
     try {
-      const record = await service.moveGroup(String(req.params['id']), body.data.group, admin);
+      const record = await lifecycle.moveGroup(String(req.params['id']), body.data.group, admin);
       res.json({ id: record.id, group: record.group });
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
@@ -232,11 +265,11 @@ export function createConnectorApp(service: ConnectorService): express.Express {
     }
   });
 
-  if (service.recentEvents) {
-    app.use(createAuditQueryRouter({ store: service.recentEvents, verifier: service.adminTokens, audit: service.audit }));
+  if (recentEvents) {
+    app.use(createAuditQueryRouter({ store: recentEvents, verifier: adminTokens, audit: options.audit }));
   }
 
   app.use((_req, res) => sendConnectorError(res, new GatehouseError('ERR_NOT_FOUND', 'no_route')));
-  app.use(connectorErrorHandler(service.logger));
+  app.use(connectorErrorHandler(logger));
   return app;
 }

@@ -1,30 +1,46 @@
-import type { IncomingMessage } from 'node:http';
-import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
-import { GatehouseError } from '../errors.ts';
-import { authenticateConnector, authenticateSocket, type AuthenticatedConnector } from './connector-auth.ts';
-import type { ConnectorService } from './connector-service.ts';
-import { acceptWebSocketTunnel } from '../tunnel/transport-websocket.ts';
-import { refuseTunnel } from '../tunnel/refuse-tunnel.ts';
-import { TunnelSession } from '../tunnel/tunnel-session.ts';
-
 /**
  * Turns authenticated connector connections into tunnel sessions in the
  * pool: TLS connections that negotiated the tunnel ALPN, and (the fallback
  * for networks that pass only WebSocket) upgrades on the tunnel path.
  */
-export class TunnelAcceptor {
-  readonly #service: ConnectorService;
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Clock } from '../clock.ts';
+import { GatehouseError } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { ConnectorCa } from '../pki/connector-ca.ts';
+import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
+import type { CertificateRetirement } from './certificate-retirement.ts';
+import { authenticateConnector, authenticateSocket, type AuthenticatedConnector } from './connector-auth.ts';
+import type { ConnectorRegistry } from './connector-registry.ts';
+import { acceptWebSocketTunnel } from '../tunnel/transport-websocket.ts';
+import { refuseTunnel } from '../tunnel/refuse-tunnel.ts';
+import { TunnelSession } from '../tunnel/tunnel-session.ts';
 
-  constructor(service: ConnectorService) {
-    this.#service = service;
+export interface TunnelAcceptorOptions {
+  readonly ca: ConnectorCa;
+  readonly registry: ConnectorRegistry;
+  readonly tunnels: TunnelPool;
+  readonly retirement: Pick<CertificateRetirement, 'retireTunnel'>;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly clock: Clock;
+}
+
+export class TunnelAcceptor {
+  readonly #options: TunnelAcceptorOptions;
+
+  constructor(options: TunnelAcceptorOptions) {
+    this.#options = options;
   }
 
   /** A TLS connection that negotiated `gatehouse-tunnel/1`: no HTTP/1 parser ever touches it. */
   acceptTls(socket: TLSSocket): void {
     let connector: AuthenticatedConnector;
     try {
-      connector = authenticateSocket(socket, this.#service.ca, this.#service.registry, this.#service.clock());
+      connector = authenticateSocket(socket, this.#options.ca, this.#options.registry, this.#options.clock());
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       this.#refused(error, socket.remoteAddress, 'tls');
@@ -38,7 +54,7 @@ export class TunnelAcceptor {
   async acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let connector: AuthenticatedConnector;
     try {
-      connector = authenticateConnector(req, this.#service.ca, this.#service.registry, this.#service.clock());
+      connector = authenticateConnector(req, this.#options.ca, this.#options.registry, this.#options.clock());
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       this.#refused(error, req.socket.remoteAddress, 'websocket');
@@ -56,17 +72,18 @@ export class TunnelAcceptor {
     const { record, fingerprint256 } = connector;
     // The pool knows each tunnel's certificate: revocation, and the end of a
     // superseded certificate's grace period, close it with a notice.
-    const session = new TunnelSession({ connectorId: record.id, group: record.group, fingerprint256, socket: transport, log: this.#service.logger });
-    this.#service.tunnels.add(session);
+    const { tunnels, audit, logger, retirement } = this.#options;
+    const session = new TunnelSession({ connectorId: record.id, group: record.group, fingerprint256, socket: transport, log: logger });
+    tunnels.add(session);
     const details = { connectorId: record.id, group: record.group, transport: kind, tunnel: session.id };
-    this.#service.audit.emit({ type: 'connector.connected', outcome: 'info', clientIp: tlsSocket.remoteAddress, details });
-    session.once('close', () => this.#service.audit.emit({ type: 'connector.disconnected', outcome: 'info', details }));
+    audit.emit({ type: 'connector.connected', outcome: 'info', clientIp: tlsSocket.remoteAddress, details });
+    session.once('close', () => audit.emit({ type: 'connector.disconnected', outcome: 'info', details }));
     // A WebSocket upgrade takes a moment after its check: a revocation in between must not let it in.
-    this.#service.retireTunnel(session);
+    retirement.retireTunnel(session);
   }
 
   #refused(error: GatehouseError, clientIp: string | undefined, kind: string): void {
-    this.#service.audit.emit({
+    this.#options.audit.emit({
       type: 'connector.refused',
       outcome: 'failure',
       code: error.code,

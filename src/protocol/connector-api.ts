@@ -4,6 +4,8 @@
  * calls them. See docs/connector-protocol.md.
  */
 export const CONNECTOR_API = '/.gatehouse/connector';
+/** The ALPN protocol of these calls on the connector listener, which tells them from tunnels. */
+export const CONNECTOR_API_ALPN = 'http/1.1';
 export const REGISTRATION_INFO_PATH = `${CONNECTOR_API}/registration-info`;
 export const REGISTER_PATH = `${CONNECTOR_API}/register`;
 export const CONFIG_PATH = `${CONNECTOR_API}/config`;

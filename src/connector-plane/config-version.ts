@@ -1,0 +1,109 @@
+/**
+ * The configuration connectors pull: the document each one gets for its
+ * group, and its version number, kept in the store so that every instance
+ * and every restart agrees on it. The version rises whenever what the
+ * documents say changes, and every connected connector is told to pull.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
+import type { ConnectorConfigDocument } from '../protocol/config-document.ts';
+import type { Store } from '../store/store.ts';
+import type { ConnectorEvents } from './connector-events.ts';
+import type { ConnectorRecord } from './connector-registry.ts';
+
+const VERSION_KEY = 'config-version';
+
+interface StoredVersion {
+  readonly version: number;
+  /** Of the settings the documents carry: a start with other apps or settings raises the version. */
+  readonly fingerprint: string;
+}
+
+export interface ConfigVersionOptions {
+  readonly store: Store;
+  readonly apps: readonly AppConfig[];
+  readonly settings: Pick<ConnectorsConfig, 'heartbeatInterval' | 'renewalAge'>;
+  readonly audit: AuditLog;
+  /** Where a new version is announced to the connected connectors. */
+  readonly events: Pick<ConnectorEvents, 'broadcast'>;
+}
+
+export class ConfigVersion {
+  readonly #options: ConfigVersionOptions;
+  readonly #fingerprint: string;
+  #current = 0;
+
+  constructor(options: ConfigVersionOptions) {
+    this.#options = options;
+    this.#fingerprint = settingsFingerprint(options);
+  }
+
+  get current(): number {
+    return this.#current;
+  }
+
+  /** Reads the stored version, raising it if the apps or settings changed since it was stored. */
+  async load(): Promise<void> {
+    const raw = await this.#options.store.get(VERSION_KEY);
+    const stored = raw === undefined ? undefined : (JSON.parse(raw) as StoredVersion);
+    if (!stored || stored.fingerprint !== this.#fingerprint) await this.bump('configuration_loaded');
+    else this.#current = stored.version;
+  }
+
+  /** Raises the version and tells every connected connector to pull again. */
+  async bump(reason: string): Promise<number> {
+    const { store, audit, events } = this.#options;
+    for (;;) {
+      const raw = await store.get(VERSION_KEY);
+      const stored: StoredVersion = raw === undefined ? { version: 0, fingerprint: '' } : (JSON.parse(raw) as StoredVersion);
+      const next: StoredVersion = { version: stored.version + 1, fingerprint: this.#fingerprint };
+      if (await store.compareAndSet(VERSION_KEY, raw, JSON.stringify(next))) {
+        this.#current = next.version;
+        break;
+      }
+    }
+    audit.emit({ type: 'config.changed', outcome: 'info', reason, details: { version: this.#current } });
+    events.broadcast('config', { version: this.#current });
+    return this.#current;
+  }
+
+  /** The document a connector pulls: the apps of its group, at the current version. */
+  documentFor(record: ConnectorRecord, renewalDue: boolean): ConnectorConfigDocument {
+    const { apps, settings } = this.#options;
+    return {
+      version: this.#current,
+      connectorId: record.id,
+      group: record.group,
+      apps: apps
+        .filter((app) => app.connectorGroup === record.group)
+        .map((app) => ({
+          id: app.id,
+          internalUrl: app.internalUrl,
+          ...(app.internalTls
+            ? {
+                tls: {
+                  ...(app.internalTls.ca ? { ca: app.internalTls.ca } : {}),
+                  ...(app.internalTls.serverName ? { servername: app.internalTls.serverName } : {}),
+                },
+              }
+            : {}),
+        })),
+      heartbeatIntervalSeconds: settings.heartbeatInterval,
+      renewal: {
+        ageSeconds: settings.renewalAge,
+        issuedAt: new Date(record.certificate.issuedAt * 1000).toISOString(),
+        due: renewalDue,
+      },
+    };
+  }
+}
+
+function settingsFingerprint({ apps, settings }: Pick<ConfigVersionOptions, 'apps' | 'settings'>): string {
+  const relevant = {
+    apps: apps.map((app) => [app.id, app.internalUrl, app.connectorGroup, app.internalTls ?? null]),
+    heartbeat: settings.heartbeatInterval,
+    renewalAge: settings.renewalAge,
+  };
+  return createHash('sha256').update(JSON.stringify(relevant)).digest('base64url');
+}
