@@ -7,7 +7,7 @@
  */
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
 import type { TunnelSession } from '../tunnel/tunnel-session.ts';
 import { certificateStanding } from './connector-auth.ts';

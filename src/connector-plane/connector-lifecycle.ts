@@ -8,7 +8,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditUser } from '../audit/events.ts';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
 import type { VerifiedCsr } from '../pki/csr.ts';
 import type { IssuedCertificateAnswer } from '../protocol/issued-certificate.ts';
@@ -96,7 +96,7 @@ export class ConnectorLifecycle {
     const updated: ConnectorRecord = { ...record, revoked: true, revokedAt: now, ...(by ? { revokedBy: by.sub } : {}) };
     await registry.save(updated);
     // Tunnels first, with the notice: the connector learns why from any link.
-    void tunnels.closeConnector(id, { code: 'ERR_CERT_REVOKED', reason: 'revoked' });
+    void tunnels.closeConnector(id, { code: 'ERR_CONNECTOR_REVOKED', reason: 'revoked' });
     events.disconnect(id, 'revoked');
     audit.emit({ type: 'connector.revoked', outcome: 'success', user: by, details: { connectorId: id, group: record.group } });
     await configVersion.bump('connector_revoked');
@@ -118,7 +118,7 @@ export class ConnectorLifecycle {
 
   async #renewNow(connectorId: string, fingerprint256: string, csr: VerifiedCsr): Promise<RenewalAnswer> {
     const record = this.#existing(connectorId);
-    if (record.revoked) throw new GatehouseError('ERR_CERT_REVOKED', 'revoked');
+    if (record.revoked) throw new GatehouseError('ERR_CONNECTOR_REVOKED', 'revoked');
     if (record.certificate.fingerprint256 !== fingerprint256) {
       const current = record.certificate;
       if (current.pem === undefined || current.publicKeyFingerprint256 !== csr.publicKeyFingerprint256) {

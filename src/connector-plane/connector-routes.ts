@@ -14,7 +14,7 @@ import type { AuditEventInput } from '../audit/events.ts';
 import type { RecentEvents } from '../audit/recent-events.ts';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
 import { CONNECTOR_BODY_LIMIT_BYTES } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
@@ -25,7 +25,8 @@ import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTR
 import type { AdminIdentity, AdminTokenVerifier } from './admin-token.ts';
 import type { ConfigVersion } from './config-version.ts';
 import { authenticateConnector, type AuthenticatedConnector } from './connector-auth.ts';
-import { connectorErrorHandler, sendConnectorError } from './connector-errors.ts';
+import { connectorErrorHandler } from './connector-errors.ts';
+import { sendConnectorError } from '../errors/render-connector-plane.ts';
 import type { ConnectorEvents } from './connector-events.ts';
 import type { ConnectorLifecycle } from './connector-lifecycle.ts';
 import type { ConnectorRecord, ConnectorRegistry } from './connector-registry.ts';

@@ -8,7 +8,8 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../clock.ts';
-import { GatehouseError } from '../errors.ts';
+import { GatehouseError } from '../errors/index.ts';
+import { refuseConnectorUpgrade } from '../errors/render-raw.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
 import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
@@ -58,10 +59,7 @@ export class TunnelAcceptor {
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       this.#refused(error, req.socket.remoteAddress, 'websocket');
-      const body = JSON.stringify({ error: { code: error.code, reason: error.reason, message: error.message } });
-      socket.end(
-        `HTTP/1.1 ${error.status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      refuseConnectorUpgrade(socket, error);
       return;
     }
     const stream = await acceptWebSocketTunnel(req, socket, head);
