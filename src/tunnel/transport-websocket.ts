@@ -7,7 +7,7 @@
  *
  * HTTP/2 runs over `createWebSocketStream`, a JavaScript stream, never over
  * the upgraded TLS socket itself: Node 24 aborts the process when HTTP/2 is
- * given a TLS socket taken from an HTTP upgrade (test/unit/tunnel/abort.test.ts).
+ * given a TLS socket taken from an HTTP upgrade (test/integration/tunnel/abort.test.ts).
  * `createWebSocketStream` pauses the WebSocket when `push()` returns false
  * and resumes it in `_read`, so backpressure holds.
  */

@@ -7,7 +7,7 @@
  *
  * Only ever hand this a socket no HTTP/1 parser has touched: Node 24 aborts
  * the process when HTTP/2 runs over a TLS socket taken from an HTTP upgrade
- * (test/unit/tunnel/abort.test.ts).
+ * (test/integration/tunnel/abort.test.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
