@@ -1,3 +1,10 @@
+/**
+ * Certificate fingerprints, in the one form a user sees everywhere (the admin
+ * API, `gatehouse-connector status`, the connector's log): SHA-256 of the DER,
+ * lowercase hex without separators, the form `sha256sum` prints and a script
+ * can compare byte for byte. `openssl x509 -noout -fingerprint -sha256` and
+ * Node print the same bytes as "AB:CD:…"; normalizeFingerprint reads those.
+ */
 import { createHash, X509Certificate } from 'node:crypto';
 
 /** Fingerprints are compared and stored as lowercase hex without separators. */
