@@ -1,3 +1,8 @@
+/**
+ * Administrators on the connector plane: their bearer tokens, verified
+ * against the identity provider's keys, become the admin who registers,
+ * revokes or moves connectors.
+ */
 import * as jose from 'jose';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';

@@ -1,3 +1,8 @@
+/**
+ * Which connector a connection belongs to, by its client certificate: TLS
+ * checked it against the connector CA, it is checked again here, and the
+ * registry must still accept it.
+ */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { ConnectorCa } from '../pki/connector-ca.ts';

@@ -1,9 +1,13 @@
+/**
+ * The connector listener's last middleware: whatever a route threw becomes
+ * the connector plane's coded JSON (a body too large, a malformed body, or an
+ * internal error, logged).
+ */
 import type { ErrorRequestHandler } from 'express';
 import { GatehouseError } from '../errors/gatehouse-error.ts';
 import { sendConnectorError } from '../errors/render-connector-plane.ts';
 import type { Logger } from '../logging/logger.ts';
 
-/** The connector listener's last middleware: whatever was thrown becomes the connector plane's coded JSON. */
 export function connectorErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     if (error instanceof GatehouseError) {

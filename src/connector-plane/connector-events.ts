@@ -1,3 +1,7 @@
+/**
+ * What the service tells connected connectors outside their own calls: the
+ * event streams it writes to, and the sockets it cuts on revocation.
+ */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 

@@ -1,3 +1,7 @@
+/**
+ * The registered connectors and their certificates, durable in the store and
+ * indexed in memory by certificate fingerprint.
+ */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Store } from '../store/store.ts';
