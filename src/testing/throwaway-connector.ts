@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConnectorEvents } from '../connector/connector-events.ts';
 import { registerConnector } from '../connector/register.ts';
 import { runConnector } from '../connector/supervisor.ts';
 import type { TunnelTransport } from '../connector/link-dialer.ts';
@@ -11,6 +12,7 @@ import { MAX_TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import { TestingError } from './errors.ts';
 import { testingHooksOf } from './testing-hooks.ts';
 
+/** Options of `startThrowawayConnector()`. */
 export interface ThrowawayConnectorOptions {
   /** A gateway created with `{ testing: true }` and `connectors` configured. */
   readonly gateway: Gateway;
@@ -41,6 +43,7 @@ export interface ThrowawayConnectorOptions {
   readonly progress?: (line: string) => void;
 }
 
+/** A registered connector running in-process, from `startThrowawayConnector()`; `stop()` it after the test. */
 export interface ThrowawayConnector {
   readonly connectorId: string;
   readonly group: string;
@@ -113,12 +116,20 @@ export async function startThrowawayConnector(options: ThrowawayConnectorOptions
     });
 
     // The connector says when it has applied its configuration: before that it refuses every stream.
+    // It runs in this process, so its typed events arrive as objects: nothing to parse, no output channel to keep apart.
     let configured = false;
-    const progress = (line: string): void => {
-      if (/^configuration version \d+ applied/.test(line)) configured = true;
-      options.progress?.(line);
-    };
-    running = runConnector({ stateDir, signal: stop.signal, tunnels, transport: options.transport ?? 'tls', progress });
+    const events = new ConnectorEvents();
+    events.once('configApplied', () => {
+      configured = true;
+    });
+    running = runConnector({
+      stateDir,
+      signal: stop.signal,
+      tunnels,
+      transport: options.transport ?? 'tls',
+      events,
+      ...(options.progress ? { progress: options.progress } : {}),
+    });
     let ended: { error: unknown } | undefined;
     running.then(
       () => (ended ??= { error: undefined }),
