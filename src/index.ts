@@ -1,30 +1,42 @@
+/**
+ * `gatehouse`: the cloud side, mounted on your Express app.
+ *
+ * `createGateway()` builds every step of the request path from one validated
+ * configuration and hands back one handler to mount; the steps are not
+ * exported one by one, because each needs the others' state (sealing keys,
+ * the app table, the audit log). What else is here is what that one call
+ * takes and gives: the configuration, the errors it throws and the audit
+ * sinks it writes to. The exact list is pinned by
+ * test/unit/structure/public-api.test.ts.
+ */
+
+// The gateway, mounted on your app or on a server of its own.
 export { createGateway } from './gateway/create-gateway.ts';
-export type { Gateway, GatewayOptions, ForwarderFactoryContext } from './gateway/create-gateway.ts';
+export type { Gateway, GatewayOptions } from './gateway/create-gateway.ts';
 export { createGatewayServer } from './gateway/standalone-server.ts';
 export type { GatewayServer } from './gateway/standalone-server.ts';
+
+// Its configuration: validated once, from an object or a YAML/JSON file.
 export { parseGatewayConfig } from './config/parse.ts';
-export type { GatewayConfig, AppConfig, SessionSecret } from './config/parse.ts';
+export type { GatewayConfig, AppConfig } from './config/parse.ts';
 export { loadGatewayConfigFile } from './config/load-file.ts';
 export type { GatewayConfigInput } from './config/schema.ts';
-export { GatehouseError, GatehouseConfigError, ERROR_TABLE } from './errors.ts';
-export type { GatehouseErrorCode, GatehouseStep } from './errors.ts';
-export { robotsDenier, ROBOTS_TXT } from './robots/robots-denier.ts';
-export { appResolution } from './request/app-resolution.ts';
-export { requestContext } from './request/request-context.ts';
-export { sessionGate } from './middleware/session-gate.ts';
-export { oidcPreauth } from './middleware/oidc-preauth.ts';
-export { createDirectForwarder } from './forwarding/direct-forwarder.ts';
-export type { Forwarder } from './forwarding/direct-forwarder.ts';
-export { wantsRedirect } from './request/wants-redirect.ts';
-export { getIdentity, getRequestContext } from './request/context.ts';
-export type { Identity, RequestContext } from './request/context.ts';
-export * from './audit/index.ts';
-export { createBuiltInRisk, combineRisk, safeRiskProvider } from './risk/index.ts';
-export type { BuiltInRisk, RiskSettingsInput } from './risk/index.ts';
-export { createPolicyEngine } from './policy/engine.ts';
-export type { AccessDecision, AccessFacts, Policy, PolicyOutcome, RiskLevel, RiskProvider } from './policy/types.ts';
-export { TESTING_HOOKS } from './gateway/create-gateway.ts';
-export type { TestSessionUser, TestingHooks } from './gateway/create-gateway.ts';
-export { MemorySessionStore } from './session/session-store.ts';
+
+// What it throws, and the codes its error pages and audit events carry.
+export { GatehouseError, GatehouseConfigError } from './errors/index.ts';
+export type { GatehouseErrorCode, GatehouseStep } from './errors/index.ts';
+
+// Where its audit events go (`GatewayOptions.audit`).
+export { jsonLinesSink, memorySink } from './audit/audit-log.ts';
+export type { AuditLog, MemorySink } from './audit/audit-log.ts';
+export { fileSink } from './audit/file-sink.ts';
+export type { FileSink, FileSinkOptions } from './audit/file-sink.ts';
+export { webhookSink } from './audit/webhook-sink.ts';
+export type { WebhookSink } from './audit/webhook-sink.ts';
+export type { WebhookSinkOptions } from './audit/webhook-options.ts';
+export type { AuditEvent, AuditEventType, AuditOutcome, AuditSink, AuditUser } from './audit/events.ts';
+
+// What it can be given in place of its defaults.
+export type { RiskLevel, RiskProvider } from './policy/types.ts';
 export type { SessionStore, SessionSideData } from './session/session-store.ts';
 export type { Clock } from './clock.ts';

@@ -35,6 +35,7 @@ export interface AppOutsideAllowList {
   readonly target: string;
 }
 
+/** Each event a running connector emits on `RunConnectorOptions.events`, with what it carries. */
 export type ConnectorEventMap = {
   starting: [
     {

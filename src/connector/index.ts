@@ -1,19 +1,17 @@
-/** `gatehouse/connector`: the on-premises connector's runtime. */
+/**
+ * `gatehouse/connector`: the on-premises connector, for running it inside
+ * your own process instead of the `gatehouse-connector` command. Register
+ * once with an administrator's token, then run: the connector dials out to
+ * the service and never listens. The exact list is pinned by
+ * test/unit/structure/public-api.test.ts.
+ */
 export { registerConnector } from './register.ts';
 export type { RegisterOptions, RegistrationSummary } from './register.ts';
 export { runConnector } from './supervisor.ts';
 export type { RunConnectorOptions, ReconnectPolicy } from './supervisor.ts';
+export { ConnectorEvents } from './connector-events.ts';
+export type { ConnectorEventMap } from './connector-events.ts';
 export { connectorStatus } from './status.ts';
 export type { ConnectorStatus, ConnectorStatusOptions } from './status.ts';
-export { formatConnectorStatus } from './status-format.ts';
-export { obtainAdminTokenByDeviceLogin, fetchRegistrationInfo } from './device-login.ts';
-export type { DeviceLoginOptions, RegistrationInfo } from './device-login.ts';
-export { ConnectorConfigStore, parseConnectorConfig } from './config.ts';
-export type { AllowedApp, AppliedConfig, ApplyResult } from './config.ts';
-export type { ConnectorLink, LinkContext } from './link.ts';
-export { ServiceClient } from './service-client.ts';
-export type { ServiceClientOptions } from './service-client.ts';
-export { ConnectorError, ConnectorArgumentError, isConnectorError } from './errors.ts';
-export type { ConnectorErrorCode, ServiceErrorBody } from './errors.ts';
-export { STATE_FILES } from './state.ts';
-export type { ConnectorRecord } from './state.ts';
+export { ConnectorError, ConnectorArgumentError } from '../errors/connector-error.ts';
+export type { ConnectorErrorCode } from '../errors/connector-codes.ts';

@@ -1,8 +1,10 @@
-import type { Gateway, TestSessionUser } from '../gateway/create-gateway.ts';
+import type { Gateway } from '../gateway/create-gateway.ts';
+import type { TestSessionUser } from '../gateway/testing-hooks.ts';
 import { TestingError } from './errors.ts';
 import { agentFor, type TestedApp, type TestingAgent } from './load-supertest.ts';
 import { publishedApp, testingHooksOf } from './testing-hooks.ts';
 
+/** Options of `signedInAgent()` and `anonymousAgent()`. */
 export interface AgentOptions {
   /** Host header to send. Default: the host of the app's externalUrl. */
   readonly host?: string;
