@@ -1,9 +1,12 @@
 /**
- * The service's side of the WebSocket fallback transport, for networks whose
- * proxies pass only WebSocket. The connector upgrades
- * `/.gatehouse/connector/tunnel` on the connector listener (with its client
- * certificate, checked by the caller before this runs); HTTP/2 then runs
- * over the WebSocket's byte stream exactly as over the TLS transport.
+ * The WebSocket fallback transport, for networks whose proxies pass only
+ * WebSocket: what both processes must agree on (the settings, the byte
+ * stream HTTP/2 runs over, the keepalive) and the service's side, which
+ * accepts the upgrade. The connector upgrades `/.gatehouse/connector/tunnel`
+ * on the connector listener (its dialling is src/connector/dial-websocket.ts),
+ * with its client certificate, checked by the caller before
+ * acceptWebSocketTunnel runs; HTTP/2 then runs over the WebSocket's byte
+ * stream exactly as over the TLS transport.
  *
  * HTTP/2 runs over `createWebSocketStream`, a JavaScript stream, never over
  * the upgraded TLS socket itself: Node 24 aborts the process when HTTP/2 is
@@ -17,6 +20,13 @@ import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import { refuseHandshake } from '../errors/render-raw.ts';
 import { TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES, TUNNEL_WEBSOCKET_PING_INTERVAL_MS } from '../limits.ts';
 import { TUNNEL_WEBSOCKET_PROTOCOL } from './tunnel-protocol.ts';
+
+/** The WebSocket settings of both ends of a tunnel. */
+export const TUNNEL_WEBSOCKET_SETTINGS = Object.freeze({
+  // Compression would cost memory per connection and buys nothing on TLS-carried HTTP/2.
+  perMessageDeflate: false,
+  maxPayload: TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES,
+});
 
 export interface WebSocketTunnelOptions {
   /** Largest WebSocket message accepted. Default TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES. */
@@ -52,8 +62,8 @@ export function keepWebSocketAlive(ws: WebSocket, intervalMs: number): void {
   });
 }
 
-/** The stream HTTP/2 runs over: binary messages only. */
-export function webSocketTunnelStream(ws: WebSocket, pingIntervalMs: number): Duplex {
+/** The stream HTTP/2 runs over, on either end: binary messages only. */
+export function webSocketTunnelStream(ws: WebSocket, pingIntervalMs: number = TUNNEL_WEBSOCKET_PING_INTERVAL_MS): Duplex {
   keepWebSocketAlive(ws, pingIntervalMs);
   const stream = createWebSocketStream(ws);
   // The stream ends only when the WebSocket closed, and then its writable
@@ -84,9 +94,8 @@ export function acceptWebSocketTunnel(req: IncomingMessage, socket: Duplex, head
     const server = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      // Compression would cost memory per connection and buys nothing on TLS-carried HTTP/2.
-      perMessageDeflate: false,
-      maxPayload: options.maxPayload ?? TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES,
+      ...TUNNEL_WEBSOCKET_SETTINGS,
+      ...(options.maxPayload !== undefined ? { maxPayload: options.maxPayload } : {}),
       handleProtocols: (protocols) => (protocols.has(TUNNEL_WEBSOCKET_PROTOCOL) ? TUNNEL_WEBSOCKET_PROTOCOL : false),
     });
     // ws closes the socket without calling back when the handshake is malformed.
@@ -94,7 +103,7 @@ export function acceptWebSocketTunnel(req: IncomingMessage, socket: Duplex, head
     socket.once('close', onClose);
     server.handleUpgrade(req, socket, head, (ws) => {
       socket.off('close', onClose);
-      resolve(webSocketTunnelStream(ws, options.pingIntervalMs ?? TUNNEL_WEBSOCKET_PING_INTERVAL_MS));
+      resolve(webSocketTunnelStream(ws, options.pingIntervalMs));
     });
   });
 }

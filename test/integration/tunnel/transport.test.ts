@@ -4,7 +4,8 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
-import { dialTlsTunnel, dialTunnel } from '../../../src/connector/link-dialer.ts';
+import { dialTlsTunnel } from '../../../src/connector/dial-tls.ts';
+import { dialTunnel } from '../../../src/connector/link-dialer.ts';
 import { keepWebSocketAlive } from '../../../src/tunnel/transport-websocket.ts';
 import { TUNNEL_ALPN } from '../../../src/tunnel/tunnel-protocol.ts';
 import { createTestPki, startConnectorSide, startRelay, startServiceSide, type ServiceSide, type TestPki } from '../../support/tunnel-harness.ts';

@@ -1,25 +1,20 @@
 /**
  * The connector's side of the WebSocket fallback transport: an upgrade to
  * `wss://<service>/.gatehouse/connector/tunnel` with the client certificate,
- * for networks whose proxies pass only WebSocket. HTTP/2 then runs over the
- * WebSocket's byte stream (`createWebSocketStream`, which pauses the socket
- * when its reader is full), exactly as over the TLS transport.
+ * for networks whose proxies pass only WebSocket. What both ends share (the
+ * settings, the byte stream HTTP/2 runs over, keepalive) is in
+ * src/tunnel/transport-websocket.ts.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
-import {
-  TUNNEL_DIAL_TIMEOUT_MS,
-  TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES,
-  TUNNEL_WEBSOCKET_PING_INTERVAL_MS,
-  TUNNEL_WEBSOCKET_REFUSAL_BODY_BYTES,
-} from '../limits.ts';
+import { TUNNEL_DIAL_TIMEOUT_MS, TUNNEL_WEBSOCKET_REFUSAL_BODY_BYTES } from '../limits.ts';
+import { TUNNEL_WEBSOCKET_SETTINGS, webSocketTunnelStream } from '../tunnel/transport-websocket.ts';
 import { TUNNEL_WEBSOCKET_PATH, TUNNEL_WEBSOCKET_PROTOCOL } from '../tunnel/tunnel-protocol.ts';
-import { webSocketTunnelStream } from '../tunnel/transport-websocket.ts';
 import type { ConnectorError } from '../errors/connector-error.ts';
+import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './dial-options.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapHttpError, mapTransportError } from './service-errors.ts';
-import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './link-dialer.ts';
 
 /** Reads at most `limit` bytes of a refusal's body, for the error message. */
 function readRefusal(res: IncomingMessage, limit: number): Promise<string> {
@@ -61,9 +56,7 @@ export function dialWebSocketTunnel(options: TunnelDialOptions): Promise<Duplex>
       ...(options.servername !== undefined ? { servername: options.servername } : {}),
       rejectUnauthorized: true,
       handshakeTimeout: timeoutMs,
-      // Compression would cost memory per connection and buys nothing on HTTP/2 frames.
-      perMessageDeflate: false,
-      maxPayload: TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES,
+      ...TUNNEL_WEBSOCKET_SETTINGS,
     });
     let settled = false;
     const settle = (): void => {
@@ -83,7 +76,7 @@ export function dialWebSocketTunnel(options: TunnelDialOptions): Promise<Duplex>
     };
     const onOpen = (): void => {
       settle();
-      resolve(webSocketTunnelStream(ws, TUNNEL_WEBSOCKET_PING_INTERVAL_MS));
+      resolve(webSocketTunnelStream(ws));
     };
     const onRefused = (_req: unknown, res: IncomingMessage): void => {
       const status = res.statusCode ?? 0;
