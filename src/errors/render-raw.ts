@@ -39,8 +39,7 @@ export interface RejectUpgradeOptions {
 }
 
 /** Answers a gateway upgrade (or a request the server could not parse) that will not happen, with the user's JSON body. */
-export function rejectUpgrade(socket: Duplex, error: GatehouseError, requestIdOrOptions?: string | RejectUpgradeOptions, signIn?: string): void {
-  const options: RejectUpgradeOptions = typeof requestIdOrOptions === 'object' ? requestIdOrOptions : { requestId: requestIdOrOptions, signInUrl: signIn };
+export function rejectUpgrade(socket: Duplex, error: GatehouseError, options: RejectUpgradeOptions = {}): void {
   const row = ERROR_TABLE[error.code];
   const body = JSON.stringify(userErrorBody(error, options));
   const headers = [

@@ -105,7 +105,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
       }
       const headers = upstreamRequestHeaders(req, app, context, rules, 'upgrade');
       if (headers instanceof GatehouseError) {
-        rejectUpgrade(socket, refuse(req, headers), context.requestId);
+        rejectUpgrade(socket, refuse(req, headers), { requestId: context.requestId, appId: app.id });
         return;
       }
       forwardUpgrade(req, socket, head, {
@@ -114,7 +114,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         headers,
         filterHead,
         timeoutMs,
-        onFailure: (error) => rejectUpgrade(socket, failureOf(error, req, options), context.requestId),
+        onFailure: (error) => rejectUpgrade(socket, failureOf(error, req, options), { requestId: context.requestId, appId: app.id }),
       });
     },
   };

@@ -59,7 +59,7 @@ describe('the error renderers', function () {
   it('offers a fresh sign-in on a refused upgrade only where the table says it helps, as a page does', async function () {
     const error = new GatehouseError('ERR_POLICY_DENIED', 'location');
     onRequest = (req, res) => sendError(req, res, error, { signInUrl: '/.gatehouse/signin', format: 'json' });
-    onUpgrade = (socket) => rejectUpgrade(socket, error, 'unknown', '/.gatehouse/signin');
+    onUpgrade = (socket) => rejectUpgrade(socket, error, { requestId: 'unknown', signInUrl: '/.gatehouse/signin' });
     const http = await ask(false);
     const raw = await ask(true);
     assert.equal(raw.status, 403);
