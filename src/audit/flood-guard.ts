@@ -1,4 +1,4 @@
-import { networkOf } from '../risk/network.ts';
+import { networkOf } from '../ip/network-key.ts';
 import { AUDIT_REPEAT_KEYS, AUDIT_REPEAT_REASONS_PER_SOURCE, AUDIT_REPEAT_WINDOW_MS, AUDIT_REPEATS_PER_WINDOW } from '../limits.ts';
 import type { AuditEventInput, AuditEventType } from './events.ts';
 

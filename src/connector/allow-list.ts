@@ -17,18 +17,18 @@
  * Checked on every tunnel stream before any connection is opened (origin.ts).
  */
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { BlockList, isIPv4, isIPv6, type LookupFunction } from 'node:net';
+import { BlockList, isIPv6, type LookupFunction } from 'node:net';
+import { parseIp, type IpFamily } from '../ip/address.ts';
+import { parseCidr } from '../ip/cidr.ts';
 import { MAX_ALLOW_ENTRY_LENGTH, MAX_ALLOW_LIST_ENTRIES } from '../limits.ts';
 import { ConnectorArgumentError } from '../errors/connector-error.ts';
-
-type Family = 'ipv4' | 'ipv6';
 
 interface NetworkEntry {
   readonly kind: 'network';
   readonly text: string;
   readonly address: string;
   readonly prefix: number;
-  readonly family: Family;
+  readonly family: IpFamily;
   readonly port: number | undefined;
 }
 
@@ -57,7 +57,6 @@ export class AllowEntryError extends Error {
 
 const HOST_LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
 const HOST_NAME = new RegExp(`^${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
-const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
 
 function parsePort(entry: string, text: string): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
@@ -65,18 +64,11 @@ function parsePort(entry: string, text: string): number {
   return port;
 }
 
-function parsePrefix(entry: string, text: string | undefined, family: Family): number {
-  const max = family === 'ipv4' ? 32 : 128;
-  if (text === undefined) return max;
-  const prefix = /^\d{1,3}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(prefix >= 0 && prefix <= max)) throw new AllowEntryError(entry, `the prefix length must be from 0 to ${max}, got "${text}"`);
-  return prefix;
-}
-
 function network(entry: string, text: string, address: string, prefixText: string | undefined, port: number | undefined): NetworkEntry {
-  const family: Family | undefined = isIPv4(address) ? 'ipv4' : isIPv6(address) ? 'ipv6' : undefined;
-  if (family === undefined) throw new AllowEntryError(entry, `"${address}" is not an IPv4 or IPv6 address`);
-  return { kind: 'network', text, address, prefix: parsePrefix(entry, prefixText, family), family, port };
+  const cidr = prefixText === undefined ? address : `${address}/${prefixText}`;
+  const range = parseCidr(cidr);
+  if (typeof range === 'string') throw new AllowEntryError(entry, `"${cidr}" ${range}`);
+  return { kind: 'network', text, address: range.network.address, prefix: range.prefix, family: range.network.family, port };
 }
 
 /** Parses one `--allow` value; throws AllowEntryError. */
@@ -109,14 +101,9 @@ export function parseAllowEntry(raw: string): AllowEntry {
   return { kind: 'host', text: entry, host: target, port };
 }
 
-/** Strips the IPv4-mapped IPv6 form, so that `::ffff:10.0.0.1` is judged as 10.0.0.1. */
-function normaliseAddress(address: string): { address: string; family: Family } | undefined {
-  const bare = address.replace(/^\[|\]$/g, '');
-  const mapped = IPV4_MAPPED.exec(bare);
-  if (mapped?.[1] !== undefined && isIPv4(mapped[1])) return { address: mapped[1], family: 'ipv4' };
-  if (isIPv4(bare)) return { address: bare, family: 'ipv4' };
-  if (isIPv6(bare)) return { address: bare, family: 'ipv6' };
-  return undefined;
+/** An address literal (bracketed or not), IPv4-mapped IPv6 judged as the IPv4 address it carries. */
+function normaliseAddress(address: string): { address: string; family: IpFamily } | undefined {
+  return parseIp(address.replace(/^\[|\]$/g, ''));
 }
 
 /** Thrown through the connection's lookup when no address of a host name is allowed. */

@@ -3,7 +3,7 @@ import { compilePolicy } from './compile.ts';
 import type { CompiledPolicy } from './compile.ts';
 import { evaluatePolicy } from './evaluate-policy.ts';
 import type { RequestView } from './evaluate-policy.ts';
-import { parseIp } from './ip.ts';
+import { parseIp } from '../ip/address.ts';
 import { compileNamedLocations } from './locations.ts';
 import { requestPathForms } from './request-path.ts';
 import type { AccessDecision, AccessFacts, MfaSettings, Policy, PolicyOutcome, StepUpRequest } from './types.ts';

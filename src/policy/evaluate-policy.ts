@@ -10,7 +10,7 @@ import { checkBlock } from './grants/block.ts';
 import { checkClaims } from './grants/claims.ts';
 import { checkMfa } from './grants/mfa.ts';
 import type { ControlResult } from './grants/result.ts';
-import type { IpAddress } from './ip.ts';
+import type { IpAddress } from '../ip/address.ts';
 import { checkSessionControls } from './session-controls.ts';
 import type { AccessFacts, MfaSettings, PolicyOutcome, Remedy } from './types.ts';
 

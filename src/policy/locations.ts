@@ -1,6 +1,6 @@
 import { BlockList } from 'node:net';
-import { parseCidr } from './ip.ts';
-import type { IpAddress } from './ip.ts';
+import type { IpAddress } from '../ip/address.ts';
+import { blockListHas, blockListOf, parseCidr, type IpRange } from '../ip/cidr.ts';
 
 /**
  * Named locations and inline ranges compiled once into `node:net` BlockLists,
@@ -49,18 +49,15 @@ export function resolveLocation(entry: string, named: NamedLocations, where: str
 /** Whether the client is in the location; an unknown address is only in `any`. */
 export function locationContains(ref: LocationRef, ip: IpAddress | undefined): boolean {
   if (ref.any) return true;
-  return ip !== undefined && ref.list.check(ip.address, ip.family);
+  return ip !== undefined && blockListHas(ref.list, ip);
 }
 
 function buildList(ranges: readonly string[], where: string, issues: string[]): BlockList {
-  const list = new BlockList();
+  const parsed: IpRange[] = [];
   for (const range of ranges) {
-    const parsed = typeof range === 'string' ? parseCidr(range) : 'is not a string';
-    if (typeof parsed === 'string') {
-      issues.push(`${where}: ${JSON.stringify(range)} ${parsed}; write a CIDR range such as "10.0.0.0/8" or "2001:db8::/32"`);
-      continue;
-    }
-    list.addSubnet(parsed.network.address, parsed.prefix, parsed.network.family);
+    const result = typeof range === 'string' ? parseCidr(range) : 'is not a string';
+    if (typeof result === 'string') issues.push(`${where}: ${JSON.stringify(range)} ${result}; write a CIDR range such as "10.0.0.0/8" or "2001:db8::/32"`);
+    else parsed.push(result);
   }
-  return list;
+  return blockListOf(parsed);
 }

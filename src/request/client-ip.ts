@@ -1,5 +1,6 @@
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
+import { blockListOf, parseCidr, type IpRange } from '../ip/cidr.ts';
 
 /**
  * The client's address: the socket's peer, or — only when that peer is a
@@ -8,13 +9,7 @@ import type { IncomingMessage } from 'node:http';
  * client wrote).
  */
 export function createClientIpResolver(trustedProxies: readonly string[]): (req: IncomingMessage) => string {
-  const trusted = new BlockList();
-  for (const entry of trustedProxies) {
-    const [address = '', prefix] = entry.split('/');
-    const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
-    if (prefix === undefined) trusted.addAddress(address, family);
-    else trusted.addSubnet(address, Number(prefix), family);
-  }
+  const trusted = blockListOf(trustedProxies.map(trustedRange));
   const isTrusted = (address: string): boolean => {
     const family = isIP(address);
     if (family === 0) return false;
@@ -41,4 +36,12 @@ export function createClientIpResolver(trustedProxies: readonly string[]): (req:
 function normalize(address: string): string {
   // IPv4 peers on a dual-stack socket appear as ::ffff:a.b.c.d
   return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+function trustedRange(entry: string): IpRange {
+  const range = parseCidr(entry);
+  if (typeof range === 'string') {
+    throw Object.assign(new TypeError(`trustedProxies: ${JSON.stringify(entry)} ${range}`), { code: 'ERR_INVALID_ARG_VALUE' });
+  }
+  return range;
 }

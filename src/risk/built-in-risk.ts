@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import type { RiskLevel, RiskProvider } from '../policy/types.ts';
 import { BoundedMap } from './bounded-map.ts';
 import { levelForCount, maxRiskLevel } from './levels.ts';
-import { networkOf } from './network.ts';
+import { networkOf } from '../ip/network-key.ts';
 import { parseRiskSettings } from './parse-risk-settings.ts';
 import type { RiskSettings, RiskSettingsInput } from './settings.ts';
 import { countInWindow, recordTime } from './sliding-count.ts';

@@ -1,4 +1,4 @@
-import type { IpAddress } from '../ip.ts';
+import type { IpAddress } from '../../ip/address.ts';
 import { locationContains } from '../locations.ts';
 import type { LocationRef } from '../locations.ts';
 import type { CriterionResult } from './result.ts';

@@ -35,6 +35,7 @@ describe('connector allow-list (--allow)', function () {
     for (const bad of [
       '',
       '10.0.0.0/33',
+      '10.0.0.5/8',
       '10.0.0',
       '300.1.1.1',
       'wiki.corp:0',

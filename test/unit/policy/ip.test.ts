@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { matchLocation } from '../../../src/policy/criteria/location.ts';
 import type { CompiledLocationCondition } from '../../../src/policy/criteria/location.ts';
-import { parseCidr, parseIp } from '../../../src/policy/ip.ts';
+import { parseIp } from '../../../src/ip/address.ts';
+import { parseCidr } from '../../../src/ip/cidr.ts';
 import { compileNamedLocations, resolveLocation } from '../../../src/policy/locations.ts';
 
 describe('policy: IP addresses and ranges', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { networkOf } from '../../../src/risk/network.ts';
+import { networkOf } from '../../../src/ip/network-key.ts';
 
-describe('risk: the network of an address', function () {
+describe('the network of an address (risk signals, audit flood control)', function () {
   it('masks IPv4 to the prefix', function () {
     assert.equal(networkOf('198.51.100.77', 24, 48), '198.51.100.0/24');
     assert.equal(networkOf('198.51.100.77', 16, 48), '198.51.0.0/16');

@@ -1,10 +1,11 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
 /**
- * IP addresses and CIDR ranges as the location condition sees them. An
- * IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, however it is spelled) is the
- * IPv4 address it carries: a dual-stack socket reports IPv4 peers that way,
- * and a policy written for `10.0.0.0/8` must not be dodged by the spelling.
+ * IP addresses, parsed once where they enter (a socket's peer, a configured
+ * range, a connector's target) and handed on as values. An IPv4-mapped IPv6
+ * address (`::ffff:a.b.c.d`, however it is spelled) is the IPv4 address it
+ * carries: a dual-stack socket reports IPv4 peers that way, and a range
+ * written as `10.0.0.0/8` must not be dodged by the spelling.
  */
 
 export type IpFamily = 'ipv4' | 'ipv6';
@@ -17,11 +18,6 @@ export interface IpAddress {
   readonly bytes: Uint8Array;
 }
 
-export interface IpRange {
-  readonly network: IpAddress;
-  readonly prefix: number;
-}
-
 const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /** Parses an IPv4 or IPv6 address; zone IDs (`fe80::1%eth0`) and anything else are refused. */
@@ -32,32 +28,6 @@ export function parseIp(text: string): IpAddress | undefined {
   if (bytes === undefined) return undefined;
   if (MAPPED_PREFIX.every((value, index) => bytes[index] === value)) return ipv4([...bytes.subarray(12)]);
   return { family: 'ipv6', address: text.toLowerCase(), bytes };
-}
-
-/**
- * Parses `address/prefix` or a bare address (one host). Host bits set after
- * the prefix (`10.0.0.1/8`) are refused: such a range is almost always a typo
- * for a different one. A mapped range (`::ffff:10.0.0.0/104`) becomes its
- * IPv4 range.
- */
-export function parseCidr(text: string): IpRange | string {
-  const slash = text.indexOf('/');
-  const addressText = slash === -1 ? text : text.slice(0, slash);
-  const prefixText = slash === -1 ? undefined : text.slice(slash + 1);
-  const network = parseIp(addressText);
-  if (network === undefined) return 'is not an IPv4 or IPv6 address';
-  const mapped = network.family === 'ipv4' && isIPv6(addressText);
-  const bits = network.bytes.length * 8;
-  let prefix = bits;
-  if (prefixText !== undefined) {
-    if (!/^\d{1,3}$/.test(prefixText)) return 'has a prefix length that is not a number';
-    prefix = Number(prefixText) - (mapped ? 96 : 0);
-    if (prefix < 0 || prefix > bits) return `has a prefix length outside 0-${mapped ? '96-128 for a mapped IPv4 range' : String(bits)}`;
-  }
-  for (let bit = prefix; bit < bits; bit += 1) {
-    if (((network.bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0) return 'has host bits set after the prefix length';
-  }
-  return { network, prefix };
 }
 
 function ipv4(octets: readonly number[]): IpAddress {
