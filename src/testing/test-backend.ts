@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** What the test backend received: what Gatehouse forwarded. */
@@ -7,7 +7,7 @@ export interface TestBackendRequest {
   /** Path and query, as the backend saw them. */
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
-  /** The body as UTF-8 text. */
+  /** The body as UTF-8 text; empty for a request a route answered without `echo()`. */
   readonly body: string;
 }
 
@@ -15,8 +15,10 @@ export interface TestBackendRequest {
 export interface TestBackend {
   /** http://127.0.0.1:PORT — an app's internalUrl. */
   readonly url: string;
-  /** Every request received, oldest first. */
+  /** Every request received, oldest first, recorded as it arrives. */
   readonly requests: TestBackendRequest[];
+  /** The `node:http` server, e.g. to attach a WebSocket server to it. */
+  readonly server: Server;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,12 @@ export interface TestBackend {
 export interface TestBackendOptions {
   /** Default 127.0.0.1. */
   readonly host?: string;
+  /**
+   * Answers of your own for some paths (matched without the query): a
+   * redirect, a download, a request left hanging. A route answers by itself,
+   * or sets headers and calls `echo()` for the usual JSON answer.
+   */
+  readonly routes?: Readonly<Record<string, (req: IncomingMessage, res: ServerResponse, echo: () => void) => void>>;
 }
 
 // A test backend echoes bodies back; anything larger is a test's mistake, refused rather than buffered.
@@ -38,26 +46,28 @@ const MAX_TEST_BODY_BYTES = 1024 * 1024;
 export async function startTestBackend(options: TestBackendOptions = {}): Promise<TestBackend> {
   const requests: TestBackendRequest[] = [];
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_TEST_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_TEST_BODY_BYTES) {
-        res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`the test backend takes bodies up to ${MAX_TEST_BODY_BYTES} bytes\n`);
-        return;
-      }
-      const received: TestBackendRequest = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-      };
-      requests.push(received);
-      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(received));
-    });
+    const received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: '' };
+    requests.push(received);
+    const echo = (): void => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= MAX_TEST_BODY_BYTES) chunks.push(chunk);
+      });
+      req.on('end', () => {
+        if (size > MAX_TEST_BODY_BYTES) {
+          res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`the test backend takes bodies up to ${MAX_TEST_BODY_BYTES} bytes\n`);
+          return;
+        }
+        received.body = Buffer.concat(chunks).toString('utf8');
+        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(received));
+      });
+    };
+    const pathname = URL.parse(req.url ?? '/', 'http://backend.invalid')?.pathname;
+    const route = pathname === undefined ? undefined : options.routes?.[pathname];
+    if (route) route(req, res, echo);
+    else echo();
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -70,6 +80,7 @@ export async function startTestBackend(options: TestBackendOptions = {}): Promis
   return {
     url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
     requests,
+    server,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -16,7 +16,7 @@ describe('attack: the sign-in callback', function () {
   });
   beforeEach(() => {
     stack.audit.clear();
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
   });
 
   /** Signs in as bob up to (not into) the callback, and returns its URL. */

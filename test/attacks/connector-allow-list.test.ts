@@ -102,7 +102,7 @@ describe('attack: a service that points apps at internal targets (connector allo
   it('reaches the app the allow-list names', async function () {
     const response = await stack.browser().request(`${stack.urls.open}/hello`, { headers: { accept: 'application/json' } });
     assert.equal(response.status, 200);
-    assert.ok(stack.backend.seen.some((seen) => seen.url === '/hello'));
+    assert.ok(stack.backend.requests.some((request) => request.path === '/hello'));
   });
 
   it('refuses the cloud metadata address the service configured', async function () {

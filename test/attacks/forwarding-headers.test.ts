@@ -22,7 +22,7 @@ for (const mode of ['direct', 'tunnel'] as const) {
     let carol: string;
     const target = (app: 'wiki' | 'open'): RawTarget => forwarding.target(app);
     const seenLast = (): Echo => {
-      const last = stack.backend.seen.at(-1);
+      const last = stack.backend.requests.at(-1);
       assert.ok(last, 'the backend saw the request');
       return last;
     };
@@ -37,7 +37,7 @@ for (const mode of ['direct', 'tunnel'] as const) {
     });
     beforeEach(() => {
       stack.audit.clear();
-      stack.backend.seen.length = 0;
+      stack.backend.requests.length = 0;
     });
 
     it('Expect: 100-continue does not turn off header clean-up, identity or the assertion', async () => {
@@ -156,7 +156,7 @@ for (const mode of ['direct', 'tunnel'] as const) {
         assert.equal(response.status, 400, `${app} ${named}`);
         assert.match(response.body, /"code":"ERR_BAD_REQUEST"/);
       }
-      assert.equal(stack.backend.seen.length, 0);
+      assert.equal(stack.backend.requests.length, 0);
       assert.equal(stack.audit.ofType('request.rejected').at(-1)?.reason, 'connection_names_gatehouse_header');
     });
 
@@ -184,7 +184,7 @@ for (const mode of ['direct', 'tunnel'] as const) {
       );
       assert.equal(response.status, 400);
       assert.equal(stack.audit.ofType('request.rejected').at(-1)?.reason, 'body_not_allowed_for_method');
-      assert.equal(stack.backend.seen.length, 0);
+      assert.equal(stack.backend.requests.length, 0);
     });
 
     it('refuses request targets with a fragment or a backslash, so the path checked is the path served', async () => {
@@ -203,7 +203,7 @@ for (const mode of ['direct', 'tunnel'] as const) {
       }
       const upgrade = await rawUpgrade(target('open'), '/socket#/../admin', []);
       assert.equal(upgrade.response.status, 400);
-      assert.equal(stack.backend.seen.length, 0);
+      assert.equal(stack.backend.requests.length, 0);
     });
 
     it("never lets a backend's response set, overwrite or clear Gatehouse's cookies, in any spelling", async () => {
@@ -267,7 +267,7 @@ for (const mode of ['direct', 'tunnel'] as const) {
         const upgrade = await rawUpgrade(target('open'), path, []);
         assert.equal(upgrade.response.status, 404, path);
       }
-      assert.equal(stack.backend.seen.length, 0);
+      assert.equal(stack.backend.requests.length, 0);
       assert.equal(stack.audit.ofType('request.rejected').at(-1)?.reason, 'upgrade:reserved_path');
     });
   });

@@ -157,7 +157,7 @@ for (const mode of ['direct', 'tunnel'] as ForwardingMode[]) {
         let forwarded = 0;
         await fc.assert(
           fc.asyncProperty(generated(HOSTILE_NAMES), async (sent) => {
-            stack.backend.seen.length = 0;
+            stack.backend.requests.length = 0;
             const headers: RawHeader[] = [
               ...(app === 'wiki' ? [['Cookie', forwarding.cookies.alice] as const] : []),
               ...sent.headers,
@@ -168,18 +168,18 @@ for (const mode of ['direct', 'tunnel'] as ForwardingMode[]) {
             const response = await rawRequest(target, sent.post ? 'POST' : 'GET', '/echo', headers, sent.post ? 'body' : '');
             if (refusedByConnection(sent)) {
               assert.equal(response.status, 400, response.body);
-              assert.equal(stack.backend.seen.length, 0);
+              assert.equal(stack.backend.requests.length, 0);
               return;
             }
             if (response.status !== 200) {
               // A forged session cookie placed first is still only a refusal, and nothing is forwarded.
               assert.ok([401, 403].includes(response.status), `${response.status} ${response.body}`);
-              assert.equal(stack.backend.seen.length, 0);
+              assert.equal(stack.backend.requests.length, 0);
               return;
             }
             forwarded += 1;
-            assert.equal(stack.backend.seen.length, 1);
-            assertClean(stack.backend.seen[0]!.headers, sent, app, target.host, 'http');
+            assert.equal(stack.backend.requests.length, 1);
+            assertClean(stack.backend.requests[0]!.headers, sent, app, target.host, 'http');
           }),
           { numRuns: 100 },
         );

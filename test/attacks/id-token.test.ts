@@ -30,7 +30,7 @@ describe('attack: forged or unfit ID tokens at the callback', function () {
   });
   beforeEach(() => {
     stack.audit.clear();
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
     stack.clock.reset();
   });
 
@@ -59,7 +59,7 @@ describe('attack: forged or unfit ID tokens at the callback', function () {
     else assert.match(failed?.reason ?? '', reason);
     const cookies = await browser.jar.getCookies(`${stack.urls.wiki}/`);
     assert.equal(cookies.filter((cookie) => cookie.key === '__Host-gatehouse').length, 0, 'no session cookie');
-    assert.equal(stack.backend.seen.length, 0, 'nothing forwarded');
+    assert.equal(stack.backend.requests.length, 0, 'nothing forwarded');
     assert.equal(stack.audit.ofType('signin.succeeded').length, 0);
   }
 

@@ -16,7 +16,7 @@ describe('attack: requests we will not route or forward as sent', function () {
   });
   beforeEach(() => {
     stack.audit.clear();
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
   });
 
   const raw = (request: string): Promise<string> => rawHttps(stack.port, 'wiki.gatehouse.test', stack.ca.certPem, request);
@@ -26,13 +26,13 @@ describe('attack: requests we will not route or forward as sent', function () {
     assert.match(response, /^HTTP\/1\.1 400 /);
     assert.match(response, /"code":"ERR_BAD_REQUEST"/);
     assert.equal(stack.audit.ofType('request.rejected').at(-1)?.reason, 'request_target_not_origin_form');
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('refuses two Host headers', async () => {
     const response = await raw(`GET / HTTP/1.1\r\nHost: ${host}\r\nHost: open.gatehouse.test\r\nConnection: close\r\n\r\n`);
     assert.match(response, /^HTTP\/1\.1 400 /);
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('refuses a Host that is not a host name', async () => {
@@ -40,7 +40,7 @@ describe('attack: requests we will not route or forward as sent', function () {
       const response = await raw(`GET / HTTP/1.1\r\nHost: ${bad}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`);
       assert.match(response, /^HTTP\/1\.1 (400|404) /, bad);
     }
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('does not crash on a header name with a space, or on Content-Length with Transfer-Encoding', async () => {
@@ -53,7 +53,7 @@ describe('attack: requests we will not route or forward as sent', function () {
       const response = await raw(request);
       assert.match(response, /^HTTP\/1\.1 400 /, request.split('\r\n').slice(0, 3).join(' | '));
     }
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
     const events = stack.audit.ofType('request.rejected');
     assert.ok(events.length >= 4 && events.every((event) => event.reason?.startsWith('client_error:')));
   });
@@ -90,7 +90,7 @@ describe('attack: requests we will not route or forward as sent', function () {
       const response = await stack.browser().request(url, { headers: { accept: 'application/json' } });
       assert.equal(response.status, 404, url);
     }
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('answers a dead backend with 502 that names the step, not the address', async () => {

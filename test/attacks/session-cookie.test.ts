@@ -20,7 +20,7 @@ describe('attack: session cookies', function () {
   });
   beforeEach(() => {
     stack.audit.clear();
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
     stack.clock.reset();
   });
 
@@ -53,7 +53,7 @@ describe('attack: session cookies', function () {
       const event = stack.audit.ofType('session.rejected').at(-1);
       assert.equal(event?.reason, reason);
       assert.equal(event?.user, undefined, 'a forged cookie names nobody');
-      assert.equal(stack.backend.seen.length, 0);
+      assert.equal(stack.backend.requests.length, 0);
     });
   }
 
@@ -64,7 +64,7 @@ describe('attack: session cookies', function () {
     const event = stack.audit.ofType('session.rejected').at(-1);
     assert.equal(event?.reason, 'other_app');
     assert.equal(event?.app, 'other');
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('refuses an expired session (controlled clock)', async () => {
@@ -114,7 +114,7 @@ describe('attack: session cookies', function () {
     const body = (await response.json()) as { error: { code: string; requestId: string } };
     assert.equal(body.error.code, 'ERR_HEADERS_TOO_LARGE');
     assert.equal(stack.audit.ofType('request.rejected').at(-1)?.requestId, body.error.requestId);
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('never lets the backend overwrite or clear the session cookie', async () => {

@@ -42,7 +42,7 @@ describe('attack: an ID token without auth_time against a sign-in frequency poli
   });
   beforeEach(() => {
     stack.audit.clear();
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
     tamper.next = undefined;
   });
 
@@ -74,7 +74,7 @@ describe('attack: an ID token without auth_time against a sign-in frequency poli
     const browser = stack.browser();
     const { response } = await signIn(stack, browser, 'bob', '/docs');
     assert.equal(response.status, 200, 'no frequency policy applies to /docs');
-    const seen = stack.backend.seen.at(-1);
+    const seen = stack.backend.requests.at(-1);
     const assertion = decodeJwt(String(seen?.headers['x-gatehouse-assertion']));
     assert.equal(assertion.auth_time, undefined, 'the backend is not told a made-up authentication time');
 

@@ -69,7 +69,7 @@ describe('attack: asking for a WebSocket to get around the gate', function () {
     if (app === 'wiki') await signIn(stack, browser, 'alice');
     else await browser.signIn(`${stack.urls.other}/`, 'alice', 'alice-password');
     const cookie = await browser.jar.getCookieString(`${stack.urls[app]}/`);
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
     return cookie;
   }
 
@@ -103,7 +103,7 @@ describe('attack: asking for a WebSocket to get around the gate', function () {
     assert.equal(upgrade[0]?.reason, http[0]?.reason);
     assert.equal(upgrade[0]?.code, http[0]?.code);
     assert.equal(upgrade[0]?.app, 'wiki');
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('audits an upgrade the policy denies as access.denied, with the reason a request gets', async () => {

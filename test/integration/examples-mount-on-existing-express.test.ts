@@ -11,7 +11,7 @@ import { BrowserClient } from '../../dev/lib/browser-client.ts';
 
 interface Echo {
   method: string;
-  url: string;
+  path: string;
   body: string;
   headers: Record<string, string | undefined>;
 }
@@ -71,7 +71,7 @@ describe('examples/mount-on-existing-express', function () {
     assert.equal(response.status, 200, chain.join('\n'));
     assert.equal(chain.at(-1), `${published}/wiki/start`);
     const echo = (await response.json()) as Echo;
-    assert.equal(echo.url, '/wiki/start');
+    assert.equal(echo.path, '/wiki/start');
     assert.ok(echo.headers['x-gatehouse-assertion']);
   });
 

@@ -3,7 +3,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 interface Echo {
-  url: string;
+  path: string;
   headers: Record<string, string | undefined>;
 }
 

@@ -5,7 +5,7 @@ import { SECRET_1, SECRET_2, signIn, startStack, type Stack } from '../support/s
 
 interface Echo {
   method: string;
-  url: string;
+  path: string;
   headers: Record<string, string | undefined>;
 }
 
@@ -21,7 +21,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
   });
   beforeEach(() => {
     stack.audit.clear();
-    stack.backend.seen.length = 0;
+    stack.backend.requests.length = 0;
     stack.clock.reset();
   });
 
@@ -40,7 +40,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
     );
     assert.equal(chain.at(-1), `${stack.urls.wiki}/docs/page?x=1`);
     const echo = (await response.json()) as Echo;
-    assert.equal(echo.url, '/docs/page?x=1');
+    assert.equal(echo.path, '/docs/page?x=1');
     assert.equal(stack.audit.ofType('signin.succeeded').length, 1);
     assert.equal(stack.audit.ofType('signin.succeeded')[0]?.user?.sub, 'user-alice');
   });
@@ -68,7 +68,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
     });
     assert.equal(response.status, 200);
     const echo = (await response.json()) as Echo;
-    assert.equal(echo.url, '/api/items?id=7');
+    assert.equal(echo.path, '/api/items?id=7');
     assert.equal(echo.headers['cookie'], 'app_pref=dark');
     assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
     assert.equal(echo.headers['x-forwarded-proto'], 'https');
@@ -101,13 +101,13 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
       assert.equal(body.error.step, 'session');
       assert.equal(body.error.requestId, response.headers.get('x-request-id'));
     }
-    assert.equal(stack.backend.seen.length, 0, 'nothing reached the backend');
+    assert.equal(stack.backend.requests.length, 0, 'nothing reached the backend');
   });
 
   it('lets a pass-through app through without a session', async () => {
     const response = await stack.browser().request(`${stack.urls.open}/hello`, { headers: { accept: 'application/json' } });
     assert.equal(response.status, 200);
-    assert.equal(((await response.json()) as Echo).url, '/hello');
+    assert.equal(((await response.json()) as Echo).path, '/hello');
     const signin = await stack.browser().request(`${stack.urls.open}/.gatehouse/signin?rd=/`);
     assert.equal(signin.status, 404);
   });
@@ -116,7 +116,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
     const response = await stack.browser().request(`${stack.urls.unknown}/`, { headers: { accept: 'application/json' } });
     assert.equal(response.status, 404);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, 'ERR_UNKNOWN_HOST');
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   for (const app of ['wiki', 'open'] as const) {
@@ -131,7 +131,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
       const head = await browser.request(`${stack.urls[app]}/robots.txt`, { method: 'HEAD' });
       assert.equal(head.status, 200);
       assert.equal(await head.text(), '');
-      assert.equal(stack.backend.seen.length, 0, 'robots.txt is never forwarded');
+      assert.equal(stack.backend.requests.length, 0, 'robots.txt is never forwarded');
       assert.equal(stack.audit.ofType('signin.started').length, 0);
     });
   }
@@ -186,7 +186,7 @@ describe('sign-in with OpenID Connect (real identity provider)', function () {
     assert.equal(((await replay.json()) as { error: { code: string } }).error.code, 'ERR_SESSION_REVOKED');
     const rejected = stack.audit.ofType('session.rejected').at(-1);
     assert.equal(rejected?.reason, 'revoked');
-    assert.equal(stack.backend.seen.filter((seen) => seen.url === '/secret').length, 0);
+    assert.equal(stack.backend.requests.filter((request) => request.path === '/secret').length, 0);
   });
 
   it('asks before logging out when another site sends the browser to logout', async () => {

@@ -11,7 +11,7 @@ import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 interface Echo {
   method: string;
-  url: string;
+  path: string;
   body: string;
   headers: Record<string, string | undefined>;
 }
@@ -56,7 +56,7 @@ describe('end to end through a real connector (tunnel)', function () {
     const body = (await response.json()) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'ERR_NO_CONNECTOR');
     assert.match(body.error.message, /"open"/);
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   it('answers a WebSocket 503 naming the app too while no connector is online', async () => {
@@ -69,7 +69,7 @@ describe('end to end through a real connector (tunnel)', function () {
     const body = JSON.parse(text) as { error: { code: string; message: string } };
     assert.equal(body.error.code, 'ERR_NO_CONNECTOR');
     assert.match(body.error.message, /"open"/, 'the same sentence as the page, with the app filled in');
-    assert.equal(stack.backend.seen.length, 0);
+    assert.equal(stack.backend.requests.length, 0);
   });
 
   describe('with a connector running', () => {
@@ -81,13 +81,13 @@ describe('end to end through a real connector (tunnel)', function () {
     it('reaches a pass-through app and a pre-auth app through the tunnel', async () => {
       const open = await stack.browser().request(`${stack.urls.open}/hello?x=1`, { headers: { accept: 'application/json' } });
       assert.equal(open.status, 200);
-      assert.equal(((await open.json()) as Echo).url, '/hello?x=1');
+      assert.equal(((await open.json()) as Echo).path, '/hello?x=1');
 
       const browser = stack.browser();
       const { response } = await signIn(stack, browser, 'alice', '/private');
       assert.equal(response.status, 200);
       const echo = (await response.json()) as Echo;
-      assert.equal(echo.url, '/private');
+      assert.equal(echo.path, '/private');
       assert.ok(echo.headers['x-gatehouse-assertion']);
       assert.equal(echo.headers['cookie'], undefined, 'Gatehouse cookies never reach the connector');
     });
@@ -104,7 +104,7 @@ describe('end to end through a real connector (tunnel)', function () {
       const requestId = response.headers.get('x-request-id')!;
       assert.equal(echo.headers['x-request-id'], requestId);
       // A tunnel stream is a kept-alive connection to the app: the connector logs the id of the request that opened it.
-      const seen = new Set(stack.backend.seen.map((request) => request.headers['x-request-id']));
+      const seen = new Set(stack.backend.requests.map((request) => request.headers['x-request-id']));
       const logged = [...connector.process.stdout().matchAll(/"requestId":"([0-9a-f-]{36})"/g)].map((match) => match[1]);
       assert.ok(logged.length > 0 && logged.every((id) => seen.has(id)), `connector logged ${logged.join(', ')}`);
     });

@@ -1,39 +1,40 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { WebSocketServer } from 'ws';
+import { startTestBackend, type TestBackend } from '../../src/testing/test-backend.ts';
 import { digestBody } from '../../dev/lib/body-digest.ts';
 import { patternStream } from '../../dev/lib/pattern-body.ts';
 
-export interface SeenRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingHttpHeaders;
-}
-
-export interface EchoBackend {
-  readonly url: string;
-  readonly seen: SeenRequest[];
+export interface EchoBackend extends TestBackend {
   /** Download URLs whose response the client abandoned before the end (the backend saw the close). */
   readonly closedEarly: string[];
-  close(): Promise<void>;
 }
 
+type Route = (req: IncomingMessage, res: ServerResponse, echo: () => void) => void;
+
+/** A route that adds `headers` to the usual echo. */
+const echoWith =
+  (headers: (req: IncomingMessage) => Record<string, string | string[]>): Route =>
+  (req, res, echo) => {
+    for (const [name, value] of Object.entries(headers(req))) res.setHeader(name, value);
+    echo();
+  };
+
 /**
- * A plain internal app on 127.0.0.1: answers every request with JSON saying
- * what it received, and records it so tests can assert what reached it.
- * `/set-cookie` answers with cookies that try to overwrite Gatehouse's.
+ * The stack's internal app: the test backend users get from
+ * `gatehouse/testing` (JSON saying what it received, kept in `requests`),
+ * with the routes the gateway's own tests need on top: bulk and streamed
+ * bodies that are never buffered, answers that try to overwrite Gatehouse's
+ * cookies, a redirect to its internal address, a request left hanging, and a
+ * WebSocket echo.
  */
 export async function startEchoBackend(): Promise<EchoBackend> {
-  const seen: SeenRequest[] = [];
   const closedEarly: string[] = [];
-  const server: Server = createServer((req, res) => {
-    const record = { method: req.method ?? '', url: req.url ?? '', headers: req.headers };
-    seen.push(record);
-    const url = new URL(req.url ?? '/', 'http://backend');
-    // Bulk and streaming endpoints: never buffered, so memory stays flat whatever the size.
-    if (url.pathname === '/download') {
-      const bytes = Number(url.searchParams.get('bytes') ?? '0');
+  const internal = (path: string): string => `http://127.0.0.1:${(backend.server.address() as AddressInfo).port}${path}`;
+  const routes: Record<string, Route> = {
+    '/download': (req, res) => {
+      const bytes = Number(URL.parse(req.url ?? '/', 'http://backend')?.searchParams.get('bytes') ?? '0');
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes) });
       const source = patternStream(bytes);
       res.once('close', () => {
@@ -41,9 +42,8 @@ export async function startEchoBackend(): Promise<EchoBackend> {
         source.destroy();
       });
       pipeline(source, res).catch(() => undefined);
-      return;
-    }
-    if (url.pathname === '/upload') {
+    },
+    '/upload': (req, res) => {
       digestBody(req).then(
         (digest) => {
           res.setHeader('Content-Type', 'application/json');
@@ -51,9 +51,9 @@ export async function startEchoBackend(): Promise<EchoBackend> {
         },
         () => res.destroy(),
       );
-      return;
-    }
-    if (url.pathname === '/sse') {
+    },
+    '/sse': (req, res) => {
+      const query = URL.parse(req.url ?? '/', 'http://backend')?.searchParams;
       res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store' });
       res.flushHeaders();
       let count = 0;
@@ -61,55 +61,48 @@ export async function startEchoBackend(): Promise<EchoBackend> {
         () => {
           count += 1;
           res.write(`event: tick\ndata: ${count} ${Date.now()}\n\n`);
-          if (count >= Number(url.searchParams.get('count') ?? '3')) {
+          if (count >= Number(query?.get('count') ?? '3')) {
             clearInterval(timer);
             res.end();
           }
         },
-        Number(url.searchParams.get('every') ?? '200'),
+        Number(query?.get('every') ?? '200'),
       );
       res.once('close', () => clearInterval(timer));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      // Never answers: for backend timeouts.
-      if (req.url === '/hang') return;
-      if (req.url === '/set-cookie') {
-        res.setHeader('Set-Cookie', [
-          '__Host-gatehouse=forged; Path=/; Secure; HttpOnly',
-          'gatehouse=forged; Path=/',
-          '__host-gatehouse=forged-lower; Path=/; Secure',
-          '=__Host-gatehouse=forged-nameless; Path=/; Secure',
-          '__Secure-GH-TX-abc=forged-tx; Path=/.gatehouse/; Secure',
-          'app_pref=dark; Path=/',
-        ]);
-      }
-      if (req.url === '/robots-tag') res.setHeader('X-Robots-Tag', 'all');
-      // Property tests choose the Set-Cookie lines a hostile backend answers with.
-      if (url.pathname === '/set-cookies') res.setHeader('Set-Cookie', JSON.parse(url.searchParams.get('c') ?? '[]') as string[]);
-      if (req.url === '/redirect-internal') {
-        res.writeHead(302, { Location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/landing?x=1` });
-        res.end();
-        return;
-      }
-      if (req.url === '/cookie-scope') {
-        res.setHeader('Set-Cookie', ['pref=1; Domain=127.0.0.1; Path=/; HttpOnly', 'other=2; Domain=elsewhere.example; Path=/x']);
-      }
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ ...record, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-  });
+    },
+    // Never answers: for backend timeouts.
+    '/hang': (req) => req.resume(),
+    '/set-cookie': echoWith(() => ({
+      'Set-Cookie': [
+        '__Host-gatehouse=forged; Path=/; Secure; HttpOnly',
+        'gatehouse=forged; Path=/',
+        '__host-gatehouse=forged-lower; Path=/; Secure',
+        '=__Host-gatehouse=forged-nameless; Path=/; Secure',
+        '__Secure-GH-TX-abc=forged-tx; Path=/.gatehouse/; Secure',
+        'app_pref=dark; Path=/',
+      ],
+    })),
+    '/robots-tag': echoWith(() => ({ 'X-Robots-Tag': 'all' })),
+    // Property tests choose the Set-Cookie lines a hostile backend answers with.
+    '/set-cookies': echoWith((req) => ({
+      'Set-Cookie': JSON.parse(URL.parse(req.url ?? '/', 'http://backend')?.searchParams.get('c') ?? '[]') as string[],
+    })),
+    '/redirect-internal': (req, res) => {
+      req.resume();
+      res.writeHead(302, { Location: internal('/landing?x=1') }).end();
+    },
+    '/cookie-scope': echoWith(() => ({ 'Set-Cookie': ['pref=1; Domain=127.0.0.1; Path=/; HttpOnly', 'other=2; Domain=elsewhere.example; Path=/x'] })),
+  };
+  const backend = await startTestBackend({ routes });
+
   // A WebSocket echo that first says which headers the upgrade carried.
   // `/ws-refuse…` is refused and `/ws-cookie…` accepted, both with headers that try to set Gatehouse's cookies.
-  const internal = (): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}/internal-landing`;
   const hostile = (): Record<string, string | string[]> => ({
     'Set-Cookie': ['__Host-gatehouse=forged-ws; Path=/; Secure', '=__Host-gatehouse=forged-ws-nameless; Path=/', 'ws_pref=1; Path=/'],
-    Location: internal(),
+    Location: internal('/internal-landing'),
   });
   const wss = new WebSocketServer({
-    server,
+    server: backend.server,
     perMessageDeflate: false,
     verifyClient: (info, callback) => {
       if (info.req.url?.startsWith('/ws-refuse')) callback(false, 403, 'Forbidden', hostile());
@@ -126,22 +119,17 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     for (const [name, value] of Object.entries(hostile())) for (const item of [value].flat()) headers.push(`${name}: ${item}`);
   });
   wss.on('connection', (ws, req) => {
-    seen.push({ method: 'UPGRADE', url: req.url ?? '', headers: req.headers });
+    backend.requests.push({ method: 'UPGRADE', path: req.url ?? '', headers: req.headers, body: '' });
     ws.send(JSON.stringify({ url: req.url, headers: req.headers }));
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
-    seen,
+    ...backend,
     closedEarly,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const client of wss.clients) client.terminate();
-        wss.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      await backend.close();
+    },
   };
 }
