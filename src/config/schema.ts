@@ -1,75 +1,20 @@
 import { z } from 'zod';
-import {
-  BACKEND_TIMEOUT_DEFAULT_SECONDS,
-  BACKEND_TIMEOUT_LONG_SECONDS,
-  DEFAULT_CLOCK_TOLERANCE_SECONDS,
-  IDP_REQUEST_TIMEOUT_SECONDS,
-  MAX_CLOCK_TOLERANCE_SECONDS,
-  MIN_SECRET_LENGTH,
-} from '../limits.ts';
-import { durationSeconds } from './duration.ts';
-import { parseCidr } from '../ip/cidr.ts';
 import { auditSettingsSchema } from '../audit/settings.ts';
+import { parseCidr } from '../ip/cidr.ts';
+import { DEFAULT_CLOCK_TOLERANCE_SECONDS, IDP_REQUEST_TIMEOUT_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS, MIN_SECRET_LENGTH } from '../limits.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
-import { mfaSchema, namedLocationsSchema, policySchema } from './policy-schema.ts';
+import { appSchema } from './app-schema.ts';
+import { connectorsSchema } from './connectors-schema.ts';
+import { durationSeconds } from './duration.ts';
+import { cidr, httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
-import { APP_ID_PATTERN, CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
+import { mfaSchema, namedLocationsSchema } from './policy-schema.ts';
 
 /**
  * The one schema for a gateway's configuration, used by createGateway() and by
  * `gatehouse serve --config FILE`. Values that name a file (`…File`) are read
  * by parseGatewayConfig before validation of their content.
  */
-
-const httpsOrLoopbackHttpUrl = (what: string, example: string) =>
-  z.string().superRefine((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `must be an absolute URL, e.g. "${example}"` });
-      return;
-    }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      ctx.addIssue({ code: 'custom', message: `${what} must be an http(s) URL, e.g. "${example}"` });
-    }
-    if (url.username || url.password) {
-      ctx.addIssue({ code: 'custom', message: `${what} must not contain credentials` });
-    }
-  });
-
-const externalUrl = httpsOrLoopbackHttpUrl('the external URL', 'https://wiki.example.com').superRefine((value, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return;
-  }
-  if (url.pathname !== '/' || url.search || url.hash) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be an origin only (scheme, host and optional port, no path), e.g. "https://wiki.example.com"',
-    });
-  }
-  if (url.hostname.endsWith('.')) {
-    // Requests are matched by host name without its trailing dot, so an app published with one could never be reached.
-    ctx.addIssue({ code: 'custom', message: `must name the host without a trailing dot, e.g. "${url.protocol}//${url.host.replace(/\.(?=:\d+$|$)/, '')}"` });
-  }
-  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
-    ctx.addIssue({
-      code: 'custom',
-      message:
-        'must use https: session cookies are only safe over TLS (plain http is accepted for localhost only). Terminate TLS at the gateway or at a load balancer in front of it and write the https URL users see.',
-    });
-  }
-});
-
-const cidr = z.string().superRefine((value, ctx) => {
-  const parsed = parseCidr(value);
-  if (typeof parsed === 'string') {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} ${parsed}; write an IPv4 or IPv6 address or CIDR range, e.g. "10.0.0.0/8"` });
-  }
-});
 
 const secretEntry = z
   .strictObject({
@@ -91,119 +36,6 @@ const secretEntry = z
         code: 'custom',
         path: ['secret'],
         message: `must be at least ${MIN_SECRET_LENGTH} characters (generate one with: openssl rand -base64 48)`,
-      });
-    }
-  });
-
-const sessionOverrides = z.strictObject({
-  persistent: z.boolean().optional(),
-  maxLifetime: durationSeconds('8h').optional(),
-  idleTimeout: durationSeconds('1h').optional(),
-});
-
-const RESERVED_HEADER =
-  /^(?:host|cookie|x-forwarded-.*|forwarded|x-request-id|x-gatehouse-assertion|connection|upgrade|te|trailer|transfer-encoding|keep-alive|proxy-.*)$/i;
-
-const appSchema = z.strictObject({
-  id: z.string().regex(APP_ID_PATTERN, 'must be 1-63 lowercase letters, digits or dashes, e.g. "wiki"'),
-  externalUrl,
-  internalUrl: httpsOrLoopbackHttpUrl('the internal URL', 'http://10.0.0.5:8080'),
-  preauth: z.enum(['oidc', 'passthrough']).default('oidc'),
-  connectorGroup: z.string().regex(CONNECTOR_GROUP_PATTERN, 'must be 1-64 letters, digits, dots, dashes or underscores').default('default'),
-  hostHeader: z.enum(['internal', 'external']).default('internal'),
-  /** For an https internal URL: the CA that signs the app's certificate and the name to verify, so nobody turns verification off. */
-  internalTls: z
-    .strictObject({
-      ca: z.string().optional(),
-      caFile: z.string().min(1).optional(),
-      serverName: z.string().min(1).max(253).optional(),
-    })
-    .optional(),
-  crawlers: z.enum(['deny', 'backend']).default('deny'),
-  timeouts: z
-    .strictObject({
-      backend: z
-        .union([z.literal('default'), z.literal('long'), durationSeconds('85s')])
-        .default('default')
-        .transform((value) => (value === 'default' ? BACKEND_TIMEOUT_DEFAULT_SECONDS : value === 'long' ? BACKEND_TIMEOUT_LONG_SECONDS : value)),
-    })
-    .prefault({}),
-  session: sessionOverrides.prefault({}),
-  /** Conditional access: evaluated at sign-in and on every request (see docs/conditional-access.md). */
-  policies: z.array(policySchema).default([]),
-  /**
-   * Header-based single sign-on: headers set on every forwarded request from
-   * the session's claims. Client copies of these headers are always removed.
-   */
-  identityHeaders: z
-    .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'), z.enum(['sub', 'email', 'name', 'groups', 'amr', 'acr']))
-    .default({})
-    .superRefine((headers, ctx) => {
-      for (const name of Object.keys(headers)) {
-        if (RESERVED_HEADER.test(name)) {
-          ctx.addIssue({ code: 'custom', path: [name], message: 'is a header Gatehouse sets itself (forwarding, request id, assertion)' });
-        }
-      }
-    }),
-});
-
-const tlsFiles = z
-  .strictObject({
-    cert: z.string().optional(),
-    certFile: z.string().min(1).optional(),
-    key: z.string().optional(),
-    keyFile: z.string().min(1).optional(),
-  })
-  .superRefine((tls, ctx) => {
-    if ((tls.cert === undefined) === (tls.certFile === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of "cert" or "certFile"' });
-    }
-    if ((tls.key === undefined) === (tls.keyFile === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of "key" or "keyFile"' });
-    }
-  });
-
-const connectorsSchema = z
-  .strictObject({
-    listen: z
-      .strictObject({
-        host: z.string().default('0.0.0.0'),
-        port: z.number().int().min(0).max(65535).default(8444),
-      })
-      .prefault({}),
-    /** The URL connectors dial, e.g. https://connect.example.com:8444; names the development certificate. */
-    publicUrl: httpsOrLoopbackHttpUrl('the connector URL', 'https://connect.example.com:8444')
-      .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', 'must be an https URL')
-      .optional(),
-    /** The listener's certificate. Absent: the service issues one from its connector CA (development). */
-    tls: tlsFiles.optional(),
-    /** Where the connector CA and the registered connectors are kept (created 0700). */
-    stateDir: z.string().min(1, 'must name a directory, e.g. "/var/lib/gatehouse"'),
-    renewalAge: durationSeconds('30d').default(30 * 86_400),
-    certificateLifetime: durationSeconds('90d').default(90 * 86_400),
-    renewalGrace: durationSeconds('10m').default(600),
-    heartbeatInterval: durationSeconds('30s').default(30),
-    admin: z
-      .strictObject({
-        /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */
-        issuer: z.string().optional(),
-        audience: z.string().min(1).default('urn:gatehouse:connectors'),
-        claim: z
-          .string()
-          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name, e.g. "roles"')
-          .default('roles'),
-        value: z.string().min(1).default('admin'),
-        deviceClientId: z.string().min(1).default('gatehouse-connector'),
-        scope: z.string().min(1).default('openid'),
-      })
-      .prefault({}),
-  })
-  .superRefine((connectors, ctx) => {
-    if (connectors.certificateLifetime <= connectors.renewalAge + connectors.renewalGrace) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['certificateLifetime'],
-        message: 'must be longer than renewalAge plus renewalGrace, so a certificate is renewed before it expires',
       });
     }
   });
@@ -348,8 +180,3 @@ export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 /** Validated, defaults applied, file references still unresolved. */
 export type ParsedGatewayConfig = z.output<typeof gatewayConfigSchema>;
 export type ParsedAppConfig = ParsedGatewayConfig['apps'][number];
-
-function isLoopbackHost(hostname: string): boolean {
-  const bare = hostname.replace(/^\[|\]$/g, '');
-  return bare === 'localhost' || bare.endsWith('.localhost') || bare === '::1' || /^127\.\d+\.\d+\.\d+$/.test(bare);
-}

@@ -1,0 +1,49 @@
+/** The connector-facing listener in the configuration: where it listens, its certificate, the connector CA's state, certificate ages and who may register connectors. */
+import { z } from 'zod';
+import { durationSeconds } from './duration.ts';
+import { httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
+
+export const connectorsSchema = z
+  .strictObject({
+    listen: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: z.number().int().min(0).max(65535).default(8444),
+      })
+      .prefault({}),
+    /** The URL connectors dial, e.g. https://connect.example.com:8444; names the development certificate. */
+    publicUrl: httpsOrLoopbackHttpUrl('the connector URL', 'https://connect.example.com:8444')
+      .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', 'must be an https URL')
+      .optional(),
+    /** The listener's certificate. Absent: the service issues one from its connector CA (development). */
+    tls: tlsFiles.optional(),
+    /** Where the connector CA and the registered connectors are kept (created 0700). */
+    stateDir: z.string().min(1, 'must name a directory, e.g. "/var/lib/gatehouse"'),
+    renewalAge: durationSeconds('30d').default(30 * 86_400),
+    certificateLifetime: durationSeconds('90d').default(90 * 86_400),
+    renewalGrace: durationSeconds('10m').default(600),
+    heartbeatInterval: durationSeconds('30s').default(30),
+    admin: z
+      .strictObject({
+        /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */
+        issuer: z.string().optional(),
+        audience: z.string().min(1).default('urn:gatehouse:connectors'),
+        claim: z
+          .string()
+          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name, e.g. "roles"')
+          .default('roles'),
+        value: z.string().min(1).default('admin'),
+        deviceClientId: z.string().min(1).default('gatehouse-connector'),
+        scope: z.string().min(1).default('openid'),
+      })
+      .prefault({}),
+  })
+  .superRefine((connectors, ctx) => {
+    if (connectors.certificateLifetime <= connectors.renewalAge + connectors.renewalGrace) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['certificateLifetime'],
+        message: 'must be longer than renewalAge plus renewalGrace, so a certificate is renewed before it expires',
+      });
+    }
+  });
