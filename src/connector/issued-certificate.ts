@@ -3,20 +3,11 @@
  * checked against the key this connector holds.
  */
 import { X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { certificateBundleToPem, parseCertificateBundle } from '../pki/pem.ts';
 import { ConnectorError } from '../errors/connector-error.ts';
+import { issuedCertificateSchema } from '../protocol/issued-certificate.ts';
 import { certificateMatchesKey } from './state.ts';
-
-/** The answer to register and renew (docs/connector-protocol.md). */
-export const issuedCertificateSchema = z.object({
-  connectorId: z.string().min(1).max(200),
-  group: z.string().min(1).max(200),
-  certificate: z.string().min(1),
-  caChain: z.array(z.string().min(1)).min(1).max(10),
-  notAfter: z.iso.datetime({ offset: true }),
-  renewalAgeSeconds: z.number().int().positive(),
-});
 
 export type IssuedCertificate = z.infer<typeof issuedCertificateSchema>;
 
