@@ -13,7 +13,7 @@ import { runSteps, type Step } from '../request/step.ts';
 import { admittedSession } from '../session/session-gate.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import type { SessionSockets } from '../session/session-sockets.ts';
-import { socketRecheck } from '../session/socket-recheck.ts';
+import { socketRecheck } from '../access/socket-recheck.ts';
 import { rejectUpgrade } from '../errors/render-raw.ts';
 
 export interface UpgradeHandlerOptions {

@@ -12,7 +12,7 @@ import { deriveSealKeys } from '../../../src/session/seal-keys.ts';
 import { SessionManager } from '../../../src/session/session-manager.ts';
 import { SessionSockets } from '../../../src/session/session-sockets.ts';
 import { MemorySessionStore } from '../../../src/session/session-store.ts';
-import { socketRecheck } from '../../../src/session/socket-recheck.ts';
+import { socketRecheck } from '../../../src/access/socket-recheck.ts';
 
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);

@@ -1,13 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
-import type { AccessControl } from '../access/access-control.ts';
-import { requestPath } from '../access/facts.ts';
+import type { AccessControl } from './access-control.ts';
+import { requestPath } from './facts.ts';
 import { auditContext } from '../request/audit-context.ts';
-import type { Identity } from './identity.ts';
-import type { SessionManager } from './session-manager.ts';
-import type { SessionRecord } from './session-record.ts';
-import type { SocketRecheck } from './session-sockets.ts';
+import type { Identity } from '../session/identity.ts';
+import type { SessionManager } from '../session/session-manager.ts';
+import type { SessionRecord } from '../session/session-record.ts';
+import type { SocketRecheck } from '../session/session-sockets.ts';
 
 export interface SocketRecheckInput {
   readonly sessions: SessionManager;
