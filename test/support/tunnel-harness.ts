@@ -37,7 +37,8 @@ import { createKeyAndCsr, verifyCsr } from '../../src/pki/csr.ts';
 import { acceptWebSocketTunnel } from '../../src/tunnel/transport-websocket.ts';
 import { TunnelAgent } from '../../src/tunnel/tunnel-agent.ts';
 import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
-import { isTunnelError, TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
+import { isTunnelError } from '../../src/errors/tunnel-error.ts';
+import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
 import { refuseTunnel } from '../../src/tunnel/refuse-tunnel.ts';
 import { TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
 import { digestBody } from '../../dev/lib/body-digest.ts';
@@ -135,7 +136,7 @@ function identify(socket: TLSSocket): { connectorId: string; group: string } | u
 }
 
 const REFUSED_BODY = JSON.stringify({
-  error: { code: 'ERR_CONNECTOR_CERT', reason: 'no_certificate', message: 'This call needs a registered connector certificate.' },
+  error: { code: 'ERR_CERT_REFUSED', reason: 'no_certificate', message: 'This call needs a registered connector certificate.' },
 });
 
 export async function startServiceSide(options: ServiceSideOptions): Promise<ServiceSide> {
@@ -189,7 +190,7 @@ export async function startServiceSide(options: ServiceSideOptions): Promise<Ser
     const connector = identify(socket);
     if (!connector) {
       refused++;
-      refuseTunnel(socket, { code: 'ERR_CONNECTOR_CERT', reason: 'no_certificate' });
+      refuseTunnel(socket, { code: 'ERR_CERT_REFUSED', reason: 'no_certificate' });
       return;
     }
     if (options.takeOver) options.takeOver(socket, connector);
