@@ -48,6 +48,10 @@ export async function startTestBackend(options: TestBackendOptions = {}): Promis
   const server = createServer((req, res) => {
     const received = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body: '' };
     requests.push(received);
+    // With its length, not chunked: clients that read one answer on a kept-alive connection know where it ends.
+    const answer = (status: number, type: string, body: string): void => {
+      res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) }).end(body);
+    };
     const echo = (): void => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -57,11 +61,11 @@ export async function startTestBackend(options: TestBackendOptions = {}): Promis
       });
       req.on('end', () => {
         if (size > MAX_TEST_BODY_BYTES) {
-          res.writeHead(413, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`the test backend takes bodies up to ${MAX_TEST_BODY_BYTES} bytes\n`);
+          answer(413, 'text/plain; charset=utf-8', `the test backend takes bodies up to ${MAX_TEST_BODY_BYTES} bytes\n`);
           return;
         }
         received.body = Buffer.concat(chunks).toString('utf8');
-        res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(JSON.stringify(received));
+        answer(200, 'application/json; charset=utf-8', JSON.stringify(received));
       });
     };
     const pathname = URL.parse(req.url ?? '/', 'http://backend.invalid')?.pathname;

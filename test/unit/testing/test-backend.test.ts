@@ -28,6 +28,13 @@ describe('gatehouse/testing: startTestBackend', () => {
     backend.requests.length = 0;
   });
 
+  it('says how long its answer is, so a client reading one answer on a kept-alive connection knows where it ends', async () => {
+    const response = await fetch(`${backend.url}/echo`);
+    const body = await response.text();
+    assert.equal(response.headers.get('transfer-encoding'), null);
+    assert.equal(response.headers.get('content-length'), String(Buffer.byteLength(body)));
+  });
+
   it('echoes what it received as JSON and keeps it, path and query as the backend saw them', async () => {
     const response = await fetch(`${backend.url}/api/items?id=7`, { method: 'POST', body: 'hello', headers: { 'x-test': '1' } });
     assert.equal(response.status, 200);
