@@ -10,6 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditUser } from '../audit/events.ts';
 import type { RecentEvents } from '../audit/recent-events.ts';
 import type { Clock } from '../clock.ts';
+import { TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
@@ -54,8 +55,6 @@ interface Opened {
   readonly retirement: CertificateRetirement;
   readonly lifecycle: ConnectorLifecycle;
 }
-
-const TUNNEL_DRAIN_ON_CLOSE_MS = 1000;
 
 export class ConnectorService {
   readonly config: ConnectorsConfig;

@@ -17,7 +17,7 @@ import {
 } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import { CONNECTOR_API_ALPN } from '../protocol/connector-api.ts';
-import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../tunnel/tunnel-protocol.ts';
+import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../protocol/tunnel-wire.ts';
 
 /** Where tunnel connections are handed once TLS (or the WebSocket upgrade) is through. */
 export interface TunnelIntake {

@@ -6,7 +6,7 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ConnectorError } from '../errors/connector-error.ts';
 import { TUNNEL_DIAL_TIMEOUT_MS } from '../limits.ts';
-import { TUNNEL_ALPN } from '../tunnel/tunnel-protocol.ts';
+import { TUNNEL_ALPN } from '../protocol/tunnel-wire.ts';
 import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './dial-options.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapTransportError } from './service-errors.ts';

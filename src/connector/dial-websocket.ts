@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import { TUNNEL_DIAL_TIMEOUT_MS, TUNNEL_WEBSOCKET_REFUSAL_BODY_BYTES } from '../limits.ts';
 import { TUNNEL_WEBSOCKET_SETTINGS, webSocketTunnelStream } from '../tunnel/transport-websocket.ts';
-import { TUNNEL_WEBSOCKET_PATH, TUNNEL_WEBSOCKET_PROTOCOL } from '../tunnel/tunnel-protocol.ts';
+import { TUNNEL_WEBSOCKET_PATH, TUNNEL_WEBSOCKET_PROTOCOL } from '../protocol/tunnel-wire.ts';
 import type { ConnectorError } from '../errors/connector-error.ts';
 import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './dial-options.ts';
 import { parseServiceUrl } from './service-client.ts';

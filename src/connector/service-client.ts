@@ -12,6 +12,7 @@ import { Agent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
 import { MAX_SERVICE_BODY_BYTES, SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
+import { CONNECTOR_API_ALPN } from '../protocol/connector-api.ts';
 import { mapHttpError, mapTransportError, type CallContext } from './service-errors.ts';
 import type { ClientIdentity } from './state.ts';
 
@@ -203,7 +204,7 @@ export class ServiceClient {
     return new Agent({
       keepAlive: true,
       // The REST side of the listener is HTTP/1.1; the tunnel will use its own ALPN.
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: [CONNECTOR_API_ALPN],
       ...(this.#ca !== undefined ? { ca: this.#ca } : {}),
       ...(identity ? { key: identity.keyPem, cert: identity.certPem } : {}),
     });

@@ -10,7 +10,7 @@
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging/logger.ts';
-import { appIdOfConnect, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId, REFUSAL_STATUS, type TunnelRefusal } from '../tunnel/tunnel-protocol.ts';
+import { appIdOfConnect, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId, REFUSAL_STATUS, type TunnelRefusal } from '../protocol/tunnel-wire.ts';
 import type { TargetAllowList } from './allow-list.ts';
 import { OriginError, type ConnectOriginOptions, type ResolvedApp } from './origin.ts';
 

@@ -20,7 +20,8 @@ import {
   TUNNEL_PING_TIMEOUT_MS,
 } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
-import { startHeartbeat, tunnelSettings, widenConnectionWindow, type TunnelRefusal } from '../tunnel/tunnel-protocol.ts';
+import { type TunnelRefusal } from '../protocol/tunnel-wire.ts';
+import { startHeartbeat, tunnelSettings, widenConnectionWindow } from '../tunnel/http2-settings.ts';
 import type { TargetAllowList } from './allow-list.ts';
 import { connectOrigin, type ConnectOriginOptions, type ResolvedApp } from './origin.ts';
 import { checkConnect, dialTarget, refuseStream, type StreamAdmissionOptions } from './stream-admission.ts';

@@ -8,7 +8,7 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging/logger.ts';
-import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from '../tunnel/tunnel-protocol.ts';
+import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from '../protocol/tunnel-wire.ts';
 
 export interface SpliceOptions {
   readonly appId: string;
@@ -26,7 +26,7 @@ export function spliceStream(stream: ServerHttp2Stream, origin: Duplex, options:
   // The stream ends with trailers: none when the app closed its side, an
   // error when its connection failed. Node may send END_STREAM ahead of an
   // RST_STREAM queued behind a write and then drop the RST, so the
-  // failure travels with the END_STREAM itself (tunnel-protocol.ts).
+  // failure travels with the END_STREAM itself (protocol/tunnel-wire.ts).
   let failed = false;
   stream.on('wantTrailers', () => stream.sendTrailers(failed ? { [HEADER_ERROR]: TRAILER_ORIGIN_RESET } : {}));
   origin.once('error', (error: NodeJS.ErrnoException) => {

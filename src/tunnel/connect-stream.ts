@@ -9,7 +9,8 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'nod
 import type { Duplex } from 'node:stream';
 import { StreamSocket } from './stream-socket.ts';
 import { TunnelError } from '../errors/tunnel-error.ts';
-import { appAuthority, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId, refusalError } from './tunnel-protocol.ts';
+import { appAuthority, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId } from '../protocol/tunnel-wire.ts';
+import { refusalError } from './refusal-error.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM } = constants;
 

@@ -8,7 +8,7 @@ import { connect, constants } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { TUNNEL_PING_TIMEOUT_MS } from '../limits.ts';
 import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
-import { tunnelSettings } from './tunnel-protocol.ts';
+import { tunnelSettings } from './http2-settings.ts';
 
 export interface TunnelRefusalNotice {
   /** A Gatehouse error code the connector can act on, e.g. "ERR_CONNECTOR_REVOKED". */

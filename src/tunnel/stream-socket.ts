@@ -12,7 +12,7 @@
 import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { Duplex } from 'node:stream';
 import { TunnelError } from '../errors/tunnel-error.ts';
-import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from './tunnel-protocol.ts';
+import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from '../protocol/tunnel-wire.ts';
 
 export interface StreamSocketOptions {
   readonly connectorId: string;

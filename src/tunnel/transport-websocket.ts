@@ -19,7 +19,7 @@ import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer, type WebSocket } from 'ws';
 import { refuseHandshake } from '../errors/render-raw.ts';
 import { TUNNEL_WEBSOCKET_MAX_PAYLOAD_BYTES, TUNNEL_WEBSOCKET_PING_INTERVAL_MS } from '../limits.ts';
-import { TUNNEL_WEBSOCKET_PROTOCOL } from './tunnel-protocol.ts';
+import { TUNNEL_WEBSOCKET_PROTOCOL } from '../protocol/tunnel-wire.ts';
 
 /** The WebSocket settings of both ends of a tunnel. */
 export const TUNNEL_WEBSOCKET_SETTINGS = Object.freeze({

@@ -17,7 +17,7 @@ import { StreamSocket } from './stream-socket.ts';
 import type { TunnelPool } from './tunnel-pool.ts';
 import type { TunnelErrorCode } from '../errors/tunnel-codes.ts';
 import { isTunnelError, TunnelError } from '../errors/tunnel-error.ts';
-import { isAppId } from './tunnel-protocol.ts';
+import { isAppId } from '../protocol/tunnel-wire.ts';
 
 export interface TunnelAgentApp {
   readonly id: string;

@@ -28,7 +28,8 @@ import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
 import type { StreamSocket } from './stream-socket.ts';
 import { TunnelError } from '../errors/tunnel-error.ts';
-import { isAppId, startHeartbeat, tunnelSettings, widenConnectionWindow } from './tunnel-protocol.ts';
+import { isAppId } from '../protocol/tunnel-wire.ts';
+import { startHeartbeat, tunnelSettings, widenConnectionWindow } from './http2-settings.ts';
 
 export interface TunnelSessionOptions {
   readonly connectorId: string;

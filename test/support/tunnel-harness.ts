@@ -38,7 +38,7 @@ import { acceptWebSocketTunnel } from '../../src/tunnel/transport-websocket.ts';
 import { TunnelAgent } from '../../src/tunnel/tunnel-agent.ts';
 import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
 import { isTunnelError } from '../../src/errors/tunnel-error.ts';
-import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/tunnel/tunnel-protocol.ts';
+import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/protocol/tunnel-wire.ts';
 import { refuseTunnel } from '../../src/tunnel/refuse-tunnel.ts';
 import { TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
 import { digestBody } from '../../dev/lib/body-digest.ts';

@@ -7,7 +7,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { dialTlsTunnel } from '../../../src/connector/dial-tls.ts';
 import { dialTunnel } from '../../../src/connector/link-dialer.ts';
 import { keepWebSocketAlive } from '../../../src/tunnel/transport-websocket.ts';
-import { TUNNEL_ALPN } from '../../../src/tunnel/tunnel-protocol.ts';
+import { TUNNEL_ALPN } from '../../../src/protocol/tunnel-wire.ts';
 import { createTestPki, startConnectorSide, startRelay, startServiceSide, type ServiceSide, type TestPki } from '../../support/tunnel-harness.ts';
 
 interface CodedError {

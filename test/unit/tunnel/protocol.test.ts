@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { appAuthority, appIdOfConnect, isAppId, isRequestId, refusalError, REFUSAL_STATUS, type TunnelRefusal } from '../../../src/tunnel/tunnel-protocol.ts';
+import { appAuthority, appIdOfConnect, isAppId, isRequestId, REFUSAL_STATUS, type TunnelRefusal } from '../../../src/protocol/tunnel-wire.ts';
+import { refusalError } from '../../../src/tunnel/refusal-error.ts';
 
 describe('tunnel protocol', function () {
   it('names an app in a CONNECT authority that can never resolve to a host', function () {
