@@ -44,8 +44,8 @@ export const IDP_DISCOVERY_RETRY_MS = 5_000;
 export const MAX_REVOKED_SESSIONS = 100_000;
 
 /**
- * Server-side session data (oversized claims, ID tokens for logout) kept in
- * memory: entries, and their approximate size. Live entries are never
+ * Server-side session data (oversized claims, ID tokens for logout): entries,
+ * and their approximate size (the same on disk as in memory). Live entries are never
  * evicted; when either bound is reached a sign-in that needs server-side
  * claims is refused (ERR_SESSION_STORE_FULL).
  */
@@ -54,6 +54,13 @@ export const MAX_SESSION_SIDE_BYTES = 128 * 1024 * 1024;
 
 /** Sign-in states already used, remembered until their attempt would have expired. */
 export const MAX_USED_SIGNIN_STATES = 50_000;
+
+/**
+ * Expired rows the SQLite session store deletes from a table on each write to
+ * it: writes outnumber expiries, so the tables stay near their live size
+ * without a timer, and no single write pays for a long sweep.
+ */
+export const SESSION_STORE_PURGE_BATCH = 64;
 
 /** A session's last-seen time is refreshed in its cookie at most this often. */
 export const SESSION_TOUCH_INTERVAL_SECONDS = 60;

@@ -30,6 +30,7 @@ export interface SessionStore {
   getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined>;
 }
 
+/** The bounds and the operator's hooks, the same for every store. */
 export interface MemorySessionStoreOptions {
   readonly maxRevoked?: number;
   readonly maxSideEntries?: number;
@@ -97,8 +98,8 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** Roughly what an entry costs: its strings, plus the Map and object overhead. */
-function sideDataBytes(data: SessionSideData): number {
+/** Roughly what an entry costs: its strings, plus the Map and object overhead. Both stores count the same, so a bound means the same on either. */
+export function sideDataBytes(data: SessionSideData): number {
   let bytes = 256 + (data.idToken?.length ?? 0);
   for (const group of data.groups ?? []) bytes += 32 + group.length;
   return bytes;

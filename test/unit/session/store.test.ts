@@ -1,10 +1,65 @@
 import assert from 'node:assert/strict';
 import { MAX_SESSION_SIDE_ENTRIES } from '../../../src/limits.ts';
-import { MemorySessionStore } from '../../../src/session/session-store.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemorySessionStore, type MemorySessionStoreOptions, type SessionStore } from '../../../src/session/session-store.ts';
+import { SqliteSessionStore } from '../../../src/session/sqlite-session-store.ts';
 
-describe('MemorySessionStore', () => {
+/** One contract, every store: what a backend must do to stand in for another. */
+function sessionStoreContract(name: string, open: (options?: MemorySessionStoreOptions) => SessionStore): void {
+  describe(`${name}: the session store contract`, () => defineContract(open));
+}
+
+const opened: SqliteSessionStore[] = [];
+sessionStoreContract('MemorySessionStore', (options) => new MemorySessionStore(options));
+// An in-memory database: the same SQL as on disk, without a flush per write (the bound tests write 50,000 times).
+sessionStoreContract('SqliteSessionStore', (options) => {
+  const store = SqliteSessionStore.open(':memory:', options);
+  opened.push(store);
+  return store;
+});
+after(() => {
+  for (const store of opened) store.close();
+});
+
+describe('SqliteSessionStore on disk', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-session-store-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps revocations, the fail-closed floor, used states and side data through a close and a reopen', async () => {
+    const file = join(dir, 'state', 'gatehouse.db');
+    const first = SqliteSessionStore.open(file, { maxRevoked: 2 });
+    await first.revoke('signed-out', 100, 1000, 100);
+    await first.revoke('b', 110, 1000, 110);
+    await first.revoke('c', 120, 1000, 120);
+    assert.equal(await first.consumeState('state-1', 1000, 100), true);
+    assert.equal(await first.putSideData('carol', { idToken: 'carol-token', groups: ['a', 'b'] }, 1000, 100), true);
+    first.close();
+
+    const second = SqliteSessionStore.open(file, { maxRevoked: 2 });
+    try {
+      assert.equal(await second.isRevoked('c', 120, 200), true);
+      assert.equal(await second.isRevoked('signed-out', 100, 200), true, 'evicted, still refused by the stored floor');
+      assert.equal(await second.isRevoked('older', 90, 200), true);
+      assert.equal(await second.isRevoked('newer', 130, 200), false);
+      assert.equal(await second.consumeState('state-1', 1000, 200), false, 'a used state stays used');
+      assert.deepEqual(await second.getSideData('carol', 200), { idToken: 'carol-token', groups: ['a', 'b'] });
+      // The bounds count what the first opening left, not from zero.
+      await second.revoke('d', 140, 1000, 200);
+      assert.equal(await second.isRevoked('b', 110, 200), true);
+    } finally {
+      second.close();
+    }
+  });
+});
+
+function defineContract(open: (options?: MemorySessionStoreOptions) => SessionStore): void {
   it('remembers revocations until they expire', async () => {
-    const store = new MemorySessionStore();
+    const store = open();
     await store.revoke('s1', 100, 200, 100);
     assert.equal(await store.isRevoked('s1', 100, 150), true);
     assert.equal(await store.isRevoked('s2', 100, 150), false);
@@ -13,7 +68,7 @@ describe('MemorySessionStore', () => {
 
   it('fails closed when the revocation list overflows', async () => {
     const overflows: number[] = [];
-    const store = new MemorySessionStore({ maxRevoked: 2, onRevocationOverflow: (t) => overflows.push(t) });
+    const store = open({ maxRevoked: 2, onRevocationOverflow: (t) => overflows.push(t) });
     await store.revoke('a', 10, 1000, 10);
     await store.revoke('b', 20, 1000, 20);
     await store.revoke('c', 30, 1000, 30);
@@ -25,14 +80,14 @@ describe('MemorySessionStore', () => {
   });
 
   it('consumes a state once', async () => {
-    const store = new MemorySessionStore();
+    const store = open();
     assert.equal(await store.consumeState('k', 100, 1), true);
     assert.equal(await store.consumeState('k', 100, 2), false);
   });
 
   it('bounds side data by refusing the newcomer, never by dropping a live entry', async () => {
     const full: number[] = [];
-    const store = new MemorySessionStore({ maxSideEntries: 2, onSideDataFull: ({ entries }) => full.push(entries) });
+    const store = open({ maxSideEntries: 2, onSideDataFull: ({ entries }) => full.push(entries) });
     assert.equal(await store.putSideData('a', { idToken: 'a' }, 100, 1), true);
     assert.equal(await store.putSideData('b', { idToken: 'b' }, 100, 1), true);
     assert.equal(await store.putSideData('c', { idToken: 'c' }, 100, 1), false);
@@ -42,7 +97,7 @@ describe('MemorySessionStore', () => {
   });
 
   it("keeps a user's group list through 50,000 other sign-ins at the default bound", async () => {
-    const store = new MemorySessionStore();
+    const store = open();
     const groups = Array.from({ length: 300 }, (_, index) => `department-${index}`);
     assert.equal(await store.putSideData('carol', { idToken: 'carol-token', groups }, 10_000, 1), true);
     let refused = 0;
@@ -55,7 +110,7 @@ describe('MemorySessionStore', () => {
   });
 
   it('bounds side data by size too', async () => {
-    const store = new MemorySessionStore({ maxSideBytes: 10_000 });
+    const store = open({ maxSideBytes: 10_000 });
     assert.equal(await store.putSideData('a', { groups: Array.from({ length: 100 }, (_, i) => `group-${i}`) }, 100, 1), true);
     assert.equal(await store.putSideData('b', { groups: Array.from({ length: 200 }, (_, i) => `group-${i}`) }, 100, 1), false);
     assert.equal(await store.putSideData('c', { idToken: 'small' }, 100, 1), true);
@@ -63,7 +118,7 @@ describe('MemorySessionStore', () => {
   });
 
   it('makes room from expired entries only, wherever they sit', async () => {
-    const store = new MemorySessionStore({ maxSideEntries: 20 });
+    const store = open({ maxSideEntries: 20 });
     // Another app's longer sessions come first; the one short session sits behind them all.
     for (let index = 0; index < 19; index += 1) await store.putSideData(`long-${index}`, { idToken: 'a' }, 1000, 1);
     await store.putSideData('short-lived', { idToken: 'c' }, 50, 1);
@@ -71,4 +126,4 @@ describe('MemorySessionStore', () => {
     assert.equal(await store.putSideData('late', { idToken: 'd' }, 1000, 60), true, 'the expired entry made room');
     for (let index = 0; index < 19; index += 1) assert.equal((await store.getSideData(`long-${index}`, 60))?.idToken, 'a');
   });
-});
+}
