@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { loadGatewayConfigFile } from '../config/load-file.ts';
 import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
 import { startProblems } from '../config/start-problems.ts';
+import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
@@ -23,6 +24,10 @@ Options:
       --strict           check: treat warnings (e.g. a pass-through app sharing a protected app's backend) as errors
       --log-level LEVEL  pino level: fatal, error, warn, info, debug (default: info)
   -h, --help             show this help
+
+Environment:
+  GATEHOUSE_STORE_URL    where state is kept, instead of the file's store.url: sqlite:<path> or memory:
+                         (a relative path is read from the working directory)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -68,6 +73,16 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw error;
+  }
+  // The environment wins over the file, as a flag would: one image, one config file, a store per deployment.
+  const storeUrl = process.env['GATEHOUSE_STORE_URL'];
+  if (storeUrl !== undefined && storeUrl !== '') {
+    const problem = parseStoreUrl(storeUrl);
+    if (typeof problem === 'string') {
+      process.stderr.write(`gatehouse: ${new GatehouseConfigError([`GATEHOUSE_STORE_URL: ${problem}`]).message}\n`);
+      return 1;
+    }
+    config = Object.freeze({ ...config, store: Object.freeze({ url: resolveStoreUrl(storeUrl, process.cwd()) }) });
   }
   if (command === 'check') {
     // What start would refuse after parsing (the audit sinks, the connector state folder), so "valid" means serve starts.

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import { GatehouseConfigError } from '../errors/index.ts';
 import { MIN_SECRET_LENGTH } from '../limits.ts';
 import { assertionKeyProblem, caBundleProblem, tlsPairProblem } from './pem-checks.ts';
+import { defaultStoreUrl, resolveStoreUrl } from './store-schema.ts';
 import { gatewayConfigSchema, type ParsedAppConfig, type ParsedGatewayConfig } from './schema.ts';
 
 export interface SessionSecret {
@@ -34,6 +35,8 @@ export interface GatewayConfig {
   readonly mfa: Readonly<ParsedGatewayConfig['mfa']>;
   readonly risk: ParsedGatewayConfig['risk'];
   readonly audit: ParsedGatewayConfig['audit'];
+  /** Where state is kept: `store.url` with a relative SQLite path made absolute, or the default (see store-schema.ts). */
+  readonly store: Readonly<{ url: string }>;
   /** Where relative file names in the configuration were resolved from. */
   readonly baseDir: string;
 }
@@ -202,6 +205,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     mfa: Object.freeze({ ...parsed.mfa }),
     risk: parsed.risk,
     audit: parsed.audit,
+    store: Object.freeze({ url: parsed.store ? resolveStoreUrl(parsed.store.url, baseDir) : defaultStoreUrl(connectors?.stateDir) }),
     baseDir,
   });
 }

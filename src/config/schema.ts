@@ -9,6 +9,7 @@ import { durationSeconds } from './duration.ts';
 import { cidr, httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
 import { mfaSchema, namedLocationsSchema } from './policy-schema.ts';
+import { storeSchema } from './store-schema.ts';
 
 /**
  * The one schema for a gateway's configuration, used by createGateway() and by
@@ -111,6 +112,8 @@ export const gatewayConfigSchema = z
     forwarding: forwardingSchema,
     /** The connector-facing listener: registration, configuration, renewal and tunnels. Absent: apps are reached directly. */
     connectors: connectorsSchema.optional(),
+    /** Where revocations, used sign-in states and server-side session data are kept. Absent: the state database in connectors.stateDir, else memory. */
+    store: storeSchema.optional(),
     apps: z
       .array(appSchema)
       .min(1, 'publish at least one app')

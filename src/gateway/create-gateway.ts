@@ -20,7 +20,8 @@ import { safeRiskProvider } from '../risk/safe-risk-provider.ts';
 import { deriveSealKeys } from '../session/seal-keys.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { SessionSockets } from '../session/session-sockets.ts';
-import { MemorySessionStore, type SessionStore } from '../session/session-store.ts';
+import { openSessionStore } from '../session/open-session-store.ts';
+import type { SessionStore } from '../session/session-store.ts';
 import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { SignInLoopDetector } from '../signin/signin-loop.ts';
@@ -44,7 +45,7 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   /** HTTP client for the identity provider (discovery, keys, token endpoint). */
   readonly idpFetch?: IdpFetch;
-  /** Revocations and server-side session data. Default: bounded, in memory. */
+  /** Revocations, used sign-in states and server-side session data. Default: what `store.url` names (the gateway closes it). */
   readonly sessionStore?: SessionStore;
   /** What to do with requests for hosts that publish no app: 404 (default) or leave them to the host app. */
   readonly unknownHost?: 'reject' | 'next';
@@ -104,13 +105,21 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     : undefined;
   const riskProviders = [builtInRisk?.provider, customRisk].filter((provider): provider is RiskProvider => provider !== undefined);
   const risk = riskProviders.length > 0 ? combineRisk(...riskProviders) : undefined;
-  const store =
-    options.sessionStore ??
-    new MemorySessionStore({
-      onRevocationOverflow: (refusedBefore) =>
-        audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
-      onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
-    });
+  // A store the caller passed stays the caller's to close.
+  const opened = options.sessionStore
+    ? { store: options.sessionStore, volatile: false, close: () => undefined }
+    : openSessionStore(config.store.url, {
+        onRevocationOverflow: (refusedBefore) =>
+          audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
+        onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
+      });
+  if (opened.volatile) {
+    logger.warn(
+      { store: config.store.url },
+      'sessions are kept in memory: sign-outs and server-side session data do not survive a restart; set store.url to "sqlite:<path>" (or connectors.stateDir) to keep them',
+    );
+  }
+  const store = opened.store;
   const keys = deriveSealKeys(config.session.secrets);
   const sessions = new SessionManager({
     cookieName: config.session.cookieName,
@@ -208,6 +217,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await connectors?.close();
       await oidc.close();
       await audit.close();
+      opened.close();
     },
   };
 }

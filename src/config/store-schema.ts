@@ -1,0 +1,46 @@
+/**
+ * Where the gateway keeps its state (`store.url`): revocations, used sign-in
+ * states and server-side session data. `sqlite:<path>` is one file on this
+ * machine; `memory:` forgets everything on restart (tests, throwaway runs).
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
+
+/** The schemes this version reads, in the order the error message lists them. */
+const SUPPORTED = '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db) or "memory:"';
+
+export type StoreLocation = { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly path: string };
+
+/** What a store URL names, or why it is refused. Relative SQLite paths stay relative: see resolveStoreUrl. */
+export function parseStoreUrl(url: string): StoreLocation | string {
+  if (url === 'memory:') return { kind: 'memory' };
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path === '') return `"sqlite:" needs a file path, e.g. sqlite:/var/lib/gatehouse/${STATE_DATABASE_FILE}`;
+    // sqlite://host/… reads like a network URL; a file is what is meant, and a path says it without doubt.
+    if (path.startsWith('//')) return `write a SQLite file as sqlite:<path> (sqlite:/var/lib/gatehouse/${STATE_DATABASE_FILE}), not as a URL with "//"`;
+    return { kind: 'sqlite', path };
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
+  return `${scheme === undefined ? `"${url}" is not a store URL` : `the "${scheme}:" store is not supported by this version`}: use ${SUPPORTED}`;
+}
+
+/** The URL with a relative SQLite path made absolute against `baseDir`. */
+export function resolveStoreUrl(url: string, baseDir: string): string {
+  const location = parseStoreUrl(url);
+  if (typeof location === 'string' || location.kind !== 'sqlite' || isAbsolute(location.path)) return url;
+  return `sqlite:${resolve(baseDir, location.path)}`;
+}
+
+/** Without `store`: the state database in the connector state folder when there is one, else memory. */
+export function defaultStoreUrl(stateDir: string | undefined): string {
+  return stateDir === undefined ? 'memory:' : `sqlite:${join(stateDir, STATE_DATABASE_FILE)}`;
+}
+
+export const storeSchema = z.strictObject({
+  url: z.string().superRefine((url, ctx) => {
+    const location = parseStoreUrl(url);
+    if (typeof location === 'string') ctx.addIssue({ code: 'custom', message: location });
+  }),
+});

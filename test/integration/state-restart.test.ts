@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_DEV_USERS } from '../../dev/lib/identity-provider/index.ts';
+import { STATE_DATABASE_FILE } from '../../src/store/sqlite-database.ts';
+import { signIn, startStack, type Stack } from '../support/stack.ts';
+
+/**
+ * What a restart must not undo: a sign-out (a copied cookie stays refused)
+ * and a session whose group list is kept server side (it stays signed in,
+ * groups and all). The gateway is stopped and built again on the same
+ * state file, as a process restart would.
+ */
+describe('state through a gateway restart', function () {
+  this.timeout(60_000);
+  const manyGroups = Array.from({ length: 300 }, (_, index) => `department-${index}-with-a-long-group-name`);
+  const lastGroup = manyGroups.at(-1)!;
+  let stack: Stack;
+  let stateDir: string;
+
+  before(async () => {
+    stateDir = mkdtempSync(join(tmpdir(), 'gatehouse-state-restart-'));
+    stack = await startStack({
+      users: [
+        ...DEFAULT_DEV_USERS,
+        { login: 'carol', password: 'carol-password', sub: 'user-carol', name: 'Carol Groups', email: 'carol@gatehouse.test', groups: manyGroups, mfa: false },
+      ],
+      configure: (config) => ({
+        ...config,
+        store: { url: `sqlite:${join(stateDir, STATE_DATABASE_FILE)}` },
+        apps: (config.apps ?? []).map((app) =>
+          // "other" admits only members of the last of carol's groups, which only the server-side list holds.
+          app.id === 'other' ? { ...app, policies: [{ name: 'members only', conditions: { groups: { exclude: [lastGroup] } }, grant: { block: true } }] } : app,
+        ),
+      }),
+    });
+  });
+  after(async () => {
+    await stack.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  it('keeps a copied cookie refused after logout, and a server-side group list in use', async () => {
+    const leaver = stack.browser();
+    await signIn(stack, leaver);
+    const copied = await leaver.jar.getCookieString(`${stack.urls.wiki}/`);
+    await leaver.navigate(`${stack.urls.wiki}/.gatehouse/logout`, { stopAt: (url) => url.origin === stack.idp.issuer });
+
+    const carol = stack.browser();
+    assert.equal((await carol.signIn(`${stack.urls.other}/start`, 'carol', 'carol-password')).response.status, 200);
+    const outsider = await stack.browser().signIn(`${stack.urls.other}/`, 'bob', 'bob-password');
+    assert.equal(outsider.response.status, 403, 'the policy refuses users outside the group (control)');
+
+    const replayBefore = await stack.browser().request(`${stack.urls.wiki}/secret`, { headers: { cookie: copied, accept: 'application/json' } });
+    assert.equal(replayBefore.status, 401);
+
+    await stack.restartGateway();
+
+    const replay = await stack.browser().request(`${stack.urls.wiki}/secret`, { headers: { cookie: copied, accept: 'application/json' } });
+    assert.equal(replay.status, 401, 'the signed-out cookie is still refused after the restart');
+    assert.equal(((await replay.json()) as { error: { code: string } }).error.code, 'ERR_SESSION_REVOKED');
+    assert.equal(stack.backend.requests.filter((request) => request.path === '/secret').length, 0);
+    stack.audit.clear();
+
+    const after = await carol.request(`${stack.urls.other}/after-restart`, { headers: { accept: 'application/json' } });
+    assert.equal(after.status, 200, 'carol is still signed in, and her server-side groups still admit her');
+    assert.equal(stack.audit.ofType('session.rejected').length, 0);
+    assert.ok(existsSync(join(stateDir, STATE_DATABASE_FILE)), 'kept in the configured file');
+  });
+});
