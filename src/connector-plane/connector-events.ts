@@ -77,6 +77,8 @@ export class ConnectorEvents {
       if (event) res.write(`event: ${event}\ndata: {}\n\n`);
       res.end();
     }
+    // At once, not on 'close': an event sent meanwhile (the config bump a revocation makes) would be written after the end.
+    this.#streams.delete(connectorId);
     for (const socket of this.#sockets.get(connectorId)?.keys() ?? []) socket.destroy();
   }
 
