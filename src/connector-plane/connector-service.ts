@@ -14,7 +14,7 @@ import { TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
-import { FileStore } from '../store/file-store.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { TunnelPool } from '../tunnel/tunnel-pool.ts';
 import { AdminTokenVerifier } from './admin-token.ts';
@@ -40,7 +40,7 @@ export interface ConnectorServiceOptions {
   /** The identity provider's JWKS URL and HTTP client, for admin tokens. */
   readonly jwksUri: () => Promise<URL>;
   readonly idpFetch: (url: string, init: RequestInit) => Promise<Response>;
-  /** Default: a FileStore in config.stateDir. */
+  /** Default: a SqliteStore in config.stateDir. */
   readonly store?: Store;
   /** Recent audit events, for the admin query API on this listener. */
   readonly recentEvents?: RecentEvents;
@@ -166,7 +166,7 @@ export class ConnectorService {
 
   async #open(): Promise<void> {
     const { apps, clock, audit } = this.#options;
-    const store = this.#options.store ?? (await FileStore.open(this.config.stateDir));
+    const store = this.#options.store ?? this.#openStore();
     this.#store = store;
     const ca = await openConnectorCa(store);
     const registry = new ConnectorRegistry(store);
@@ -186,6 +186,17 @@ export class ConnectorService {
       clock,
     });
     this.#opened = { store, ca, registry, configVersion, retirement, lifecycle };
+  }
+
+  #openStore(): SqliteStore {
+    const store = SqliteStore.open(this.config.stateDir);
+    if (store.imported > 0) {
+      this.#options.logger.info(
+        { stateDir: this.config.stateDir, keys: store.imported },
+        'state imported from the files of an earlier version into the state database',
+      );
+    }
+    return store;
   }
 
   #require(): Opened {

@@ -1,8 +1,7 @@
 /**
- * Crash-safe replacement of a file, for the gateway's file store and the
- * connector's state directory alike: write a temp file in the same directory
- * (rename is atomic only within one file system), fsync it, rename it over
- * the target, fsync the directory. A reader, or a restart after a crash at
+ * Crash-safe replacement of a file, for the connector's state directory:
+ * write a temp file in the same directory (rename is atomic only within one
+ * file system), fsync it, rename it over the target, fsync the directory. A reader, or a restart after a crash at
  * any point, sees the old content or the new, never a mix; the directory
  * fsync makes the rename itself survive a power cut.
  */
@@ -10,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-/** Temp files start with a dot, which no store key's file name does, so they are never listed as keys. */
+/** Temp files start with a dot, so that nothing reading the directory takes one for a state file. */
 export const TEMP_PREFIX = '.tmp-';
 
 export async function writeFileAtomic(path: string, data: string, mode = 0o600): Promise<void> {
@@ -41,17 +40,6 @@ export async function renameDurably(from: string, to: string): Promise<void> {
   await syncDirectory(dirname(to));
 }
 
-/** Removes a file, durably; one that is already gone is no error. */
-export async function removeFile(path: string): Promise<void> {
-  try {
-    await unlink(path);
-  } catch (error) {
-    if (isCode(error, 'ENOENT')) return;
-    throw error;
-  }
-  await syncDirectory(dirname(path));
-}
-
 export async function syncDirectory(dir: string): Promise<void> {
   // Windows cannot open a directory for fsync; its renames are journaled by NTFS.
   if (process.platform === 'win32') return;
@@ -75,8 +63,4 @@ export async function removeTempFiles(dir: string): Promise<number> {
     removed += 1;
   }
   return removed;
-}
-
-export function isCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }

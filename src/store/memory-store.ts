@@ -1,6 +1,6 @@
 /**
  * The Store in memory: for tests, and as the reference for what the interface
- * means. It applies the same key and value checks as FileStore.
+ * means. It applies the same key and value checks as SqliteStore.
  */
 import type { Store } from './store.ts';
 import { checkKey, checkPrefix, checkValue } from './store-checks.ts';

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAX_STORE_KEY_LENGTH, MAX_STORE_VALUE_BYTES } from '../../../src/limits.ts';
-import { FileStore } from '../../../src/store/file-store.ts';
 import { MemoryStore } from '../../../src/store/memory-store.ts';
+import { SqliteStore } from '../../../src/store/sqlite-store.ts';
 import type { Store } from '../../../src/store/store.ts';
 import { StoreError, type StoreErrorCode } from '../../../src/store/store-error.ts';
 
@@ -24,10 +24,10 @@ async function increment(store: Store, key: string): Promise<number> {
 const implementations: Array<[string, () => Promise<{ store: Store; cleanup: () => void }>]> = [
   ['MemoryStore', () => Promise.resolve({ store: new MemoryStore(), cleanup: () => undefined })],
   [
-    'FileStore',
-    async () => {
+    'SqliteStore',
+    () => {
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'));
-      return { store: await FileStore.open(join(dir, 'state')), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+      return Promise.resolve({ store: SqliteStore.open(join(dir, 'state')), cleanup: () => rmSync(dir, { recursive: true, force: true }) });
     },
   ],
 ];
@@ -73,6 +73,20 @@ for (const [name, make] of implementations) {
       assert.deepEqual(await store.list('nothing'), []);
     });
 
+    it('lists by a prefix holding SQL wildcards as plain characters', async () => {
+      for (const key of ['a%b', 'a%', 'a_b', 'aXb', 'a\\b', 'a\\%', 'ab']) await store.put(key, '1');
+      assert.deepEqual(await store.list('a%'), ['a%', 'a%b']);
+      assert.deepEqual(await store.list('a_'), ['a_b']);
+      assert.deepEqual(await store.list('a\\'), ['a\\%', 'a\\b']);
+      assert.deepEqual(await store.list('a'), ['a%', 'a%b', 'aXb', 'a\\%', 'a\\b', 'a_b', 'ab']);
+    });
+
+    it('lists in JavaScript string order, beyond ASCII too', async () => {
+      const keys = ['k:\u{1F600}', 'k:\uFF5E', 'k:z', 'k:\u00E9', 'k:'];
+      for (const key of keys) await store.put(key, '1');
+      assert.deepEqual(await store.list('k:'), [...keys].sort());
+    });
+
     it('keeps keys apart that differ only in case, dots, slashes or non-ASCII characters', async () => {
       const keys = ['a', 'A', '.a', 'a.', '..', '.', 'a/b', 'a%2Fb', 'a:b', 'ü', 'u\u0308', '\u0000', 'x'.repeat(80)];
       for (const [index, key] of keys.entries()) await store.put(key, String(index));
@@ -110,6 +124,7 @@ for (const [name, make] of implementations) {
         await rejectsWith(store.put(key, '1'), 'ERR_STORE_KEY_INVALID');
         await rejectsWith(store.get(key), 'ERR_STORE_KEY_INVALID');
       }
+      await rejectsWith(store.list('lone \uD800'), 'ERR_STORE_KEY_INVALID');
       await rejectsWith(store.put('k', 'x'.repeat(MAX_STORE_VALUE_BYTES + 1)), 'ERR_STORE_VALUE_INVALID');
       await rejectsWith(store.put('k', '\uDC00'), 'ERR_STORE_VALUE_INVALID');
       await rejectsWith(store.compareAndSet('k', undefined, undefined as unknown as string), 'ERR_STORE_VALUE_INVALID');
