@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { removeTempFiles, renameDurably, syncDirectory, TEMP_PREFIX, writeFileAtomic } from '../../../src/store/atomic-file.ts';
 
-describe('atomic files (file store and connector state)', function () {
+describe('atomic files (connector state)', function () {
   let dir: string;
 
   beforeEach(function () {
