@@ -26,6 +26,12 @@ export function parseStoreUrl(url: string): StoreLocation | string {
   return `${scheme === undefined ? `"${url}" is not a store URL` : `the "${scheme}:" store is not supported by this version`}: use ${SUPPORTED}`;
 }
 
+/** The SQLite file a validated store URL names, or undefined for memory. */
+export function sqliteStatePath(url: string): string | undefined {
+  const location = parseStoreUrl(url);
+  return typeof location !== 'string' && location.kind === 'sqlite' ? location.path : undefined;
+}
+
 /** The URL with a relative SQLite path made absolute against `baseDir`. */
 export function resolveStoreUrl(url: string, baseDir: string): string {
   const location = parseStoreUrl(url);

@@ -1,6 +1,8 @@
 import type { Router } from 'express';
+import { existsSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { join } from 'node:path';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditSink } from '../audit/events.ts';
 import { AccessControl } from '../access/access-control.ts';
@@ -8,6 +10,7 @@ import { systemClock, type Clock } from '../clock.ts';
 import { parseGatewayConfig, type GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
+import { sqliteStatePath } from '../config/store-schema.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
@@ -26,6 +29,8 @@ import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { SignInLoopDetector } from '../signin/signin-loop.ts';
 import { TransactionCookies } from '../signin/transaction-cookies.ts';
+import { openSqliteDatabase, STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
+import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { attachServer } from './attach-server.ts';
 import { defaultForwarder, type ForwarderFactoryContext } from './forwarder-factory.ts';
@@ -53,7 +58,7 @@ export interface GatewayOptions {
   readonly forwarder?: (context: ForwarderFactoryContext) => Forwarder;
   /** Relative `…File` paths in the config are resolved against this folder. */
   readonly baseDir?: string;
-  /** Where the connector CA and registry live. Default: a FileStore in connectors.stateDir. */
+  /** Where the connector CA and registry live. Default: the state database store.url names, else the one in connectors.stateDir. */
   readonly connectorStore?: Store;
   /** Your own user and sign-in risk, combined with the built-in signals (the higher level wins). */
   readonly riskProvider?: RiskProvider;
@@ -156,6 +161,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         }
       : {}),
   };
+  // One state file per instance: when store.url names another file than the state directory's, the connector plane keeps its tables there too.
+  const statePath = sqliteStatePath(config.store.url);
+  const stateDir = config.connectors?.stateDir;
+  const sharedConnectorStore =
+    !options.connectorStore && stateDir !== undefined && statePath !== undefined && statePath !== join(stateDir, STATE_DATABASE_FILE)
+      ? new SqliteStore(openSqliteDatabase(statePath), existsSync(stateDir) ? { importFrom: stateDir } : {}, true)
+      : undefined;
+  const connectorStore = options.connectorStore ?? sharedConnectorStore;
   const connectors = config.connectors
     ? new ConnectorService({
         config: config.connectors,
@@ -167,7 +180,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         jwksUri: () => oidc.jwksUri(),
         idpFetch: oidc.fetch,
         recentEvents: recent,
-        ...(options.connectorStore ? { store: options.connectorStore } : {}),
+        ...(connectorStore ? { store: connectorStore } : {}),
       })
     : undefined;
   const assertions = new IdentityAssertions({
@@ -215,6 +228,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       sockets.closeAll();
       forwarder.close();
       await connectors?.close();
+      await sharedConnectorStore?.close();
       await oidc.close();
       await audit.close();
       opened.close();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Writable } from 'node:stream';
 import { parseGatewayConfig } from '../../../src/config/parse.ts';
 import type { GatewayConfigInput } from '../../../src/config/schema.ts';
@@ -62,6 +63,31 @@ describe('config: store.url', () => {
       /store\.url: write a SQLite file as sqlite:<path>/,
     );
     assert.match(issuesOf(() => parseGatewayConfig(valid({ store: { url: '/var/lib/g.db' } })))[0] ?? '', /store\.url: "\/var\/lib\/g\.db" is not a store URL/);
+  });
+
+  it('keeps the connector plane in the same database as the sessions when store.url names another file', async () => {
+    const gateway = createGateway(
+      valid({ store: { url: 'sqlite:shared/state.db' }, connectors: { listen: { host: '127.0.0.1', port: 0 }, stateDir: 'connectors' } }) as GatewayConfigInput,
+      { baseDir: dir, audit: [] },
+    );
+    try {
+      await gateway.connectors?.init();
+    } finally {
+      await gateway.close();
+    }
+    const db = new DatabaseSync(join(dir, 'shared', 'state.db'), { readOnly: true });
+    try {
+      const tables = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .all()
+        .map((row) => row['name']);
+      assert.ok(tables.includes('kv'), 'the connector plane’s table');
+      assert.ok(tables.includes('session_revoked'), 'the sessions’ tables');
+      assert.ok((db.prepare('SELECT count(*) AS n FROM kv').get()?.['n'] as number) > 0, 'the connector CA was written there');
+    } finally {
+      db.close();
+    }
+    assert.equal(existsSync(join(dir, 'connectors', 'gatehouse.db')), false);
   });
 
   it('warns once at start when sessions are kept in memory, and not when they are on disk or passed in', async () => {
