@@ -21,11 +21,16 @@ const BUSY_TIMEOUT_MS = 5000;
 /** The database file in a state directory. */
 export const STATE_DATABASE_FILE = 'gatehouse.db';
 
+const IN_MEMORY = ':memory:';
+
 /** Opens (creating when absent: the file 0600, its folder 0700) the state database at `path`. */
 export function openSqliteDatabase(path: string): DatabaseSync {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  // Created here and not by SQLite (0644 less the umask): it holds secrets, and SQLite gives its -wal and -shm files the database's mode.
-  closeSync(openSync(path, 'a', 0o600));
+  // SQLite's in-memory database (for tests) has no file to create; without this check one named ":memory:" would appear.
+  if (path !== IN_MEMORY) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    // Created here and not by SQLite (0644 less the umask): it holds secrets, and SQLite gives its -wal and -shm files the database's mode.
+    closeSync(openSync(path, 'a', 0o600));
+  }
   const db = new DatabaseSync(path, { timeout: BUSY_TIMEOUT_MS });
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
