@@ -19,6 +19,8 @@ export interface AuditSinksOptions {
   readonly stdout?: Writable;
   readonly clock?: Clock;
   readonly fetch?: WebhookFetch;
+  /** The state database file the webhook keeps waiting events in (they survive a crash); without it they wait in memory. */
+  readonly outboxPath?: string;
   /** A sink dropped events (e.g. to log it). The other sinks are told already: they get an `audit.dropped` event. */
   readonly onDrop?: (report: DropReport) => void;
   readonly onWebhookError?: (failure: WebhookFailure) => void;
@@ -181,6 +183,7 @@ export function createAuditSinks(input: AuditSettingsInput | AuditSettings | und
       timeoutMs: timeout * 1000,
       ...(trust === undefined ? {} : { ca: trust }),
       ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.outboxPath === undefined ? {} : { outboxPath: options.outboxPath }),
       clock,
       onDrop: reportDrops(() => webhook),
       ...(options.onWebhookError ? { onError: options.onWebhookError } : {}),

@@ -1,3 +1,5 @@
+import type { AuditEvent } from './events.ts';
+
 /**
  * A fixed-capacity FIFO over a circular array: push, shift and unshift are
  * O(1) and memory never grows past the capacity given at construction.
@@ -45,5 +47,64 @@ export class RingQueue<T> {
     this.#items[this.#head] = item;
     this.#length += 1;
     return true;
+  }
+}
+
+/**
+ * Where the webhook sink keeps events until the receiver acknowledged them:
+ * in memory, or in the state database (src/audit/sqlite-outbox.ts). The
+ * sink takes a batch, and acks it once the receiver answered for it; the
+ * bound applies to the events still waiting, not to the batch taken.
+ */
+export interface AuditOutbox {
+  /** Events waiting (not counting the batch taken). */
+  readonly length: number;
+  /** Appends; when `capacity` events wait, the oldest waiting one is removed and returned. Throws when the event cannot be kept (not JSON, storage failed). */
+  push(event: AuditEvent): AuditEvent | undefined;
+  /** Takes up to `count` of the oldest waiting events, in order, as the next batch. */
+  take(count: number): AuditEvent[];
+  /** The batch taken is done with (delivered, or refused for good): forget it. */
+  ack(): void;
+  /** Lets go; returns the events this lost (memory keeps nothing past the process, the database keeps all for the next start). */
+  close(): AuditEvent[];
+}
+
+/** The outbox in memory: fast, and lost with the process. */
+export class MemoryOutbox implements AuditOutbox {
+  readonly #queue: RingQueue<AuditEvent>;
+  #taken: AuditEvent[] = [];
+
+  constructor(capacity: number) {
+    this.#queue = new RingQueue(capacity);
+  }
+
+  get length(): number {
+    return this.#queue.length;
+  }
+
+  push(event: AuditEvent): AuditEvent | undefined {
+    return this.#queue.push(event);
+  }
+
+  take(count: number): AuditEvent[] {
+    const batch: AuditEvent[] = [];
+    while (batch.length < count) {
+      const event = this.#queue.shift();
+      if (event === undefined) break;
+      batch.push(event);
+    }
+    this.#taken = batch;
+    return [...batch];
+  }
+
+  ack(): void {
+    this.#taken = [];
+  }
+
+  close(): AuditEvent[] {
+    const lost = this.#taken;
+    this.#taken = [];
+    for (let event = this.#queue.shift(); event; event = this.#queue.shift()) lost.push(event);
+    return lost;
   }
 }

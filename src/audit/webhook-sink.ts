@@ -4,7 +4,8 @@ import { createBackoff, type Backoff } from '../backoff.ts';
 import { AUDIT_CLOSE_DEADLINE_MS } from '../limits.ts';
 import { DropCounter } from './drop-counter.ts';
 import type { AuditEvent, AuditSink } from './events.ts';
-import { RingQueue } from './ring-queue.ts';
+import { MemoryOutbox, type AuditOutbox } from './ring-queue.ts';
+import { SqliteOutbox } from './sqlite-outbox.ts';
 import { parseWebhookOptions, type WebhookFetch, type WebhookSettings, type WebhookSinkOptions } from './webhook-options.ts';
 import { postBatch } from './webhook-post.ts';
 
@@ -25,6 +26,12 @@ export interface WebhookSink extends AuditSink {
   flush(timeoutMs?: number): Promise<boolean>;
   close(timeoutMs?: number): Promise<void>;
   stats(): WebhookSinkStats;
+}
+
+/** The webhook sink's options, and where it keeps what waits. */
+export interface DurableWebhookSinkOptions extends WebhookSinkOptions {
+  /** The state database file waiting events are kept in, so a crash loses none; without it they wait in memory. */
+  readonly outboxPath?: string;
 }
 
 /**
@@ -50,12 +57,20 @@ export interface WebhookSink extends AuditSink {
  *   queue cannot push out what they do next. The lost range is named in the
  *   `audit.dropped` event that opens the next batch (and kept in full by the
  *   local JSON-lines or file sink).
+ * - With `outboxPath` every event is a row in the state database from
+ *   `write()` until the receiver acknowledged (2xx) or refused for good the
+ *   batch it went in: a crash loses nothing, and at the next start what is
+ *   pending goes first. A crash after the 2xx and before the delete sends
+ *   that batch again: delivery is at-least-once, by event `id`.
  * - `flush()` and `close()` send what is waiting at once and wait up to a
- *   deadline; `close()` then counts what is left as dropped.
+ *   deadline; `close()` then counts what is left as dropped (in memory), or
+ *   leaves it in the outbox for the next start.
  */
-export function webhookSink(options: WebhookSinkOptions): WebhookSink {
-  const settings = parseWebhookOptions(options);
-  return new WebhookQueue(settings, options);
+export function webhookSink(options: DurableWebhookSinkOptions): WebhookSink {
+  const { outboxPath, ...rest } = options;
+  const settings = parseWebhookOptions(rest);
+  const outbox = outboxPath === undefined ? new MemoryOutbox(settings.maxQueue) : SqliteOutbox.open(outboxPath, settings.maxQueue);
+  return new WebhookQueue(settings, rest, outbox);
 }
 
 class WebhookQueue implements WebhookSink {
@@ -64,12 +79,14 @@ class WebhookQueue implements WebhookSink {
   readonly #agent: Agent | undefined;
   readonly #headers: Record<string, string>;
   readonly #onError: NonNullable<WebhookSinkOptions['onError']>;
-  readonly #queue: RingQueue<AuditEvent>;
+  readonly #queue: AuditOutbox;
   readonly #drops: DropCounter;
   readonly #backoff: Backoff;
   readonly #abort = new AbortController();
   /** The batch on the wire, or waiting for its retry. */
   #batch: AuditEvent[] | undefined;
+  /** The batch opens with the in-band drop report, which is not in the outbox. */
+  #batchReport: AuditEvent | undefined;
   #sending: Promise<void> | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -81,7 +98,7 @@ class WebhookQueue implements WebhookSink {
   #posts = 0;
   #retries = 0;
 
-  constructor(settings: WebhookSettings, options: WebhookSinkOptions) {
+  constructor(settings: WebhookSettings, options: WebhookSinkOptions, outbox: AuditOutbox) {
     this.#settings = settings;
     if (options.fetch) {
       this.#fetch = options.fetch;
@@ -95,14 +112,22 @@ class WebhookQueue implements WebhookSink {
     }
     this.#headers = { ...settings.headers, 'content-type': 'application/json', 'user-agent': 'gatehouse-audit' };
     this.#onError = options.onError ?? (() => {});
-    this.#queue = new RingQueue(settings.maxQueue);
+    this.#queue = outbox;
     this.#drops = new DropCounter({ sink: 'webhook', clock: options.clock ?? systemClock, onDrop: options.onDrop });
     this.#backoff = createBackoff({ baseMs: settings.retryBaseMs, capMs: settings.retryCapMs, ...(options.random ? { random: options.random } : {}) });
+    // What an earlier process left in the outbox goes first.
+    this.#schedule();
   }
 
   write(event: AuditEvent): void {
     if (this.#closing) return this.#drops.record('closed', event);
-    const evicted = this.#queue.push(event);
+    let evicted: AuditEvent | undefined;
+    try {
+      evicted = this.#queue.push(event);
+    } catch {
+      // Not JSON, or the state database refused the row: counted, never thrown at the request path.
+      return this.#drops.record('unserializable', event);
+    }
     if (evicted) this.#drops.record('queue_full', evicted);
     this.#schedule();
   }
@@ -146,9 +171,9 @@ class WebhookQueue implements WebhookSink {
     this.#flushTimer = this.#retryTimer = this.#immediate = undefined;
     this.#abort.abort(new Error('audit webhook sink closed'));
     await this.#sending;
-    for (const event of this.#batch ?? []) this.#drops.record('closed', event);
-    this.#batch = undefined;
-    for (let event = this.#queue.shift(); event; event = this.#queue.shift()) this.#drops.record('closed', event);
+    if (this.#batch !== undefined && this.#batchReport !== undefined) this.#drops.record('closed', this.#batchReport);
+    this.#batch = this.#batchReport = undefined;
+    for (const event of this.#queue.close()) this.#drops.record('closed', event);
     this.#drops.close();
     await this.#agent?.close();
   }
@@ -185,15 +210,11 @@ class WebhookQueue implements WebhookSink {
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#batch === undefined) {
-      const batch: AuditEvent[] = [];
       const report = this.#drops.takeInBandEvent();
-      if (report) batch.push(report);
-      while (batch.length < this.#settings.batchSize && this.#queue.length > 0) {
-        const event = this.#queue.shift();
-        if (event) batch.push(event);
-      }
+      const batch = report ? [report, ...this.#queue.take(this.#settings.batchSize - 1)] : this.#queue.take(this.#settings.batchSize);
       if (batch.length === 0) return this.#settle();
       this.#batch = batch;
+      this.#batchReport = report;
     }
     const batch = this.#batch;
     this.#sending = this.#deliver(batch)
@@ -216,7 +237,8 @@ class WebhookQueue implements WebhookSink {
     this.#posts += 1;
     if (this.#abort.signal.aborted) return; // close() counts the batch
     if (outcome.kind === 'delivered' || outcome.kind === 'rejected') {
-      this.#batch = undefined;
+      this.#batch = this.#batchReport = undefined;
+      this.#queue.ack();
       this.#backoff.reset();
       if (outcome.kind === 'delivered') this.#delivered += batch.length;
       else {

@@ -4,6 +4,7 @@ import type { AuditSink } from '../audit/events.ts';
 import { recentEvents, type RecentEvents } from '../audit/recent-events.ts';
 import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
+import { sqliteStatePath } from '../config/store-schema.ts';
 import type { Logger } from '../logging/logger.ts';
 
 export interface GatewayAudit {
@@ -20,8 +21,11 @@ export function createGatewayAudit(config: GatewayConfig, given: AuditSink | rea
   let sinks: readonly AuditSink[];
   let recent: RecentEvents;
   if (given === undefined) {
+    const outboxPath = sqliteStatePath(config.store.url);
     configured = createAuditSinks(config.audit, {
       baseDir: config.baseDir,
+      // With a state database, the webhook's waiting events are kept in it: a crash while the receiver is down loses none.
+      ...(outboxPath === undefined ? {} : { outboxPath }),
       clock,
       onDrop: (report) => logger.warn({ report }, 'audit events dropped'),
       onWebhookError: (failure) => logger.warn({ failure }, 'audit webhook failed'),
