@@ -6,6 +6,10 @@ import type { AuditEvent } from '../../../src/audit/events.ts';
 import { SqliteOutbox } from '../../../src/audit/sqlite-outbox.ts';
 import { webhookSink } from '../../../src/audit/webhook-sink.ts';
 import type { DropReport } from '../../../src/audit/drop-counter.ts';
+import { systemClock } from '../../../src/clock.ts';
+import { parseGatewayConfig } from '../../../src/config/parse.ts';
+import { createGatewayAudit } from '../../../src/gateway/gateway-audit.ts';
+import { createLogger } from '../../../src/logging/logger.ts';
 import { freePort } from '../../support/free-port.ts';
 
 const event = (index: number): AuditEvent => ({
@@ -108,5 +112,25 @@ describe('audit webhook outbox in the state database', () => {
       2,
     );
     assert.deepEqual(indexes(outbox().take(10)), [2, 3, 4]);
+  });
+
+  it('the gateway keeps its webhook outbox in the database store.url names, and in memory with memory:', async () => {
+    const config = async (url: string) =>
+      parseGatewayConfig({
+        identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
+        session: { secrets: [{ id: 1, secret: 'a-very-long-session-secret-of-at-least-32-chars' }] },
+        apps: [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' }],
+        store: { url },
+        audit: { stdout: false, webhook: { url: `http://127.0.0.1:${await freePort()}/ingest` } },
+      });
+    for (const [url, kept] of [
+      ['memory:', 0],
+      [`sqlite:${path}`, 1],
+    ] as const) {
+      const { audit } = createGatewayAudit(await config(url), undefined, systemClock, createLogger());
+      audit.emit({ type: 'logout', outcome: 'info' });
+      await audit.close(200);
+      assert.equal(outbox().length, kept, url);
+    }
   });
 });
