@@ -76,6 +76,12 @@ export interface WebhookSinkOptions {
   readonly onError?: (failure: WebhookFailure) => void;
 }
 
+/** The webhook sink's options, and where it keeps what waits. */
+export interface DurableWebhookSinkOptions extends WebhookSinkOptions {
+  /** The state database file waiting events are kept in, so a crash loses none; without it they wait in memory. */
+  readonly outboxPath?: string;
+}
+
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 const webhookUrl = z.string().superRefine((value, ctx) => {

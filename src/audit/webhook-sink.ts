@@ -6,7 +6,7 @@ import { DropCounter } from './drop-counter.ts';
 import type { AuditEvent, AuditSink } from './events.ts';
 import { MemoryOutbox, type AuditOutbox } from './ring-queue.ts';
 import { SqliteOutbox } from './sqlite-outbox.ts';
-import { parseWebhookOptions, type WebhookFetch, type WebhookSettings, type WebhookSinkOptions } from './webhook-options.ts';
+import { parseWebhookOptions, type DurableWebhookSinkOptions, type WebhookFetch, type WebhookSettings, type WebhookSinkOptions } from './webhook-options.ts';
 import { postBatch } from './webhook-post.ts';
 
 export interface WebhookSinkStats {
@@ -26,12 +26,6 @@ export interface WebhookSink extends AuditSink {
   flush(timeoutMs?: number): Promise<boolean>;
   close(timeoutMs?: number): Promise<void>;
   stats(): WebhookSinkStats;
-}
-
-/** The webhook sink's options, and where it keeps what waits. */
-export interface DurableWebhookSinkOptions extends WebhookSinkOptions {
-  /** The state database file waiting events are kept in, so a crash loses none; without it they wait in memory. */
-  readonly outboxPath?: string;
 }
 
 /**
