@@ -132,6 +132,15 @@ export const MAX_STORE_KEY_LENGTH = 200;
 /** A stored value larger than this is refused; values are read whole into memory. */
 export const MAX_STORE_VALUE_BYTES = 8 * 1024 * 1024;
 
+/** A Redis command that has not answered by then fails: a hung store must not hang requests. */
+export const REDIS_COMMAND_TIMEOUT_MS = 2_000;
+
+/** Connecting to Redis (TCP, TLS, AUTH) gives up after this and retries with backoff. */
+export const REDIS_CONNECT_TIMEOUT_MS = 3_000;
+
+/** The longest wait between two reconnection attempts to Redis. */
+export const REDIS_RECONNECT_CAP_MS = 2_000;
+
 /** The connector listener: small requests only (registration, config, renewal). */
 export const CONNECTOR_LISTENER_MAX_HEADER_BYTES = 16 * 1024;
 export const CONNECTOR_LISTENER_HEADERS_TIMEOUT_MS = 15_000;

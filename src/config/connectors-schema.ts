@@ -15,6 +15,14 @@ export const connectorsSchema = z
     publicUrl: httpsOrLoopbackHttpUrl('the connector URL', 'https://connect.example.com:8444')
       .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', 'must be an https URL')
       .optional(),
+    /**
+     * The URL connectors dial to reach this instance in particular, when several
+     * instances share one store (each gets its own, e.g. https://gw-2.internal:8444).
+     * Default: publicUrl, else the listener's address as seen by the connectors.
+     */
+    advertiseUrl: httpsOrLoopbackHttpUrl('the connector URL of this instance', 'https://gw-2.internal:8444')
+      .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', 'must be an https URL')
+      .optional(),
     /** The listener's certificate. Absent: the service issues one from its connector CA (development). */
     tls: tlsFiles.optional(),
     /** Where the connector CA and the registered connectors are kept (created 0700). */

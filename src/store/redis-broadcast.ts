@@ -1,0 +1,84 @@
+/**
+ * Broadcast over Redis pub/sub. One subscriber connection per process;
+ * channels are prefixed so several deployments can share one Redis. When the
+ * subscriber connection drops and comes back, ioredis subscribes again, and
+ * every onResync handler runs: messages published meanwhile are gone.
+ */
+import type { Redis } from 'ioredis';
+import type { Broadcast } from './broadcast.ts';
+import type { RedisConnection } from './redis-connection.ts';
+
+export class RedisBroadcast implements Broadcast {
+  readonly #connection: RedisConnection;
+  readonly #prefix: string;
+  readonly #subscriber: Redis;
+  readonly #handlers = new Map<string, Set<(message: string) => void>>();
+  readonly #resync = new Set<() => void>();
+  #wasReady = false;
+  #lost = false;
+
+  constructor(connection: RedisConnection, prefix = 'gatehouse:') {
+    this.#connection = connection;
+    this.#prefix = prefix;
+    this.#subscriber = connection.subscriber();
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      if (!channel.startsWith(prefix)) return;
+      for (const handler of [...(this.#handlers.get(channel.slice(prefix.length)) ?? [])]) handler(message);
+    });
+    this.#subscriber.on('close', () => {
+      if (this.#wasReady) this.#lost = true;
+    });
+    this.#subscriber.on('ready', () => {
+      this.#wasReady = true;
+      if (!this.#lost) return;
+      this.#lost = false;
+      for (const handler of [...this.#resync]) handler();
+    });
+  }
+
+  get live(): boolean {
+    return this.#subscriber.status === 'ready' && !this.#lost;
+  }
+
+  /** Resolves once the subscriber connection is up and subscribed to every channel asked for so far. */
+  async ready(): Promise<void> {
+    const channels = [...this.#handlers.keys()].map((channel) => this.#prefix + channel);
+    if (channels.length > 0) await this.#subscriber.subscribe(...channels);
+    else if (this.#subscriber.status !== 'ready') await new Promise((resolve) => this.#subscriber.once('ready', resolve));
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.#connection.client.publish(this.#prefix + channel, message);
+  }
+
+  subscribe(channel: string, handler: (message: string) => void): () => void {
+    let set = this.#handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#handlers.set(channel, set);
+      // Failures while Redis is down are retried by ioredis's resubscription; the resync handlers cover the gap.
+      this.#subscriber.subscribe(this.#prefix + channel).catch(() => undefined);
+    }
+    set.add(handler);
+    const handlers = set;
+    return () => {
+      handlers.delete(handler);
+      if (handlers.size === 0 && this.#handlers.get(channel) === handlers) {
+        this.#handlers.delete(channel);
+        this.#subscriber.unsubscribe(this.#prefix + channel).catch(() => undefined);
+      }
+    };
+  }
+
+  onResync(handler: () => void): () => void {
+    this.#resync.add(handler);
+    return () => this.#resync.delete(handler);
+  }
+
+  close(): Promise<void> {
+    this.#handlers.clear();
+    this.#resync.clear();
+    this.#subscriber.disconnect();
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * A real redis-server for tests: Debian's binary (`scripts/ensure-test-deps.sh`
+ * installs it when missing), on a free loopback port, with its own temporary
+ * directory, no persistence unless asked. `stop()` and `start()` again keep
+ * the port and the directory, so tests can take the store away and bring it back.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { freePort } from './free-port.ts';
+
+export interface RedisServer {
+  readonly port: number;
+  /** redis://127.0.0.1:<port> */
+  readonly url: string;
+  /** Stops the server (SIGTERM, then SIGKILL); the port and directory stay for start(). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, with what it had saved (appendonly when `persist` was set). */
+  start(): Promise<void>;
+  /** Stops it and removes its directory. */
+  close(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** Keep data across stop()/start() (append-only file, fsync always). Default false. */
+  readonly persist?: boolean;
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'));
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'yes', '--loglevel', 'warning'];
+    args.push(...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    const spawned = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawned;
+    let stderr = '';
+    spawned.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<never>((_, reject) => {
+      spawned.once('error', (error) => reject(new Error(`redis-server did not start (${error.message}); install it with: apt-get install redis-server`)));
+      spawned.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${stderr.trim()}`)));
+    });
+    await Promise.race([waitForPing(port), exited]);
+  };
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGTERM');
+    const killed = setTimeout(() => running.kill('SIGKILL'), 3_000);
+    await exited;
+    clearTimeout(killed);
+  };
+
+  await start();
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    stop,
+    start,
+    async close() {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves when the server answers PING with +PONG. */
+async function waitForPing(port: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (await ping(port)) return;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+    await delay(25);
+  }
+}
+
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.setTimeout(1_000, () => socket.destroy());
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      if (reply.includes('\r\n')) {
+        socket.destroy();
+        resolve(reply.startsWith('+PONG'));
+      }
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('close', () => resolve(false));
+  });
+}
