@@ -55,35 +55,72 @@ export class RedisConnection {
   readonly url: string;
   readonly client: Redis;
   readonly #options: RedisOptions;
+  readonly #connectTimeoutMs: number;
   readonly #subscribers = new Set<Redis>();
+  #ready: Promise<void> | undefined;
+  #lastError: Error | undefined;
   #closed = false;
 
-  private constructor(url: string, options: RedisOptions) {
+  /**
+   * Starts connecting at once and returns without waiting, so that a
+   * gateway can be built synchronously; `ready()` says when (or whether) it is up.
+   */
+  constructor(url: string, options: RedisConnectionOptions = {}) {
     this.url = url;
-    this.#options = options;
-    this.client = new Redis(options);
+    this.#options = redisOptions(url, options);
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? REDIS_CONNECT_TIMEOUT_MS;
+    this.client = new Redis(this.#options);
     // ioredis reports every failed reconnection as an 'error' event; without a listener Node would treat it as fatal.
-    this.client.on('error', () => undefined);
+    this.client.on('error', (error: Error) => (this.#lastError = error));
+    // A first attempt that fails is retried by the retry strategy; ready() reports it.
+    this.client.connect().catch(() => undefined);
   }
 
-  /**
-   * Connects and waits until Redis answers. Rejects with ERR_STORE_UNUSABLE,
-   * naming the redacted URL and the cause, when it cannot within the connect timeout.
-   */
+  /** Opens a connection and waits until Redis answers (see ready()). */
   static async open(url: string, options: RedisConnectionOptions = {}): Promise<RedisConnection> {
-    const connection = new RedisConnection(url, redisOptions(url, options));
+    const connection = new RedisConnection(url, options);
     try {
-      await connection.client.connect();
-      await connection.client.ping();
+      await connection.ready();
     } catch (error) {
-      connection.client.disconnect();
-      throw new StoreError('ERR_STORE_UNUSABLE', `Redis at ${redactRedisUrl(url)} cannot be reached (${(error as Error).message}).`, { cause: error });
+      await connection.close();
+      throw error;
     }
     return connection;
   }
 
+  /**
+   * Resolves once Redis answers PING. Rejects with ERR_STORE_UNUSABLE, naming
+   * the redacted URL and the last error, when it has not within the connect
+   * timeout (the connection keeps retrying in the background).
+   */
+  ready(): Promise<void> {
+    this.#ready ??= this.#waitReady();
+    return this.#ready;
+  }
+
+  async #waitReady(): Promise<void> {
+    const deadline = Date.now() + this.#connectTimeoutMs;
+    for (;;) {
+      if (this.#closed) throw new StoreError('ERR_STORE_CLOSED', 'The Redis connection is closed.');
+      if (this.client.status === 'ready') {
+        try {
+          await this.client.ping();
+          return;
+        } catch (error) {
+          this.#lastError = error as Error;
+        }
+      }
+      if (Date.now() >= deadline) {
+        this.#ready = undefined;
+        const cause = this.#lastError?.message ?? `no answer within ${this.#connectTimeoutMs} ms`;
+        throw new StoreError('ERR_STORE_UNUSABLE', `Redis at ${redactRedisUrl(this.url)} cannot be reached (${cause}).`, { cause: this.#lastError });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+
   /** True while the command connection is up. */
-  get ready(): boolean {
+  get up(): boolean {
     return this.client.status === 'ready';
   }
 
@@ -102,7 +139,7 @@ export class RedisConnection {
     for (const subscriber of this.#subscribers) subscriber.disconnect();
     this.#subscribers.clear();
     // QUIT lets commands in flight finish; when Redis is down it would wait, so disconnect instead.
-    if (this.ready) await this.client.quit().catch(() => undefined);
+    if (this.up) await this.client.quit().catch(() => undefined);
     this.client.disconnect();
   }
 }

@@ -84,7 +84,7 @@ describe('Redis connection and broadcast (real redis-server)', () => {
       await assert.rejects(broadcast.publish('ch', 'lost'), 'publishing fails fast while Redis is down');
       await redis.start();
       await until(() => resyncs === 1 && broadcast.live);
-      await until(() => connection.ready);
+      await until(() => connection.up);
       await broadcast.publish('ch', 'after');
       await until(() => got.includes('after'));
       assert.deepEqual(got, ['after']);
