@@ -288,6 +288,31 @@ describe('config: what start would refuse is refused when the file is parsed (ga
       }
     });
 
+    it('names a state database (store.url) whose folder cannot be created or written, or that is not a file', function () {
+      const withStore = (url: string): ReturnType<typeof parseGatewayConfig> => parseGatewayConfig({ ...valid(), store: { url } }, { baseDir: dir });
+      writeFileSync(join(dir, 'plain-file'), 'x');
+      assert.deepEqual(startProblems(withStore('sqlite:plain-file/gatehouse.db')), [
+        `store.url: "${join(dir, 'plain-file/gatehouse.db')}" cannot be used: its folder "${join(dir, 'plain-file')}" is not a folder`,
+      ]);
+      mkdirSync(join(dir, 'a-folder'));
+      assert.deepEqual(startProblems(withStore('sqlite:a-folder')), [`store.url: "${join(dir, 'a-folder')}" is not a file`]);
+      assert.deepEqual(startProblems(withStore('sqlite:fresh/deeper/gatehouse.db')), []);
+      assert.deepEqual(startProblems(withStore('memory:')), []);
+      if (process.getuid?.() === 0) return; // root may write anywhere
+      mkdirSync(join(dir, 'read-only'));
+      writeFileSync(join(dir, 'read-only', 'gatehouse.db'), '');
+      chmodSync(join(dir, 'read-only', 'gatehouse.db'), 0o400);
+      assert.deepEqual(startProblems(withStore('sqlite:read-only/gatehouse.db')), [
+        `store.url: "${join(dir, 'read-only/gatehouse.db')}" is not writable by this user`,
+      ]);
+      chmodSync(join(dir, 'read-only', 'gatehouse.db'), 0o600);
+      chmodSync(join(dir, 'read-only'), 0o500);
+      assert.deepEqual(startProblems(withStore('sqlite:read-only/gatehouse.db')), [
+        `store.url: "${join(dir, 'read-only/gatehouse.db')}" cannot be used: its folder "${join(dir, 'read-only')}" is not writable by this user`,
+      ]);
+      chmodSync(join(dir, 'read-only'), 0o700);
+    });
+
     it('names a folder this user cannot write to', function () {
       if (process.getuid?.() === 0) this.skip(); // root may write anywhere
       mkdirSync(join(dir, 'locked'));
