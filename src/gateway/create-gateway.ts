@@ -155,8 +155,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     ...(builtInRisk
       ? {
           signIns: {
-            failure: (event) => builtInRisk.recordSignInFailure(event),
-            success: (event) => builtInRisk.recordSignInSuccess(event),
+            failure: (event) => void builtInRisk.recordSignInFailure(event),
+            success: (event) => void builtInRisk.recordSignInSuccess(event),
           },
         }
       : {}),

@@ -1,11 +1,11 @@
 import { systemClock, type Clock } from '../clock.ts';
 import type { RiskLevel, RiskProvider } from '../policy/types.ts';
-import { BoundedMap } from './bounded-map.ts';
 import { levelForCount, maxRiskLevel } from './levels.ts';
 import { networkOf } from '../ip/network-key.ts';
 import { parseRiskSettings } from './parse-risk-settings.ts';
 import type { RiskSettings, RiskSettingsInput } from './settings.ts';
-import { countInWindow, recordTime } from './sliding-count.ts';
+import { MemoryRiskState } from './memory-risk-state.ts';
+import type { RiskState, RiskStats } from './risk-state.ts';
 
 /**
  * The built-in risk provider: computed only from what this gateway sees.
@@ -44,21 +44,35 @@ import { countInWindow, recordTime } from './sliding-count.ts';
  * call `recordSignInSuccess` once the sign-in completed (a session was
  * issued), or `recordSignInFailure` when it failed.
  *
- * Memory is bounded (`risk.memory`, src/limits.ts): at most `maxUsers` users
- * with failures, `maxUsers` users with a network history, `maxAddresses`
- * addresses with failures, `maxNetworksPerUser` networks per user and, per
- * key, only as many failure times as the `high` threshold. The least
- * recently active entry is forgotten first; forgetting fails open (a
- * forgotten user has no history, a forgotten address no failures), which is
- * why the bounds are large. Time comes from the injected clock, unless a
- * call passes `now`: epoch SECONDS, like `AccessFacts.now`.
+ * What is counted lives in a RiskState (memory by default; SQLite or Redis
+ * when the gateway's store is one, so that a restart or another instance
+ * sees the same counts). It is bounded (`risk.memory`, src/limits.ts): at
+ * most `maxUsers` users with failures, `maxUsers` users with a network
+ * history, `maxAddresses` addresses with failures, `maxNetworksPerUser`
+ * networks per user and, per key, only as many failure times as the `high`
+ * threshold. The least recently active entry is forgotten first; forgetting
+ * fails open (a forgotten user has no history, a forgotten address no
+ * failures), which is why the bounds are large. Time comes from the injected
+ * clock, unless a call passes `now`: epoch SECONDS, like `AccessFacts.now`.
+ *
+ * When the state cannot be read (its store is unreachable) the provider
+ * answers `high` for both risks, as a custom provider does by default
+ * (`risk.customProvider.onError`): fail closed, so that taking the store
+ * down never lowers anyone's risk. Recording a sign-in never fails the
+ * sign-in: a failure to record is reported and dropped.
  */
 
 export interface BuiltInRiskOptions {
   /** The `risk:` settings (validated here; already-parsed settings pass unchanged). */
   readonly settings?: RiskSettingsInput | RiskSettings;
   readonly clock?: Clock;
+  /** Where the counts live. Default: this process's memory, within `risk.memory`. */
+  readonly state?: RiskState;
+  /** The state could not be read or written (the provider answered `high`, or a sign-in went uncounted). Must not throw. */
+  readonly onStateError?: (error: unknown) => void;
 }
+
+export type { RiskStats } from './risk-state.ts';
 
 export type RiskSignalName = 'failed_sign_ins_user' | 'failed_sign_ins_address' | 'new_network' | 'many_networks';
 
@@ -77,25 +91,21 @@ export interface RiskAssessment {
   readonly signals: readonly RiskSignal[];
 }
 
-export interface RiskStats {
-  readonly usersWithFailures: number;
-  readonly addressesWithFailures: number;
-  readonly usersWithHistory: number;
-  /** Entries forgotten to stay within the memory bounds, since creation. */
-  readonly evicted: { readonly usersWithFailures: number; readonly addressesWithFailures: number; readonly usersWithHistory: number };
-}
-
 export interface BuiltInRisk {
+  /** Never rejects: a state it cannot read gives `high` for both risks. */
   readonly provider: RiskProvider;
   readonly settings: RiskSettings;
-  /** The same judgement as `provider`, synchronous and with the signals that raised it. `now`: epoch seconds, default the clock. */
-  assess(input: { readonly sub: string; readonly clientIp: string; readonly now?: number }): RiskAssessment;
-  /** A sign-in failed; `sub` when the failure happened after the user was known. `now`: epoch seconds, default the clock. */
-  recordSignInFailure(input: { readonly sub?: string | undefined; readonly clientIp: string; readonly now?: number }): void;
-  /** A sign-in completed (a session was issued). `now`: epoch seconds, default the clock. */
-  recordSignInSuccess(input: { readonly sub: string; readonly clientIp: string; readonly now?: number }): void;
-  stats(): RiskStats;
+  /** The same judgement as `provider`, with the signals that raised it; rejects when the state cannot be read. `now`: epoch seconds, default the clock. */
+  assess(input: { readonly sub: string; readonly clientIp: string; readonly now?: number }): Promise<RiskAssessment>;
+  /** A sign-in failed; `sub` when the failure happened after the user was known. `now`: epoch seconds, default the clock. Never rejects. */
+  recordSignInFailure(input: { readonly sub?: string | undefined; readonly clientIp: string; readonly now?: number }): Promise<void>;
+  /** A sign-in completed (a session was issued). `now`: epoch seconds, default the clock. Never rejects. */
+  recordSignInSuccess(input: { readonly sub: string; readonly clientIp: string; readonly now?: number }): Promise<void>;
+  /** Entry counts, when the state can tell them (memory, SQLite). */
+  stats(): RiskStats | undefined;
 }
+
+const FAILED: { readonly userRisk: RiskLevel; readonly signInRisk: RiskLevel } = Object.freeze({ userRisk: 'high', signInRisk: 'high' });
 
 export function createBuiltInRisk(options: BuiltInRiskOptions = {}): BuiltInRisk {
   const settings = parseRiskSettings(options.settings);
@@ -104,11 +114,14 @@ export function createBuiltInRisk(options: BuiltInRiskOptions = {}): BuiltInRisk
   const failureWindowMs = failedSignIns.window * 1000;
   const rememberForMs = newNetwork.rememberFor * 1000;
   const manyWindowMs = manyNetworks.window * 1000;
-
-  const userFailures = new BoundedMap<string, number[]>(memory.maxUsers);
-  const addressFailures = new BoundedMap<string, number[]>(memory.maxAddresses);
-  // Kept apart from userFailures: failures naming made-up users must not push real users' histories out.
-  const histories = new BoundedMap<string, BoundedMap<string, number>>(memory.maxUsers);
+  const state = options.state ?? new MemoryRiskState({ maxUsers: memory.maxUsers, maxAddresses: memory.maxAddresses });
+  const reportError = (error: unknown): void => {
+    try {
+      options.onStateError?.(error);
+    } catch {
+      // A reporting hook must not turn a contained failure into an uncontained one.
+    }
+  };
 
   /** Milliseconds internally: `now` arrives in epoch seconds, the clock answers in milliseconds. */
   const msOf = (now: number | undefined): number => (now === undefined ? clock() : now * 1000);
@@ -117,35 +130,31 @@ export function createBuiltInRisk(options: BuiltInRiskOptions = {}): BuiltInRisk
     const bare = networkOf(clientIp, 32, failedSignIns.ipv6AddressPrefix);
     return bare?.endsWith('/32') === true ? bare.slice(0, -3) : bare;
   };
-  /** The user's networks still remembered at `now`, most recently used last. */
-  const rememberedNetworks = (sub: string, now: number): Map<string, number> => {
-    const remembered = new Map<string, number>();
-    for (const [network, lastSeen] of histories.get(sub)?.entries() ?? []) {
-      if (lastSeen > now - rememberForMs) remembered.set(network, lastSeen);
-    }
-    return remembered;
-  };
+  const none = Promise.resolve(0);
 
-  const assess: BuiltInRisk['assess'] = ({ sub, clientIp, now: seconds }) => {
+  const assess: BuiltInRisk['assess'] = async ({ sub, clientIp, now: seconds }) => {
     const now = msOf(seconds);
     const signals: RiskSignal[] = [];
     let signInRisk: RiskLevel = 'none';
     let userRisk: RiskLevel = 'none';
     if (!settings.enabled) return { userRisk, signInRisk, signals };
 
+    const key = addressKey(clientIp);
+    // Asked together: on Redis the three commands share one round trip.
+    const [byUser, byAddress, remembered] = await Promise.all([
+      failedSignIns.enabled ? state.failuresInWindow('user', sub, now, failureWindowMs) : none,
+      failedSignIns.enabled && key !== undefined ? state.failuresInWindow('address', key, now, failureWindowMs) : none,
+      newNetwork.enabled || manyNetworks.enabled ? state.networks(sub, now - rememberForMs) : new Map<string, number>(),
+    ]);
     if (failedSignIns.enabled) {
-      const byUser = countInWindow(userFailures.peek(sub) ?? [], now, failureWindowMs);
       const userLevel = levelForCount(byUser, failedSignIns.perUser);
       if (userLevel !== 'none') signals.push({ signal: 'failed_sign_ins_user', level: userLevel, count: byUser });
-      const key = addressKey(clientIp);
-      const byAddress = key === undefined ? 0 : countInWindow(addressFailures.peek(key) ?? [], now, failureWindowMs);
       const addressLevel = levelForCount(byAddress, failedSignIns.perAddress);
       if (addressLevel !== 'none') signals.push({ signal: 'failed_sign_ins_address', level: addressLevel, count: byAddress });
       signInRisk = maxRiskLevel(userLevel, addressLevel);
     }
 
     const network = networkOfAddress(clientIp);
-    const remembered = newNetwork.enabled || manyNetworks.enabled ? rememberedNetworks(sub, now) : new Map<string, number>();
     if (newNetwork.enabled && network !== undefined && remembered.size > 0 && !remembered.has(network)) {
       signals.push({ signal: 'new_network', level: newNetwork.level });
       signInRisk = maxRiskLevel(signInRisk, newNetwork.level);
@@ -162,49 +171,36 @@ export function createBuiltInRisk(options: BuiltInRiskOptions = {}): BuiltInRisk
 
   return {
     settings,
-    provider: ({ sub, clientIp }) => {
-      const { userRisk, signInRisk } = assess({ sub, clientIp });
-      return Promise.resolve({ userRisk, signInRisk });
+    provider: async ({ sub, clientIp }) => {
+      try {
+        const { userRisk, signInRisk } = await assess({ sub, clientIp });
+        return { userRisk, signInRisk };
+      } catch (error) {
+        reportError(error);
+        return FAILED;
+      }
     },
     assess,
-    recordSignInFailure({ sub, clientIp, now: seconds }) {
+    async recordSignInFailure({ sub, clientIp, now: seconds }) {
       const now = msOf(seconds);
       if (!settings.enabled || !failedSignIns.enabled) return;
-      if (sub !== undefined && sub !== '') {
-        const times = userFailures.get(sub) ?? [];
-        recordTime(times, now, failureWindowMs, failedSignIns.perUser.high);
-        userFailures.set(sub, times);
-      }
       const key = addressKey(clientIp);
-      if (key !== undefined) {
-        const times = addressFailures.get(key) ?? [];
-        recordTime(times, now, failureWindowMs, failedSignIns.perAddress.high);
-        addressFailures.set(key, times);
-      }
+      const writes: Promise<void>[] = [];
+      if (sub !== undefined && sub !== '') writes.push(state.recordFailure('user', sub, now, failureWindowMs, failedSignIns.perUser.high));
+      if (key !== undefined) writes.push(state.recordFailure('address', key, now, failureWindowMs, failedSignIns.perAddress.high));
+      for (const result of await Promise.allSettled(writes)) if (result.status === 'rejected') reportError(result.reason);
     },
-    recordSignInSuccess({ sub, clientIp, now: seconds }) {
+    async recordSignInSuccess({ sub, clientIp, now: seconds }) {
       const now = msOf(seconds);
       if (!settings.enabled || (!newNetwork.enabled && !manyNetworks.enabled)) return;
       const network = networkOfAddress(clientIp);
       if (network === undefined || sub === '') return;
-      const history = histories.get(sub) ?? new BoundedMap<string, number>(memory.maxNetworksPerUser);
-      for (const [known, lastSeen] of history.entries()) {
-        if (lastSeen <= now - rememberForMs) history.delete(known);
+      try {
+        await state.rememberNetwork(sub, network, now, memory.maxNetworksPerUser, rememberForMs);
+      } catch (error) {
+        reportError(error);
       }
-      history.set(network, now);
-      histories.set(sub, history);
     },
-    stats() {
-      return {
-        usersWithFailures: userFailures.size,
-        addressesWithFailures: addressFailures.size,
-        usersWithHistory: histories.size,
-        evicted: {
-          usersWithFailures: userFailures.evicted,
-          addressesWithFailures: addressFailures.evicted,
-          usersWithHistory: histories.evicted,
-        },
-      };
-    },
+    stats: () => state.stats?.(),
   };
 }

@@ -79,7 +79,7 @@ describe('risk: providers combined', function () {
 
   it('combines the built-in provider with a failing custom one per onError', async function () {
     const builtIn = createBuiltInRisk({ settings: { failedSignIns: { perUser: { medium: 1, high: 2 } } } });
-    builtIn.recordSignInFailure({ sub: 'alice', clientIp: '203.0.113.1' });
+    await builtIn.recordSignInFailure({ sub: 'alice', clientIp: '203.0.113.1' });
     const down: RiskProvider = () => Promise.reject(new Error('down'));
     assert.deepEqual(await combineRisk(builtIn.provider, safeRiskProvider(down, { onError: 'none' }))(input), { userRisk: 'none', signInRisk: 'medium' });
     assert.deepEqual(await combineRisk(builtIn.provider, safeRiskProvider(down))(input), { userRisk: 'high', signInRisk: 'high' });
