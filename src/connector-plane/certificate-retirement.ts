@@ -48,6 +48,27 @@ export class CertificateRetirement {
     return true;
   }
 
+  /**
+   * Closes this instance's tunnels and REST sockets of one connector whose
+   * certificate is no longer accepted, after another instance changed its
+   * record. Not audited here: the instance that made the change did.
+   */
+  retireConnector(connectorId: string): void {
+    const { registry, tunnels, events, clock } = this.#options;
+    const now = clock();
+    for (const session of tunnels.sessions()) {
+      if (session.connectorId !== connectorId || session.closed || this.#retired.has(session) || session.fingerprint256 === undefined) continue;
+      const standing = certificateStanding(registry, session.fingerprint256, now);
+      if (!(standing instanceof GatehouseError)) continue;
+      this.#retired.add(session);
+      session.destroy({ code: standing.code, reason: standing.reason });
+    }
+    for (const tracked of [...events.trackedSockets()]) {
+      if (tracked.connectorId !== connectorId) continue;
+      if (certificateStanding(registry, tracked.fingerprint256, now) instanceof GatehouseError) tracked.socket.destroy();
+    }
+  }
+
   /** Every tunnel and tracked REST socket, whether or not its connector holds an event stream. */
   retireAll(): void {
     const { registry, tunnels, events, clock } = this.#options;
@@ -57,4 +78,14 @@ export class CertificateRetirement {
       if (certificateStanding(registry, fingerprint256, now) instanceof GatehouseError) socket.destroy();
     }
   }
+}
+
+/**
+ * What a revocation does on an instance: every tunnel of the connector is cut
+ * with a notice that says why, and its event streams and sockets are closed.
+ */
+export function closeRevokedConnector(connectorId: string, tunnels: Pick<TunnelPool, 'closeConnector'>, events: Pick<ConnectorEvents, 'disconnect'>): void {
+  // Tunnels first, with the notice: the connector learns why from any link.
+  void tunnels.closeConnector(connectorId, { code: 'ERR_CONNECTOR_REVOKED', reason: 'revoked' });
+  events.disconnect(connectorId, 'revoked');
 }

@@ -2,17 +2,22 @@
  * The configuration connectors pull: the document each one gets for its
  * group, and its version number, kept in the store so that every instance
  * and every restart agrees on it. The version rises whenever what the
- * documents say changes, and every connected connector is told to pull.
+ * documents say changes, and every connected connector is told to pull:
+ * those of this instance at once, those of the others through the broadcast.
  */
 import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { ConnectorConfigDocument } from '../protocol/config-document.ts';
+import type { Broadcast } from '../store/broadcast.ts';
 import type { Store } from '../store/store.ts';
 import type { ConnectorEvents } from './connector-events.ts';
 import type { ConnectorRecord } from './connector-registry.ts';
 
 const VERSION_KEY = 'config-version';
+
+/** The broadcast channel on which a new version is announced; the message is the version number. */
+export const CONFIG_VERSION_CHANNEL = 'config.version';
 
 interface StoredVersion {
   readonly version: number;
@@ -27,6 +32,8 @@ export interface ConfigVersionOptions {
   readonly audit: AuditLog;
   /** Where a new version is announced to the connected connectors. */
   readonly events: Pick<ConnectorEvents, 'broadcast'>;
+  /** Where a new version is announced to the instances sharing the store. Default: nowhere. */
+  readonly broadcast?: Pick<Broadcast, 'publish'> | undefined;
 }
 
 export class ConfigVersion {
@@ -64,8 +71,24 @@ export class ConfigVersion {
       }
     }
     audit.emit({ type: 'config.changed', outcome: 'info', reason, details: { version: this.#current } });
-    events.broadcast('config', { version: this.#current });
-    return this.#current;
+    const version = this.#current;
+    events.broadcast('config', { version });
+    await this.#options.broadcast?.publish(CONFIG_VERSION_CHANNEL, String(version));
+    return version;
+  }
+
+  /**
+   * Reads the stored version again, for a version another instance raised:
+   * when it rose, this instance's connected connectors are told to pull.
+   * Resolves whether it rose.
+   */
+  async reload(): Promise<boolean> {
+    const raw = await this.#options.store.get(VERSION_KEY);
+    const stored = raw === undefined ? undefined : (JSON.parse(raw) as StoredVersion);
+    if (!stored || stored.version <= this.#current) return false;
+    this.#current = stored.version;
+    this.#options.events.broadcast('config', { version: stored.version });
+    return true;
   }
 
   /** The document a connector pulls: the apps of its group, at the current version. */

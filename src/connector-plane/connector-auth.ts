@@ -32,13 +32,15 @@ const TLS_REASONS: Readonly<Record<string, string>> = {
  * registered, unrevoked connector: TLS must have verified it against the
  * connector CA, node-forge verifies it again, and the registry must know it
  * as the current certificate (or the previous one within the grace period).
+ * A certificate this instance does not know may have been issued by another
+ * one: the registry is read again (rate-limited) before it is refused.
  */
-export function authenticateConnector(req: IncomingMessage, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): AuthenticatedConnector {
+export function authenticateConnector(req: IncomingMessage, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): Promise<AuthenticatedConnector> {
   return authenticateSocket(req.socket as TLSSocket, ca, registry, nowMs);
 }
 
 /** The same decision for a raw TLS connection (a tunnel negotiated by ALPN). */
-export function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): AuthenticatedConnector {
+export async function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry: ConnectorRegistry, nowMs: number): Promise<AuthenticatedConnector> {
   const peer = typeof socket.getPeerCertificate === 'function' ? socket.getPeerCertificate() : undefined;
   if (!peer || !peer.raw) throw new GatehouseError('ERR_CERT_REFUSED', 'no_certificate');
   if (!socket.authorized) {
@@ -47,6 +49,7 @@ export function authenticateSocket(socket: TLSSocket, ca: ConnectorCa, registry:
   }
   const verified = ca.verifyClientCertificate(peer.raw, nowMs);
   if (!verified.ok) throw new GatehouseError('ERR_CERT_REFUSED', verified.reason);
+  await registry.lookup(verified.fingerprint256);
   const standing = certificateStanding(registry, verified.fingerprint256, nowMs);
   if (standing instanceof GatehouseError) throw standing;
   const { record, which } = standing;

@@ -14,6 +14,7 @@ import type { VerifiedCsr } from '../pki/csr.ts';
 import type { IssuedCertificateAnswer } from '../protocol/issued-certificate.ts';
 import { KeyedQueue } from '../store/keyed-queue.ts';
 import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
+import { closeRevokedConnector } from './certificate-retirement.ts';
 import type { ConfigVersion } from './config-version.ts';
 import type { ConnectorEvents } from './connector-events.ts';
 import { ConnectorRegistry, type ConnectorCertificate, type ConnectorRecord } from './connector-registry.ts';
@@ -89,63 +90,66 @@ export class ConnectorLifecycle {
     return this.#renewals.run(connectorId, () => this.#renewNow(connectorId, fingerprint256, csr));
   }
 
+  /** Revokes a connector as it is in the store. Revoking it again changes nothing, but cuts whatever it still has open here. */
   async revoke(id: string, by: AuditUser | undefined): Promise<ConnectorRecord> {
     const { registry, tunnels, events, audit, configVersion } = this.#options;
-    const record = this.#existing(id);
     const now = nowSeconds(this.#options.clock);
-    const updated: ConnectorRecord = { ...record, revoked: true, revokedAt: now, ...(by ? { revokedBy: by.sub } : {}) };
-    await registry.save(updated);
-    // Tunnels first, with the notice: the connector learns why from any link.
-    void tunnels.closeConnector(id, { code: 'ERR_CONNECTOR_REVOKED', reason: 'revoked' });
-    events.disconnect(id, 'revoked');
-    audit.emit({ type: 'connector.revoked', outcome: 'success', user: by, details: { connectorId: id, group: record.group } });
+    const { record: updated, changed } = await registry.update(id, (record) =>
+      record.revoked ? undefined : { ...record, revoked: true, revokedAt: now, ...(by ? { revokedBy: by.sub } : {}) },
+    );
+    closeRevokedConnector(id, tunnels, events);
+    if (!changed) return updated;
+    audit.emit({ type: 'connector.revoked', outcome: 'success', user: by, details: { connectorId: id, group: updated.group } });
     await configVersion.bump('connector_revoked');
     return updated;
   }
 
   async moveGroup(id: string, group: string, by: AuditUser | undefined): Promise<ConnectorRecord> {
     const { registry, tunnels, audit, configVersion } = this.#options;
-    const record = this.#existing(id);
     if (!this.#options.groups.has(group)) throw new GatehouseError('ERR_UNKNOWN_GROUP', 'unknown_group');
-    const updated: ConnectorRecord = { ...record, group };
-    await registry.save(updated);
+    let from = group;
+    const { record: updated } = await registry.update(id, (record) => {
+      from = record.group;
+      return { ...record, group };
+    });
     // Its tunnels serve the old group: it reconnects into the new one.
     void tunnels.closeConnector(id);
-    audit.emit({ type: 'connector.moved', outcome: 'success', user: by, details: { connectorId: id, from: record.group, to: group } });
+    audit.emit({ type: 'connector.moved', outcome: 'success', user: by, details: { connectorId: id, from, to: group } });
     await configVersion.bump('connector_moved');
     return updated;
   }
 
   async #renewNow(connectorId: string, fingerprint256: string, csr: VerifiedCsr): Promise<RenewalAnswer> {
-    const record = this.#existing(connectorId);
-    if (record.revoked) throw new GatehouseError('ERR_CONNECTOR_REVOKED', 'revoked');
-    if (record.certificate.fingerprint256 !== fingerprint256) {
-      const current = record.certificate;
-      if (current.pem === undefined || current.publicKeyFingerprint256 !== csr.publicKeyFingerprint256) {
-        throw new GatehouseError('ERR_CERT_SUPERSEDED', 'already_renewed');
+    let pem = '';
+    let repeated = false;
+    // Decided on the record as stored: another instance may have renewed or revoked it a moment ago.
+    const { record } = await this.#options.registry.update(connectorId, (current) => {
+      if (current.revoked) throw new GatehouseError('ERR_CONNECTOR_REVOKED', 'revoked');
+      if (current.certificate.fingerprint256 !== fingerprint256) {
+        const certificate = current.certificate;
+        if (certificate.pem === undefined || certificate.publicKeyFingerprint256 !== csr.publicKeyFingerprint256) {
+          throw new GatehouseError('ERR_CERT_SUPERSEDED', 'already_renewed');
+        }
+        pem = certificate.pem;
+        repeated = true;
+        return undefined;
       }
-      return { answer: this.#answer(record, current.pem), repeated: true };
-    }
-    const now = nowSeconds(this.#options.clock);
-    const issued = this.#issue(csr, record.id, record.group);
-    const updated: ConnectorRecord = {
-      ...record,
-      certificate: { ...issued.meta, issuedAt: now },
-      previous: {
-        fingerprint256: record.certificate.fingerprint256,
-        serialNumber: record.certificate.serialNumber,
-        validUntil: now + this.#options.settings.renewalGrace,
-      },
-      renewedAt: now,
-    };
-    await this.#options.registry.save(updated);
-    return { answer: this.#answer(updated, issued.certPem), repeated: false };
-  }
-
-  #existing(id: string): ConnectorRecord {
-    const record = this.#options.registry.get(id);
-    if (!record) throw new GatehouseError('ERR_CONNECTOR_NOT_FOUND', 'unknown_connector');
-    return record;
+      const now = nowSeconds(this.#options.clock);
+      const issued = this.#issue(csr, current.id, current.group);
+      pem = issued.certPem;
+      repeated = false;
+      return {
+        ...current,
+        certificate: { ...issued.meta, issuedAt: now },
+        previous: {
+          fingerprint256: current.certificate.fingerprint256,
+          serialNumber: current.certificate.serialNumber,
+          validUntil: now + this.#options.settings.renewalGrace,
+        },
+        renewedAt: now,
+      };
+    });
+    return { answer: this.#answer(record, pem), repeated };
   }
 
   #issue(csr: VerifiedCsr, connectorId: string, group: string): { certPem: string; meta: Omit<ConnectorCertificate, 'issuedAt'> } {

@@ -93,9 +93,9 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
     sendConnectorError(res, error, detail);
   };
 
-  const requireConnector: RequestHandler = (req, res, next) => {
+  const requireConnector: RequestHandler = async (req, res, next) => {
     try {
-      const connector = authenticateConnector(req, ca, registry, clock());
+      const connector = await authenticateConnector(req, ca, registry, clock());
       (res.locals as Locals).connector = connector;
       events.trackSocket(connector.record.id, req.socket, connector.fingerprint256);
       next();

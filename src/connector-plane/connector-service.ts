@@ -14,6 +14,7 @@ import { TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
+import { MemoryBroadcast, type Broadcast } from '../store/broadcast.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { TunnelPool } from '../tunnel/tunnel-pool.ts';
@@ -24,6 +25,7 @@ import { ConfigVersion } from './config-version.ts';
 import { ConnectorEvents } from './connector-events.ts';
 import { connectorGroups, ConnectorLifecycle } from './connector-lifecycle.ts';
 import { ConnectorRegistry, type ConnectorRecord } from './connector-registry.ts';
+import { CrossInstance } from './cross-instance.ts';
 import { createConnectorApp } from './connector-routes.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { ConnectorListener } from './listener.ts';
@@ -44,6 +46,8 @@ export interface ConnectorServiceOptions {
   readonly store?: Store;
   /** Recent audit events, for the admin query API on this listener. */
   readonly recentEvents?: RecentEvents;
+  /** Carries registry and version changes to the other instances sharing the store. Default: this process only. */
+  readonly broadcast?: Broadcast;
 }
 
 /** What init() opens: everything that needs the store. */
@@ -69,6 +73,7 @@ export class ConnectorService {
   #opened: Opened | undefined;
   #listener: ConnectorListener | undefined;
   #heartbeat: Heartbeat | undefined;
+  #crossInstance: CrossInstance | undefined;
 
   constructor(options: ConnectorServiceOptions) {
     this.#options = options;
@@ -154,6 +159,7 @@ export class ConnectorService {
   }
 
   async close(): Promise<void> {
+    this.#crossInstance?.stop();
     this.#heartbeat?.stop();
     await this.tunnels.drain(TUNNEL_DRAIN_ON_CLOSE_MS);
     this.events.closeAll();
@@ -169,9 +175,10 @@ export class ConnectorService {
     const store = this.#options.store ?? this.#openStore();
     this.#store = store;
     const ca = await openConnectorCa(store);
-    const registry = new ConnectorRegistry(store);
+    const broadcast = this.#options.broadcast ?? new MemoryBroadcast();
+    const registry = new ConnectorRegistry(store, { broadcast });
     await registry.load();
-    const configVersion = new ConfigVersion({ store, apps, settings: this.config, audit, events: this.events });
+    const configVersion = new ConfigVersion({ store, apps, settings: this.config, audit, events: this.events, broadcast });
     await configVersion.load();
     const retirement = new CertificateRetirement({ registry, tunnels: this.tunnels, events: this.events, audit, clock });
     const lifecycle = new ConnectorLifecycle({
@@ -186,6 +193,8 @@ export class ConnectorService {
       clock,
     });
     this.#opened = { store, ca, registry, configVersion, retirement, lifecycle };
+    const { tunnels, events } = this;
+    this.#crossInstance = CrossInstance.start({ broadcast, registry, configVersion, retirement, tunnels, events, logger: this.#options.logger });
   }
 
   #openStore(): SqliteStore {

@@ -39,15 +39,24 @@ export class TunnelAcceptor {
 
   /** A TLS connection that negotiated `gatehouse-tunnel/1`: no HTTP/1 parser ever touches it. */
   acceptTls(socket: TLSSocket): void {
+    this.#acceptTls(socket).catch((error: unknown) => {
+      this.#options.logger.warn({ err: error }, 'connector listener: TLS tunnel failed');
+      socket.destroy();
+    });
+  }
+
+  async #acceptTls(socket: TLSSocket): Promise<void> {
     let connector: AuthenticatedConnector;
     try {
-      connector = authenticateSocket(socket, this.#options.ca, this.#options.registry, this.#options.clock());
+      connector = await authenticateSocket(socket, this.#options.ca, this.#options.registry, this.#options.clock());
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       this.#refused(error, socket.remoteAddress, 'tls');
       refuseTunnel(socket, { code: error.code, reason: error.reason });
       return;
     }
+    // The registry may have been read again meanwhile: a connection that went away is not a tunnel.
+    if (socket.destroyed) return;
     this.#open(connector, socket, socket, 'tls');
   }
 
@@ -55,7 +64,7 @@ export class TunnelAcceptor {
   async acceptWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     let connector: AuthenticatedConnector;
     try {
-      connector = authenticateConnector(req, this.#options.ca, this.#options.registry, this.#options.clock());
+      connector = await authenticateConnector(req, this.#options.ca, this.#options.registry, this.#options.clock());
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;
       this.#refused(error, req.socket.remoteAddress, 'websocket');
