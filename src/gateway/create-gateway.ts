@@ -31,6 +31,7 @@ import { SignInLoopDetector } from '../signin/signin-loop.ts';
 import { TransactionCookies } from '../signin/transaction-cookies.ts';
 import { openSqliteDatabase, STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
+import type { Broadcast } from '../store/broadcast.ts';
 import type { Store } from '../store/store.ts';
 import { attachServer } from './attach-server.ts';
 import { defaultForwarder, type ForwarderFactoryContext } from './forwarder-factory.ts';
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   readonly baseDir?: string;
   /** Where the connector CA and registry live. Default: the state database store.url names, else the one in connectors.stateDir. */
   readonly connectorStore?: Store;
+  /** Carries connector registry and configuration changes to the other instances sharing `connectorStore`. Default: this process only. */
+  readonly broadcast?: Broadcast;
   /** Your own user and sign-in risk, combined with the built-in signals (the higher level wins). */
   readonly riskProvider?: RiskProvider;
   /** How often open WebSockets are checked again (session still valid, policy still allowing). Default SOCKET_RECHECK_INTERVAL_MS (30 s). */
@@ -181,6 +184,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         idpFetch: oidc.fetch,
         recentEvents: recent,
         ...(connectorStore ? { store: connectorStore } : {}),
+        ...(options.broadcast ? { broadcast: options.broadcast } : {}),
       })
     : undefined;
   const assertions = new IdentityAssertions({
