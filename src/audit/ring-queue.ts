@@ -67,6 +67,13 @@ export interface AuditOutbox {
   ack(): void;
   /** Lets go; returns the events this lost (memory keeps nothing past the process, the database keeps all for the next start). */
   close(): AuditEvent[];
+  /** For an outbox that finds events later than it was built (Redis: what a dead instance left): told when they wait, and of any dropped to make room. */
+  watch?(listener: OutboxListener): void;
+}
+
+export interface OutboxListener {
+  waiting(): void;
+  dropped(event: AuditEvent): void;
 }
 
 /** The outbox in memory: fast, and lost with the process. */

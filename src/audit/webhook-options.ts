@@ -15,6 +15,7 @@ import {
   AUDIT_WEBHOOK_TIMEOUT_MS,
 } from '../limits.ts';
 import type { DropReport } from './drop-counter.ts';
+import type { AuditOutbox } from './ring-queue.ts';
 
 /** What the sink needs of a response: the status, Retry-After, and a body it can discard. */
 export interface WebhookResponse {
@@ -80,6 +81,8 @@ export interface WebhookSinkOptions {
 export interface DurableWebhookSinkOptions extends WebhookSinkOptions {
   /** The state database file waiting events are kept in, so a crash loses none; without it they wait in memory. */
   readonly outboxPath?: string;
+  /** Makes the outbox waiting events are kept in (e.g. a RedisOutbox), given the queue bound; wins over `outboxPath`. */
+  readonly outbox?: (capacity: number) => AuditOutbox;
 }
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]']);

@@ -61,9 +61,10 @@ export interface WebhookSink extends AuditSink {
  *   leaves it in the outbox for the next start.
  */
 export function webhookSink(options: DurableWebhookSinkOptions): WebhookSink {
-  const { outboxPath, ...rest } = options;
+  const { outboxPath, outbox: makeOutbox, ...rest } = options;
   const settings = parseWebhookOptions(rest);
-  const outbox = outboxPath === undefined ? new MemoryOutbox(settings.maxQueue) : SqliteOutbox.open(outboxPath, settings.maxQueue);
+  const outbox =
+    makeOutbox?.(settings.maxQueue) ?? (outboxPath === undefined ? new MemoryOutbox(settings.maxQueue) : SqliteOutbox.open(outboxPath, settings.maxQueue));
   return new WebhookQueue(settings, rest, outbox);
 }
 
@@ -109,7 +110,8 @@ class WebhookQueue implements WebhookSink {
     this.#queue = outbox;
     this.#drops = new DropCounter({ sink: 'webhook', clock: options.clock ?? systemClock, onDrop: options.onDrop });
     this.#backoff = createBackoff({ baseMs: settings.retryBaseMs, capMs: settings.retryCapMs, ...(options.random ? { random: options.random } : {}) });
-    // What an earlier process left in the outbox goes first.
+    // What an earlier process left in the outbox goes first; an outbox that finds events later says so.
+    outbox.watch?.({ waiting: () => this.#schedule(), dropped: (event) => this.#drops.record('queue_full', event) });
     this.#schedule();
   }
 
