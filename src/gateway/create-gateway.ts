@@ -18,6 +18,7 @@ import { createForwardingRules } from '../forwarding/upstream-request.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import type { RiskProvider } from '../policy/types.ts';
 import { createBuiltInRisk } from '../risk/built-in-risk.ts';
+import { openRiskState } from '../risk/open-risk-state.ts';
 import { combineRisk } from '../risk/combine-risk.ts';
 import { safeRiskProvider } from '../risk/safe-risk-provider.ts';
 import { deriveSealKeys } from '../session/seal-keys.ts';
@@ -103,7 +104,19 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const logger = options.logger ?? createLogger();
   for (const warning of sharedOriginWarnings(config)) logger.warn({ warning }, 'configuration opens a protected app to anonymous users');
   const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger);
-  const builtInRisk = config.risk.enabled ? createBuiltInRisk({ settings: config.risk, clock }) : undefined;
+  // Risk counts live where the store does: kept across restarts on SQLite, shared by every instance on Redis.
+  const riskState = config.risk.enabled ? openRiskState(config.store.url, config.risk.memory) : undefined;
+  const builtInRisk = riskState
+    ? createBuiltInRisk({
+        settings: config.risk,
+        clock,
+        state: riskState.state,
+        onStateError: (error) => {
+          logger.warn({ err: error }, 'risk state unreachable: sign-ins are judged high risk until it answers again');
+          audit.emit({ type: 'risk.provider_failed', outcome: 'failure', reason: 'error', details: { provider: 'built-in', onError: 'high' } });
+        },
+      })
+    : undefined;
   const customRisk = options.riskProvider
     ? safeRiskProvider(options.riskProvider, {
         ...config.risk.customProvider,
@@ -236,6 +249,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await oidc.close();
       await audit.close();
       opened.close();
+      riskState?.close();
     },
   };
 }
