@@ -9,6 +9,7 @@ import { droppedEvent, type DropReport } from './drop-counter.ts';
 import type { AuditSink } from './events.ts';
 import { fileSink, type FileSink } from './file-sink.ts';
 import { recentEvents, type RecentEvents } from './recent-events.ts';
+import type { AuditOutbox } from './ring-queue.ts';
 import { auditSettingsSchema, type AuditSettings, type AuditSettingsInput } from './settings.ts';
 import type { WebhookFailure, WebhookFetch } from './webhook-options.ts';
 import { webhookSink, type WebhookSink } from './webhook-sink.ts';
@@ -21,6 +22,8 @@ export interface AuditSinksOptions {
   readonly fetch?: WebhookFetch;
   /** The state database file the webhook keeps waiting events in (they survive a crash); without it they wait in memory. */
   readonly outboxPath?: string;
+  /** Makes the webhook's outbox (e.g. on Redis, for several instances), given its bound; wins over `outboxPath`. */
+  readonly outbox?: (capacity: number) => AuditOutbox;
   /** A sink dropped events (e.g. to log it). The other sinks are told already: they get an `audit.dropped` event. */
   readonly onDrop?: (report: DropReport) => void;
   readonly onWebhookError?: (failure: WebhookFailure) => void;
@@ -184,6 +187,7 @@ export function createAuditSinks(input: AuditSettingsInput | AuditSettings | und
       ...(trust === undefined ? {} : { ca: trust }),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.outboxPath === undefined ? {} : { outboxPath: options.outboxPath }),
+      ...(options.outbox === undefined ? {} : { outbox: options.outbox }),
       clock,
       onDrop: reportDrops(() => webhook),
       ...(options.onWebhookError ? { onError: options.onWebhookError } : {}),

@@ -2,10 +2,12 @@ import { AuditLog } from '../audit/audit-log.ts';
 import { createAuditSinks, type AuditSinks } from '../audit/create-audit-sinks.ts';
 import type { AuditSink } from '../audit/events.ts';
 import { recentEvents, type RecentEvents } from '../audit/recent-events.ts';
+import { RedisOutbox } from '../audit/redis-outbox.ts';
 import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import { sqliteStatePath } from '../config/store-schema.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { RedisConnection } from '../store/redis-connection.ts';
 
 export interface GatewayAudit {
   readonly audit: AuditLog;
@@ -15,8 +17,17 @@ export interface GatewayAudit {
   readonly configured: AuditSinks | undefined;
 }
 
-/** The audit log: sinks given in code replace the configured ones (tests, embedders); the recent-events store is always there. */
-export function createGatewayAudit(config: GatewayConfig, given: AuditSink | readonly AuditSink[] | undefined, clock: Clock, logger: Logger): GatewayAudit {
+/**
+ * The audit log: sinks given in code replace the configured ones (tests, embedders); the recent-events store is always there.
+ * With `redis` (store.url is redis://) the webhook's waiting events are kept there, one outbox per instance.
+ */
+export function createGatewayAudit(
+  config: GatewayConfig,
+  given: AuditSink | readonly AuditSink[] | undefined,
+  clock: Clock,
+  logger: Logger,
+  redis?: RedisConnection,
+): GatewayAudit {
   let configured: AuditSinks | undefined;
   let sinks: readonly AuditSink[];
   let recent: RecentEvents;
@@ -26,6 +37,12 @@ export function createGatewayAudit(config: GatewayConfig, given: AuditSink | rea
       baseDir: config.baseDir,
       // With a state database, the webhook's waiting events are kept in it: a crash while the receiver is down loses none.
       ...(outboxPath === undefined ? {} : { outboxPath }),
+      ...(redis === undefined
+        ? {}
+        : {
+            outbox: (capacity: number) =>
+              new RedisOutbox(redis, { capacity, onError: (error) => logger.warn({ err: error }, 'audit outbox: Redis write failed, retried') }),
+          }),
       clock,
       onDrop: (report) => logger.warn({ report }, 'audit events dropped'),
       onWebhookError: (failure) => logger.warn({ failure }, 'audit webhook failed'),

@@ -4,6 +4,10 @@ import type { DropReport } from '../../../src/audit/drop-counter.ts';
 import type { AuditEvent } from '../../../src/audit/events.ts';
 import { RedisOutbox, type RedisOutboxOptions } from '../../../src/audit/redis-outbox.ts';
 import { webhookSink } from '../../../src/audit/webhook-sink.ts';
+import { systemClock } from '../../../src/clock.ts';
+import { parseGatewayConfig } from '../../../src/config/parse.ts';
+import { createGatewayAudit } from '../../../src/gateway/gateway-audit.ts';
+import { createLogger } from '../../../src/logging/logger.ts';
 import { RedisConnection } from '../../../src/store/redis-connection.ts';
 import { freePort } from '../../support/free-port.ts';
 import { startRedisServer, type RedisServer } from '../../support/redis-server.ts';
@@ -195,5 +199,23 @@ describe('audit webhook outbox on Redis (real redis-server)', () => {
     );
     const next = await open(await connect(), { instanceId: 'sink' });
     assert.deepEqual(indexes(next.take(10)), [2, 3, 4]);
+  });
+
+  it("the gateway keeps its webhook's waiting events on the Redis it is given, and another instance takes them over after close", async () => {
+    const connection = await connect();
+    const config = parseGatewayConfig({
+      identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
+      session: { secrets: [{ id: 1, secret: 'a-very-long-session-secret-of-at-least-32-chars' }] },
+      apps: [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' }],
+      store: { url: 'memory:' },
+      audit: { stdout: false, webhook: { url: `http://127.0.0.1:${await freePort()}/ingest` } },
+    });
+    const { audit } = createGatewayAudit(config, undefined, systemClock, createLogger(), connection);
+    audit.emit({ type: 'logout', outcome: 'info' });
+    await audit.close(200);
+    const heir = new RedisOutbox(connection, { capacity: 100, instanceId: 'heir' });
+    outboxes.push(heir);
+    await until(() => heir.length === 1);
+    assert.equal(heir.take(1)[0]?.type, 'logout');
   });
 });
