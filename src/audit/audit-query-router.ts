@@ -65,7 +65,7 @@ export function createAuditQueryRouter(options: AuditQueryRouterOptions): Router
       return;
     }
     const { query } = parsed;
-    const events = store.query(query);
+    const events = await store.query(query);
     // Recorded after the query ran, so an answer never contains its own event.
     record({
       outcome: 'success',

@@ -20,21 +20,57 @@ export interface EventQuery {
 
 export interface RecentEvents extends AuditSink {
   readonly capacity: number;
-  readonly size: number;
   /** Matching events, newest first. O(capacity): the capacity is the bound on the cost of a query. */
-  query(query?: EventQuery): AuditEvent[];
+  query(query?: EventQuery): Promise<AuditEvent[]>;
+}
+
+export interface MemoryRecentEvents extends RecentEvents {
+  readonly size: number;
+}
+
+/** Checks a capacity given in code (the `audit.recent.capacity` setting is checked by its schema). */
+export function checkRecentCapacity(capacity: number, owner: string): void {
+  if (!(Number.isInteger(capacity) && capacity > 0 && capacity <= AUDIT_RECENT_EVENTS_MAX_CAPACITY)) {
+    throw new TypeError(`${owner}: capacity must be a whole number in 1..${AUDIT_RECENT_EVENTS_MAX_CAPACITY}`);
+  }
+}
+
+/** An event query compiled once: the filters as one test, the time range as numbers, and the limit. Every backend filters with it, so all answer alike. */
+export interface EventFilter {
+  readonly since: number;
+  readonly until: number;
+  readonly limit: number;
+  matches(event: AuditEvent, time: number): boolean;
+}
+
+export function eventFilter(query: EventQuery, capacity: number): EventFilter {
+  const matchType = typeMatcher([...(query.type === undefined ? [] : [query.type]), ...(query.types ?? [])]);
+  const user = query.user;
+  const email = user?.toLowerCase();
+  const since = query.since === undefined ? -Infinity : Number(query.since);
+  const until = query.until === undefined ? Infinity : Number(query.until);
+  return {
+    since,
+    until,
+    limit: Math.min(query.limit ?? AUDIT_QUERY_DEFAULT_LIMIT, capacity),
+    matches(event, time) {
+      if (!(time >= since && time < until)) return false;
+      if (!matchType(event.type)) return false;
+      if (query.app !== undefined && event.app !== query.app) return false;
+      return user === undefined || event.user?.sub === user || event.user?.email?.toLowerCase() === email;
+    },
+  };
 }
 
 /**
- * The last `capacity` events in memory, for the admin query endpoint: a
+ * The last `capacity` events in memory (this process's only; see
+ * sqlite-recent-events.ts and redis-recent-events.ts for the shared ones), for the admin query endpoint: a
  * ring buffer, so a busy gateway forgets its oldest events rather than
  * growing. It is a window for investigation, not the record: the SIEM (or
  * the file sink) keeps the full history.
  */
-export function recentEvents(capacity = AUDIT_RECENT_EVENTS_CAPACITY): RecentEvents {
-  if (!(Number.isInteger(capacity) && capacity > 0 && capacity <= AUDIT_RECENT_EVENTS_MAX_CAPACITY)) {
-    throw new TypeError(`recentEvents: capacity must be a whole number in 1..${AUDIT_RECENT_EVENTS_MAX_CAPACITY}`);
-  }
+export function recentEvents(capacity = AUDIT_RECENT_EVENTS_CAPACITY): MemoryRecentEvents {
+  checkRecentCapacity(capacity, 'recentEvents');
   const events = new Array<AuditEvent | undefined>(capacity).fill(undefined);
   // Parsed once on write, so a query compares numbers.
   const times = new Float64Array(capacity);
@@ -53,24 +89,14 @@ export function recentEvents(capacity = AUDIT_RECENT_EVENTS_CAPACITY): RecentEve
       size = Math.min(size + 1, capacity);
     },
     query(query = {}) {
-      const matchType = typeMatcher([...(query.type === undefined ? [] : [query.type]), ...(query.types ?? [])]);
-      const user = query.user;
-      const email = user?.toLowerCase();
-      const since = query.since === undefined ? -Infinity : Number(query.since);
-      const until = query.until === undefined ? Infinity : Number(query.until);
-      const limit = Math.min(query.limit ?? AUDIT_QUERY_DEFAULT_LIMIT, capacity);
+      const filter = eventFilter(query, capacity);
       const found: AuditEvent[] = [];
-      for (let age = 1; age <= size && found.length < limit; age += 1) {
+      for (let age = 1; age <= size && found.length < filter.limit; age += 1) {
         const index = (next - age + capacity) % capacity;
         const event = events[index];
-        const time = times[index] ?? Number.NaN;
-        if (event === undefined || !(time >= since && time < until)) continue;
-        if (!matchType(event.type)) continue;
-        if (query.app !== undefined && event.app !== query.app) continue;
-        if (user !== undefined && event.user?.sub !== user && event.user?.email?.toLowerCase() !== email) continue;
-        found.push(event);
+        if (event !== undefined && filter.matches(event, times[index] ?? Number.NaN)) found.push(event);
       }
-      return found;
+      return Promise.resolve(found);
     },
   };
 }

@@ -116,7 +116,7 @@ describe('audit pipeline: file, https webhook and admin queries', function () {
       [emitted[6], emitted[5], emitted[4]].map((item) => item?.id),
       'newest first, only carol, only sign-ins, at most three',
     );
-    const audited = built.recent.query({ type: 'admin.events_queried' });
+    const audited = await built.recent.query({ type: 'admin.events_queried' });
     assert.deepEqual(
       audited.map(({ outcome, reason, user }) => ({ outcome, reason, sub: user?.sub })),
       [

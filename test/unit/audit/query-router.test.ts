@@ -74,7 +74,7 @@ describe('audit query endpoint', function () {
     assert.equal(body.error.code, 'ERR_ADMIN_TOKEN_MISSING');
     assert.equal(body.error.reason, 'missing');
     assert.match(body.error.message, /administrator/);
-    const [audited] = store.query({ type: 'admin.events_queried', limit: 1 });
+    const [audited] = await store.query({ type: 'admin.events_queried', limit: 1 });
     assert.deepEqual(
       { outcome: audited?.outcome, code: audited?.code, reason: audited?.reason, user: audited?.user },
       {
@@ -146,7 +146,7 @@ describe('audit query endpoint', function () {
   it('audits every query with who asked, the filters and the count, without answering with itself', async function () {
     const answer = await get('?user=alice&limit=5');
     assert.ok(answer.body.events.every((item) => item.type !== 'admin.events_queried' || item.outcome === 'failure'));
-    const [audited] = store.query({ type: 'admin.events_queried', limit: 1 });
+    const [audited] = await store.query({ type: 'admin.events_queried', limit: 1 });
     assert.equal(audited?.outcome, 'success');
     assert.deepEqual(audited?.user, { sub: 'admin-1', name: undefined, email: 'admin@example.com' });
     assert.deepEqual(audited?.details, { types: null, user: 'alice', app: null, since: null, until: null, limit: 5, returned: answer.body.events.length });
@@ -177,7 +177,7 @@ describe('audit query endpoint', function () {
       assert.equal(status, 400, query);
       assert.deepEqual({ code: body.error.code, reason: body.error.reason }, { code: 'ERR_BAD_REQUEST', reason }, query);
       assert.doesNotMatch(body.error.message, /script|yesterday|nope|ten/, `${query}: the value is not echoed`);
-      const [audited] = store.query({ type: 'admin.events_queried', limit: 1 });
+      const [audited] = await store.query({ type: 'admin.events_queried', limit: 1 });
       assert.deepEqual({ outcome: audited?.outcome, reason: audited?.reason, sub: audited?.user?.sub }, { outcome: 'failure', reason, sub: 'admin-1' });
     }
   });

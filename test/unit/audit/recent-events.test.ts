@@ -10,16 +10,16 @@ function event(type: AuditEventType, at: number, extra: Partial<AuditEvent> = {}
 }
 
 describe('audit recent events store', function () {
-  it('keeps the last `capacity` events and answers newest first', function () {
+  it('keeps the last `capacity` events and answers newest first', async function () {
     const store = recentEvents(10);
     const written = Array.from({ length: 25 }, (_, n) => event('signin.started', n * 1000));
     for (const item of written) store.write(item);
     assert.equal(store.size, 10);
-    assert.deepEqual(store.query({ limit: 1000 }), written.slice(15).reverse());
-    assert.deepEqual(store.query({ limit: 3 }), written.slice(22).reverse());
+    assert.deepEqual(await store.query({ limit: 1000 }), written.slice(15).reverse());
+    assert.deepEqual(await store.query({ limit: 3 }), written.slice(22).reverse());
   });
 
-  it('filters by type, family, user, app and time range', function () {
+  it('filters by type, family, user, app and time range', async function () {
     const store = recentEvents(100);
     const alice = { sub: 'alice-sub', email: 'Alice@Example.com' };
     const a = event('signin.failed', 0, { user: alice, app: 'wiki' });
@@ -29,16 +29,16 @@ describe('audit recent events store', function () {
     const e = event('logout', 4000, { user: { sub: 'bob' }, app: 'wiki' });
     for (const item of [a, b, c, d, e]) store.write(item);
 
-    assert.deepEqual(store.query({ type: 'signin.failed' }), [a]);
-    assert.deepEqual(store.query({ type: 'connector.*' }), [c, b]);
-    assert.deepEqual(store.query({ types: ['logout', 'signin.*'] }), [e, d, a]);
-    assert.deepEqual(store.query({ user: 'alice-sub' }), [d, a]);
-    assert.deepEqual(store.query({ user: 'alice@example.COM' }), [d, a], 'email in any case');
-    assert.deepEqual(store.query({ user: 'alice' }), [], 'no partial matches');
-    assert.deepEqual(store.query({ app: 'wiki' }), [e, a]);
-    assert.deepEqual(store.query({ since: BASE + 1000, until: BASE + 3000 }), [c, b], 'since inclusive, until exclusive');
-    assert.deepEqual(store.query({ since: new Date(BASE + 3000) }), [e, d]);
-    assert.deepEqual(store.query({ app: 'wiki', user: 'bob', type: 'logout' }), [e], 'filters combine');
+    assert.deepEqual(await store.query({ type: 'signin.failed' }), [a]);
+    assert.deepEqual(await store.query({ type: 'connector.*' }), [c, b]);
+    assert.deepEqual(await store.query({ types: ['logout', 'signin.*'] }), [e, d, a]);
+    assert.deepEqual(await store.query({ user: 'alice-sub' }), [d, a]);
+    assert.deepEqual(await store.query({ user: 'alice@example.COM' }), [d, a], 'email in any case');
+    assert.deepEqual(await store.query({ user: 'alice' }), [], 'no partial matches');
+    assert.deepEqual(await store.query({ app: 'wiki' }), [e, a]);
+    assert.deepEqual(await store.query({ since: BASE + 1000, until: BASE + 3000 }), [c, b], 'since inclusive, until exclusive');
+    assert.deepEqual(await store.query({ since: new Date(BASE + 3000) }), [e, d]);
+    assert.deepEqual(await store.query({ app: 'wiki', user: 'bob', type: 'logout' }), [e], 'filters combine');
   });
 
   it('refuses a capacity beyond its bound', function () {

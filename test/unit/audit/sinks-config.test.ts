@@ -21,7 +21,7 @@ describe('audit settings and sinks from the configuration', function () {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('defaults to stdout plus the recent-events window', function () {
+  it('defaults to stdout plus the recent-events window', async function () {
     assert.deepEqual(auditSettingsSchema.parse(undefined), { stdout: true, recent: { capacity: 10_000 } });
     const stdout = new PassThrough();
     const built = createAuditSinks(undefined, { stdout });
@@ -32,7 +32,7 @@ describe('audit settings and sinks from the configuration', function () {
     const log = new AuditLog(built.sinks);
     const event = log.emit({ type: 'gateway.started', outcome: 'info' });
     assert.deepEqual(JSON.parse(String(stdout.read())), { audit: true, ...event });
-    assert.deepEqual(built.recent.query(), [event]);
+    assert.deepEqual(await built.recent.query(), [event]);
   });
 
   it('builds the file and webhook sinks, reading the secret and CA files, with durations in seconds', async function () {
@@ -81,7 +81,7 @@ describe('audit settings and sinks from the configuration', function () {
     const log = new AuditLog(built.sinks);
     const lost = log.emit({ type: 'logout', outcome: 'success', user: { sub: 'alice' } });
     log.emit({ type: 'logout', outcome: 'success', user: { sub: 'bob' } });
-    const [report] = built.recent.query({ type: 'audit.dropped' });
+    const [report] = await built.recent.query({ type: 'audit.dropped' });
     assert.equal(report?.reason, 'backlog_full');
     assert.deepEqual(report?.details, { sink: 'file', dropped: 1, backlog_full: 1, oldestDropped: lost.time, newestDropped: lost.time, totalDropped: 1 });
     const printed = String(stdout.read())
