@@ -98,7 +98,11 @@ export class ConnectorLifecycle {
       record.revoked ? undefined : { ...record, revoked: true, revokedAt: now, ...(by ? { revokedBy: by.sub } : {}) },
     );
     closeRevokedConnector(id, tunnels, events);
-    if (!changed) return updated;
+    if (!changed) {
+      // Revoking again repeats the announcement: the first one may have failed after the write.
+      await registry.announce(id);
+      return updated;
+    }
     audit.emit({ type: 'connector.revoked', outcome: 'success', user: by, details: { connectorId: id, group: updated.group } });
     await configVersion.bump('connector_revoked');
     return updated;

@@ -162,7 +162,7 @@ export class ConnectorRegistry {
       await this.#store.put(`${PREFIX}${record.id}`, value);
       this.#replace(record);
     });
-    await this.#announce(record.id);
+    await this.announce(record.id);
   }
 
   /**
@@ -188,7 +188,7 @@ export class ConnectorRegistry {
         }
       }
     });
-    if (result.changed) await this.#announce(id);
+    if (result.changed) await this.announce(id);
     return result;
   }
 
@@ -205,7 +205,8 @@ export class ConnectorRegistry {
     return next;
   }
 
-  async #announce(id: string): Promise<void> {
+  /** Tells the other instances to read the record again, e.g. once more after an announcement failed. */
+  async announce(id: string): Promise<void> {
     await this.#broadcast?.publish(CONNECTOR_CHANGED_CHANNEL, id);
   }
 
