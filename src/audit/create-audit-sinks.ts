@@ -26,6 +26,8 @@ export interface AuditSinksOptions {
   readonly outbox?: (capacity: number) => AuditOutbox;
   /** A sink dropped events (e.g. to log it). The other sinks are told already: they get an `audit.dropped` event. */
   readonly onDrop?: (report: DropReport) => void;
+  /** The recent-events window the admin query reads (e.g. shared by instances: openRecentEvents). Default: in memory, `audit.recent.capacity` events. */
+  readonly recent?: RecentEvents;
   readonly onWebhookError?: (failure: WebhookFailure) => void;
   readonly onFileError?: (error: unknown) => void;
 }
@@ -133,7 +135,7 @@ export function createAuditSinks(input: AuditSettingsInput | AuditSettings | und
   const material = settings.webhook ? webhookMaterial(settings.webhook, baseDir) : undefined;
   if (material && material.problems.length > 0) throw new GatehouseConfigError(material.problems);
 
-  const recent = recentEvents(settings.recent.capacity);
+  const recent = options.recent ?? recentEvents(settings.recent.capacity);
   const sinks: AuditSink[] = [];
   const clock = options.clock ?? systemClock;
   // A sink that drops tells the others, so a dead webhook shows up in the file, on stdout and in queries.

@@ -1,7 +1,8 @@
 import { AuditLog } from '../audit/audit-log.ts';
 import { createAuditSinks, type AuditSinks } from '../audit/create-audit-sinks.ts';
 import type { AuditSink } from '../audit/events.ts';
-import { recentEvents, type RecentEvents } from '../audit/recent-events.ts';
+import { openRecentEvents } from '../audit/open-recent-events.ts';
+import type { RecentEvents } from '../audit/recent-events.ts';
 import { RedisOutbox } from '../audit/redis-outbox.ts';
 import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
@@ -30,7 +31,11 @@ export function createGatewayAudit(
 ): GatewayAudit {
   let configured: AuditSinks | undefined;
   let sinks: readonly AuditSink[];
-  let recent: RecentEvents;
+  // Where the store is: every instance's events on Redis, kept across restarts in the state database.
+  let recent: RecentEvents = openRecentEvents(config.store.url, config.audit.recent.capacity, {
+    redis,
+    onError: (error) => logger.warn({ err: error }, 'recent audit events: write failed, the event is missing from the admin query'),
+  });
   if (given === undefined) {
     const outboxPath = sqliteStatePath(config.store.url);
     configured = createAuditSinks(config.audit, {
@@ -43,6 +48,7 @@ export function createGatewayAudit(
             outbox: (capacity: number) =>
               new RedisOutbox(redis, { capacity, onError: (error) => logger.warn({ err: error }, 'audit outbox: Redis write failed, retried') }),
           }),
+      recent,
       clock,
       onDrop: (report) => logger.warn({ report }, 'audit events dropped'),
       onWebhookError: (failure) => logger.warn({ failure }, 'audit webhook failed'),
@@ -51,7 +57,6 @@ export function createGatewayAudit(
     sinks = configured.sinks;
     recent = configured.recent;
   } else {
-    recent = recentEvents(config.audit.recent.capacity);
     sinks = [...(Array.isArray(given) ? (given as readonly AuditSink[]) : [given as AuditSink]), recent];
   }
   const audit = new AuditLog(sinks, { clock, onSinkError: (error) => logger.error({ err: error }, 'audit sink failed') });
