@@ -141,6 +141,17 @@ export const REDIS_CONNECT_TIMEOUT_MS = 3_000;
 /** The longest wait between two reconnection attempts to Redis. */
 export const REDIS_RECONNECT_CAP_MS = 2_000;
 
+/**
+ * How long session checks keep answering from an instance's local copy of the
+ * revocations after it lost Redis (revocations made meanwhile on other
+ * instances may be missing from it). After this, sessions are refused with
+ * 503 ERR_STORE_UNAVAILABLE until Redis answers and the copy is reloaded.
+ */
+export const STORE_OUTAGE_GRACE_MS = 60_000;
+
+/** How often an instance checks that its Redis subscription is up (and retries a reload or pending writes when it is back). */
+export const STORE_OUTAGE_CHECK_INTERVAL_MS = 500;
+
 /** The connector listener: small requests only (registration, config, renewal). */
 export const CONNECTOR_LISTENER_MAX_HEADER_BYTES = 16 * 1024;
 export const CONNECTOR_LISTENER_HEADERS_TIMEOUT_MS = 15_000;

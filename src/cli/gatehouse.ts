@@ -7,6 +7,7 @@ import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
+import { StoreError } from '../store/store-error.ts';
 
 const USAGE = `Usage:
   gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL]
@@ -125,9 +126,15 @@ async function main(argv: string[]): Promise<number> {
   for (const app of config.apps) {
     process.stderr.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
   }
+  // A store that cannot be reached stops the gateway (nothing could be checked safely); an identity provider not yet reachable does not.
+  let storeFailed: ((error: StoreError) => void) | undefined;
   service.gateway.ready().then(
     () => process.stderr.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`),
     (error: unknown) => {
+      if (error instanceof StoreError) {
+        storeFailed?.(error);
+        return;
+      }
       const reason = error instanceof GatehouseError ? error.reason : String(error);
       process.stderr.write(`gatehouse: identity provider not reachable yet (${reason}); sign-ins will retry\n`);
     },
@@ -137,16 +144,20 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGHUP', () => {
     service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
   });
-  await new Promise<void>((resolve) => {
+  const code = await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
-      resolve();
+      resolve(0);
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    storeFailed = (error) => {
+      process.stderr.write(`gatehouse: ${error.code}: ${error.message}\n`);
+      resolve(1);
+    };
   });
   await service.close();
-  return 0;
+  return code;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,16 +1,18 @@
 /**
  * Where the gateway keeps its state (`store.url`): revocations, used sign-in
  * states and server-side session data. `sqlite:<path>` is one file on this
- * machine; `memory:` forgets everything on restart (tests, throwaway runs).
+ * machine; `redis://…` (or `rediss://…`, TLS) is shared by every gateway
+ * instance that names it; `memory:` forgets everything on restart (tests,
+ * throwaway runs).
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
 
 /** The schemes this version reads, in the order the error message lists them. */
-const SUPPORTED = '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db) or "memory:"';
+const SUPPORTED = '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS) or "memory:"';
 
-export type StoreLocation = { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly path: string };
+export type StoreLocation = { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'redis'; readonly url: string };
 
 /** What a store URL names, or why it is refused. Relative SQLite paths stay relative: see resolveStoreUrl. */
 export function parseStoreUrl(url: string): StoreLocation | string {
@@ -22,8 +24,23 @@ export function parseStoreUrl(url: string): StoreLocation | string {
     if (path.startsWith('//')) return `write a SQLite file as sqlite:<path> (sqlite:/var/lib/gatehouse/${STATE_DATABASE_FILE}), not as a URL with "//"`;
     return { kind: 'sqlite', path };
   }
+  if (url.startsWith('redis:') || url.startsWith('rediss:')) return parseRedisUrl(url);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
   return `${scheme === undefined ? `"${url}" is not a store URL` : `the "${scheme}:" store is not supported by this version`}: use ${SUPPORTED}`;
+}
+
+function parseRedisUrl(url: string): StoreLocation | string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `"${url.replace(/\/\/[^@/]*@/, '//***@')}" is not a valid Redis URL: write it as redis://[user:password@]host[:port][/db]`;
+  }
+  if (parsed.hostname === '') return 'a Redis URL needs a host: redis://host[:port][/db]';
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d+$/.test(db)) return `the Redis database must be a number (redis://host:port/0), not "${db}"`;
+  if (parsed.search !== '' || parsed.hash !== '') return 'a Redis URL takes no query or fragment: redis://[user:password@]host[:port][/db]';
+  return { kind: 'redis', url };
 }
 
 /** The SQLite file a validated store URL names, or undefined for memory. */

@@ -137,6 +137,14 @@ export const GATEWAY_ERRORS = {
     retryable: false,
     offerSignIn: true,
   },
+  ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    step: 'session',
+    title: 'Session store unavailable',
+    message: 'The gateway cannot reach its session store right now, so it cannot check or start sessions. Try again in a moment.',
+    expose: false,
+    retryable: true,
+  },
   ERR_IDP_UNAVAILABLE: {
     status: 503,
     step: 'sign-in',

@@ -24,7 +24,7 @@ import { safeRiskProvider } from '../risk/safe-risk-provider.ts';
 import { deriveSealKeys } from '../session/seal-keys.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { SessionSockets } from '../session/session-sockets.ts';
-import { openSessionStore } from '../session/open-session-store.ts';
+import { givenSessionStore, openSessionStore } from '../session/open-session-store.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
@@ -103,6 +103,15 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
   for (const warning of sharedOriginWarnings(config)) logger.warn({ warning }, 'configuration opens a protected app to anonymous users');
+  // Opened first: with Redis, its connection and broadcast are the ones every other stateful part shares. A store the caller passed stays the caller's to close.
+  const opened = options.sessionStore
+    ? givenSessionStore(options.sessionStore)
+    : openSessionStore(config.store.url, {
+        onRevocationOverflow: (refusedBefore) =>
+          audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
+        onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
+        onStoreError: (error) => logger.warn({ err: error }, 'session store: Redis unreachable, revocations kept locally and written when it answers'),
+      });
   const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger);
   // Risk counts live where the store does: kept across restarts on SQLite, shared by every instance on Redis.
   const riskState = config.risk.enabled ? openRiskState(config.store.url, config.risk.memory) : undefined;
@@ -126,14 +135,6 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     : undefined;
   const riskProviders = [builtInRisk?.provider, customRisk].filter((provider): provider is RiskProvider => provider !== undefined);
   const risk = riskProviders.length > 0 ? combineRisk(...riskProviders) : undefined;
-  // A store the caller passed stays the caller's to close.
-  const opened = options.sessionStore
-    ? { store: options.sessionStore, volatile: false, close: () => undefined }
-    : openSessionStore(config.store.url, {
-        onRevocationOverflow: (refusedBefore) =>
-          audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
-        onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
-      });
   if (opened.volatile) {
     logger.warn(
       { store: config.store.url },
@@ -154,6 +155,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     },
   });
   const sockets = new SessionSockets(clock, options.socketRecheckIntervalMs !== undefined ? { recheckIntervalMs: options.socketRecheckIntervalMs } : {});
+  // A session revoked through any instance closes its WebSockets here too.
+  opened.onRevoked((sessionId) => sockets.closeSession(sessionId));
   const access = new AccessControl({ apps: config.apps, namedLocations: config.namedLocations, mfa: config.mfa, risk, audit, clock });
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   const signIn: PreauthDeps = {
@@ -235,6 +238,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     audit,
     connectors,
     async ready() {
+      // The store first: one that cannot be reached is fatal, and must not be hidden behind an identity provider still starting.
+      await opened.ready();
       await Promise.all([oidc.configuration(), connectors?.init(), assertions.ready()]);
     },
     attach: (server) => attachServer(server, { config, audit, upgrade }),
@@ -248,8 +253,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await sharedConnectorStore?.close();
       await oidc.close();
       await audit.close();
-      opened.close();
       riskState?.close();
+      // Last: with Redis, it closes the connection the other parts used.
+      await opened.close();
     },
   };
 }

@@ -74,7 +74,16 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     }
     const now = nowSeconds(deps.clock);
     const stateKey = createHash('sha256').update(state).digest('base64url');
-    if (!(await deps.store.consumeState(stateKey, transaction.c + SIGNIN_ATTEMPT_TTL_SECONDS, now))) {
+    let first: boolean;
+    try {
+      first = await deps.store.consumeState(stateKey, transaction.c + SIGNIN_ATTEMPT_TTL_SECONDS, now);
+    } catch (error) {
+      // A shared store that cannot say whether this state was used before: no sign-in (503 ERR_STORE_UNAVAILABLE, audited).
+      if (!(error instanceof GatehouseError)) throw error;
+      fail(error);
+      return;
+    }
+    if (!first) {
       fail(new GatehouseError('ERR_SIGNIN_STATE', 'state_replayed'));
       return;
     }

@@ -40,7 +40,8 @@ export function logout(deps: PreauthDeps): RequestHandler {
     appendSetCookie(res, deps.sessions.clearCookie(app));
     let idToken: string | undefined;
     if (record && record.app === app.id) {
-      idToken = await deps.sessions.idTokenOf(record);
+      // The hint is optional: a store that cannot be read (Redis down) must not keep the session from ending.
+      idToken = await deps.sessions.idTokenOf(record).catch(() => undefined);
       await deps.sessions.revoke(record);
       deps.sockets.closeSession(record.sid);
       deps.audit.emit({

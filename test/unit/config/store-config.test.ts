@@ -52,10 +52,21 @@ describe('config: store.url', () => {
     assert.equal(parseGatewayConfig(valid({ store: { url: 'memory:' }, connectors: { stateDir: 'state' } }), { baseDir: dir }).store.url, 'memory:');
   });
 
+  it('takes redis:// and rediss:// URLs as they are, and refuses malformed ones', () => {
+    for (const url of ['redis://cache.internal:6379', 'rediss://app:s3cret@cache.internal:6380/2', 'redis://127.0.0.1']) {
+      assert.equal(parseGatewayConfig(valid({ store: { url } }), { baseDir: dir }).store.url, url);
+    }
+    assert.match(issuesOf(() => parseGatewayConfig(valid({ store: { url: 'redis://cache.internal:6379/sessions' } })))[0] ?? '', /database must be a number/);
+    assert.match(issuesOf(() => parseGatewayConfig(valid({ store: { url: 'redis:///0' } })))[0] ?? '', /needs a host/);
+    assert.match(issuesOf(() => parseGatewayConfig(valid({ store: { url: 'redis://h:6379/0?x=1' } })))[0] ?? '', /no query/);
+  });
+
   it('refuses other schemes, naming the ones this version supports', () => {
     assert.deepEqual(
-      issuesOf(() => parseGatewayConfig(valid({ store: { url: 'redis://cache.internal:6379' } }))),
-      ['store.url: the "redis:" store is not supported by this version: use "sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db) or "memory:"'],
+      issuesOf(() => parseGatewayConfig(valid({ store: { url: 'postgres://db.internal:5432/gatehouse' } }))),
+      [
+        'store.url: the "postgres:" store is not supported by this version: use "sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS) or "memory:"',
+      ],
     );
     assert.match(issuesOf(() => parseGatewayConfig(valid({ store: { url: 'sqlite:' } })))[0] ?? '', /store\.url: "sqlite:" needs a file path/);
     assert.match(
