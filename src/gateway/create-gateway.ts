@@ -31,6 +31,7 @@ import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { SignInLoopDetector } from '../signin/signin-loop.ts';
 import { TransactionCookies } from '../signin/transaction-cookies.ts';
 import { openSqliteDatabase, STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
+import { RedisStore } from '../store/redis-store.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Broadcast } from '../store/broadcast.ts';
 import type { Store } from '../store/store.ts';
@@ -112,9 +113,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
         onStoreError: (error) => logger.warn({ err: error }, 'session store: Redis unreachable, revocations kept locally and written when it answers'),
       });
-  const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger);
+  const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger, opened.redis);
   // Risk counts live where the store does: kept across restarts on SQLite, shared by every instance on Redis.
-  const riskState = config.risk.enabled ? openRiskState(config.store.url, config.risk.memory) : undefined;
+  const riskState = config.risk.enabled ? openRiskState(config.store.url, config.risk.memory, opened.redis) : undefined;
   const builtInRisk = riskState
     ? createBuiltInRisk({
         settings: config.risk,
@@ -183,10 +184,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   // One state file per instance: when store.url names another file than the state directory's, the connector plane keeps its tables there too.
   const statePath = sqliteStatePath(config.store.url);
   const stateDir = config.connectors?.stateDir;
-  const sharedConnectorStore =
-    !options.connectorStore && stateDir !== undefined && statePath !== undefined && statePath !== join(stateDir, STATE_DATABASE_FILE)
-      ? new SqliteStore(openSqliteDatabase(statePath), existsSync(stateDir) ? { importFrom: stateDir } : {}, true)
-      : undefined;
+  // With Redis, the connector plane is shared by every instance on it, on the session store's connection.
+  const sharedConnectorStore = options.connectorStore
+    ? undefined
+    : opened.redis
+      ? new RedisStore(opened.redis)
+      : stateDir !== undefined && statePath !== undefined && statePath !== join(stateDir, STATE_DATABASE_FILE)
+        ? new SqliteStore(openSqliteDatabase(statePath), existsSync(stateDir) ? { importFrom: stateDir } : {}, true)
+        : undefined;
   const connectorStore = options.connectorStore ?? sharedConnectorStore;
   const connectors = config.connectors
     ? new ConnectorService({
@@ -200,7 +205,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         idpFetch: oidc.fetch,
         recentEvents: recent,
         ...(connectorStore ? { store: connectorStore } : {}),
-        ...(options.broadcast ? { broadcast: options.broadcast } : {}),
+        broadcast: options.broadcast ?? opened.broadcast,
       })
     : undefined;
   const assertions = new IdentityAssertions({
