@@ -59,6 +59,7 @@ export class RedisConnection {
   readonly #subscribers = new Set<Redis>();
   #ready: Promise<void> | undefined;
   #lastError: Error | undefined;
+  #everUp = false;
   #closed = false;
 
   /**
@@ -72,6 +73,7 @@ export class RedisConnection {
     this.client = new Redis(this.#options);
     // ioredis reports every failed reconnection as an 'error' event; without a listener Node would treat it as fatal.
     this.client.on('error', (error: Error) => (this.#lastError = error));
+    this.client.once('ready', () => (this.#everUp = true));
     // A first attempt that fails is retried by the retry strategy; ready() reports it.
     this.client.connect().catch(() => undefined);
   }
@@ -117,6 +119,15 @@ export class RedisConnection {
       }
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
+  }
+
+  /**
+   * Resolves at once once the connection has been up; before that, waits as
+   * ready() does. For parts that may be called while the process starts: at
+   * start a store not up yet is waited for, later an unreachable one fails fast.
+   */
+  async started(): Promise<void> {
+    if (!this.#everUp) await this.ready();
   }
 
   /** True while the command connection is up. */

@@ -72,6 +72,7 @@ export class RedisStore implements Store {
 
   async get(key: string): Promise<string | undefined> {
     this.#checkOpen();
+    await this.#connection.started();
     checkKey(key);
     const value = await this.#run(this.#connection.client.get(this.#valuePrefix + key));
     return value ?? undefined;
@@ -79,6 +80,7 @@ export class RedisStore implements Store {
 
   async put(key: string, value: string): Promise<void> {
     this.#checkOpen();
+    await this.#connection.started();
     checkKey(key);
     checkValue(value);
     await this.#run(this.#connection.client.eval(PUT, 2, this.#valuePrefix + key, this.#indexKey, key, value));
@@ -86,12 +88,14 @@ export class RedisStore implements Store {
 
   async delete(key: string): Promise<void> {
     this.#checkOpen();
+    await this.#connection.started();
     checkKey(key);
     await this.#run(this.#connection.client.eval(DELETE, 2, this.#valuePrefix + key, this.#indexKey, key));
   }
 
   async list(prefix: string): Promise<string[]> {
     this.#checkOpen();
+    await this.#connection.started();
     checkPrefix(prefix);
     const client = this.#connection.client;
     const range =
@@ -105,6 +109,7 @@ export class RedisStore implements Store {
 
   async compareAndSet(key: string, expected: string | undefined, value: string): Promise<boolean> {
     this.#checkOpen();
+    await this.#connection.started();
     checkKey(key);
     checkValue(value);
     const script = this.#connection.client.eval(

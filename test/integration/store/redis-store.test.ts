@@ -72,6 +72,17 @@ describe('RedisStore (real redis-server)', () => {
     });
   });
 
+  it('used the moment it is made (a process starting), waits for its first connection instead of failing', async () => {
+    const store = new RedisStore(new RedisConnection(redis.url), { ownsConnection: true });
+    try {
+      await store.put('starting', 'yes');
+      assert.equal(await store.get('starting'), 'yes');
+      await store.delete('starting');
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rejects at once with ERR_STORE_UNUSABLE while Redis is down, and works again when it is back', async () => {
     const own = await startRedisServer({ persist: true });
     const store = new RedisStore(await RedisConnection.open(own.url), { ownsConnection: true });
