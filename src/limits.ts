@@ -149,6 +149,15 @@ export const REDIS_RECONNECT_CAP_MS = 2_000;
  */
 export const STORE_OUTAGE_GRACE_MS = 60_000;
 
+/**
+ * Server-side session data (long group lists) read from Redis is kept in the
+ * instance this long and for at most this many sessions, so that a session
+ * using it does not cost a Redis round trip per request. It never changes
+ * during a session; a revocation removes it at once on every instance.
+ */
+export const REDIS_SIDE_DATA_CACHE_SECONDS = 3_600;
+export const REDIS_SIDE_DATA_CACHE_ENTRIES = 20_000;
+
 /** How often an instance checks that its Redis subscription is up (and retries a reload or pending writes when it is back). */
 export const STORE_OUTAGE_CHECK_INTERVAL_MS = 500;
 

@@ -16,11 +16,11 @@
  * instance still holds (it is written back), so nothing revoked comes back,
  * even after a Redis that lost its data.
  */
-import { GatehouseError } from '../errors/index.ts';
 import { MAX_REVOKED_SESSIONS, STORE_OUTAGE_CHECK_INTERVAL_MS, STORE_OUTAGE_GRACE_MS } from '../limits.ts';
 import type { Broadcast } from '../store/broadcast.ts';
 import type { RedisConnection } from '../store/redis-connection.ts';
 import { parseRevokedMember, parseRevokedMessage, RAISE_FLOOR, REVOKE, sessionKeys, type SessionKeys } from './redis-session-scripts.ts';
+import { RedisSessionData, unavailable } from './redis-session-data.ts';
 import type { MemorySessionStoreOptions, SessionSideData, SessionStore } from './session-store.ts';
 
 export const SESSION_REVOKED_CHANNEL = 'session.revoked';
@@ -48,6 +48,7 @@ export class RedisSessionStore implements SessionStore {
   readonly #broadcast: Broadcast;
   readonly #keys: SessionKeys;
   readonly #options: RedisSessionStoreOptions;
+  readonly #data: RedisSessionData;
   readonly #maxRevoked: number;
   readonly #graceMs: number;
   readonly #nowMs: () => number;
@@ -72,6 +73,7 @@ export class RedisSessionStore implements SessionStore {
     this.#broadcast = broadcast;
     this.#options = options;
     this.#keys = sessionKeys(options.prefix ?? 'gatehouse:');
+    this.#data = new RedisSessionData(redis, this.#keys, options);
     this.#maxRevoked = options.maxRevoked ?? MAX_REVOKED_SESSIONS;
     this.#graceMs = options.outageGraceMs ?? STORE_OUTAGE_GRACE_MS;
     this.#nowMs = options.nowMs ?? Date.now;
@@ -126,38 +128,16 @@ export class RedisSessionStore implements SessionStore {
     return Promise.resolve(true);
   }
 
-  async consumeState(stateKey: string, until: number, now: number): Promise<boolean> {
-    const expireAt = Math.max(Math.ceil(until), Math.floor(now) + 1);
-    // SET NX is the whole decision: exactly one caller, on any instance, gets OK.
-    const result = await this.#command(() => this.#redis.client.set(this.#keys.state + stateKey, '1', 'EXAT', expireAt, 'NX'), 'state_store_unreachable');
-    return result === 'OK';
+  consumeState(stateKey: string, until: number, now: number): Promise<boolean> {
+    return this.#data.consumeState(stateKey, until, now);
   }
 
-  async putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<boolean> {
-    if (until <= now) return false;
-    const value = JSON.stringify(data);
-    try {
-      await this.#redis.client.set(this.#keys.side + sessionId, value, 'EXAT', Math.ceil(until));
-      return true;
-    } catch (error) {
-      // Redis at maxmemory (noeviction) refuses writes: the store is full, as the bounded stores say it.
-      if (/\bOOM\b/.test((error as Error).message)) {
-        this.#options.onSideDataFull?.({ entries: -1, bytes: -1 });
-        return false;
-      }
-      this.#options.onStoreError?.(error);
-      throw unavailable('side_data_unreachable', error);
-    }
+  putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<boolean> {
+    return this.#data.putSideData(sessionId, data, until, now);
   }
 
-  async getSideData(sessionId: string): Promise<SessionSideData | undefined> {
-    const value = await this.#command(() => this.#redis.client.get(this.#keys.side + sessionId), 'side_data_unreachable');
-    if (value === null) return undefined;
-    try {
-      return JSON.parse(value) as SessionSideData;
-    } catch {
-      return undefined;
-    }
+  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
+    return this.#data.getSideData(sessionId, now);
   }
 
   /** Stops listening; the connection and the broadcast stay open (they are the caller's). */
@@ -166,15 +146,6 @@ export class RedisSessionStore implements SessionStore {
     clearInterval(this.#timer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     this.#listeners.clear();
-  }
-
-  async #command<T>(run: () => Promise<T>, reason: string): Promise<T> {
-    try {
-      return await run();
-    } catch (error) {
-      this.#options.onStoreError?.(error);
-      throw unavailable(reason, error);
-    }
   }
 
   /** Notices a dropped subscription as soon as possible: the grace period counts from the last moment the copy was known exact. */
@@ -313,10 +284,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   #notify(sessionId: string): void {
+    this.#data.forget(sessionId);
     for (const listener of [...this.#listeners]) listener(sessionId);
   }
-}
-
-function unavailable(reason: string, cause?: unknown): GatehouseError {
-  return new GatehouseError('ERR_STORE_UNAVAILABLE', reason, cause === undefined ? undefined : { cause });
 }

@@ -124,12 +124,24 @@ describe('RedisSessionStore (real redis-server)', function () {
     const now = nowSeconds();
     assert.equal(await a.store.putSideData('short', { groups: ['g1'] }, now + 1, now), true);
     assert.equal(await a.store.putSideData('long', { groups: ['g2'], idToken: 'token' }, now + 3600, now), true);
-    assert.deepEqual(await b.store.getSideData('long'), { groups: ['g2'], idToken: 'token' });
-    assert.deepEqual(await b.store.getSideData('short'), { groups: ['g1'] });
-    await until(async () => (await b.store.getSideData('short')) === undefined, 4_000);
+    assert.deepEqual(await b.store.getSideData('long', nowSeconds()), { groups: ['g2'], idToken: 'token' });
+    assert.deepEqual(await b.store.getSideData('short', nowSeconds()), { groups: ['g1'] });
+    await until(async () => (await b.store.getSideData('short', nowSeconds())) === undefined, 4_000);
+
+    // Read once, then kept by the instance: no Redis round trip per request for a session whose groups live server side.
+    const admin = new Redis(server.url);
+    try {
+      const gets = async (): Promise<number> => Number(/cmdstat_get:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+      const before = await gets();
+      for (let i = 0; i < 100; i += 1) assert.deepEqual(await b.store.getSideData('long', nowSeconds()), { groups: ['g2'], idToken: 'token' });
+      assert.equal(await gets(), before);
+    } finally {
+      admin.disconnect();
+    }
 
     await b.store.revoke('long', now, now + 3600, now);
-    assert.equal(await a.store.getSideData('long'), undefined);
+    assert.equal(await b.store.getSideData('long', nowSeconds()), undefined, 'dropped at once where it was revoked');
+    await until(async () => (await a.store.getSideData('long', nowSeconds())) === undefined, 1_000);
   });
 
   it('picks up after a dropped subscription a revocation no message carried', async () => {
