@@ -1,12 +1,13 @@
 /**
  * The connector listener's last middleware: whatever a route threw becomes
- * the connector plane's coded JSON (a body too large, a malformed body, or an
- * internal error, logged).
+ * the connector plane's coded JSON (a body too large, a malformed body, the
+ * store unreachable, or an internal error, logged).
  */
 import type { ErrorRequestHandler } from 'express';
 import { GatehouseError } from '../errors/gatehouse-error.ts';
 import { sendConnectorError } from '../errors/render-connector-plane.ts';
 import type { Logger } from '../logging/logger.ts';
+import { StoreError } from '../store/store-error.ts';
 
 export function connectorErrorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
@@ -21,6 +22,12 @@ export function connectorErrorHandler(logger: Logger): ErrorRequestHandler {
     }
     if (typeof status === 'number' && status >= 400 && status < 500) {
       sendConnectorError(res, new GatehouseError('ERR_BAD_REQUEST', 'malformed_body'));
+      return;
+    }
+    // The shared store (Redis) not answering is an outage, not a bug: 503, and the caller retries.
+    if (error instanceof StoreError && error.code === 'ERR_STORE_UNUSABLE') {
+      logger.warn({ err: error }, 'connector plane: the store did not answer');
+      sendConnectorError(res, new GatehouseError('ERR_STORE_UNAVAILABLE', 'store_unreachable'));
       return;
     }
     logger.error({ err: error }, 'connector plane: unhandled error');

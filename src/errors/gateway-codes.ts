@@ -140,8 +140,8 @@ export const GATEWAY_ERRORS = {
   ERR_STORE_UNAVAILABLE: {
     status: 503,
     step: 'session',
-    title: 'Session store unavailable',
-    message: 'The gateway cannot reach its session store right now, so it cannot check or start sessions. Try again in a moment.',
+    title: 'State store unavailable',
+    message: 'The gateway cannot reach its state store right now, so it cannot check or start sessions, or register connectors. Try again in a moment.',
     expose: false,
     retryable: true,
   },
