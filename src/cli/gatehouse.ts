@@ -7,6 +7,8 @@ import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
+import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
+import { CaError } from '../pki/errors.ts';
 import { StoreError } from '../store/store-error.ts';
 
 const USAGE = `Usage:
@@ -29,6 +31,9 @@ Options:
 Environment:
   GATEHOUSE_STORE_URL    where state is kept, instead of the file's store.url: sqlite:<path> or memory:
                          (a relative path is read from the working directory)
+  GATEHOUSE_CA_KEY       keys that encrypt the connector CA's private key in the store, instead of the
+                         file's connectors.caKeyFile: base64 of 32 random bytes ("openssl rand -base64 32"),
+                         optionally "id:" first; current key first, previous ones after, separated by commas
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -85,6 +90,15 @@ async function main(argv: string[]): Promise<number> {
     }
     config = Object.freeze({ ...config, store: Object.freeze({ url: resolveStoreUrl(storeUrl, process.cwd()) }) });
   }
+  const caKey = process.env['GATEHOUSE_CA_KEY'];
+  if (caKey !== undefined && caKey !== '' && config.connectors) {
+    const problem = caKeyRingProblem(caKey);
+    if (problem !== undefined) {
+      process.stderr.write(`gatehouse: ${new GatehouseConfigError([`GATEHOUSE_CA_KEY: ${problem}`]).message}\n`);
+      return 1;
+    }
+    config = Object.freeze({ ...config, connectors: Object.freeze({ ...config.connectors, caKey }) });
+  }
   if (command === 'check') {
     // What start would refuse after parsing (the audit sinks, the connector state folder), so "valid" means serve starts.
     const problems = startProblems(config);
@@ -118,7 +132,16 @@ async function main(argv: string[]): Promise<number> {
   }
   const logger = createLogger({ level, destination: process.stdout });
   const service = createGatewayServer(config, { logger });
-  const address = await service.listen(port, values.host);
+  let address;
+  try {
+    address = await service.listen(port, values.host);
+  } catch (error) {
+    // A CA key that does not open the stored CA is an operator's mistake: one line that says which, not a stack trace.
+    if (!(error instanceof CaError)) throw error;
+    process.stderr.write(`gatehouse: ${error.code}: ${error.message}\n`);
+    await service.close();
+    return 1;
+  }
   const scheme = config.server.tls ? 'https' : 'http';
   logger.info({ address: address.address, port: address.port, scheme }, 'gateway listening');
   // Progress for people goes to stderr; stdout carries only JSON lines (audit events and logs).

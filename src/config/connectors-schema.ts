@@ -25,6 +25,13 @@ export const connectorsSchema = z
       .optional(),
     /** The listener's certificate. Absent: the service issues one from its connector CA (development). */
     tls: tlsFiles.optional(),
+    /**
+     * Keys that encrypt the connector CA's private key in the store: base64 of 32
+     * random bytes per line (`openssl rand -base64 32`), optionally `id:` first;
+     * current key first, previous ones after. Absent: kept in clear (development).
+     */
+    caKey: z.string().optional(),
+    caKeyFile: z.string().min(1).optional(),
     /** Where the connector CA and the registered connectors are kept (created 0700). */
     stateDir: z.string().min(1, 'must name a directory, e.g. "/var/lib/gatehouse"'),
     renewalAge: durationSeconds('30d').default(30 * 86_400),

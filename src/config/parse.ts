@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { z } from 'zod';
 import { GatehouseConfigError } from '../errors/index.ts';
 import { MIN_SECRET_LENGTH } from '../limits.ts';
+import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
 import { assertionKeyProblem, caBundleProblem, tlsPairProblem } from './pem-checks.ts';
 import { defaultStoreUrl, resolveStoreUrl } from './store-schema.ts';
 import { gatewayConfigSchema, type ParsedAppConfig, type ParsedGatewayConfig } from './schema.ts';
@@ -49,7 +50,7 @@ export interface TlsMaterial {
 type ParsedConnectors = NonNullable<ParsedGatewayConfig['connectors']>;
 
 export type ConnectorsConfig = Readonly<
-  Omit<ParsedConnectors, 'tls' | 'admin' | 'listen'> & {
+  Omit<ParsedConnectors, 'tls' | 'admin' | 'listen' | 'caKeyFile'> & {
     readonly tls?: TlsMaterial;
     readonly listen: Readonly<ParsedConnectors['listen']>;
     readonly admin: Readonly<ParsedConnectors['admin'] & { readonly issuer: string }>;
@@ -154,14 +155,18 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
   const tls = readTls('server.tls', parsed.server.tls);
   let connectors: ConnectorsConfig | undefined;
   if (parsed.connectors) {
-    const { tls: connectorTlsFiles, ...rest } = parsed.connectors;
+    const { tls: connectorTlsFiles, caKeyFile, ...rest } = parsed.connectors;
     const connectorTls = readTls('connectors.tls', connectorTlsFiles);
+    const caKey = readRef('connectors.caKeyFile', caKeyFile, rest.caKey);
+    const caKeyWrong = caKey === undefined ? undefined : caKeyRingProblem(caKey);
+    if (caKeyWrong !== undefined) problems.push(`${subject('connectors.caKey', caKeyFile)} ${caKeyWrong}`);
     connectors = Object.freeze({
       ...rest,
       listen: Object.freeze({ ...rest.listen }),
       stateDir: isAbsolute(rest.stateDir) ? rest.stateDir : resolve(baseDir, rest.stateDir),
       admin: Object.freeze({ ...rest.admin, issuer: rest.admin.issuer ?? parsed.identityProvider.issuer }),
       ...(connectorTls ? { tls: connectorTls } : {}),
+      ...(caKey !== undefined ? { caKey } : {}),
     });
   }
 

@@ -174,7 +174,7 @@ export class ConnectorService {
     const { apps, clock, audit } = this.#options;
     const store = this.#options.store ?? this.#openStore();
     this.#store = store;
-    const ca = await openConnectorCa(store);
+    const ca = await openConnectorCa(store, { caKey: this.config.caKey, logger: this.#options.logger });
     const broadcast = this.#options.broadcast ?? new MemoryBroadcast();
     const registry = new ConnectorRegistry(store, { broadcast });
     await registry.load();

@@ -17,9 +17,14 @@ export class CsrError extends Error {
   }
 }
 
-export type CaErrorCode = 'ERR_CA_INVALID' | 'ERR_CA_EXPIRED';
+/**
+ * ERR_CA_KEY_MISMATCH: the CA private key in the store was sealed with a key
+ * that is not configured, or it does not decrypt (wrong key, or altered).
+ * ERR_CA_KEY_MISSING: the stored CA is sealed and no key is configured.
+ */
+export type CaErrorCode = 'ERR_CA_INVALID' | 'ERR_CA_EXPIRED' | 'ERR_CA_KEY_MISMATCH' | 'ERR_CA_KEY_MISSING';
 
-/** The CA material is unusable, or the CA cannot sign at the requested time. */
+/** The CA material is unusable, its sealed key cannot be opened, or the CA cannot sign at the requested time. */
 export class CaError extends Error {
   readonly code: CaErrorCode;
 
