@@ -174,6 +174,21 @@ export const MAX_UNSEAL_CACHE_ENTRIES = 20_000;
 export const MAX_ASSERTION_CACHE_ENTRIES = 50_000;
 
 /**
+ * Each instance reads the identity assertion key ring from the store again
+ * this often (on the next request or JWKS fetch after it), so a ring another
+ * instance rotated is served everywhere within a minute. Which key signs never
+ * waits for it: the ring carries when `next` takes over.
+ */
+export const ASSERTION_KEY_RING_RELOAD_MS = 60_000;
+
+/**
+ * A retired assertion key stays in the JWKS for one assertion lifetime after
+ * it stopped signing, plus this much for clocks of instances and verifiers
+ * that disagree by a little.
+ */
+export const ASSERTION_KEY_RETIRE_MARGIN_SECONDS = 60;
+
+/**
  * Group lists longer than this (as JSON) are left out of the identity
  * assertion and identity headers rather than truncated, so a backend never
  * authorizes on a partial list and never answers 431 to a huge header.

@@ -31,7 +31,7 @@ export interface GatewayConfig {
   readonly apps: readonly AppConfig[];
   readonly server: Readonly<Omit<ParsedGatewayConfig['server'], 'tls'> & { readonly tls?: TlsMaterial }>;
   readonly connectors?: ConnectorsConfig;
-  readonly identityAssertion: Readonly<{ issuer: string; lifetime: number; key?: string }>;
+  readonly identityAssertion: Readonly<{ issuer: string; lifetime: number; rotation: number; key?: string }>;
   readonly namedLocations: Readonly<Record<string, readonly string[]>>;
   readonly mfa: Readonly<ParsedGatewayConfig['mfa']>;
   readonly risk: ParsedGatewayConfig['risk'];

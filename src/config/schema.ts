@@ -106,6 +106,8 @@ export const gatewayConfigSchema = z
         key: z.string().optional(),
         keyFile: z.string().min(1).optional(),
         lifetime: durationSeconds('60s').default(60),
+        /** How long a generated signing key signs before the next one (already in the JWKS) takes over. Ignored with `key`. */
+        rotation: durationSeconds('30d').default(30 * 86_400),
       })
       .prefault({}),
     /** Request headers removed before forwarding, beyond the fixed rules. */

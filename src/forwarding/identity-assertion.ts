@@ -2,33 +2,35 @@ import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
-import { MAX_ASSERTION_CACHE_ENTRIES, MAX_FORWARDED_GROUPS_BYTES } from '../limits.ts';
+import { ASSERTION_KEY_RETIRE_MARGIN_SECONDS, MAX_ASSERTION_CACHE_ENTRIES, MAX_FORWARDED_GROUPS_BYTES } from '../limits.ts';
 import { ExpiringMap } from '../session/expiring-map.ts';
+import { MemoryStore } from '../store/memory-store.ts';
 import type { Store } from '../store/store.ts';
 import type { Identity } from '../request/context.ts';
 import { externalUrlOf } from '../config/external-url.ts';
+import { AssertionKeyRing, signingKeyFrom, type SigningKey } from './assertion-key-ring.ts';
+import { ASSERTION_ALG } from './assertion-keys.ts';
 
 /** The header backends read the assertion from. */
 export const ASSERTION_HEADER = 'X-Gatehouse-Assertion';
-const STORE_KEY = 'identity-assertion-key';
-const ALG = 'ES256';
+const ALG = ASSERTION_ALG;
+const DEFAULT_ROTATION_SECONDS = 30 * 86_400;
 
 export interface IdentityAssertionOptions {
   readonly issuer: string;
   /** Seconds. */
   readonly lifetime: number;
-  /** PEM PKCS#8 P-256 private key from the configuration. */
+  /** PEM PKCS#8 P-256 private key from the configuration: it alone signs, and rotating it is the operator's job. */
   readonly keyPem?: string | undefined;
-  /** Where a generated key is kept so every restart (and instance) signs with the same one. */
+  /** Where the generated key ring is kept so every restart (and instance) signs and publishes the same keys. Absent: this process only. */
   readonly store?: () => Promise<Store | undefined>;
+  /** Seconds a generated key signs before the next one takes over. Default 30 days. */
+  readonly rotation?: number;
   readonly clock: Clock;
 }
 
-interface SigningKey {
-  readonly privateKey: jose.CryptoKey;
-  readonly publicJwk: jose.JWK;
-  readonly kid: string;
-}
+/** Where the keys come from: the configured key, or the ring of generated keys. */
+type KeySource = { readonly configured: SigningKey } | { readonly ring: AssertionKeyRing };
 
 /**
  * Signs short-lived JWTs (ES256, with `kid`, audience = the app) that tell a
@@ -37,22 +39,22 @@ interface SigningKey {
  */
 export class IdentityAssertions {
   readonly #options: IdentityAssertionOptions;
-  #key: Promise<SigningKey> | undefined;
+  #keys: Promise<KeySource> | undefined;
   readonly #cache = new ExpiringMap<string, string>(MAX_ASSERTION_CACHE_ENTRIES);
 
   constructor(options: IdentityAssertionOptions) {
     this.#options = options;
   }
 
-  /** Loads or creates the signing key. */
-  ready(): Promise<SigningKey> {
-    this.#key ??= this.#load();
-    return this.#key;
+  /** Loads the configured key, or loads (creating or rotating) the key ring. */
+  async ready(): Promise<void> {
+    await this.#source();
   }
 
+  /** The published keys: the configured one, or the ring's retired (for one assertion lifetime), current and next. */
   async jwks(): Promise<{ keys: jose.JWK[] }> {
-    const key = await this.ready();
-    return { keys: [key.publicJwk] };
+    const source = await this.#source();
+    return 'configured' in source ? { keys: [source.configured.publicJwk] } : source.ring.jwks();
   }
 
   /** The assertion signed earlier for this session and app, while it has more than half its lifetime left. */
@@ -68,7 +70,8 @@ export class IdentityAssertions {
     const cached = this.cachedAssertionFor(identity, app);
     if (cached) return cached;
     const now = nowSeconds(this.#options.clock);
-    const key = await this.ready();
+    const source = await this.#source();
+    const key = 'configured' in source ? source.configured : await source.ring.signingKey();
     const lifetime = this.#options.lifetime;
     const groupsFit = JSON.stringify(identity.groups).length <= MAX_FORWARDED_GROUPS_BYTES;
     const token = await new jose.SignJWT({
@@ -93,33 +96,23 @@ export class IdentityAssertions {
     return token;
   }
 
-  async #load(): Promise<SigningKey> {
-    if (this.#options.keyPem) return fromPrivateKey(await jose.importPKCS8(this.#options.keyPem, ALG, { extractable: true }));
-    const store = await this.#options.store?.();
-    if (store) {
-      const existing = await store.get(STORE_KEY);
-      if (existing === undefined) {
-        const generated = await jose.generateKeyPair(ALG, { extractable: true });
-        const jwk = await jose.exportJWK(generated.privateKey);
-        // Several instances starting at once must agree on one key.
-        if (await store.compareAndSet(STORE_KEY, undefined, JSON.stringify(jwk))) return fromPrivateKey(generated.privateKey);
-      }
-      const stored = JSON.parse((await store.get(STORE_KEY)) ?? '{}') as jose.JWK;
-      return fromPrivateKey((await jose.importJWK(stored, ALG, { extractable: true })) as jose.CryptoKey);
-    }
-    const generated = await jose.generateKeyPair(ALG, { extractable: true });
-    return fromPrivateKey(generated.privateKey);
+  #source(): Promise<KeySource> {
+    this.#keys ??= this.#open();
+    return this.#keys;
+  }
+
+  async #open(): Promise<KeySource> {
+    const { keyPem, clock, lifetime } = this.#options;
+    if (keyPem) return { configured: await signingKeyFrom(await jose.importPKCS8(keyPem, ALG, { extractable: true })) };
+    const store = (await this.#options.store?.()) ?? new MemoryStore();
+    const rotation = this.#options.rotation ?? DEFAULT_ROTATION_SECONDS;
+    const ring = new AssertionKeyRing({ store, clock, rotation, retention: lifetime + ASSERTION_KEY_RETIRE_MARGIN_SECONDS });
+    await ring.ready();
+    return { ring };
   }
 }
 
 /** One assertion per session and app. */
 function cacheKey(identity: Identity, app: AppConfig): string {
   return `${identity.sessionId}\u0000${app.id}`;
-}
-
-async function fromPrivateKey(privateKey: jose.CryptoKey): Promise<SigningKey> {
-  const jwk = await jose.exportJWK(privateKey);
-  const publicJwk: jose.JWK = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
-  const kid = await jose.calculateJwkThumbprint(publicJwk);
-  return { privateKey, kid, publicJwk: { ...publicJwk, kid, alg: ALG, use: 'sig' } };
 }

@@ -211,8 +211,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const assertions = new IdentityAssertions({
     issuer: config.identityAssertion.issuer,
     lifetime: config.identityAssertion.lifetime,
+    rotation: config.identityAssertion.rotation,
     keyPem: config.identityAssertion.key,
-    store: async () => (connectors ? connectors.store() : options.connectorStore),
+    store: async () => (connectors ? connectors.store() : connectorStore),
     clock,
   });
   const rules = createForwardingRules({
