@@ -35,6 +35,8 @@ export function openSqliteDatabase(path: string): DatabaseSync {
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA foreign_keys = ON');
+  // Deleted rows are overwritten, not left in free pages: a CA key stored in clear before it was encrypted, revoked sessions' ID tokens.
+  db.exec('PRAGMA secure_delete = ON');
   return db;
 }
 

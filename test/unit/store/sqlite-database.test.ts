@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inTransaction, openSqliteDatabase } from '../../../src/store/sqlite-database.ts';
@@ -34,6 +34,19 @@ describe('the state database opener', function () {
     } finally {
       db.close();
     }
+  });
+
+  it('overwrites what it deletes: a secret removed from a table is not left in the file', function () {
+    const path = join(dir, 'gatehouse.db');
+    const db = openSqliteDatabase(path);
+    db.exec('CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT)');
+    // Large enough to fill pages of its own, which are freed (not reused) when the row goes.
+    db.prepare('INSERT INTO kv VALUES (?, ?)').run('ca', `-----BEGIN PRIVATE KEY-----${'A'.repeat(50_000)}`);
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.prepare('DELETE FROM kv WHERE key = ?').run('ca');
+    db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    db.close();
+    assert.equal(readFileSync(path).includes('BEGIN PRIVATE KEY'), false);
   });
 
   it('rolls a failed transaction back whole', function () {
