@@ -76,7 +76,11 @@ export class RedisOutbox implements AuditOutbox {
     this.#leaseMs = options.leaseMs ?? AUDIT_OUTBOX_LEASE_MS;
     this.#onError = options.onError ?? (() => undefined);
     this.#waiting = new RingQueue(options.capacity);
-    this.#ready = this.#sweep();
+    // A process starting may write events before its connection is up: the first sweep waits for it, not for the next timer.
+    this.#ready = connection.started().then(
+      () => this.#sweep(),
+      () => this.#sweep(),
+    );
     this.#timer = setInterval(() => void this.#sweep(), Math.max(1, Math.floor(this.#leaseMs / 3)));
     this.#timer.unref();
   }

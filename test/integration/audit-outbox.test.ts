@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import { openSqliteDatabase } from '../../src/store/sqlite-database.ts';
 import { freePort } from '../support/free-port.ts';
+import { startRedisServer } from '../support/redis-server.ts';
 
 const CHILD = fileURLToPath(new URL('./audit-outbox-child.ts', import.meta.url));
 
@@ -58,8 +59,8 @@ describe('audit webhook outbox: a crash while the receiver is down loses nothing
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function crashThenDrain(extra: readonly string[]): Promise<{ ids: string[]; received: AuditEvent[] }> {
-    const database = join(root, 'state', 'gatehouse.db');
+  async function crashThenDrain(extra: readonly string[], store = join(root, 'state', 'gatehouse.db')): Promise<{ ids: string[]; received: AuditEvent[] }> {
+    const database = store;
     // The receiver's port is known but nothing listens on it yet: every POST is refused.
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/ingest`;
@@ -82,7 +83,9 @@ describe('audit webhook outbox: a crash while the receiver is down loses nothing
     receiver.listen(port, '127.0.0.1');
     await once(receiver, 'listening');
 
-    const drainer = runChild(['drain', database, url, ...extra], (output) => output.some((line) => line.startsWith('drained ')));
+    const drainer = runChild(['drain', database, url, ...extra, ...(database.startsWith('redis://') ? [String(ids.length)] : [])], (output) =>
+      output.some((line) => line.startsWith('drained ')),
+    );
     children.push(drainer.process);
     await drainer.lines;
     return { ids, received };
@@ -100,6 +103,19 @@ describe('audit webhook outbox: a crash while the receiver is down loses nothing
       assert.equal((db.prepare('SELECT count(*) AS pending FROM audit_outbox').get() as { pending: number }).pending, 0);
     } finally {
       db.close();
+    }
+  });
+
+  it('on Redis: a new process (a new instance id) adopts the dead one’s events once its lease lapsed, and delivers each once, in order', async () => {
+    const redis = await startRedisServer();
+    try {
+      const { ids, received } = await crashThenDrain([], redis.url);
+      assert.deepEqual(
+        received.map((event) => event.id),
+        ids,
+      );
+    } finally {
+      await redis.close();
     }
   });
 
