@@ -284,6 +284,15 @@ export const MAX_STATE_FILE_BYTES = 256 * 1024;
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
 
 /** Tunnels each connector keeps open to the service. */
+/**
+ * Gateway instances sharing a store record themselves (their connector URL)
+ * this often, and count as gone when not heard from for INSTANCE_TTL_MS: then
+ * connectors drop their tunnels to it. Connectors learn of a change at once
+ * through their events stream.
+ */
+export const INSTANCE_HEARTBEAT_MS = 3_000;
+export const INSTANCE_TTL_MS = 10_000;
+
 export const TUNNELS_PER_CONNECTOR = 2;
 export const MAX_TUNNELS_PER_CONNECTOR = 16;
 

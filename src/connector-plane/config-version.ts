@@ -32,6 +32,8 @@ export interface ConfigVersionOptions {
   readonly audit: AuditLog;
   /** Where a new version is announced to the connected connectors. */
   readonly events: Pick<ConnectorEvents, 'broadcast'>;
+  /** The live gateway instances, listed in every document so connectors tunnel to each. */
+  readonly instances?: () => ReadonlyArray<{ readonly id: string; readonly url: string }>;
   /** Where a new version is announced to the instances sharing the store. Default: nowhere. */
   readonly broadcast?: Pick<Broadcast, 'publish'> | undefined;
 }
@@ -113,6 +115,7 @@ export class ConfigVersion {
             : {}),
         })),
       heartbeatIntervalSeconds: settings.heartbeatInterval,
+      ...(this.#options.instances ? { instances: this.#options.instances().map(({ id, url }) => ({ id, url })) } : {}),
       renewal: {
         ageSeconds: settings.renewalAge,
         issuedAt: new Date(record.certificate.issuedAt * 1000).toISOString(),

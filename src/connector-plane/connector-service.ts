@@ -28,6 +28,7 @@ import { ConnectorRegistry, type ConnectorRecord } from './connector-registry.ts
 import { CrossInstance } from './cross-instance.ts';
 import { createConnectorApp } from './connector-routes.ts';
 import { Heartbeat } from './heartbeat.ts';
+import { InstanceRegistry, type GatewayInstance } from './instance-registry.ts';
 import { ConnectorListener } from './listener.ts';
 import { isRenewalDue } from './renewal-schedule.ts';
 import { TunnelAcceptor } from './tunnel-acceptor.ts';
@@ -48,6 +49,9 @@ export interface ConnectorServiceOptions {
   readonly recentEvents?: RecentEvents;
   /** Carries registry and version changes to the other instances sharing the store. Default: this process only. */
   readonly broadcast?: Broadcast;
+  /** How often this instance renews its record among the instances, and when a silent one counts as gone. Default INSTANCE_HEARTBEAT_MS / INSTANCE_TTL_MS. */
+  readonly instanceHeartbeatMs?: number;
+  readonly instanceTtlMs?: number;
 }
 
 /** What init() opens: everything that needs the store. */
@@ -73,6 +77,7 @@ export class ConnectorService {
   #opened: Opened | undefined;
   #listener: ConnectorListener | undefined;
   #heartbeat: Heartbeat | undefined;
+  #instances: InstanceRegistry | undefined;
   #crossInstance: CrossInstance | undefined;
 
   constructor(options: ConnectorServiceOptions) {
@@ -155,11 +160,28 @@ export class ConnectorService {
     this.#listener = listener;
     this.#heartbeat ??= new Heartbeat({ intervalSeconds: this.config.heartbeatInterval, events: this.events, registry, retirement, isRenewalDue: renewalDue });
     this.#heartbeat.start();
+    // Connectors dial this instance by the URL it advertises; without one (development), by the address it listens on.
+    const url = this.config.advertiseUrl ?? this.config.publicUrl ?? `https://127.0.0.1:${address.port}`;
+    this.#instances ??= new InstanceRegistry({
+      store: this.#require().store,
+      url,
+      clock,
+      logger,
+      onChange: (live) => {
+        logger.info({ instances: live }, 'gateway instances changed: connectors are told to tunnel to each');
+        this.events.broadcast('instances', { count: live.length });
+      },
+      ...(this.#options.instanceHeartbeatMs !== undefined ? { heartbeatMs: this.#options.instanceHeartbeatMs } : {}),
+      ...(this.#options.instanceTtlMs !== undefined ? { ttlMs: this.#options.instanceTtlMs } : {}),
+    });
+    await this.#instances.start();
     return address;
   }
 
   async close(): Promise<void> {
     this.#crossInstance?.stop();
+    // First: connectors stop dialling this instance as soon as the others notice.
+    await this.#instances?.close();
     this.#heartbeat?.stop();
     await this.tunnels.drain(TUNNEL_DRAIN_ON_CLOSE_MS);
     this.events.closeAll();
@@ -178,7 +200,8 @@ export class ConnectorService {
     const broadcast = this.#options.broadcast ?? new MemoryBroadcast();
     const registry = new ConnectorRegistry(store, { broadcast });
     await registry.load();
-    const configVersion = new ConfigVersion({ store, apps, settings: this.config, audit, events: this.events, broadcast });
+    const instances = (): readonly GatewayInstance[] => this.#instances?.live() ?? [];
+    const configVersion = new ConfigVersion({ store, apps, settings: this.config, audit, events: this.events, broadcast, instances });
     await configVersion.load();
     const retirement = new CertificateRetirement({ registry, tunnels: this.tunnels, events: this.events, audit, clock });
     const lifecycle = new ConnectorLifecycle({

@@ -8,6 +8,10 @@
  *
  * The allow-list (app id → internal URL) is what the tunnel consults before
  * it opens any connection: an app that is not in it is refused.
+ *
+ * The list of gateway instances is the one part that changes without a new
+ * version (instances come and go on their own): it is taken from every valid
+ * document of the current version too, and whoever keeps the tunnels is told.
  */
 import { connectorConfigSchema } from '../protocol/config-document.ts';
 import { ConnectorError } from '../errors/connector-error.ts';
@@ -29,6 +33,13 @@ export interface AppliedConfig {
   readonly apps: ReadonlyMap<string, AllowedApp>;
   readonly heartbeatIntervalSeconds: number;
   readonly renewal: { readonly ageSeconds: number; readonly issuedAt: string; readonly due: boolean };
+  /** The gateway instances to keep tunnels to; undefined: the service did not say (tunnels go to the registered URL). */
+  readonly instances: readonly GatewayInstanceRef[] | undefined;
+}
+
+export interface GatewayInstanceRef {
+  readonly id: string;
+  readonly url: string;
 }
 
 /**
@@ -84,12 +95,14 @@ export function parseConnectorConfig(raw: unknown, expectedConnectorId?: string)
     apps,
     heartbeatIntervalSeconds: document.heartbeatIntervalSeconds,
     renewal: Object.freeze({ ...document.renewal }),
+    instances: document.instances ? Object.freeze(document.instances.map(({ id, url }) => Object.freeze({ id, url }))) : undefined,
   });
 }
 
 /** Holds the applied configuration; the one place that swaps it. */
 export class ConnectorConfigStore {
   readonly #connectorId: string | undefined;
+  readonly #instanceListeners = new Set<(instances: AppliedConfig['instances']) => void>();
   #current: AppliedConfig | undefined;
 
   /** `connectorId`: documents for any other connector are refused. */
@@ -114,14 +127,34 @@ export class ConnectorConfigStore {
     const next = parseConnectorConfig(raw, this.#connectorId);
     const previous = this.#current;
     if (previous !== undefined && next.version <= previous.version) {
-      return { applied: false, config: previous, received: next };
+      if (next.version === previous.version && !sameInstances(next.instances, previous.instances)) {
+        this.#current = Object.freeze({ ...previous, instances: next.instances });
+        this.#instancesChanged();
+      }
+      return { applied: false, config: this.#current ?? previous, received: next };
     }
     this.#current = next;
+    if (!sameInstances(next.instances, previous?.instances) || previous === undefined) this.#instancesChanged();
     return { applied: true, config: next, received: next, previous };
+  }
+
+  /** Called with the instance list each time it changes (the first configuration included). Returns the function that stops it. */
+  onInstances(listener: (instances: AppliedConfig['instances']) => void): () => void {
+    this.#instanceListeners.add(listener);
+    return () => this.#instanceListeners.delete(listener);
+  }
+
+  #instancesChanged(): void {
+    for (const listener of [...this.#instanceListeners]) listener(this.#current?.instances);
   }
 
   /** The allow-list check: the app's internal URL if this connector may reach it, else undefined. */
   allowedApp(appId: string): AllowedApp | undefined {
     return this.#current?.apps.get(appId);
   }
+}
+
+function sameInstances(a: AppliedConfig['instances'], b: AppliedConfig['instances']): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((instance, index) => instance.id === b[index]?.id && instance.url === b[index]?.url);
 }

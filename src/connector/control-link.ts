@@ -41,6 +41,11 @@ async function handleItem(item: SseItem, context: LinkContext, handlers: Control
       await handlers.pullConfig(context.signal);
       return;
     }
+    case 'instances':
+      // The gateway instances changed (one started or stopped): same version, new list of where to keep tunnels.
+      context.log.info('instances event: pulling the configuration');
+      await handlers.pullConfig(context.signal);
+      return;
     case 'renew':
       context.log.info('renew event: the certificate is due for renewal');
       handlers.renewalRequested();

@@ -13,6 +13,8 @@ export interface TunnelLinkOptions {
   readonly drainTimeoutMs?: number;
   /** The connector's local allow-list of targets; absent: any address the configuration names. */
   readonly allowList?: TargetAllowList;
+  /** One gateway instance in particular (when several share the service); absent: the URL the connector registered with. */
+  readonly instance?: { readonly id: string; readonly url: string };
 }
 
 /**
@@ -24,12 +26,12 @@ export interface TunnelLinkOptions {
  */
 export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
   return {
-    name: `tunnel-${options.index}`,
+    name: options.instance ? `tunnel-${options.index}@${options.instance.id}` : `tunnel-${options.index}`,
     async run(context: LinkContext): Promise<void> {
       const identity = context.client.identity;
       if (!identity) throw new ConnectorError('ERR_NOT_REGISTERED', 'This connector has no certificate yet.', { retryable: false, reason: 'no_identity' });
       const socket = await dialTunnel({
-        serviceUrl: context.client.url,
+        serviceUrl: options.instance?.url ?? context.client.url,
         identity,
         ...(context.client.ca !== undefined ? { ca: context.client.ca } : {}),
         transport: options.transport,
@@ -48,7 +50,7 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         const info = await server.closed;
         if (info.reason === 'drained') return;
         if (info.reason === 'refused' && info.refusal) {
-          throw serviceRefusedConnector(info.refusal, { serviceUrl: context.client.origin });
+          throw serviceRefusedConnector(info.refusal, { serviceUrl: options.instance ? new URL(options.instance.url).origin : context.client.origin });
         }
         throw new ConnectorError('ERR_SERVICE_UNREACHABLE', `The tunnel closed (${info.reason}).`, {
           retryable: true,

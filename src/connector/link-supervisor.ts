@@ -63,13 +63,18 @@ export class LinkSupervisor {
     await Promise.all(links.map((link) => this.#keepAlive(link)));
   }
 
+  /** Keeps one more link alive until the connector stops or `stop` aborts (then it drains, and is not reconnected). */
+  keep(link: ConnectorLink, stop: AbortSignal): Promise<void> {
+    return this.#keepAlive(link, AbortSignal.any([this.#options.signal, stop]));
+  }
+
   /** Cuts every link so that it reconnects at once (with the client's new certificate). */
   restart(): void {
     for (const run of this.#runs) run.abort(RESTART);
   }
 
-  async #keepAlive(link: ConnectorLink): Promise<void> {
-    const { events, policy, signal } = this.#options;
+  async #keepAlive(link: ConnectorLink, signal = this.#options.signal): Promise<void> {
+    const { events, policy } = this.#options;
     const backoff = createBackoff({ baseMs: policy.baseMs, capMs: policy.capMs, random: this.#options.random ?? Math.random });
     const log = this.#options.log.child({ link: link.name });
     while (!signal.aborted) {

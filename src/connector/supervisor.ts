@@ -25,6 +25,7 @@ import { createTunnelLink } from './data-link.ts';
 import type { ConnectorError } from '../errors/connector-error.ts';
 import type { ConnectorLink } from './link.ts';
 import type { TunnelTransport } from './link-dialer.ts';
+import { InstanceTunnels } from './instance-tunnels.ts';
 import { LinkSupervisor, type ReconnectPolicy } from './link-supervisor.ts';
 import { ServiceClient } from './service-client.ts';
 import { loadState, readAllowList, removeStaleTempFiles, writeAllowList } from './state.ts';
@@ -146,10 +147,15 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
       pullConfig: (signal) => puller.pull(signal),
       renewalRequested: () => renewer.request('service_event'),
     });
-    const tunnels = Array.from({ length: options.tunnels ?? TUNNELS_PER_CONNECTOR }, (_, index) =>
-      createTunnelLink({ index: index + 1, transport: options.transport ?? 'tls', ...(allowList ? { allowList } : {}) }),
-    );
-    await links.run([control, ...tunnels, ...(options.links ?? [])]);
+    const transport = options.transport ?? 'tls';
+    const tunnels = new InstanceTunnels({
+      supervisor: links,
+      config: store,
+      count: options.tunnels ?? TUNNELS_PER_CONNECTOR,
+      makeLink: (index, instance) => createTunnelLink({ index, transport, ...(allowList ? { allowList } : {}), ...(instance ? { instance } : {}) }),
+      log,
+    });
+    await Promise.all([links.run([control, ...(options.links ?? [])]), tunnels.run(stop.signal)]);
     await renewer.settled();
   } finally {
     puller.close();

@@ -55,6 +55,21 @@ export const connectorConfigSchema = z.object({
       });
     }),
   heartbeatIntervalSeconds: z.number().int().min(1).max(3600),
+  /**
+   * The gateway instances sharing the service's store, each with the URL that
+   * reaches it in particular: the connector keeps its tunnels to every one.
+   * Absent (an older service) or a single instance: tunnels go to the URL the
+   * connector registered with.
+   */
+  instances: z
+    .array(
+      z.object({
+        id: z.string().min(1).max(100),
+        url: z.url({ protocol: /^https$/ }),
+      }),
+    )
+    .max(1000)
+    .optional(),
   renewal: z.object({
     ageSeconds: z.number().int().positive(),
     issuedAt: z.iso.datetime({ offset: true }),

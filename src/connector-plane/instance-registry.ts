@@ -1,0 +1,122 @@
+/**
+ * The gateway instances that share this store, for connectors to keep their
+ * tunnels to each. Every instance records itself (`instance:<id>`: its id and
+ * the URL connectors dial to reach it in particular) and renews the record on
+ * a heartbeat; the Store has no expiry, so the record carries its own, and
+ * expired records are ignored and deleted by whoever reads them. An instance
+ * that stops cleanly deletes its own at once.
+ *
+ * Each instance reads the list on its heartbeat and tells its own connected
+ * connectors when the live set changed; since every instance does the same,
+ * every connector hears of it on its events stream, wherever that lands.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Clock } from '../clock.ts';
+import { INSTANCE_HEARTBEAT_MS, INSTANCE_TTL_MS } from '../limits.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { Store } from '../store/store.ts';
+
+const PREFIX = 'instance:';
+
+const recordSchema = z.object({ id: z.string().min(1).max(100), url: z.url(), expiresAt: z.number() });
+
+export interface GatewayInstance {
+  readonly id: string;
+  readonly url: string;
+}
+
+export interface InstanceRegistryOptions {
+  readonly store: Store;
+  readonly url: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The live set changed (this instance included), sorted by id. */
+  readonly onChange: (instances: readonly GatewayInstance[]) => void;
+  /** Default INSTANCE_HEARTBEAT_MS / INSTANCE_TTL_MS. */
+  readonly heartbeatMs?: number;
+  readonly ttlMs?: number;
+  /** Default: random, new at each start. */
+  readonly id?: string;
+}
+
+export class InstanceRegistry {
+  readonly id: string;
+  readonly url: string;
+  readonly #options: InstanceRegistryOptions;
+  readonly #heartbeatMs: number;
+  readonly #ttlMs: number;
+  #live: readonly GatewayInstance[];
+  #timer: NodeJS.Timeout | undefined;
+  #beat: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: InstanceRegistryOptions) {
+    this.#options = options;
+    this.id = options.id ?? `gw-${randomBytes(6).toString('hex')}`;
+    this.url = options.url;
+    this.#heartbeatMs = options.heartbeatMs ?? INSTANCE_HEARTBEAT_MS;
+    this.#ttlMs = options.ttlMs ?? INSTANCE_TTL_MS;
+    this.#live = [{ id: this.id, url: this.url }];
+  }
+
+  /** The instances heard from within the TTL, this one always included, sorted by id. */
+  live(): readonly GatewayInstance[] {
+    return this.#live;
+  }
+
+  /** Records this instance and reads the others; then keeps doing so on the heartbeat. */
+  async start(): Promise<void> {
+    await this.heartbeat();
+    this.#timer = setInterval(() => void this.heartbeat(), this.#heartbeatMs);
+    this.#timer.unref();
+  }
+
+  /** One round: renew this instance's record, read the live set, delete expired records. A store that fails is retried next round. */
+  heartbeat(): Promise<void> {
+    this.#beat ??= this.#round()
+      .catch((error: unknown) => this.#options.logger.warn({ err: error }, 'instance registry: the store did not answer; retried on the next heartbeat'))
+      .finally(() => (this.#beat = undefined));
+    return this.#beat;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await this.#beat;
+    await this.#options.store.delete(PREFIX + this.id).catch(() => undefined);
+  }
+
+  async #round(): Promise<void> {
+    if (this.#closed) return;
+    const { store, clock } = this.#options;
+    const now = clock();
+    await store.put(PREFIX + this.id, JSON.stringify({ id: this.id, url: this.url, expiresAt: now + this.#ttlMs }));
+    const live: GatewayInstance[] = [];
+    for (const key of await store.list(PREFIX)) {
+      const raw = await store.get(key);
+      const parsed = raw === undefined ? undefined : recordSchema.safeParse(safeJson(raw));
+      if (parsed?.success && parsed.data.expiresAt > now) live.push({ id: parsed.data.id, url: parsed.data.url });
+      // Expired (or unreadable): gone. Deleting it only if unchanged keeps a record renewed meanwhile.
+      else if (raw !== undefined) await store.compareAndSet(key, raw, '{"gone":true}').then((won) => (won ? store.delete(key) : undefined));
+    }
+    if (!live.some((instance) => instance.id === this.id)) live.push({ id: this.id, url: this.url });
+    live.sort((a, b) => a.id.localeCompare(b.id));
+    if (this.#closed || sameSet(live, this.#live)) return;
+    this.#live = live;
+    this.#options.onChange(live);
+  }
+}
+
+function safeJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSet(a: readonly GatewayInstance[], b: readonly GatewayInstance[]): boolean {
+  return a.length === b.length && a.every((instance, index) => instance.id === b[index]?.id && instance.url === b[index]?.url);
+}

@@ -1,0 +1,83 @@
+/**
+ * Which tunnels the connector keeps, as the gateway instances come and go.
+ * With one instance (or a service that does not list them) the tunnels go to
+ * the URL the connector registered with, as they always have. With several
+ * sharing one store, the connector keeps its tunnels to each instance's own
+ * URL, so that whichever instance a user's request lands on can forward it
+ * itself; tunnels to an instance that left are drained, tunnels to a new one
+ * dialled, the others left alone.
+ */
+import type { Logger } from '../logging/logger.ts';
+import type { ConnectorConfigStore, GatewayInstanceRef } from './config.ts';
+import type { ConnectorLink } from './link.ts';
+import type { LinkSupervisor } from './link-supervisor.ts';
+
+export interface InstanceTunnelsOptions {
+  readonly supervisor: Pick<LinkSupervisor, 'keep'>;
+  readonly config: Pick<ConnectorConfigStore, 'current' | 'onInstances'>;
+  /** Tunnels per instance. */
+  readonly count: number;
+  /** Makes tunnel `index` (from 1) to `instance`, or to the registered URL. */
+  readonly makeLink: (index: number, instance: GatewayInstanceRef | undefined) => ConnectorLink;
+  readonly log: Logger;
+}
+
+interface Running {
+  readonly stop: AbortController;
+  readonly done: Promise<void>;
+}
+
+export class InstanceTunnels {
+  readonly #options: InstanceTunnelsOptions;
+  readonly #running = new Map<string, Running>();
+  readonly #ending = new Set<Promise<void>>();
+
+  constructor(options: InstanceTunnelsOptions) {
+    this.#options = options;
+  }
+
+  /** Keeps the tunnels the configuration asks for until `signal` aborts; resolves once every one has closed. */
+  async run(signal: AbortSignal): Promise<void> {
+    const off = this.#options.config.onInstances((instances) => this.#reconcile(instances, signal));
+    this.#reconcile(this.#options.config.current?.instances, signal);
+    await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+    off();
+    await Promise.allSettled([...[...this.#running.values()].map((running) => running.done), ...this.#ending]);
+  }
+
+  /** The tunnels' keys now kept: `<instance id>#<index>`, or `#<index>` for the registered URL. */
+  get keys(): string[] {
+    return [...this.#running.keys()].map((key) => key.replace(/\|.*#/, '#'));
+  }
+
+  #reconcile(instances: readonly GatewayInstanceRef[] | undefined, signal: AbortSignal): void {
+    if (signal.aborted) return;
+    const targets: ReadonlyArray<GatewayInstanceRef | undefined> = instances !== undefined && instances.length > 1 ? instances : [undefined];
+    const wanted = new Map<string, { index: number; instance: GatewayInstanceRef | undefined }>();
+    for (const instance of targets) {
+      for (let index = 1; index <= this.#options.count; index += 1) {
+        wanted.set(`${instance ? `${instance.id}|${instance.url}` : ''}#${index}`, { index, instance });
+      }
+    }
+    for (const [key, running] of this.#running) {
+      if (wanted.has(key)) continue;
+      this.#running.delete(key);
+      running.stop.abort();
+      this.#ending.add(running.done);
+      void running.done.finally(() => this.#ending.delete(running.done));
+    }
+    let added = 0;
+    for (const [key, { index, instance }] of wanted) {
+      if (this.#running.has(key)) continue;
+      const stop = new AbortController();
+      this.#running.set(key, { stop, done: this.#options.supervisor.keep(this.#options.makeLink(index, instance), stop.signal) });
+      added += 1;
+    }
+    if (instances !== undefined && instances.length > 1 && added > 0) {
+      this.#options.log.info(
+        { instances: instances.map(({ id, url }) => ({ id, url })), tunnelsEach: this.#options.count },
+        'tunnels kept to every gateway instance',
+      );
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { InstanceRegistry, type GatewayInstance } from '../../../src/connector-plane/instance-registry.ts';
+import { createLogger } from '../../../src/logging/logger.ts';
+import { MemoryStore } from '../../../src/store/memory-store.ts';
+import { createTestClock } from '../../support/clock.ts';
+
+describe('instance registry: the gateway instances sharing one store', () => {
+  const clock = createTestClock();
+  afterEach(() => clock.reset());
+
+  function registry(store: MemoryStore, id: string, changes: Array<readonly GatewayInstance[]> = []): InstanceRegistry {
+    return new InstanceRegistry({
+      store,
+      id,
+      url: `https://${id}.internal:8444`,
+      clock,
+      logger: createLogger(),
+      heartbeatMs: 60_000,
+      ttlMs: 10_000,
+      onChange: (live) => changes.push(live),
+    });
+  }
+
+  it('lists every live instance, sorted, and tells each when the set changed', async () => {
+    const store = new MemoryStore();
+    const changesA: Array<readonly GatewayInstance[]> = [];
+    const a = registry(store, 'gw-a', changesA);
+    const b = registry(store, 'gw-b');
+    await a.start();
+    assert.deepEqual(a.live(), [{ id: 'gw-a', url: 'https://gw-a.internal:8444' }]);
+    assert.equal(changesA.length, 0, 'alone, as it started: nothing changed');
+    await b.start();
+    assert.deepEqual(
+      b.live().map((instance) => instance.id),
+      ['gw-a', 'gw-b'],
+    );
+    await a.heartbeat();
+    assert.deepEqual(
+      changesA.at(-1)?.map((instance) => instance.id),
+      ['gw-a', 'gw-b'],
+    );
+    await a.heartbeat();
+    assert.equal(changesA.length, 1, 'the same set again is no change');
+    await a.close();
+    await b.close();
+  });
+
+  it('drops an instance not heard from within the TTL, and deletes its record; a clean stop deletes its own at once', async () => {
+    const store = new MemoryStore();
+    const a = registry(store, 'gw-a');
+    const b = registry(store, 'gw-b');
+    const c = registry(store, 'gw-c');
+    await a.start();
+    await b.start();
+    await c.start();
+    clock.advance(11_000);
+    await c.heartbeat();
+    await b.heartbeat();
+    assert.deepEqual(
+      b.live().map((instance) => instance.id),
+      ['gw-b', 'gw-c'],
+      'a missed its heartbeats: gone',
+    );
+    assert.equal(await store.get('instance:gw-a'), undefined);
+    await c.close();
+    await b.heartbeat();
+    assert.deepEqual(
+      b.live().map((instance) => instance.id),
+      ['gw-b'],
+    );
+    await b.close();
+    assert.deepEqual(await store.list('instance:'), []);
+    await a.close();
+  });
+
+  it('keeps its last list when the store does not answer, and always counts itself', async () => {
+    const store = new MemoryStore();
+    const a = registry(store, 'gw-a');
+    await a.start();
+    await store.close();
+    await a.heartbeat();
+    assert.deepEqual(
+      a.live().map((instance) => instance.id),
+      ['gw-a'],
+    );
+    await a.close();
+  });
+});
