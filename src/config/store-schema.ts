@@ -7,10 +7,12 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { isSentinelUrl, parseSentinelUrl } from '../store/redis-sentinel-url.ts';
 import { STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
 
 /** The schemes this version reads, in the order the error message lists them. */
-const SUPPORTED = '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS) or "memory:"';
+const SUPPORTED =
+  '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS), "redis+sentinel://host:port,host:port/<master>" or "memory:"';
 
 export type StoreLocation = { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'redis'; readonly url: string };
 
@@ -25,6 +27,10 @@ export function parseStoreUrl(url: string): StoreLocation | string {
     return { kind: 'sqlite', path };
   }
   if (url.startsWith('redis:') || url.startsWith('rediss:')) return parseRedisUrl(url);
+  if (isSentinelUrl(url)) {
+    const sentinel = parseSentinelUrl(url);
+    return typeof sentinel === 'string' ? sentinel : { kind: 'redis', url };
+  }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
   return `${scheme === undefined ? `"${url}" is not a store URL` : `the "${scheme}:" store is not supported by this version`}: use ${SUPPORTED}`;
 }

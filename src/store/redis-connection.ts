@@ -11,6 +11,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS, REDIS_RECONNECT_CAP_MS } from '../limits.ts';
+import { isSentinelUrl, parseSentinelUrl, redactSentinelUrl } from './redis-sentinel-url.ts';
 import { StoreError } from './store-error.ts';
 
 export interface RedisConnectionOptions {
@@ -20,8 +21,30 @@ export interface RedisConnectionOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** The ioredis options a `redis://` or `rediss://` URL and our defaults make. */
+/** The ioredis options a `redis://`, `rediss://` or Sentinel URL and our defaults make. */
 export function redisOptions(url: string, options: RedisConnectionOptions = {}): RedisOptions {
+  const common = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeout: options.connectTimeoutMs ?? REDIS_CONNECT_TIMEOUT_MS,
+    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), REDIS_RECONNECT_CAP_MS),
+  } satisfies RedisOptions;
+  if (isSentinelUrl(url)) {
+    const sentinel = parseSentinelUrl(url);
+    if (typeof sentinel === 'string') throw new StoreError('ERR_STORE_UNUSABLE', `Not a Sentinel URL: ${sentinel}.`);
+    return {
+      sentinels: sentinel.sentinels.map(({ host, port }) => ({ host, port })),
+      name: sentinel.name,
+      ...(sentinel.username !== undefined ? { username: sentinel.username } : {}),
+      ...(sentinel.password !== undefined ? { password: sentinel.password } : {}),
+      ...(sentinel.db !== undefined ? { db: sentinel.db } : {}),
+      ...(sentinel.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
+      sentinelRetryStrategy: common.retryStrategy,
+      ...common,
+    };
+  }
   const parsed = new URL(url);
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new StoreError('ERR_STORE_UNUSABLE', `Not a Redis URL: ${parsed.protocol} (use redis://host:port or rediss://host:port).`);
@@ -34,17 +57,13 @@ export function redisOptions(url: string, options: RedisConnectionOptions = {}):
     ...(parsed.password !== '' ? { password: decodeURIComponent(parsed.password) } : {}),
     ...(db !== '' ? { db: Number(db) } : {}),
     ...(parsed.protocol === 'rediss:' ? { tls: { servername: parsed.hostname } } : {}),
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
-    connectTimeout: options.connectTimeoutMs ?? REDIS_CONNECT_TIMEOUT_MS,
-    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), REDIS_RECONNECT_CAP_MS),
+    ...common,
   };
 }
 
 /** The URL without its password, for logs and error messages. */
 export function redactRedisUrl(url: string): string {
+  if (isSentinelUrl(url)) return redactSentinelUrl(url);
   const parsed = new URL(url);
   if (parsed.password !== '') parsed.password = '***';
   return parsed.toString();

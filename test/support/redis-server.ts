@@ -5,7 +5,7 @@
  * the port and the directory, so tests can take the store away and bring it back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,4 +98,40 @@ function ping(port: number): Promise<boolean> {
     socket.on('error', () => resolve(false));
     socket.on('close', () => resolve(false));
   });
+}
+
+export interface RedisSentinel {
+  readonly port: number;
+  /** redis+sentinel://127.0.0.1:<port>/<master name> */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A real Redis Sentinel (the same binary, `--sentinel`) watching `master` under the name `name`. */
+export async function startRedisSentinel(master: RedisServer, name = 'gatehouse'): Promise<RedisSentinel> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-sentinel-'));
+  const port = await freePort();
+  const conf = join(dir, 'sentinel.conf');
+  // Sentinel rewrites its configuration file as it learns: it must be its own, writable.
+  await writeFile(
+    conf,
+    `port ${port}\nbind 127.0.0.1\ndir ${dir}\nsentinel monitor ${name} 127.0.0.1 ${master.port} 1\nsentinel down-after-milliseconds ${name} 1000\n`,
+  );
+  const child = spawn('redis-server', [conf, '--sentinel'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`redis sentinel exited with ${code}: ${stderr.trim()}`))));
+  await Promise.race([waitForPing(port), exited]);
+  return {
+    port,
+    url: `redis+sentinel://127.0.0.1:${port}/${name}`,
+    async close() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const done = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await done;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
