@@ -27,6 +27,8 @@ export interface RedisServer {
 export interface RedisServerOptions {
   /** Keep data across stop()/start() (append-only file, fsync always). Default false. */
   readonly persist?: boolean;
+  /** More redis-server arguments, e.g. ['--replicaof', '127.0.0.1', '6380']. */
+  readonly args?: readonly string[];
 }
 
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
@@ -36,7 +38,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
   const start = async (): Promise<void> => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--protected-mode', 'yes', '--loglevel', 'warning'];
-    args.push(...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']));
+    args.push(...(options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']), ...(options.args ?? []));
     const spawned = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = spawned;
     let stderr = '';

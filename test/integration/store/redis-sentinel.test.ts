@@ -76,4 +76,42 @@ describe('Redis through Sentinel (real redis-server and sentinel)', function () 
       await other.close();
     }
   });
+
+  it('follows a failover: the master dies, the sentinel promotes the replica, the store works again by itself', async function () {
+    this.timeout(60_000);
+    const primary = await startRedisServer();
+    const replica = await startRedisServer({ args: ['--replicaof', '127.0.0.1', String(primary.port)] });
+    const watching = await startRedisSentinel(primary, 'failover');
+    const connection = await RedisConnection.open(watching.url);
+    const store = new RedisStore(connection);
+    try {
+      await store.put('ca', 'before');
+      // The replica must have it before the master goes, or the failover would lose it (Redis replication is asynchronous).
+      const synced = new RedisStore(await RedisConnection.open(replica.url), { ownsConnection: true });
+      for (let waited = 0; (await synced.get('ca')) !== 'before'; waited += 50) {
+        if (waited > 10_000) assert.fail('the replica did not catch up');
+        await delay(50);
+      }
+      await synced.close();
+      await primary.stop();
+      const deadline = Date.now() + 45_000;
+      for (;;) {
+        const answer = await store.get('ca').then(
+          (value) => value,
+          () => undefined,
+        );
+        if (answer === 'before') break;
+        if (Date.now() > deadline) assert.fail('the store did not follow the failover');
+        await delay(200);
+      }
+      await store.put('ca', 'after');
+      assert.equal(await new RedisStore(connection).get('ca'), 'after');
+    } finally {
+      await store.close();
+      await connection.close();
+      await watching.close();
+      await replica.close();
+      await primary.close();
+    }
+  });
 });
