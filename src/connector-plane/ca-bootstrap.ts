@@ -36,7 +36,7 @@ export async function openConnectorCa(store: Store, options: OpenConnectorCaOpti
   const ring = options.caKey === undefined ? undefined : keyRing(options.caKey);
   if (ring === undefined) {
     options.logger?.warn(
-      'connector CA: no CA key configured (connectors.caKeyFile or GATEHOUSE_CA_KEY), so its private key is kept unencrypted in the store; acceptable for development only',
+      'connector CA: no CA key configured (connectors.caKeyFile or GATEHOUSE_CA_KEY), so its private key is kept unencrypted in the store; acceptable for development only. Make a key with "openssl rand -base64 32"',
     );
   }
   for (let round = 0; round < MAX_ROUNDS; round += 1) {

@@ -25,7 +25,7 @@ describe('connector plane: the CA private key sealed in the store', function () 
     await openConnectorCa(store, { logger });
     assert.equal(typeof (await stored(store))['keyPem'], 'string');
     assert.equal(logger.lines.length, 1);
-    assert.match(logger.lines[0] ?? '', /no CA key configured .*unencrypted.*development only/);
+    assert.match(logger.lines[0] ?? '', /no CA key configured .*unencrypted.*development only\. Make a key with "openssl rand -base64 32"/);
   });
 
   it('seals a new CA with the current key, and seals a CA kept in clear once a key is configured', async () => {
