@@ -189,6 +189,14 @@ export const ASSERTION_KEY_RING_RELOAD_MS = 60_000;
 export const ASSERTION_KEY_RETIRE_MARGIN_SECONDS = 60;
 
 /**
+ * The shortest identityAssertion.rotation: a new `next` must reach every
+ * instance (one ring reload) and every verifier's cached JWKS (served with
+ * max-age 300) long before it signs; it must also outlast one assertion
+ * lifetime, as the ring keeps only one retired key.
+ */
+export const MIN_ASSERTION_KEY_ROTATION_SECONDS = 3600;
+
+/**
  * Group lists longer than this (as JSON) are left out of the identity
  * assertion and identity headers rather than truncated, so a backend never
  * authorizes on a partial list and never answers 431 to a huge header.

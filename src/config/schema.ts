@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { auditSettingsSchema } from '../audit/settings.ts';
 import { parseCidr } from '../ip/cidr.ts';
-import { DEFAULT_CLOCK_TOLERANCE_SECONDS, IDP_REQUEST_TIMEOUT_SECONDS, MAX_CLOCK_TOLERANCE_SECONDS, MIN_SECRET_LENGTH } from '../limits.ts';
+import {
+  ASSERTION_KEY_RETIRE_MARGIN_SECONDS,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  IDP_REQUEST_TIMEOUT_SECONDS,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+  MIN_ASSERTION_KEY_ROTATION_SECONDS,
+  MIN_SECRET_LENGTH,
+} from '../limits.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
 import { appSchema } from './app-schema.ts';
 import { connectorsSchema } from './connectors-schema.ts';
@@ -108,6 +115,16 @@ export const gatewayConfigSchema = z
         lifetime: durationSeconds('60s').default(60),
         /** How long a generated signing key signs before the next one (already in the JWKS) takes over. Ignored with `key`. */
         rotation: durationSeconds('30d').default(30 * 86_400),
+      })
+      .superRefine((assertion, ctx) => {
+        const shortest = Math.max(MIN_ASSERTION_KEY_ROTATION_SECONDS, assertion.lifetime + ASSERTION_KEY_RETIRE_MARGIN_SECONDS + 1);
+        if (assertion.rotation < shortest) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['rotation'],
+            message: `must be at least ${shortest}s (1h, and longer than lifetime plus ${ASSERTION_KEY_RETIRE_MARGIN_SECONDS}s), so verifiers know the next key before it signs, e.g. "30d"`,
+          });
+        }
       })
       .prefault({}),
     /** Request headers removed before forwarding, beyond the fixed rules. */

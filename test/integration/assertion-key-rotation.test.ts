@@ -7,7 +7,7 @@ import { createApp } from '../../examples/verify-assertion/backend.ts';
 import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
-const ROTATION_MS = 30 * 60_000;
+const ROTATION_MS = 60 * 60_000;
 const LIFETIME_MS = 5 * 60_000;
 // What the gateway adds to one lifetime before a retired key leaves the JWKS (clock differences).
 const RETIRE_MARGIN_MS = 60_000;
@@ -37,10 +37,11 @@ describe('identity assertion keys: a rotation seen by a verifying backend', func
     await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
     backendUrl = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
     stack = await startStack({
+      // The gateway's clock moves past a rotation; the session (bounded by the ID token) must outlive that.
+      idTokenTtlSeconds: 4 * 3600,
       configure: (config) => ({
         ...config,
-        identityAssertion: { lifetime: '5m', rotation: '30m' },
-        // The gateway's clock moves past two rotations; the session must outlive that.
+        identityAssertion: { lifetime: '5m', rotation: '1h' },
         session: { ...config.session, idleTimeout: '4h' },
         apps: (config.apps ?? []).map((app) => (app.id === 'wiki' ? { ...app, internalUrl: backendUrl } : app)),
       }),

@@ -141,3 +141,23 @@ describe('forwarding: identity assertions across a rotation', () => {
     await jose.jwtVerify(signedAfter, jwks, options);
   });
 });
+
+describe('forwarding: the identityAssertion.rotation setting', () => {
+  const configWith = (identityAssertion: Record<string, string>): unknown => ({
+    identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
+    session: { secrets: [{ id: 1, secret: 'a-very-long-session-secret-of-at-least-32-chars' }] },
+    apps: [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' }],
+    identityAssertion,
+  });
+
+  it('defaults to 30 days', () => {
+    assert.equal(parseGatewayConfig(configWith({})).identityAssertion.rotation, 30 * 86_400);
+  });
+
+  it('refuses a period too short for verifiers to learn next before it signs, or shorter than one assertion lifetime', () => {
+    assert.throws(() => parseGatewayConfig(configWith({ rotation: '10m' })), /identityAssertion\.rotation: must be at least 3600s/);
+    // The ring keeps one retired key: it must outlive every assertion it signed before the next rotation.
+    assert.throws(() => parseGatewayConfig(configWith({ lifetime: '2h', rotation: '2h' })), /identityAssertion\.rotation: must be at least 7261s/);
+    assert.equal(parseGatewayConfig(configWith({ rotation: '1h' })).identityAssertion.rotation, 3600);
+  });
+});
