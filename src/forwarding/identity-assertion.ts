@@ -97,7 +97,11 @@ export class IdentityAssertions {
   }
 
   #source(): Promise<KeySource> {
-    this.#keys ??= this.#open();
+    // A store that did not answer the first time (Redis still starting or down) is asked again on the next call, not never.
+    this.#keys ??= this.#open().catch((error: unknown) => {
+      this.#keys = undefined;
+      throw error;
+    });
     return this.#keys;
   }
 

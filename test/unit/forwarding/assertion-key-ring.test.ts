@@ -161,3 +161,23 @@ describe('forwarding: the identityAssertion.rotation setting', () => {
     assert.equal(parseGatewayConfig(configWith({ rotation: '1h' })).identityAssertion.rotation, 3600);
   });
 });
+
+describe('forwarding: identity assertions on a store that did not answer at first', () => {
+  it('asks the store again on the next call instead of failing until a restart', async () => {
+    const store = new MemoryStore();
+    let down = true;
+    const flaky = new Proxy(store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => (down ? Promise.reject(new Error('store down')) : (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    });
+    const { clock } = testClock();
+    const assertions = new IdentityAssertions({ issuer: 'urn:gatehouse', lifetime: LIFETIME, rotation: ROTATION, store: () => Promise.resolve(flaky), clock });
+    await assert.rejects(assertions.jwks(), /store down/);
+    down = false;
+    assert.equal((await assertions.jwks()).keys.length, 2);
+    assert.ok(await store.get(RING_STORE_KEY), 'the ring is in the store once it answered');
+  });
+});
