@@ -291,7 +291,6 @@ export const MAX_STATE_FILE_BYTES = 256 * 1024;
 /** A CA bundle given on the command line larger than this is refused. */
 export const MAX_CA_FILE_BYTES = 1024 * 1024;
 
-/** Tunnels each connector keeps open to the service. */
 /**
  * Gateway instances sharing a store record themselves (their connector URL)
  * this often, and count as gone when not heard from for INSTANCE_TTL_MS: then
@@ -301,6 +300,7 @@ export const MAX_CA_FILE_BYTES = 1024 * 1024;
 export const INSTANCE_HEARTBEAT_MS = 3_000;
 export const INSTANCE_TTL_MS = 10_000;
 
+/** Tunnels each connector keeps open to the service (to each instance, when several share the store). */
 export const TUNNELS_PER_CONNECTOR = 2;
 export const MAX_TUNNELS_PER_CONNECTOR = 16;
 
