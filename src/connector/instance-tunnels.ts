@@ -59,13 +59,16 @@ export class InstanceTunnels {
         wanted.set(`${instance ? `${instance.id}|${instance.url}` : ''}#${index}`, { index, instance });
       }
     }
+    const dropped = new Set<string>();
     for (const [key, running] of this.#running) {
       if (wanted.has(key)) continue;
+      if (key.includes('|')) dropped.add(key.slice(0, key.indexOf('|')));
       this.#running.delete(key);
       running.stop.abort();
       this.#ending.add(running.done);
       void running.done.finally(() => this.#ending.delete(running.done));
     }
+    if (dropped.size > 0) this.#options.log.info({ instances: [...dropped] }, 'the instance list changed: tunnels to these instances drained');
     let added = 0;
     for (const [key, { index, instance }] of wanted) {
       if (this.#running.has(key)) continue;
