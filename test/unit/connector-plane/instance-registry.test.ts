@@ -85,4 +85,34 @@ describe('instance registry: the gateway instances sharing one store', () => {
     );
     await a.close();
   });
+  it('deletes a record it cannot read, but never one its owner renewed while it was deciding', async () => {
+    /** The owner of an expired record renews it just before the reader's delete lands. */
+    class RenewingStore extends MemoryStore {
+      renew: (() => Promise<void>) | undefined;
+      override async compareAndSet(key: string, expected: string | undefined, next: string): Promise<boolean> {
+        const renew = this.renew;
+        this.renew = undefined;
+        await renew?.();
+        return super.compareAndSet(key, expected, next);
+      }
+    }
+    const store = new RenewingStore();
+    await store.put('instance:junk', 'not json');
+    const a = registry(store, 'gw-a');
+    const b = registry(store, 'gw-b');
+    await a.start();
+    assert.equal(await store.get('instance:junk'), undefined, 'unreadable: gone');
+    await b.start();
+    clock.advance(11_000);
+    store.renew = () => b.heartbeat();
+    await a.heartbeat();
+    assert.ok(await store.get('instance:gw-b'), 'renewed meanwhile: kept');
+    await a.heartbeat();
+    assert.deepEqual(
+      a.live().map((instance) => instance.id),
+      ['gw-a', 'gw-b'],
+    );
+    await a.close();
+    await b.close();
+  });
 });
