@@ -1,6 +1,6 @@
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
 import type { TargetAllowList } from './allow-list.ts';
-import { ConnectorError } from '../errors/connector-error.ts';
+import { ConnectorError, isConnectorError } from '../errors/connector-error.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { serviceRefusedConnector } from '../errors/connector-refusal.ts';
 import { dialTunnel, type TunnelTransport } from './link-dialer.ts';
@@ -36,6 +36,8 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         ...(context.client.ca !== undefined ? { ca: context.client.ca } : {}),
         transport: options.transport,
         signal: context.signal,
+      }).catch((error: unknown) => {
+        throw options.instance ? onlyThisInstance(error, options.instance) : error;
       });
       const server = new TunnelServer(socket, {
         resolveApp: (appId) => resolve(context, appId),
@@ -62,6 +64,23 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
       }
     },
   };
+}
+
+/** What one instance's TLS (its advertised URL or certificate) gets wrong: the service as a whole works, so that instance's tunnels retry while the others carry on. */
+const ONE_INSTANCE_ONLY = new Set(['ERR_SERVICE_UNTRUSTED', 'ERR_SERVICE_TLS', 'ERR_SERVICE_BAD_RESPONSE']);
+
+function onlyThisInstance(error: unknown, instance: { readonly id: string; readonly url: string }): unknown {
+  if (!isConnectorError(error) || error.retryable || !ONE_INSTANCE_ONLY.has(error.code)) return error;
+  return new ConnectorError(
+    error.code,
+    `${error.message} (gateway instance ${instance.id}, at its connectors.advertiseUrl; the other instances are not affected)`,
+    {
+      retryable: true,
+      reason: error.reason,
+      ...(error.service ? { service: error.service } : {}),
+      cause: error,
+    },
+  );
 }
 
 function resolve(context: LinkContext, appId: string): ResolvedApp | undefined {

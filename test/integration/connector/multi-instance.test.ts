@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
+import { createDevCa } from '../../../dev/lib/dev-ca.ts';
 import { memorySink } from '../../../src/audit/audit-log.ts';
 import { ConnectorEvents } from '../../../src/connector/connector-events.ts';
 import { registerConnector } from '../../../src/connector/register.ts';
 import { runConnector } from '../../../src/connector/supervisor.ts';
 import { createGateway, type Gateway } from '../../../src/gateway/create-gateway.ts';
+import { TUNNEL_ALPN } from '../../../src/protocol/tunnel-wire.ts';
 import { MemoryBroadcast } from '../../../src/store/broadcast.ts';
 import { MemoryStore } from '../../../src/store/memory-store.ts';
 import { startStack, type Stack } from '../../support/stack.ts';
@@ -152,6 +154,8 @@ describe('many gateway instances, one connector: tunnels to each live instance',
       reconnect: { baseMs: 100, capMs: 300 },
       progress: (line) => progress.push(line),
     });
+    // Looked at later (it must still be running); a stop with an error is what the tests report.
+    running.catch(() => undefined);
     const [idA, idB] = [await instanceId(stack.connectorUrl), await instanceId(b.connectorUrl)];
     await until(
       () => tunnelsOn(stack.gateway) === 2 && tunnelsOn(b.gateway) === 2,
@@ -226,6 +230,39 @@ describe('many gateway instances, one connector: tunnels to each live instance',
       5_000,
       () => `tunnels on a: ${tunnelsOn(stack.gateway)}`,
     );
+  });
+
+  it('an instance whose advertised URL fails TLS verification costs only its own tunnels: the connector keeps running', async () => {
+    const stranger = createDevCa({ commonName: 'not the connector CA' }).issueServerCertificate(['127.0.0.1']);
+    const misconfigured = createServer({ cert: stranger.certPem, key: stranger.keyPem, ALPNProtocols: [TUNNEL_ALPN] });
+    await new Promise<void>((resolve) => misconfigured.listen(0, '127.0.0.1', resolve));
+    try {
+      const wrong = { id: 'gw-wrong', url: `https://127.0.0.1:${(misconfigured.address() as AddressInfo).port}`, expiresAt: stack.clock() + 4_000 };
+      await store.put(`instance:${wrong.id}`, JSON.stringify(wrong));
+      await until(
+        () => progress.filter((line) => line.startsWith(`tunnel-1@${wrong.id} link down`)).length >= 2,
+        8_000,
+        () => `the connector did not retry the misconfigured instance:\n${progress.join('\n')}`,
+      );
+      const state = await Promise.race([
+        running!.then(
+          () => 'stopped',
+          () => 'failed',
+        ),
+        sleep(100).then(() => 'running'),
+      ]);
+      assert.equal(state, 'running', progress.join('\n'));
+      const answer = await requestVia(stack.port, '/despite-wrong');
+      assert.equal(answer.status, 200, answer.body);
+      await until(
+        async () => (await store.get(`instance:${wrong.id}`)) === undefined && tunnelsOn(stack.gateway) === 2,
+        12_000,
+        () => `the misconfigured instance did not expire, or tunnels on a: ${tunnelsOn(stack.gateway)}`,
+      );
+    } finally {
+      misconfigured.closeAllConnections();
+      await new Promise<void>((resolve) => misconfigured.close(() => resolve()));
+    }
   });
 
   it('gets tunnels to a new instance within a few seconds, and serves through it', async () => {
