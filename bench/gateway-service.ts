@@ -48,6 +48,8 @@ export interface TunnelSessionStats {
 
 export interface GatewayServiceStats {
   readonly memory: NodeJS.MemoryUsage;
+  /** Session store calls since start. */
+  readonly storeOps: number;
   readonly sessions: TunnelSessionStats[];
 }
 
@@ -87,6 +89,7 @@ serveParent<GatewayServiceInfo>(
     },
     stats: (): GatewayServiceStats => ({
       memory: process.memoryUsage(),
+      storeOps: cloud.storeOps(),
       sessions: (cloud.gateway.connectors?.tunnels.sessions() ?? []).map((session) => ({
         id: session.id,
         connectorId: session.connectorId,

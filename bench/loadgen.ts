@@ -22,6 +22,8 @@ export interface GetResult {
   readonly mode: 'get';
   readonly connections: number;
   readonly requests: number;
+  /** Requests answered, the warm-up's included (for counts kept by the server over the whole run). */
+  readonly allRequests: number;
   readonly seconds: number;
   readonly rps: number;
   readonly p50Ms: number;
@@ -100,6 +102,7 @@ async function runGet(): Promise<GetResult> {
   let errors = 0;
   let wrongBodies = 0;
   let done = 0;
+  let answered = 0;
   let issued = 0;
   let measuring = warmup === 0;
   let stop = false;
@@ -133,6 +136,7 @@ async function runGet(): Promise<GetResult> {
         const { statusCode, body } = await pool.request({ origin: origin!, path, method: 'GET', headers: baseHeaders });
         let bytes = 0;
         for await (const chunk of body) bytes += (chunk as Buffer).length;
+        answered++;
         if (measuring) {
           histogram.record(Math.max(1, Math.round((performance.now() - t0) * 1000)));
           statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
@@ -167,6 +171,7 @@ async function runGet(): Promise<GetResult> {
     mode: 'get',
     connections,
     requests: done,
+    allRequests: answered,
     seconds,
     rps: done / seconds,
     p50Ms: histogram.count > 0 ? histogram.percentile(50) / 1000 : NaN,

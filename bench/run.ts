@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import type { RunningProcess } from '../dev/lib/processes.ts';
 import type { BackendInfo } from './backend.ts';
 import type { DirectProxyInfo } from './direct-proxy.ts';
-import type { GatewayServiceInfo } from './gateway-service.ts';
+import type { GatewayServiceInfo, GatewayServiceStats } from './gateway-service.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { registerConnector, runConnector, type ConnectorOptions, type RegisteredConnector } from './lib/connector.ts';
 import { profileMarkdown, summarizeProfile } from './lib/cpu-profile.ts';
@@ -103,6 +103,8 @@ interface Variant {
   readonly signIn?: () => Promise<string>;
   /** The process that proxies (direct proxy or Gatehouse service), and the connector if any. */
   readonly proxyPid: number;
+  /** Session store calls the Gatehouse service made so far (gate-on variants): measured per request. */
+  readonly storeOps?: () => Promise<number>;
   readonly connectorPid?: number;
 }
 
@@ -113,6 +115,8 @@ interface GetFigures {
   readonly errors: number;
   /** Share of one core during the measurement. */
   readonly cpu: { readonly proxy: number; readonly connector: number; readonly backend: number; readonly loadgen: number; readonly rest: number };
+  /** Session store calls per request during the measurement (gate-on variants). */
+  readonly storeOpsPerRequest?: number;
 }
 
 function targetArgs(target: Target): string[] {
@@ -200,7 +204,8 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
     all: busyJiffies() * 10,
   });
   const before = sample();
-  let figures: { rps: number; p50Ms: number; p99Ms: number; errors: number; seconds: number };
+  const opsBefore = await variant.storeOps?.();
+  let figures: { rps: number; p50Ms: number; p99Ms: number; errors: number; seconds: number; requests: number };
   if (loadgenKind === 'wrk') {
     const wrk = await runWrk(target, connections, MEASURE);
     const seconds = wrk.durationUs / 1e6;
@@ -210,6 +215,7 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
       p99Ms: wrk.p99Us / 1000,
       errors: wrk.connectErrors + wrk.readErrors + wrk.writeErrors + wrk.statusErrors + wrk.timeouts,
       seconds,
+      requests: wrk.requests,
     };
   } else {
     const result = await runLoadgen<GetResult>(
@@ -223,9 +229,13 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
       p99Ms: result.p99Ms,
       errors: result.errors + non200 + result.wrongBodies,
       seconds: SETTLE + result.seconds,
+      // Its warm-up is part of the same run, and so of the service's counts.
+      requests: result.allRequests,
     };
   }
   const after = sample();
+  const opsAfter = await variant.storeOps?.();
+  const storeOpsPerRequest = opsBefore !== undefined && opsAfter !== undefined && figures.requests > 0 ? (opsAfter - opsBefore) / figures.requests : undefined;
   // CPU over the whole load generator run (for the node one, its settle part too), as shares of one core.
   const wall = figures.seconds * 1000;
   const share = (key: keyof typeof before): number => (after[key] - before[key]) / wall;
@@ -237,7 +247,14 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
     loadgen: share('loadgen'),
     rest: Math.max(0, share('all') - known) + share('others'),
   };
-  return { rps: figures.rps, p50Ms: figures.p50Ms, p99Ms: figures.p99Ms, errors: figures.errors, cpu };
+  return {
+    rps: figures.rps,
+    p50Ms: figures.p50Ms,
+    p99Ms: figures.p99Ms,
+    errors: figures.errors,
+    cpu,
+    ...(storeOpsPerRequest !== undefined ? { storeOpsPerRequest } : {}),
+  };
 }
 
 /** One request through every variant before measuring: 200 and the 1 KiB body, or stop here. */
@@ -396,6 +413,7 @@ async function benchmark(): Promise<string> {
         target: { origin: d.origin, host: d.hosts.preauth, caFile: d.caFile },
         signIn: signInDirect,
         proxyPid: gatewayDirect.pid,
+        storeOps: async () => (await gatewayDirect.call<GatewayServiceStats>('stats')).storeOps,
       },
       {
         key: 'tunnel-pass',
@@ -410,6 +428,7 @@ async function benchmark(): Promise<string> {
         target: { origin: t.origin, host: t.hosts.preauth, caFile: t.caFile },
         signIn: signInTunnel,
         proxyPid: gatewayTunnel.pid,
+        storeOps: async () => (await gatewayTunnel.call<GatewayServiceStats>('stats')).storeOps,
         connectorPid: tls,
       },
       ...(wsPid
@@ -536,6 +555,24 @@ function report(results: Results): string {
     out.push(
       `| ${connections} | ${f0(dOff.rps)} → ${f0(dOn.rps)} | ${pct(1 - dOn.rps / dOff.rps)} % | ${f0(tOff.rps)} → ${f0(tOn.rps)} | ${pct(1 - tOn.rps / tOff.rps)} % |`,
     );
+  }
+  out.push('');
+
+  out.push('#### Session store calls per request (gate on: revocation check, server-side data)', '');
+  out.push(
+    'Counted in the Gatehouse service around its session store during the measured runs. The store is the one the service opens by default (the SQLite state database with connectors, else memory); on Redis every one of these calls is answered from the instance’s own copy, with no round trip (see docs/deployment.md).',
+    '',
+  );
+  out.push('| variant | conns | calls per request |');
+  out.push('|---|---:|---:|');
+  for (const key of ['gw-gate-direct', 'tunnel-gate']) {
+    for (const connections of CONCURRENCY) {
+      const figures = gets[key]?.[connections];
+      if (figures?.storeOpsPerRequest === undefined) continue;
+      out.push(
+        `| ${key === 'tunnel-gate' ? 'pre-auth, tunnel (TLS)' : 'pre-auth, forwarding direct'} | ${connections} | ${figures.storeOpsPerRequest.toFixed(2)} |`,
+      );
+    }
   }
   out.push('');
 

@@ -13,7 +13,9 @@ import { join } from 'node:path';
 import express from 'express';
 import { memorySink } from '../../src/audit/audit-log.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
+import { defaultStoreUrl } from '../../src/config/store-schema.ts';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
+import { openSessionStore } from '../../src/session/open-session-store.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
 import { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
@@ -40,6 +42,8 @@ export interface Cloud {
   browser(): BrowserClient;
   password(login: string): string;
   adminToken(login: string): Promise<string>;
+  /** Calls made to the session store so far (revocation checks, server-side data, sign-in states): what a request costs the store. */
+  storeOps(): number;
   close(): Promise<void>;
 }
 
@@ -67,6 +71,20 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     { id: 'wiki', externalUrl: urls.wiki, internalUrl: options.backend },
     { id: 'open', externalUrl: urls.open, internalUrl: options.backend, preauth: 'passthrough' },
   ];
+  // The store the gateway would open itself (the state database with connectors, else memory), with every call counted.
+  const opened = openSessionStore(defaultStoreUrl(options.connectors ? join(workDir, 'service-state') : undefined), {});
+  await opened.ready();
+  let storeOps = 0;
+  const counted = new Proxy(opened.store, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        storeOps += 1;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
   if (options.wsGroup) apps.push({ id: 'openws', externalUrl: urls.unknown, internalUrl: options.backend, preauth: 'passthrough', connectorGroup: 'ws' });
   const gateway = createGateway(
     {
@@ -91,7 +109,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
           }
         : {}),
     },
-    { audit: memorySink() },
+    { audit: memorySink(), sessionStore: counted },
   );
   const listener = express();
   listener.disable('x-powered-by');
@@ -118,6 +136,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     browser: () => new BrowserClient({ ca: [ca.certPem, idp.caPem] }),
     password,
     adminToken: (login) => tokens.get(login, password(login)),
+    storeOps: () => storeOps,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -125,6 +144,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       });
       detach();
       await gateway.close();
+      await opened.close();
       await tokens.close();
       await idp.close();
       rmSync(workDir, { recursive: true, force: true });
