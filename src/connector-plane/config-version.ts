@@ -33,7 +33,7 @@ export interface ConfigVersionOptions {
   /** Where a new version is announced to the connected connectors. */
   readonly events: Pick<ConnectorEvents, 'broadcast'>;
   /** The live gateway instances, listed in every document so connectors tunnel to each. */
-  readonly instances?: () => ReadonlyArray<{ readonly id: string; readonly url: string }>;
+  readonly instances?: () => Promise<ReadonlyArray<{ readonly id: string; readonly url: string }>>;
   /** Where a new version is announced to the instances sharing the store. Default: nowhere. */
   readonly broadcast?: Pick<Broadcast, 'publish'> | undefined;
 }
@@ -94,8 +94,9 @@ export class ConfigVersion {
   }
 
   /** The document a connector pulls: the apps of its group, at the current version. */
-  documentFor(record: ConnectorRecord, renewalDue: boolean): ConnectorConfigDocument {
+  async documentFor(record: ConnectorRecord, renewalDue: boolean): Promise<ConnectorConfigDocument> {
     const { apps, settings } = this.#options;
+    const instances = await this.#options.instances?.();
     return {
       version: this.#current,
       connectorId: record.id,
@@ -115,7 +116,7 @@ export class ConfigVersion {
             : {}),
         })),
       heartbeatIntervalSeconds: settings.heartbeatInterval,
-      ...(this.#options.instances ? { instances: this.#options.instances().map(({ id, url }) => ({ id, url })) } : {}),
+      ...(instances ? { instances: instances.map(({ id, url }) => ({ id, url })) } : {}),
       renewal: {
         ageSeconds: settings.renewalAge,
         issuedAt: new Date(record.certificate.issuedAt * 1000).toISOString(),

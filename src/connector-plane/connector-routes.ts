@@ -162,7 +162,7 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
     res.status(201).set('Cache-Control', 'no-store').json(issued);
   });
 
-  app.get(CONFIG_PATH, requireConnector, (req, res) => {
+  app.get(CONFIG_PATH, requireConnector, async (req, res) => {
     const { record } = (res.locals as Locals).connector!;
     const asked = req.query['group'];
     if (asked !== undefined && asked !== record.group) {
@@ -170,7 +170,7 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
       refuse(req, res, new GatehouseError('ERR_CONNECTOR_GROUP', 'other_group'), { connectorId: record.id, asked: named });
       return;
     }
-    res.set('Cache-Control', 'no-store').json(configVersion.documentFor(record, renewalDue(record)));
+    res.set('Cache-Control', 'no-store').json(await configVersion.documentFor(record, renewalDue(record)));
   });
 
   app.get(EVENTS_PATH, requireConnector, (req, res) => {

@@ -200,7 +200,8 @@ export class ConnectorService {
     const broadcast = this.#options.broadcast ?? new MemoryBroadcast();
     const registry = new ConnectorRegistry(store, { broadcast });
     await registry.load();
-    const instances = (): readonly GatewayInstance[] => this.#instances?.live() ?? [];
+    // Read when a connector pulls, not from the last heartbeat: whichever instance answers the pull lists the instances the store holds now.
+    const instances = async (): Promise<readonly GatewayInstance[]> => (await this.#instances?.fresh()) ?? [];
     const configVersion = new ConfigVersion({ store, apps, settings: this.config, audit, events: this.events, broadcast, instances });
     await configVersion.load();
     const retirement = new CertificateRetirement({ registry, tunnels: this.tunnels, events: this.events, audit, clock });

@@ -49,6 +49,8 @@ export class InstanceRegistry {
   #live: readonly GatewayInstance[];
   #timer: NodeJS.Timeout | undefined;
   #beat: Promise<void> | undefined;
+  #reading: Promise<readonly GatewayInstance[]> | undefined;
+  #nextRead: Promise<readonly GatewayInstance[]> | undefined;
   #closed = false;
 
   constructor(options: InstanceRegistryOptions) {
@@ -63,6 +65,28 @@ export class InstanceRegistry {
   /** The instances heard from within the TTL, this one always included, sorted by id. */
   live(): readonly GatewayInstance[] {
     return this.#live;
+  }
+
+  /**
+   * The live set as the store holds it now, for the document a connector
+   * pulls: a connector told of a change by one instance may pull through a
+   * load balancer from another that has not had its heartbeat since, and must
+   * not get that one's older list. Reads already under way are shared only
+   * with callers that came before they started; the others wait for the next
+   * one, so however many connectors pull at once, the store sees one read at a
+   * time. A store that does not answer: the list of the last heartbeat.
+   */
+  fresh(): Promise<readonly GatewayInstance[]> {
+    if (this.#closed) return Promise.resolve(this.#live);
+    if (this.#reading === undefined) {
+      this.#reading = this.#read().finally(() => (this.#reading = undefined));
+      return this.#reading;
+    }
+    this.#nextRead ??= this.#reading.then(() => {
+      this.#nextRead = undefined;
+      return this.fresh();
+    });
+    return this.#nextRead;
   }
 
   /** Records this instance and reads the others; then keeps doing so on the heartbeat. */
@@ -91,18 +115,36 @@ export class InstanceRegistry {
   async #round(): Promise<void> {
     if (this.#closed) return;
     const { store, clock } = this.#options;
+    await store.put(PREFIX + this.id, JSON.stringify({ id: this.id, url: this.url, expiresAt: clock() + this.#ttlMs }));
+    this.#update(await this.#collect(true));
+  }
+
+  async #read(): Promise<readonly GatewayInstance[]> {
+    try {
+      this.#update(await this.#collect(false));
+    } catch (error) {
+      this.#options.logger.warn({ err: error }, 'instance registry: the store did not answer; the list of the last heartbeat is used');
+    }
+    return this.#live;
+  }
+
+  /** The records not expired, this instance always included, sorted by id; the heartbeat also deletes the expired ones. */
+  async #collect(removeExpired: boolean): Promise<GatewayInstance[]> {
+    const { store, clock } = this.#options;
     const now = clock();
-    await store.put(PREFIX + this.id, JSON.stringify({ id: this.id, url: this.url, expiresAt: now + this.#ttlMs }));
     const live: GatewayInstance[] = [];
     for (const key of await store.list(PREFIX)) {
       const raw = await store.get(key);
       const parsed = raw === undefined ? undefined : recordSchema.safeParse(safeJson(raw));
       if (parsed?.success && parsed.data.expiresAt > now) live.push({ id: parsed.data.id, url: parsed.data.url });
       // Expired (or unreadable): gone. Deleting it only if unchanged keeps a record renewed meanwhile.
-      else if (raw !== undefined) await store.compareAndSet(key, raw, '{"gone":true}').then((won) => (won ? store.delete(key) : undefined));
+      else if (removeExpired && raw !== undefined) await store.compareAndSet(key, raw, '{"gone":true}').then((won) => (won ? store.delete(key) : undefined));
     }
     if (!live.some((instance) => instance.id === this.id)) live.push({ id: this.id, url: this.url });
-    live.sort((a, b) => a.id.localeCompare(b.id));
+    return live.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  #update(live: readonly GatewayInstance[]): void {
     if (this.#closed || sameSet(live, this.#live)) return;
     this.#live = live;
     this.#options.onChange(live);

@@ -90,7 +90,7 @@ describe('connector plane: the configuration version', () => {
   it('builds for each connector the apps of its group only, in the shared schema', async () => {
     const { version } = versionOn(new MemoryStore(), apps([WIKI, { ...HR, internalTls: { serverName: 'hr.internal' } }]));
     await version.load();
-    const document = version.documentFor(record('hr'), true);
+    const document = await version.documentFor(record('hr'), true);
     assert.deepEqual(document.apps, [{ id: 'hr', internalUrl: 'https://hr.internal:8443', tls: { servername: 'hr.internal' } }]);
     assert.deepEqual(document.renewal, { ageSeconds: 86_400, issuedAt: new Date(1_900_000_000_000).toISOString(), due: true });
     assert.equal(connectorConfigSchema.safeParse(document).success, true);

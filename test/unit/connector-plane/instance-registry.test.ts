@@ -115,4 +115,66 @@ describe('instance registry: the gateway instances sharing one store', () => {
     await a.close();
     await b.close();
   });
+
+  it('reads the store afresh for a pull, between heartbeats, and never hands a caller a read that began before it asked', async () => {
+    const store = new MemoryStore();
+    const changes: Array<readonly GatewayInstance[]> = [];
+    const a = registry(store, 'gw-a', changes);
+    const b = registry(store, 'gw-b');
+    await a.start();
+    await b.start();
+    assert.deepEqual(
+      a.live().map((instance) => instance.id),
+      ['gw-a'],
+      'no heartbeat of a since b started',
+    );
+    // What a connector told of b by b, pulling through a balancer that sends it to a, must get.
+    assert.deepEqual(
+      (await a.fresh()).map((instance) => instance.id),
+      ['gw-a', 'gw-b'],
+    );
+    assert.deepEqual(
+      changes.at(-1)?.map((instance) => instance.id),
+      ['gw-a', 'gw-b'],
+      'a tells its own connectors too',
+    );
+    const early = a.fresh();
+    // Recorded while that read is under way (after it listed the keys): a caller asking now must see it.
+    const written = store.put('instance:gw-c', JSON.stringify({ id: 'gw-c', url: 'https://gw-c.internal:8444', expiresAt: clock() + 5_000 }));
+    const late = a.fresh();
+    await written;
+    assert.deepEqual(
+      (await early).map((instance) => instance.id),
+      ['gw-a', 'gw-b'],
+    );
+    assert.deepEqual(
+      (await late).map((instance) => instance.id),
+      ['gw-a', 'gw-b', 'gw-c'],
+    );
+    await a.close();
+    await b.close();
+  });
+
+  it('keeps one read at a time however many pull at once', async () => {
+    class CountingStore extends MemoryStore {
+      lists = 0;
+      override list(prefix: string): Promise<string[]> {
+        this.lists += 1;
+        return super.list(prefix);
+      }
+    }
+    const store = new CountingStore();
+    const a = registry(store, 'gw-a');
+    await a.start();
+    await store.put('instance:gw-b', JSON.stringify({ id: 'gw-b', url: 'https://gw-b.internal:8444', expiresAt: clock() + 5_000 }));
+    store.lists = 0;
+    const answers = await Promise.all(Array.from({ length: 50 }, () => a.fresh()));
+    for (const answer of answers)
+      assert.deepEqual(
+        answer.map((instance) => instance.id),
+        ['gw-a', 'gw-b'],
+      );
+    assert.ok(store.lists <= 2, `${store.lists} reads for 50 pulls`);
+    await a.close();
+  });
 });
