@@ -21,6 +21,7 @@ import type { ConnectorCa } from '../pki/connector-ca.ts';
 import { CsrError } from '../pki/errors.ts';
 import { verifyCsr, type VerifiedCsr } from '../pki/csr.ts';
 import { CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
+import { instancesEvent } from '../protocol/config-document.ts';
 import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTRATION_INFO_PATH, RENEW_PATH } from '../protocol/connector-api.ts';
 import type { AdminIdentity, AdminTokenVerifier } from './admin-token.ts';
 import type { ConfigVersion } from './config-version.ts';
@@ -45,6 +46,8 @@ export interface ConnectorRoutesOptions {
   readonly clock: Clock;
   /** Recent audit events, for the admin query API on this listener. */
   readonly recentEvents?: RecentEvents | undefined;
+  /** The gateway instances this one knows live, named to each fresh events stream. */
+  readonly instances?: () => ReadonlyArray<{ readonly id: string }> | undefined;
 }
 
 const registerBody = z.strictObject({
@@ -182,6 +185,9 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
     });
     // A fresh stream starts with where things stand, so nothing said while it was away is lost.
     events.send(record.id, 'config', { version: configVersion.current });
+    // The list may have changed between the connector's pull and this stream: it compares and pulls if so.
+    const instances = options.instances?.();
+    if (instances) events.send(record.id, 'instances', instancesEvent(instances));
     if (renewalDue(record)) events.send(record.id, 'renew', {});
   });
 

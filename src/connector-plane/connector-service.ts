@@ -14,6 +14,7 @@ import { TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
+import { instancesEvent } from '../protocol/config-document.ts';
 import { MemoryBroadcast, type Broadcast } from '../store/broadcast.ts';
 import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
@@ -153,6 +154,7 @@ export class ConnectorService {
       logger,
       clock,
       recentEvents,
+      instances: () => this.#instances?.live(),
     });
     const acceptor = new TunnelAcceptor({ ca, registry, tunnels: this.tunnels, retirement, audit, logger, clock });
     const listener = new ConnectorListener({ tls: listenerTls(this.config, ca), clientCa: ca.certPem, rest, tunnels: acceptor, logger });
@@ -169,7 +171,7 @@ export class ConnectorService {
       logger,
       onChange: (live) => {
         logger.info({ instances: live }, 'gateway instances changed: connectors are told to tunnel to each');
-        this.events.broadcast('instances', { count: live.length });
+        this.events.broadcast('instances', instancesEvent(live));
       },
       ...(this.#options.instanceHeartbeatMs !== undefined ? { heartbeatMs: this.#options.instanceHeartbeatMs } : {}),
       ...(this.#options.instanceTtlMs !== undefined ? { ttlMs: this.#options.instanceTtlMs } : {}),

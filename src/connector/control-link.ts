@@ -8,6 +8,7 @@ import { ConnectorError, isConnectorError } from '../errors/connector-error.ts';
 import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_BEFORE_DEAD, MAX_EVENT_LINE_BYTES } from '../limits.ts';
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { EVENTS_PATH } from '../protocol/connector-api.ts';
+import { instancesEventSchema } from '../protocol/config-document.ts';
 import { connectorRevoked } from '../errors/connector-refusal.ts';
 import { SseLineTooLongError, SseParser, type SseItem } from './sse.ts';
 
@@ -27,6 +28,20 @@ function configVersionOf(data: string): number | undefined {
   }
 }
 
+function instanceIdsOf(data: string): string[] | undefined {
+  try {
+    const parsed = instancesEventSchema.safeParse(JSON.parse(data));
+    return parsed.success ? parsed.data.ids : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  const set = new Set(a);
+  return set.size === new Set(b).size && b.every((id) => set.has(id));
+}
+
 async function handleItem(item: SseItem, context: LinkContext, handlers: ControlLinkHandlers): Promise<void> {
   if (item.kind === 'comment') return;
   const { event, data } = item.event;
@@ -41,11 +56,18 @@ async function handleItem(item: SseItem, context: LinkContext, handlers: Control
       await handlers.pullConfig(context.signal);
       return;
     }
-    case 'instances':
-      // The gateway instances changed (one started or stopped): same version, new list of where to keep tunnels.
-      context.log.info('instances event: pulling the configuration');
+    case 'instances': {
+      // The gateway instances changed (one started or stopped), or a fresh stream names them: same version, maybe a new list of where to keep tunnels.
+      const ids = instanceIdsOf(data);
+      const known = context.config.current?.instances?.map(({ id }) => id);
+      if (ids !== undefined && known !== undefined && sameIds(ids, known)) {
+        context.log.debug({ instances: ids }, 'instances event: the list is the one applied');
+        return;
+      }
+      context.log.info({ instances: ids ?? null }, 'instances event: pulling the configuration');
       await handlers.pullConfig(context.signal);
       return;
+    }
     case 'renew':
       context.log.info('renew event: the certificate is due for renewal');
       handlers.renewalRequested();

@@ -78,3 +78,20 @@ export const connectorConfigSchema = z.object({
 });
 
 export type ConnectorConfigDocument = z.input<typeof connectorConfigSchema>;
+
+/**
+ * The `instances` event's data: the live instances' ids, so that a connector
+ * whose list already matches (it pulled a moment ago, or the change reached it
+ * through another instance) need not pull again. `ids` is absent from an
+ * older service's event: then the connector pulls.
+ */
+export const instancesEventSchema = z.object({
+  count: z.number().int().min(0),
+  ids: z.array(z.string().min(1).max(100)).max(1000).optional(),
+});
+
+export type InstancesEvent = z.infer<typeof instancesEventSchema>;
+
+export function instancesEvent(instances: ReadonlyArray<{ readonly id: string }>): InstancesEvent {
+  return { count: instances.length, ids: instances.map(({ id }) => id) };
+}

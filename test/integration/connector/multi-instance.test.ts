@@ -8,13 +8,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { createDevCa } from '../../../dev/lib/dev-ca.ts';
 import { memorySink } from '../../../src/audit/audit-log.ts';
+import { ConnectorConfigStore } from '../../../src/connector/config.ts';
 import { ConnectorEvents } from '../../../src/connector/connector-events.ts';
+import { createControlLink } from '../../../src/connector/control-link.ts';
 import { registerConnector } from '../../../src/connector/register.ts';
+import { ServiceClient } from '../../../src/connector/service-client.ts';
+import type { ClientIdentity } from '../../../src/connector/state.ts';
 import { runConnector } from '../../../src/connector/supervisor.ts';
 import { createGateway, type Gateway } from '../../../src/gateway/create-gateway.ts';
+import { createLogger } from '../../../src/logging/logger.ts';
+import { createKeyAndCsr } from '../../../src/pki/csr.ts';
+import { CONFIG_PATH } from '../../../src/protocol/connector-api.ts';
 import { TUNNEL_ALPN } from '../../../src/protocol/tunnel-wire.ts';
 import { MemoryBroadcast } from '../../../src/store/broadcast.ts';
 import { MemoryStore } from '../../../src/store/memory-store.ts';
+import { startConnectorService, type ConnectorServiceHarness } from '../../support/connector-service.ts';
+import { callService } from '../../support/mtls-client.ts';
 import { startStack, type Stack } from '../../support/stack.ts';
 
 /** A gateway beside the stack's, on the same configuration and connector-plane store: another instance of one deployment. */
@@ -278,5 +287,77 @@ describe('many gateway instances, one connector: tunnels to each live instance',
     const answer = await requestVia(c.port, '/via-c');
     assert.equal(answer.status, 200, answer.body);
     assert.equal(stack.backend.requests.at(-1)?.path, '/via-c');
+  });
+});
+
+/**
+ * A connector pulls its configuration, then opens its events stream, perhaps
+ * on another instance behind the balancer: a change of instances in between
+ * would reach it through neither. So each fresh stream names the instances,
+ * and the connector pulls again only if its list differs.
+ */
+describe('the instances named on each fresh events stream', function () {
+  this.timeout(60_000);
+  let harness: ConnectorServiceHarness;
+  let identity: ClientIdentity;
+  let connectorId: string;
+  const clients: ServiceClient[] = [];
+
+  before(async () => {
+    harness = await startConnectorService();
+    const { keyPem, csrPem } = createKeyAndCsr();
+    const response = await callService(harness.serviceUrl, harness.service.ca.certPem, {
+      path: '/.gatehouse/connector/register',
+      headers: { authorization: `Bearer ${await harness.adminToken('alice')}` },
+      body: { csr: csrPem, group: 'default', name: 'stream-instances' },
+    });
+    assert.equal(response.status, 201, response.body);
+    const issued = response.json<{ connectorId: string; certificate: string }>();
+    connectorId = issued.connectorId;
+    identity = { keyPem, certPem: issued.certificate };
+  });
+
+  after(async () => {
+    for (const client of clients) client.close();
+    await harness?.close();
+  });
+
+  /** Runs a control link whose first pull returns `firstInstances` in place of the service's list; resolves how many pulls it made once the stream is open and quiet. */
+  async function pullsWith(firstInstances: ((real: unknown[]) => unknown[]) | undefined): Promise<{ pulls: number; ids: string[] }> {
+    const client = new ServiceClient({ serviceUrl: harness.serviceUrl, identity, ca: harness.service.ca.certPem });
+    clients.push(client);
+    const store = new ConnectorConfigStore(connectorId);
+    const stop = new AbortController();
+    let pulls = 0;
+    let open = false;
+    const link = createControlLink({
+      pullConfig: async (signal) => {
+        pulls += 1;
+        const document = (await client.call({ method: 'GET', path: CONFIG_PATH, signal })) as { instances: unknown[] };
+        store.apply(pulls === 1 && firstInstances ? { ...document, instances: firstInstances(document.instances) } : document);
+      },
+      renewalRequested: () => undefined,
+    });
+    const running = link.run({ signal: stop.signal, client, config: store, log: createLogger(), established: () => (open = true) });
+    running.catch(() => undefined);
+    await until(
+      () => open,
+      10_000,
+      () => 'the events stream did not open',
+    );
+    await sleep(500);
+    stop.abort();
+    await running.catch(() => undefined);
+    return { pulls, ids: (store.current?.instances ?? []).map(({ id }) => id) };
+  }
+
+  it('a connector whose list changed between its pull and its stream pulls again; one whose list matches does not', async () => {
+    const store = await harness.service.store();
+    const live = (await store.list('instance:')).map((key) => key.slice('instance:'.length));
+    assert.equal(live.length, 1);
+    const stale = await pullsWith((real) => [...real, { id: 'gw-gone', url: 'https://127.0.0.1:9' }]);
+    assert.deepEqual(stale, { pulls: 2, ids: live });
+    const current = await pullsWith(undefined);
+    assert.deepEqual(current, { pulls: 1, ids: live });
   });
 });
