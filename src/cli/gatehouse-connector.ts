@@ -45,7 +45,7 @@ Options:
                            Kept in the state directory (allow-list.json) and shown by status;
                            without it the connector dials any internal URL the service names
       --json               status as JSON
-      --tunnels N          run: tunnels kept open to the service (default: 2)
+      --tunnels N          run: tunnels kept open to each gateway instance (default: 2)
       --transport KIND     run: tls (HTTP/2 over TLS, the default) or websocket, for networks
                            whose proxies pass only WebSocket
       --log-level LEVEL    run: fatal, error, warn, info, debug, trace, silent (default: info)
