@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
+import { startConnectorCli } from '../../../dev/lib/connector-process.ts';
 import { createDevCa } from '../../../dev/lib/dev-ca.ts';
+import type { RunningProcess } from '../../../dev/lib/processes.ts';
 import { memorySink } from '../../../src/audit/audit-log.ts';
 import { ConnectorConfigStore } from '../../../src/connector/config.ts';
-import { ConnectorEvents } from '../../../src/connector/connector-events.ts';
 import { createControlLink } from '../../../src/connector/control-link.ts';
 import { registerConnector } from '../../../src/connector/register.ts';
 import { ServiceClient } from '../../../src/connector/service-client.ts';
 import type { ClientIdentity } from '../../../src/connector/state.ts';
-import { runConnector } from '../../../src/connector/supervisor.ts';
 import { createGateway, type Gateway } from '../../../src/gateway/create-gateway.ts';
 import { createLogger } from '../../../src/logging/logger.ts';
 import { createKeyAndCsr } from '../../../src/pki/csr.ts';
@@ -56,11 +56,14 @@ describe('many gateway instances, one connector: tunnels to each live instance',
   let stack: Stack;
   let dir: string;
   let connectorId: string;
-  let events: ConnectorEvents;
-  const progress: string[] = [];
-  const stop = new AbortController();
-  let running: Promise<void> | undefined;
+  let connector: RunningProcess | undefined;
   const extra: Instance[] = [];
+  /** The connector process's progress lines so far. */
+  const progress = (): string[] =>
+    (connector?.stderr() ?? '')
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => line.replace(/^gatehouse-connector: /, ''));
 
   async function startInstance(): Promise<Instance> {
     const certificate = stack.ca.issueServerCertificate(['open.gatehouse.test']);
@@ -129,7 +132,7 @@ describe('many gateway instances, one connector: tunnels to each live instance',
   }
 
   /** How often the connector's tunnel links to `id` came up or went down so far. */
-  const attemptsTo = (id: string): number => progress.filter((line) => line.includes(`@${id} `)).length;
+  const attemptsTo = (id: string): number => progress().filter((line) => line.includes(`@${id} `)).length;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-multi-instance-'));
@@ -145,8 +148,7 @@ describe('many gateway instances, one connector: tunnels to each live instance',
   });
 
   after(async () => {
-    stop.abort();
-    await running?.catch(() => undefined);
+    await connector?.stop();
     for (const instance of extra) await instance.close();
     await stack?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -154,28 +156,19 @@ describe('many gateway instances, one connector: tunnels to each live instance',
 
   it('holds its tunnels to both instances, and a request through either reaches the backend', async () => {
     const b = await startInstance();
-    events = new ConnectorEvents();
-    running = runConnector({
-      stateDir: dir,
-      events,
-      signal: stop.signal,
-      tunnels: 2,
-      reconnect: { baseMs: 100, capMs: 300 },
-      progress: (line) => progress.push(line),
-    });
-    // Looked at later (it must still be running); a stop with an error is what the tests report.
-    running.catch(() => undefined);
+    // A real `gatehouse-connector run`, as deployed: same certificate and CA for every instance.
+    connector = startConnectorCli(['run', '--state-dir', dir, '--log-level', 'info', '--tunnels', '2']);
     const [idA, idB] = [await instanceId(stack.connectorUrl), await instanceId(b.connectorUrl)];
     await until(
       () => tunnelsOn(stack.gateway) === 2 && tunnelsOn(b.gateway) === 2,
       15_000,
-      () => `tunnels a=${tunnelsOn(stack.gateway)} b=${tunnelsOn(b.gateway)}\n${progress.join('\n')}`,
+      () => `tunnels a=${tunnelsOn(stack.gateway)} b=${tunnelsOn(b.gateway)}\n${progress().join('\n')}`,
     );
     for (const id of [idA, idB]) {
       for (const index of [1, 2])
         assert.ok(
-          progress.some((line) => line.startsWith(`tunnel-${index}@${id} `)),
-          `tunnel-${index} to ${id}:\n${progress.join('\n')}`,
+          progress().some((line) => line.startsWith(`tunnel-${index}@${id} `)),
+          `tunnel-${index} to ${id}:\n${progress().join('\n')}`,
         );
     }
     for (const [name, port] of [
@@ -197,15 +190,19 @@ describe('many gateway instances, one connector: tunnels to each live instance',
     extra.shift();
     // The stopped instance deleted its record; the other notices on its next heartbeat and tells the connector,
     // which goes back to its tunnels to the URL it registered with (the only instance left).
-    const from = progress.length;
+    const from = progress().length;
     await until(
-      () => tunnelsOn(stack.gateway) === 2 && progress.slice(from).some((line) => /^tunnel-2 link connected/.test(line)),
+      () =>
+        tunnelsOn(stack.gateway) === 2 &&
+        progress()
+          .slice(from)
+          .some((line) => /^tunnel-2 link connected/.test(line)),
       10_000,
-      () => `tunnels on a: ${tunnelsOn(stack.gateway)}\n${progress.slice(from).join('\n')}`,
+      () => `tunnels on a: ${tunnelsOn(stack.gateway)}\n${progress().slice(from).join('\n')}`,
     );
     const attempts = attemptsTo(idB);
     await sleep(1000);
-    assert.equal(attemptsTo(idB), attempts, `no more dialling of the stopped instance:\n${progress.join('\n')}`);
+    assert.equal(attemptsTo(idB), attempts, `no more dialling of the stopped instance:\n${progress().join('\n')}`);
     const answer = await requestVia(stack.port, '/after-b-left');
     assert.equal(answer.status, 200, answer.body);
   });
@@ -221,7 +218,7 @@ describe('many gateway instances, one connector: tunnels to each live instance',
     await until(
       () => attemptsTo(ghost.id) > 0,
       8_000,
-      () => `the connector never dialled the listed instance:\n${progress.join('\n')}`,
+      () => `the connector never dialled the listed instance:\n${progress().join('\n')}`,
     );
     const listedAt = Date.now();
     await until(
@@ -233,7 +230,7 @@ describe('many gateway instances, one connector: tunnels to each live instance',
     await sleep(500);
     const attempts = attemptsTo(ghost.id);
     await sleep(1000);
-    assert.equal(attemptsTo(ghost.id), attempts, `no more dialling of the expired instance:\n${progress.join('\n')}`);
+    assert.equal(attemptsTo(ghost.id), attempts, `no more dialling of the expired instance:\n${progress().join('\n')}`);
     await until(
       () => tunnelsOn(stack.gateway) === 2,
       5_000,
@@ -249,18 +246,13 @@ describe('many gateway instances, one connector: tunnels to each live instance',
       const wrong = { id: 'gw-wrong', url: `https://127.0.0.1:${(misconfigured.address() as AddressInfo).port}`, expiresAt: stack.clock() + 4_000 };
       await store.put(`instance:${wrong.id}`, JSON.stringify(wrong));
       await until(
-        () => progress.filter((line) => line.startsWith(`tunnel-1@${wrong.id} link down`)).length >= 2,
+        () => progress().filter((line) => line.startsWith(`tunnel-1@${wrong.id} link down`)).length >= 2,
         8_000,
-        () => `the connector did not retry the misconfigured instance:\n${progress.join('\n')}`,
+        () => `the connector did not retry the misconfigured instance:\n${progress().join('\n')}`,
       );
-      const state = await Promise.race([
-        running!.then(
-          () => 'stopped',
-          () => 'failed',
-        ),
-        sleep(100).then(() => 'running'),
-      ]);
-      assert.equal(state, 'running', progress.join('\n'));
+      await sleep(100);
+      assert.equal(connector!.child.exitCode, null, progress().join('\n'));
+      assert.equal(connector!.child.signalCode, null);
       const answer = await requestVia(stack.port, '/despite-wrong');
       assert.equal(answer.status, 200, answer.body);
       await until(
@@ -280,7 +272,7 @@ describe('many gateway instances, one connector: tunnels to each live instance',
     await until(
       () => tunnelsOn(c.gateway) === 2,
       10_000,
-      () => `tunnels on c: ${tunnelsOn(c.gateway)}\n${progress.join('\n')}`,
+      () => `tunnels on c: ${tunnelsOn(c.gateway)}\n${progress().join('\n')}`,
     );
     assert.ok(Date.now() - started < 10_000);
     assert.equal(tunnelsOn(stack.gateway), 2, 'and still two on the first instance');
