@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import type { Registry } from 'prom-client';
 import { existsSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -16,6 +17,7 @@ import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { createForwardingRules } from '../forwarding/upstream-request.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
+import { createMetricsRegistry } from '../metrics/registry.ts';
 import type { RiskProvider } from '../policy/types.ts';
 import { createBuiltInRisk } from '../risk/built-in-risk.ts';
 import { openRiskState } from '../risk/open-risk-state.ts';
@@ -86,6 +88,8 @@ export interface Gateway {
   readonly audit: AuditLog;
   /** The connector plane, when `connectors` is configured: call `listen()` to open its listener. */
   readonly connectors: ConnectorService | undefined;
+  /** This gateway's Prometheus metrics (its own registry; `scrapeMetrics(metrics, 'gatehouse_')` adds Node's process metrics). */
+  readonly metrics: Registry;
   /** Resolves once the identity provider's metadata is discovered; rejects with ERR_IDP_UNAVAILABLE. */
   ready(): Promise<void>;
   /** Sets timeouts, the WebSocket upgrade listener and a clientError handler on the server that carries the handler. Returns the function that removes the listeners again. */
@@ -235,6 +239,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     signIn,
     forwarder,
   });
+  const metrics = createMetricsRegistry();
   const testing = options.testing === true ? createTestingHooks(config, sessions, clock, logger) : undefined;
 
   return {
@@ -243,6 +248,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     config,
     audit,
     connectors,
+    metrics,
     async ready() {
       // The store first: one that cannot be reached is fatal, and must not be hidden behind an identity provider still starting.
       await opened.ready();

@@ -13,7 +13,13 @@ export interface RequestContext {
   identity?: Identity;
   /** The signed identity assertion for the backend, once the identity step ran. */
   assertion?: string;
+  /** The last step of the request path this request entered: the one that answered it, once the response is sent (access log, metrics). */
+  step?: RequestStep;
 }
+
+/** The steps of the request path, by the names the access log and the metrics use. */
+export type RequestStep =
+  'robots' | 'request-checks' | 'app-resolution' | 'health' | 'jwks' | 'signin' | 'session-gate' | 'conditional-access' | 'identity' | 'upstream' | 'error';
 
 const contexts = new WeakMap<IncomingMessage, RequestContext>();
 
