@@ -15,6 +15,8 @@ export { createGateway } from './gateway/create-gateway.ts';
 export type { Gateway, GatewayOptions } from './gateway/create-gateway.ts';
 export { createGatewayServer } from './gateway/standalone-server.ts';
 export type { GatewayServer } from './gateway/standalone-server.ts';
+export { shutdown } from './gateway/shutdown.ts';
+export type { ShutdownOptions, ShutdownReport } from './gateway/shutdown.ts';
 
 // Its configuration: validated once, from an object or a YAML/JSON file.
 export { parseGatewayConfig } from './config/parse.ts';

@@ -236,6 +236,11 @@ export const TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS = 10_000;
 export const TUNNEL_OPEN_ATTEMPTS = 3;
 /** Drain: in-flight streams get this long after GOAWAY before the tunnel is cut. */
 export const TUNNEL_DRAIN_TIMEOUT_MS = 30_000;
+/**
+ * Graceful shutdown (`server.shutdownTimeout`): requests and WebSockets in
+ * flight when the server stops get this long to finish before what is left is cut.
+ */
+export const SERVER_SHUTDOWN_TIMEOUT_MS = 30_000;
 /** When the service itself stops: in-flight streams get this long, so that stopping never waits on a slow download. */
 export const TUNNEL_DRAIN_ON_CLOSE_MS = 1000;
 /** Idle keep-alive streams per app, and how long one stays idle (under Node's 5 s server keep-alive). */

@@ -167,19 +167,34 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGHUP', () => {
     service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
   });
+  let stopping = false;
   const code = await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
+      // A second signal is an operator who will not wait: stop now.
+      if (stopping) {
+        process.stderr.write(`gatehouse: ${signal} again, exiting now without waiting for requests in flight\n`);
+        process.exit(1);
+      }
+      stopping = true;
       process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
       resolve(0);
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
     storeFailed = (error) => {
+      stopping = true;
       process.stderr.write(`gatehouse: ${error.code}: ${error.message}\n`);
       resolve(1);
     };
   });
-  await service.close();
+  await service.close({
+    onStart: ({ requests, webSockets, timeoutMs }) =>
+      process.stderr.write(
+        `gatehouse: shutting down: ${requests} request${requests === 1 ? '' : 's'}${webSockets > 0 ? ` and ${webSockets} WebSocket${webSockets === 1 ? '' : 's'}` : ''} in flight, waiting up to ${timeoutMs / 1000} s\n`,
+      ),
+    onDeadline: (cut) => process.stderr.write(`gatehouse: deadline reached: ${cut} still in flight, cut\n`),
+  });
+  process.stderr.write('gatehouse: stopped\n');
   return code;
 }
 

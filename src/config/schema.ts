@@ -8,6 +8,7 @@ import {
   MAX_CLOCK_TOLERANCE_SECONDS,
   MIN_ASSERTION_KEY_ROTATION_SECONDS,
   MIN_SECRET_LENGTH,
+  SERVER_SHUTDOWN_TIMEOUT_MS,
 } from '../limits.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
 import { appSchema } from './app-schema.ts';
@@ -164,6 +165,7 @@ export const gatewayConfigSchema = z
         tls: tlsFiles.optional(),
         headersTimeout: durationSeconds('20s').optional(),
         keepAliveTimeout: durationSeconds('65s').optional(),
+        shutdownTimeout: durationSeconds('30s').default(SERVER_SHUTDOWN_TIMEOUT_MS / 1000),
       })
       .prefault({}),
   })

@@ -41,6 +41,7 @@ import { attachServer } from './attach-server.ts';
 import { defaultForwarder, type ForwarderFactoryContext } from './forwarder-factory.ts';
 import { createGatewayAudit } from './gateway-audit.ts';
 import { createRequestPath } from './request-path.ts';
+import { followTraffic } from './shutdown.ts';
 import { createTestingHooks, TESTING_HOOKS, type TestingHooks } from './testing-hooks.ts';
 
 export type { ForwarderFactoryContext } from './forwarder-factory.ts';
@@ -92,10 +93,19 @@ export interface Gateway {
   readonly metrics: Registry;
   /** Resolves once the identity provider's metadata is discovered; rejects with ERR_IDP_UNAVAILABLE. */
   ready(): Promise<void>;
-  /** Sets timeouts, the WebSocket upgrade listener and a clientError handler on the server that carries the handler. Returns the function that removes the listeners again. */
+  /**
+   * Sets timeouts, the WebSocket upgrade listener and a clientError handler on the server that carries the handler,
+   * and follows its requests and WebSockets for `shutdown(server, gateway)`. Returns the function that removes the listeners again.
+   */
   attach(server: HttpServer | HttpsServer): () => void;
   /** Reopens the audit file (after log rotation; `gatehouse serve` does it on SIGHUP). */
   reopenAuditFile(): Promise<void>;
+  /**
+   * Releases what the gateway holds: closes its WebSockets, drains the connectors' tunnels (GOAWAY) and closes
+   * the connector listener, delivers the audit events still queued (a bounded wait), closes the store. It does
+   * not touch your server (the gateway does not own it) and cuts WebSockets without a close frame: to stop
+   * your server gracefully, call `shutdown(server, gateway)` instead, which drains the server and then calls this.
+   */
   close(): Promise<void>;
 }
 
@@ -254,7 +264,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await opened.ready();
       await Promise.all([oidc.configuration(), connectors?.init(), assertions.ready()]);
     },
-    attach: (server) => attachServer(server, { config, audit, upgrade }),
+    attach: (server) => {
+      const detach = attachServer(server, { config, audit, upgrade });
+      const unfollow = followTraffic(server);
+      return () => {
+        detach();
+        unfollow();
+      };
+    },
     async reopenAuditFile() {
       await configured?.file?.reopen();
     },

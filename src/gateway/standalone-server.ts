@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { createGateway, type Gateway, type GatewayOptions } from './create-gateway.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../limits.ts';
+import { shutdown, type ShutdownOptions } from './shutdown.ts';
 
 /** A gateway on an HTTP(S) server of its own, as `gatehouse serve` runs it. */
 export interface GatewayServer {
@@ -13,8 +14,11 @@ export interface GatewayServer {
   readonly server: HttpServer | HttpsServer;
   /** Listens on config.server.host/port unless given; resolves with the bound address. Opens the connector listener too. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
-  /** Stops accepting, closes every connection, releases the gateway. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown (see `shutdown()`): stops accepting, lets requests and WebSockets in flight finish until
+   * `server.shutdownTimeout` (or `options.timeoutMs`), cuts what is left, then releases the gateway.
+   */
+  close(options?: ShutdownOptions): Promise<void>;
 }
 
 /** A stand-alone cloud side: an Express app that is only the gateway, on its own server. */
@@ -43,12 +47,8 @@ export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, o
         });
       });
     },
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await gateway.close();
+    async close(options) {
+      await shutdown(server, gateway, options);
     },
   };
 }

@@ -35,6 +35,7 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
       'loadGatewayConfigFile',
       'memorySink',
       'parseGatewayConfig',
+      'shutdown',
       'webhookSink',
     ],
     types: [
@@ -60,6 +61,8 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
       'RiskProvider',
       'SessionSideData',
       'SessionStore',
+      'ShutdownOptions',
+      'ShutdownReport',
       'WebhookSink',
       'WebhookSinkOptions',
     ],
