@@ -74,11 +74,16 @@ function usageError(message: string): number {
 function stopOnSignals(): { signal: AbortSignal; remove: () => void } {
   const controller = new AbortController();
   const onSignal = (name: NodeJS.Signals): void => {
+    // The first signal lets streams in flight finish; a second one is an operator who will not wait.
+    if (controller.signal.aborted) {
+      say(`${name} again, exiting now without waiting for streams in flight`);
+      process.exit(1);
+    }
     say(`${name}, stopping`);
     controller.abort();
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   return {
     signal: controller.signal,
     remove: () => {

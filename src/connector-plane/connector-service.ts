@@ -185,6 +185,8 @@ export class ConnectorService {
     // First: connectors stop dialling this instance as soon as the others notice.
     await this.#instances?.close();
     this.#heartbeat?.stop();
+    // Before the GOAWAY: the connectors dial again at once, and must not land on this instance's listener.
+    this.#listener?.stopAccepting();
     await this.tunnels.drain(TUNNEL_DRAIN_ON_CLOSE_MS);
     this.events.closeAll();
     await this.#listener?.close();

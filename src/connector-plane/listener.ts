@@ -98,6 +98,11 @@ export class ConnectorListener {
     return tls.address() as AddressInfo;
   }
 
+  /** Stops taking new connections (a connector dialling again goes to another instance); those open stay until close(). */
+  stopAccepting(): void {
+    if (this.#tls?.listening) this.#tls.close();
+  }
+
   /** Stops listening and cuts every connection it accepted. */
   async close(): Promise<void> {
     const tls = this.#tls;

@@ -73,6 +73,8 @@ export type ConnectorEventMap = {
   linkDown: [{ readonly link: string; readonly failure: Failure; readonly delayMs: number; readonly attempt: number }];
   /** A link is cut on purpose to reconnect with the renewed certificate. */
   linkRestarting: [{ readonly link: string }];
+  /** The service is going away on this link (GOAWAY without an error): its streams finish, a new link is dialled after `delayMs`. */
+  linkGoingAway: [{ readonly link: string; readonly delayMs: number }];
   /** Emitted once, last, after every link is closed. */
   stopped: [{ readonly reason: StopReason }];
 };

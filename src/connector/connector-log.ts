@@ -95,6 +95,10 @@ export function writeConnectorLog(events: ConnectorEvents, log: Logger, progress
     linkRestarting: ({ link }) => {
       log.child({ link }).info('reconnecting with the new certificate');
     },
+    linkGoingAway: ({ link, delayMs }) => {
+      log.child({ link }).info({ delayMs }, 'the service is going away: streams in flight finish, dialling again');
+      progress(`${link} link: the service is going away; dialling again in ${seconds(delayMs)}`);
+    },
     linkDown: ({ link, failure, delayMs, attempt }) => {
       const linkLog = log.child({ link });
       if (failure.unexpected !== undefined) linkLog.error({ err: failure.unexpected }, 'unexpected failure');

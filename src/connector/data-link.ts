@@ -1,7 +1,7 @@
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
 import type { TargetAllowList } from './allow-list.ts';
 import { ConnectorError, isConnectorError } from '../errors/connector-error.ts';
-import type { ConnectorLink, LinkContext } from './link.ts';
+import { GOING_AWAY, type ConnectorLink, type LinkContext } from './link.ts';
 import { serviceRefusedConnector } from '../errors/connector-refusal.ts';
 import { dialTunnel, type TunnelTransport } from './link-dialer.ts';
 import { TunnelServer, type ResolvedApp } from './stream-server.ts';
@@ -27,7 +27,7 @@ export interface TunnelLinkOptions {
 export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
   return {
     name: options.instance ? `tunnel-${options.index}@${options.instance.id}` : `tunnel-${options.index}`,
-    async run(context: LinkContext): Promise<void> {
+    async run(context: LinkContext): Promise<void | typeof GOING_AWAY> {
       const identity = context.client.identity;
       if (!identity) throw new ConnectorError('ERR_NOT_REGISTERED', 'This connector has no certificate yet.', { retryable: false, reason: 'no_identity' });
       const socket = await dialTunnel({
@@ -46,11 +46,20 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
       });
       context.established();
       context.log.info({ transport: options.transport }, 'tunnel open');
-      const onStop = (): void => void server.drain(options.drainTimeoutMs ?? TUNNEL_DRAIN_TIMEOUT_MS);
+      const drainTimeoutMs = options.drainTimeoutMs ?? TUNNEL_DRAIN_TIMEOUT_MS;
+      const onStop = (): void => void server.drain(drainTimeoutMs);
       context.signal.addEventListener('abort', onStop, { once: true });
+      const goingAway = new Promise<typeof GOING_AWAY>((resolve) => server.once('goingAway', () => resolve(GOING_AWAY)));
       try {
-        const info = await server.closed;
+        const info = await Promise.race([server.closed, goingAway]);
+        if (info === GOING_AWAY) {
+          // The old tunnel finishes its streams (bounded by our own drain deadline) while the supervisor dials a new one.
+          void server.drain(drainTimeoutMs);
+          return GOING_AWAY;
+        }
         if (info.reason === 'drained') return;
+        // Closed cleanly by the service (its GOAWAY and the close can arrive together): it went away, nothing failed.
+        if (info.reason === 'closed_by_service' && !info.error) return GOING_AWAY;
         if (info.reason === 'refused' && info.refusal) {
           throw serviceRefusedConnector(info.refusal, { serviceUrl: options.instance ? new URL(options.instance.url).origin : context.client.origin });
         }

@@ -16,7 +16,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { ConnectorConfigStore } from './config.ts';
 import { describeFailure, type ConnectorEvents, type Failure } from './connector-events.ts';
 import { isConnectorError, type ConnectorError } from '../errors/connector-error.ts';
-import type { ConnectorLink } from './link.ts';
+import { GOING_AWAY, type ConnectorLink } from './link.ts';
 import type { ServiceClient } from './service-client.ts';
 
 /** Reconnect backoff of `runConnector()`: full jitter between 0 and min(cap, base × 2^attempt). */
@@ -77,6 +77,7 @@ export class LinkSupervisor {
     const { events, policy } = this.#options;
     const backoff = createBackoff({ baseMs: policy.baseMs, capMs: policy.capMs, random: this.#options.random ?? Math.random });
     const log = this.#options.log.child({ link: link.name });
+    let wentAway = false;
     while (!signal.aborted) {
       const run = new AbortController();
       const onStop = (): void => run.abort();
@@ -84,15 +85,16 @@ export class LinkSupervisor {
       this.#runs.add(run);
       let establishedAt: number | undefined;
       let failure: unknown;
+      let ended: void | typeof GOING_AWAY = undefined;
       try {
-        await link.run({
+        ended = await link.run({
           signal: run.signal,
           client: this.#options.client,
           config: this.#options.config,
           log,
           established: () => {
             establishedAt = this.#clock();
-            events.emit('linkUp', { link: link.name, reconnected: backoff.attempt > 0 });
+            events.emit('linkUp', { link: link.name, reconnected: backoff.attempt > 0 || wentAway });
           },
         });
       } catch (error) {
@@ -104,6 +106,16 @@ export class LinkSupervisor {
       if (signal.aborted) return;
       if (run.signal.reason === RESTART) {
         events.emit('linkRestarting', { link: link.name });
+        continue;
+      }
+      if (ended === GOING_AWAY) {
+        // Nothing failed: dial again soon (jittered, so that connectors do not all arrive at once), with the backoff reset.
+        backoff.reset();
+        const delayMs = backoff.next();
+        backoff.reset();
+        wentAway = true;
+        events.emit('linkGoingAway', { link: link.name, delayMs });
+        await sleep(delayMs, undefined, { signal }).catch(() => undefined);
         continue;
       }
       if (isConnectorError(failure) && !failure.retryable) {

@@ -21,12 +21,20 @@ export interface LinkContext {
   established(): void;
 }
 
+/**
+ * A link that resolves with this was told by the service that it is going
+ * away (GOAWAY without an error): its streams finish on the old connection
+ * while the supervisor dials a new one at once, with no failure counted.
+ */
+export const GOING_AWAY = 'going_away';
+
 export interface ConnectorLink {
   readonly name: string;
   /**
    * Runs until the connection ends. Resolving or rejecting with a retryable
    * ConnectorError means "reconnect after a backoff"; rejecting with any
-   * other ConnectorError stops the connector with that error.
+   * other ConnectorError stops the connector with that error; resolving
+   * with GOING_AWAY means "dial again now, nothing failed".
    */
-  run(context: LinkContext): Promise<void>;
+  run(context: LinkContext): Promise<void | typeof GOING_AWAY>;
 }

@@ -66,6 +66,8 @@ export interface TunnelCloseInfo {
 
 interface TunnelServerEvents {
   close: [info: TunnelCloseInfo];
+  /** The service sent GOAWAY without an error (it is shutting down or moving the tunnel): no new streams come, those in flight finish. */
+  goingAway: [];
 }
 
 const { NGHTTP2_NO_ERROR } = constants;
@@ -150,9 +152,10 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
         this.#log?.error({ code: refusal.code, reason: refusal.reason }, 'the service refused this connector');
       } else {
         this.#reason ??= 'closed_by_service';
-        this.#log?.info({ code }, 'the service sent GOAWAY');
+        this.#log?.info({ code, active: this.#active.size }, 'the service sent GOAWAY: draining the tunnel');
       }
       this.#draining = true;
+      if (!refusal && code === NGHTTP2_NO_ERROR) this.emit('goingAway');
     });
     session.on('error', (error: Error) => {
       this.#error ??= error;
