@@ -13,10 +13,12 @@ export interface OutboxKeys {
   readonly adopted: string;
 }
 
+/** One hash tag, `{<namespace>:audit-outbox}`, for every instance's outbox: on a Redis Cluster an adoption moves events between them in one script. */
 export function outboxKeys(namespace: string, instanceId: string): OutboxKeys {
-  const base = `${namespace}:audit-outbox:${instanceId}`;
+  const tag = `{${namespace}:audit-outbox}`;
+  const base = `${tag}:${instanceId}`;
   return {
-    owners: `${namespace}:audit-outbox-instances`,
+    owners: `${tag}-instances`,
     lease: `${base}:lease`,
     batch: `${base}:batch`,
     waiting: `${base}:waiting`,

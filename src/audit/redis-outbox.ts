@@ -1,6 +1,6 @@
 /**
  * The webhook sink's outbox on Redis, for several gateway instances: each
- * instance keeps an outbox of its own (`<ns>:audit-outbox:<instance>:…`),
+ * instance keeps an outbox of its own (`{<ns>:audit-outbox}:<instance>:…`),
  * drains only that one, and holds a lease on it. When an instance dies its
  * lease lapses, and another instance (or the same one restarted under the same
  * id) adopts what was left, so a crash loses nothing.

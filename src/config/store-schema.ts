@@ -7,12 +7,13 @@
  */
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { isClusterUrl, parseClusterUrl } from '../store/redis-cluster-url.ts';
 import { isSentinelUrl, parseSentinelUrl } from '../store/redis-sentinel-url.ts';
 import { STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
 
 /** The schemes this version reads, in the order the error message lists them. */
 const SUPPORTED =
-  '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS), "redis+sentinel://host:port,host:port/<master>" or "memory:"';
+  '"sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS), "redis+sentinel://host:port,host:port/<master>", "redis+cluster://host:port,host:port" or "memory:"';
 
 export type StoreLocation = { readonly kind: 'memory' } | { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'redis'; readonly url: string };
 
@@ -30,6 +31,10 @@ export function parseStoreUrl(url: string): StoreLocation | string {
   if (isSentinelUrl(url)) {
     const sentinel = parseSentinelUrl(url);
     return typeof sentinel === 'string' ? sentinel : { kind: 'redis', url };
+  }
+  if (isClusterUrl(url)) {
+    const cluster = parseClusterUrl(url);
+    return typeof cluster === 'string' ? cluster : { kind: 'redis', url };
   }
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
   return `${scheme === undefined ? `"${url}" is not a store URL` : `the "${scheme}:" store is not supported by this version`}: use ${SUPPORTED}`;

@@ -19,13 +19,18 @@ export interface SessionKeys {
   readonly side: string;
 }
 
+/**
+ * Every session key carries one hash tag, `{<prefix>session}`: on a Redis
+ * Cluster they share a slot, so a script may touch several of them.
+ */
 export function sessionKeys(prefix: string): SessionKeys {
+  const tag = `{${prefix}session}`;
   return {
-    revokedIndex: `${prefix}session:revoked`,
-    revoked: `${prefix}session:revoked:`,
-    floor: `${prefix}session:revoked-floor`,
-    state: `${prefix}session:state:`,
-    side: `${prefix}session:side:`,
+    revokedIndex: `${tag}:revoked`,
+    revoked: `${tag}:revoked:`,
+    floor: `${tag}:revoked-floor`,
+    state: `${tag}:state:`,
+    side: `${tag}:side:`,
   };
 }
 

@@ -210,8 +210,8 @@ export class RedisSessionStore implements SessionStore {
     if (this.#pendingFloor !== undefined) {
       const floor = this.#pendingFloor;
       await this.#redis.client.eval(RAISE_FLOOR, 1, this.#keys.floor, String(floor));
-      if (this.#pendingFloor === floor) this.#pendingFloor = undefined;
       await this.#broadcast.publish(SESSION_REVOKED_CHANNEL, JSON.stringify({ sid: '', iat: 0, until: 0, floor }));
+      if (this.#pendingFloor === floor) this.#pendingFloor = undefined;
     }
     const nowSeconds = Math.floor(this.#nowMs() / 1000);
     for (const [sessionId, entry] of [...this.#pending]) {
@@ -233,13 +233,15 @@ export class RedisSessionStore implements SessionStore {
         String(this.#maxRevoked),
         this.#keys.revoked,
       )) as string | null;
-      if (this.#pending.get(sessionId) === entry) this.#pending.delete(sessionId);
       const floor = raised === null ? undefined : Number(raised);
       if (floor !== undefined) this.#raiseFloor(floor, true);
       await this.#broadcast.publish(
         SESSION_REVOKED_CHANNEL,
         JSON.stringify({ sid: sessionId, iat: entry.issuedAt, until: entry.until, ...(floor !== undefined ? { floor } : {}) }),
       );
+      // Pending until announced as well as written: on a Cluster the PUBLISH can fail on a node that died while the write succeeded
+      // on another, and the other instances, whose subscriptions never dropped, would not resync. Writing it again changes nothing.
+      if (this.#pending.get(sessionId) === entry) this.#pending.delete(sessionId);
     }
   }
 

@@ -2,16 +2,19 @@
  * Broadcast over Redis pub/sub. One subscriber connection per process;
  * channels are prefixed so several deployments can share one Redis. When the
  * subscriber connection drops and comes back, ioredis subscribes again, and
- * every onResync handler runs: messages published meanwhile are gone.
+ * every onResync handler runs: messages published meanwhile are gone. On a
+ * Cluster, a subscriber whose node stays down ends; a new one, to another
+ * node, takes its channels, and its first 'ready' is a resync too.
  */
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Broadcast } from './broadcast.ts';
 import type { RedisConnection } from './redis-connection.ts';
 
 export class RedisBroadcast implements Broadcast {
   readonly #connection: RedisConnection;
   readonly #prefix: string;
-  readonly #subscriber: Redis;
+  #subscriber: Redis;
+  #closed = false;
   readonly #handlers = new Map<string, Set<(message: string) => void>>();
   readonly #resync = new Set<() => void>();
   #wasReady = false;
@@ -20,20 +23,30 @@ export class RedisBroadcast implements Broadcast {
   constructor(connection: RedisConnection, prefix = 'gatehouse:') {
     this.#connection = connection;
     this.#prefix = prefix;
-    this.#subscriber = connection.subscriber();
-    this.#subscriber.on('message', (channel: string, message: string) => {
-      if (!channel.startsWith(prefix)) return;
-      for (const handler of [...(this.#handlers.get(channel.slice(prefix.length)) ?? [])]) handler(message);
+    this.#subscriber = this.#attach(connection.subscriber());
+  }
+
+  #attach(subscriber: Redis): Redis {
+    subscriber.on('message', (channel: string, message: string) => {
+      if (subscriber !== this.#subscriber || !channel.startsWith(this.#prefix)) return;
+      for (const handler of [...(this.#handlers.get(channel.slice(this.#prefix.length)) ?? [])]) handler(message);
     });
-    this.#subscriber.on('close', () => {
+    subscriber.on('close', () => {
       if (this.#wasReady) this.#lost = true;
     });
-    this.#subscriber.on('ready', () => {
+    subscriber.on('ready', () => {
       this.#wasReady = true;
       if (!this.#lost) return;
       this.#lost = false;
       for (const handler of [...this.#resync]) handler();
     });
+    subscriber.once('end', () => {
+      if (this.#closed || subscriber !== this.#subscriber) return;
+      this.#subscriber = this.#attach(this.#connection.subscriber());
+      const channels = [...this.#handlers.keys()].map((channel) => this.#prefix + channel);
+      if (channels.length > 0) this.#subscriber.subscribe(...channels).catch(() => undefined);
+    });
+    return subscriber;
   }
 
   get live(): boolean {
@@ -48,7 +61,14 @@ export class RedisBroadcast implements Broadcast {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.#connection.client.publish(this.#prefix + channel, message);
+    const client = this.#connection.client;
+    try {
+      await client.publish(this.#prefix + channel, message);
+    } catch (error) {
+      // On a Cluster a PUBLISH goes to any node, and the cluster bus relays it: one that just died fails it, the next try goes to another.
+      if (!(client instanceof Cluster)) throw error;
+      await client.publish(this.#prefix + channel, message);
+    }
   }
 
   subscribe(channel: string, handler: (message: string) => void): () => void {
@@ -76,6 +96,7 @@ export class RedisBroadcast implements Broadcast {
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     this.#handlers.clear();
     this.#resync.clear();
     this.#subscriber.disconnect();

@@ -9,72 +9,21 @@
  * on a queue that may never drain. ioredis reconnects on its own, with a
  * capped backoff.
  */
-import { Redis, type RedisOptions } from 'ioredis';
-import { REDIS_COMMAND_TIMEOUT_MS, REDIS_CONNECT_TIMEOUT_MS, REDIS_RECONNECT_CAP_MS } from '../limits.ts';
-import { isSentinelUrl, parseSentinelUrl, redactSentinelUrl } from './redis-sentinel-url.ts';
+import { Cluster, type Redis } from 'ioredis';
+import { REDIS_CONNECT_TIMEOUT_MS } from '../limits.ts';
+import { clusterOptions, createRedisClient, createSubscriber, redactRedisUrl, type RedisClient, type RedisConnectionOptions } from './redis-client-options.ts';
+import type { HostPort } from './redis-host-list.ts';
 import { StoreError } from './store-error.ts';
 
-export interface RedisConnectionOptions {
-  /** Default REDIS_COMMAND_TIMEOUT_MS. */
-  readonly commandTimeoutMs?: number;
-  /** Default REDIS_CONNECT_TIMEOUT_MS. */
-  readonly connectTimeoutMs?: number;
-}
-
-/** The ioredis options a `redis://`, `rediss://` or Sentinel URL and our defaults make. */
-export function redisOptions(url: string, options: RedisConnectionOptions = {}): RedisOptions {
-  const common = {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
-    connectTimeout: options.connectTimeoutMs ?? REDIS_CONNECT_TIMEOUT_MS,
-    retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), REDIS_RECONNECT_CAP_MS),
-  } satisfies RedisOptions;
-  if (isSentinelUrl(url)) {
-    const sentinel = parseSentinelUrl(url);
-    if (typeof sentinel === 'string') throw new StoreError('ERR_STORE_UNUSABLE', `Not a Sentinel URL: ${sentinel}.`);
-    return {
-      sentinels: sentinel.sentinels.map(({ host, port }) => ({ host, port })),
-      name: sentinel.name,
-      ...(sentinel.username !== undefined ? { username: sentinel.username } : {}),
-      ...(sentinel.password !== undefined ? { password: sentinel.password } : {}),
-      ...(sentinel.db !== undefined ? { db: sentinel.db } : {}),
-      ...(sentinel.tls ? { tls: {}, enableTLSForSentinelMode: true } : {}),
-      sentinelRetryStrategy: common.retryStrategy,
-      ...common,
-    };
-  }
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new StoreError('ERR_STORE_UNUSABLE', `Not a Redis URL: ${parsed.protocol} (use redis://host:port or rediss://host:port).`);
-  }
-  const db = parsed.pathname.replace(/^\//, '');
-  return {
-    host: parsed.hostname.replace(/^\[|\]$/g, ''),
-    port: parsed.port === '' ? 6379 : Number(parsed.port),
-    ...(parsed.username !== '' ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password !== '' ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(db !== '' ? { db: Number(db) } : {}),
-    ...(parsed.protocol === 'rediss:' ? { tls: { servername: parsed.hostname } } : {}),
-    ...common,
-  };
-}
-
-/** The URL without its password, for logs and error messages. */
-export function redactRedisUrl(url: string): string {
-  if (isSentinelUrl(url)) return redactSentinelUrl(url);
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString();
-}
+export { redactRedisUrl, redisOptions, type RedisClient, type RedisConnectionOptions } from './redis-client-options.ts';
 
 /** A shared command connection and the means to make subscriber connections, to one Redis. */
 export class RedisConnection {
   readonly url: string;
-  readonly client: Redis;
-  readonly #options: RedisOptions;
+  readonly client: RedisClient;
+  readonly #options: RedisConnectionOptions;
   readonly #connectTimeoutMs: number;
+  #subscriberTurn = 0;
   readonly #subscribers = new Set<Redis>();
   #ready: Promise<void> | undefined;
   #lastError: Error | undefined;
@@ -87,11 +36,12 @@ export class RedisConnection {
    */
   constructor(url: string, options: RedisConnectionOptions = {}) {
     this.url = url;
-    this.#options = redisOptions(url, options);
+    this.#options = options;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? REDIS_CONNECT_TIMEOUT_MS;
-    this.client = new Redis(this.#options);
+    this.client = createRedisClient(url, options);
     // ioredis reports every failed reconnection as an 'error' event; without a listener Node would treat it as fatal.
     this.client.on('error', (error: Error) => (this.#lastError = error));
+    if (this.client instanceof Cluster) this.client.on('node error', (error: Error) => (this.#lastError = error));
     this.client.once('ready', () => (this.#everUp = true));
     // A first attempt that fails is retried by the retry strategy; ready() reports it.
     this.client.connect().catch(() => undefined);
@@ -154,13 +104,27 @@ export class RedisConnection {
     return this.client.status === 'ready';
   }
 
-  /** A new connection for SUBSCRIBE; closed with this one. It connects on first subscribe and resubscribes by itself after a drop. */
+  /**
+   * A new connection for SUBSCRIBE; closed with this one. It connects at once
+   * and resubscribes by itself after a drop. On a Cluster it goes to one node,
+   * a different one at each call, and ends ('end') when that node stays
+   * unreachable: call again for another.
+   */
   subscriber(): Redis {
     if (this.#closed) throw new StoreError('ERR_STORE_CLOSED', 'The Redis connection is closed.');
-    const subscriber = new Redis({ ...this.#options, lazyConnect: false, enableOfflineQueue: true, autoResubscribe: true, commandTimeout: undefined });
+    const subscriber = createSubscriber(this.url, this.#options, this.#clusterNode());
     subscriber.on('error', () => undefined);
     this.#subscribers.add(subscriber);
+    subscriber.once('end', () => this.#subscribers.delete(subscriber));
     return subscriber;
+  }
+
+  /** The next Cluster node for a subscriber, from the nodes the cluster reports, else the URL's seeds. */
+  #clusterNode(): HostPort | undefined {
+    if (!(this.client instanceof Cluster)) return undefined;
+    const known = this.client.nodes('all').flatMap(({ options: { host, port } }) => (host !== undefined && port !== undefined ? [{ host, port }] : []));
+    const nodes = known.length > 0 ? known : clusterOptions(this.url).nodes;
+    return nodes[this.#subscriberTurn++ % nodes.length];
   }
 
   async close(): Promise<void> {

@@ -6,9 +6,10 @@
  * reached without (as in most deployments, which keep them on a private network).
  * WHATWG URLs cannot hold a list of hosts, hence this parser.
  */
+import { parseHostList, type HostPort } from './redis-host-list.ts';
 
 export interface SentinelLocation {
-  readonly sentinels: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  readonly sentinels: readonly HostPort[];
   /** The master's name in the sentinels' configuration. */
   readonly name: string;
   readonly username?: string;
@@ -29,14 +30,8 @@ export function parseSentinelUrl(url: string): SentinelLocation | string {
   const form = 'redis+sentinel://[user:password@]host:port[,host:port…]/<master name>[/<db>]';
   if (!match) return `a Sentinel URL is written ${form}`;
   const [, scheme, user, password, hosts, name, db] = match;
-  const sentinels: Array<{ host: string; port: number }> = [];
-  for (const item of hosts!.split(',')) {
-    const hostPort = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(item);
-    if (!hostPort) return `"${item}" is not a sentinel address (host:port): ${form}`;
-    const port = hostPort[2] === undefined ? 26379 : Number(hostPort[2]);
-    if (port < 1 || port > 65535) return `"${item}": the port must be 1-65535`;
-    sentinels.push({ host: hostPort[1]!.replace(/^\[|\]$/g, ''), port });
-  }
+  const sentinels = parseHostList(hosts!, 26379, form);
+  if (typeof sentinels === 'string') return sentinels;
   return {
     sentinels,
     name: decodeURIComponent(name!),

@@ -1,7 +1,7 @@
 /**
  * The Store on Redis, for several gateway instances sharing one connector
- * plane. Each key is a Redis string under `<namespace>:kv:`; a sorted set
- * (`<namespace>:kv-keys`, every score 0) indexes them, so `list(prefix)` is
+ * plane. Each key is a Redis string under `{<namespace>:kv}:`; a sorted set
+ * (`{<namespace>:kv}-keys`, every score 0) indexes them, so `list(prefix)` is
  * one ZRANGEBYLEX range and never walks the keyspace (no KEYS, no SCAN, no
  * glob to escape). Every write changes the value and the index in one Lua
  * script: Redis runs a script alone, so compare-and-set is atomic across
@@ -66,8 +66,9 @@ export class RedisStore implements Store {
     const namespace = options.namespace ?? 'gatehouse';
     this.#connection = connection;
     this.#ownsConnection = options.ownsConnection ?? false;
-    this.#valuePrefix = `${namespace}:kv:`;
-    this.#indexKey = `${namespace}:kv-keys`;
+    // One hash tag: on a Redis Cluster a value and the index share a slot, so one script writes both.
+    this.#valuePrefix = `{${namespace}:kv}:`;
+    this.#indexKey = `{${namespace}:kv}-keys`;
   }
 
   async get(key: string): Promise<string | undefined> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_DEV_USERS } from '../../dev/lib/identity-provider/index.ts';
 import { STATE_DATABASE_FILE } from '../../src/store/sqlite-database.ts';
-import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../support/redis-server.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 /** Where the state is kept for one run of the restart probe, and how to check it was kept there. */
@@ -139,4 +139,15 @@ restartProbe(onRedis, (stack, redis) => {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   });
+});
+
+// On a Redis Cluster every multi-key script stays within one slot (hash-tagged keys): the same probe, the whole gateway on three masters.
+let cluster: RedisCluster | undefined;
+restartProbe({
+  name: 'a Redis Cluster',
+  async open() {
+    cluster = await startRedisCluster({ masters: 3 });
+    return cluster.url;
+  },
+  close: async () => cluster?.close(),
 });

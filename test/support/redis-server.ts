@@ -137,3 +137,100 @@ export async function startRedisSentinel(master: RedisServer, name = 'gatehouse'
     },
   };
 }
+
+export interface RedisCluster {
+  /** redis+cluster://127.0.0.1:<port>,… (every node as a seed) */
+  readonly url: string;
+  /** Every node, masters first. */
+  readonly nodes: readonly RedisServer[];
+  /** The node that serves `port`'s connections, by port. */
+  node(port: number): RedisServer;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Redis Cluster on loopback: `masters` nodes sharing the 16,384 slots
+ * (made with `redis-cli --cluster create`), each with `replicasPerMaster`
+ * replicas that take over 1 s after their master stops answering.
+ */
+export async function startRedisCluster(options: { masters?: number; replicasPerMaster?: number } = {}): Promise<RedisCluster> {
+  const masters = options.masters ?? 3;
+  const replicas = options.replicasPerMaster ?? 0;
+  const nodes: RedisServer[] = [];
+  try {
+    for (let index = 0; index < masters * (1 + replicas); index++) {
+      // The cluster bus gets a free port of its own: the default (port + 10000) may be taken, or past 65535.
+      const busPort = await freePort();
+      const args = [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        `nodes-${index}.conf`,
+        '--cluster-node-timeout',
+        '1000',
+        '--cluster-port',
+        String(busPort),
+      ];
+      nodes.push(await startRedisServer({ args }));
+    }
+    const create = spawn(
+      'redis-cli',
+      ['--cluster', 'create', ...nodes.map((node) => `127.0.0.1:${node.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    create.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    create.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      create.once('error', reject);
+      create.once('exit', resolve);
+    });
+    if (code !== 0) throw new Error(`redis-cli --cluster create exited with ${code}: ${output.trim()}`);
+    await Promise.all(nodes.map((node) => waitForClusterOk(node.port)));
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.close()));
+    throw error;
+  }
+  return {
+    url: `redis+cluster://${nodes.map((node) => `127.0.0.1:${node.port}`).join(',')}`,
+    nodes,
+    node(port) {
+      const found = nodes.find((node) => node.port === port);
+      if (!found) throw new Error(`no cluster node on port ${port}`);
+      return found;
+    },
+    async close() {
+      await Promise.all(nodes.map((node) => node.close()));
+    },
+  };
+}
+
+/** Resolves when the node says the cluster is up (every slot served) and it knows every node. */
+export async function waitForClusterOk(port: number, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if ((await command(port, 'CLUSTER INFO')).includes('cluster_state:ok')) return;
+    if (Date.now() > deadline) throw new Error(`the Redis Cluster node on port ${port} did not report cluster_state:ok within ${ms} ms`);
+    await delay(100);
+  }
+}
+
+/** One inline command's raw reply ('' when the node does not answer). */
+function command(port: number, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    let reply = '';
+    socket.setTimeout(1_000, () => socket.destroy());
+    socket.on('connect', () => socket.write(`${line}\r\n`));
+    socket.on('data', (chunk) => {
+      reply += chunk.toString();
+      const header = /^\$(\d+)\r\n/.exec(reply);
+      if ((header && reply.length >= header[0].length + Number(header[1]) + 2) || (!header && reply.includes('\r\n') && !reply.startsWith('$'))) {
+        socket.destroy();
+        resolve(reply);
+      }
+    });
+    socket.on('error', () => resolve(''));
+    socket.on('close', () => resolve(reply));
+  });
+}

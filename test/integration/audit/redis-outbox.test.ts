@@ -54,7 +54,7 @@ describe('audit webhook outbox on Redis (real redis-server)', () => {
     outbox.close();
   };
   const waitingIn = (connection: RedisConnection, instanceId: string, list = 'waiting'): Promise<string[]> =>
-    connection.client.lrange(`${namespace}:audit-outbox:${instanceId}:${list}`, 0, -1);
+    connection.client.lrange(`{${namespace}:audit-outbox}:${instanceId}:${list}`, 0, -1);
 
   before(async () => {
     redis = await startRedisServer();
@@ -168,7 +168,7 @@ describe('audit webhook outbox on Redis (real redis-server)', () => {
       box.push(event(2));
       await until(() => errors.length > 0);
       await own.start(); // empty: no persistence
-      const key = `${namespace}:audit-outbox:cut-off:waiting`;
+      const key = `{${namespace}:audit-outbox}:cut-off:waiting`;
       await until(async () => connection.up && (await connection.client.llen(key).catch(() => 0)) === 3);
       assert.deepEqual(indexes((await connection.client.lrange(key, 0, -1)).map((text) => JSON.parse(text) as AuditEvent)), [0, 1, 2]);
     } finally {

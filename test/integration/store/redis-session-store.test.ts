@@ -84,8 +84,8 @@ describe('RedisSessionStore (real redis-server)', function () {
 
     const admin = new Redis(server.url);
     try {
-      assert.equal(await admin.get('gatehouse:session:revoked:sid-1'), String(now - 10));
-      const ttl = await admin.ttl('gatehouse:session:revoked:sid-1');
+      assert.equal(await admin.get('{gatehouse:session}:revoked:sid-1'), String(now - 10));
+      const ttl = await admin.ttl('{gatehouse:session}:revoked:sid-1');
       assert.ok(ttl > 3500 && ttl <= 3600, `expires with the session (ttl ${ttl})`);
     } finally {
       admin.disconnect();
@@ -154,8 +154,8 @@ describe('RedisSessionStore (real redis-server)', function () {
       // Written as another instance would, but the message is lost.
       await admin
         .multi()
-        .set('gatehouse:session:revoked:lost', String(now), 'EXAT', now + 600)
-        .zadd('gatehouse:session:revoked', now + 600, `${now}:lost`)
+        .set('{gatehouse:session}:revoked:lost', String(now), 'EXAT', now + 600)
+        .zadd('{gatehouse:session}:revoked', now + 600, `${now}:lost`)
         .exec();
     } finally {
       admin.disconnect();

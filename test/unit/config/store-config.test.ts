@@ -65,7 +65,7 @@ describe('config: store.url', () => {
     assert.deepEqual(
       issuesOf(() => parseGatewayConfig(valid({ store: { url: 'postgres://db.internal:5432/gatehouse' } }))),
       [
-        'store.url: the "postgres:" store is not supported by this version: use "sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS), "redis+sentinel://host:port,host:port/<master>" or "memory:"',
+        'store.url: the "postgres:" store is not supported by this version: use "sqlite:<path>" (e.g. sqlite:/var/lib/gatehouse/gatehouse.db), "redis://host:port" (or "rediss://" for TLS), "redis+sentinel://host:port,host:port/<master>", "redis+cluster://host:port,host:port" or "memory:"',
       ],
     );
     assert.match(issuesOf(() => parseGatewayConfig(valid({ store: { url: 'sqlite:' } })))[0] ?? '', /store\.url: "sqlite:" needs a file path/);
