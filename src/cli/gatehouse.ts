@@ -9,6 +9,7 @@ import { createLogger } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
 import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
 import { CaError } from '../pki/errors.ts';
+import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
 import { StoreError } from '../store/store-error.ts';
 
 const USAGE = `Usage:
@@ -149,13 +150,14 @@ async function main(argv: string[]): Promise<number> {
   for (const app of config.apps) {
     process.stderr.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
   }
-  // A store that cannot be reached stops the gateway (nothing could be checked safely); an identity provider not yet reachable does not.
-  let storeFailed: ((error: StoreError) => void) | undefined;
+  // A store that cannot be reached, or holds assertion keys this version cannot read, stops the gateway (nothing could be checked or
+  // signed safely); an identity provider not yet reachable does not.
+  let startFailed: ((error: StoreError | AssertionKeyRingError) => void) | undefined;
   service.gateway.ready().then(
     () => process.stderr.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`),
     (error: unknown) => {
-      if (error instanceof StoreError) {
-        storeFailed?.(error);
+      if (error instanceof StoreError || error instanceof AssertionKeyRingError) {
+        startFailed?.(error);
         return;
       }
       const reason = error instanceof GatehouseError ? error.reason : String(error);
@@ -181,7 +183,7 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
-    storeFailed = (error) => {
+    startFailed = (error) => {
       stopping = true;
       process.stderr.write(`gatehouse: ${error.code}: ${error.message}\n`);
       resolve(1);

@@ -260,9 +260,13 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     connectors,
     metrics,
     async ready() {
-      // The store first: one that cannot be reached is fatal, and must not be hidden behind an identity provider still starting.
+      // The store first, then what is read from it: a store that cannot be reached, or holds keys this version cannot read, is fatal,
+      // and must not be hidden behind an identity provider still starting (whose discovery runs meanwhile, and is reported last).
       await opened.ready();
-      await Promise.all([oidc.configuration(), connectors?.init(), assertions.ready()]);
+      const discovery = oidc.configuration();
+      discovery.catch(() => undefined);
+      await Promise.all([connectors?.init(), assertions.ready()]);
+      await discovery;
     },
     attach: (server) => {
       const detach = attachServer(server, { config, audit, upgrade });

@@ -68,6 +68,21 @@ apps:
     assert.doesNotMatch(fromEnv.stderr, /hunter2/);
   });
 
+  it('stops at start with one line when the store holds identity assertion keys this version cannot read', async () => {
+    const redis = await startRedisServer();
+    const client = new Redis(redis.url);
+    try {
+      await client.set('{gatehouse:kv}:identity-assertion-keys', JSON.stringify({ v: 2 }));
+      const started = await run(['serve', '--config', config('memory:'), '--host', '127.0.0.1', '--port', '0'], { GATEHOUSE_STORE_URL: redis.url });
+      assert.equal(started.code, 1);
+      assert.match(started.stderr, /gatehouse: ERR_ASSERTION_KEY_RING_INVALID: The identity assertion key ring in the store cannot be read: format version 2/);
+      assert.doesNotMatch(started.stderr, /identity provider not reachable|\bat .*\.ts:\d+/);
+    } finally {
+      client.disconnect();
+      await redis.close();
+    }
+  });
+
   it('serves on the Redis GATEHOUSE_STORE_URL names instead of the file’s store', async () => {
     const redis = await startRedisServer();
     const running = startNode(CLI, ['serve', '--config', config('sqlite:from-file.db'), '--host', '127.0.0.1', '--port', '0'], {
