@@ -5,11 +5,12 @@
  * certificate from a throwaway CA, optionally the connector listener, and its
  * apps pointed at the bench backend process.
  *
- *   node bench/gateway-service.ts --backend URL [--connectors] [--ws-group]
+ *   node bench/gateway-service.ts --backend URL [--connectors] [--ws-group] [--store-url URL]
  *
  * Apps: wiki.gatehouse.test (pre-auth, session gate on), open.gatehouse.test
  * (pass-through), and with --ws-group unknown.gatehouse.test (pass-through,
- * connector group "ws", for a connector on the WebSocket transport).
+ * connector group "ws", for a connector on the WebSocket transport). With
+ * --store-url (e.g. redis://127.0.0.1:6379) the gateway keeps its state there.
  *
  * Commands over IPC (bench/lib/child.ts): adminToken, cookie (signs alice
  * in, returns the Cookie header for the pre-auth app), stats (memory and,
@@ -54,12 +55,17 @@ export interface GatewayServiceStats {
 }
 
 const { values } = parseArgs({
-  options: { backend: { type: 'string' }, connectors: { type: 'boolean' }, 'ws-group': { type: 'boolean' } },
+  options: { backend: { type: 'string' }, connectors: { type: 'boolean' }, 'ws-group': { type: 'boolean' }, 'store-url': { type: 'string' } },
 });
 const backend = values.backend;
 if (!backend) throw new Error('--backend URL is required');
 
-const cloud = await startCloud({ backend, connectors: values.connectors === true, wsGroup: values['ws-group'] === true });
+const cloud = await startCloud({
+  backend,
+  connectors: values.connectors === true,
+  wsGroup: values['ws-group'] === true,
+  ...(values['store-url'] !== undefined ? { storeUrl: values['store-url'] } : {}),
+});
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-service-'));
 const caFile = join(dir, 'gateway-ca.pem');
 writeFileSync(caFile, cloud.ca.certPem);

@@ -2,13 +2,14 @@
  * `npm run bench`: Gatehouse against the same Express app proxying direct
  * with http-proxy-middleware (docs/benchmarks.md), side by side in
  * one run, as ratios. Every part runs in its own process: the backend, the
- * direct proxy, two Gatehouse services (forwarding direct; through tunnels),
+ * direct proxy, three Gatehouse services (forwarding direct; through tunnels;
+ * through tunnels with Redis as the store, on a redis-server of its own),
  * real connector processes, and the load generator (wrk when installed,
  * else bench/loadgen.ts).
  *
  *   npm run bench [-- --loadgen wrk|node] [--warm S] [--settle S] [--measure S]
  *                    [--concurrency 1,16,64] [--rounds 1] [--transfer-mib 256] [--transfer-warm 2] [--transfer-runs 3]
- *                    [--tunnels 2] [--no-ws] [--write] [--json FILE]
+ *                    [--tunnels 2] [--no-ws] [--no-redis] [--write] [--json FILE]
  *   npm run bench -- --profile [--write]     CPU profiles of the gateway and the connector instead
  *
  * --write puts the results between the markers in docs/benchmarks.md.
@@ -29,6 +30,8 @@ import { registerConnector, runConnector, type ConnectorOptions, type Registered
 import { profileMarkdown, summarizeProfile } from './lib/cpu-profile.ts';
 import { collectGarbage, inspectorUrl } from './lib/inspector-gc.ts';
 import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
+import { hasRedisServer, startRedis, type BenchRedis } from './lib/redis.ts';
+import { commandsBetween, describeCommands, totalCalls, withoutBackground, type CommandCounts } from './lib/redis-commandstats.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     'transfer-runs': { type: 'string', default: '3' },
     tunnels: { type: 'string', default: '2' },
     'no-ws': { type: 'boolean', default: false },
+    'no-redis': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     write: { type: 'boolean', default: false },
     json: { type: 'string' },
@@ -74,6 +78,11 @@ const ROUNDS = Math.max(1, num('rounds', values.rounds));
 const TRANSFER_WARM = num('transfer-warm', values['transfer-warm']);
 const TRANSFER_RUNS = num('transfer-runs', values['transfer-runs']);
 const TUNNELS = num('tunnels', values.tunnels);
+const REDIS = !values['no-redis'] && !values.profile;
+if (REDIS && !hasRedisServer()) {
+  process.stderr.write('bench: redis-server is not installed, and the Redis variant needs it: apt-get install -y redis-server, or run with --no-redis\n');
+  process.exit(1);
+}
 const argv = process.argv.slice(2);
 const COMMAND =
   process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `node bench/run.ts ${argv.join(' ')}`.trim();
@@ -106,6 +115,19 @@ interface Variant {
   /** Session store calls the Gatehouse service made so far (gate-on variants): measured per request. */
   readonly storeOps?: () => Promise<number>;
   readonly connectorPid?: number;
+  /** A store in a process of its own (redis-server): its CPU counts for the variant, and its command counters are read. */
+  readonly storePid?: number;
+  readonly storeCommands?: () => Promise<CommandCounts>;
+}
+
+/** Redis commands during one measured run, with the background taken out (see measureGet). */
+interface StoreCommandFigures {
+  readonly perRequest: number;
+  /** What was called per command in the measured run, background taken out. */
+  readonly commands: ReadonlyMap<string, number>;
+  /** Commands per second while this variant's service served no request, per command. */
+  readonly background: ReadonlyMap<string, number>;
+  readonly backgroundSeconds: number;
 }
 
 interface GetFigures {
@@ -114,9 +136,24 @@ interface GetFigures {
   readonly p99Ms: number;
   readonly errors: number;
   /** Share of one core during the measurement. */
-  readonly cpu: { readonly proxy: number; readonly connector: number; readonly backend: number; readonly loadgen: number; readonly rest: number };
+  readonly cpu: {
+    readonly proxy: number;
+    readonly connector: number;
+    readonly store: number;
+    readonly backend: number;
+    readonly loadgen: number;
+    readonly rest: number;
+  };
   /** Session store calls per request during the measurement (gate-on variants). */
   readonly storeOpsPerRequest?: number;
+  readonly storeCommands?: StoreCommandFigures;
+}
+
+/** Per variant, the store's counters when its service last stopped serving requests: the start of its next quiet period. */
+const quietSince = new Map<string, { counts: CommandCounts; at: number }>();
+
+async function storeSnapshot(variant: Variant): Promise<{ counts: CommandCounts; at: number } | undefined> {
+  return variant.storeCommands ? { counts: await variant.storeCommands(), at: Date.now() } : undefined;
 }
 
 function targetArgs(target: Target): string[] {
@@ -188,15 +225,18 @@ async function withSession(variant: Variant): Promise<Target> {
 }
 
 async function measureGet(variant: Variant, connections: number, backendPid: number, allPids: readonly number[]): Promise<GetFigures> {
+  // The end of a quiet period for this variant's service: the other variants ran meanwhile, it served nothing (no sign-in yet either).
+  const quietEnd = await storeSnapshot(variant);
   const target = await withSession(variant);
   // A short run first: new connections, new tunnel streams, then the measured run.
   if (loadgenKind === 'wrk') {
     if (SETTLE > 0) await runWrk(target, connections, SETTLE);
   }
-  const others = allPids.filter((pid) => pid !== variant.proxyPid && pid !== variant.connectorPid && pid !== backendPid);
-  const sample = (): { proxy: number; connector: number; backend: number; loadgen: number; others: number; all: number } => ({
+  const others = allPids.filter((pid) => pid !== variant.proxyPid && pid !== variant.connectorPid && pid !== variant.storePid && pid !== backendPid);
+  const sample = (): { proxy: number; connector: number; store: number; backend: number; loadgen: number; others: number; all: number } => ({
     proxy: cpuTimeMs(variant.proxyPid),
     connector: variant.connectorPid ? cpuTimeMs(variant.connectorPid) : 0,
+    store: variant.storePid ? cpuTimeMs(variant.storePid) : 0,
     backend: cpuTimeMs(backendPid),
     // The load generator is our child: its time is ours once it has exited and was reaped.
     loadgen: cpuTimeMs('self', true),
@@ -205,6 +245,7 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
   });
   const before = sample();
   const opsBefore = await variant.storeOps?.();
+  const commandsBefore = await storeSnapshot(variant);
   let figures: { rps: number; p50Ms: number; p99Ms: number; errors: number; seconds: number; requests: number };
   if (loadgenKind === 'wrk') {
     const wrk = await runWrk(target, connections, MEASURE);
@@ -235,14 +276,33 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
   }
   const after = sample();
   const opsAfter = await variant.storeOps?.();
+  const commandsAfter = await storeSnapshot(variant);
   const storeOpsPerRequest = opsBefore !== undefined && opsAfter !== undefined && figures.requests > 0 ? (opsAfter - opsBefore) / figures.requests : undefined;
+  let storeCommands: StoreCommandFigures | undefined;
+  if (quietEnd && commandsBefore && commandsAfter) {
+    // Background (the instance heartbeat: a write and a read of the instance records every 3 s) is what the store saw while
+    // this service served nothing; it is taken out of the measured run at that rate, per command.
+    const quiet = quietSince.get(variant.key);
+    const backgroundSeconds = quiet ? (quietEnd.at - quiet.at) / 1000 : 0;
+    const background = quiet ? commandsBetween(quiet.counts, quietEnd.counts) : new Map<string, number>();
+    const measured = commandsBetween(commandsBefore.counts, commandsAfter.counts);
+    const commands = withoutBackground(measured, (commandsAfter.at - commandsBefore.at) / 1000, background, backgroundSeconds);
+    storeCommands = {
+      perRequest: figures.requests > 0 ? totalCalls(commands) / figures.requests : NaN,
+      commands,
+      background: new Map([...background].map(([name, n]) => [name, backgroundSeconds > 0 ? n / backgroundSeconds : NaN])),
+      backgroundSeconds,
+    };
+    quietSince.set(variant.key, commandsAfter);
+  }
   // CPU over the whole load generator run (for the node one, its settle part too), as shares of one core.
   const wall = figures.seconds * 1000;
   const share = (key: keyof typeof before): number => (after[key] - before[key]) / wall;
-  const known = share('proxy') + share('connector') + share('backend') + share('loadgen') + share('others');
+  const known = share('proxy') + share('connector') + share('store') + share('backend') + share('loadgen') + share('others');
   const cpu = {
     proxy: share('proxy'),
     connector: share('connector'),
+    store: share('store'),
     backend: share('backend'),
     loadgen: share('loadgen'),
     rest: Math.max(0, share('all') - known) + share('others'),
@@ -254,6 +314,7 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
     errors: figures.errors,
     cpu,
     ...(storeOpsPerRequest !== undefined ? { storeOpsPerRequest } : {}),
+    ...(storeCommands ? { storeCommands } : {}),
   };
 }
 
@@ -275,6 +336,9 @@ interface Processes {
   readonly direct?: Child<DirectProxyInfo>;
   readonly gatewayDirect?: Child<GatewayServiceInfo>;
   readonly gatewayTunnel: Child<GatewayServiceInfo>;
+  /** The Redis variant: a service with store.url on its own redis-server. */
+  readonly redis?: BenchRedis;
+  readonly gatewayRedis?: Child<GatewayServiceInfo>;
   readonly connectors: Array<{
     readonly name: string;
     readonly process: RunningProcess;
@@ -288,7 +352,8 @@ async function stopAll(processes: Partial<Processes>): Promise<void> {
     await connector.process.stop('SIGTERM');
     rmSync(dirname(connector.registered.stateDir), { recursive: true, force: true });
   }
-  await Promise.all([processes.gatewayTunnel?.stop(), processes.gatewayDirect?.stop(), processes.direct?.stop()]);
+  await Promise.all([processes.gatewayTunnel?.stop(), processes.gatewayRedis?.stop(), processes.gatewayDirect?.stop(), processes.direct?.stop()]);
+  await processes.redis?.close();
   await processes.backend?.stop();
 }
 
@@ -331,6 +396,9 @@ function environment(): string {
       : [
           `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds, the round with the most requests/s reported (its latencies too; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved`,
           `- Tunnel variants: one connector process with --tunnels ${TUNNELS}, HTTP/2 over TLS (ALPN) unless marked WebSocket`,
+          REDIS
+            ? `- Redis variant: its own Gatehouse service with store.url = redis://127.0.0.1:<port> and its own connector (--tunnels ${TUNNELS}); ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' sha=')[0]?.trim()}, loopback, no persistence; every other tunnel service on the embedded SQLite store`
+            : '- Redis variant: skipped (--no-redis)',
         ]),
     `- Load average (1, 5, 15 min) at start: ${LOAD_AT_START}; at the end: ${loadAverage()}`,
   ].join('\n');
@@ -342,11 +410,13 @@ function environment(): string {
 const GC = { nodeArgs: ['--expose-gc'] } as const;
 const INSPECT = '--inspect=127.0.0.1:0';
 
-async function startCommon(options: { gatewayDirect: boolean; ws: boolean; connectorNodeOptions?: string }): Promise<Processes> {
+async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis: boolean; connectorNodeOptions?: string }): Promise<Processes> {
   const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
   const started: Partial<Processes> & { connectors: Processes['connectors'] } = { backend, connectors: [] };
   try {
-    const [direct, gatewayDirect, gatewayTunnel] = await Promise.all([
+    const redis = options.redis ? await startRedis() : undefined;
+    Object.assign(started, { redis });
+    const [direct, gatewayDirect, gatewayTunnel, gatewayRedis] = await Promise.all([
       options.gatewayDirect ? startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
       options.gatewayDirect ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url], GC) : undefined,
       startChild<GatewayServiceInfo>(
@@ -354,14 +424,26 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; conne
         ['--backend', backend.info.url, '--connectors', ...(options.ws ? ['--ws-group'] : [])],
         GC,
       ),
+      redis
+        ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, '--connectors', '--store-url', redis.url], GC)
+        : undefined,
     ]);
-    Object.assign(started, { direct, gatewayDirect, gatewayTunnel });
-    const wanted: ConnectorOptions[] = [
-      { name: 'bench-tls', tunnels: TUNNELS, transport: 'tls', nodeOptions: [INSPECT, options.connectorNodeOptions ?? ''].join(' ').trim() },
-      ...(options.ws ? [{ name: 'bench-ws', group: 'ws', tunnels: TUNNELS, transport: 'websocket' as const, nodeOptions: INSPECT }] : []),
+    Object.assign(started, { direct, gatewayDirect, gatewayTunnel, gatewayRedis });
+    const wanted: Array<ConnectorOptions & { service: Child<GatewayServiceInfo> }> = [
+      {
+        service: gatewayTunnel,
+        name: 'bench-tls',
+        tunnels: TUNNELS,
+        transport: 'tls',
+        nodeOptions: [INSPECT, options.connectorNodeOptions ?? ''].join(' ').trim(),
+      },
+      ...(options.ws
+        ? [{ service: gatewayTunnel, name: 'bench-ws', group: 'ws', tunnels: TUNNELS, transport: 'websocket' as const, nodeOptions: INSPECT }]
+        : []),
+      ...(gatewayRedis ? [{ service: gatewayRedis, name: 'bench-redis', tunnels: TUNNELS, transport: 'tls' as const, nodeOptions: INSPECT }] : []),
     ];
-    for (const connectorOptions of wanted) {
-      const registered = await registerConnector(gatewayTunnel, connectorOptions);
+    for (const { service, ...connectorOptions } of wanted) {
+      const registered = await registerConnector(service, connectorOptions);
       const process = await runConnector(registered, connectorOptions);
       started.connectors.push({ name: connectorOptions.name, process, registered, options: connectorOptions });
     }
@@ -383,13 +465,15 @@ interface Results {
 async function benchmark(): Promise<string> {
   const ws = !values['no-ws'];
   log(`starting processes (load generator: ${loadgenKind})`);
-  const processes = await startCommon({ gatewayDirect: true, ws });
+  const processes = await startCommon({ gatewayDirect: true, ws, redis: REDIS });
   try {
     const { backend, gatewayTunnel } = processes;
     const direct = processes.direct!;
     const gatewayDirect = processes.gatewayDirect!;
     const tls = processes.connectors[0]!.process.child.pid!;
-    const wsPid = processes.connectors[1]?.process.child.pid;
+    const wsPid = processes.connectors.find((connector) => connector.name === 'bench-ws')?.process.child.pid;
+    const { redis, gatewayRedis } = processes;
+    const redisConnectorPid = processes.connectors.find((connector) => connector.name === 'bench-redis')?.process.child.pid;
     const signInDirect = (): Promise<string> => gatewayDirect.call<string>('cookie');
     const signInTunnel = (): Promise<string> => gatewayTunnel.call<string>('cookie');
     const t = gatewayTunnel.info;
@@ -442,9 +526,31 @@ async function benchmark(): Promise<string> {
             },
           ]
         : []),
+      ...(redis && gatewayRedis && redisConnectorPid
+        ? [
+            {
+              key: 'tunnel-gate-redis',
+              label: 'Gatehouse pre-auth (gate on), tunnel (TLS), Redis store',
+              target: { origin: gatewayRedis.info.origin, host: gatewayRedis.info.hosts.preauth, caFile: gatewayRedis.info.caFile },
+              signIn: () => gatewayRedis.call<string>('cookie'),
+              proxyPid: gatewayRedis.pid,
+              storeOps: async () => (await gatewayRedis.call<GatewayServiceStats>('stats')).storeOps,
+              connectorPid: redisConnectorPid,
+              storePid: redis.pid,
+              storeCommands: () => redis.commandStats(),
+            },
+          ]
+        : []),
     ];
     for (const variant of variants) await check(variant);
-    const allPids = [backend.pid, direct.pid, gatewayDirect.pid, gatewayTunnel.pid, tls, ...(wsPid ? [wsPid] : [])];
+    const allPids = [
+      backend.pid,
+      direct.pid,
+      gatewayDirect.pid,
+      gatewayTunnel.pid,
+      tls,
+      ...[wsPid, gatewayRedis?.pid, redisConnectorPid, redis?.pid].filter((pid) => pid !== undefined),
+    ];
 
     const inspectorGc = (index: number) => () => collectGarbage(inspectorUrl(processes.connectors[index]!.process.stderr()));
     const memory: Array<Results['memory'][number] & { gc: () => Promise<unknown> }> = [
@@ -471,6 +577,11 @@ async function benchmark(): Promise<string> {
       if (loadgenKind === 'wrk') await runWrk(target, 16, WARM);
       else await runLoadgen<GetResult>(['get', ...targetArgs(target), '--connections', '16', '--duration', String(WARM)], (WARM + 60) * 1000);
     }
+    // From here on, a store's service serves requests only in its own measurements: its first quiet period starts now.
+    for (const variant of variants) {
+      const snapshot = await storeSnapshot(variant);
+      if (snapshot) quietSince.set(variant.key, snapshot);
+    }
 
     const gets: Results['gets'] = {};
     for (const connections of CONCURRENCY) {
@@ -482,14 +593,19 @@ async function benchmark(): Promise<string> {
           if (!best || figures.rps > best.rps) (gets[variant.key] ??= {})[connections] = { ...figures, errors: figures.errors + (best?.errors ?? 0) };
           else (gets[variant.key] ??= {})[connections] = { ...best, errors: best.errors + figures.errors };
           log(
-            `${variant.label} @${connections}: ${f0(figures.rps)} req/s, p50 ${f2(figures.p50Ms)} ms, p99 ${f2(figures.p99Ms)} ms, errors ${figures.errors}, CPU rest ${pct(figures.cpu.rest)} %`,
+            `${variant.label} @${connections}: ${f0(figures.rps)} req/s, p50 ${f2(figures.p50Ms)} ms, p99 ${f2(figures.p99Ms)} ms, errors ${figures.errors}, CPU rest ${pct(figures.cpu.rest)} %${
+              figures.storeCommands
+                ? `, Redis commands per request ${f3(figures.storeCommands.perRequest)} (${describeCommands(figures.storeCommands.commands)})`
+                : ''
+            }`,
           );
         }
       }
     }
     await sampleMemory();
 
-    const transferVariants = variants.filter((variant) => variant.key !== 'gw-gate-direct');
+    // The store is not on the transfer path: its variant's transfers would repeat its SQLite twin's.
+    const transferVariants = variants.filter((variant) => variant.key !== 'gw-gate-direct' && variant.key !== 'tunnel-gate-redis');
     const transfers: Results['transfers'] = {};
     const transfer = async (variant: Variant, kind: 'download' | 'upload', warm: boolean, run: number): Promise<void> => {
       const result = await runLoadgen<TransferResult>([kind, ...targetArgs(await withSession(variant)), '--bytes', String(TRANSFER_BYTES)], 600_000);
@@ -516,6 +632,46 @@ async function benchmark(): Promise<string> {
   }
 }
 
+/** CPU of the processes that serve a request (proxy, connector, store server), in µs per request. */
+const cpuPerRequestUs = (g: GetFigures): number => ((g.cpu.proxy + g.cpu.connector + g.cpu.store) / g.rps) * 1e6;
+
+/** The Redis variant next to its SQLite twin (gate on, tunnel over TLS), both against direct, and what reached Redis. */
+function redisSection(results: Results): string[] {
+  const { gets } = results;
+  const rows = CONCURRENCY.map((connections) => ({
+    connections,
+    direct: gets['direct']?.[connections],
+    sqlite: gets['tunnel-gate']?.[connections],
+    redis: gets['tunnel-gate-redis']?.[connections],
+  })).filter((row) => row.direct && row.sqlite && row.redis) as Array<{ connections: number; direct: GetFigures; sqlite: GetFigures; redis: GetFigures }>;
+  if (rows.length === 0) return [];
+  const out = ['#### Redis as the store (whole stack: gate on, tunnel over TLS; SQLite twin vs Redis)', ''];
+  out.push(
+    '| conns | req/s: SQLite → Redis | × direct: SQLite / Redis | CPU µs per request: direct / SQLite / Redis | CPU per request × direct: SQLite / Redis | Redis commands per request | in the measured run (background taken out) |',
+  );
+  out.push('|---:|---|---|---|---|---:|---|');
+  for (const { connections, direct, sqlite, redis } of rows) {
+    const [d, s, r] = [direct, sqlite, redis].map(cpuPerRequestUs) as [number, number, number];
+    const commands = redis.storeCommands;
+    out.push(
+      `| ${connections} | ${f0(sqlite.rps)} → ${f0(redis.rps)} | ${f2(sqlite.rps / direct.rps)} / ${f2(redis.rps / direct.rps)} | ${f0(d)} / ${f0(s)} / ${f0(r)} | ${f2(s / d)} / ${f2(r / d)} | ${
+        commands ? f3(commands.perRequest) : '—'
+      } | ${commands ? describeCommands(commands.commands) : '—'} |`,
+    );
+  }
+  const background = rows.map((row) => row.redis.storeCommands).find((commands) => commands && commands.backgroundSeconds > 0);
+  out.push(
+    '',
+    `CPU per request: user + system time of the processes that serve it (the proxy; the gateway and the connector; for Redis also redis-server) over requests served. Redis commands: Redis's own counters (INFO commandstats) just before and just after each measured run, minus the INFO that read them, minus the background: what Redis counted while this variant's service served no request (the other variants' runs), taken out at that rate, per command${
+      background
+        ? ` (here ${f2(totalCalls(background.background))} commands/s over ${f0(background.backgroundSeconds)} s: ${describeCommands(new Map([...background.background].map(([name, n]) => [name, Number(n.toFixed(2))])))} per second)`
+        : ''
+    }.`,
+    '',
+  );
+  return out;
+}
+
 function report(results: Results): string {
   const { gets, transfers } = results;
   const label = (key: string): string => results.variants.find((variant) => variant.key === key)?.label ?? key;
@@ -533,13 +689,13 @@ function report(results: Results): string {
       const b = base[connections];
       if (!g || !b) continue;
       out.push(
-        `| ${label(key)} | ${connections} | ${f0(g.rps)} | ${f2(g.rps / b.rps)} | ${f2(g.p50Ms)} | ${f2(g.p99Ms)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${pct(g.cpu.proxy)} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
+        `| ${label(key)} | ${connections} | ${f0(g.rps)} | ${f2(g.rps / b.rps)} | ${f2(g.p50Ms)} | ${f2(g.p99Ms)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
       );
     }
   }
   out.push(
     '',
-    'CPU: user + system time per process during the measured run, from /proc; "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
+    'CPU: user + system time per process during the measured run, from /proc ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
     '',
   );
 
@@ -560,21 +716,25 @@ function report(results: Results): string {
 
   out.push('#### Session store calls per request (gate on: revocation check, server-side data)', '');
   out.push(
-    'Counted in the Gatehouse service around its session store during the measured runs. The store is the one the service opens by default (the SQLite state database with connectors, else memory); on Redis every one of these calls is answered from the instance’s own copy, with no round trip (see docs/deployment.md).',
+    'Counted in the Gatehouse service around its session store during the measured runs. The store is the one the service opens by default (the SQLite state database with connectors, else memory), or Redis for the Redis variant, where every one of these calls is answered from the instance’s own copy (see "Redis as the store" for what reached Redis).',
     '',
   );
   out.push('| variant | conns | calls per request |');
   out.push('|---|---:|---:|');
-  for (const key of ['gw-gate-direct', 'tunnel-gate']) {
+  const storeVariants: Record<string, string> = {
+    'gw-gate-direct': 'pre-auth, forwarding direct (SQLite)',
+    'tunnel-gate': 'pre-auth, tunnel (TLS) (SQLite)',
+    'tunnel-gate-redis': 'pre-auth, tunnel (TLS) (Redis)',
+  };
+  for (const [key, name] of Object.entries(storeVariants)) {
     for (const connections of CONCURRENCY) {
       const figures = gets[key]?.[connections];
       if (figures?.storeOpsPerRequest === undefined) continue;
-      out.push(
-        `| ${key === 'tunnel-gate' ? 'pre-auth, tunnel (TLS)' : 'pre-auth, forwarding direct'} | ${connections} | ${figures.storeOpsPerRequest.toFixed(2)} |`,
-      );
+      out.push(`| ${name} | ${connections} | ${figures.storeOpsPerRequest.toFixed(2)} |`);
     }
   }
   out.push('');
+  out.push(...redisSection(results));
 
   out.push(`#### ${TRANSFER_BYTES / MiB} MiB transfers, one connection (median of ${TRANSFER_RUNS}, after ${TRANSFER_WARM} warm-up runs)`, '');
   out.push('| variant | download MB/s | × direct | upload MB/s | × direct | runs (down; up) | warm-up runs, first = cold (down; up) |');
@@ -650,7 +810,12 @@ async function profiles(): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-profiles-'));
   const connectorDir = (phase: string): string => join(dir, `connector-${phase}`);
   log('starting processes for profiling');
-  const processes = await startCommon({ gatewayDirect: false, ws: false, connectorNodeOptions: `--cpu-prof --cpu-prof-dir=${connectorDir('gets')}` });
+  const processes = await startCommon({
+    gatewayDirect: false,
+    ws: false,
+    redis: false,
+    connectorNodeOptions: `--cpu-prof --cpu-prof-dir=${connectorDir('gets')}`,
+  });
   const sections: string[] = [environment(), ''];
   try {
     const { gatewayTunnel } = processes;

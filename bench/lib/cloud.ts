@@ -5,6 +5,7 @@
  * listener. Audit events go to a bounded in-memory sink, so that writing
  * them costs what the gateway's own work costs and no more.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +16,9 @@ import { memorySink } from '../../src/audit/audit-log.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { defaultStoreUrl } from '../../src/config/store-schema.ts';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
-import { openSessionStore } from '../../src/session/open-session-store.ts';
+import { openSessionStore, type OpenedSessionStore } from '../../src/session/open-session-store.ts';
+import { RedisSessionStore } from '../../src/session/redis-session-store.ts';
+import type { SessionStore } from '../../src/session/session-store.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
 import { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
@@ -29,6 +32,13 @@ export interface CloudOptions {
   readonly connectors: boolean;
   /** Adds unknown.gatehouse.test, a pass-through app of connector group "ws". */
   readonly wsGroup: boolean;
+  /**
+   * `store.url` (e.g. redis://127.0.0.1:6379): the gateway opens it itself, as
+   * a deployment does, so that the connector plane, the audit log and the risk
+   * counts share its connection. Default: the store the gateway would open
+   * without one (the state database with connectors, else memory).
+   */
+  readonly storeUrl?: string;
 }
 
 export interface Cloud {
@@ -71,20 +81,28 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
     { id: 'wiki', externalUrl: urls.wiki, internalUrl: options.backend },
     { id: 'open', externalUrl: urls.open, internalUrl: options.backend, preauth: 'passthrough' },
   ];
-  // The store the gateway would open itself (the state database with connectors, else memory), with every call counted.
-  const opened = openSessionStore(defaultStoreUrl(options.connectors ? join(workDir, 'service-state') : undefined), {});
-  await opened.ready();
   let storeOps = 0;
-  const counted = new Proxy(opened.store, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        storeOps += 1;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
+  const count = (): void => void (storeOps += 1);
+  let opened: OpenedSessionStore | undefined;
+  let counted: SessionStore | undefined;
+  if (options.storeUrl === undefined) {
+    // The store the gateway would open itself (the state database with connectors, else memory), with every call counted.
+    opened = openSessionStore(defaultStoreUrl(options.connectors ? join(workDir, 'service-state') : undefined), {});
+    await opened.ready();
+    counted = new Proxy(opened.store, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          count();
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  } else if (options.storeUrl.startsWith('redis')) {
+    // The gateway builds its Redis session store itself: its calls are counted on the class, in this process only.
+    countCalls(RedisSessionStore.prototype, ['revoke', 'isRevoked', 'consumeState', 'putSideData', 'getSideData'], count);
+  }
   if (options.wsGroup) apps.push({ id: 'openws', externalUrl: urls.unknown, internalUrl: options.backend, preauth: 'passthrough', connectorGroup: 'ws' });
   const gateway = createGateway(
     {
@@ -105,11 +123,14 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
               stateDir: join(workDir, 'service-state'),
               heartbeatInterval: '1s',
               admin: { scope: CONNECTOR_SCOPE },
+              // What a deployment on a shared store sets: the CA's private key is kept encrypted there.
+              ...(options.storeUrl !== undefined ? { caKey: randomBytes(32).toString('base64') } : {}),
             },
           }
         : {}),
+      ...(options.storeUrl !== undefined ? { store: { url: options.storeUrl } } : {}),
     },
-    { audit: memorySink(), sessionStore: counted },
+    { audit: memorySink(), ...(counted ? { sessionStore: counted } : {}) },
   );
   const listener = express();
   listener.disable('x-powered-by');
@@ -144,10 +165,21 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       });
       detach();
       await gateway.close();
-      await opened.close();
+      await opened?.close();
       await tokens.close();
       await idp.close();
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Counts every call of the named methods of a class, on its prototype. */
+function countCalls(prototype: object, names: readonly string[], count: () => void): void {
+  for (const name of names) {
+    const method = Reflect.get(prototype, name) as (...args: unknown[]) => unknown;
+    Reflect.set(prototype, name, function (this: unknown, ...args: unknown[]) {
+      count();
+      return method.apply(this, args);
+    });
+  }
 }

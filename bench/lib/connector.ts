@@ -45,7 +45,7 @@ export async function registerConnector(service: Child<GatewayServiceInfo>, opti
   return { stateDir, id };
 }
 
-/** Starts `run` and resolves once every tunnel is connected. */
+/** Starts `run` and resolves once every tunnel is connected (named tunnel-N, or tunnel-N@<instance> when the service shares a store with others). */
 export async function runConnector(registered: RegisteredConnector, options: ConnectorOptions): Promise<RunningProcess> {
   const tunnels = options.tunnels ?? 2;
   const running = startConnectorCli(
@@ -63,7 +63,7 @@ export async function runConnector(registered: RegisteredConnector, options: Con
     options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {},
   );
   try {
-    for (let n = 1; n <= tunnels; n++) await running.waitFor(new RegExp(`tunnel-${n} link connected`), 30_000);
+    for (let n = 1; n <= tunnels; n++) await running.waitFor(new RegExp(`tunnel-${n}(@\\S+)? link connected`), 30_000);
   } catch (error) {
     await running.stop('SIGKILL');
     throw error;
