@@ -16,6 +16,8 @@ export interface AccessControlOptions {
   readonly risk: RiskProvider | undefined;
   readonly audit: AuditLog;
   readonly clock: Clock;
+  /** Told of every decision (the gateway's metrics); it must be cheap: it runs on every request to an app with policies. */
+  readonly onDecision?: (app: AppConfig, decision: AccessDecision) => void;
 }
 
 const NO_RISK = { signInRisk: 'none', userRisk: 'none' } as const satisfies { signInRisk: RiskLevel; userRisk: RiskLevel };
@@ -67,6 +69,7 @@ export class AccessControl {
     if (!engine) return undefined;
     const risk = this.#options.risk ? await this.#options.risk({ sub: identity.sub, clientIp, userAgent: req.headers['user-agent'], app: app.id }) : NO_RISK;
     const decision = engine.evaluate(accessFacts({ identity, clientIp, clientApp: clientAppOf(req), path, risk, now: nowSeconds(this.#options.clock) }));
+    this.#options.onDecision?.(app, decision);
     const reportOnlyFailures = decision.outcomes.filter((outcome) => outcome.state === 'report-only' && outcome.applied && !outcome.satisfied);
     // Every sign-in decision is audited; per request, only what was refused or would have been.
     if (at === 'sign-in' || decision.effect !== 'allow' || (at === 'request' && reportOnlyFailures.length > 0)) {

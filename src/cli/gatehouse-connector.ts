@@ -7,6 +7,7 @@ import { registerConnector } from '../connector/register.ts';
 import { runConnector } from '../connector/supervisor.ts';
 import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import { createLogger } from '../logging/logger.ts';
+import { createMetricsRegistry } from '../metrics/registry.ts';
 
 const DEFAULT_STATE_DIR = '/var/lib/gatehouse-connector';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -179,10 +180,13 @@ async function main(argv: string[]): Promise<number> {
       if (transport !== 'tls' && transport !== 'websocket') return usageError('--transport must be tls or websocket');
       const log = createLogger({ level, destination: process.stdout }).child({ component: 'connector' });
       const stop = stopOnSignals();
+      // The connector's metrics, for the metrics listener to serve (scrapeMetrics(metrics, 'gatehouse_connector_')).
+      const metrics = createMetricsRegistry();
       try {
         await runConnector({
           stateDir,
           log,
+          metrics,
           progress: say,
           signal: stop.signal,
           tunnels,

@@ -107,6 +107,11 @@ export class ConnectorService {
     return this.#require().registry;
   }
 
+  /** Whether init() has completed (the CA, the registry and the version are loaded). */
+  get initialized(): boolean {
+    return this.#opened !== undefined;
+  }
+
   /** The configuration version connectors pull, once init() has loaded it. */
   get version(): number {
     return this.#opened?.configVersion.current ?? 0;

@@ -4,7 +4,7 @@ import { ConnectorError, isConnectorError } from '../errors/connector-error.ts';
 import { GOING_AWAY, type ConnectorLink, type LinkContext } from './link.ts';
 import { serviceRefusedConnector } from '../errors/connector-refusal.ts';
 import { dialTunnel, type TunnelTransport } from './link-dialer.ts';
-import { TunnelServer, type ResolvedApp } from './stream-server.ts';
+import { TunnelServer, type ResolvedApp, type StreamObserver } from './stream-server.ts';
 
 export interface TunnelLinkOptions {
   readonly index: number;
@@ -15,6 +15,8 @@ export interface TunnelLinkOptions {
   readonly allowList?: TargetAllowList;
   /** One gateway instance in particular (when several share the service); absent: the URL the connector registered with. */
   readonly instance?: { readonly id: string; readonly url: string };
+  /** Told of every stream (the connector's metrics). */
+  readonly observer?: StreamObserver;
 }
 
 /**
@@ -43,6 +45,7 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         resolveApp: (appId) => resolve(context, appId),
         log: context.log,
         ...(options.allowList ? { allowList: options.allowList } : {}),
+        ...(options.observer ? { observer: options.observer } : {}),
       });
       context.established();
       context.log.info({ transport: options.transport }, 'tunnel open');

@@ -43,6 +43,18 @@ export interface TunnelServerOptions {
   readonly allowList?: TargetAllowList;
   /** Dials the app; default connectOrigin. */
   readonly connectOrigin?: (app: ResolvedApp, options: ConnectOriginOptions) => Promise<Duplex>;
+  /** Told of every stream (metrics); it must be cheap and must not throw. */
+  readonly observer?: StreamObserver;
+}
+
+/** What a tunnel tells about its streams (the connector's metrics). */
+export interface StreamObserver {
+  /** A stream was spliced to its app over `origin`; the function returned is called once the stream closed. */
+  spliced(origin: Duplex): () => void;
+  /** A stream was refused, nothing was spliced. */
+  refused(refusal: TunnelRefusal): void;
+  /** The app's connection of a spliced stream failed (the stream ends with `origin_reset`). */
+  originReset(): void;
 }
 
 /** What the service said when it refused this connector (GOAWAY debug data). */
@@ -91,6 +103,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   readonly #log: Logger | undefined;
   readonly #active = new Set<ServerHttp2Stream>();
   readonly #stopHeartbeat: () => void;
+  readonly #observer: StreamObserver | undefined;
   #accepted = 0;
   #refused = 0;
   #draining = false;
@@ -110,6 +123,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       ...(options.log ? { log: options.log } : {}),
     };
     this.#log = options.log;
+    this.#observer = options.observer;
     const candidate = socket as Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
     if (typeof candidate.setNoDelay === 'function') candidate.setNoDelay(true);
     this.#session = performServerHandshake(new WriteAhead(socket), {
@@ -209,6 +223,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
 
   #refuse(stream: ServerHttp2Stream, refusal: TunnelRefusal): void {
     this.#refused++;
+    this.#observer?.refused(refusal);
     refuseStream(stream, refusal);
   }
 
@@ -232,11 +247,17 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       }
       this.#accepted++;
       this.#active.add(stream);
+      const observer = this.#observer;
+      const done = observer?.spliced(origin);
       spliceStream(stream, origin, {
         appId: target.appId,
         requestId: target.requestId,
         ...(this.#log ? { log: this.#log } : {}),
-        onClose: () => this.#active.delete(stream),
+        ...(observer ? { onOriginError: () => observer.originReset() } : {}),
+        onClose: () => {
+          this.#active.delete(stream);
+          done?.();
+        },
       });
     });
   }

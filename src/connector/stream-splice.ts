@@ -16,6 +16,8 @@ export interface SpliceOptions {
   readonly log?: Logger;
   /** Called as the stream closes, before the app's connection is closed. */
   readonly onClose?: () => void;
+  /** Called when the app's connection fails (the stream then ends with an error trailer). */
+  readonly onOriginError?: () => void;
 }
 
 /** Answers 200 and splices until the stream closes. */
@@ -32,6 +34,7 @@ export function spliceStream(stream: ServerHttp2Stream, origin: Duplex, options:
   origin.once('error', (error: NodeJS.ErrnoException) => {
     log?.info({ app: appId, requestId, code: error.code }, 'the app connection failed; ending the stream with an error');
     failed = true;
+    options.onOriginError?.();
     if (!stream.closed && !stream.destroyed && !stream.writableEnded) stream.end();
   });
   stream.once('close', () => {

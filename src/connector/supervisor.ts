@@ -13,7 +13,9 @@
  */
 import { systemClock, type Clock } from '../clock.ts';
 import { RECONNECT_BASE_MS, RECONNECT_CAP_MS, STABLE_CONNECTION_MS, TUNNELS_PER_CONNECTOR } from '../limits.ts';
+import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../logging/logger.ts';
+import { connectorMetrics } from '../metrics/connector-metrics.ts';
 import { parseAllowOption } from './allow-list.ts';
 import { CertificateRenewer } from './certificate-renewer.ts';
 import { ConfigPuller } from './config-puller.ts';
@@ -61,6 +63,8 @@ export interface RunConnectorOptions {
    * and is kept there; absent: the state directory's, if any.
    */
   readonly allow?: readonly string[];
+  /** Where the connector's metrics (`gatehouse_connector_…`) are registered, e.g. for `--metrics-address`. Default: none kept. */
+  readonly metrics?: Registry;
 }
 
 /**
@@ -107,6 +111,8 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
   if (options.signal?.aborted) onOuterAbort();
 
   const removeLog = writeConnectorLog(events, log, options.progress ?? ((): void => undefined));
+  const metrics = options.metrics ? connectorMetrics(options.metrics) : undefined;
+  const removeMetrics = metrics?.attach(events, { connectorId: record.connectorId, group: record.group, certPem: state.identity.certPem });
   const store = new ConnectorConfigStore(record.connectorId);
   const links = new LinkSupervisor({ client, config: store, events, log, policy, signal: stop.signal, fail, clock, random });
   const renewer = new CertificateRenewer({
@@ -152,7 +158,14 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
       supervisor: links,
       config: store,
       count: options.tunnels ?? TUNNELS_PER_CONNECTOR,
-      makeLink: (index, instance) => createTunnelLink({ index, transport, ...(allowList ? { allowList } : {}), ...(instance ? { instance } : {}) }),
+      makeLink: (index, instance) =>
+        createTunnelLink({
+          index,
+          transport,
+          ...(allowList ? { allowList } : {}),
+          ...(instance ? { instance } : {}),
+          ...(metrics ? { observer: metrics.streams } : {}),
+        }),
       log,
     });
     await Promise.all([links.run([control, ...(options.links ?? [])]), tunnels.run(stop.signal)]);
@@ -166,6 +179,7 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
   try {
     events.emit('stopped', { reason });
   } finally {
+    removeMetrics?.();
     removeLog();
   }
   if (reason.kind !== 'requested') throw reason.error;

@@ -1,4 +1,5 @@
 import type { Agent as HttpAgent, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { NextFunction } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
@@ -24,6 +25,8 @@ export interface AppProxyOptions {
   readonly logger: Logger;
   /** Maps a transport failure to the error the user sees; the default knows refused and timed-out backends. */
   readonly classify?: (error: Error) => GatehouseError | undefined;
+  /** Told, per request, the seconds from the request dispatched to the agent to the backend's response headers (metrics). */
+  readonly onResponseHead?: (seconds: number) => void;
 }
 
 export interface AppProxy {
@@ -46,6 +49,8 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const { app, rules } = options;
   const timeoutMs = app.timeouts.backend * 1000;
   const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
+  const { onResponseHead } = options;
+  const dispatched = new WeakMap<IncomingMessage, number>();
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: app.internalUrl,
     changeOrigin: app.hostHeader === 'internal',
@@ -54,13 +59,16 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
     ejectPlugins: true,
     plugins: [
       (server) => {
-        server.on('proxyReq', (proxyReq) => {
+        server.on('proxyReq', (proxyReq, req) => {
+          if (onResponseHead) dispatched.set(req, performance.now());
           // An idle backend gets a clear 504, not a hang.
           proxyReq.setTimeout(timeoutMs, () => {
             proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
           });
         });
-        server.on('proxyRes', (proxyRes, _req, res) => {
+        server.on('proxyRes', (proxyRes, req, res) => {
+          const start = onResponseHead ? dispatched.get(req) : undefined;
+          if (start !== undefined) onResponseHead?.((performance.now() - start) / 1000);
           const head = filterHead(proxyRes.headers);
           // The client's connection is Gatehouse's business: as Node decided from the client's request, never as the backend said.
           head.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';

@@ -17,7 +17,11 @@ import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { createForwardingRules } from '../forwarding/upstream-request.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
+import { createGatewayMetrics } from '../metrics/gateway-metrics.ts';
+import { observeAudit, observeConnectorPlane } from '../metrics/plane-metrics.ts';
 import { createMetricsRegistry } from '../metrics/registry.ts';
+import { policyDecisionMetrics, sessionMetrics, signInMetrics } from '../metrics/step-metrics.ts';
+import { BACKGROUND_OPERATION, instrumentSessionStore } from '../metrics/store-metrics.ts';
 import type { RiskProvider } from '../policy/types.ts';
 import { createBuiltInRisk } from '../risk/built-in-risk.ts';
 import { openRiskState } from '../risk/open-risk-state.ts';
@@ -118,6 +122,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
   for (const warning of sharedOriginWarnings(config)) logger.warn({ warning }, 'configuration opens a protected app to anonymous users');
+  const metrics = createMetricsRegistry();
+  const measured = createGatewayMetrics(metrics);
   // Opened first: with Redis, its connection and broadcast are the ones every other stateful part shares. A store the caller passed stays the caller's to close.
   const opened = options.sessionStore
     ? givenSessionStore(options.sessionStore)
@@ -125,7 +131,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         onRevocationOverflow: (refusedBefore) =>
           audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
         onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
-        onStoreError: (error) => logger.warn({ err: error }, 'session store: Redis unreachable, revocations kept locally and written when it answers'),
+        onStoreError: (error) => {
+          measured.storeErrors.inc(BACKGROUND_OPERATION);
+          logger.warn({ err: error }, 'session store: Redis unreachable, revocations kept locally and written when it answers');
+        },
       });
   const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger, opened.redis);
   // Risk counts live where the store does: kept across restarts on SQLite, shared by every instance on Redis.
@@ -156,13 +165,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       'sessions are kept in memory: sign-outs and server-side session data do not survive a restart; set store.url to "sqlite:<path>" (or connectors.stateDir) to keep them',
     );
   }
-  const store = opened.store;
+  const store = instrumentSessionStore(opened.store, measured);
   const keys = deriveSealKeys(config.session.secrets);
   const sessions = new SessionManager({
     cookieName: config.session.cookieName,
     keys,
     store,
     clock,
+    observer: sessionMetrics(measured),
     defaults: {
       maxLifetime: config.session.maxLifetime,
       idleTimeout: config.session.idleTimeout,
@@ -172,7 +182,15 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const sockets = new SessionSockets(clock, options.socketRecheckIntervalMs !== undefined ? { recheckIntervalMs: options.socketRecheckIntervalMs } : {});
   // A session revoked through any instance closes its WebSockets here too.
   opened.onRevoked((sessionId) => sockets.closeSession(sessionId));
-  const access = new AccessControl({ apps: config.apps, namedLocations: config.namedLocations, mfa: config.mfa, risk, audit, clock });
+  const access = new AccessControl({
+    apps: config.apps,
+    namedLocations: config.namedLocations,
+    mfa: config.mfa,
+    risk,
+    audit,
+    clock,
+    onDecision: policyDecisionMetrics(measured),
+  });
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   const signIn: PreauthDeps = {
     oidc,
@@ -186,6 +204,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     clientId: config.identityProvider.clientId,
     sockets,
     access,
+    onCallback: signInMetrics(measured),
     ...(builtInRisk
       ? {
           signIns: {
@@ -236,7 +255,18 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     stripRequestHeaders: config.forwarding.stripRequestHeaders,
     passRequestHeaders: config.forwarding.passRequestHeaders,
   });
-  const forwarder = (options.forwarder ?? defaultForwarder)({ config, rules, audit, logger, tunnels: connectors?.tunnels });
+  const forwarderContext: ForwarderFactoryContext = { config, rules, audit, logger, tunnels: connectors?.tunnels };
+  const forwarder = options.forwarder
+    ? options.forwarder(forwarderContext)
+    : defaultForwarder(forwarderContext, (app, seconds) => measured.tunnelResponseSeconds.observe({ app }, seconds));
+  if (connectors) {
+    observeConnectorPlane(metrics, {
+      tunnels: connectors.tunnels,
+      connectors: () => (connectors.initialized ? connectors.registry.all() : undefined),
+      groups: [...new Set(config.apps.map((app) => app.connectorGroup))],
+    });
+  }
+  observeAudit(metrics, configured);
   const { handler, upgrade } = createRequestPath({
     config,
     unknownHost: options.unknownHost ?? 'reject',
@@ -248,8 +278,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     assertions,
     signIn,
     forwarder,
+    metrics: measured,
   });
-  const metrics = createMetricsRegistry();
   const testing = options.testing === true ? createTestingHooks(config, sessions, clock, logger) : undefined;
 
   return {

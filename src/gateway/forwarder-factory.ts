@@ -17,9 +17,22 @@ export interface ForwarderFactoryContext {
   readonly tunnels: TunnelPool | undefined;
 }
 
-/** The forwarding step when none is given: through the connectors' tunnels when there are any, else straight to each app. */
-export function defaultForwarder({ config, rules, audit, logger, tunnels }: ForwarderFactoryContext): Forwarder {
+/**
+ * The forwarding step when none is given: through the connectors' tunnels when there are any, else straight to each app.
+ * `onTunnelResponseHead` times the tunnel part of each request (the gateway's metrics).
+ */
+export function defaultForwarder(
+  { config, rules, audit, logger, tunnels }: ForwarderFactoryContext,
+  onTunnelResponseHead?: (appId: string, seconds: number) => void,
+): Forwarder {
   return tunnels
-    ? createTunnelDispatcher({ apps: config.apps, pool: tunnels, rules, audit, logger })
+    ? createTunnelDispatcher({
+        apps: config.apps,
+        pool: tunnels,
+        rules,
+        audit,
+        logger,
+        ...(onTunnelResponseHead ? { onResponseHead: onTunnelResponseHead } : {}),
+      })
     : createDirectForwarder({ apps: config.apps, rules, audit, logger });
 }

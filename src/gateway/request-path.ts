@@ -9,6 +9,8 @@ import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import type { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { identityAssertionStep } from '../forwarding/identity-assertion-step.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
+import { requestMetrics, upgradeMetrics } from '../metrics/request-metrics.ts';
 import { errorHandler } from '../middleware/error-handler.ts';
 import { appResolution } from '../middleware/app-resolution.ts';
 import { conditionalAccess } from '../middleware/conditional-access.ts';
@@ -40,6 +42,8 @@ export interface RequestPathParts {
   /** What the sign-in endpoints need. */
   readonly signIn: PreauthDeps;
   readonly forwarder: Forwarder;
+  /** The gateway's metrics: every request counted and timed, every upgrade counted. */
+  readonly metrics?: GatewayMetrics;
 }
 
 export interface RequestPath {
@@ -60,6 +64,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   const table = createAppTable(config.apps);
 
   const handler = Router();
+  if (parts.metrics) handler.use(requestMetrics(parts.metrics));
   handler.use(
     robotsDenier({
       skip: (req) => {
@@ -105,6 +110,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     audit,
     logger: parts.logger,
     unknownHost,
+    ...(parts.metrics ? { onUpgrade: upgradeMetrics(parts.metrics) } : {}),
   });
   return { handler, upgrade };
 }

@@ -30,6 +30,8 @@ export interface UpgradeHandlerOptions {
   readonly logger: Logger;
   /** With `next`, upgrades for hosts that publish no app are left to the server's other listeners. */
   readonly unknownHost?: 'reject' | 'next';
+  /** Told how each upgrade this handler took on ended: forwarded to the app, or refused by a step (metrics). */
+  readonly onUpgrade?: (appId: string | undefined, outcome: 'forwarded' | 'refused') => void;
 }
 
 /**
@@ -55,6 +57,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
       const { error } = outcome;
       options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: `upgrade:${error.reason}`, ...auditContext(req) });
       rejectUpgrade(socket, error, { requestId: context.requestId, signInUrl: outcome.signInUrl, appId: context.app?.id });
+      options.onUpgrade?.(context.app?.id, 'refused');
       return;
     }
     const { app, identity } = context;
@@ -68,6 +71,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
         socketRecheck({ sessions: options.sessions, access: options.access, audit: options.audit, req, app, identity, record, clientIp: context.clientIp }),
       );
     }
+    options.onUpgrade?.(app?.id, 'forwarded');
     options.forwarder.upgrade(req, socket, head);
   }
 }

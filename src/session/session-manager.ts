@@ -28,6 +28,14 @@ export interface SessionManagerOptions {
   readonly store: SessionStore;
   readonly clock: Clock;
   readonly defaults: SessionDefaults;
+  /** Told of every session issued and revoked (the gateway's metrics). */
+  readonly observer?: SessionObserver;
+}
+
+/** Told of every session issued and revoked, by app id. */
+export interface SessionObserver {
+  issued(appId: string): void;
+  revoked(appId: string): void;
 }
 
 export type SessionFailure = 'missing' | UnsealFailure | 'other_app' | 'idle' | 'revoked' | 'claims_unavailable';
@@ -230,6 +238,7 @@ export class SessionManager {
     );
     // The gate cannot read this session without its groups: refuse it, rather than make room by signing someone else out.
     if (!stored && groupsServerSide) throw new GatehouseError('ERR_SESSION_STORE_FULL', 'session_store_full');
+    this.#options.observer?.issued(app.id);
     // Without its ID token the session still works; only its logout goes to the provider without id_token_hint.
     return { setCookie, record: final, idTokenKept: stored };
   }
@@ -237,6 +246,7 @@ export class SessionManager {
   async revoke(record: SessionRecord): Promise<void> {
     const now = nowSeconds(this.#options.clock);
     await this.#options.store.revoke(record.sid, record.iat, record.exp, now);
+    this.#options.observer?.revoked(record.app);
   }
 
   async idTokenOf(record: SessionRecord): Promise<string | undefined> {

@@ -46,6 +46,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       options: { readonly details?: Record<string, string>; readonly sub?: string; readonly authentication?: boolean } = {},
     ): void => {
       deps.audit.emit({ type: 'signin.failed', outcome: 'failure', code: error.code, reason: error.reason, details: options.details, ...auditContext(req) });
+      deps.onCallback?.(app.id, 'failure', error.code);
       if (options.authentication === true) deps.signIns?.failure({ sub: options.sub, clientIp, now: nowSeconds(deps.clock) });
       sendError(req, res, error, { signInUrl: signInUrl(app, '/') });
     };
@@ -127,6 +128,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
           details: { at: 'sign-in' },
           ...auditContext(req),
         });
+        deps.onCallback?.(app.id, 'denied', error.code);
         // A policy denial is not a failed authentication; a step-up that still lacks MFA is.
         if (transaction.su) deps.signIns?.failure({ sub: user.sub, clientIp, now });
         sendError(req, res, error, {
@@ -153,6 +155,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
     appendSetCookie(res, issued.setCookie);
     appendSetCookie(res, deps.loops.recordCompletion(req, app.id, secure));
     deps.signIns?.success({ sub: user.sub, clientIp, now });
+    deps.onCallback?.(app.id, 'success', undefined);
     deps.audit.emit({
       type: 'signin.succeeded',
       outcome: 'success',

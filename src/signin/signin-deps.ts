@@ -25,7 +25,12 @@ export interface PreauthDeps {
   readonly access: AccessControl;
   /** Told of every completed and failed sign-in, for the built-in risk signals. */
   readonly signIns?: SignInObserver;
+  /** Told how every sign-in callback ended (the gateway's metrics): the error code on failure or denial. */
+  readonly onCallback?: (appId: string, outcome: SignInOutcome, code: string | undefined) => void;
 }
+
+/** How a sign-in callback ended: a session issued, a failure (state, provider, tokens, store), or refused by policy. */
+export type SignInOutcome = 'success' | 'failure' | 'denied';
 
 export interface SignInObserver {
   failure(event: { readonly sub?: string | undefined; readonly clientIp: string; readonly now: number }): void;

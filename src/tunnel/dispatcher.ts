@@ -21,6 +21,8 @@ export interface TunnelDispatcherOptions {
   readonly rules: ForwardingRules;
   readonly audit: AuditLog;
   readonly logger: Logger;
+  /** Told, per request and app, the seconds from the dispatch into a tunnel stream to the response headers (metrics). */
+  readonly onResponseHead?: (appId: string, seconds: number) => void;
 }
 
 /**
@@ -49,6 +51,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
         logger: options.logger,
         // Who failed, in the user's terms (the table's shownAs); the connector's own reason (e.g. target_refused) goes to the audit log.
         classify: (error) => (isTunnelError(error) ? new GatehouseError(error.shownAs, error.reason.toLowerCase()) : undefined),
+        ...(options.onResponseHead ? { onResponseHead: (seconds: number) => options.onResponseHead?.(app.id, seconds) } : {}),
       }),
     );
   }

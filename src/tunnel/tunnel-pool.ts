@@ -12,6 +12,8 @@ export class TunnelPool {
   readonly #groups = new Map<string, Set<TunnelSession>>();
   /** Removers of the listeners this pool put on its sessions. */
   readonly #removers = new Map<TunnelSession, () => void>();
+  /** Bytes of the tunnels that left the pool, by group, so that a group's totals never go down. */
+  readonly #closedBytes = new Map<string, { sent: number; received: number }>();
   /** Rotates the starting point among equally loaded tunnels. */
   #turn = 0;
 
@@ -60,6 +62,20 @@ export class TunnelPool {
     return [...this.#groups.values()].flatMap((sessions) => [...sessions]);
   }
 
+  /** Bytes through every tunnel of each group, closed ones included, over the pool's life (metrics). */
+  bytesByGroup(): Map<string, { sent: number; received: number }> {
+    const totals = new Map<string, { sent: number; received: number }>();
+    for (const [group, bytes] of this.#closedBytes) totals.set(group, { ...bytes });
+    for (const session of this.sessions()) {
+      const bytes = session.bytes();
+      const total = totals.get(session.group) ?? { sent: 0, received: 0 };
+      total.sent += bytes.sent;
+      total.received += bytes.received;
+      totals.set(session.group, total);
+    }
+    return totals;
+  }
+
   get size(): number {
     return this.#removers.size;
   }
@@ -82,6 +98,11 @@ export class TunnelPool {
   #remove(session: TunnelSession): void {
     this.#removers.get(session)?.();
     this.#removers.delete(session);
+    const bytes = session.bytes();
+    const closed = this.#closedBytes.get(session.group) ?? { sent: 0, received: 0 };
+    closed.sent += bytes.sent;
+    closed.received += bytes.received;
+    this.#closedBytes.set(session.group, closed);
     const group = this.#groups.get(session.group);
     group?.delete(session);
     if (group?.size === 0) this.#groups.delete(session.group);

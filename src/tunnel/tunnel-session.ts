@@ -89,6 +89,8 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
   #isClosed = false;
   #deadline: NodeJS.Timeout | undefined;
   #streamsOpened = 0;
+  /** Bytes of the stream sockets already closed, for the metrics. */
+  #closedBytes = { sent: 0, received: 0 };
 
   constructor(options: TunnelSessionOptions) {
     super();
@@ -158,6 +160,16 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     return this.#streamsOpened;
   }
 
+  /** Bytes sent into this tunnel's streams and received from them (the HTTP bytes, without HTTP/2 framing), so far. */
+  bytes(): { readonly sent: number; readonly received: number } {
+    let { sent, received } = this.#closedBytes;
+    for (const socket of this.#sockets) {
+      sent += socket.bytesWritten;
+      received += socket.bytesRead;
+    }
+    return { sent, received };
+  }
+
   /** Connected, not draining, heartbeat answered. */
   get healthy(): boolean {
     return this.#connected && this.#unhealthy === undefined;
@@ -224,7 +236,11 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
       tunnelClosing: () => this.#unhealthy !== undefined,
       onSocket: (socket) => {
         this.#sockets.add(socket);
-        socket.once('close', () => this.#sockets.delete(socket));
+        socket.once('close', () => {
+          this.#sockets.delete(socket);
+          this.#closedBytes.sent += socket.bytesWritten;
+          this.#closedBytes.received += socket.bytesRead;
+        });
       },
     });
   }

@@ -1,0 +1,101 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AuditSinks } from '../audit/create-audit-sinks.ts';
+import type { ConnectorRecord } from '../connector-plane/connector-registry.ts';
+import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
+
+/** What the connector plane metrics read at scrape time. */
+export interface ConnectorPlaneState {
+  readonly tunnels: TunnelPool;
+  /** The registered connectors; undefined until the connector plane has loaded them. */
+  readonly connectors: () => readonly ConnectorRecord[] | undefined;
+  /** Groups some app is published through: reported with 0 when nothing of theirs is online. */
+  readonly groups: readonly string[];
+}
+
+/**
+ * Tunnels, connectors, streams and bytes per connector group, and each connector's certificate expiry: all read from
+ * the pool and the registry when Prometheus scrapes, so forwarding a request counts nothing here.
+ */
+export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneState): void {
+  const registers = [registry];
+  const perGroup = (read: (group: string) => number) =>
+    function collect(this: Gauge<'connector_group'>): void {
+      this.reset();
+      const groups = new Set([...state.groups, ...state.tunnels.sessions().map((session) => session.group)]);
+      for (const group of groups) this.set({ connector_group: group }, read(group));
+    };
+  const healthy = (group: string) => state.tunnels.sessions(group).filter((session) => session.healthy);
+  new Gauge({
+    name: 'gatehouse_tunnels_online',
+    help: 'Healthy connector tunnels (connected, not draining), by connector group.',
+    labelNames: ['connector_group'],
+    registers,
+    collect: perGroup((group) => healthy(group).length),
+  });
+  new Gauge({
+    name: 'gatehouse_connectors_online',
+    help: 'Connectors with at least one healthy tunnel, by connector group.',
+    labelNames: ['connector_group'],
+    registers,
+    collect: perGroup((group) => new Set(healthy(group).map((session) => session.connectorId)).size),
+  });
+  new Gauge({
+    name: 'gatehouse_tunnel_streams_in_flight',
+    help: 'Tunnel streams open (being opened, in use, or idle in keep-alive), by connector group.',
+    labelNames: ['connector_group'],
+    registers,
+    collect: perGroup((group) => state.tunnels.sessions(group).reduce((sum, session) => sum + session.inFlight, 0)),
+  });
+  new Counter({
+    name: 'gatehouse_tunnel_bytes_total',
+    help: 'Bytes through tunnel streams (HTTP bytes, without HTTP/2 framing), by connector group and direction (sent to the connector, received from it).',
+    labelNames: ['connector_group', 'direction'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [group, bytes] of state.tunnels.bytesByGroup()) {
+        this.inc({ connector_group: group, direction: 'sent' }, bytes.sent);
+        this.inc({ connector_group: group, direction: 'received' }, bytes.received);
+      }
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_connector_certificate_expiry_timestamp_seconds',
+    help: 'When the current client certificate of each registered connector (not revoked) expires, in seconds since the epoch.',
+    labelNames: ['connector', 'connector_group'],
+    registers,
+    collect() {
+      this.reset();
+      for (const record of state.connectors() ?? []) {
+        if (record.revoked) continue;
+        const notAfter = Date.parse(record.certificate.notAfter);
+        if (Number.isFinite(notAfter)) this.set({ connector: record.id, connector_group: record.group }, Math.floor(notAfter / 1000));
+      }
+    },
+  });
+}
+
+/** The configured audit sinks' queue and losses, read at scrape time. */
+export function observeAudit(registry: Registry, sinks: Pick<AuditSinks, 'webhook' | 'file'> | undefined): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'gatehouse_audit_outbox_events',
+    help: 'Audit events waiting for the webhook: queued, and in the batch on the wire or waiting for its retry.',
+    registers,
+    collect() {
+      const stats = sinks?.webhook?.stats();
+      this.set(stats ? stats.queued + stats.inFlight : 0);
+    },
+  });
+  new Counter({
+    name: 'gatehouse_audit_dropped_events_total',
+    help: 'Audit events a sink gave up on (queue or backlog full, refused, write error, undelivered at close), by sink.',
+    labelNames: ['sink'],
+    registers,
+    collect() {
+      this.reset();
+      if (sinks?.webhook) this.inc({ sink: 'webhook' }, sinks.webhook.stats().dropped);
+      if (sinks?.file) this.inc({ sink: 'file' }, sinks.file.stats().dropped);
+    },
+  });
+}
