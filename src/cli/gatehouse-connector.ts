@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { serviceCommand } from './connector-service.ts';
 import { formatConnectorStatus } from '../connector/status-format.ts';
 import { connectorStatus } from '../connector/status.ts';
 import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
@@ -19,6 +20,7 @@ const USAGE = `Usage:
   gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL]
                           [--allow TARGET]...
   gatehouse-connector status [--state-dir DIR] [--json]
+  gatehouse-connector service install|uninstall|status ...   (as a systemd service: service --help)
 
 Commands:
   register  get a client certificate from the Gatehouse service. Without --token, prints a URL
@@ -95,6 +97,8 @@ function stopOnSignals(): { signal: AbortSignal; remove: () => void } {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // Its own options and usage: src/cli/connector-service.ts.
+  if (argv[0] === 'service') return serviceCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
