@@ -17,11 +17,7 @@ import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { createForwardingRules } from '../forwarding/upstream-request.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
-import { createGatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { observeAudit, observeConnectorPlane } from '../metrics/plane-metrics.ts';
-import { createMetricsRegistry } from '../metrics/registry.ts';
-import { policyDecisionMetrics, sessionMetrics, signInMetrics } from '../metrics/step-metrics.ts';
-import { BACKGROUND_OPERATION, instrumentSessionStore } from '../metrics/store-metrics.ts';
+import { gatewayInstruments } from '../metrics/gateway-instruments.ts';
 import type { RiskProvider } from '../policy/types.ts';
 import { createBuiltInRisk } from '../risk/built-in-risk.ts';
 import { openRiskState } from '../risk/open-risk-state.ts';
@@ -121,9 +117,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const config = parseGatewayConfig(input, options.baseDir !== undefined ? { baseDir: options.baseDir } : {});
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
+  const measured = gatewayInstruments(() => ({ connectors, apps: config.apps, audit: configured }));
   for (const warning of sharedOriginWarnings(config)) logger.warn({ warning }, 'configuration opens a protected app to anonymous users');
-  const metrics = createMetricsRegistry();
-  const measured = createGatewayMetrics(metrics);
   // Opened first: with Redis, its connection and broadcast are the ones every other stateful part shares. A store the caller passed stays the caller's to close.
   const opened = options.sessionStore
     ? givenSessionStore(options.sessionStore)
@@ -131,10 +126,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         onRevocationOverflow: (refusedBefore) =>
           audit.emit({ type: 'session.revocation_overflow', outcome: 'info', reason: 'revocation_list_full', details: { refusedBefore } }),
         onSideDataFull: (stats) => logger.warn({ stats }, 'session store full: sign-ins that need server-side session data are refused'),
-        onStoreError: (error) => {
-          measured.storeErrors.inc(BACKGROUND_OPERATION);
-          logger.warn({ err: error }, 'session store: Redis unreachable, revocations kept locally and written when it answers');
-        },
+        onStoreError: measured.onStoreError((error) =>
+          logger.warn({ err: error }, 'session store: Redis unreachable, revocations kept locally and written when it answers'),
+        ),
       });
   const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger, opened.redis);
   // Risk counts live where the store does: kept across restarts on SQLite, shared by every instance on Redis.
@@ -165,14 +159,14 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       'sessions are kept in memory: sign-outs and server-side session data do not survive a restart; set store.url to "sqlite:<path>" (or connectors.stateDir) to keep them',
     );
   }
-  const store = instrumentSessionStore(opened.store, measured);
+  const store = measured.store(opened.store);
   const keys = deriveSealKeys(config.session.secrets);
   const sessions = new SessionManager({
     cookieName: config.session.cookieName,
     keys,
     store,
     clock,
-    observer: sessionMetrics(measured),
+    ...measured.sessions,
     defaults: {
       maxLifetime: config.session.maxLifetime,
       idleTimeout: config.session.idleTimeout,
@@ -182,15 +176,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const sockets = new SessionSockets(clock, options.socketRecheckIntervalMs !== undefined ? { recheckIntervalMs: options.socketRecheckIntervalMs } : {});
   // A session revoked through any instance closes its WebSockets here too.
   opened.onRevoked((sessionId) => sockets.closeSession(sessionId));
-  const access = new AccessControl({
-    apps: config.apps,
-    namedLocations: config.namedLocations,
-    mfa: config.mfa,
-    risk,
-    audit,
-    clock,
-    onDecision: policyDecisionMetrics(measured),
-  });
+  const access = new AccessControl({ apps: config.apps, namedLocations: config.namedLocations, mfa: config.mfa, risk, audit, clock, ...measured.access });
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   const signIn: PreauthDeps = {
     oidc,
@@ -204,7 +190,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     clientId: config.identityProvider.clientId,
     sockets,
     access,
-    onCallback: signInMetrics(measured),
+    ...measured.signIn,
     ...(builtInRisk
       ? {
           signIns: {
@@ -255,18 +241,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     stripRequestHeaders: config.forwarding.stripRequestHeaders,
     passRequestHeaders: config.forwarding.passRequestHeaders,
   });
-  const forwarderContext: ForwarderFactoryContext = { config, rules, audit, logger, tunnels: connectors?.tunnels };
-  const forwarder = options.forwarder
-    ? options.forwarder(forwarderContext)
-    : defaultForwarder(forwarderContext, (app, seconds) => measured.tunnelResponseSeconds.observe({ app }, seconds));
-  if (connectors) {
-    observeConnectorPlane(metrics, {
-      tunnels: connectors.tunnels,
-      connectors: () => (connectors.initialized ? connectors.registry.all() : undefined),
-      groups: [...new Set(config.apps.map((app) => app.connectorGroup))],
-    });
-  }
-  observeAudit(metrics, configured);
+  const forwarder = (options.forwarder ?? measured.timed(defaultForwarder))({ config, rules, audit, logger, tunnels: connectors?.tunnels });
   const { handler, upgrade } = createRequestPath({
     config,
     unknownHost: options.unknownHost ?? 'reject',
@@ -278,7 +253,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     assertions,
     signIn,
     forwarder,
-    metrics: measured,
+    metrics: measured.requests,
   });
   const testing = options.testing === true ? createTestingHooks(config, sessions, clock, logger) : undefined;
 
@@ -288,7 +263,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     config,
     audit,
     connectors,
-    metrics,
+    metrics: measured.registry,
     async ready() {
       // The store first, then what is read from it: a store that cannot be reached, or holds keys this version cannot read, is fatal,
       // and must not be hidden behind an identity provider still starting (whose discovery runs meanwhile, and is reported last).

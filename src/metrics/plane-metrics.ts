@@ -5,11 +5,12 @@ import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
 
 /** What the connector plane metrics read at scrape time. */
 export interface ConnectorPlaneState {
-  readonly tunnels: TunnelPool;
+  /** The live tunnels; undefined without a connector plane. */
+  readonly tunnels: () => TunnelPool | undefined;
   /** The registered connectors; undefined until the connector plane has loaded them. */
   readonly connectors: () => readonly ConnectorRecord[] | undefined;
   /** Groups some app is published through: reported with 0 when nothing of theirs is online. */
-  readonly groups: readonly string[];
+  readonly groups: () => readonly string[];
 }
 
 /**
@@ -18,33 +19,35 @@ export interface ConnectorPlaneState {
  */
 export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneState): void {
   const registers = [registry];
-  const perGroup = (read: (group: string) => number) =>
+  const perGroup = (read: (tunnels: TunnelPool, group: string) => number) =>
     function collect(this: Gauge<'connector_group'>): void {
       this.reset();
-      const groups = new Set([...state.groups, ...state.tunnels.sessions().map((session) => session.group)]);
-      for (const group of groups) this.set({ connector_group: group }, read(group));
+      const tunnels = state.tunnels();
+      if (!tunnels) return;
+      const groups = new Set([...state.groups(), ...tunnels.sessions().map((session) => session.group)]);
+      for (const group of groups) this.set({ connector_group: group }, read(tunnels, group));
     };
-  const healthy = (group: string) => state.tunnels.sessions(group).filter((session) => session.healthy);
+  const healthy = (tunnels: TunnelPool, group: string) => tunnels.sessions(group).filter((session) => session.healthy);
   new Gauge({
     name: 'gatehouse_tunnels_online',
     help: 'Healthy connector tunnels (connected, not draining), by connector group.',
     labelNames: ['connector_group'],
     registers,
-    collect: perGroup((group) => healthy(group).length),
+    collect: perGroup((tunnels, group) => healthy(tunnels, group).length),
   });
   new Gauge({
     name: 'gatehouse_connectors_online',
     help: 'Connectors with at least one healthy tunnel, by connector group.',
     labelNames: ['connector_group'],
     registers,
-    collect: perGroup((group) => new Set(healthy(group).map((session) => session.connectorId)).size),
+    collect: perGroup((tunnels, group) => new Set(healthy(tunnels, group).map((session) => session.connectorId)).size),
   });
   new Gauge({
     name: 'gatehouse_tunnel_streams_in_flight',
     help: 'Tunnel streams open (being opened, in use, or idle in keep-alive), by connector group.',
     labelNames: ['connector_group'],
     registers,
-    collect: perGroup((group) => state.tunnels.sessions(group).reduce((sum, session) => sum + session.inFlight, 0)),
+    collect: perGroup((tunnels, group) => tunnels.sessions(group).reduce((sum, session) => sum + session.inFlight, 0)),
   });
   new Counter({
     name: 'gatehouse_tunnel_bytes_total',
@@ -53,7 +56,7 @@ export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneS
     registers,
     collect() {
       this.reset();
-      for (const [group, bytes] of state.tunnels.bytesByGroup()) {
+      for (const [group, bytes] of state.tunnels()?.bytesByGroup() ?? []) {
         this.inc({ connector_group: group, direction: 'sent' }, bytes.sent);
         this.inc({ connector_group: group, direction: 'received' }, bytes.received);
       }
@@ -76,14 +79,14 @@ export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneS
 }
 
 /** The configured audit sinks' queue and losses, read at scrape time. */
-export function observeAudit(registry: Registry, sinks: Pick<AuditSinks, 'webhook' | 'file'> | undefined): void {
+export function observeAudit(registry: Registry, configured: () => Pick<AuditSinks, 'webhook' | 'file'> | undefined): void {
   const registers = [registry];
   new Gauge({
     name: 'gatehouse_audit_outbox_events',
     help: 'Audit events waiting for the webhook: queued, and in the batch on the wire or waiting for its retry.',
     registers,
     collect() {
-      const stats = sinks?.webhook?.stats();
+      const stats = configured()?.webhook?.stats();
       this.set(stats ? stats.queued + stats.inFlight : 0);
     },
   });
@@ -94,6 +97,7 @@ export function observeAudit(registry: Registry, sinks: Pick<AuditSinks, 'webhoo
     registers,
     collect() {
       this.reset();
+      const sinks = configured();
       if (sinks?.webhook) this.inc({ sink: 'webhook' }, sinks.webhook.stats().dropped);
       if (sinks?.file) this.inc({ sink: 'file' }, sinks.file.stats().dropped);
     },
