@@ -55,7 +55,7 @@ export function gatewayInstruments(state: () => GatewayState): GatewayInstrument
     groups: () => [...new Set(state().apps.map((app) => app.connectorGroup))],
   });
   observeAudit(registry, () => state().audit);
-  const onTunnelResponseHead = (app: string, seconds: number): void => metrics.tunnelResponseSeconds.observe({ app }, seconds);
+  const onTunnelResponseHead = (app: string, seconds: number): void => metrics.tunnelResponseSeconds.observe(app, seconds);
   return {
     registry,
     requests: metrics,

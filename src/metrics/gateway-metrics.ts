@@ -1,5 +1,6 @@
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { CounterCells } from './counter-cells.ts';
+import { HistogramCells } from './histogram-cells.ts';
 
 /** Seconds: from a cached-session page (a millisecond) to a slow backend or a sign-in round trip. */
 export const LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -12,16 +13,17 @@ export const NO_APP = 'none';
 
 /**
  * The gateway's own metrics, defined once on its registry (`gateway.metrics`). Counters on the request path are
- * CounterCells (no label string built per request); the histograms take one label from a bounded set. The state that
+ * CounterCells and HistogramCells (no label object or string built per request). The state that
  * exists anyway (tunnels, connectors, audit queues) is read at scrape time, elsewhere (plane-metrics.ts).
  */
 export interface GatewayMetrics {
   readonly registry: Registry;
   /** app, step, status_class */
   readonly requests: CounterCells;
-  readonly requestSeconds: Histogram<'app'>;
+  /** app */
+  readonly requestSeconds: HistogramCells;
   /** From the request dispatched into a tunnel stream to the app's response headers. */
-  readonly tunnelResponseSeconds: Histogram<'app'>;
+  readonly tunnelResponseSeconds: HistogramCells;
   /** app, outcome */
   readonly websocketUpgrades: CounterCells;
   /** app, outcome, code */
@@ -32,13 +34,13 @@ export interface GatewayMetrics {
   readonly sessionsIssued: CounterCells;
   /** app */
   readonly sessionsRevoked: CounterCells;
-  readonly storeSeconds: Histogram<'operation'>;
+  /** operation */
+  readonly storeSeconds: HistogramCells;
   /** operation */
   readonly storeErrors: CounterCells;
 }
 
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
-  const registers = [registry];
   return {
     registry,
     requests: new CounterCells(registry, {
@@ -46,19 +48,17 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       help: 'HTTP requests answered, by app, status class and the step of the request path that answered.',
       labelNames: ['app', 'step', 'status_class'],
     }),
-    requestSeconds: new Histogram({
+    requestSeconds: new HistogramCells(registry, {
       name: 'gatehouse_request_duration_seconds',
       help: 'Time from the request reaching the gateway to the last byte of its answer, by app.',
-      labelNames: ['app'],
-      buckets: [...LATENCY_BUCKETS],
-      registers,
+      labelName: 'app',
+      buckets: LATENCY_BUCKETS,
     }),
-    tunnelResponseSeconds: new Histogram({
+    tunnelResponseSeconds: new HistogramCells(registry, {
       name: 'gatehouse_tunnel_response_seconds',
       help: 'Time from a request dispatched into a connector tunnel stream to the response headers coming back, by app.',
-      labelNames: ['app'],
-      buckets: [...LATENCY_BUCKETS],
-      registers,
+      labelName: 'app',
+      buckets: LATENCY_BUCKETS,
     }),
     websocketUpgrades: new CounterCells(registry, {
       name: 'gatehouse_websocket_upgrades_total',
@@ -85,12 +85,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       help: 'Sessions revoked (logout), by app.',
       labelNames: ['app'],
     }),
-    storeSeconds: new Histogram({
+    storeSeconds: new HistogramCells(registry, {
       name: 'gatehouse_store_operation_duration_seconds',
       help: 'Session store operations (revocation check, revoke, sign-in state, side data), by operation.',
-      labelNames: ['operation'],
-      buckets: [...STORE_BUCKETS],
-      registers,
+      labelName: 'operation',
+      buckets: STORE_BUCKETS,
     }),
     storeErrors: new CounterCells(registry, {
       name: 'gatehouse_store_errors_total',

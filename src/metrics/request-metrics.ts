@@ -25,16 +25,17 @@ function answeringStep(req: IncomingMessage): RequestStep {
 
 /**
  * Counts every request and times it, from the moment the gateway's router sees it to its last byte. Mounted first
- * in the router, so robots.txt and refusals count too. Per request: one timestamp, one listener, a few Map lookups.
+ * in the router, so robots.txt and refusals count too. Per request: two timestamps, one listener, a few Map lookups.
  */
 export function requestMetrics(metrics: GatewayMetrics): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   const { requests, requestSeconds } = metrics;
   return (req, res, next) => {
     const start = performance.now();
-    res.once('close', () => {
+    // 'close' comes once per response, after 'finish' or when the connection went away first.
+    res.on('close', () => {
       const app = getRequestContext(req)?.app?.id ?? NO_APP;
       requests.inc(app, answeringStep(req), res.writableFinished ? statusClass(res.statusCode) : ABORTED);
-      requestSeconds.observe({ app }, (performance.now() - start) / 1000);
+      requestSeconds.observe(app, (performance.now() - start) / 1000);
     });
     next();
   };

@@ -21,21 +21,17 @@ export const BACKGROUND_OPERATION = 'background';
  */
 export function instrumentSessionStore(store: SessionStore, metrics: GatewayMetrics): SessionStore {
   const { storeSeconds, storeErrors } = metrics;
-  const labels = Object.fromEntries(Object.entries(OPERATIONS).map(([method, operation]) => [method, { operation }])) as Record<
-    keyof SessionStore,
-    { readonly operation: string }
-  >;
   const timed = <T>(method: keyof SessionStore, call: () => Promise<T>): Promise<T> => {
     const start = performance.now();
-    const label = labels[method];
+    const operation = OPERATIONS[method];
     return call().then(
       (value) => {
-        storeSeconds.observe(label, (performance.now() - start) / 1000);
+        storeSeconds.observe(operation, (performance.now() - start) / 1000);
         return value;
       },
       (error: unknown) => {
-        storeSeconds.observe(label, (performance.now() - start) / 1000);
-        storeErrors.inc(label.operation);
+        storeSeconds.observe(operation, (performance.now() - start) / 1000);
+        storeErrors.inc(operation);
         throw error;
       },
     );

@@ -95,8 +95,8 @@ describe('metrics: a scrape of the gateway and of a real connector after traffic
       2,
       'at sign-in, and the page it returned to',
     );
-    assert.ok(afterSignIn.since(before, 'gatehouse_store_operation_duration_seconds_count', { operation: 'consume_state' }) === 1);
-    assert.ok(afterSignIn.since(before, 'gatehouse_store_operation_duration_seconds_count', { operation: 'put_side_data' }) === 1);
+    assert.equal(afterSignIn.since(before, 'gatehouse_store_operation_duration_seconds_count', { operation: 'consume_state' }), 1);
+    assert.equal(afterSignIn.since(before, 'gatehouse_store_operation_duration_seconds_count', { operation: 'put_side_data' }), 1);
 
     // Forwarded through the connector's tunnels.
     const forwarded = 7;
