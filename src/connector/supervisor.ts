@@ -11,9 +11,9 @@
  * stops the connector once, with the first reason: whichever link hears the
  * refusal first, the connector stops with that one error.
  */
+import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../clock.ts';
 import { RECONNECT_BASE_MS, RECONNECT_CAP_MS, STABLE_CONNECTION_MS, TUNNELS_PER_CONNECTOR } from '../limits.ts';
-import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { connectorMetrics } from '../metrics/connector-metrics.ts';
 import { parseAllowOption } from './allow-list.ts';
