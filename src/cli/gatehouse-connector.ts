@@ -7,7 +7,7 @@ import { ConnectorArgumentError, ConnectorError } from '../errors/connector-erro
 import { registerConnector } from '../connector/register.ts';
 import { runConnector } from '../connector/supervisor.ts';
 import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';
-import { createLogger } from '../logging/logger.ts';
+import { createLogger, LOG_FORMATS, type LogFormat } from '../logging/logger.ts';
 import { createMetricsRegistry } from '../metrics/registry.ts';
 
 const DEFAULT_STATE_DIR = '/var/lib/gatehouse-connector';
@@ -17,7 +17,7 @@ const USAGE = `Usage:
   gatehouse-connector register --service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE]
                                [--idp-ca-file FILE] [--group GROUP] [--name NAME] [--force]
                                [--allow TARGET]...
-  gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL]
+  gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL] [--log-format json|pretty]
                           [--allow TARGET]...
   gatehouse-connector status [--state-dir DIR] [--json]
   gatehouse-connector service install|uninstall|status ...   (as a systemd service: service --help)
@@ -52,6 +52,7 @@ Options:
       --transport KIND     run: tls (HTTP/2 over TLS, the default) or websocket, for networks
                            whose proxies pass only WebSocket
       --log-level LEVEL    run: fatal, error, warn, info, debug, trace, silent (default: info)
+      --log-format FMT     run: json (one object a line) or pretty (for people) (default: json)
   -h, --help               show this help
 
 Output: run writes JSON log lines on stdout and short progress lines on stderr.
@@ -60,7 +61,7 @@ Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage erro
 
 const OPTIONS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
   register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force', 'allow'],
-  run: ['state-dir', 'log-level', 'tunnels', 'transport', 'allow'],
+  run: ['state-dir', 'log-level', 'log-format', 'tunnels', 'transport', 'allow'],
   status: ['state-dir', 'json'],
 };
 
@@ -115,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
         force: { type: 'boolean' },
         json: { type: 'boolean' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         tunnels: { type: 'string' },
         transport: { type: 'string' },
         allow: { type: 'string', multiple: true },
@@ -176,13 +178,15 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const level = values['log-level'] ?? 'info';
       if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+      const format = values['log-format'] ?? 'json';
+      if (!(LOG_FORMATS as readonly string[]).includes(format)) return usageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
       const tunnels = values.tunnels === undefined ? TUNNELS_PER_CONNECTOR : Number(values.tunnels);
       if (!Number.isInteger(tunnels) || tunnels < 1 || tunnels > MAX_TUNNELS_PER_CONNECTOR) {
         return usageError(`--tunnels must be a whole number from 1 to ${MAX_TUNNELS_PER_CONNECTOR}`);
       }
       const transport = values.transport ?? 'tls';
       if (transport !== 'tls' && transport !== 'websocket') return usageError('--transport must be tls or websocket');
-      const log = createLogger({ level, destination: process.stdout }).child({ component: 'connector' });
+      const log = createLogger({ level, format: format as LogFormat, destination: process.stdout }).child({ component: 'connector' });
       const stop = stopOnSignals();
       // The connector's metrics, for the metrics listener to serve (scrapeMetrics(metrics, 'gatehouse_connector_')).
       const metrics = createMetricsRegistry();

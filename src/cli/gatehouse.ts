@@ -5,7 +5,7 @@ import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
 import { startProblems } from '../config/start-problems.ts';
 import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
-import { createLogger } from '../logging/logger.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
 import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
 import { CaError } from '../pki/errors.ts';
@@ -13,7 +13,7 @@ import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
 import { StoreError } from '../store/store-error.ts';
 
 const USAGE = `Usage:
-  gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL]
+  gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL] [--log-format json|pretty]
   gatehouse check --config FILE [--strict]
 
 Commands:
@@ -26,7 +26,8 @@ Options:
       --host HOST        listen address (default: server.host, else 0.0.0.0)
       --port PORT        listen port (default: server.port, else 8443)
       --strict           check: treat warnings (e.g. a pass-through app sharing a protected app's backend) as errors
-      --log-level LEVEL  pino level: fatal, error, warn, info, debug (default: info)
+      --log-level LEVEL  pino level: fatal, error, warn, info, debug, trace, silent (default: logging.level, else info)
+      --log-format FMT   json (one object a line) or pretty (for people) (default: logging.format, else json)
   -h, --help             show this help
 
 Environment:
@@ -47,7 +48,8 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         host: { type: 'string' },
         port: { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
+        'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         strict: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
@@ -126,12 +128,17 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
-  const level = values['log-level'];
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) {
-    process.stderr.write(`gatehouse serve: --log-level must be one of fatal, error, warn, info, debug, trace, silent\n`);
+  const level = values['log-level'] ?? config.logging.level;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    process.stderr.write(`gatehouse serve: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
     return 2;
   }
-  const logger = createLogger({ level, destination: process.stdout });
+  const format = values['log-format'] ?? config.logging.format;
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+    process.stderr.write(`gatehouse serve: --log-format must be one of ${LOG_FORMATS.join(', ')}\n`);
+    return 2;
+  }
+  const logger = createLogger({ level, format: format as LogFormat, destination: process.stdout });
   const service = createGatewayServer(config, { logger });
   let address;
   try {

@@ -38,6 +38,8 @@ export interface GatewayConfig {
   readonly audit: ParsedGatewayConfig['audit'];
   /** Where state is kept: `store.url` with a relative SQLite path made absolute, or the default (see store-schema.ts). */
   readonly store: Readonly<{ url: string }>;
+  /** The log's level and format (for `gatehouse serve`) and the access log. */
+  readonly logging: ParsedGatewayConfig['logging'];
   /** Where relative file names in the configuration were resolved from. */
   readonly baseDir: string;
 }
@@ -210,6 +212,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     mfa: Object.freeze({ ...parsed.mfa }),
     risk: parsed.risk,
     audit: parsed.audit,
+    logging: Object.freeze({ ...parsed.logging, accessLog: Object.freeze({ ...parsed.logging.accessLog }) }),
     store: Object.freeze({ url: parsed.store ? resolveStoreUrl(parsed.store.url, baseDir) : defaultStoreUrl(connectors?.stateDir) }),
     baseDir,
   });

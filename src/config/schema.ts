@@ -17,6 +17,7 @@ import { durationSeconds } from './duration.ts';
 import { cidr, httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
 import { mfaSchema, namedLocationsSchema } from './policy-schema.ts';
+import { loggingSchema } from './logging-schema.ts';
 import { storeSchema } from './store-schema.ts';
 
 /**
@@ -134,6 +135,8 @@ export const gatewayConfigSchema = z
     connectors: connectorsSchema.optional(),
     /** Where revocations, used sign-in states and server-side session data are kept. Absent: the state database in connectors.stateDir, else memory. */
     store: storeSchema.optional(),
+    /** The operational log's level and format, and the access log. */
+    logging: loggingSchema,
     apps: z
       .array(appSchema)
       .min(1, 'publish at least one app')

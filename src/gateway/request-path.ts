@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { Router } from 'express';
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { AccessControl } from '../access/access-control.ts';
 import { conditionalAccessStep } from '../access/conditional-access.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/parse.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import type { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { identityAssertionStep } from '../forwarding/identity-assertion-step.ts';
+import { createAccessLog } from '../logging/access-log.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { requestMetrics, upgradeMetrics } from '../metrics/request-metrics.ts';
@@ -22,7 +23,8 @@ import { createUpgradeHandler } from '../middleware/upgrade-handler.ts';
 import { appResolutionStep, createAppTable } from '../request/app-resolution.ts';
 import { requestChecks } from '../request/request-context.ts';
 import { reservedPath } from '../request/request-target.ts';
-import { getRequestContext } from '../request/context.ts';
+import { getRequestContext, type RequestStep } from '../request/context.ts';
+import type { Step } from '../request/step.ts';
 import { sameOrigin, websocketOnly } from '../request/upgrade-checks.ts';
 import { robotsDenier } from '../robots/robots-denier.ts';
 import { sessionGateStep } from '../session/session-gate.ts';
@@ -63,47 +65,66 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, unknownHost, audit, sessions, access, assertions } = parts;
   const table = createAppTable(config.apps);
 
+  const accessLog = config.logging.accessLog.enabled
+    ? createAccessLog({ logger: parts.logger, query: config.logging.accessLog.query, trustedProxies: config.trustedProxies, unknownHost })
+    : undefined;
+
   const handler = Router();
+  if (accessLog) handler.use(accessLog.http);
   if (parts.metrics) handler.use(requestMetrics(parts.metrics));
   handler.use(
-    robotsDenier({
-      skip: (req) => {
-        const app = table(req);
-        return app ? app.crawlers === 'backend' : unknownHost === 'next';
-      },
+    step(
+      'robots',
+      robotsDenier({
+        skip: (req) => {
+          const app = table(req);
+          return app ? app.crawlers === 'backend' : unknownHost === 'next';
+        },
+      }),
+    ),
+  );
+  handler.use(step('request-checks', requestContext({ trustedProxies: config.trustedProxies, audit })));
+  handler.use(step('app-resolution', appResolution({ apps: config.apps, unknownHost, audit, table })));
+  // The gateway's public keys, for backends verifying the identity assertion (on every published host).
+  handler.get(
+    '/.gatehouse/jwks.json',
+    step('jwks', async (req, res, next) => {
+      if (!getRequestContext(req)?.app) {
+        next();
+        return;
+      }
+      res.set('Cache-Control', 'public, max-age=300').json(await assertions.jwks());
     }),
   );
-  handler.use(requestContext({ trustedProxies: config.trustedProxies, audit }));
-  handler.use(appResolution({ apps: config.apps, unknownHost, audit, table }));
-  // The gateway's public keys, for backends verifying the identity assertion (on every published host).
-  handler.get('/.gatehouse/jwks.json', async (req, res, next) => {
-    if (!getRequestContext(req)?.app) {
-      next();
-      return;
-    }
-    res.set('Cache-Control', 'public, max-age=300').json(await assertions.jwks());
-  });
-  handler.use(oidcPreauth(parts.signIn));
-  handler.use(sessionGate({ sessions, audit }));
-  handler.use(conditionalAccess(access, audit));
-  handler.use(identityForwarding(assertions));
-  handler.use(parts.forwarder.handler);
-  handler.use(errorHandler(parts.logger));
+  handler.use(step('signin', oidcPreauth(parts.signIn)));
+  handler.use(step('session-gate', sessionGate({ sessions, audit })));
+  handler.use(step('conditional-access', conditionalAccess(access, audit)));
+  handler.use(step('identity', identityForwarding(assertions)));
+  handler.use(step('upstream', parts.forwarder.handler));
+  handler.use(errorStep(errorHandler(parts.logger)));
 
   const upgrade = createUpgradeHandler({
+    // Named as their counterparts in the router: the reserved path is refused there by the sign-in endpoints, and the
+    // WebSocket-only and Origin rules are checks of the request.
     steps: [
-      requestChecks,
-      appResolutionStep({ table, unknownHost: 'reject' }),
-      websocketOnly,
-      reservedPath,
-      sameOrigin,
-      sessionGateStep({ sessions, audit }),
-      conditionalAccessStep(access, audit),
-      identityAssertionStep(assertions),
+      upgradeStep('request-checks', requestChecks),
+      upgradeStep('app-resolution', appResolutionStep({ table, unknownHost: 'reject' })),
+      upgradeStep('request-checks', websocketOnly),
+      upgradeStep('signin', reservedPath),
+      upgradeStep('request-checks', sameOrigin),
+      upgradeStep('session-gate', sessionGateStep({ sessions, audit })),
+      upgradeStep('conditional-access', conditionalAccessStep(access, audit)),
+      upgradeStep('identity', identityAssertionStep(assertions)),
     ],
     table,
     trustedProxies: config.trustedProxies,
-    forwarder: parts.forwarder,
+    forwarder: {
+      ...parts.forwarder,
+      upgrade: (req, socket, head) => {
+        markStep(req, 'upstream');
+        parts.forwarder.upgrade(req, socket, head);
+      },
+    },
     sessions,
     sockets: parts.sockets,
     access,
@@ -111,6 +132,48 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     logger: parts.logger,
     unknownHost,
     ...(parts.metrics ? { onUpgrade: upgradeMetrics(parts.metrics) } : {}),
+    ...(accessLog ? { watch: accessLog.upgrade } : {}),
   });
   return { handler, upgrade };
+}
+
+/** Records on the request's context the step it entered last: once the answer is sent, the step that answered. */
+function markStep(req: IncomingMessage, name: RequestStep): void {
+  const context = getRequestContext(req);
+  if (context) context.step = name;
+}
+
+/**
+ * A step of the router, recording its name on entry. The request context is made by the request-checks step, so a
+ * step entered before it has nowhere to record: the robots denier is that step, and a request answered without a
+ * context was answered by it (access log and metrics read it so). Request checks record once they made the context,
+ * unless a later step recorded already.
+ */
+function step(name: RequestStep, middleware: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    if (getRequestContext(req)) {
+      markStep(req, name);
+      return middleware(req, res, next);
+    }
+    const returned = middleware(req, res, next);
+    const context = getRequestContext(req);
+    if (context && context.step === undefined) context.step = name;
+    return returned;
+  };
+}
+
+/** The error handler, recording `error` when it answers for a request of ours. */
+function errorStep(middleware: ErrorRequestHandler): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    markStep(req, 'error');
+    return middleware(error, req, res, next);
+  };
+}
+
+/** A step of the upgrade handler, recording its name as it runs. */
+function upgradeStep(name: RequestStep, run: Step): Step {
+  return (input) => {
+    input.context.step = name;
+    return run(input);
+  };
 }

@@ -32,6 +32,8 @@ export interface UpgradeHandlerOptions {
   readonly unknownHost?: 'reject' | 'next';
   /** Told how each upgrade this handler took on ended: forwarded to the app, or refused by a step (metrics). */
   readonly onUpgrade?: (appId: string | undefined, outcome: 'forwarded' | 'refused') => void;
+  /** Told of each upgrade this handler takes on, before its steps run (the access log writes its line when the socket closes). */
+  readonly watch?: (req: IncomingMessage, socket: Duplex) => void;
 }
 
 /**
@@ -43,6 +45,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
   const clientIp = createClientIpResolver(options.trustedProxies);
   return (req, socket, head) => {
     if (options.unknownHost === 'next' && !options.table(req)) return;
+    options.watch?.(req, socket);
     socket.on('error', () => socket.destroy());
     handle(req, socket, head).catch((error: unknown) => {
       options.logger.error({ err: error }, 'upgrade failed');

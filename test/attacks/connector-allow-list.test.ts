@@ -96,7 +96,7 @@ describe('attack: a service that points apps at internal targets (connector allo
     assert.ok(line, `a connector log line:\n${connector!.stdout().slice(-2000)}`);
     assert.equal(line['target'], target);
     assert.equal(line['refusal'], 'target_refused');
-    assert.equal(line['level'], 40);
+    assert.equal(line['level'], 'warn');
   }
 
   it('reaches the app the allow-list names', async function () {

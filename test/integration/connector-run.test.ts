@@ -162,7 +162,7 @@ describe('gatehouse-connector run and status (real service, real processes)', fu
       connector.stderr(),
       /\ngatehouse-connector: ERR_CONNECTOR_REVOKED: An administrator revoked this connector; the service refuses it from now on\. To bring it back, register it again: gatehouse-connector register --service https:\/\/127\.0\.0\.1:\d+ --force\n$/,
     );
-    assert.ok(logLines(connector.stdout()).some((line) => line['level'] === 50 && line['code'] === 'ERR_CONNECTOR_REVOKED'));
+    assert.ok(logLines(connector.stdout()).some((line) => line['level'] === 'error' && line['code'] === 'ERR_CONNECTOR_REVOKED'));
 
     const status = await runConnectorCli(['status', '--state-dir', dir]);
     assert.equal(status.code, 1);
