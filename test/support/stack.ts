@@ -14,6 +14,7 @@ import { startEchoBackend, type EchoBackend } from './backend.ts';
 import { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
 import { createTestClock, type TestClock } from './clock.ts';
+import { noteConfigSecrets, scannedLogger, watchForSecrets } from './log-scan.ts';
 
 export const SECRET_1 = 'test-session-secret-number-one-0123456789abcdef';
 export const SECRET_2 = 'test-session-secret-number-two-0123456789abcdef';
@@ -76,6 +77,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const hosts = ['wiki.gatehouse.test', 'other.gatehouse.test', 'open.gatehouse.test', 'unknown.gatehouse.test', 'dead.gatehouse.test', 'slow.gatehouse.test'];
   const certificate = ca.issueServerCertificate(hosts);
   const server: Server = createServer({ cert: certificate.certPem, key: certificate.keyPem, maxHeaderSize: MAX_REQUEST_HEADER_BYTES });
+  watchForSecrets(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const urls = {
@@ -144,7 +146,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       current.detach();
       void current.gateway.close();
     }
-    const gateway = createGateway(input, { ...gatewayOptions, clock, audit });
+    noteConfigSecrets(input);
+    const gateway = createGateway(input, { ...scannedLogger(), ...gatewayOptions, clock, audit });
     const listener = express();
     listener.disable('x-powered-by');
     listener.use(gateway.handler);
