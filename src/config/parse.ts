@@ -38,10 +38,17 @@ export interface GatewayConfig {
   readonly audit: ParsedGatewayConfig['audit'];
   /** Where state is kept: `store.url` with a relative SQLite path made absolute, or the default (see store-schema.ts). */
   readonly store: Readonly<{ url: string }>;
+  /** The admin listener (health, readiness, metrics), when configured. */
+  readonly admin?: AdminConfig;
   /** The log's level and format (for `gatehouse serve`) and the access log. */
   readonly logging: ParsedGatewayConfig['logging'];
   /** Where relative file names in the configuration were resolved from. */
   readonly baseDir: string;
+}
+
+export interface AdminConfig {
+  readonly listen: Readonly<{ host: string; port: number }>;
+  readonly tls?: TlsMaterial;
 }
 
 export interface TlsMaterial {
@@ -155,6 +162,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     return Object.freeze({ cert, key });
   };
   const tls = readTls('server.tls', parsed.server.tls);
+  const adminTls = readTls('admin.tls', parsed.admin?.tls);
   let connectors: ConnectorsConfig | undefined;
   if (parsed.connectors) {
     const { tls: connectorTlsFiles, caKeyFile, ...rest } = parsed.connectors;
@@ -213,6 +221,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     risk: parsed.risk,
     audit: parsed.audit,
     logging: Object.freeze({ ...parsed.logging, accessLog: Object.freeze({ ...parsed.logging.accessLog }) }),
+    ...(parsed.admin ? { admin: Object.freeze({ listen: Object.freeze({ ...parsed.admin.listen }), ...(adminTls ? { tls: adminTls } : {}) }) } : {}),
     store: Object.freeze({ url: parsed.store ? resolveStoreUrl(parsed.store.url, baseDir) : defaultStoreUrl(connectors?.stateDir) }),
     baseDir,
   });

@@ -11,6 +11,7 @@ import {
   SERVER_SHUTDOWN_TIMEOUT_MS,
 } from '../limits.ts';
 import { riskSettingsSchema } from '../risk/settings.ts';
+import { adminSchema } from './admin-schema.ts';
 import { appSchema } from './app-schema.ts';
 import { connectorsSchema } from './connectors-schema.ts';
 import { durationSeconds } from './duration.ts';
@@ -135,6 +136,8 @@ export const gatewayConfigSchema = z
     connectors: connectorsSchema.optional(),
     /** Where revocations, used sign-in states and server-side session data are kept. Absent: the state database in connectors.stateDir, else memory. */
     store: storeSchema.optional(),
+    /** The admin listener (health, readiness, metrics) on an address of its own. Absent: not opened. */
+    admin: adminSchema.optional(),
     /** The operational log's level and format, and the access log. */
     logging: loggingSchema,
     apps: z
