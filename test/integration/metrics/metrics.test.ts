@@ -123,6 +123,8 @@ describe('metrics: a scrape of the gateway and of a real connector after traffic
     assert.equal((await alice.request(`${stack.urls.wiki}/hr/salaries`, { headers: { accept: 'application/json' } })).status, 403);
     const afterRefusals = await settled();
     assert.equal(afterRefusals.since(afterForwarding, 'gatehouse_requests_total', { app: 'wiki', status_class: '4xx' }), 2);
+    assert.equal(afterRefusals.since(afterForwarding, 'gatehouse_requests_total', { app: 'wiki', step: 'session-gate', status_class: '4xx' }), 1);
+    assert.equal(afterRefusals.since(afterForwarding, 'gatehouse_requests_total', { app: 'wiki', step: 'conditional-access', status_class: '4xx' }), 1);
     assert.equal(afterRefusals.since(afterForwarding, 'gatehouse_requests_total', { app: 'wiki', status_class: '2xx' }), 0);
     assert.equal(afterRefusals.since(afterForwarding, 'gatehouse_policy_decisions_total', { app: 'wiki', result: 'deny', reason: 'grant.block' }), 1);
     assert.equal(afterRefusals.since(afterForwarding, 'gatehouse_tunnel_response_seconds_count'), 0, 'neither reached the tunnel');
@@ -143,6 +145,7 @@ describe('metrics: a scrape of the gateway and of a real connector after traffic
     );
     const afterFailure = await settled();
     assert.equal(afterFailure.since(afterDenial, 'gatehouse_signins_total', { app: 'wiki', outcome: 'failure', code: 'ERR_SIGNIN_STATE' }), 1);
+    assert.equal(afterFailure.since(afterDenial, 'gatehouse_requests_total', { app: 'wiki', step: 'signin', status_class: '4xx' }), 1);
 
     // Logout revokes the session.
     await alice.navigate(`${stack.urls.wiki}/.gatehouse/logout`, { stopAt: (url) => url.origin === stack.idp.issuer });
