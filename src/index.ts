@@ -17,6 +17,9 @@ export { createGatewayServer } from './gateway/standalone-server.ts';
 export type { GatewayServer } from './gateway/standalone-server.ts';
 export { shutdown } from './gateway/shutdown.ts';
 export type { ShutdownOptions, ShutdownReport } from './gateway/shutdown.ts';
+export { createAdminListener } from './admin/admin-listener.ts';
+export type { AdminListener, AdminListenerOptions, AdminRoute, AdminSource } from './admin/admin-listener.ts';
+export type { HealthCheck, Readiness } from './health/readiness.ts';
 
 // Its configuration: validated once, from an object or a YAML/JSON file.
 export { parseGatewayConfig } from './config/parse.ts';

@@ -6,6 +6,9 @@ import { connectorStatus } from '../connector/status.ts';
 import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
 import { registerConnector } from '../connector/register.ts';
 import { runConnector } from '../connector/supervisor.ts';
+import { ConnectorEvents } from '../connector/connector-events.ts';
+import { createConnectorHealthServer } from '../connector/health-server.ts';
+import { formatListenAddress, parseListenAddress } from '../health/listen-address.ts';
 import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../logging/logger.ts';
 import { createMetricsRegistry } from '../metrics/registry.ts';
@@ -18,7 +21,7 @@ const USAGE = `Usage:
                                [--idp-ca-file FILE] [--group GROUP] [--name NAME] [--force]
                                [--allow TARGET]...
   gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL] [--log-format json|pretty]
-                          [--allow TARGET]...
+                          [--allow TARGET]... [--metrics-address HOST:PORT]
   gatehouse-connector status [--state-dir DIR] [--json]
   gatehouse-connector service install|uninstall|status ...   (as a systemd service: service --help)
 
@@ -53,6 +56,9 @@ Options:
                            whose proxies pass only WebSocket
       --log-level LEVEL    run: fatal, error, warn, info, debug, trace, silent (default: info)
       --log-format FMT     run: json (one object a line) or pretty (for people) (default: json)
+      --metrics-address HOST:PORT
+                           run: serve /healthz, /ready and /metrics (Prometheus) on this
+                           address, e.g. 127.0.0.1:9101; no authentication: keep it private
   -h, --help               show this help
 
 Output: run writes JSON log lines on stdout and short progress lines on stderr.
@@ -61,7 +67,7 @@ Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage erro
 
 const OPTIONS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
   register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force', 'allow'],
-  run: ['state-dir', 'log-level', 'log-format', 'tunnels', 'transport', 'allow'],
+  run: ['state-dir', 'log-level', 'log-format', 'tunnels', 'transport', 'allow', 'metrics-address'],
   status: ['state-dir', 'json'],
 };
 
@@ -120,6 +126,7 @@ async function main(argv: string[]): Promise<number> {
         tunnels: { type: 'string' },
         transport: { type: 'string' },
         allow: { type: 'string', multiple: true },
+        'metrics-address': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -186,15 +193,24 @@ async function main(argv: string[]): Promise<number> {
       }
       const transport = values.transport ?? 'tls';
       if (transport !== 'tls' && transport !== 'websocket') return usageError('--transport must be tls or websocket');
+      const metricsAddress = values['metrics-address'] === undefined ? undefined : parseListenAddress(values['metrics-address']);
+      if (typeof metricsAddress === 'string') return usageError(`--metrics-address: ${metricsAddress}`);
       const log = createLogger({ level, format: format as LogFormat, destination: process.stdout }).child({ component: 'connector' });
-      const stop = stopOnSignals();
-      // The connector's metrics, for the metrics listener to serve (scrapeMetrics(metrics, 'gatehouse_connector_')).
+      // The connector's metrics and events, for the metrics address to serve.
       const metrics = createMetricsRegistry();
+      const events = new ConnectorEvents();
+      const health = metricsAddress ? createConnectorHealthServer({ events, metrics }) : undefined;
+      if (health && metricsAddress) {
+        const bound = await health.listen(metricsAddress.port, metricsAddress.host);
+        say(`metrics and health on http://${formatListenAddress({ host: bound.address, port: bound.port })} (/healthz, /ready, /metrics)`);
+      }
+      const stop = stopOnSignals();
       try {
         await runConnector({
           stateDir,
           log,
           metrics,
+          events,
           progress: say,
           signal: stop.signal,
           tunnels,
@@ -205,6 +221,7 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       } finally {
         stop.remove();
+        await health?.close();
       }
     }
     default: {

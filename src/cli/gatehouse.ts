@@ -7,6 +7,7 @@ import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
+import { formatListenAddress } from '../health/listen-address.ts';
 import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
 import { CaError } from '../pki/errors.ts';
 import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
@@ -154,6 +155,12 @@ async function main(argv: string[]): Promise<number> {
   logger.info({ address: address.address, port: address.port, scheme }, 'gateway listening');
   // Progress for people goes to stderr; stdout carries only JSON lines (audit events and logs).
   process.stderr.write(`gatehouse: listening on ${scheme}://${address.address}:${address.port}\n`);
+  const admin = service.admin?.address();
+  if (admin) {
+    const adminUrl = `${config.admin?.tls ? 'https' : 'http'}://${formatListenAddress({ host: admin.address, port: admin.port })}`;
+    logger.info({ address: admin.address, port: admin.port }, 'admin listener listening');
+    process.stderr.write(`gatehouse: admin listener on ${adminUrl} (/.gatehouse/healthz, /.gatehouse/readyz, /metrics)\n`);
+  }
   for (const app of config.apps) {
     process.stderr.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
   }

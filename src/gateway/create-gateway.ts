@@ -15,6 +15,7 @@ import { sqliteStatePath } from '../config/store-schema.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
+import { gatewayReadiness, type GatewayHealth } from '../health/gateway-readiness.ts';
 import { createForwardingRules } from '../forwarding/upstream-request.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { gatewayInstruments } from '../metrics/gateway-instruments.ts';
@@ -81,7 +82,7 @@ export interface GatewayOptions {
 }
 
 /** What `createGateway()` returns: the Express handler to mount, `attach()` for the server that carries it, and its life cycle (`ready()`, `close()`). */
-export interface Gateway {
+export interface Gateway extends GatewayHealth {
   readonly [TESTING_HOOKS]?: TestingHooks;
   /** Mount on an Express app (at its root): `app.use(gateway.handler)`. */
   readonly handler: Router;
@@ -242,6 +243,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     passRequestHeaders: config.forwarding.passRequestHeaders,
   });
   const forwarder = (options.forwarder ?? measured.timed(defaultForwarder))({ config, rules, audit, logger, tunnels: connectors?.tunnels });
+  const readiness = gatewayReadiness({ oidc, opened, config, storeGiven: options.sessionStore !== undefined, connectors, apps: () => config.apps });
   const { handler, upgrade } = createRequestPath({
     config,
     unknownHost: options.unknownHost ?? 'reject',
@@ -254,6 +256,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     signIn,
     forwarder,
     metrics: measured.requests,
+    health: readiness,
   });
   const testing = options.testing === true ? createTestingHooks(config, sessions, clock, logger) : undefined;
 
@@ -264,6 +267,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     audit,
     connectors,
     metrics: measured.registry,
+    readiness,
     async ready() {
       // The store first, then what is read from it: a store that cannot be reached, or holds keys this version cannot read, is fatal,
       // and must not be hidden behind an identity provider still starting (whose discovery runs meanwhile, and is reported last).

@@ -8,6 +8,8 @@ import type { GatewayConfig } from '../config/parse.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import type { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { identityAssertionStep } from '../forwarding/identity-assertion-step.ts';
+import type { ReadinessReport } from '../health/health-handler.ts';
+import { healthRoute } from '../health/health-route.ts';
 import { createAccessLog } from '../logging/access-log.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
@@ -46,6 +48,8 @@ export interface RequestPathParts {
   readonly forwarder: Forwarder;
   /** The gateway's metrics: every request counted and timed, every upgrade counted. */
   readonly metrics?: GatewayMetrics;
+  /** The readiness checks `/.gatehouse/readyz` runs; absent, the health endpoints are not served. */
+  readonly health?: () => Promise<ReadinessReport>;
 }
 
 export interface RequestPath {
@@ -72,6 +76,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   const handler = Router();
   if (accessLog) handler.use(accessLog.http);
   if (parts.metrics) handler.use(requestMetrics(parts.metrics));
+  if (parts.health) handler.use(healthRoute({ readiness: parts.health, table, unknownHost, trustedProxies: config.trustedProxies }));
   handler.use(
     step(
       'robots',

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
+import { createAdminListener, type AdminListener } from '../admin/admin-listener.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { createGateway, type Gateway, type GatewayOptions } from './create-gateway.ts';
@@ -12,6 +13,8 @@ import { shutdown, type ShutdownOptions } from './shutdown.ts';
 export interface GatewayServer {
   readonly gateway: Gateway;
   readonly server: HttpServer | HttpsServer;
+  /** The admin listener (health, readiness, metrics) when `admin.listen` is configured: opened by `listen()`, closed by `close()`. */
+  readonly admin: AdminListener | undefined;
   /** Listens on config.server.host/port unless given; resolves with the bound address. Opens the connector listener too. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
   /**
@@ -33,12 +36,15 @@ export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, o
     ? createHttpsServer({ cert: tls.cert, key: tls.key, maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, app)
     : createHttpServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, app);
   gateway.attach(server);
+  const admin = gateway.config.admin ? createAdminListener(gateway) : undefined;
 
   return {
     gateway,
     server,
+    admin,
     async listen(port = gateway.config.server.port, host = gateway.config.server.host) {
       await gateway.connectors?.listen();
+      await admin?.listen();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -48,7 +54,12 @@ export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, o
       });
     },
     async close(options) {
-      await shutdown(server, gateway, options);
+      try {
+        await shutdown(server, gateway, options);
+      } finally {
+        // Last: probes and scrapes keep answering while requests drain.
+        await admin?.close();
+      }
     },
   };
 }

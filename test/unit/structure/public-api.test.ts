@@ -28,6 +28,7 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
     values: [
       'GatehouseConfigError',
       'GatehouseError',
+      'createAdminListener',
       'createGateway',
       'createGatewayServer',
       'fileSink',
@@ -39,6 +40,10 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
       'webhookSink',
     ],
     types: [
+      'AdminListener',
+      'AdminListenerOptions',
+      'AdminRoute',
+      'AdminSource',
       'AppConfig',
       'AuditEvent',
       'AuditEventType',
@@ -56,7 +61,9 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
       'GatewayConfigInput',
       'GatewayOptions',
       'GatewayServer',
+      'HealthCheck',
       'MemorySink',
+      'Readiness',
       'RiskLevel',
       'RiskProvider',
       'SessionSideData',
