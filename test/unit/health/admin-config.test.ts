@@ -36,7 +36,7 @@ describe('admin listener configuration', () => {
   it('refuses what is not an address, and unknown keys', () => {
     assert.deepEqual(issuesOf(withAdmin({ listen: '9100' })), ['admin.listen: "9100" is not host:port, e.g. "127.0.0.1:9100" or "[::1]:9100"']);
     assert.equal(issuesOf(withAdmin({ listen: 'localhost:70000' })).length, 1);
-    assert.match(issuesOf(withAdmin({ listen: '127.0.0.1:9100', port: 1 }))[0] ?? '', /^admin: .*port/i);
+    assert.match(issuesOf(withAdmin({ listen: '127.0.0.1:9100', port: 1 }))[0] ?? '', /^admin\b.*\bport\b/);
     assert.match(issuesOf(withAdmin({}))[0] ?? '', /^admin\.listen/);
   });
 
