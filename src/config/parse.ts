@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { z } from 'zod';
 import { GatehouseConfigError } from '../errors/index.ts';
 import { MIN_SECRET_LENGTH } from '../limits.ts';
 import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
+import { configErrorMap, formatIssues } from './issue-messages.ts';
 import { assertionKeyProblem, caBundleProblem, tlsPairProblem } from './pem-checks.ts';
 import { defaultStoreUrl, resolveStoreUrl } from './store-schema.ts';
 import { gatewayConfigSchema, type ParsedAppConfig, type ParsedGatewayConfig } from './schema.ts';
@@ -71,20 +71,6 @@ export interface ParseOptions {
   readonly baseDir?: string;
 }
 
-/** Renders a zod issue path as `apps[2].internalUrl`. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const part of path) {
-    if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
-  }
-  return out || '(root)';
-}
-
-export function formatIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${formatIssuePath(issue.path)}: ${issue.message}`);
-}
-
 /**
  * Validates a configuration once, at the edge, and returns it frozen.
  * Throws GatehouseConfigError naming every key that is wrong and why.
@@ -97,8 +83,8 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     if (typeof baseDir === 'string') carriedBaseDir = baseDir;
     input = rest;
   }
-  const result = gatewayConfigSchema.safeParse(input);
-  if (!result.success) throw new GatehouseConfigError(formatIssues(result.error));
+  const result = gatewayConfigSchema.safeParse(input, { error: configErrorMap });
+  if (!result.success) throw new GatehouseConfigError(formatIssues(result.error, gatewayConfigSchema));
   const parsed = result.data;
   const baseDir = options.baseDir ?? carriedBaseDir ?? process.cwd();
   const problems: string[] = [];

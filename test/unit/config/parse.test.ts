@@ -73,7 +73,7 @@ describe('configuration', () => {
     has('apps[2].id:', 'duplicate app id "wiki"');
     has('session.secrets[0].secret:', 'at least 32');
     has('trustedProxies[0]:', 'CIDR');
-    has('(root):', 'extra');
+    has('extra:', 'unknown key');
   });
 
   it('refuses an http issuer, a missing openid scope and a duplicate host', () => {
