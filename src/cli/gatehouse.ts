@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { loadGatewayConfigFile } from '../config/load-file.ts';
-import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
 import { startProblems } from '../config/start-problems.ts';
 import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
@@ -12,10 +11,11 @@ import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
 import { CaError } from '../pki/errors.ts';
 import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
 import { StoreError } from '../store/store-error.ts';
+import { runCheck } from './check-command.ts';
 
 const USAGE = `Usage:
   gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL] [--log-format json|pretty]
-  gatehouse check --config FILE [--strict]
+  gatehouse check --config FILE [--strict] [--online]
 
 Commands:
   serve   run the cloud side (robots denier, sign-in, session gate, forwarding) from a YAML or JSON config
@@ -27,11 +27,14 @@ Options:
       --host HOST        listen address (default: server.host, else 0.0.0.0)
       --port PORT        listen port (default: server.port, else 8443)
       --strict           check: treat warnings (e.g. a pass-through app sharing a protected app's backend) as errors
+      --online           check: also run discovery against the identity provider and print what it found
       --log-level LEVEL  pino level: fatal, error, warn, info, debug, trace, silent (default: logging.level, else info)
       --log-format FMT   json (one object a line) or pretty (for people) (default: logging.format, else json)
   -h, --help             show this help
 
 Environment:
+  GATEHOUSE_CONFIG       the configuration file when --config is not given
+  \${VAR}, \${VAR:-default}  in the file's string values: taken from the environment ($\${ for a literal \${)
   GATEHOUSE_STORE_URL    where state is kept, instead of the file's store.url: sqlite:<path> or memory:
                          (a relative path is read from the working directory)
   GATEHOUSE_CA_KEY       keys that encrypt the connector CA's private key in the store, instead of the
@@ -52,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
         'log-level': { type: 'string' },
         'log-format': { type: 'string' },
         strict: { type: 'boolean', default: false },
+        online: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -69,14 +73,15 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  if (!values.config) {
-    process.stderr.write(`gatehouse ${command}: --config FILE is required\n`);
+  const configFile = values.config ?? (process.env['GATEHOUSE_CONFIG'] || undefined);
+  if (configFile === undefined) {
+    process.stderr.write(`gatehouse ${command}: --config FILE (or GATEHOUSE_CONFIG) is required\n`);
     return 2;
   }
 
   let config;
   try {
-    config = loadGatewayConfigFile(values.config);
+    config = loadGatewayConfigFile(configFile);
   } catch (error) {
     if (error instanceof GatehouseConfigError) {
       process.stderr.write(`gatehouse: ${error.message}\n`);
@@ -103,22 +108,12 @@ async function main(argv: string[]): Promise<number> {
     }
     config = Object.freeze({ ...config, connectors: Object.freeze({ ...config.connectors, caKey }) });
   }
-  if (command === 'check') {
-    // What start would refuse after parsing (the audit sinks, the connector state folder), so "valid" means serve starts.
-    const problems = startProblems(config);
-    if (problems.length > 0) {
-      process.stderr.write(`gatehouse: ${new GatehouseConfigError(problems).message}\n`);
-      return 1;
-    }
-    const warnings = sharedOriginWarnings(config);
-    for (const warning of warnings) process.stderr.write(`gatehouse check: warning: ${warning}\n`);
-    const apps = `${config.apps.length} app${config.apps.length === 1 ? '' : 's'}`;
-    if (warnings.length > 0 && values.strict) {
-      process.stderr.write(`gatehouse check: ${values.config}: ${warnings.length} warning${warnings.length === 1 ? '' : 's'}, refused with --strict\n`);
-      return 1;
-    }
-    process.stdout.write(`${values.config}: valid (${apps}${warnings.length > 0 ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : ''})\n`);
-    return 0;
+  if (command === 'check') return runCheck(config, { file: configFile, strict: values.strict, online: values.online });
+  // The same list check prints: a folder or audit setting start cannot use is named by its key, before anything opens.
+  const startRefused = startProblems(config);
+  if (startRefused.length > 0) {
+    process.stderr.write(`gatehouse: ${new GatehouseConfigError(startRefused).message}\n`);
+    return 1;
   }
 
   let port: number | undefined;

@@ -1,4 +1,5 @@
 import { createPrivateKey, type KeyObject, type X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
 import { parseCertificateBundle } from '../pki/pem.ts';
 
@@ -84,4 +85,20 @@ function parsePrivateKey(pem: string): KeyObject | string {
 function opensslReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.replace(/^error:[0-9A-F]+:[^:]*:+/, '') || 'unknown';
+}
+
+/**
+ * The host names (and IP addresses) of `hosts` the server certificate does
+ * not cover, by its subject alternative names (wildcards one label deep, as
+ * browsers match them). Its common name counts only when it has no DNS name,
+ * as for browsers.
+ */
+export function uncoveredHosts(cert: string, hosts: readonly string[]): string[] {
+  const chain = certificates(cert);
+  if (typeof chain === 'string') return [];
+  const leaf = chain[0]!;
+  return hosts.filter((host) => {
+    const bare = host.replace(/^\[|\]$/g, '');
+    return isIP(bare) !== 0 ? leaf.checkIP(bare) === undefined : leaf.checkHost(bare, { wildcards: true, partialWildcards: false }) === undefined;
+  });
 }
