@@ -2,6 +2,18 @@
 import { z } from 'zod';
 import { parseCidr } from '../ip/cidr.ts';
 
+/**
+ * A secret given inline. "undefined" or "null" is what a template or a
+ * script writes for a variable it did not have: refused, or it would be
+ * sent to the identity provider as the secret.
+ */
+export const inlineSecret = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((value) => !/^(?:undefined|null)$/.test(value.trim()), {
+    message: 'is the text "undefined" or "null": most likely an environment variable that was not set where the file or object was written',
+  });
+
 export const httpsOrLoopbackHttpUrl = (what: string, example: string) =>
   z.string().superRefine((value, ctx) => {
     let url: URL;

@@ -15,7 +15,7 @@ import { adminSchema } from './admin-schema.ts';
 import { appSchema } from './app-schema.ts';
 import { connectorsSchema } from './connectors-schema.ts';
 import { durationSeconds } from './duration.ts';
-import { cidr, httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
+import { cidr, httpsOrLoopbackHttpUrl, inlineSecret, tlsFiles } from './field-schemas.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
 import { mfaSchema, namedLocationsSchema } from './policy-schema.ts';
 import { loggingSchema } from './logging-schema.ts';
@@ -60,7 +60,7 @@ export const gatewayConfigSchema = z
         }
       }),
       clientId: z.string().min(1, 'must not be empty'),
-      clientSecret: z.string().min(1, 'must not be empty').optional(),
+      clientSecret: inlineSecret.optional(),
       clientSecretFile: z.string().min(1).optional(),
       /** PEM bundle to trust for the identity provider, in addition to the public roots. */
       ca: z.string().optional(),

@@ -75,3 +75,15 @@ describe('config: problems in words an operator can act on', () => {
     assert.equal(closestKey('completelydifferent', ['issuer']), undefined);
   });
 });
+
+describe('config: a secret a template left as "undefined"', () => {
+  it('refuses the client secret "undefined" or "null" instead of sending it to the identity provider', () => {
+    for (const clientSecret of ['undefined', 'null', ' undefined\n']) {
+      const input = valid();
+      input['identityProvider'] = { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret };
+      const issues = issuesOf(input);
+      assert.equal(issues.length, 1, issues.join('\n'));
+      assert.match(issues[0]!, /^identityProvider\.clientSecret: is the text "undefined" or "null": most likely an environment variable that was not set/);
+    }
+  });
+});
