@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { createLogger } from '../../src/logging/logger.ts';
 import { toLoopback } from '../support/loopback.ts';
+import { rawHttps } from '../support/raw-http.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 type Line = Record<string, unknown>;
@@ -82,6 +83,28 @@ describe('access log: one line per request, through a real gateway', function ()
     const line = await lineOf(response.headers.get('x-request-id'));
     assert.equal(line['user'], 'user-alice');
     assert.equal(line['step'], 'upstream');
+  });
+
+  it('names the step that refused: request checks, app resolution, the sign-in endpoints', async () => {
+    const raw = (target: string, host: string): Promise<string> =>
+      rawHttps(
+        stack.port,
+        'wiki.gatehouse.test',
+        stack.ca.certPem,
+        `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n`,
+      );
+    const steps: [string, string, number, string][] = [
+      ['https://evil.example/x', `wiki.gatehouse.test:${stack.port}`, 400, 'request-checks'],
+      ['/x', `nowhere.gatehouse.test:${stack.port}`, 404, 'app-resolution'],
+      ['/.gatehouse/nothing-here', `wiki.gatehouse.test:${stack.port}`, 404, 'signin'],
+      ['/.gatehouse/jwks.json', `wiki.gatehouse.test:${stack.port}`, 200, 'jwks'],
+    ];
+    for (const [target, host, status, step] of steps) {
+      const response = await raw(target, host);
+      const requestId = /\r\nx-request-id: ([\w-]+)/i.exec(response)?.[1] ?? null;
+      const line = await lineOf(requestId);
+      assert.deepEqual([line['status'], line['step']], [status, step], `${target} on ${host}`);
+    }
   });
 
   it('logs robots.txt, answered before the request has an id', async () => {
