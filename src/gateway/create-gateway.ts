@@ -278,12 +278,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await discovery;
     },
     attach: (server) => {
-      const detach = attachServer(server, { config, audit, upgrade });
-      const unfollow = followTraffic(server);
-      return () => {
-        detach();
-        unfollow();
-      };
+      const undo = [attachServer(server, { config, audit, upgrade }), followTraffic(server)];
+      return () => undo.forEach((each) => each());
     },
     async reopenAuditFile() {
       await configured?.file?.reopen();
