@@ -7,35 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { CONNECTOR_CLI, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
 import type { RunningProcess } from '../../dev/lib/processes.ts';
 import { startStack, type Stack } from '../support/stack.ts';
+import { parseUnit } from '../support/systemd-unit.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/connector-service/', import.meta.url));
 const UNIT = join(EXAMPLE, 'gatehouse-connector.service');
 const ENV_EXAMPLE = join(EXAMPLE, 'connector.env.example');
 const STATE_DIR = '/var/lib/gatehouse-connector';
-
-type Unit = Map<string, Map<string, string[]>>;
-
-/** systemd's unit syntax, as much as this unit uses: sections, repeated keys, comments, continuation lines. */
-function parseUnit(text: string): Unit {
-  const unit: Unit = new Map();
-  let section: Map<string, string[]> | undefined;
-  const lines = text.replace(/\\\n/g, ' ').split('\n');
-  lines.forEach((raw, index) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
-    const header = /^\[([A-Za-z]+)\]$/.exec(line);
-    if (header) {
-      section = new Map();
-      unit.set(header[1] ?? '', section);
-      return;
-    }
-    const pair = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(line);
-    if (!pair || !section) throw new Error(`line ${index + 1} is neither a section, a key=value nor a comment: ${raw}`);
-    const [, key = '', value = ''] = pair;
-    section.set(key, [...(section.get(key) ?? []), value.trim()]);
-  });
-  return unit;
-}
 
 /** systemd's Environment= syntax: space-separated KEY=VALUE words. */
 function environmentOf(values: readonly string[]): Map<string, string> {
