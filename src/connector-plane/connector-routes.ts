@@ -68,6 +68,7 @@ const CSR_REASONS: Readonly<Record<CsrError['code'], string>> = {
   ERR_CSR_SIGNATURE: 'signature',
   ERR_CSR_KEY_TYPE: 'key_type',
   ERR_CSR_KEY_TOO_SMALL: 'key_too_small',
+  ERR_CSR_KEY_CURVE: 'key_curve',
 };
 
 interface Locals {

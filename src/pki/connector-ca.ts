@@ -8,14 +8,14 @@ import { isIP } from 'node:net';
 import forge from 'node-forge';
 import { systemClock, type Clock } from '../clock.ts';
 import { CERT_BACKDATE_MS, DEFAULT_CONNECTOR_CA_VALID_DAYS } from '../limits.ts';
-import { certificateFromDer, DAY_MS, extension, utf8Attribute, wholeSeconds } from './certificate-fields.ts';
+import { certificateFromDer, certificateKeyInfo, DAY_MS, extension, utf8Attribute, wholeSeconds } from './certificate-fields.ts';
 import type { VerifiedCsr } from './csr.ts';
 import { CaError, PkiArgumentError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
-import { certificateDer, forgePublicKey, signCertificate, toDer } from './forge-der.ts';
+import { certificateDer, keyIdentifier, signCertificate, subjectPublicKeyInfo } from './forge-der.ts';
 import { checkValidDays, issueLeaf, type IssuedCertificate, type IssueOptions, type SigningCa } from './issue-certificate.ts';
 import { decodePem, encodePem } from './pem.ts';
-import { generateRsaKey } from './rsa-key.ts';
+import { generateRsaKey } from './keys.ts';
 import { randomSerialHex } from './serial.ts';
 import { verifyClientCertificate, type ClientCertificateVerdict } from './verify-client-certificate.ts';
 
@@ -58,8 +58,8 @@ export function createConnectorCa(options: CreateConnectorCaOptions = {}): CaMat
   checkValidDays(validDays, 'validDays');
 
   const key = generateRsaKey(CA_KEY_BITS);
+  const spki = subjectPublicKeyInfo(key.publicKey);
   const cert = forge.pki.createCertificate();
-  cert.publicKey = forgePublicKey(key.publicKey);
   cert.serialNumber = randomSerialHex();
   cert.validity.notBefore = wholeSeconds(now - CERT_BACKDATE_MS);
   cert.validity.notAfter = wholeSeconds(now + validDays * DAY_MS);
@@ -70,9 +70,9 @@ export function createConnectorCa(options: CreateConnectorCaOptions = {}): CaMat
     // pathLen 0: the CA signs connectors and listeners, never another CA.
     { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
+    { name: 'subjectKeyIdentifier', value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyIdentifier(spki)) },
   ]);
-  signCertificate(cert, key.privateKey);
+  signCertificate(cert, key.privateKey, spki);
   return { certPem: encodePem('CERTIFICATE', certificateDer(cert)), keyPem: key.keyPem };
 }
 
@@ -131,10 +131,11 @@ export class ConnectorCa {
     checkIdentifier(subject.group, 'group');
     return issueLeaf(this.#ca, {
       ...options,
-      publicKey: forge.pki.publicKeyFromPem(csr.publicKeyPem),
+      subjectPublicKeyInfo: subjectPublicKeyInfo(createPublicKey(csr.publicKeyPem)),
       subject: [utf8Attribute('commonName', subject.connectorId), utf8Attribute('organizationalUnitName', subject.group)],
       extensions: [
-        { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+        // RFC 5480 §3: an EC key's certificate must not assert keyEncipherment; RSA keys keep it for TLS 1.2 key transport.
+        { name: 'keyUsage', digitalSignature: true, keyEncipherment: csr.keyType === 'rsa', critical: true },
         { name: 'extKeyUsage', clientAuth: true },
       ],
     });
@@ -151,7 +152,7 @@ export class ConnectorCa {
     const key = generateRsaKey(SERVER_KEY_BITS);
     const issued = issueLeaf(this.#ca, {
       ...options,
-      publicKey: forgePublicKey(key.publicKey),
+      subjectPublicKeyInfo: subjectPublicKeyInfo(key.publicKey),
       subject: [utf8Attribute('commonName', hostnames[0] ?? '')],
       extensions: [
         { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
@@ -173,7 +174,7 @@ export class ConnectorCa {
 
 function checkCaPair(cert: forge.pki.Certificate, key: KeyObject): void {
   if (key.asymmetricKeyType !== 'rsa') throw invalid('the CA key is not an RSA key');
-  const certSpki = toDer(forge.pki.publicKeyToAsn1(cert.publicKey));
+  const certSpki = certificateKeyInfo(cert);
   const keySpki = createPublicKey(key).export({ type: 'spki', format: 'der' });
   if (!certSpki.equals(keySpki)) throw invalid('the CA key does not belong to the CA certificate');
   if (extension(cert, 'basicConstraints')?.['cA'] !== true) throw invalid('the certificate is not a CA certificate');

@@ -12,6 +12,8 @@ export interface CertificationRequestParts {
   readonly infoDer: Buffer;
   readonly publicKeyInfoDer: Buffer;
   readonly publicKeyAlgorithm: string;
+  /** The key algorithm's parameters when they are an OID: an EC key's named curve (RFC 5480 §2.1.1). */
+  readonly publicKeyParameterOid: string | undefined;
   readonly signatureAlgorithm: string;
   /** Whether the signature AlgorithmIdentifier has parameters other than NULL. */
   readonly signatureHasParameters: boolean;
@@ -34,13 +36,14 @@ function primitive(node: forge.asn1.Asn1 | undefined, type: number): string | un
   return node.value;
 }
 
-function algorithm(node: forge.asn1.Asn1 | undefined): { oid: string; hasParameters: boolean } | undefined {
+function algorithm(node: forge.asn1.Asn1 | undefined): { oid: string; hasParameters: boolean; parameterOid: string | undefined } | undefined {
   const items = sequence(node, 1, 2);
   const oid = primitive(items?.[0], Type.OID);
   if (!items || oid === undefined || oid.length === 0) return undefined;
   const parameters = items[1];
   const hasParameters = parameters !== undefined && primitive(parameters, Type.NULL) !== '';
-  return { oid: forge.asn1.derToOid(oid), hasParameters };
+  const parameterOid = primitive(parameters, Type.OID);
+  return { oid: forge.asn1.derToOid(oid), hasParameters, parameterOid: parameterOid ? forge.asn1.derToOid(parameterOid) : undefined };
 }
 
 /** Returns undefined when the tree is not a CertificationRequest. */
@@ -66,6 +69,7 @@ export function readCertificationRequest(root: forge.asn1.Asn1): CertificationRe
     infoDer: toDer(info),
     publicKeyInfoDer: toDer(publicKeyInfo),
     publicKeyAlgorithm: keyAlgorithm.oid,
+    publicKeyParameterOid: keyAlgorithm.parameterOid,
     signatureAlgorithm: signatureAlgorithm.oid,
     signatureHasParameters: signatureAlgorithm.hasParameters,
     signature: Buffer.from(signatureBits.slice(1), 'binary'),

@@ -10,32 +10,69 @@ import { CsrError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
 import { decodePem } from './pem.ts';
 import { parseDer } from './forge-der.ts';
-import { OID_EC_PUBLIC_KEY, OID_ED25519, OID_RSA_ENCRYPTION, OID_RSASSA_PSS, OID_SHA256_WITH_RSA, OID_SHA384_WITH_RSA, OID_SHA512_WITH_RSA } from './oids.ts';
+import { EC_CURVE, type ConnectorKeyType } from './keys.ts';
+import {
+  OID_CURVE_P256,
+  OID_CURVE_P384,
+  OID_CURVE_P521,
+  OID_CURVE_SECP256K1,
+  OID_EC_PUBLIC_KEY,
+  OID_ECDSA_WITH_SHA256,
+  OID_ECDSA_WITH_SHA384,
+  OID_ECDSA_WITH_SHA512,
+  OID_ED25519,
+  OID_RSA_ENCRYPTION,
+  OID_RSASSA_PSS,
+  OID_SHA256_WITH_RSA,
+  OID_SHA384_WITH_RSA,
+  OID_SHA512_WITH_RSA,
+} from './oids.ts';
 
 export { createKeyAndCsr, type CreateKeyAndCsrOptions, type KeyAndCsr } from './create-key-and-csr.ts';
+export type { ConnectorKeyType } from './keys.ts';
 
 /** What the CA needs from a request whose signature and key passed every check. */
 export interface VerifiedCsr {
-  /** SPKI PEM of the requester's RSA key. */
+  /** SPKI PEM of the requester's key. */
   readonly publicKeyPem: string;
+  /** "ec" is always P-256. */
+  readonly keyType: ConnectorKeyType;
+  /** The RSA modulus size, or 256 for P-256. */
   readonly keyBits: number;
   /** SHA-256 of the SPKI DER, lowercase hex. */
   readonly publicKeyFingerprint256: string;
 }
 
 const PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'] as const;
-const REQUIRED_KEY = `an RSA key of at least ${MIN_CSR_RSA_BITS} bits`;
+const REQUIRED_KEY = `an EC key on P-256 or an RSA key of at least ${MIN_CSR_RSA_BITS} bits`;
 
-const SIGNATURE_HASHES: ReadonlyMap<string, string> = new Map([
-  [OID_SHA256_WITH_RSA, 'sha256'],
-  [OID_SHA384_WITH_RSA, 'sha384'],
-  [OID_SHA512_WITH_RSA, 'sha512'],
-]);
+// The signature algorithms each key type may use, with their hash.
+const SIGNATURE_HASHES: Readonly<Record<ConnectorKeyType, ReadonlyMap<string, string>>> = {
+  rsa: new Map([
+    [OID_SHA256_WITH_RSA, 'sha256'],
+    [OID_SHA384_WITH_RSA, 'sha384'],
+    [OID_SHA512_WITH_RSA, 'sha512'],
+  ]),
+  ec: new Map([
+    [OID_ECDSA_WITH_SHA256, 'sha256'],
+    [OID_ECDSA_WITH_SHA384, 'sha384'],
+    [OID_ECDSA_WITH_SHA512, 'sha512'],
+  ]),
+};
+const ACCEPTED_SIGNATURES: Readonly<Record<ConnectorKeyType, string>> = {
+  rsa: 'sign an RSA key with RSA PKCS #1 v1.5 and SHA-256, SHA-384 or SHA-512',
+  ec: 'sign an EC key with ECDSA and SHA-256, SHA-384 or SHA-512',
+};
 
 const KEY_NAMES: ReadonlyMap<string, string> = new Map([
-  [OID_EC_PUBLIC_KEY, 'an EC key'],
   [OID_ED25519, 'an Ed25519 key'],
   [OID_RSASSA_PSS, 'an RSA-PSS key'],
+]);
+
+const CURVE_NAMES: ReadonlyMap<string, string> = new Map([
+  [OID_CURVE_P384, 'P-384'],
+  [OID_CURVE_P521, 'P-521'],
+  [OID_CURVE_SECP256K1, 'secp256k1'],
 ]);
 
 // CA/Browser Forum Baseline Requirements §6.1.6: odd, at least 3, and at most
@@ -44,12 +81,13 @@ const MAX_PUBLIC_EXPONENT = (1n << 256n) - 1n;
 
 export function verifyCsr(pem: string): VerifiedCsr {
   const parts = readRequest(pem);
-  const key = readKey(parts);
-  checkSignature(parts, key);
+  const { key, keyType } = readKey(parts);
+  checkSignature(parts, key, keyType);
   const spkiDer = key.export({ type: 'spki', format: 'der' });
   return {
     publicKeyPem: key.export({ type: 'spki', format: 'pem' }).toString(),
-    keyBits: key.asymmetricKeyDetails?.modulusLength ?? 0,
+    keyType,
+    keyBits: keyType === 'ec' ? 256 : (key.asymmetricKeyDetails?.modulusLength ?? 0),
     publicKeyFingerprint256: sha256Hex(spkiDer),
   };
 }
@@ -80,7 +118,32 @@ function decodePemOrThrow(pem: string): Buffer {
   return result.der;
 }
 
-function readKey(parts: CertificationRequestParts): KeyObject {
+function readKey(parts: CertificationRequestParts): { key: KeyObject; keyType: ConnectorKeyType } {
+  if (parts.publicKeyAlgorithm === OID_EC_PUBLIC_KEY) return { key: readEcKey(parts), keyType: 'ec' };
+  return { key: readRsaKey(parts), keyType: 'rsa' };
+}
+
+// The curve is read from the request before OpenSSL sees the key: a curve it does not know still gets its name in the refusal.
+function readEcKey(parts: CertificationRequestParts): KeyObject {
+  const curve = parts.publicKeyParameterOid;
+  if (curve !== OID_CURVE_P256) {
+    const what = curve === undefined ? 'explicit curve parameters' : `the curve ${CURVE_NAMES.get(curve) ?? curve}`;
+    throw new CsrError('ERR_CSR_KEY_CURVE', `The certificate request carries an EC key on ${what}; the service requires ${REQUIRED_KEY}.`);
+  }
+  let key: KeyObject;
+  try {
+    // OpenSSL refuses a point that is not on the curve.
+    key = createPublicKey({ key: parts.publicKeyInfoDer, format: 'der', type: 'spki' });
+  } catch (error) {
+    throw malformed('its EC public key cannot be read', error);
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== EC_CURVE) {
+    throw new CsrError('ERR_CSR_KEY_CURVE', `The certificate request's EC key is not on P-256; the service requires ${REQUIRED_KEY}.`);
+  }
+  return key;
+}
+
+function readRsaKey(parts: CertificationRequestParts): KeyObject {
   if (parts.publicKeyAlgorithm !== OID_RSA_ENCRYPTION) {
     const what = KEY_NAMES.get(parts.publicKeyAlgorithm) ?? `a key of type ${parts.publicKeyAlgorithm}`;
     throw new CsrError('ERR_CSR_KEY_TYPE', `The certificate request carries ${what}; the service requires ${REQUIRED_KEY}.`);
@@ -112,15 +175,12 @@ function readKey(parts: CertificationRequestParts): KeyObject {
   return key;
 }
 
-function checkSignature(parts: CertificationRequestParts, key: KeyObject): void {
-  const hash = SIGNATURE_HASHES.get(parts.signatureAlgorithm);
+function checkSignature(parts: CertificationRequestParts, key: KeyObject, keyType: ConnectorKeyType): void {
+  const hash = SIGNATURE_HASHES[keyType].get(parts.signatureAlgorithm);
   if (hash === undefined || parts.signatureHasParameters) {
-    throw new CsrError(
-      'ERR_CSR_SIGNATURE',
-      `The certificate request is signed with algorithm ${parts.signatureAlgorithm}; sign it with RSA PKCS #1 v1.5 and SHA-256, SHA-384 or SHA-512.`,
-    );
+    throw new CsrError('ERR_CSR_SIGNATURE', `The certificate request is signed with algorithm ${parts.signatureAlgorithm}; ${ACCEPTED_SIGNATURES[keyType]}.`);
   }
-  if (!signatureMatches(hash, parts, key)) {
+  if (!signatureMatches(hash, parts, key, keyType)) {
     throw new CsrError(
       'ERR_CSR_SIGNATURE',
       "The certificate request's signature does not match its contents and key: it was altered after signing, or signed with another key.",
@@ -128,9 +188,11 @@ function checkSignature(parts: CertificationRequestParts, key: KeyObject): void 
   }
 }
 
-function signatureMatches(hash: string, parts: CertificationRequestParts, key: KeyObject): boolean {
+function signatureMatches(hash: string, parts: CertificationRequestParts, key: KeyObject, keyType: ConnectorKeyType): boolean {
   try {
-    return verify(hash, parts.infoDer, { key, padding: constants.RSA_PKCS1_PADDING }, parts.signature);
+    // ECDSA signatures in X.509 are DER Ecdsa-Sig-Value (RFC 5480 §2.2 … RFC 3279 §2.2.3); OpenSSL refuses other encodings of (r, s).
+    const options = keyType === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' as const };
+    return verify(hash, parts.infoDer, options, parts.signature);
   } catch {
     return false;
   }

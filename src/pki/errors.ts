@@ -4,7 +4,8 @@
  * never contains request data beyond a key size or an algorithm name).
  */
 
-export type CsrErrorCode = 'ERR_CSR_TOO_LARGE' | 'ERR_CSR_MALFORMED' | 'ERR_CSR_SIGNATURE' | 'ERR_CSR_KEY_TYPE' | 'ERR_CSR_KEY_TOO_SMALL';
+/** ERR_CSR_KEY_CURVE: an EC key on a curve other than P-256. */
+export type CsrErrorCode = 'ERR_CSR_TOO_LARGE' | 'ERR_CSR_MALFORMED' | 'ERR_CSR_SIGNATURE' | 'ERR_CSR_KEY_TYPE' | 'ERR_CSR_KEY_TOO_SMALL' | 'ERR_CSR_KEY_CURVE';
 
 /** A certificate request that the service refuses to sign. */
 export class CsrError extends Error {

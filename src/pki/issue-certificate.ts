@@ -1,11 +1,14 @@
-/** Signs an end-entity certificate with the connector CA. Internal to connector-ca.ts. */
+/**
+ * Signs an end-entity certificate with the connector CA, for an RSA or an EC
+ * key: the one issuing path. Internal to connector-ca.ts.
+ */
 import type { KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { CERT_BACKDATE_MS } from '../limits.ts';
 import { DAY_MS, wholeSeconds } from './certificate-fields.ts';
 import { CaError, PkiArgumentError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
-import { certificateDer, signCertificate } from './forge-der.ts';
+import { certificateDer, keyIdentifier, signCertificate } from './forge-der.ts';
 import { encodePem } from './pem.ts';
 import { randomSerialHex } from './serial.ts';
 
@@ -33,7 +36,8 @@ export interface SigningCa {
 }
 
 export interface LeafRequest extends IssueOptions {
-  readonly publicKey: forge.pki.rsa.PublicKey;
+  /** The subject's key as SubjectPublicKeyInfo DER (RSA or EC). */
+  readonly subjectPublicKeyInfo: Uint8Array;
   readonly subject: forge.pki.CertificateField[];
   /** forge extension descriptions; basic constraints and key identifiers are added here. */
   readonly extensions: readonly object[];
@@ -56,7 +60,6 @@ export function issueLeaf(ca: SigningCa, request: LeafRequest): IssuedCertificat
   }
 
   const cert = forge.pki.createCertificate();
-  cert.publicKey = request.publicKey;
   cert.serialNumber = randomSerialHex();
   // A leaf never outlives its CA. Its start is left alone: RFC 5280 §6.1.3 checks
   // each certificate's window on its own, and callers may backdate on purpose.
@@ -69,10 +72,14 @@ export function issueLeaf(ca: SigningCa, request: LeafRequest): IssuedCertificat
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     ...request.extensions,
-    { name: 'subjectKeyIdentifier' },
+    // Given, not computed: forge would hash cert.publicKey, which it only knows for RSA.
+    {
+      name: 'subjectKeyIdentifier',
+      value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyIdentifier(request.subjectPublicKeyInfo)),
+    },
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.keyIdentifier },
   ]);
-  signCertificate(cert, ca.key);
+  signCertificate(cert, ca.key, request.subjectPublicKeyInfo);
   const der = certificateDer(cert);
   return {
     certPem: encodePem('CERTIFICATE', der),

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import forge from 'node-forge';
 import { MAX_CLIENT_CERT_BYTES } from '../../../src/limits.ts';
+import { certificateFromDer } from '../../../src/pki/certificate-fields.ts';
 import { ConnectorCa, createConnectorCa, type CaMaterial, type IssuedCertificate } from '../../../src/pki/connector-ca.ts';
 import { createKeyAndCsr, verifyCsr, type VerifiedCsr } from '../../../src/pki/csr.ts';
 import { CaError } from '../../../src/pki/errors.ts';
@@ -456,6 +457,82 @@ describe('pki: connector CA', function () {
       assert.equal(await reasonFor({ certPem: foreign.certPem, keyPem }), 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
       assert.equal(await reasonFor(serverIdentity), 'INVALID_PURPOSE');
       assert.deepEqual(ca.verifyClientCertificate(future.certPem, now), { ok: false, reason: 'not_yet_valid' });
+    });
+  });
+
+  describe('EC P-256 connector keys', () => {
+    const now = Date.now();
+    let ec: { keyPem: string; csr: VerifiedCsr };
+    let issued: IssuedCertificate;
+
+    before(() => {
+      const { keyPem, csrPem } = createKeyAndCsr({ keyType: 'ec' });
+      ec = { keyPem, csr: verifyCsr(csrPem) };
+      issued = ca.issueClientCertificate(ec.csr, { connectorId: 'c-ec', group: 'default' }, { validDays: 30, now });
+    });
+
+    it('certifies the EC key, signed by the RSA CA, for client authentication and signatures only', () => {
+      const x509 = new X509Certificate(issued.certPem);
+      assert.equal(x509.subject, 'CN=c-ec\nOU=default');
+      assert.equal(x509.publicKey.asymmetricKeyType, 'ec');
+      assert.equal(x509.publicKey.export({ type: 'spki', format: 'pem' }), ec.csr.publicKeyPem);
+      assert.equal(x509.checkPrivateKey(createPrivateKey(ec.keyPem)), true);
+      assert.equal(x509.verify(new X509Certificate(ca.certPem).publicKey), true);
+      assert.equal(x509.ca, false);
+      assert.deepEqual(x509.keyUsage, [CLIENT_AUTH]);
+      // RFC 5480 §3: no keyEncipherment for an EC key.
+      const cert = certificateFromDer(x509.raw);
+      const usage = cert.getExtension('keyUsage') as Record<string, boolean>;
+      assert.deepEqual([usage['digitalSignature'], usage['keyEncipherment'], usage['keyCertSign']], [true, false, false]);
+      const aki = cert.getExtension('authorityKeyIdentifier') as { value: string };
+      const caSki = forgeCertificate(ca.certPem).getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string };
+      assert.ok(forge.util.bytesToHex(aki.value).endsWith(caSki.subjectKeyIdentifier));
+      const ski = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier: string };
+      const point = createPublicKey(ec.keyPem).export({ type: 'spki', format: 'der' }).subarray(-65);
+      assert.equal(ski.subjectKeyIdentifier, createHash('sha1').update(point).digest('hex'));
+    });
+
+    it('passes the second check, as PEM and as DER', () => {
+      const verdict = ca.verifyClientCertificate(issued.certPem, now);
+      assert.deepEqual(verdict, {
+        ok: true,
+        connectorId: 'c-ec',
+        group: 'default',
+        serialNumber: issued.serialNumber,
+        fingerprint256: issued.fingerprint256,
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+      });
+      assert.deepEqual(ca.verifyClientCertificate(new X509Certificate(issued.certPem).raw, now), verdict);
+    });
+
+    it('refuses a flipped bit in the EC key as not issued by the CA', () => {
+      const der = Buffer.from(new X509Certificate(issued.certPem).raw);
+      const point = createPublicKey(ec.keyPem).export({ format: 'jwk' }).x ?? '';
+      const index = der.indexOf(Buffer.from(point, 'base64url').subarray(8, 16));
+      assert.ok(index > 0);
+      der[index] = (der[index] ?? 0) ^ 0x01;
+      assert.deepEqual(ca.verifyClientCertificate(der, now), { ok: false, reason: 'not_issued_by_ca' });
+    });
+
+    it('refuses an EC certificate from another CA with the same name', () => {
+      const forged = new ConnectorCa(createConnectorCa()).issueClientCertificate(ec.csr, { connectorId: 'c-ec', group: 'default' }, { validDays: 30, now });
+      assert.deepEqual(ca.verifyClientCertificate(forged.certPem, now), { ok: false, reason: 'not_issued_by_ca' });
+    });
+
+    it('authenticates over real TLS with the EC key', async () => {
+      const server = new MtlsServer(ca);
+      const port = await server.listen();
+      try {
+        const result = await server.handshake(port, ca.certPem, { certPem: issued.certPem, keyPem: ec.keyPem });
+        assert.equal(result.served, true);
+        assert.equal(result.server.authorized, true);
+        const verdict = ca.verifyClientCertificate(result.server.peer?.raw ?? Buffer.alloc(0), Date.now());
+        assert.ok(verdict.ok);
+        assert.equal(verdict.connectorId, 'c-ec');
+      } finally {
+        await server.close();
+      }
     });
   });
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { MAX_CSR_PEM_BYTES } from '../../../src/limits.ts';
+import { connectorKeyTypeOf, createCsrForKey } from '../../../src/pki/create-key-and-csr.ts';
 import { createKeyAndCsr, verifyCsr } from '../../../src/pki/csr.ts';
 import { CsrError, type CsrErrorCode } from '../../../src/pki/errors.ts';
 import { encodePem } from '../../../src/pki/pem.ts';
@@ -73,6 +74,12 @@ function rsaCsr(bits: number, commonName?: string): { pem: string; signature: Bu
     sign: (info) => sign('sha256', info, privateKey),
     ...(commonName === undefined ? {} : { commonName }),
   });
+  return { ...built, privateKey };
+}
+
+function ecCsr(namedCurve: string, signatureOid = OID_ECDSA_SHA256): { pem: string; signature: Buffer; privateKey: KeyObject } {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve });
+  const built = buildCsr({ spki: spkiDer(privateKey), signatureOid, nullParameters: false, sign: (info) => sign('sha256', info, privateKey) });
   return { ...built, privateKey };
 }
 
@@ -269,19 +276,6 @@ describe('pki: certificate requests', function () {
       assert.match(error.message, /2048/);
     });
 
-    it('an EC P-256 key, saying RSA of at least 2048 bits is required', () => {
-      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const { pem } = buildCsr({
-        spki: spkiDer(privateKey),
-        signatureOid: OID_ECDSA_SHA256,
-        nullParameters: false,
-        sign: (info) => sign('sha256', info, privateKey),
-      });
-      const error = expectCode(pem, 'ERR_CSR_KEY_TYPE');
-      assert.match(error.message, /EC key/);
-      assert.match(error.message, /RSA key of at least 2048 bits/);
-    });
-
     it('an Ed25519 key', () => {
       const { privateKey } = generateKeyPairSync('ed25519');
       const { pem } = buildCsr({
@@ -329,6 +323,96 @@ describe('pki: certificate requests', function () {
       }
       assert.ok(seen.has('ERR_CSR_MALFORMED'));
       assert.ok(seen.has('ERR_CSR_SIGNATURE'));
+    });
+  });
+
+  describe('EC P-256 keys', () => {
+    it('createKeyAndCsr makes a P-256 key and an ECDSA request the service accepts', () => {
+      const { keyPem, csrPem } = createKeyAndCsr({ keyType: 'ec' });
+      const key = createPrivateKey(keyPem);
+      assert.equal(key.asymmetricKeyType, 'ec');
+      assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+      const verified = verifyCsr(csrPem);
+      assert.equal(verified.keyType, 'ec');
+      assert.equal(verified.keyBits, 256);
+      assert.equal(verified.publicKeyPem, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString());
+      // The request names ecdsa-with-SHA256 without parameters (RFC 5758 §3.2).
+      const algorithm = asn1FromBuffer(derOfPem(csrPem)).value[1] as forge.asn1.Asn1;
+      assert.equal((algorithm.value as forge.asn1.Asn1[]).length, 1);
+      assert.equal(A.derToOid((algorithm.value as forge.asn1.Asn1[])[0]?.value as string), OID_ECDSA_SHA256);
+    });
+
+    it('createCsrForKey signs for a kept EC key, and connectorKeyTypeOf names its type', () => {
+      const ec = createKeyAndCsr({ keyType: 'ec' });
+      const again = verifyCsr(createCsrForKey(ec.keyPem));
+      assert.equal(again.publicKeyFingerprint256, verifyCsr(ec.csrPem).publicKeyFingerprint256);
+      assert.equal(connectorKeyTypeOf(ec.keyPem), 'ec');
+      assert.equal(connectorKeyTypeOf(valid.keyPem), 'rsa');
+      const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      assert.throws(() => createCsrForKey(p384), { name: 'PkiArgumentError' });
+      assert.throws(() => createKeyAndCsr({ keyType: 'ec', bits: 2048 }), { code: 'ERR_INVALID_ARG_VALUE' });
+    });
+
+    it('verifyCsr accepts a request built by hand for a P-256 key (control for the hostile cases)', () => {
+      assert.equal(verifyCsr(ecCsr('P-256').pem).keyType, 'ec');
+    });
+
+    it('refuses a request whose signature was made over other data', () => {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const { pem } = buildCsr({
+        spki: spkiDer(privateKey),
+        signatureOid: OID_ECDSA_SHA256,
+        nullParameters: false,
+        sign: (info) => sign('sha256', Buffer.concat([info, Buffer.from('other data')]), privateKey),
+      });
+      expectCode(pem, 'ERR_CSR_SIGNATURE');
+    });
+
+    it('refuses a request for one P-256 key signed with another', () => {
+      const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const { pem } = buildCsr({
+        spki: spkiDer(privateKey),
+        signatureOid: OID_ECDSA_SHA256,
+        nullParameters: false,
+        sign: (info) => sign('sha256', info, other),
+      });
+      expectCode(pem, 'ERR_CSR_SIGNATURE');
+    });
+
+    it('refuses an EC key signed with an RSA algorithm, naming ECDSA', () => {
+      const error = expectCode(ecCsr('P-256', OID_SHA256_RSA).pem, 'ERR_CSR_SIGNATURE');
+      assert.match(error.message, /ECDSA/);
+    });
+
+    for (const [curve, name] of [
+      ['P-384', 'P-384'],
+      ['secp256k1', 'secp256k1'],
+      ['P-521', 'P-521'],
+    ] as const) {
+      it(`refuses an EC key on ${curve} with its own code, naming the curve and P-256`, () => {
+        const error = expectCode(ecCsr(curve).pem, 'ERR_CSR_KEY_CURVE');
+        assert.match(error.message, new RegExp(`curve ${name}`));
+        assert.match(error.message, /P-256/);
+      });
+    }
+
+    it('refuses an EC key with explicit curve parameters', () => {
+      // The SPKI of a P-256 key whose named curve OID is replaced by an (empty) parameters SEQUENCE.
+      const spki = asn1FromBuffer(spkiDer(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey));
+      const algorithm = (spki.value as forge.asn1.Asn1[])[0] as forge.asn1.Asn1;
+      (algorithm.value as forge.asn1.Asn1[])[1] = A.create(A.Class.UNIVERSAL, A.Type.SEQUENCE, true, []);
+      const { pem } = buildCsr({ spki: derOf(spki), signatureOid: OID_ECDSA_SHA256, nullParameters: false, sign: () => randomBytes(70) });
+      const error = expectCode(pem, 'ERR_CSR_KEY_CURVE');
+      assert.match(error.message, /explicit curve parameters/);
+    });
+
+    it('refuses a P-256 point that is not on the curve as malformed', () => {
+      const spki = spkiDer(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+      const offCurve = Buffer.from(spki);
+      offCurve[offCurve.length - 1] = (offCurve[offCurve.length - 1] ?? 0) ^ 1;
+      const { pem } = buildCsr({ spki: offCurve, signatureOid: OID_ECDSA_SHA256, nullParameters: false, sign: () => randomBytes(70) });
+      expectCode(pem, 'ERR_CSR_MALFORMED');
     });
   });
 });
