@@ -19,7 +19,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const USAGE = `Usage:
   gatehouse-connector register --service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE]
                                [--idp-ca-file FILE] [--group GROUP] [--name NAME] [--force]
-                               [--allow TARGET]...
+                               [--allow TARGET]... [--key-type ec|rsa]
   gatehouse-connector run [--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--log-level LEVEL] [--log-format json|pretty]
                           [--allow TARGET]... [--metrics-address HOST:PORT]
   gatehouse-connector status [--state-dir DIR] [--json]
@@ -45,6 +45,8 @@ Options:
       --group GROUP        connector group to join (default: the service's "default")
       --name NAME          a label for administrators (default: this host's name)
       --force              replace an existing registration in the state directory
+      --key-type TYPE      register: the connector's key, ec (P-256, the default) or rsa (3072 bits);
+                           renewals keep the type
       --allow TARGET       register, run: dial only these targets, whatever the service configures:
                            a CIDR or address (10.0.0.0/8, 10.0.0.5, [fd00::/8]) or a host name
                            (wiki.corp, matched exactly), each optionally with :PORT; repeatable.
@@ -66,7 +68,7 @@ Exit codes: 0 done, 1 failed (the message says why and what to do), 2 usage erro
 `;
 
 const OPTIONS_BY_COMMAND: Readonly<Record<string, readonly string[]>> = {
-  register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force', 'allow'],
+  register: ['service', 'token', 'state-dir', 'ca-file', 'idp-ca-file', 'group', 'name', 'force', 'allow', 'key-type'],
   run: ['state-dir', 'log-level', 'log-format', 'tunnels', 'transport', 'allow', 'metrics-address'],
   status: ['state-dir', 'json'],
 };
@@ -127,6 +129,7 @@ async function main(argv: string[]): Promise<number> {
         transport: { type: 'string' },
         allow: { type: 'string', multiple: true },
         'metrics-address': { type: 'string' },
+        'key-type': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -152,6 +155,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'register': {
       if (values.service === undefined) return usageError('register: --service URL is required');
+      const keyType = values['key-type'];
+      if (keyType !== undefined && keyType !== 'ec' && keyType !== 'rsa') return usageError('--key-type must be ec or rsa');
       const envToken = process.env['GATEHOUSE_CONNECTOR_TOKEN'];
       const token = values.token ?? (envToken === undefined || envToken === '' ? undefined : envToken);
       const stop = stopOnSignals();
@@ -168,10 +173,12 @@ async function main(argv: string[]): Promise<number> {
           ...(values.group !== undefined ? { group: values.group } : {}),
           ...(values.name !== undefined ? { name: values.name } : {}),
           ...(values.allow !== undefined ? { allow: values.allow } : {}),
+          ...(keyType !== undefined ? { keyType } : {}),
         });
         process.stdout.write(
           `Registered connector ${summary.connectorId} in group ${summary.group} with ${summary.serviceUrl}\n` +
             `  state:        ${summary.stateDir}\n` +
+            `  key:          ${summary.keyType === 'ec' ? 'EC P-256' : 'RSA'}\n` +
             `  certificate:  valid until ${summary.notAfter}, renewed after ${Math.round(summary.renewalAgeSeconds / 86_400)} days\n` +
             `  sha-256:      ${summary.certificateFingerprint256}\n` +
             `  allow-list:   ${summary.allowList === null ? 'none (any internal URL the service configures)' : summary.allowList.join(', ')}\n` +

@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { rootCertificates } from 'node:tls';
 import type { Logger } from '../logging/logger.ts';
 import { createKeyAndCsr } from '../pki/csr.ts';
+import { CONNECTOR_KEY_TYPES, DEFAULT_CONNECTOR_KEY_TYPE, type ConnectorKeyType } from '../pki/keys.ts';
 import { parseAllowOption } from './allow-list.ts';
 import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
 import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
@@ -50,6 +51,8 @@ export interface RegisterOptions {
   /** Short lines for the person at the terminal (device-flow instructions). */
   readonly progress?: (line: string) => void;
   readonly signal?: AbortSignal;
+  /** "ec" (P-256, the default) or "rsa"; renewals keep the type. */
+  readonly keyType?: ConnectorKeyType;
   /** RSA key size; default that of createKeyAndCsr. */
   readonly keyBits?: number;
   /**
@@ -73,6 +76,7 @@ export interface RegistrationSummary {
   readonly certificateFingerprint256: string;
   /** The allow-list in the state directory, or null when the connector may dial any configured address. */
   readonly allowList: readonly string[] | null;
+  readonly keyType: ConnectorKeyType;
 }
 
 /** Trust anchors for the identity provider: its own CA file, else the service's plus the system roots. */
@@ -90,6 +94,9 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
   const progress = options.progress ?? ((): void => undefined);
 
   // Checked before anyone is asked to sign in.
+  const keyType = options.keyType ?? DEFAULT_CONNECTOR_KEY_TYPE;
+  if (!CONNECTOR_KEY_TYPES.includes(keyType)) throw new ConnectorArgumentError(`--key-type must be ${CONNECTOR_KEY_TYPES.join(' or ')}`);
+  if (keyType === 'ec' && options.keyBits !== undefined) throw new ConnectorArgumentError('a key size applies to RSA keys only');
   const allowList = options.allow === undefined ? undefined : parseAllowOption(options.allow);
   const serviceCaPem = options.caFile === undefined ? undefined : await readCaFile(options.caFile, '--ca-file');
   const idpCaPem = options.idpCaFile === undefined ? undefined : await readCaFile(options.idpCaFile, '--idp-ca-file');
@@ -119,7 +126,7 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
       });
     }
 
-    const { keyPem, csrPem } = createKeyAndCsr(options.keyBits === undefined ? {} : { bits: options.keyBits });
+    const { keyPem, csrPem } = createKeyAndCsr({ keyType, ...(options.keyBits === undefined ? {} : { bits: options.keyBits }) });
     log?.info({ serviceUrl, group: options.group ?? null }, 'registering with the service');
     progress(`Registering with ${serviceUrl}…`);
     const body = await client.call({
@@ -158,6 +165,7 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
       renewalAgeSeconds: issued.renewalAgeSeconds,
       certificateFingerprint256: fingerprint,
       allowList: kept ? kept.texts : null,
+      keyType,
     });
   } finally {
     client.close();
