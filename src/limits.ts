@@ -40,6 +40,19 @@ export const IDP_REQUEST_TIMEOUT_SECONDS = 10;
 /** After a failed discovery, wait this long before asking the identity provider again. */
 export const IDP_DISCOVERY_RETRY_MS = 5_000;
 
+/**
+ * A token signed with a key the gateway has not seen (the provider rotated)
+ * fetches the provider's JWKS again at once, but no more often than this: a
+ * flood of tokens naming made-up keys costs the provider one fetch per interval.
+ */
+export const IDP_JWKS_REFETCH_MIN_INTERVAL_MS = 5_000;
+
+/** The provider's JWKS is fetched again after this long even when every key is known. */
+export const IDP_JWKS_MAX_AGE_MS = 10 * 60_000;
+
+/** A back-channel logout token issued longer ago than this (or this far in the future) is refused. */
+export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 300;
+
 /** Revoked session ids remembered (until each would have expired). */
 export const MAX_REVOKED_SESSIONS = 100_000;
 

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { IDP_DISCOVERY_RETRY_MS } from '../limits.ts';
+import { IdpKeys } from './idp-keys.ts';
 
 /** A fetch for talking to the identity provider. */
 export type IdpFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -39,7 +40,9 @@ export interface VerifiedSignIn {
 /**
  * The relying party: discovers the identity provider, builds authorization
  * requests and verifies authorization responses with openid-client, which
- * checks the ID token's signature, iss, aud, azp, exp, iat and nonce.
+ * checks the ID token's iss, aud, azp, exp, iat and nonce; its signature is
+ * checked with the provider's keys (`keys`), shared by every token the
+ * gateway verifies against them.
  */
 export class OidcClient {
   readonly #settings: GatewayConfig['identityProvider'];
@@ -50,7 +53,8 @@ export class OidcClient {
   #discovered: client.Configuration | undefined;
   #pending: Promise<client.Configuration> | undefined;
   #failedAt = Number.NEGATIVE_INFINITY;
-  #jwksCache: ReturnType<typeof client.getJwksCache>;
+  /** The provider's signing keys, fetched again at once (rate-limited) when a token names one not seen yet. */
+  readonly keys: IdpKeys;
 
   constructor(options: OidcClientOptions) {
     this.#settings = options.settings;
@@ -67,6 +71,7 @@ export class OidcClient {
       this.#fetch = (url, init) => fetch(url, init);
     }
     this.#customFetch = (url, init) => this.#fetch(url, init);
+    this.keys = new IdpKeys({ jwksUri: () => this.jwksUri(), fetch: this.#fetch, timeoutSeconds: options.settings.timeoutSeconds });
   }
 
   /** Discovery, done once and shared; retried no more often than IDP_DISCOVERY_RETRY_MS after a failure. */
@@ -133,11 +138,13 @@ export class OidcClient {
       });
     } catch (error) {
       throw mapExchangeError(error);
-    } finally {
-      this.#jwksCache = client.getJwksCache(configuration) ?? this.#jwksCache;
     }
     const claims = tokens.claims();
     if (!claims || !tokens.id_token) throw new GatehouseError('ERR_ID_TOKEN_INVALID', 'no_id_token');
+    // OIDC Core 3.1.3.7 lets a client skip the ID token's signature when it came over TLS from the
+    // token endpoint, and openid-client does. We verify it: a compromised network path or
+    // interception proxy must not be able to mint identities.
+    await this.keys.verifySignature(tokens.id_token, [this.#settings.idTokenSigningAlg], 'ERR_ID_TOKEN_INVALID');
     // openid-client does not refuse an iat in the future; a token "issued later than now" means the clocks disagree.
     const now = Math.floor(this.#clock() / 1000);
     const tolerance = this.#settings.clockToleranceSeconds;
@@ -164,11 +171,6 @@ export class OidcClient {
     const configuration = new client.Configuration(discovered.serverMetadata(), this.#settings.clientId, this.#clientMetadata(skew), this.#clientAuth());
     configuration[client.customFetch] = this.#customFetch;
     configuration.timeout = this.#settings.timeoutSeconds;
-    if (this.#jwksCache) client.setJwksCache(configuration, this.#jwksCache);
-    // OIDC Core 3.1.3.7 lets a client skip the ID token's signature when it came over TLS from the
-    // token endpoint, and openid-client does by default. We verify it: a compromised network path or
-    // interception proxy must not be able to mint identities.
-    client.enableNonRepudiationChecks(configuration);
     return configuration;
   }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
@@ -6,6 +7,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import type { JWK } from 'jose';
 import { Provider, errors } from 'oidc-provider';
+import { Agent, fetch as undiciFetch, type RequestInit as UndiciRequestInit } from 'undici';
 import type {
   AccessTokenLike,
   ClientMetadata,
@@ -41,6 +43,9 @@ export interface DevClient {
   client_secret?: string;
   redirect_uris: string[];
   post_logout_redirect_uris?: string[];
+  /** Where the provider posts logout tokens (OpenID Connect Back-Channel Logout); the feature is on when a client has one. */
+  backchannel_logout_uri?: string;
+  backchannel_logout_session_required?: boolean;
   grant_types?: string[];
   response_types?: string[];
 }
@@ -68,13 +73,22 @@ export interface StartIdentityProviderOptions {
   signingKey?: JWK;
   /** Resource indicator → resource server. Without any, only opaque access tokens are issued. */
   resourceServers?: Record<string, DevResourceServer>;
+  /**
+   * The CA the provider trusts when it calls clients (back-channel logout);
+   * every host name it calls then resolves to 127.0.0.1. Without it, the
+   * provider's own fetch (which refuses loopback addresses) is used.
+   */
+  clientCallbackCa?: string;
 }
 
 export interface DevIdentityProvider {
   issuer: string;
   caPem: string;
-  signingKey: JWK;
+  /** The private key signing now (it changes with rotateSigningKey). */
+  readonly signingKey: JWK;
   users: DevUser[];
+  /** Abrupt rotation: from now on only the new key signs and only it is published. Sessions at the provider survive. */
+  rotateSigningKey(key?: JWK): Promise<JWK>;
   close(): Promise<void>;
 }
 
@@ -170,6 +184,10 @@ function toClientMetadata(client: DevClient): ClientMetadata {
   };
   if (client.post_logout_redirect_uris) {
     metadata.post_logout_redirect_uris = [...client.post_logout_redirect_uris];
+  }
+  if (client.backchannel_logout_uri !== undefined) {
+    metadata.backchannel_logout_uri = client.backchannel_logout_uri;
+    metadata.backchannel_logout_session_required = client.backchannel_logout_session_required ?? true;
   }
   return metadata;
 }
@@ -382,19 +400,21 @@ function buildConfiguration(opts: {
   alg: string;
   idTokenTtlSeconds: number;
   resourceServers: Record<string, DevResourceServer>;
+  adapter: ReturnType<typeof createMemoryAdapter>;
+  cookieKeys: string[];
+  fetch: Configuration['fetch'];
 }): Configuration {
   const usersBySub = new Map(opts.users.map((user) => [user.sub, user]));
   const { resourceServers, alg } = opts;
   const hasResourceServers = Object.keys(resourceServers).length > 0;
 
   return {
-    adapter: createMemoryAdapter(),
+    adapter: opts.adapter,
     clients: opts.clients.map(toClientMetadata),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
     clientDefaults: { id_token_signed_response_alg: alg },
     jwks: { keys: [opts.signingKey] },
-    cookies: {
-      keys: [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')],
-    },
+    cookies: { keys: opts.cookieKeys },
     responseTypes: ['code'],
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
@@ -460,6 +480,7 @@ function buildConfiguration(opts: {
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
+      backchannelLogout: { enabled: opts.clients.some((client) => client.backchannel_logout_uri !== undefined) },
       revocation: {
         enabled: true,
         allowedPolicy: (_ctx, client, token) => Promise.resolve(token.clientId === client.clientId),
@@ -525,8 +546,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
   const host = opts.host ?? '127.0.0.1';
   const ca = opts.ca ?? createDevCa({ commonName: 'Gatehouse Dev Identity Provider CA' });
   const tlsCert = ca.issueServerCertificate([...new Set(['127.0.0.1', 'localhost', host])]);
-  const signingKey = await prepareSigningKey(opts.signingKey);
-  const alg = signingKey.alg ?? 'RS256';
+  let signingKey = await prepareSigningKey(opts.signingKey);
 
   const server = createServer({ cert: tlsCert.certPem, key: tlsCert.keyPem });
   // Raw TCP sockets, so that close() also ends connections still in the TLS
@@ -558,38 +578,90 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
   try {
     const { port } = server.address() as AddressInfo;
     const issuer = `https://${host}:${port}`;
-    const provider = new Provider(
-      issuer,
-      buildConfiguration({
-        users,
-        clients: opts.clients,
-        signingKey,
-        alg,
-        idTokenTtlSeconds: opts.idTokenTtlSeconds ?? HOUR,
-        resourceServers: opts.resourceServers ?? {},
-      }),
-    );
-    provider.proxy = false;
-    // By default only back-channel-logout clients get `sid` in their ID tokens;
-    // the gateway needs it to tie its session to the provider's.
-    Object.defineProperty(provider.Client.prototype, 'includeSid', { value: () => true });
-    // oidc-provider never answers slow_down and omits `interval`, which makes
-    // RFC 8628 clients wait the default 5 s between polls.
-    provider.use(async (ctx, next) => {
-      await next();
-      const oidc = ctx.oidc as OIDCContext | undefined;
-      if (oidc?.route === 'device_authorization' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
-        ctx.body = { ...ctx.body, interval: 1 };
-      }
+    // Kept across key rotations, so that sessions at the provider outlive them.
+    const adapter = createMemoryAdapter();
+    const cookieKeys = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
+    const fetch = opts.clientCallbackCa === undefined ? undefined : loopbackFetch(opts.clientCallbackCa);
+    const build = (key: JWK): express.Express => {
+      const provider = new Provider(
+        issuer,
+        buildConfiguration({
+          users,
+          clients: opts.clients,
+          signingKey: key,
+          alg: key.alg ?? 'RS256',
+          idTokenTtlSeconds: opts.idTokenTtlSeconds ?? HOUR,
+          resourceServers: opts.resourceServers ?? {},
+          adapter,
+          cookieKeys,
+          fetch: fetch?.fetch,
+        }),
+      );
+      provider.proxy = false;
+      // By default only back-channel-logout clients get `sid` in their ID tokens;
+      // the gateway needs it to tie its session to the provider's.
+      Object.defineProperty(provider.Client.prototype, 'includeSid', { value: () => true });
+      // oidc-provider never answers slow_down and omits `interval`, which makes
+      // RFC 8628 clients wait the default 5 s between polls.
+      provider.use(async (ctx, next) => {
+        await next();
+        const oidc = ctx.oidc as OIDCContext | undefined;
+        if (oidc?.route === 'device_authorization' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
+          ctx.body = { ...ctx.body, interval: 1 };
+        }
+      });
+      provider.on('server_error', (_ctx, error) => {
+        console.error('dev identity provider: server error:', error.message);
+      });
+      provider.on('backchannel.error', (_ctx, error) => {
+        console.error('dev identity provider: back-channel logout failed:', error.message);
+      });
+      return buildInteractionApp(provider, users);
+    };
+    let handler = build(signingKey);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      handler(req, res);
     });
-    provider.on('server_error', (_ctx, error) => {
-      console.error('dev identity provider: server error:', error.message);
-    });
-    server.on('request', buildInteractionApp(provider, users));
+    const stopFetch = fetch?.close;
+    const closeAll = async (): Promise<void> => {
+      await close();
+      await stopFetch?.();
+    };
 
-    return { issuer, caPem: ca.certPem, signingKey: { ...signingKey }, users, close };
+    return {
+      issuer,
+      caPem: ca.certPem,
+      get signingKey() {
+        return { ...signingKey };
+      },
+      users,
+      async rotateSigningKey(key) {
+        signingKey = await prepareSigningKey(key);
+        handler = build(signingKey);
+        return { ...signingKey };
+      },
+      close: closeAll,
+    };
   } catch (error) {
     await close();
     throw error;
   }
+}
+
+/** A fetch for the provider's calls to clients: trusts `ca`, and every host name resolves to 127.0.0.1. */
+function loopbackFetch(ca: string): { fetch: NonNullable<Configuration['fetch']>; close: () => Promise<void> } {
+  const dispatcher = new Agent({
+    connect: {
+      ca,
+      lookup: (_hostname, options, callback) => {
+        if (options.all) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+        else callback(null, '127.0.0.1', 4);
+      },
+    },
+  });
+  return {
+    // oidc-provider sets its own dispatcher, which refuses loopback addresses: this one replaces it.
+    fetch: (url, options) => undiciFetch(url, { ...(options as UndiciRequestInit), dispatcher }),
+    close: () => dispatcher.close(),
+  };
 }

@@ -11,6 +11,8 @@ declare module 'oidc-provider' {
     client_secret?: string;
     redirect_uris?: string[];
     post_logout_redirect_uris?: string[];
+    backchannel_logout_uri?: string;
+    backchannel_logout_session_required?: boolean;
     grant_types?: string[];
     response_types?: string[];
     token_endpoint_auth_method?: string;
@@ -178,7 +180,10 @@ declare module 'oidc-provider' {
     loadExistingGrant?: (ctx: KoaContextWithOIDC) => Promise<Grant | undefined>;
     extraTokenClaims?: (ctx: KoaContextWithOIDC, token: AccessTokenLike) => Promise<UnknownObject | undefined>;
     renderError?: (ctx: KoaContextWithOIDC, out: Record<string, string>, error: Error) => Promise<void>;
+    /** Every outgoing request (back-channel logout among them); `options` carries oidc-provider's own dispatcher. */
+    fetch?: (url: string, options: RequestInit) => Promise<Response>;
     features?: {
+      backchannelLogout?: { enabled: boolean };
       devInteractions?: { enabled: boolean };
       deviceFlow?: {
         enabled: boolean;
@@ -221,7 +226,7 @@ declare module 'oidc-provider' {
     readonly Client: { find(id: string): Promise<Client | undefined>; readonly prototype: { includeSid(): boolean } };
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     use(middleware: KoaMiddleware): this;
-    on(event: 'server_error', listener: (ctx: KoaContextWithOIDC, error: Error) => void): this;
+    on(event: 'server_error' | 'backchannel.error', listener: (ctx: KoaContextWithOIDC, error: Error) => void): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
     interactionFinished(req: IncomingMessage, res: ServerResponse, result: InteractionResults, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;

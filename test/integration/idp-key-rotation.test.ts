@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { createCaFetch } from '../../dev/lib/browser-client.ts';
+import type { IdpFetch } from '../../src/signin/oidc-client.ts';
+import { signIn, startStack, type Stack } from '../support/stack.ts';
+
+/**
+ * The identity provider replaces its signing key at once (the old one is no
+ * longer published): the gateway, whose cached key set holds only the old
+ * key, must fetch the set again on the first token naming the new one
+ * instead of refusing sign-ins until a cooldown has passed.
+ */
+describe('identity provider key rotation', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+  let upstream: ReturnType<typeof createCaFetch>;
+  const jwksFetches: number[] = [];
+
+  before(async () => {
+    stack = await startStack({
+      gatewayOptions: (idp) => {
+        upstream = createCaFetch({ ca: idp.caPem });
+        const fetch: IdpFetch = (url, init) => {
+          if (url.endsWith('/jwks')) jwksFetches.push(Date.now());
+          return upstream.fetch(url, init);
+        };
+        return { idpFetch: fetch };
+      },
+    });
+  });
+  after(async () => {
+    await stack.close();
+    await upstream.close();
+  });
+
+  it('signs the next user in at once after an abrupt rotation', async () => {
+    const before = stack.browser();
+    await signIn(stack, before, 'alice', '/first');
+    assert.equal((await before.request(`${stack.urls.wiki}/first`)).status, 200, 'signed in with the first key');
+    const fetchesBefore = jwksFetches.length;
+    assert.ok(fetchesBefore >= 1, 'the key set was fetched for the first sign-in');
+
+    const oldKid = stack.idp.signingKey.kid;
+    const newKey = await stack.idp.rotateSigningKey();
+    assert.notEqual(newKey.kid, oldKid);
+
+    const after = stack.browser();
+    const { response } = await signIn(stack, after, 'bob', '/second');
+    assert.equal(response.status, 200, `signed in right after the rotation: ${response.status} ${JSON.stringify(stack.audit.ofType('signin.failed'))}`);
+    assert.equal(stack.audit.ofType('signin.failed').length, 0, 'no sign-in failed');
+    assert.equal(jwksFetches.length, fetchesBefore + 1, 'the key set was fetched again once');
+  });
+});
