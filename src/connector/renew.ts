@@ -17,7 +17,8 @@ import { createPublicKey } from 'node:crypto';
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../logging/logger.ts';
-import { createCsrForKey, createKeyAndCsr, type KeyAndCsr } from '../pki/create-key-and-csr.ts';
+import { connectorKeyTypeOf, createCsrForKey, createKeyAndCsr, type CreateKeyAndCsrOptions, type KeyAndCsr } from '../pki/create-key-and-csr.ts';
+import { DEFAULT_CONNECTOR_KEY_TYPE } from '../pki/keys.ts';
 import { writeFileAtomic } from '../store/atomic-file.ts';
 import { ConnectorError } from '../errors/connector-error.ts';
 import { checkIssued } from './issued-certificate.ts';
@@ -31,6 +32,7 @@ export interface RenewOptions {
   readonly client: ServiceClient;
   readonly stateDir: string;
   readonly connectorId: string;
+  /** RSA key size, when the current key is RSA. */
   readonly keyBits?: number;
   readonly log?: Logger;
   readonly signal?: AbortSignal;
@@ -49,6 +51,17 @@ function publicKeyOf(keyPem: string): string | undefined {
   }
 }
 
+/** A new key of the current key's type: a connector registered with an EC or an RSA key keeps it. */
+function freshKeyOptions(options: RenewOptions, currentKeyPem: string | undefined): CreateKeyAndCsrOptions {
+  let keyType = DEFAULT_CONNECTOR_KEY_TYPE;
+  try {
+    if (currentKeyPem !== undefined) keyType = connectorKeyTypeOf(currentKeyPem);
+  } catch {
+    // A key of another type cannot have been certified by the service: the default replaces it.
+  }
+  return keyType === 'rsa' && options.keyBits !== undefined ? { keyType, bits: options.keyBits } : { keyType };
+}
+
 /** The kept renewal key and a request for it, or a fresh key written down before it is used. */
 async function renewalKey(options: RenewOptions, currentKeyPem: string | undefined): Promise<KeyAndCsr> {
   const { stateDir, log } = options;
@@ -65,7 +78,7 @@ async function renewalKey(options: RenewOptions, currentKeyPem: string | undefin
       log?.warn({ err: error }, 'the kept renewal key is unusable; making a new one');
     }
   }
-  const fresh = createKeyAndCsr(options.keyBits === undefined ? {} : { bits: options.keyBits });
+  const fresh = createKeyAndCsr(freshKeyOptions(options, currentKeyPem));
   await writeFileAtomic(join(stateDir, RENEWAL_KEY_FILE), fresh.keyPem);
   return fresh;
 }
