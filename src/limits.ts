@@ -53,6 +53,16 @@ export const IDP_JWKS_MAX_AGE_MS = 10 * 60_000;
 /** A back-channel logout token issued longer ago than this (or this far in the future) is refused. */
 export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 300;
 
+/** The largest back-channel logout request body read (a form with one signed token). */
+export const MAX_LOGOUT_TOKEN_BODY_BYTES = 16 * 1024;
+
+/**
+ * How long a back-channel logout's revocation is kept, at least: sessions
+ * tied to that provider session cannot live longer (the default session
+ * lifetime counts too, when it is longer).
+ */
+export const IDP_LOGOUT_REVOCATION_SECONDS = 30 * 24 * 3600;
+
 /** Revoked session ids remembered (until each would have expired). */
 export const MAX_REVOKED_SESSIONS = 100_000;
 

@@ -15,6 +15,7 @@ export const AUDIT_EVENT_TYPES = [
   'session.expired',
   'session.revocation_overflow',
   'logout',
+  'session.backchannel_logout',
   'gateway.started',
   'connector.registered',
   'connector.renewed',

@@ -28,6 +28,7 @@ const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'session.rejected': 'aggregate', // forged cookies (a sealed one names its user, so passes)
   'connector.refused': 'aggregate', // the connector listener without a certificate or token
   'admin.events_queried': 'aggregate', // the query endpoint without a token
+  'session.backchannel_logout': 'aggregate', // anyone can post a forged logout token
   'signin.succeeded': 'never',
   'session.expired': 'never',
   'session.revocation_overflow': 'never',

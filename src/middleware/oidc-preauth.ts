@@ -3,12 +3,13 @@ import { GatehouseError } from '../errors/index.ts';
 import { getRequestContext } from '../request/context.ts';
 import { sendError } from '../errors/render-user.ts';
 import { logout, signedOut } from '../signin/logout.ts';
+import { backchannelLogout } from '../signin/backchannel-logout.ts';
 import { oidcCallback } from '../signin/callback.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { signInStart } from '../signin/start.ts';
 import { reservedPath } from '../request/request-target.ts';
 import { expressStep } from './express-step.ts';
-import { CALLBACK_PATH, LOGOUT_PATH, SIGNED_OUT_PATH, SIGNIN_PATH } from '../signin/signin-url.ts';
+import { BACKCHANNEL_LOGOUT_PATH, CALLBACK_PATH, LOGOUT_PATH, SIGNED_OUT_PATH, SIGNIN_PATH } from '../signin/signin-url.ts';
 
 /**
  * The sign-in endpoints under the reserved /.gatehouse/ prefix of every
@@ -34,6 +35,7 @@ export function oidcPreauth(deps: PreauthDeps): Router {
   router.get(LOGOUT_PATH, preauthOnly, logout(deps));
   router.post(LOGOUT_PATH, preauthOnly, logout(deps));
   router.get(SIGNED_OUT_PATH, preauthOnly, signedOut());
+  router.post(BACKCHANNEL_LOGOUT_PATH, preauthOnly, backchannelLogout(deps));
   router.use(expressStep(reservedPath, deps.audit));
   return router;
 }

@@ -3,7 +3,13 @@ import type { IncomingMessage } from 'node:http';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
-import { MAX_SESSION_TOUCH_ENTRIES, MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
+import {
+  IDP_LOGOUT_REVOCATION_SECONDS,
+  MAX_SESSION_TOUCH_ENTRIES,
+  MAX_SET_COOKIE_BYTES,
+  MAX_UNSEAL_CACHE_ENTRIES,
+  SESSION_TOUCH_INTERVAL_SECONDS,
+} from '../limits.ts';
 import type { Identity } from './identity.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
 import { ExpiringMap } from './expiring-map.ts';
@@ -13,6 +19,7 @@ import { sessionRecordSchema, type SessionRecord } from './session-record.ts';
 import type { SessionStore } from './session-store.ts';
 import { UnsealCache } from './unseal-cache.ts';
 import { externalUrlOf } from '../config/external-url.ts';
+import { idpSessionRevocationKey, idpSessionTag } from './idp-session.ts';
 
 export interface SessionDefaults {
   /** Seconds. */
@@ -59,6 +66,8 @@ export interface SignedInUser {
   /** The ID token's expiry, epoch seconds: the session never outlives it. */
   readonly idTokenExpiresAt: number;
   readonly idToken: string;
+  /** The identity provider's session (the ID token's `sid`), when it said. */
+  readonly idpSessionId?: string | undefined;
   /** Every claim of the ID token; the session keeps those the app's policies name. */
   readonly claims?: Readonly<Record<string, unknown>>;
 }
@@ -128,7 +137,7 @@ export class SessionManager {
     if (record.app !== app.id) return { ok: false, reason: 'other_app', record };
     if (now >= record.exp) return { ok: false, reason: 'expired', record };
     if (now - record.ls > settings.idleTimeout) return { ok: false, reason: 'idle', record };
-    if (await this.#options.store.isRevoked(record.sid, record.iat, now)) return { ok: false, reason: 'revoked', record };
+    if (await this.#isRevoked(record, now)) return { ok: false, reason: 'revoked', record };
 
     let groups = record.groups ?? [];
     if (record.gs === 1) {
@@ -173,7 +182,7 @@ export class SessionManager {
     if (now >= record.exp) return 'expired';
     const lastActivity = Math.max(record.ls, this.#touched.get(record.sid, now) ?? 0);
     if (now - lastActivity > this.settingsFor(app).idleTimeout) return 'idle';
-    if (await this.#options.store.isRevoked(record.sid, record.iat, now)) return 'revoked';
+    if (await this.#isRevoked(record, now)) return 'revoked';
     return undefined;
   }
 
@@ -211,6 +220,7 @@ export class SessionManager {
       iat: now,
       exp,
       ls: now,
+      ...(user.idpSessionId !== undefined && user.idpSessionId !== '' ? { is: idpSessionTag(user.idpSessionId) } : {}),
       ...(settings.persistent && options.persistentAllowed !== false ? { p: 1 as const } : {}),
       ...(claims ? { c: claims } : {}),
     };
@@ -247,6 +257,25 @@ export class SessionManager {
     const now = nowSeconds(this.#options.clock);
     await this.#options.store.revoke(record.sid, record.iat, record.exp, now);
     this.#options.observer?.revoked(record.app);
+  }
+
+  /**
+   * Ends every session tied to the identity provider's session `idpSessionId`,
+   * on every instance sharing the store. Resolves with the revocation key
+   * (for closing the sessions' upgraded connections).
+   */
+  async revokeIdpSession(idpSessionId: string): Promise<string> {
+    const now = nowSeconds(this.#options.clock);
+    const key = idpSessionRevocationKey(idpSessionTag(idpSessionId));
+    // Outlives every session it can name: none lives longer than the longest lifetime, the default's or this bound.
+    const until = now + Math.max(IDP_LOGOUT_REVOCATION_SECONDS, this.#options.defaults.maxLifetime);
+    await this.#options.store.revoke(key, now, until, now);
+    return key;
+  }
+
+  async #isRevoked(record: SessionRecord, now: number): Promise<boolean> {
+    if (await this.#options.store.isRevoked(record.sid, record.iat, now)) return true;
+    return record.is !== undefined && (await this.#options.store.isRevoked(idpSessionRevocationKey(record.is), record.iat, now));
   }
 
   async idTokenOf(record: SessionRecord): Promise<string | undefined> {

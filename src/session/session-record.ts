@@ -25,6 +25,8 @@ export const sessionRecordSchema = z.strictObject({
   exp: z.number().int().positive(),
   /** Last seen, epoch seconds; refreshed at most once per touch interval. */
   ls: z.number().int().nonnegative(),
+  /** Digest of the identity provider's session id (the ID token's `sid`): a back-channel logout naming it ends this session. */
+  is: z.string().min(16).max(64).optional(),
   /** Persistent cookie (Max-Age set). */
   p: z.literal(1).optional(),
   /** The ID-token claims the app's policies need, and only those. */

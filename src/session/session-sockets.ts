@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import type { Clock } from '../clock.ts';
 import { SOCKET_RECHECK_INTERVAL_MS } from '../limits.ts';
+import { isGroupRevocationKey } from './idp-session.ts';
 
 /**
  * Asked periodically for each open socket: does its session still hold (not
@@ -88,7 +89,16 @@ export class SessionSockets {
     return this.#running;
   }
 
+  /**
+   * Closes the session's sockets. A revocation that names a group of sessions
+   * (a back-channel logout) cannot be looked up by session: every socket is
+   * checked again at once instead, and those whose session it ended close.
+   */
   closeSession(sessionId: string): number {
+    if (isGroupRevocationKey(sessionId)) {
+      void this.recheckAll();
+      return 0;
+    }
     const sockets = this.#bySession.get(sessionId);
     if (!sockets) return 0;
     for (const socket of sockets) socket.destroy();

@@ -216,6 +216,7 @@ function signedInUser(claims: IDToken, idToken: string): SignedInUser {
     authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
     idTokenExpiresAt: claims.exp,
     idToken,
+    idpSessionId: stringClaim(claims['sid']),
     claims,
   };
 }

@@ -107,6 +107,22 @@ export class OidcClient {
     return new URL(uri);
   }
 
+  /** What a token the provider signs for this client must name: its issuer (from discovery), our client id, the configured algorithm. */
+  async tokenChecks(): Promise<{
+    readonly issuer: string;
+    readonly audience: string;
+    readonly algorithms: readonly string[];
+    readonly clockToleranceSeconds: number;
+  }> {
+    const issuer = (await this.configuration()).serverMetadata().issuer;
+    return {
+      issuer,
+      audience: this.#settings.clientId,
+      algorithms: [this.#settings.idTokenSigningAlg],
+      clockToleranceSeconds: this.#settings.clockToleranceSeconds,
+    };
+  }
+
   /** Adds the claims request for auth_time when the provider accepts the claims parameter (sent otherwise, it may refuse the request). */
   async authorizationUrl(parameters: Record<string, string>): Promise<URL> {
     const configuration = await this.configuration();

@@ -6,6 +6,7 @@ export const SIGNIN_PATH = '/.gatehouse/signin';
 export const CALLBACK_PATH = '/.gatehouse/callback';
 export const LOGOUT_PATH = '/.gatehouse/logout';
 export const SIGNED_OUT_PATH = '/.gatehouse/signed-out';
+export const BACKCHANNEL_LOGOUT_PATH = '/.gatehouse/backchannel-logout';
 
 export function appOrigin(app: AppConfig): string {
   return externalUrlOf(app).origin;

@@ -30,6 +30,8 @@ export interface StackOptions {
    * 127.0.0.1:0 (stack.connectorUrl) and apps are reached through tunnels.
    */
   readonly connectors?: boolean;
+  /** Registers the gateway's back-channel logout endpoint at the identity provider, which then calls it (trusting the test CA). */
+  readonly backchannelLogout?: boolean;
 }
 
 export interface Stack {
@@ -99,10 +101,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         client_secret: CLIENT_SECRET,
         redirect_uris: [`${urls.wiki}/.gatehouse/callback`, `${urls.other}/.gatehouse/callback`],
         post_logout_redirect_uris: [`${urls.wiki}/.gatehouse/signed-out`, `${urls.other}/.gatehouse/signed-out`],
+        ...(options.backchannelLogout ? { backchannel_logout_uri: `${urls.wiki}/.gatehouse/backchannel-logout` } : {}),
       },
       DEVICE_CLIENT,
     ],
     resourceServers: CONNECTOR_RESOURCE_SERVER,
+    ...(options.backchannelLogout ? { clientCallbackCa: ca.certPem } : {}),
   });
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));
   const audit = memorySink();

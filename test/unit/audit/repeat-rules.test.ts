@@ -14,6 +14,7 @@ const AGGREGATED: readonly AuditEventType[] = [
   'signin.failed',
   'signin.loop_detected',
   'session.rejected',
+  'session.backchannel_logout',
   'connector.refused',
   'admin.events_queried',
 ];
