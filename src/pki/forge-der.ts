@@ -21,7 +21,6 @@ const fromDer = forge.asn1.fromDer as unknown as (bytes: forge.util.ByteStringBu
 // Public in node-forge, missing from its typings.
 interface ForgeInternals {
   getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
-  getCertificationRequestInfo(csr: forge.pki.CertificateSigningRequest): forge.asn1.Asn1;
 }
 const internals = forge.pki as unknown as ForgeInternals;
 
@@ -93,14 +92,4 @@ export function signCertificate(cert: forge.pki.Certificate, caKey: KeyObject, s
 
 export function certificateDer(cert: forge.pki.Certificate): Buffer {
   return toDer(forge.pki.certificateToAsn1(cert));
-}
-
-/** Signs a forge certification request with SHA-256 / RSA (PKCS #1 v1.5) using an OpenSSL key. */
-export function signCertificationRequest(csr: forge.pki.CertificateSigningRequest, key: KeyObject): void {
-  csr.siginfo.algorithmOid = OID_SHA256_WITH_RSA;
-  csr.signatureOid = OID_SHA256_WITH_RSA;
-  const info = internals.getCertificationRequestInfo(csr);
-  // forge serializes this cached value, so the signed bytes are the sent bytes.
-  (csr as forge.pki.CertificateSigningRequest & { certificationRequestInfo: forge.asn1.Asn1 }).certificationRequestInfo = info;
-  csr.signature = sign('sha256', toDer(info), key).toString('binary');
 }

@@ -1,7 +1,7 @@
 /**
- * A second, independent check of a connector's client certificate, after
- * OpenSSL accepted it in the TLS handshake: node-forge verifies the CA's
- * signature, the validity window and the usage. Two implementations must
+ * A second, independent check of a connector's client certificate (RSA or
+ * EC P-256 key), after OpenSSL accepted it in the TLS handshake: node-forge
+ * verifies the CA's signature, the validity window and the usage. Two implementations must
  * both be fooled for a forged certificate to pass.
  */
 import type forge from 'node-forge';
