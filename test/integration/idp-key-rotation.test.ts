@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { generateKeyPair, SignJWT } from 'jose';
 import { createCaFetch } from '../../dev/lib/browser-client.ts';
+import { IDP_JWKS_REFETCH_MIN_INTERVAL_MS } from '../../src/limits.ts';
 import type { IdpFetch } from '../../src/signin/oidc-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
@@ -48,5 +51,36 @@ describe('identity provider key rotation', function () {
     assert.equal(response.status, 200, `signed in right after the rotation: ${response.status} ${JSON.stringify(stack.audit.ofType('signin.failed'))}`);
     assert.equal(stack.audit.ofType('signin.failed').length, 0, 'no sign-in failed');
     assert.equal(jwksFetches.length, fetchesBefore + 1, 'the key set was fetched again once');
+  });
+
+  it('fetches the keys at most once per interval however many tokens name unknown keys', async () => {
+    const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const poster = createCaFetch({ ca: stack.ca.certPem });
+    try {
+      const started = Date.now();
+      const fetchesBefore = jwksFetches.length;
+      const post = async (): Promise<number> => {
+        const now = Math.floor(stack.clock() / 1000);
+        const token = await new SignJWT({ iss: stack.idp.issuer, aud: 'gatehouse-test', iat: now, jti: randomBytes(8).toString('hex'), sid: 's', events: {} })
+          .setProtectedHeader({ alg: 'RS256', kid: randomBytes(8).toString('hex'), typ: 'logout+jwt' })
+          .sign(privateKey);
+        const response = await poster.fetch(`${stack.urls.wiki}/.gatehouse/backchannel-logout`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: token }).toString(),
+        });
+        await response.arrayBuffer();
+        return response.status;
+      };
+      const statuses = await Promise.all(Array.from({ length: 40 }, post));
+      statuses.push(...(await Promise.all(Array.from({ length: 40 }, post))));
+      assert.ok(statuses.every((status) => status === 400));
+      const elapsed = Date.now() - started;
+      const fetches = jwksFetches.length - fetchesBefore;
+      assert.ok(fetches <= 1 + Math.ceil(elapsed / IDP_JWKS_REFETCH_MIN_INTERVAL_MS), `${fetches} fetches in ${elapsed} ms`);
+      assert.ok(stack.audit.ofType('session.backchannel_logout').every((event) => event.reason === 'unknown_key'));
+    } finally {
+      await poster.close();
+    }
   });
 });
