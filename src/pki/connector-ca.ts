@@ -12,7 +12,7 @@ import { certificateFromDer, certificateKeyInfo, DAY_MS, extension, utf8Attribut
 import type { VerifiedCsr } from './csr.ts';
 import { CaError, PkiArgumentError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
-import { certificateDer, keyIdentifier, signCertificate, subjectPublicKeyInfo } from './forge-der.ts';
+import { certificateDer, signCertificate, subjectKeyIdentifierExtension, subjectPublicKeyInfo } from './forge-der.ts';
 import { checkValidDays, issueLeaf, type IssuedCertificate, type IssueOptions, type SigningCa } from './issue-certificate.ts';
 import { decodePem, encodePem } from './pem.ts';
 import { generateRsaKey } from './keys.ts';
@@ -70,7 +70,7 @@ export function createConnectorCa(options: CreateConnectorCaOptions = {}): CaMat
     // pathLen 0: the CA signs connectors and listeners, never another CA.
     { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
     { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier', value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyIdentifier(spki)) },
+    subjectKeyIdentifierExtension(spki),
   ]);
   signCertificate(cert, key.privateKey, spki);
   return { certPem: encodePem('CERTIFICATE', certificateDer(cert)), keyPem: key.keyPem };

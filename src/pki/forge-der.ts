@@ -55,7 +55,7 @@ export function subjectPublicKeyInfo(key: KeyObject): Buffer {
  * subjectPublicKey bits), as forge bytes: what forge computes for an RSA key,
  * for any key.
  */
-export function keyIdentifier(spkiDer: Uint8Array): string {
+function keyIdentifier(spkiDer: Uint8Array): string {
   const bits = parseDer(spkiDer, { decodeBitStrings: false }).value[1];
   if (typeof bits !== 'object' || typeof bits.value !== 'string') throw new Error('not a SubjectPublicKeyInfo');
   // The BIT STRING's first octet counts unused bits; the key is the rest.
@@ -63,6 +63,11 @@ export function keyIdentifier(spkiDer: Uint8Array): string {
     .update(Buffer.from(bits.value.slice(1), 'binary'))
     .digest()
     .toString('binary');
+}
+
+/** The subjectKeyIdentifier extension for a key, given to forge rather than computed by it: forge hashes cert.publicKey, which it only knows for RSA. */
+export function subjectKeyIdentifierExtension(spkiDer: Uint8Array): { name: 'subjectKeyIdentifier'; value: forge.asn1.Asn1 } {
+  return { name: 'subjectKeyIdentifier', value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyIdentifier(spkiDer)) };
 }
 
 /**

@@ -8,7 +8,7 @@ import { CERT_BACKDATE_MS } from '../limits.ts';
 import { DAY_MS, wholeSeconds } from './certificate-fields.ts';
 import { CaError, PkiArgumentError } from './errors.ts';
 import { sha256Hex } from './fingerprint.ts';
-import { certificateDer, keyIdentifier, signCertificate } from './forge-der.ts';
+import { certificateDer, signCertificate, subjectKeyIdentifierExtension } from './forge-der.ts';
 import { encodePem } from './pem.ts';
 import { randomSerialHex } from './serial.ts';
 
@@ -72,11 +72,7 @@ export function issueLeaf(ca: SigningCa, request: LeafRequest): IssuedCertificat
   cert.setExtensions([
     { name: 'basicConstraints', cA: false, critical: true },
     ...request.extensions,
-    // Given, not computed: forge would hash cert.publicKey, which it only knows for RSA.
-    {
-      name: 'subjectKeyIdentifier',
-      value: forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.OCTETSTRING, false, keyIdentifier(request.subjectPublicKeyInfo)),
-    },
+    subjectKeyIdentifierExtension(request.subjectPublicKeyInfo),
     { name: 'authorityKeyIdentifier', keyIdentifier: ca.keyIdentifier },
   ]);
   signCertificate(cert, ca.key, request.subjectPublicKeyInfo);
