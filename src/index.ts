@@ -14,12 +14,16 @@
 export { createGateway } from './gateway/create-gateway.ts';
 export type { Gateway, GatewayOptions } from './gateway/create-gateway.ts';
 export { createGatewayServer } from './gateway/standalone-server.ts';
-export type { GatewayServer } from './gateway/standalone-server.ts';
+export type { GatewayServer, GatewayServerOptions } from './gateway/standalone-server.ts';
 export { shutdown } from './gateway/shutdown.ts';
 export type { ShutdownOptions, ShutdownReport } from './gateway/shutdown.ts';
 export { createAdminListener } from './admin/admin-listener.ts';
+export { scrapeMetrics } from './metrics/registry.ts';
+export type { MetricsPrefix } from './metrics/registry.ts';
 export type { AdminListener, AdminListenerOptions, AdminRoute, AdminSource } from './admin/admin-listener.ts';
 export type { HealthCheck, Readiness } from './health/readiness.ts';
+export { reloadHandler } from './gateway/reload-handler.ts';
+export type { ReloadActor, ReloadInput, ReloadResult } from './gateway/reload.ts';
 
 // Its configuration: validated once, from an object or a YAML/JSON file.
 export { parseGatewayConfig } from './config/parse.ts';

@@ -25,6 +25,7 @@ export const AUDIT_EVENT_TYPES = [
   'connector.connected',
   'connector.disconnected',
   'config.changed',
+  'config.reloaded',
   'idp.unavailable',
   'policy.decision',
   'access.denied',

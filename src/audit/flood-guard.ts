@@ -41,6 +41,7 @@ const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'connector.connected': 'never',
   'connector.disconnected': 'never',
   'config.changed': 'never',
+  'config.reloaded': 'never',
   'idp.unavailable': 'never',
   'policy.decision': 'never',
   'access.denied': 'never',

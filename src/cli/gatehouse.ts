@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { loadGatewayConfigFile } from '../config/load-file.ts';
 import { startProblems } from '../config/start-problems.ts';
-import { parseStoreUrl, resolveStoreUrl } from '../config/store-schema.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logging/logger.ts';
 import { createGatewayServer } from '../gateway/standalone-server.ts';
 import { formatListenAddress } from '../health/listen-address.ts';
-import { caKeyRingProblem } from '../pki/ca-key-ring.ts';
+import { readServeConfig, reloadSummary } from '../gateway/reload-file.ts';
 import { CaError } from '../pki/errors.ts';
 import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
 import { StoreError } from '../store/store-error.ts';
@@ -81,32 +79,13 @@ async function main(argv: string[]): Promise<number> {
 
   let config;
   try {
-    config = loadGatewayConfigFile(configFile);
+    config = readServeConfig(configFile);
   } catch (error) {
     if (error instanceof GatehouseConfigError) {
       process.stderr.write(`gatehouse: ${error.message}\n`);
       return 1;
     }
     throw error;
-  }
-  // The environment wins over the file, as a flag would: one image, one config file, a store per deployment.
-  const storeUrl = process.env['GATEHOUSE_STORE_URL'];
-  if (storeUrl !== undefined && storeUrl !== '') {
-    const problem = parseStoreUrl(storeUrl);
-    if (typeof problem === 'string') {
-      process.stderr.write(`gatehouse: ${new GatehouseConfigError([`GATEHOUSE_STORE_URL: ${problem}`]).message}\n`);
-      return 1;
-    }
-    config = Object.freeze({ ...config, store: Object.freeze({ url: resolveStoreUrl(storeUrl, process.cwd()) }) });
-  }
-  const caKey = process.env['GATEHOUSE_CA_KEY'];
-  if (caKey !== undefined && caKey !== '' && config.connectors) {
-    const problem = caKeyRingProblem(caKey);
-    if (problem !== undefined) {
-      process.stderr.write(`gatehouse: ${new GatehouseConfigError([`GATEHOUSE_CA_KEY: ${problem}`]).message}\n`);
-      return 1;
-    }
-    config = Object.freeze({ ...config, connectors: Object.freeze({ ...config.connectors, caKey }) });
   }
   if (command === 'check') return runCheck(config, { file: configFile, strict: values.strict, online: values.online });
   // The same list check prints: a folder or audit setting start cannot use is named by its key, before anything opens.
@@ -135,7 +114,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger({ level, format: format as LogFormat, destination: process.stdout });
-  const service = createGatewayServer(config, { logger });
+  // The file again, through the same loader and checks as at start; the running configuration stays when it is refused.
+  const service = createGatewayServer(config, {
+    logger,
+    configSource: () => readServeConfig(configFile),
+    onReload: (result) => process.stderr.write(reloadSummary(configFile, result)),
+  });
   let address;
   try {
     address = await service.listen(port, values.host);
@@ -154,7 +138,7 @@ async function main(argv: string[]): Promise<number> {
   if (admin) {
     const adminUrl = `${config.admin?.tls ? 'https' : 'http'}://${formatListenAddress({ host: admin.address, port: admin.port })}`;
     logger.info({ address: admin.address, port: admin.port }, 'admin listener listening');
-    process.stderr.write(`gatehouse: admin listener on ${adminUrl} (/.gatehouse/healthz, /.gatehouse/readyz, /metrics)\n`);
+    process.stderr.write(`gatehouse: admin listener on ${adminUrl} (/.gatehouse/healthz, /.gatehouse/readyz, /metrics, POST /.gatehouse/admin/reload)\n`);
   }
   for (const app of config.apps) {
     process.stderr.write(`gatehouse:   ${app.id}  ${app.externalUrl}  (${app.preauth})\n`);
@@ -174,9 +158,10 @@ async function main(argv: string[]): Promise<number> {
     },
   );
 
-  // Log rotation: reopen the audit file on SIGHUP.
+  // SIGHUP: reopen the audit file (log rotation) and reload the configuration file.
   process.on('SIGHUP', () => {
     service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
+    void service.reloadFromSource({ source: 'signal' });
   });
   let stopping = false;
   const code = await new Promise<number>((resolve) => {

@@ -40,11 +40,13 @@ export interface ConfigVersionOptions {
 
 export class ConfigVersion {
   readonly #options: ConfigVersionOptions;
-  readonly #fingerprint: string;
+  #apps: readonly AppConfig[];
+  #fingerprint: string;
   #current = 0;
 
   constructor(options: ConfigVersionOptions) {
     this.#options = options;
+    this.#apps = options.apps;
     this.#fingerprint = settingsFingerprint(options);
   }
 
@@ -58,6 +60,16 @@ export class ConfigVersion {
     const stored = raw === undefined ? undefined : (JSON.parse(raw) as StoredVersion);
     if (!stored || stored.fingerprint !== this.#fingerprint) await this.bump('configuration_loaded');
     else this.#current = stored.version;
+  }
+
+  /** Takes the apps of a reloaded configuration; when what the documents say changes, raises the version. Resolves whether it did. */
+  async updateApps(apps: readonly AppConfig[]): Promise<boolean> {
+    const fingerprint = settingsFingerprint({ apps, settings: this.#options.settings });
+    this.#apps = apps;
+    if (fingerprint === this.#fingerprint) return false;
+    this.#fingerprint = fingerprint;
+    await this.bump('configuration_reloaded');
+    return true;
   }
 
   /** Raises the version and tells every connected connector to pull again. */
@@ -95,7 +107,8 @@ export class ConfigVersion {
 
   /** The document a connector pulls: the apps of its group, at the current version. */
   async documentFor(record: ConnectorRecord, renewalDue: boolean): Promise<ConnectorConfigDocument> {
-    const { apps, settings } = this.#options;
+    const { settings } = this.#options;
+    const apps = this.#apps;
     const instances = await this.#options.instances?.();
     return {
       version: this.#current,

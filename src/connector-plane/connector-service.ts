@@ -80,9 +80,14 @@ export class ConnectorService {
   #heartbeat: Heartbeat | undefined;
   #instances: InstanceRegistry | undefined;
   #crossInstance: CrossInstance | undefined;
+  #apps: readonly AppConfig[];
+  /** The groups connectors may join; changed in place when a reload changes the apps. */
+  readonly #groups: Set<string>;
 
   constructor(options: ConnectorServiceOptions) {
     this.#options = options;
+    this.#apps = options.apps;
+    this.#groups = connectorGroups(options.apps);
     this.config = options.config;
     this.adminTokens = new AdminTokenVerifier({
       settings: options.config.admin,
@@ -131,6 +136,20 @@ export class ConnectorService {
   /** Raises the configuration version and tells every connected connector to pull again. */
   bumpVersion(reason: string): Promise<number> {
     return this.#require().configVersion.bump(reason);
+  }
+
+  /**
+   * Takes the apps of a reloaded configuration: the documents connectors pull and the groups they may join follow
+   * them, and when a document changes the version rises and connected connectors are told to pull. Resolves whether it rose.
+   */
+  async updateApps(apps: readonly AppConfig[]): Promise<boolean> {
+    this.#apps = apps;
+    const groups = connectorGroups(apps);
+    for (const group of this.#groups) if (!groups.has(group)) this.#groups.delete(group);
+    for (const group of groups) this.#groups.add(group);
+    // Before init() completes there is no version yet: it is loaded from these apps.
+    if (this.#init) await this.#init.catch(() => undefined);
+    return this.#opened ? this.#opened.configVersion.updateApps(apps) : false;
   }
 
   revoke(id: string, by: AuditUser | undefined): Promise<ConnectorRecord> {
@@ -202,7 +221,8 @@ export class ConnectorService {
   }
 
   async #open(): Promise<void> {
-    const { apps, clock, audit } = this.#options;
+    const { clock, audit } = this.#options;
+    const apps = this.#apps;
     const store = this.#options.store ?? this.#openStore();
     this.#store = store;
     const ca = await openConnectorCa(store, { caKey: this.config.caKey, logger: this.#options.logger });
@@ -218,7 +238,7 @@ export class ConnectorService {
       registry,
       ca,
       settings: this.config,
-      groups: connectorGroups(apps),
+      groups: this.#groups,
       configVersion,
       tunnels: this.tunnels,
       events: this.events,

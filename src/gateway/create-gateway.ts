@@ -6,17 +6,15 @@ import type { Server as HttpsServer } from 'node:https';
 import { join } from 'node:path';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditSink } from '../audit/events.ts';
-import { AccessControl } from '../access/access-control.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseGatewayConfig, type GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
-import { sharedOriginWarnings } from '../config/shared-origin-warnings.ts';
+import { configWarnings } from '../config/config-warnings.ts';
 import { sqliteStatePath } from '../config/store-schema.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { gatewayReadiness, type GatewayHealth } from '../health/gateway-readiness.ts';
-import { createForwardingRules } from '../forwarding/upstream-request.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { gatewayInstruments } from '../metrics/gateway-instruments.ts';
 import type { RiskProvider } from '../policy/types.ts';
@@ -41,7 +39,7 @@ import type { Store } from '../store/store.ts';
 import { attachServer } from './attach-server.ts';
 import { defaultForwarder, type ForwarderFactoryContext } from './forwarder-factory.ts';
 import { createGatewayAudit } from './gateway-audit.ts';
-import { createRequestPath } from './request-path.ts';
+import { ReloadableRequestPath, type ReloadActor, type ReloadInput, type ReloadResult } from './reload.ts';
 import { followTraffic } from './shutdown.ts';
 import { createTestingHooks, TESTING_HOOKS, type TestingHooks } from './testing-hooks.ts';
 
@@ -86,6 +84,7 @@ export interface Gateway extends GatewayHealth {
   readonly [TESTING_HOOKS]?: TestingHooks;
   /** Mount on an Express app (at its root): `app.use(gateway.handler)`. */
   readonly handler: Router;
+  /** The configuration new requests are served with (the last one a reload applied). */
   readonly config: GatewayConfig;
   readonly audit: AuditLog;
   /** The connector plane, when `connectors` is configured: call `listen()` to open its listener. */
@@ -99,6 +98,11 @@ export interface Gateway extends GatewayHealth {
    * and follows its requests and WebSockets for `shutdown(server, gateway)`. Returns the function that removes the listeners again.
    */
   attach(server: HttpServer | HttpsServer): () => void;
+  /**
+   * Applies a new configuration to new requests while those in flight finish on the old one, or refuses it with every
+   * problem (it does not validate, or changes a key that needs a restart) and keeps the old one. One reload at a time.
+   */
+  reload(input: ReloadInput, by?: ReloadActor): Promise<ReloadResult>;
   /** Reopens the audit file (after log rotation; `gatehouse serve` does it on SIGHUP). */
   reopenAuditFile(): Promise<void>;
   /**
@@ -118,8 +122,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const config = parseGatewayConfig(input, options.baseDir !== undefined ? { baseDir: options.baseDir } : {});
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger();
-  const measured = gatewayInstruments(() => ({ connectors, apps: config.apps, audit: configured }));
-  for (const warning of sharedOriginWarnings(config)) logger.warn({ warning }, 'configuration opens a protected app to anonymous users');
+  for (const warning of configWarnings(config)) logger.warn({ warning }, 'configuration warning');
+  const measured = gatewayInstruments(() => ({ connectors, apps: requestPath.config.apps, audit: configured }));
   // Opened first: with Redis, its connection and broadcast are the ones every other stateful part shares. A store the caller passed stays the caller's to close.
   const opened = options.sessionStore
     ? givenSessionStore(options.sessionStore)
@@ -177,9 +181,10 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const sockets = new SessionSockets(clock, options.socketRecheckIntervalMs !== undefined ? { recheckIntervalMs: options.socketRecheckIntervalMs } : {});
   // A session revoked through any instance closes its WebSockets here too.
   opened.onRevoked((sessionId) => sockets.closeSession(sessionId));
-  const access = new AccessControl({ apps: config.apps, namedLocations: config.namedLocations, mfa: config.mfa, risk, audit, clock, ...measured.access });
+  // Options of the parts each reload rebuilds, but what they read from the configuration (see reload.ts).
+  const accessOptions = { risk, audit, clock, ...measured.access };
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
-  const signIn: PreauthDeps = {
+  const signIn: Omit<PreauthDeps, 'access'> = {
     oidc,
     sessions,
     store,
@@ -190,7 +195,6 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     scopes: config.identityProvider.scopes,
     clientId: config.identityProvider.clientId,
     sockets,
-    access,
     ...measured.signIn,
     ...(builtInRisk
       ? {
@@ -236,37 +240,30 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     store: async () => (connectors ? connectors.store() : connectorStore),
     clock,
   });
-  const rules = createForwardingRules({
-    apps: config.apps,
-    sessionCookieBase: config.session.cookieName,
-    stripRequestHeaders: config.forwarding.stripRequestHeaders,
-    passRequestHeaders: config.forwarding.passRequestHeaders,
-  });
-  const forwarder = (options.forwarder ?? measured.timed(defaultForwarder))({ config, rules, audit, logger, tunnels: connectors?.tunnels });
-  const readiness = gatewayReadiness({ oidc, opened, config, storeGiven: options.sessionStore !== undefined, connectors, apps: () => config.apps });
-  const { handler, upgrade } = createRequestPath({
+  const forwarder = options.forwarder ?? measured.timed(defaultForwarder);
+  const readiness = gatewayReadiness({ oidc, opened, config, storeGiven: options.sessionStore !== undefined, connectors, apps: () => requestPath.config.apps });
+  const requestPath = new ReloadableRequestPath({
     config,
-    unknownHost: options.unknownHost ?? 'reject',
-    audit,
-    logger,
-    sessions,
-    sockets,
-    access,
-    assertions,
+    baseDir: options.baseDir,
+    access: accessOptions,
+    requestPath: { unknownHost: options.unknownHost ?? 'reject', audit, logger, sessions, sockets, assertions, metrics: measured.requests, health: readiness },
     signIn,
+    tunnels: connectors?.tunnels,
     forwarder,
-    metrics: measured.requests,
-    health: readiness,
+    connectors,
   });
   const testing = options.testing === true ? createTestingHooks(config, sessions, clock, logger) : undefined;
 
   return {
     ...(testing ? { [TESTING_HOOKS]: testing } : {}),
-    handler,
-    config,
+    handler: requestPath.handler,
+    get config() {
+      return requestPath.config;
+    },
     audit,
     connectors,
     metrics: measured.registry,
+    reload: (input, by) => requestPath.reload(input, by),
     readiness,
     async ready() {
       // The store first, then what is read from it: a store that cannot be reached, or holds keys this version cannot read, is fatal,
@@ -278,7 +275,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await discovery;
     },
     attach: (server) => {
-      const undo = [attachServer(server, { config, audit, upgrade }), followTraffic(server)];
+      const undo = [attachServer(server, { config, audit, upgrade: requestPath.upgrade }), followTraffic(server)];
       return () => undo.forEach((each) => each());
     },
     async reopenAuditFile() {
@@ -286,7 +283,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     },
     async close() {
       sockets.closeAll();
-      forwarder.close();
+      requestPath.close();
       await connectors?.close();
       await sharedConnectorStore?.close();
       await oidc.close();

@@ -2,12 +2,25 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createAdminListener, type AdminListener } from '../admin/admin-listener.ts';
+import { createAdminListener, type AdminListener, type AdminRoute } from '../admin/admin-listener.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { createGateway, type Gateway, type GatewayOptions } from './create-gateway.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../limits.ts';
 import { shutdown, type ShutdownOptions } from './shutdown.ts';
+import type { ReloadActor, ReloadInput, ReloadResult } from './reload.ts';
+import { RELOAD_PATH, reloadHandler } from './reload-handler.ts';
+
+/** `createGateway()`'s options, and where a reload reads the configuration. */
+export interface GatewayServerOptions extends GatewayOptions {
+  /**
+   * Reads the configuration again (`gatehouse serve` reads its file): `reloadFromSource()` applies it, and the admin
+   * listener serves `POST /.gatehouse/admin/reload`. A GatehouseConfigError it throws is reported as the problems.
+   */
+  readonly configSource?: () => GatewayConfigInput | GatewayConfig;
+  /** Told the outcome of every reload from the source (the CLI prints it). */
+  readonly onReload?: (result: ReloadResult, by: ReloadActor) => void;
+}
 
 /** A gateway on an HTTP(S) server of its own, as `gatehouse serve` runs it. */
 export interface GatewayServer {
@@ -18,6 +31,13 @@ export interface GatewayServer {
   /** Listens on config.server.host/port unless given; resolves with the bound address. Opens the connector listener too. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
   /**
+   * `gateway.reload()`, and a new `server.tls` certificate and key (read by the loader) served to new connections.
+   * A change between plain HTTP and HTTPS needs a restart.
+   */
+  reload(input: ReloadInput, by?: ReloadActor): Promise<ReloadResult>;
+  /** `reload()` from `options.configSource` (SIGHUP and the admin endpoint call it); refused when there is none. */
+  reloadFromSource(by: ReloadActor): Promise<ReloadResult>;
+  /**
    * Graceful shutdown (see `shutdown()`): stops accepting, lets requests and WebSockets in flight finish until
    * `server.shutdownTimeout` (or `options.timeoutMs`), cuts what is left, then releases the gateway.
    */
@@ -25,7 +45,7 @@ export interface GatewayServer {
 }
 
 /** A stand-alone cloud side: an Express app that is only the gateway, on its own server. */
-export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, options: GatewayOptions = {}): GatewayServer {
+export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, options: GatewayServerOptions = {}): GatewayServer {
   const gateway = createGateway(input, options);
   const app = express();
   app.disable('x-powered-by');
@@ -36,7 +56,24 @@ export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, o
     ? createHttpsServer({ cert: tls.cert, key: tls.key, maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, app)
     : createHttpServer({ maxHeaderSize: MAX_REQUEST_HEADER_BYTES }, app);
   gateway.attach(server);
-  const admin = gateway.config.admin ? createAdminListener(gateway) : undefined;
+  const reload = async (input: ReloadInput, by?: ReloadActor): Promise<ReloadResult> => {
+    const result = await gateway.reload(input, by);
+    const now = gateway.config.server.tls;
+    // Parsing checked that the key belongs to the certificate; connections open already keep the one they agreed on.
+    if (result.applied && result.changed.includes('server.tls') && now && 'setSecureContext' in server) {
+      server.setSecureContext({ cert: now.cert, key: now.key });
+    }
+    return result;
+  };
+  const { configSource, onReload } = options;
+  const reloadFromSource = async (by: ReloadActor): Promise<ReloadResult> => {
+    if (!configSource) return { applied: false, problems: ['this gateway was given no configuration source to reload from'] };
+    const result = await reload(configSource, by);
+    onReload?.(result, by);
+    return result;
+  };
+  const routes: Record<string, AdminRoute> = configSource ? { [RELOAD_PATH]: reloadHandler(reloadFromSource) } : {};
+  const admin = gateway.config.admin ? createAdminListener(gateway, { routes }) : undefined;
 
   return {
     gateway,
@@ -53,6 +90,8 @@ export function createGatewayServer(input: GatewayConfigInput | GatewayConfig, o
         });
       });
     },
+    reload,
+    reloadFromSource,
     async close(options) {
       try {
         await shutdown(server, gateway, options);

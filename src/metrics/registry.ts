@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
+/** The prefix of every metric name: the gateway's, or the connector's. */
 export type MetricsPrefix = 'gatehouse_' | 'gatehouse_connector_';
 
 /**
