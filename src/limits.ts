@@ -50,6 +50,9 @@ export const IDP_JWKS_REFETCH_MIN_INTERVAL_MS = 5_000;
 /** The provider's JWKS is fetched again after this long even when every key is known. */
 export const IDP_JWKS_MAX_AGE_MS = 10 * 60_000;
 
+/** The longest access token accepted in `Authorization: Bearer`: far above any provider's, far below the header limit. */
+export const MAX_BEARER_TOKEN_BYTES = 8 * 1024;
+
 /** A back-channel logout token issued longer ago than this (or this far in the future) is refused. */
 export const LOGOUT_TOKEN_MAX_AGE_SECONDS = 300;
 

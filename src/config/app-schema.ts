@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BACKEND_TIMEOUT_DEFAULT_SECONDS, BACKEND_TIMEOUT_LONG_SECONDS } from '../limits.ts';
 import { APP_ID_PATTERN, CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
 import { durationSeconds } from './duration.ts';
+import { bearerSchema } from './bearer-schema.ts';
 import { externalUrl, httpsOrLoopbackHttpUrl } from './field-schemas.ts';
 import { policySchema } from './policy-schema.ts';
 
@@ -42,6 +43,8 @@ export const appSchema = z.strictObject({
   session: sessionOverrides.prefault({}),
   /** Conditional access: evaluated at sign-in and on every request (see docs/conditional-access.md). */
   policies: z.array(policySchema).default([]),
+  /** API clients: access tokens from the identity provider in `Authorization: Bearer` (see docs/api-clients.md). */
+  bearer: bearerSchema.optional(),
   /**
    * Header-based single sign-on: headers set on every forwarded request from
    * the session's claims. Client copies of these headers are always removed.

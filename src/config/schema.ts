@@ -150,6 +150,8 @@ export const gatewayConfigSchema = z
           const idIndex = ids.get(app.id);
           if (idIndex !== undefined) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate app id "${app.id}" (also apps[${idIndex}])` });
           ids.set(app.id, index);
+          // A pass-through app authenticates nobody: a token accepted there would be checked for nothing.
+          if (app.bearer && app.preauth === 'passthrough') ctx.addIssue({ code: 'custom', path: [index, 'bearer'], message: 'needs preauth "oidc"' });
           if (!URL.canParse(app.externalUrl)) return;
           // By host name, not host:port: cookies are not scoped by port, so two apps on one name would share sessions.
           const host = new URL(app.externalUrl).hostname.toLowerCase();
