@@ -18,10 +18,7 @@ import { gatewayReadiness, type GatewayHealth } from '../health/gateway-readines
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { gatewayInstruments } from '../metrics/gateway-instruments.ts';
 import type { RiskProvider } from '../policy/types.ts';
-import { createBuiltInRisk } from '../risk/built-in-risk.ts';
-import { openRiskState } from '../risk/open-risk-state.ts';
-import { combineRisk } from '../risk/combine-risk.ts';
-import { safeRiskProvider } from '../risk/safe-risk-provider.ts';
+import { createGatewayRisk } from '../risk/gateway-risk.ts';
 import { deriveSealKeys } from '../session/seal-keys.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { SessionSockets } from '../session/session-sockets.ts';
@@ -105,6 +102,8 @@ export interface Gateway extends GatewayHealth {
   reload(input: ReloadInput, by?: ReloadActor): Promise<ReloadResult>;
   /** Reopens the audit file (after log rotation; `gatehouse serve` does it on SIGHUP). */
   reopenAuditFile(): Promise<void>;
+  /** Readiness says "not ready" from now on, so that load balancers stop sending; `shutdown()` calls it before draining. */
+  drain(): void;
   /**
    * Releases what the gateway holds: closes its WebSockets, drains the connectors' tunnels (GOAWAY) and closes
    * the connector listener, delivers the audit events still queued (a bounded wait), closes the store. It does
@@ -136,28 +135,8 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         ),
       });
   const { audit, recent, configured } = createGatewayAudit(config, options.audit, clock, logger, opened.redis);
-  // Risk counts live where the store does: kept across restarts on SQLite, shared by every instance on Redis.
-  const riskState = config.risk.enabled ? openRiskState(config.store.url, config.risk.memory, opened.redis) : undefined;
-  const builtInRisk = riskState
-    ? createBuiltInRisk({
-        settings: config.risk,
-        clock,
-        state: riskState.state,
-        onStateError: (error) => {
-          logger.warn({ err: error }, 'risk state unreachable: sign-ins are judged high risk until it answers again');
-          audit.emit({ type: 'risk.provider_failed', outcome: 'failure', reason: 'error', details: { provider: 'built-in', onError: 'high' } });
-        },
-      })
-    : undefined;
-  const customRisk = options.riskProvider
-    ? safeRiskProvider(options.riskProvider, {
-        ...config.risk.customProvider,
-        onFailure: (failure) =>
-          audit.emit({ type: 'risk.provider_failed', outcome: 'failure', reason: failure.reason, details: { onError: config.risk.customProvider.onError } }),
-      })
-    : undefined;
-  const riskProviders = [builtInRisk?.provider, customRisk].filter((provider): provider is RiskProvider => provider !== undefined);
-  const risk = riskProviders.length > 0 ? combineRisk(...riskProviders) : undefined;
+  const judged = createGatewayRisk({ config, custom: options.riskProvider, redis: opened.redis, clock, logger, audit });
+  const { risk, builtIn: builtInRisk } = judged;
   if (opened.volatile) {
     logger.warn(
       { store: config.store.url },
@@ -241,7 +220,16 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     clock,
   });
   const forwarder = options.forwarder ?? measured.timed(defaultForwarder);
-  const readiness = gatewayReadiness({ oidc, opened, config, storeGiven: options.sessionStore !== undefined, connectors, apps: () => requestPath.config.apps });
+  let draining = false;
+  const readiness = gatewayReadiness({
+    oidc,
+    opened,
+    config,
+    storeGiven: options.sessionStore !== undefined,
+    connectors,
+    apps: () => requestPath.config.apps,
+    draining: () => draining,
+  });
   const requestPath = new ReloadableRequestPath({
     config,
     baseDir: options.baseDir,
@@ -265,6 +253,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     metrics: measured.registry,
     reload: (input, by) => requestPath.reload(input, by),
     readiness,
+    drain() {
+      draining = true;
+    },
     async ready() {
       // The store first, then what is read from it: a store that cannot be reached, or holds keys this version cannot read, is fatal,
       // and must not be hidden behind an identity provider still starting (whose discovery runs meanwhile, and is reported last).
@@ -288,7 +279,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await sharedConnectorStore?.close();
       await oidc.close();
       await audit.close();
-      riskState?.close();
+      judged.close();
       // Last: with Redis, it closes the connection the other parts used.
       await opened.close();
     },

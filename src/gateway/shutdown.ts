@@ -32,6 +32,8 @@ export interface ShutdownOptions {
 /** The part of a gateway a shutdown needs. */
 export interface ShutdownTarget {
   readonly config: { readonly server: { readonly shutdownTimeout: number } };
+  /** Told first: from then on readiness says "not ready", so load balancers stop sending. */
+  drain?(): void;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export function followTraffic(server: AnyServer): () => void {
  */
 export async function shutdown(server: AnyServer, gateway: ShutdownTarget, options: ShutdownOptions = {}): Promise<ShutdownReport> {
   const timeoutMs = options.timeoutMs ?? gateway.config.server.shutdownTimeout * 1000;
+  gateway.drain?.();
   const followed = traffic.get(server) ?? new ServerTraffic();
   followed.draining = true;
   const closed = new Promise<void>((resolve) => {

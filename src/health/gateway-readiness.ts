@@ -21,6 +21,8 @@ export interface GatewayReadinessParts {
   readonly storeGiven: boolean;
   /** The connector plane; absent when apps are reached directly. */
   readonly connectors: { readonly tunnels: TunnelPool } | undefined;
+  /** True once `gateway.drain()` was called (a graceful shutdown started). */
+  readonly draining: () => boolean;
   /** The apps of the configuration new requests are served with, read at each probe: a reload may publish one in a group no connector serves yet. */
   readonly apps: () => readonly AppConfig[];
 }
@@ -32,6 +34,7 @@ export function gatewayReadiness(parts: GatewayReadinessParts): () => Promise<Re
   const kind: StoreProbe['kind'] = parts.storeGiven || typeof location === 'string' ? 'custom' : location.kind;
   const redis = opened.redis;
   return createReadiness({
+    draining: parts.draining,
     discovery: () => oidc.configuration(),
     store: {
       kind,

@@ -22,6 +22,8 @@ export interface Readiness {
     readonly store: HealthCheck;
     /** By connector group; empty when apps are reached directly (no `connectors` configured). */
     readonly connectors: Readonly<Record<string, HealthCheck>>;
+    /** Present once a graceful shutdown started: requests in flight finish, new ones belong elsewhere. */
+    readonly shutdown?: HealthCheck;
   };
 }
 
@@ -52,6 +54,8 @@ export interface ReadinessSources {
   readonly connectors?: ConnectorProbe | undefined;
   /** How long one check may take before it counts as failed. Default HEALTH_CHECK_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /** True once a graceful shutdown started: not ready, so that load balancers stop sending while requests drain. */
+  readonly draining?: () => boolean;
 }
 
 /** Runs every check (concurrently, each bounded in time) and says whether all passed. */
@@ -60,6 +64,9 @@ export function createReadiness(sources: ReadinessSources): () => Promise<Readin
   return async () => {
     const [idp, store] = await Promise.all([idpCheck(sources.discovery, timeoutMs), storeCheck(sources.store, timeoutMs)]);
     const connectors = sources.connectors ? connectorChecks(sources.connectors) : {};
+    if (sources.draining?.() === true) {
+      return { status: 'not_ready', checks: { idp, store, connectors, shutdown: { ok: false, detail: 'shutting down: requests in flight finish' } } };
+    }
     const ok = idp.ok && store.ok && Object.values(connectors).every((check) => check.ok);
     return { status: ok ? 'ready' : 'not_ready', checks: { idp, store, connectors } };
   };

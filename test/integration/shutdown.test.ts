@@ -72,6 +72,13 @@ describe('gatehouse serve: graceful shutdown', function () {
   let backend: Awaited<ReturnType<typeof startSlowBackend>>;
   let serve: RunningProcess | undefined;
   let port: number;
+  let adminPort: number;
+
+  /** The admin listener's readiness checks: it keeps answering while requests drain. */
+  async function readiness(): Promise<{ status: number; checks: { shutdown?: { ok: boolean; detail: string } } }> {
+    const response = await fetch(`http://127.0.0.1:${adminPort}/.gatehouse/readyz`);
+    return { status: response.status, checks: ((await response.json()) as { checks: { shutdown?: { ok: boolean; detail: string } } }).checks };
+  }
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-'));
@@ -89,7 +96,7 @@ describe('gatehouse serve: graceful shutdown', function () {
   });
 
   async function startServe(shutdownTimeout: string): Promise<RunningProcess> {
-    port = await freePort();
+    [port, adminPort] = await Promise.all([freePort(), freePort()]);
     writeFileSync(
       join(dir, 'gatehouse.yaml'),
       `server:
@@ -97,6 +104,8 @@ describe('gatehouse serve: graceful shutdown', function () {
   port: ${port}
   tls: { certFile: tls.crt, keyFile: tls.key }
   shutdownTimeout: ${shutdownTimeout}
+admin:
+  listen: 127.0.0.1:${adminPort}
 identityProvider:
   issuer: https://127.0.0.1:1
   clientId: gatehouse
@@ -164,6 +173,11 @@ apps:
       const exited = once(running.child, 'exit') as Promise<[number | null]>;
       signalledAt = Date.now();
       running.child.kill('SIGTERM');
+      // Load balancers are told to stop sending while what is in flight drains.
+      await running.waitFor(/shutting down: /);
+      const draining = await readiness();
+      assert.equal(draining.status, 503);
+      assert.deepEqual(draining.checks.shutdown, { ok: false, detail: 'shutting down: requests in flight finish' });
 
       for (const answer of await Promise.all(slow)) assert.deepEqual([answer.status, answer.body], [200, 'slow done']);
       const streamed = await stream;
