@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
 import { startProblems } from '../config/start-problems.ts';
 import { GatehouseConfigError, GatehouseError } from '../errors/index.ts';
 import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logging/logger.ts';
@@ -9,73 +8,22 @@ import { readServeConfig, reloadSummary } from '../gateway/reload-file.ts';
 import { CaError } from '../pki/errors.ts';
 import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
 import { StoreError } from '../store/store-error.ts';
+import type { GatewayConfig } from '../config/parse.ts';
 import { runCheck } from './check-command.ts';
-
-const USAGE = `Usage:
-  gatehouse serve --config FILE [--host HOST] [--port PORT] [--log-level LEVEL] [--log-format json|pretty]
-  gatehouse check --config FILE [--strict] [--online]
-
-Commands:
-  serve   run the cloud side (robots denier, sign-in, session gate, forwarding) from a YAML or JSON config
-  check   validate a config file, and what serve would read and write (files, keys, certificates, folders),
-          without starting anything: exit 0 valid (warnings printed), 1 invalid (or warnings with --strict)
-
-Options:
-  -c, --config FILE      configuration file (.yaml, .yml or .json)
-      --host HOST        listen address (default: server.host, else 0.0.0.0)
-      --port PORT        listen port (default: server.port, else 8443)
-      --strict           check: treat warnings (e.g. a pass-through app sharing a protected app's backend) as errors
-      --online           check: also run discovery against the identity provider and print what it found
-      --log-level LEVEL  pino level: fatal, error, warn, info, debug, trace, silent (default: logging.level, else info)
-      --log-format FMT   json (one object a line) or pretty (for people) (default: logging.format, else json)
-  -h, --help             show this help
-
-Environment:
-  GATEHOUSE_CONFIG       the configuration file when --config is not given
-  \${VAR}, \${VAR:-default}  in the file's string values: taken from the environment ($\${ for a literal \${)
-  GATEHOUSE_STORE_URL    where state is kept, instead of the file's store.url: sqlite:<path> or memory:
-                         (a relative path is read from the working directory)
-  GATEHOUSE_CA_KEY       keys that encrypt the connector CA's private key in the store, instead of the
-                         file's connectors.caKeyFile: base64 of 32 random bytes ("openssl rand -base64 32"),
-                         optionally "id:" first; current key first, previous ones after, separated by commas
-`;
+import { GATEHOUSE_PROGRAM } from './gatehouse-commands.ts';
+import { answerCommandLine, flagOption, parseCommandLine, stringOption, usageErrorText } from './usage.ts';
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'log-level': { type: 'string' },
-        'log-format': { type: 'string' },
-        strict: { type: 'boolean', default: false },
-        online: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    process.stderr.write(`gatehouse: ${(error as Error).message}\n\n${USAGE}`);
+  const line = parseCommandLine(GATEHOUSE_PROGRAM, argv);
+  if (line.kind !== 'command') return answerCommandLine(line);
+  const { values } = line;
+  const command = line.command.name;
+  const usageError = (message: string): number => {
+    process.stderr.write(usageErrorText('gatehouse', command, message));
     return 2;
-  }
-  const { values, positionals } = parsed;
-  const command = positionals[0];
-  if (values.help || command === undefined) {
-    process.stdout.write(USAGE);
-    return command === undefined && !values.help ? 2 : 0;
-  }
-  if (command !== 'serve' && command !== 'check') {
-    process.stderr.write(`gatehouse: unknown command "${command}"\n\n${USAGE}`);
-    return 2;
-  }
-  const configFile = values.config ?? (process.env['GATEHOUSE_CONFIG'] || undefined);
-  if (configFile === undefined) {
-    process.stderr.write(`gatehouse ${command}: --config FILE (or GATEHOUSE_CONFIG) is required\n`);
-    return 2;
-  }
+  };
+  const configFile = stringOption(values, 'config') ?? (process.env['GATEHOUSE_CONFIG'] || undefined);
+  if (configFile === undefined) return usageError(`${command}: --config FILE (or GATEHOUSE_CONFIG) is required`);
 
   let config;
   try {
@@ -87,7 +35,9 @@ async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  if (command === 'check') return runCheck(config, { file: configFile, strict: values.strict, online: values.online });
+  if (command === 'check') {
+    return runCheck(config, { file: configFile, strict: flagOption(values, 'strict'), online: flagOption(values, 'online') });
+  }
   // The same list check prints: a folder or audit setting start cannot use is named by its key, before anything opens.
   const startRefused = startProblems(config);
   if (startRefused.length > 0) {
@@ -96,33 +46,38 @@ async function main(argv: string[]): Promise<number> {
   }
 
   let port: number | undefined;
-  if (values.port !== undefined) {
-    port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      process.stderr.write(`gatehouse serve: --port must be a number from 0 to 65535\n`);
-      return 2;
-    }
+  const portText = stringOption(values, 'port');
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (portText.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
+      return usageError(`--port must be a number from 0 to 65535, not "${portText}"`);
   }
-  const level = values['log-level'] ?? config.logging.level;
-  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-    process.stderr.write(`gatehouse serve: --log-level must be one of ${LOG_LEVELS.join(', ')}\n`);
-    return 2;
-  }
-  const format = values['log-format'] ?? config.logging.format;
-  if (!(LOG_FORMATS as readonly string[]).includes(format)) {
-    process.stderr.write(`gatehouse serve: --log-format must be one of ${LOG_FORMATS.join(', ')}\n`);
-    return 2;
-  }
+  const level = stringOption(values, 'log-level') ?? config.logging.level;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`);
+  const format = stringOption(values, 'log-format') ?? config.logging.format;
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) return usageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}, not "${format}"`);
+  const connectorHost = stringOption(values, 'connector-host');
+  if (connectorHost !== undefined && !config.connectors)
+    return usageError('--connector-host: the configuration has no connectors section, so no connector listener');
+  if (connectorHost === '') return usageError('--connector-host must not be empty');
+  // The flag wins over the file at start and at every reload alike, so that a reload does not see it as a change of connectors.listen.
+  const withFlags = (loaded: GatewayConfig): GatewayConfig =>
+    connectorHost === undefined || !loaded.connectors
+      ? loaded
+      : Object.freeze({
+          ...loaded,
+          connectors: Object.freeze({ ...loaded.connectors, listen: Object.freeze({ ...loaded.connectors.listen, host: connectorHost }) }),
+        });
   const logger = createLogger({ level, format: format as LogFormat, destination: process.stdout });
   // The file again, through the same loader and checks as at start; the running configuration stays when it is refused.
-  const service = createGatewayServer(config, {
+  const service = createGatewayServer(withFlags(config), {
     logger,
-    configSource: () => readServeConfig(configFile),
+    configSource: () => withFlags(readServeConfig(configFile)),
     onReload: (result) => process.stderr.write(reloadSummary(configFile, result)),
   });
   let address;
   try {
-    address = await service.listen(port, values.host);
+    address = await service.listen(port, stringOption(values, 'host'));
   } catch (error) {
     // A CA key that does not open the stored CA is an operator's mistake: one line that says which, not a stack trace.
     if (!(error instanceof CaError)) throw error;
@@ -134,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
   logger.info({ address: address.address, port: address.port, scheme }, 'gateway listening');
   // Progress for people goes to stderr; stdout carries only JSON lines (audit events and logs).
   process.stderr.write(`gatehouse: listening on ${scheme}://${address.address}:${address.port}\n`);
+  const connectors = service.gateway.connectors?.address();
+  if (connectors) {
+    logger.info({ address: connectors.address, port: connectors.port }, 'connector listener listening');
+    process.stderr.write(`gatehouse: connector listener on https://${formatListenAddress({ host: connectors.address, port: connectors.port })}\n`);
+  }
   const admin = service.admin?.address();
   if (admin) {
     const adminUrl = `${config.admin?.tls ? 'https' : 'http'}://${formatListenAddress({ host: admin.address, port: admin.port })}`;
