@@ -185,9 +185,11 @@ describe('pki: connector CA', function () {
 
   describe('issueClientCertificate', () => {
     let issued: IssuedCertificate;
-    const now = Date.now();
+    // Read when the tests run, not when the file loads: the CA is made then, with its own clock.
+    let now: number;
 
     before(() => {
+      now = Date.now();
       issued = ca.issueClientCertificate(connector.csr, { connectorId: 'c-0123abcd', group: 'eu_west-1' }, { validDays: 30, now });
     });
 
@@ -277,10 +279,12 @@ describe('pki: connector CA', function () {
   });
 
   describe('verifyClientCertificate', () => {
-    const now = Date.now();
+    // Read when the tests run, not when the file loads (in a long run that is minutes before the CA is made).
+    let now: number;
     let issued: IssuedCertificate;
 
     before(() => {
+      now = Date.now();
       issued = ca.issueClientCertificate(connector.csr, { connectorId: 'c-42', group: 'default' }, { validDays: 30, now });
     });
 
