@@ -465,11 +465,12 @@ describe('pki: connector CA', function () {
   });
 
   describe('EC P-256 connector keys', () => {
-    const now = Date.now();
+    let now: number;
     let ec: { keyPem: string; csr: VerifiedCsr };
     let issued: IssuedCertificate;
 
     before(() => {
+      now = Date.now();
       const { keyPem, csrPem } = createKeyAndCsr({ keyType: 'ec' });
       ec = { keyPem, csr: verifyCsr(csrPem) };
       issued = ca.issueClientCertificate(ec.csr, { connectorId: 'c-ec', group: 'default' }, { validDays: 30, now });
