@@ -11,6 +11,36 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Told each whole line a started process prints (the test suite's log scan listens), with the script's path. */
+export type ProcessOutputWatcher = (line: string, script: string) => void;
+const watchers = new Set<ProcessOutputWatcher>();
+
+/** Starts telling `watcher` every line the processes started from now on print; returns the function that stops it. */
+export function watchProcessOutput(watcher: ProcessOutputWatcher): () => void {
+  watchers.add(watcher);
+  return () => watchers.delete(watcher);
+}
+
+/** Splits a stream's chunks into lines for the watchers (a line cut across two chunks is told once, whole). */
+function lineTeller(script: string): { chunk(text: string): void; end(): void } {
+  let partial = '';
+  const tell = (line: string): void => {
+    for (const watcher of watchers) watcher(line, script);
+  };
+  return {
+    chunk(text) {
+      if (watchers.size === 0) return;
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) tell(line);
+    },
+    end() {
+      if (partial !== '') tell(partial);
+      partial = '';
+    },
+  };
+}
+
 /** Runs one of our TypeScript entry points on the same Node that runs the tests. */
 export function startNode(script: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunningProcess {
   const child = spawn(process.execPath, [script, ...args], {
@@ -20,8 +50,18 @@ export function startNode(script: string, args: string[], options: { cwd?: strin
   });
   let out = '';
   let err = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+  const outLines = lineTeller(script);
+  const errLines = lineTeller(script);
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+    outLines.chunk(chunk);
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    err += chunk;
+    errLines.chunk(chunk);
+  });
+  child.stdout.on('end', () => outLines.end());
+  child.stderr.on('end', () => errLines.end());
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   return {
     child,
@@ -73,6 +113,7 @@ export async function runNode(
   options: { cwd?: string } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const running = startNode(script, args, options);
-  const [code] = (await once(running.child, 'exit')) as [number | null];
+  // 'close', not 'exit': the process's output is all read by then.
+  const [code] = (await once(running.child, 'close')) as [number | null];
   return { code, stdout: running.stdout(), stderr: running.stderr() };
 }

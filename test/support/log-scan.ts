@@ -8,6 +8,9 @@
  * JWT (ID, access or admin token, identity assertion), a sealed session
  * (`Fe26.2*`), a private key, a bearer credential.
  *
+ * The lines every process started through dev/lib/processes.ts prints (gatehouse serve, connectors, CLIs) are
+ * checked the same way.
+ *
  * Registered as a mocha root hook plugin in .mocharc (`require`), or with
  * `--require test/support/log-scan.ts`; off with GATEHOUSE_LOG_SCAN=0. Each
  * test's lines are checked after it (against the secrets seen up to then, so
@@ -17,6 +20,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../../src/logging/logger.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { isSecretQueryName } from '../../src/logging/query-redaction.ts';
+import { watchProcessOutput } from '../../dev/lib/processes.ts';
 
 /** Shorter values are too likely to occur by chance (`1`, `deleted`, a short id). */
 const MIN_SECRET_CHARS = 16;
@@ -31,6 +35,7 @@ export const SECRET_PATTERNS: readonly { readonly name: string; readonly pattern
 ];
 
 let active = false;
+let unwatch: (() => void) | undefined;
 let lines: string[] = [];
 /** Seen during the current test (cookies, codes), and for the whole run (configuration secrets). */
 let seen = new Set<string>();
@@ -125,6 +130,7 @@ function scan(title: string): void {
 export const mochaHooks = {
   beforeAll(): void {
     active = process.env['GATEHOUSE_LOG_SCAN'] !== '0';
+    if (active) unwatch = watchProcessOutput((line) => void lines.push(line));
   },
   afterEach(this: { currentTest?: { fullTitle(): string } }): void {
     if (active) scan(this.currentTest?.fullTitle() ?? 'a test');
@@ -133,6 +139,7 @@ export const mochaHooks = {
     if (!active) return;
     scan('after the last test');
     active = false;
+    unwatch?.();
     if (leaks.length > 0) throw new Error(`log lines hold secrets (${leaks.length}):\n${leaks.slice(0, 50).join('\n')}`);
   },
 };
