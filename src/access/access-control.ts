@@ -68,7 +68,9 @@ export class AccessControl {
     const engine = this.#engines.get(app.id);
     if (!engine) return undefined;
     const risk = this.#options.risk ? await this.#options.risk({ sub: identity.sub, clientIp, userAgent: req.headers['user-agent'], app: app.id }) : NO_RISK;
-    const decision = engine.evaluate(accessFacts({ identity, clientIp, clientApp: clientAppOf(req), path, risk, now: nowSeconds(this.#options.clock) }));
+    // A caller that proved itself with an access token is an API client, whatever its User-Agent says.
+    const clientApp = identity.via === 'bearer' ? 'api' : clientAppOf(req);
+    const decision = engine.evaluate(accessFacts({ identity, clientIp, clientApp, path, risk, now: nowSeconds(this.#options.clock) }));
     this.#options.onDecision?.(app, decision);
     const reportOnlyFailures = decision.outcomes.filter((outcome) => outcome.state === 'report-only' && outcome.applied && !outcome.satisfied);
     // Every sign-in decision is audited; per request, only what was refused or would have been.

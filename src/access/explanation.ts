@@ -26,7 +26,7 @@ function sentence(outcome: PolicyOutcome): string {
     if (outcome.matched.some((entry) => entry.startsWith('signInRisk') || entry.startsWith('userRisk'))) {
       return 'This sign-in was judged risky, so access is blocked.';
     }
-    if (outcome.matched.some((entry) => entry.startsWith('clientApp'))) return 'This kind of client may not use this application.';
+    if (outcome.matched.some((entry) => entry.startsWith('clientApp') || entry.startsWith('kind'))) return 'This kind of client may not use this application.';
     return 'Your account is not allowed to use this application.';
   }
   return "Your access does not meet this application's policy.";

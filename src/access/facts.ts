@@ -38,6 +38,7 @@ export function accessFacts(input: FactsInput): AccessFacts {
       amr: identity.amr,
       acr: identity.acr,
       authTime: identity.authTime,
+      kind: identity.kind ?? 'user',
       claims: {
         ...identity.claims,
         sub: identity.sub,

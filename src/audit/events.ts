@@ -16,6 +16,7 @@ export const AUDIT_EVENT_TYPES = [
   'session.revocation_overflow',
   'logout',
   'session.backchannel_logout',
+  'bearer.rejected',
   'gateway.started',
   'connector.registered',
   'connector.renewed',

@@ -29,6 +29,7 @@ const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'connector.refused': 'aggregate', // the connector listener without a certificate or token
   'admin.events_queried': 'aggregate', // the query endpoint without a token
   'session.backchannel_logout': 'aggregate', // anyone can post a forged logout token
+  'bearer.rejected': 'aggregate', // anyone can send a made-up access token
   'signin.succeeded': 'never',
   'session.expired': 'never',
   'session.revocation_overflow': 'never',

@@ -72,8 +72,7 @@ export async function verifyBearer(token: string, settings: BearerConfig, deps: 
     },
     'ERR_BEARER_TOKEN_INVALID',
   );
-  // An ID token has the shape of a JWT access token; what gives it away is what only it carries.
-  if (!typed && ID_TOKEN_ONLY_CLAIMS.some((claim) => payload[claim] !== undefined)) throw invalid('id_token');
+  if (!typed && looksLikeIdToken(payload)) throw invalid('id_token');
 
   const scopes = grantedScopes(payload);
   const missing = settings.scopes?.filter((scope) => !scopes.includes(scope)) ?? [];
@@ -86,6 +85,20 @@ export async function verifyBearer(token: string, settings: BearerConfig, deps: 
   const subject = service ? clientId : sub;
   if (subject === undefined) throw invalid('sub_missing');
   return { sub: subject, kind: service ? 'service' : 'user', clientId, scopes, expiresAt: payload.exp ?? 0, claims: payload };
+}
+
+/**
+ * An untyped token that is an ID token: one carrying a claim only ID tokens carry, or one naming no client apart from
+ * its audience (an ID token's audience is the client it was issued to; every provider's access tokens name their
+ * client in `client_id`, `azp`, `cid` or `appid`), or one whose audience is the client itself and that grants nothing.
+ */
+function looksLikeIdToken(payload: JWTPayload): boolean {
+  if (ID_TOKEN_ONLY_CLAIMS.some((claim) => payload[claim] !== undefined)) return true;
+  const client = ['client_id', 'azp', 'cid', 'appid'].map((claim) => text(payload[claim])).find((value) => value !== undefined);
+  if (client === undefined) return true;
+  const audiences = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+  const grants = ['scope', 'scp', 'roles'].some((claim) => payload[claim] !== undefined);
+  return audiences.includes(client) && !grants;
 }
 
 /** `scope` (space-separated, RFC 9068 2.2.3) and `scp` (an array, as Okta and Entra ID send it), together. */

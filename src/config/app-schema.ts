@@ -50,7 +50,7 @@ export const appSchema = z.strictObject({
    * the session's claims. Client copies of these headers are always removed.
    */
   identityHeaders: z
-    .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'), z.enum(['sub', 'email', 'name', 'groups', 'amr', 'acr']))
+    .record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'must be an HTTP header name'), z.enum(['sub', 'email', 'name', 'groups', 'amr', 'acr', 'kind']))
     .default({})
     .superRefine((headers, ctx) => {
       for (const name of Object.keys(headers)) {

@@ -35,6 +35,10 @@ export const policySchema = z
           .array(z.enum(['browser', 'api']))
           .min(1)
           .optional(),
+        kinds: z
+          .array(z.enum(['user', 'service']))
+          .min(1)
+          .optional(),
         signInRisk: z.array(riskLevel).min(1).optional(),
         userRisk: z.array(riskLevel).min(1).optional(),
         claims: z.array(claimMatch).min(1).optional(),

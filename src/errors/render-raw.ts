@@ -9,7 +9,7 @@
 import type { Duplex } from 'node:stream';
 import type { GatehouseError } from './gatehouse-error.ts';
 import { connectorPlaneErrorBody } from './render-connector-plane.ts';
-import { authenticateHeader, offeredSignIn, userErrorBody } from './render-user.ts';
+import { challengesFor, userErrorBody } from './render-user.ts';
 import { ERROR_TABLE } from './table.ts';
 
 /** A reason phrase may hold only visible ASCII and spaces (RFC 9112 §4). */
@@ -36,18 +36,21 @@ export interface RejectUpgradeOptions {
   readonly signInUrl?: string | undefined;
   /** The app the upgrade was for: names it in the message and as the realm. */
   readonly appId?: string | undefined;
+  /** Whether that app takes access tokens: a 401 then offers the Bearer challenge too. */
+  readonly bearerApp?: boolean | undefined;
 }
 
 /** Answers a gateway upgrade (or a request the server could not parse) that will not happen, with the user's JSON body. */
 export function rejectUpgrade(socket: Duplex, error: GatehouseError, options: RejectUpgradeOptions = {}): void {
   const row = ERROR_TABLE[error.code];
   const body = JSON.stringify(userErrorBody(error, options));
+  const challenges = challengesFor(error, options.appId, options.signInUrl, options.bearerApp === true);
   const headers = [
     'Content-Type: application/json; charset=utf-8',
     'Cache-Control: no-store',
     'X-Robots-Tag: noindex, nofollow',
     ...(options.requestId ? [`X-Request-Id: ${options.requestId}`] : []),
-    ...(row.status === 401 ? [`WWW-Authenticate: ${authenticateHeader(options.appId, offeredSignIn(error, options.signInUrl))}`] : []),
+    ...(challenges !== undefined ? [`WWW-Authenticate: ${challenges}`] : []),
   ];
   writeAndClose(socket, rawHttpResponse(row.status, row.title, headers, body));
 }

@@ -47,6 +47,22 @@ export function authenticateHeader(appId: string | undefined, signInUrl: string 
   return signInUrl ? `Gatehouse realm="${realm}", signin_url="${signInUrl}"` : `Gatehouse realm="${realm}"`;
 }
 
+/** RFC 6750 3.1: what a refused access token is told, by code. */
+const BEARER_ERRORS: Partial<Record<GatehouseError['code'], string>> = { ERR_BEARER_TOKEN_INVALID: 'invalid_token', ERR_BEARER_SCOPE: 'insufficient_scope' };
+
+/**
+ * Every `WWW-Authenticate` challenge of an answer, or undefined for none: a refused access token gets the Bearer
+ * challenge with its RFC 6750 error; any other 401 the Gatehouse one, after a Bearer one on an app that takes tokens.
+ */
+export function challengesFor(error: GatehouseError, appId: string | undefined, signInUrl: string | undefined, bearerApp: boolean): string | undefined {
+  const realm = appId ?? 'gatehouse';
+  const bearerError = BEARER_ERRORS[error.code];
+  if (bearerError !== undefined) return `Bearer realm="${realm}", error="${bearerError}"`;
+  if (error.status !== 401) return undefined;
+  const gatehouse = authenticateHeader(appId, offeredSignIn(error, signInUrl));
+  return bearerApp ? `Bearer realm="${realm}", ${gatehouse}` : gatehouse;
+}
+
 /** The JSON body API clients get, on an HTTP answer or a refused upgrade alike. */
 export function userErrorBody(error: GatehouseError, view: UserErrorView): object {
   const row = ERROR_TABLE[error.code];
@@ -94,7 +110,8 @@ export function sendError(req: IncomingMessage, res: ServerResponse, error: Gate
 
   res.statusCode = error.status;
   for (const [name, value] of Object.entries(OWN_PAGE_HEADERS)) res.setHeader(name, value);
-  if (error.status === 401) res.setHeader('WWW-Authenticate', authenticateHeader(view.appId, offeredSignIn(error, view.signInUrl)));
+  const challenges = challengesFor(error, view.appId, view.signInUrl, context?.app?.bearer !== undefined);
+  if (challenges !== undefined) res.setHeader('WWW-Authenticate', challenges);
 
   if (options.format === 'html' || (options.format === undefined && wantsHtml(req))) {
     res.setHeader('Content-Type', 'text/html; charset=utf-8');

@@ -82,6 +82,8 @@ export class IdentityAssertions {
       acr: identity.acr,
       auth_time: identity.authTime,
       app: app.id,
+      // Only for a caller with an access token: a program (`service`) or a user, told apart from a browser session.
+      ...(identity.via === 'bearer' ? { kind: identity.kind ?? 'user', client_id: identity.claims['client_id'] } : {}),
     })
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
       .setIssuer(this.#options.issuer)

@@ -109,6 +109,8 @@ export function upstreamRequestHeaders(
     // CGI, WSGI and PHP read X_Remote_User and X-Remote-User as the same variable.
     if (name.includes('_')) continue;
     if (HOP_BY_HOP.has(name) || named.has(name) || rules.isRemoved(name)) continue;
+    // An app that takes access tokens gets the identity headers and assertion instead of the token, unless it asks.
+    if (name === 'authorization' && app.bearer !== undefined && !app.bearer.forwardAuthorization) continue;
     if (name === 'cookie') {
       // The encrypted session cookie is never sent on to the app.
       const kept = withoutGatehouseCookies(String(value), rules.sessionCookieBase);
@@ -178,6 +180,8 @@ function identityValue(identity: Identity, claim: string): string | undefined {
       return encodeList(identity.amr);
     case 'acr':
       return identity.acr === undefined ? undefined : encodeValue(identity.acr);
+    case 'kind':
+      return identity.kind ?? 'user';
     default:
       return undefined;
   }

@@ -4,6 +4,7 @@ import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import type { AccessControl } from '../access/access-control.ts';
 import { conditionalAccessStep } from '../access/conditional-access.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { bearerStep } from '../bearer/bearer-step.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import type { IdentityAssertions } from '../forwarding/identity-assertion.ts';
@@ -15,6 +16,7 @@ import type { Logger } from '../logging/logger.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
 import { requestMetrics, upgradeMetrics } from '../metrics/request-metrics.ts';
 import { errorHandler } from '../middleware/error-handler.ts';
+import { expressStep } from '../middleware/express-step.ts';
 import { appResolution } from '../middleware/app-resolution.ts';
 import { conditionalAccess } from '../middleware/conditional-access.ts';
 import { identityForwarding } from '../middleware/identity-forwarding.ts';
@@ -68,6 +70,8 @@ export interface RequestPath {
 export function createRequestPath(parts: RequestPathParts): RequestPath {
   const { config, unknownHost, audit, sessions, access, assertions } = parts;
   const table = createAppTable(config.apps);
+  // Apps with `bearer`: an access token authenticates the request before the session gate looks for a cookie.
+  const bearer = bearerStep({ oidc: parts.signIn.oidc, sessions, audit, clock: parts.signIn.clock });
 
   const accessLog = config.logging.accessLog.enabled
     ? createAccessLog({ logger: parts.logger, query: config.logging.accessLog.query, trustedProxies: config.trustedProxies, unknownHost })
@@ -102,6 +106,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     }),
   );
   handler.use(step('signin', oidcPreauth(parts.signIn)));
+  handler.use(step('session-gate', expressStep(bearer, audit)));
   handler.use(step('session-gate', sessionGate({ sessions, audit })));
   handler.use(step('conditional-access', conditionalAccess(access, audit)));
   handler.use(step('identity', identityForwarding(assertions)));
@@ -117,6 +122,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
       upgradeStep('request-checks', websocketOnly),
       upgradeStep('signin', reservedPath),
       upgradeStep('request-checks', sameOrigin),
+      upgradeStep('session-gate', bearer),
       upgradeStep('session-gate', sessionGateStep({ sessions, audit })),
       upgradeStep('conditional-access', conditionalAccessStep(access, audit)),
       upgradeStep('identity', identityAssertionStep(assertions)),

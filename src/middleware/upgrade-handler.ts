@@ -59,7 +59,12 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     if (outcome.kind === 'error') {
       const { error } = outcome;
       options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: `upgrade:${error.reason}`, ...auditContext(req) });
-      rejectUpgrade(socket, error, { requestId: context.requestId, signInUrl: outcome.signInUrl, appId: context.app?.id });
+      rejectUpgrade(socket, error, {
+        requestId: context.requestId,
+        signInUrl: outcome.signInUrl,
+        appId: context.app?.id,
+        bearerApp: context.app?.bearer !== undefined,
+      });
       options.onUpgrade?.(context.app?.id, 'refused');
       return;
     }

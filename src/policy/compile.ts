@@ -21,6 +21,7 @@ export interface CompiledPolicy {
 
 const STATES: readonly string[] = ['on', 'off', 'report-only'];
 const CLIENT_APPS: readonly string[] = ['browser', 'api'];
+const KINDS: readonly string[] = ['user', 'service'];
 const LEVELS: readonly string[] = RISK_LEVELS;
 
 export function compilePolicy(policy: Policy, index: number, named: NamedLocations, mfa: MfaSettings, issues: string[]): CompiledPolicy {
@@ -34,6 +35,7 @@ export function compilePolicy(policy: Policy, index: number, named: NamedLocatio
   checkIncludeExclude(conditions.groups, 'conditions.groups', issue);
   checkIncludeExclude(conditions.locations, 'conditions.locations', issue);
   checkList(conditions.clientApps, 'conditions.clientApps', CLIENT_APPS, issue);
+  checkList(conditions.kinds, 'conditions.kinds', KINDS, issue);
   checkList(conditions.signInRisk, 'conditions.signInRisk', LEVELS, issue);
   checkList(conditions.userRisk, 'conditions.userRisk', LEVELS, issue);
   checkClaims(conditions.claims, 'conditions.claims', issue);

@@ -2,6 +2,7 @@ import type { CompiledPolicy } from './compile.ts';
 import { matchAssignment } from './criteria/assignment.ts';
 import { matchClaims } from './criteria/claims.ts';
 import { matchClientApp } from './criteria/client-app.ts';
+import { matchKind } from './criteria/kind.ts';
 import { matchLocation } from './criteria/location.ts';
 import { matchPaths } from './criteria/paths.ts';
 import type { CriterionResult } from './criteria/result.ts';
@@ -91,6 +92,7 @@ function checkConditions(compiled: CompiledPolicy, view: RequestView): Criterion
   const results = [matchAssignment(conditions.users, conditions.groups, facts.user)];
   if (compiled.locations !== undefined) results.push(matchLocation(compiled.locations, view.ip));
   if (conditions.clientApps !== undefined) results.push(matchClientApp(conditions.clientApps, facts.clientApp));
+  if (conditions.kinds !== undefined) results.push(matchKind(conditions.kinds, facts.user.kind ?? 'user'));
   if (conditions.signInRisk !== undefined) results.push(matchRisk('signInRisk', conditions.signInRisk, facts.signInRisk));
   if (conditions.userRisk !== undefined) results.push(matchRisk('userRisk', conditions.userRisk, facts.userRisk));
   if (conditions.claims !== undefined) results.push(matchClaims(conditions.claims, facts.user.claims));

@@ -10,6 +10,9 @@ export const RISK_LEVELS: readonly RiskLevel[] = ['none', 'low', 'medium', 'high
 
 export type ClientApp = 'browser' | 'api';
 
+/** A person, or a program calling with its own access token (client credentials). */
+export type IdentityKind = 'user' | 'service';
+
 export type PolicyState = 'on' | 'off' | 'report-only';
 
 /** A claim condition or grant: equals one value, contains one value (arrays and space-separated strings), or is one of several values. */
@@ -30,6 +33,8 @@ export interface PolicyConditions {
   /** Named locations (see `namedLocations`), `any`, or inline CIDRs. */
   readonly locations?: IncludeExclude;
   readonly clientApps?: readonly ClientApp[];
+  /** The policy applies to these kinds of caller only; absent means both. */
+  readonly kinds?: readonly IdentityKind[];
   /** The policy applies when the sign-in risk is one of these. */
   readonly signInRisk?: readonly RiskLevel[];
   readonly userRisk?: readonly RiskLevel[];
@@ -89,6 +94,8 @@ export interface AccessFacts {
     readonly acr?: string | undefined;
     /** Epoch seconds; undefined when unknown, which every sign-in frequency check treats as too old. */
     readonly authTime: number | undefined;
+    /** Absent: a user. */
+    readonly kind?: IdentityKind | undefined;
     /** Every ID-token claim the session kept (at least the ones above). */
     readonly claims: Readonly<Record<string, unknown>>;
   };

@@ -19,4 +19,8 @@ export interface Identity {
   readonly app: string;
   /** The ID-token claims the app's policies look at (and only those). */
   readonly claims: Readonly<Record<string, unknown>>;
+  /** `service`: a program calling with its own access token (client credentials), `sub` being its client id. Absent: a user. */
+  readonly kind?: 'user' | 'service' | undefined;
+  /** `bearer`: the request proved itself with an access token, not the session cookie (it is then an API client). */
+  readonly via?: 'bearer' | undefined;
 }

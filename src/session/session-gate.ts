@@ -38,7 +38,8 @@ export function admittedSession(req: IncomingMessage): SessionRecord | undefined
 export function sessionGateStep(options: SessionGateOptions): Step {
   return async ({ req, context, target }) => {
     const app = context.app;
-    if (!app || app.preauth === 'passthrough') return CONTINUE;
+    // An access token proved who is calling (the bearer step, before this one): no cookie is looked for.
+    if (!app || app.preauth === 'passthrough' || context.identity?.via === 'bearer') return CONTINUE;
     const check = await options.sessions.read(req, app);
     if (check.ok) {
       context.identity = check.identity;

@@ -8,7 +8,14 @@ import { memorySink, type MemorySink } from '../../src/audit/audit-log.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/create-gateway.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../../src/limits.ts';
-import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider, type DevUser } from '../../dev/lib/identity-provider/index.ts';
+import {
+  DEFAULT_DEV_USERS,
+  startIdentityProvider,
+  type DevClient,
+  type DevIdentityProvider,
+  type DevResourceServer,
+  type DevUser,
+} from '../../dev/lib/identity-provider/index.ts';
 import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
 import { startEchoBackend, type EchoBackend } from './backend.ts';
 import { BrowserClient } from '../../dev/lib/browser-client.ts';
@@ -32,6 +39,10 @@ export interface StackOptions {
   readonly connectors?: boolean;
   /** Registers the gateway's back-channel logout endpoint at the identity provider, which then calls it (trusting the test CA). */
   readonly backchannelLogout?: boolean;
+  /** More clients at the identity provider (API callers: client credentials, device flow). */
+  readonly idpClients?: DevClient[];
+  /** More APIs the identity provider issues JWT access tokens for, by resource indicator. */
+  readonly resourceServers?: Record<string, DevResourceServer>;
 }
 
 export interface Stack {
@@ -104,8 +115,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         ...(options.backchannelLogout ? { backchannel_logout_uri: `${urls.wiki}/.gatehouse/backchannel-logout` } : {}),
       },
       DEVICE_CLIENT,
+      ...(options.idpClients ?? []),
     ],
-    resourceServers: CONNECTOR_RESOURCE_SERVER,
+    resourceServers: { ...CONNECTOR_RESOURCE_SERVER, ...options.resourceServers },
     ...(options.backchannelLogout ? { clientCallbackCa: ca.certPem } : {}),
   });
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));

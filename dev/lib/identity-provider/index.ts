@@ -481,6 +481,8 @@ function buildConfiguration(opts: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       backchannelLogout: { enabled: opts.clients.some((client) => client.backchannel_logout_uri !== undefined) },
+      // Machine clients (API callers with their own identity): on when a client is registered for the grant.
+      clientCredentials: { enabled: opts.clients.some((client) => client.grant_types?.includes('client_credentials') === true) },
       revocation: {
         enabled: true,
         allowedPolicy: (_ctx, client, token) => Promise.resolve(token.clientId === client.clientId),

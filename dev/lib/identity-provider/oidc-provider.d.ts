@@ -200,6 +200,7 @@ declare module 'oidc-provider' {
       };
       revocation?: { enabled: boolean; allowedPolicy?: (ctx: KoaContextWithOIDC, client: Client, token: { clientId?: string }) => Promise<boolean> };
       introspection?: { enabled: boolean };
+      clientCredentials?: { enabled: boolean };
       userinfo?: { enabled: boolean };
       rpInitiatedLogout?: {
         enabled: boolean;

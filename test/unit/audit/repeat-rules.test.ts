@@ -15,6 +15,7 @@ const AGGREGATED: readonly AuditEventType[] = [
   'signin.loop_detected',
   'session.rejected',
   'session.backchannel_logout',
+  'bearer.rejected',
   'connector.refused',
   'admin.events_queried',
 ];

@@ -131,6 +131,10 @@ describe('bearer: the access-token verifier', () => {
     await refused(await sign(good, {}, { typ: 'id_token+jwt' }), settings(), 'ERR_BEARER_TOKEN_INVALID', 'typ');
     await refused(await sign(good, { nonce: 'n-1' }, { typ: undefined }), settings(), 'ERR_BEARER_TOKEN_INVALID', 'id_token');
     await refused(await sign(good, { at_hash: 'abc' }, { typ: 'JWT' }), settings(), 'ERR_BEARER_TOKEN_INVALID', 'id_token');
+    // Untyped, naming no client (an ID token's client is its audience), or for its own client and granting nothing.
+    await refused(await sign(good, { client_id: undefined }, { typ: undefined }), settings(), 'ERR_BEARER_TOKEN_INVALID', 'id_token');
+    await refused(await sign(good, { client_id: AUDIENCE }, { typ: 'JWT' }), settings(), 'ERR_BEARER_TOKEN_INVALID', 'id_token');
+    assert.equal((await verifyBearer(await sign(good, { client_id: undefined, azp: 'cli' }, { typ: 'JWT' }), settings(), deps)).sub, 'user-alice');
     // Typed as an access token by its issuer: believed.
     assert.equal((await verifyBearer(await sign(good, { nonce: 'n-1' }), settings(), deps)).sub, 'user-alice');
     assert.equal((await verifyBearer(await sign(good, {}, { typ: 'application/at+jwt' }), settings(), deps)).sub, 'user-alice');
