@@ -313,8 +313,11 @@ export const CONFIG_REFRESH_INTERVAL_MS = 60 * 60 * 1000;
 /** Retries of a failed renewal start here and back off to the reconnect cap. */
 export const RENEWAL_RETRY_BASE_MS = 5_000;
 
-/** Device login prints a "still waiting" line this often. */
-export const DEVICE_LOGIN_PROGRESS_INTERVAL_MS = 5_000;
+/** Device login without a terminal (a log, a pipe) prints a "still waiting" line this often. */
+export const DEVICE_LOGIN_PROGRESS_INTERVAL_MS = 60_000;
+
+/** On a terminal, device login redraws its one "time left" line this often. */
+export const DEVICE_LOGIN_TTY_REFRESH_MS = 1_000;
 
 /** A state file larger than this is not ours. */
 export const MAX_STATE_FILE_BYTES = 256 * 1024;

@@ -37,6 +37,11 @@ export const REGISTRATION_OPTIONS: Readonly<Record<string, CliOption>> = {
     help: "CA certificates (PEM) that sign the service's TLS certificate, if not a public CA; kept for run and status",
   },
   'idp-ca-file': { type: 'string', value: 'FILE', help: 'CA certificates (PEM) for the identity provider (default: the --ca-file ones plus the system’s)' },
+  resource: {
+    type: 'string',
+    value: 'URL',
+    help: 'the RFC 8707 resource the device flow asks for, or none to send no resource (default: what the service says)',
+  },
   group: { type: 'string', value: 'GROUP', help: 'connector group to join (default: the service’s "default")' },
   name: { type: 'string', value: 'NAME', help: "a label for administrators (default: this host's name)" },
   force: { type: 'boolean', help: 'replace an existing registration in the state directory' },
@@ -139,6 +144,8 @@ export function registrationFromOptions(values: OptionValues): InstallRegistrati
   if (keyType !== undefined && keyType !== 'ec' && keyType !== 'rsa') return `--key-type must be ec or rsa, not "${keyType}"`;
   const envToken = process.env['GATEHOUSE_CONNECTOR_TOKEN'];
   const token = stringOption(values, 'token') ?? (envToken === undefined || envToken === '' ? undefined : envToken);
+  const resourceText = stringOption(values, 'resource');
+  if (resourceText !== undefined && resourceText.trim() === '') return '--resource must be a URL or none';
   const optional = {
     token,
     caFile: stringOption(values, 'ca-file'),
@@ -147,6 +154,7 @@ export function registrationFromOptions(values: OptionValues): InstallRegistrati
     name: stringOption(values, 'name'),
     allow: listOption(values, 'allow'),
     keyType,
+    resource: resourceText === undefined ? undefined : resourceText === 'none' ? false : resourceText,
   };
   // exactOptionalPropertyTypes: an option not given is left out, not set to undefined.
   const given = Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)) as Omit<InstallRegistration, 'serviceUrl' | 'force'>;

@@ -72,7 +72,14 @@ async function runCommand(command: string, values: OptionValues, usageError: (me
       if (typeof registration === 'string') return usageError(`${command}: ${registration}`);
       const stop = stopOnSignals();
       try {
-        const summary = await registerConnector({ ...registration, stateDir, progress: say, signal: stop.signal });
+        const summary = await registerConnector({
+          ...registration,
+          stateDir,
+          progress: say,
+          terminal: process.stderr,
+          terminalPrefix: 'gatehouse-connector: ',
+          signal: stop.signal,
+        });
         process.stdout.write(
           `Registered connector ${summary.connectorId} in group ${summary.group} with ${summary.serviceUrl}\n` +
             `  state:        ${summary.stateDir}\n` +

@@ -43,13 +43,33 @@ export const connectorsSchema = z
         /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */
         issuer: z.string().optional(),
         audience: z.string().min(1).default('urn:gatehouse:connectors'),
+        /** A claim name (`roles`, Auth0's `https://…/roles`), else a dotted path into the claims (Keycloak's `realm_access.roles`). */
         claim: z
           .string()
-          .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be a claim name, e.g. "roles"')
+          .regex(/^[A-Za-z0-9_.:/-]{1,128}$/, 'must be a claim name or dotted path, e.g. "roles" or "realm_access.roles"')
           .default('roles'),
         value: z.string().min(1).default('admin'),
         deviceClientId: z.string().min(1).default('gatehouse-connector'),
         scope: z.string().min(1).default('openid'),
+        /**
+         * The RFC 8707 `resource` the device flow asks for. Default: the audience;
+         * `false`: none, for providers that refuse the parameter (Microsoft Entra ID's
+         * v2.0 endpoint) or take the audience from the scope instead.
+         */
+        resource: z.union([z.string().min(1).max(2000), z.literal(false)]).optional(),
+        /**
+         * Admin tokens that are not JWTs (opaque) are checked with RFC 7662 token
+         * introspection, authenticated with identityProvider's client credentials.
+         * `endpoint` absent: the provider's `introspection_endpoint` from discovery.
+         * Absent altogether: only JWT access tokens are accepted.
+         */
+        introspection: z
+          .strictObject({
+            endpoint: httpsOrLoopbackHttpUrl('the introspection endpoint', 'https://login.example.com/oauth2/introspect')
+              .refine((value) => !URL.canParse(value) || new URL(value).protocol === 'https:', 'must be an https URL: the client secret is sent to it')
+              .optional(),
+          })
+          .optional(),
       })
       .prefault({}),
   })

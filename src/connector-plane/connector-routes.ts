@@ -137,7 +137,8 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
 
   app.get(REGISTRATION_INFO_PATH, (_req, res) => {
     const admin = settings.admin;
-    res.json({ issuer: admin.issuer, deviceClientId: admin.deviceClientId, resource: admin.audience, scope: admin.scope });
+    const resource = admin.resource === undefined ? admin.audience : admin.resource;
+    res.json({ issuer: admin.issuer, deviceClientId: admin.deviceClientId, ...(resource === false ? {} : { resource }), scope: admin.scope });
   });
 
   app.post(REGISTER_PATH, requireAdmin, json, async (req, res) => {

@@ -4,27 +4,33 @@
  * server without a browser needs no token pasted on a command line: the
  * service says which identity provider, client and resource to use
  * (`registration-info`), the operator opens a URL elsewhere and types a code.
+ *
+ * The RFC 8707 `resource` parameter is sent only when the service names one
+ * (or `--resource` does): some providers set the token's audience from it,
+ * others (Microsoft Entra ID's v2.0 endpoint) refuse any request carrying it.
  */
 import * as oidc from 'openid-client';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.ts';
 import { ConnectorError } from '../errors/connector-error.ts';
-import { DEVICE_LOGIN_PROGRESS_INTERVAL_MS, SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
+import { SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { REGISTRATION_INFO_PATH } from '../protocol/connector-api.ts';
 import type { ServiceClient } from './service-client.ts';
+import { startCountdown, type StatusStream } from './countdown-line.ts';
 
 export interface RegistrationInfo {
   readonly issuer: string;
   readonly deviceClientId: string;
-  readonly resource: string;
+  /** Absent: the device authorization request carries no `resource`. */
+  readonly resource?: string | undefined;
   readonly scope: string;
 }
 
 const registrationInfoSchema = z.object({
   issuer: z.url({ protocol: /^https$/ }),
   deviceClientId: z.string().min(1).max(500),
-  resource: z.string().min(1).max(2000),
+  resource: z.string().min(1).max(2000).optional(),
   scope: z.string().max(2000),
 });
 
@@ -38,9 +44,21 @@ export interface DeviceLoginOptions {
   readonly idpCa?: readonly string[];
   /** Short lines for the person at the terminal. */
   readonly progress?: (line: string) => void;
+  /**
+   * The terminal (stderr): when it is a TTY, the wait is one line redrawn with
+   * the time left; otherwise `progress` gets a plain line now and then.
+   */
+  readonly terminal?: StatusStream | undefined;
+  /** Put before the redrawn line, as `progress` puts it before its lines. */
+  readonly terminalPrefix?: string | undefined;
+  /**
+   * The RFC 8707 resource to ask for, replacing the service's choice; `false`
+   * sends none. Absent: what registration-info says.
+   */
+  readonly resource?: string | false | undefined;
   readonly log?: Logger;
   readonly signal?: AbortSignal;
-  /** How often a "still waiting" line is printed. */
+  /** How often a "still waiting" line is printed when there is no terminal. */
   readonly progressIntervalMs?: number;
 }
 
@@ -132,7 +150,8 @@ export async function obtainAdminTokenByDeviceLogin(options: DeviceLoginOptions)
   const progress = options.progress ?? ((): void => undefined);
   const { log, signal } = options;
   const info = await fetchRegistrationInfo(options.client, signal);
-  log?.info({ issuer: info.issuer, clientId: info.deviceClientId, resource: info.resource }, 'device login: asking the identity provider');
+  const resource = options.resource === undefined ? info.resource : options.resource === false ? undefined : options.resource;
+  log?.info({ issuer: info.issuer, clientId: info.deviceClientId, resource: resource ?? null }, 'device login: asking the identity provider');
 
   const dispatcher = options.idpCa === undefined ? undefined : new Agent({ connect: { ca: [...options.idpCa] } });
   const customFetch: oidc.CustomFetch | undefined = dispatcher
@@ -164,7 +183,7 @@ export async function obtainAdminTokenByDeviceLogin(options: DeviceLoginOptions)
       device = await oidc.initiateDeviceAuthorization(config, {
         scope: info.scope,
         // RFC 8707: the token is for the connector service, not for the IdP.
-        resource: info.resource,
+        ...(resource === undefined ? {} : { resource }),
       });
     } catch (error) {
       throw idpError(error, info.issuer, 'device authorization');
@@ -178,23 +197,28 @@ export async function obtainAdminTokenByDeviceLogin(options: DeviceLoginOptions)
     progress(`Waiting for an administrator to sign in; the code expires in ${minutes} min.`);
     log?.info({ verificationUri: device.verification_uri, expiresIn: device.expires_in }, 'device login: waiting for the user');
 
-    const interval = options.progressIntervalMs ?? DEVICE_LOGIN_PROGRESS_INTERVAL_MS;
-    let ticks = 0;
-    const timer = setInterval(() => {
-      ticks += 1;
-      progress(`still waiting (${Math.round((ticks * interval) / 1000)}s)`);
-    }, interval);
+    const countdown = startCountdown({
+      expiresAt: Date.now() + device.expires_in * 1000,
+      progress,
+      stream: options.terminal,
+      prefix: options.terminalPrefix,
+      lineIntervalMs: options.progressIntervalMs,
+    });
     const deadline = AbortSignal.timeout(device.expires_in * 1000);
     try {
       const tokens = await oidc.pollDeviceAuthorizationGrant(config, device, undefined, {
         signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
       });
-      progress('Signed in.');
+      countdown.finish('Signed in.');
       log?.info({ issuer: info.issuer }, 'device login: token received');
       return tokens.access_token;
     } catch (error) {
-      if (signal?.aborted) throw new ConnectorError('ERR_ABORTED', 'Stopped while waiting for the sign-in.', { retryable: false });
+      if (signal?.aborted) {
+        countdown.finish('Stopped.');
+        throw new ConnectorError('ERR_ABORTED', 'Stopped while waiting for the sign-in.', { retryable: false });
+      }
       if (deadline.aborted || isTimeout(error)) {
+        countdown.finish('The code expired.');
         throw new ConnectorError(
           'ERR_DEVICE_CODE_EXPIRED',
           'The code expired before anyone signed in with it. Run the command again and sign in within the time shown.',
@@ -204,9 +228,17 @@ export async function obtainAdminTokenByDeviceLogin(options: DeviceLoginOptions)
           },
         );
       }
-      throw idpError(error, info.issuer, 'sign-in');
+      const failure = idpError(error, info.issuer, 'sign-in');
+      countdown.finish(
+        failure.code === 'ERR_DEVICE_CODE_EXPIRED'
+          ? 'The code expired.'
+          : failure.code === 'ERR_DEVICE_LOGIN_DENIED'
+            ? 'Declined at the identity provider.'
+            : 'The sign-in failed.',
+      );
+      throw failure;
     } finally {
-      clearInterval(timer);
+      countdown.finish('Stopped.');
     }
   } finally {
     await dispatcher?.close();

@@ -11,6 +11,7 @@ import { createKeyAndCsr } from '../pki/csr.ts';
 import { CONNECTOR_KEY_TYPES, DEFAULT_CONNECTOR_KEY_TYPE, type ConnectorKeyType } from '../pki/keys.ts';
 import { parseAllowOption } from './allow-list.ts';
 import { obtainAdminTokenByDeviceLogin } from './device-login.ts';
+import type { StatusStream } from './countdown-line.ts';
 import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
 import { checkIssued } from './issued-certificate.ts';
 import { certificateFingerprint256 } from '../pki/fingerprint.ts';
@@ -50,6 +51,12 @@ export interface RegisterOptions {
   readonly log?: Logger;
   /** Short lines for the person at the terminal (device-flow instructions). */
   readonly progress?: (line: string) => void;
+  /** The terminal (stderr): on a TTY the device flow's wait is one line redrawn with the time left. */
+  readonly terminal?: StatusStream;
+  /** Put before that redrawn line, as `progress` puts it before its lines. */
+  readonly terminalPrefix?: string;
+  /** The device flow's RFC 8707 resource, replacing the service's; `false`: none. */
+  readonly resource?: string | false;
   readonly signal?: AbortSignal;
   /** "ec" (P-256, the default) or "rsa"; renewals keep the type. */
   readonly keyType?: ConnectorKeyType;
@@ -120,6 +127,9 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
       token = await obtainAdminTokenByDeviceLogin({
         client,
         progress,
+        terminal: options.terminal,
+        terminalPrefix: options.terminalPrefix,
+        resource: options.resource,
         ...(trust ? { idpCa: trust } : {}),
         ...(log ? { log } : {}),
         ...(signal ? { signal } : {}),

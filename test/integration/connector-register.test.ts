@@ -89,11 +89,14 @@ describe('gatehouse-connector register (real service, real identity provider)', 
     try {
       const [, uri, code] = await cli.waitFor(/To register this connector, open (\S+) and enter code (\S+)/);
       assert.ok(uri?.startsWith(harness.idp.issuer), uri);
-      await cli.waitFor(/still waiting \(\d+s\)/);
+      // Not a terminal: one plain line now, then one a minute, not a line every few seconds.
+      await cli.waitFor(/Waiting for an administrator to sign in; the code expires in \d+ min\./);
       await harness.approveDevice(uri ?? '', code ?? '', 'alice');
       assert.equal(await exitOf(cli), 0, cli.stderr());
       assert.match(cli.stdout(), /Registered connector \S+ in group hr/);
       assert.match(cli.stderr(), /Signed in\./);
+      assert.doesNotMatch(cli.stderr(), /still waiting/i, 'no waiting lines within the first minute');
+      assert.ok(!cli.stderr().includes('\r') && !cli.stderr().includes('\u001b['), 'no terminal codes in a pipe');
     } finally {
       await cli.stop('SIGKILL');
     }

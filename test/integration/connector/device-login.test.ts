@@ -128,7 +128,7 @@ describe('connector device login', function () {
     assert.ok(uri.startsWith(`${idp.issuer}/`), uri);
     await recorder.waitFor(/^\s+\(or open \S+user_code=\S+ to skip typing the code\)$/);
     // Progress is visible before anyone signs in.
-    await recorder.waitFor(/^still waiting \(\d+s\)$/);
+    await recorder.waitFor(/^Still waiting for the sign-in; 10 min left\.$/);
 
     const person = browser();
     const input = await person.navigate(uri);
@@ -201,6 +201,113 @@ describe('connector device login', function () {
       /is not trusted \(\w+\)\. Give its CA with --idp-ca-file FILE/,
     );
     assert.equal(recorder.lines.length, 0, 'no code is shown when the identity provider cannot be used');
+  });
+
+  describe('the RFC 8707 resource parameter', function () {
+    let fake: Started;
+    let fakeCa: DevCa;
+    let requests: URLSearchParams[];
+
+    before(async function () {
+      requests = [];
+      fakeCa = createDevCa({ commonName: 'resource-recording IdP CA' });
+      const certificate = fakeCa.issueServerCertificate(['127.0.0.1']);
+      let origin = '';
+      // Refuses `resource` as Microsoft Entra ID's v2.0 endpoint does (AADSTS901002), and records what it got.
+      const server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, (req, res) => {
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (chunk: string) => (body += chunk));
+        req.on('end', () => {
+          const path = new URL(req.url ?? '/', origin).pathname;
+          const send = (status: number, value: unknown): void => {
+            res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+            res.end(JSON.stringify(value));
+          };
+          if (path === '/.well-known/openid-configuration') {
+            send(200, {
+              issuer: origin,
+              token_endpoint: `${origin}/token`,
+              device_authorization_endpoint: `${origin}/device`,
+              jwks_uri: `${origin}/jwks`,
+              authorization_endpoint: `${origin}/auth`,
+              response_types_supported: ['code'],
+            });
+          } else if (path === '/device') {
+            const form = new URLSearchParams(body);
+            requests.push(form);
+            if (form.has('resource'))
+              send(400, { error: 'invalid_target', error_description: "AADSTS901002: The 'resource' request parameter is not supported." });
+            else send(200, { device_code: 'dc', user_code: 'WXYZ-1234', verification_uri: `${origin}/activate`, expires_in: 600, interval: 1 });
+          } else if (path === '/token') {
+            send(200, { access_token: 'opaque-admin-token', token_type: 'Bearer', expires_in: 3600 });
+          } else {
+            send(404, { error: 'not_found' });
+          }
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      fake = {
+        url: origin,
+        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+      };
+      cleanups.push(() => fake.close());
+    });
+
+    async function serviceSaying(info: Record<string, unknown>): Promise<ServiceClient> {
+      const registration = await jsonServer(serviceCa, () => ({
+        '/.gatehouse/connector/registration-info': { body: { issuer: fake.url, deviceClientId: CLIENT_ID, scope: 'api://gatehouse/.default', ...info } },
+      }));
+      cleanups.push(() => registration.close());
+      const serviceClient = new ServiceClient({ serviceUrl: registration.url, ca: serviceCa.certPem });
+      cleanups.push(() => serviceClient.close());
+      return serviceClient;
+    }
+
+    it('is left out when the service names no resource, so a provider that refuses it signs in', async function () {
+      const recorder = progressRecorder();
+      const token = await obtainAdminTokenByDeviceLogin({ client: await serviceSaying({}), idpCa: [fakeCa.certPem], progress: recorder.progress });
+      assert.equal(token, 'opaque-admin-token');
+      assert.equal(requests.at(-1)?.has('resource'), false);
+      assert.equal(requests.at(-1)?.get('scope'), 'api://gatehouse/.default');
+      assert.equal(recorder.lines.at(-1), 'Signed in.');
+    });
+
+    it('is left out when the connector says resource: false, whatever the service names', async function () {
+      const client = await serviceSaying({ resource: RESOURCE });
+      await obtainAdminTokenByDeviceLogin({ client, idpCa: [fakeCa.certPem], progress: () => undefined, resource: false });
+      assert.equal(requests.at(-1)?.has('resource'), false);
+    });
+
+    it('is sent when named, and the refusal names the provider and its reason', async function () {
+      const client = await serviceSaying({});
+      await rejectsWithCode(
+        obtainAdminTokenByDeviceLogin({ client, idpCa: [fakeCa.certPem], progress: () => undefined, resource: 'https://connect.example.com' }),
+        'ERR_IDP_ERROR',
+        /refused the device authorization: invalid_target: AADSTS901002/,
+      );
+      assert.equal(requests.at(-1)?.get('resource'), 'https://connect.example.com');
+    });
+  });
+
+  it('on a terminal shows one line redrawn with the time left, ending with the outcome', async function () {
+    const written: string[] = [];
+    const recorder = progressRecorder();
+    const pending = login({ progress: recorder.progress, terminal: { isTTY: true, write: (text: string) => void written.push(text) } });
+    const [, uri, code] = await recorder.waitFor(/^To register this connector, open (\S+) and enter code (\S+)$/);
+    const person = browser();
+    const input = await person.navigate(uri ?? '');
+    const confirm = await person.submitForm(input.response, input.response.url, { user_code: code ?? '' });
+    await person.submitForm(confirm.response, confirm.response.url, { abort: 'yes' });
+    await rejectsWithCode(pending, 'ERR_DEVICE_LOGIN_DENIED', /declined at the identity provider/);
+    assert.ok(written.length >= 2);
+    for (const text of written.slice(0, -1)) {
+      assert.ok(text.startsWith('\r\u001b[2K'), JSON.stringify(text));
+      assert.match(text.slice(5), /^Waiting for the sign-in: \d+:\d\d left$/);
+    }
+    assert.equal(written.at(-1), '\r\x1b[2KDeclined at the identity provider.\n');
+    assert.ok(!recorder.lines.some((line) => /still waiting/i.test(line)), 'no plain waiting lines on a terminal');
   });
 
   it('refuses registration-info that is not usable', async function () {
