@@ -316,6 +316,16 @@ export const RENEWAL_RETRY_BASE_MS = 5_000;
 /** Device login without a terminal (a log, a pipe) prints a "still waiting" line this often. */
 export const DEVICE_LOGIN_PROGRESS_INTERVAL_MS = 60_000;
 
+/**
+ * An introspected admin token's answer (active or not) is reused this long, so
+ * that a burst of admin calls does not become a burst of calls to the identity
+ * provider; a revoked token may therefore still work this long.
+ */
+export const ADMIN_INTROSPECTION_CACHE_MS = 30_000;
+
+/** At most this many introspection answers are kept. */
+export const ADMIN_INTROSPECTION_CACHE_ENTRIES = 1_000;
+
 /** On a terminal, device login redraws its one "time left" line this often. */
 export const DEVICE_LOGIN_TTY_REFRESH_MS = 1_000;
 

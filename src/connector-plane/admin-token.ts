@@ -1,12 +1,14 @@
 /**
  * Administrators on the connector plane: their bearer tokens, verified
- * against the identity provider's keys, become the admin who registers,
- * revokes or moves connectors.
+ * against the identity provider's keys (JWTs) or by asking it (opaque tokens,
+ * RFC 7662 introspection), become the admin who registers, revokes or moves
+ * connectors.
  */
 import * as jose from 'jose';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
+import type { TokenIntrospection } from './token-introspection.ts';
 
 export interface AdminIdentity {
   readonly sub: string;
@@ -21,6 +23,8 @@ export interface AdminTokenVerifierOptions {
   readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
   readonly clock: Clock;
   readonly clockToleranceSeconds: number;
+  /** For tokens that are not JWTs; absent: those are refused as malformed. */
+  readonly introspection?: TokenIntrospection | undefined;
 }
 
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -47,6 +51,11 @@ export class AdminTokenVerifier {
   }
 
   async verify(token: string): Promise<AdminIdentity> {
+    const { introspection } = this.#options;
+    return introspection !== undefined && !isJws(token) ? this.#introspected(introspection, token) : this.#jwt(token);
+  }
+
+  async #jwt(token: string): Promise<AdminIdentity> {
     const { settings, clock, clockToleranceSeconds } = this.#options;
     let payload: jose.JWTPayload;
     try {
@@ -61,13 +70,37 @@ export class AdminTokenVerifier {
     } catch (error) {
       throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', reasonOf(error), { cause: error });
     }
-    const claim = payload[settings.claim];
+    return this.#admin(payload);
+  }
+
+  /**
+   * The same checks as for a JWT, on what the provider says: active (checked
+   * by the introspection), issued by the configured tenant when it says so,
+   * for this service, for a user, current, and held by an admin.
+   */
+  async #introspected(introspection: TokenIntrospection, token: string): Promise<AdminIdentity> {
+    const { settings, clock, clockToleranceSeconds } = this.#options;
+    const claims = await introspection.claims(token);
+    if (claims['iss'] !== undefined && claims['iss'] !== settings.issuer) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'issuer');
+    const audience = claims['aud'];
+    const audiences = Array.isArray(audience) ? audience : typeof audience === 'string' ? [audience] : [];
+    if (!audiences.includes(settings.audience)) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'audience');
+    const now = clock() / 1000;
+    if (typeof claims['exp'] === 'number' && claims['exp'] + clockToleranceSeconds <= now) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'expired');
+    // A client-credentials token has no user: no person registered the connector.
+    if (typeof claims['sub'] !== 'string' || claims['sub'] === '') throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'claim_sub');
+    return this.#admin(claims);
+  }
+
+  #admin(claims: Readonly<Record<string, unknown>>): AdminIdentity {
+    const { settings } = this.#options;
+    const claim = claimAt(claims, settings.claim);
     const values = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(' ') : [];
     if (!values.includes(settings.value)) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'not_admin');
     return {
-      sub: String(payload.sub),
-      name: typeof payload['name'] === 'string' ? payload['name'] : undefined,
-      email: typeof payload['email'] === 'string' ? payload['email'] : undefined,
+      sub: String(claims['sub']),
+      name: typeof claims['name'] === 'string' ? claims['name'] : undefined,
+      email: typeof claims['email'] === 'string' ? claims['email'] : undefined,
     };
   }
 
@@ -86,6 +119,27 @@ export class AdminTokenVerifier {
       cacheMaxAge: 600_000,
     });
     return this.#jwks;
+  }
+}
+
+/** A claim by its name (`roles`, `https://example.com/roles`), else by a dotted path (`realm_access.roles`). */
+export function claimAt(claims: Readonly<Record<string, unknown>>, name: string): unknown {
+  if (Object.hasOwn(claims, name)) return claims[name];
+  let current: unknown = claims;
+  for (const part of name.split('.')) {
+    if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, part)) return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+/** A compact JWS (three parts, a JSON header naming an algorithm); anything else goes to introspection. */
+function isJws(token: string): boolean {
+  if (token.split('.').length !== 3) return false;
+  try {
+    return typeof jose.decodeProtectedHeader(token).alg === 'string';
+  } catch {
+    return false;
   }
 }
 

@@ -20,6 +20,7 @@ import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Store } from '../store/store.ts';
 import { TunnelPool } from '../tunnel/tunnel-pool.ts';
 import { AdminTokenVerifier } from './admin-token.ts';
+import { adminIntrospection } from './admin-introspection-setup.ts';
 import { listenerTls, openConnectorCa } from './ca-bootstrap.ts';
 import { CertificateRetirement } from './certificate-retirement.ts';
 import { ConfigVersion } from './config-version.ts';
@@ -44,6 +45,14 @@ export interface ConnectorServiceOptions {
   /** The identity provider's JWKS URL and HTTP client, for admin tokens. */
   readonly jwksUri: () => Promise<URL>;
   readonly idpFetch: (url: string, init: RequestInit) => Promise<Response>;
+  /** The gateway's client at the identity provider, for introspecting opaque admin tokens (`connectors.admin.introspection`). */
+  readonly idpClient?: {
+    readonly clientId: string;
+    readonly clientSecret: string | undefined;
+    /** `introspection_endpoint` from discovery, if the provider has one. */
+    readonly introspectionEndpoint: () => Promise<string | undefined>;
+    readonly timeoutMs: number;
+  };
   /** Default: a SqliteStore in config.stateDir. */
   readonly store?: Store;
   /** Recent audit events, for the admin query API on this listener. */
@@ -95,6 +104,7 @@ export class ConnectorService {
       fetch: options.idpFetch,
       clock: options.clock,
       clockToleranceSeconds: options.clockToleranceSeconds,
+      introspection: adminIntrospection(options.config.admin, options.idpClient, options.idpFetch, options.clock),
     });
   }
 

@@ -206,6 +206,12 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         clockToleranceSeconds: config.identityProvider.clockToleranceSeconds,
         jwksUri: () => oidc.jwksUri(),
         idpFetch: oidc.fetch,
+        idpClient: {
+          clientId: config.identityProvider.clientId,
+          clientSecret: config.identityProvider.clientSecret,
+          introspectionEndpoint: async () => (await oidc.configuration()).serverMetadata().introspection_endpoint,
+          timeoutMs: config.identityProvider.timeoutSeconds * 1000,
+        },
         recentEvents: recent,
         ...(connectorStore ? { store: connectorStore } : {}),
         broadcast: options.broadcast ?? opened.broadcast,

@@ -13,6 +13,8 @@ import { createTestClock, type TestClock } from './clock.ts';
 export interface ConnectorServiceOptions {
   /** Overrides merged into the `connectors` section (durations as strings or seconds). */
   readonly connectors?: Partial<NonNullable<GatewayConfigInput['connectors']>>;
+  /** The identity provider issues opaque admin access tokens and answers token introspection (default: JWTs, no introspection). */
+  readonly opaqueAdminTokens?: boolean;
 }
 
 export interface ConnectorServiceHarness {
@@ -52,7 +54,12 @@ export async function startConnectorService(options: ConnectorServiceOptions = {
       { client_id: 'gatehouse-gateway', client_secret: 'gatehouse-gateway-secret', redirect_uris: ['https://wiki.gatehouse.test/.gatehouse/callback'] },
       DEVICE_CLIENT,
     ],
-    resourceServers: CONNECTOR_RESOURCE_SERVER,
+    resourceServers: options.opaqueAdminTokens
+      ? Object.fromEntries(
+          Object.entries(CONNECTOR_RESOURCE_SERVER).map(([indicator, server]) => [indicator, { ...server, accessTokenFormat: 'opaque' as const }]),
+        )
+      : CONNECTOR_RESOURCE_SERVER,
+    introspection: options.opaqueAdminTokens === true,
   });
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-connector-service-'));
   const stateDir = join(dir, 'state');

@@ -61,6 +61,8 @@ export interface DevResourceServer {
   /** Token `aud`; defaults to the resource indicator itself. */
   audience?: string;
   accessTokenTtlSeconds?: number;
+  /** 'opaque': random strings only the provider can read back (introspection); default 'jwt'. */
+  accessTokenFormat?: 'jwt' | 'opaque';
 }
 
 export interface StartIdentityProviderOptions {
@@ -79,6 +81,15 @@ export interface StartIdentityProviderOptions {
    * provider's own fetch (which refuses loopback addresses) is used.
    */
   clientCallbackCa?: string;
+  /** RFC 7662 token introspection for confidential clients (off by default). */
+  introspection?: boolean;
+  /**
+   * Claims beyond the defaults, to mimic a particular provider's token shapes
+   * (their names go in the ID token with the `openid` scope; values per user).
+   */
+  extraClaims?: { readonly names: readonly string[]; readonly values: (user: DevUser) => Record<string, unknown> };
+  /** Replaces the `groups` claim's value per user (e.g. to leave it out, as a provider reporting group overage does). */
+  groupsClaim?: (user: DevUser) => Record<string, unknown>;
 }
 
 export interface DevIdentityProvider {
@@ -403,6 +414,9 @@ function buildConfiguration(opts: {
   adapter: ReturnType<typeof createMemoryAdapter>;
   cookieKeys: string[];
   fetch: Configuration['fetch'];
+  introspection: boolean;
+  extraClaims: StartIdentityProviderOptions['extraClaims'];
+  groupsClaim: StartIdentityProviderOptions['groupsClaim'];
 }): Configuration {
   const usersBySub = new Map(opts.users.map((user) => [user.sub, user]));
   const { resourceServers, alg } = opts;
@@ -428,7 +442,7 @@ function buildConfiguration(opts: {
       // oidc-provider puts acr/amr/auth_time in an ID token only when the
       // request's claims parameter names them; the gateway's step-up policy
       // needs them every time.
-      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      openid: ['sub', 'acr', 'amr', 'auth_time', ...(opts.extraClaims?.names ?? [])],
       profile: ['name', 'preferred_username'],
       email: ['email', 'email_verified'],
       groups: ['groups', 'roles'],
@@ -447,8 +461,9 @@ function buildConfiguration(opts: {
           preferred_username: user.login,
           email: user.email,
           ...(user.emailVerified === 'omitted' ? {} : { email_verified: user.emailVerified ?? true }),
-          groups: [...user.groups],
+          ...(opts.groupsClaim ? opts.groupsClaim(user) : { groups: [...user.groups] }),
           roles: [...(user.roles ?? [])],
+          ...(opts.extraClaims?.values(user) ?? {}),
         }),
       });
     },
@@ -479,6 +494,8 @@ function buildConfiguration(opts: {
     },
     features: {
       devInteractions: { enabled: false },
+      // Confidential clients (a gateway with its secret) may introspect; a public CLI may not.
+      introspection: { enabled: opts.introspection, allowedPolicy: (_ctx, client) => Promise.resolve(client.clientAuthMethod !== 'none') },
       claimsParameter: { enabled: true },
       backchannelLogout: { enabled: opts.clients.some((client) => client.backchannel_logout_uri !== undefined) },
       // Machine clients (API callers with their own identity): on when a client is registered for the grant.
@@ -527,7 +544,7 @@ function buildConfiguration(opts: {
             scope: resourceServer.scope,
             audience: resourceServer.audience ?? indicator,
             accessTokenTTL: resourceServer.accessTokenTtlSeconds ?? HOUR,
-            accessTokenFormat: 'jwt',
+            accessTokenFormat: resourceServer.accessTokenFormat ?? 'jwt',
             jwt: { sign: { alg } },
           });
         },
@@ -597,6 +614,9 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
           adapter,
           cookieKeys,
           fetch: fetch?.fetch,
+          introspection: opts.introspection ?? false,
+          extraClaims: opts.extraClaims,
+          groupsClaim: opts.groupsClaim,
         }),
       );
       provider.proxy = false;

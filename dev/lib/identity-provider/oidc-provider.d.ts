@@ -199,7 +199,7 @@ declare module 'oidc-provider' {
         successSource?: (ctx: KoaContextWithOIDC) => Promise<void>;
       };
       revocation?: { enabled: boolean; allowedPolicy?: (ctx: KoaContextWithOIDC, client: Client, token: { clientId?: string }) => Promise<boolean> };
-      introspection?: { enabled: boolean };
+      introspection?: { enabled: boolean; allowedPolicy?: (ctx: KoaContextWithOIDC, client: Client, token: { clientId?: string }) => Promise<boolean> };
       clientCredentials?: { enabled: boolean };
       userinfo?: { enabled: boolean };
       rpInitiatedLogout?: {
