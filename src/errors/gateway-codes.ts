@@ -143,6 +143,15 @@ export const GATEWAY_ERRORS = {
     retryable: false,
     offerSignIn: true,
   },
+  ERR_GROUPS_OVERAGE: {
+    status: 403,
+    step: 'sign-in',
+    title: 'Group memberships unknown',
+    message:
+      'The identity provider said you belong to too many groups to list them in the sign-in, so the gateway cannot tell which of them you are in and does not let you in without knowing. An administrator can have the provider send only the groups assigned to this application.',
+    expose: false,
+    retryable: false,
+  },
   ERR_SIGNIN_DENIED: {
     status: 403,
     step: 'sign-in',

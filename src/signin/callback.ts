@@ -7,6 +7,7 @@ import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { SIGNIN_ATTEMPT_TTL_SECONDS } from '../limits.ts';
 import { safeReturnTo } from './return-to.ts';
+import { hasGroupOverage } from '../session/group-overage.ts';
 import { appendSetCookie } from '../session/cookies.ts';
 import { policyClaimNames, type SignedInUser } from '../session/session-manager.ts';
 import { explain } from '../access/explanation.ts';
@@ -108,6 +109,11 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       return;
     }
     const user = signedInUser(verified.claims, verified.idToken);
+    if (hasGroupOverage(verified.claims)) {
+      // Fail closed: an empty group list would make group policies answer wrongly.
+      fail(new GatehouseError('ERR_GROUPS_OVERAGE', 'groups_overage'), { details: { sub: user.sub } });
+      return;
+    }
 
     // Conditional access at sign-in (step 6), for the page the user is going to.
     const decision = await deps.access.decide(req, app, previewIdentity(app, user), requestPath(transaction.rt), clientIp, 'sign-in');

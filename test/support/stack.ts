@@ -14,6 +14,7 @@ import {
   type DevClient,
   type DevIdentityProvider,
   type DevResourceServer,
+  type StartIdentityProviderOptions,
   type DevUser,
 } from '../../dev/lib/identity-provider/index.ts';
 import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
@@ -43,6 +44,8 @@ export interface StackOptions {
   readonly idpClients?: DevClient[];
   /** More APIs the identity provider issues JWT access tokens for, by resource indicator. */
   readonly resourceServers?: Record<string, DevResourceServer>;
+  /** Token shapes of a particular provider (extra claims, a different or missing `groups`); default: the plain shapes. */
+  readonly idpClaims?: Pick<StartIdentityProviderOptions, 'extraClaims' | 'groupsClaim'>;
 }
 
 export interface Stack {
@@ -119,6 +122,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ],
     resourceServers: { ...CONNECTOR_RESOURCE_SERVER, ...options.resourceServers },
     ...(options.backchannelLogout ? { clientCallbackCa: ca.certPem } : {}),
+    ...options.idpClaims,
   });
   const workDir = mkdtempSync(join(tmpdir(), 'gatehouse-stack-'));
   const audit = memorySink();
