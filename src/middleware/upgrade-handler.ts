@@ -70,13 +70,16 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
     }
     const { app, identity } = context;
     const record = admittedSession(req);
-    if (app && identity && record) {
-      // Checked again while open: expiry, revocation, idle time and policy, as every request is.
+    if (app && identity) {
+      // A session's socket is checked again while open: expiry, revocation, idle time and policy, as every request is.
+      // One opened with an access token has no session to check again: it is closed when the token expires.
       options.sockets.track(
         identity.sessionId,
         identity.sessionExpiresAt,
         socket as Parameters<SessionSockets['track']>[2],
-        socketRecheck({ sessions: options.sessions, access: options.access, audit: options.audit, req, app, identity, record, clientIp: context.clientIp }),
+        record
+          ? socketRecheck({ sessions: options.sessions, access: options.access, audit: options.audit, req, app, identity, record, clientIp: context.clientIp })
+          : undefined,
       );
     }
     options.onUpgrade?.(app?.id, 'forwarded');

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import * as jose from 'jose';
+import { WebSocket } from 'ws';
 import * as oidc from 'openid-client';
 import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { approveDeviceLogin, CONNECTOR_RESOURCE } from '../../dev/lib/device-approval.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
+import { toLoopback } from '../support/loopback.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
 const API = 'https://api.gatehouse.test';
@@ -208,6 +212,29 @@ describe('bearer tokens: API clients on a published app', function () {
     });
     assert.equal(navigation.status, 302);
     await navigation.body?.cancel();
+  });
+
+  it('closes a WebSocket opened with a token when the token expires', async () => {
+    const { exp } = jose.decodeJwt(robotToken);
+    assert.ok(exp !== undefined);
+    // The gateway's clock a second and a half before the token expires: the upgrade is allowed, the socket lives that long.
+    stack.clock.advance(exp * 1000 - 1500 - stack.clock());
+    const socket = new WebSocket(`${stack.urls.wiki.replace('https', 'wss')}/ws`, {
+      ca: stack.ca.certPem,
+      lookup: toLoopback,
+      headers: { authorization: `Bearer ${robotToken}`, origin: stack.urls.wiki },
+      perMessageDeflate: false,
+    });
+    try {
+      await once(socket, 'open');
+      const opened = Date.now();
+      const stillOpen = delay(10_000, 'still open 10 s later');
+      assert.notEqual(await Promise.race([once(socket, 'close').then(() => 'closed'), stillOpen]), 'still open 10 s later');
+      const lived = Date.now() - opened;
+      assert.ok(lived < 5_000, `closed after ${lived} ms`);
+    } finally {
+      socket.terminate();
+    }
   });
 
   it('does not treat Authorization as authentication on an app without bearer', async () => {
