@@ -65,6 +65,8 @@ export class RedisSessionStore implements SessionStore {
   /** When the copy was last known exact (epoch ms); never loaded: -Infinity, so checks fail closed. */
   #exactAt = Number.NEGATIVE_INFINITY;
   #syncing: Promise<void> | undefined;
+  /** Resyncs the broadcast asked for (its subscription was lost and is back): a read that spans one is not exact. */
+  #resyncs = 0;
   #closed = false;
 
   /** Over the gateway's connection and broadcast, which stay the caller's to close. Call `ready()` before use. */
@@ -80,6 +82,8 @@ export class RedisSessionStore implements SessionStore {
     this.#unsubscribe.push(
       broadcast.subscribe(SESSION_REVOKED_CHANNEL, (message) => this.#heard(message)),
       broadcast.onResync(() => {
+        // A read already under way may have run before the gap's messages were written: it must not count as exact.
+        this.#resyncs += 1;
         this.#observe();
         void this.#sync();
       }),
@@ -171,6 +175,7 @@ export class RedisSessionStore implements SessionStore {
   async #load(): Promise<void> {
     const startedAt = this.#nowMs();
     const wasLive = this.#broadcast.live;
+    const resyncs = this.#resyncs;
     await this.#flush();
     const now = Math.floor(startedAt / 1000);
     const results = await this.#redis.client
@@ -198,8 +203,9 @@ export class RedisSessionStore implements SessionStore {
     for (const [sessionId, entry] of this.#revoked) if (entry.until <= now) this.#revoked.delete(sessionId);
     this.#floor = Math.max(this.#floor, floor);
     await this.#flush();
-    // Exact only when the subscription was up through the whole read: a message missed meanwhile is caught by the next resync.
-    if (wasLive && this.#broadcast.live) {
+    // Exact only when the subscription was up through the whole read (live at both ends, and not lost and back in between):
+    // otherwise the next tick reads again.
+    if (wasLive && this.#broadcast.live && resyncs === this.#resyncs) {
       this.#exact = true;
       this.#exactAt = startedAt;
     }

@@ -2,9 +2,10 @@
  * Broadcast over Redis pub/sub. One subscriber connection per process;
  * channels are prefixed so several deployments can share one Redis. When the
  * subscriber connection drops and comes back, ioredis subscribes again, and
- * every onResync handler runs: messages published meanwhile are gone. On a
- * Cluster, a subscriber whose node stays down ends; a new one, to another
- * node, takes its channels, and its first 'ready' is a resync too.
+ * once Redis confirmed the subscriptions, every onResync handler runs:
+ * messages published meanwhile are gone. On a Cluster, a subscriber whose
+ * node stays down ends; a new one, to another node, takes its channels, and
+ * its first 'ready' is a resync too.
  */
 import { Cluster, type Redis } from 'ioredis';
 import type { Broadcast } from './broadcast.ts';
@@ -36,17 +37,31 @@ export class RedisBroadcast implements Broadcast {
     });
     subscriber.on('ready', () => {
       this.#wasReady = true;
-      if (!this.#lost) return;
-      this.#lost = false;
-      for (const handler of [...this.#resync]) handler();
+      if (this.#lost) void this.#resubscribeThenResync(subscriber);
     });
     subscriber.once('end', () => {
       if (this.#closed || subscriber !== this.#subscriber) return;
+      // Its first 'ready' subscribes to every channel and resyncs, as a reconnection does.
       this.#subscriber = this.#attach(this.#connection.subscriber());
-      const channels = [...this.#handlers.keys()].map((channel) => this.#prefix + channel);
-      if (channels.length > 0) this.#subscriber.subscribe(...channels).catch(() => undefined);
     });
     return subscriber;
+  }
+
+  /**
+   * After the subscription was lost: subscribed again first, confirmed by Redis, and only then the resync handlers
+   * and `live`. A resync that read before the subscription was back would miss what was published in between, and
+   * would count as exact. A subscribe that fails means the connection dropped again: its next 'ready' tries again.
+   */
+  async #resubscribeThenResync(subscriber: Redis): Promise<void> {
+    const channels = [...this.#handlers.keys()].map((channel) => this.#prefix + channel);
+    try {
+      if (channels.length > 0) await subscriber.subscribe(...channels);
+    } catch {
+      return;
+    }
+    if (subscriber !== this.#subscriber || this.#closed || !this.#lost) return;
+    this.#lost = false;
+    for (const handler of [...this.#resync]) handler();
   }
 
   get live(): boolean {

@@ -214,10 +214,11 @@ describe('Redis Cluster (real redis-server nodes, redis-cli --cluster create)', 
         );
         await until(() => listener.resyncs.count > before, 20_000);
         await until(async () => await listener.store.isRevoked('during-gap', now, now), 5_000);
-        const sent = Date.now();
+        // Heard through the subscription, not found by another resync (generous in time: a loaded machine delays the cluster bus).
+        const resyncsBefore = listener.resyncs.count;
         await publisher.store.revoke('after', now, now + 600, now);
-        await until(() => listener.revoked.includes('after'), 2_000);
-        assert.ok(Date.now() - sent < 2_000);
+        await until(() => listener.revoked.includes('after'), 5_000);
+        assert.equal(listener.resyncs.count, resyncsBefore);
         for (const port of holders) await cluster.node(port).start();
         await Promise.all(cluster.nodes.map((node) => waitForClusterOk(node.port)));
       } finally {
