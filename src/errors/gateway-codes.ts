@@ -147,8 +147,7 @@ export const GATEWAY_ERRORS = {
     status: 403,
     step: 'sign-in',
     title: 'Group memberships unknown',
-    message:
-      'The identity provider said you belong to too many groups to list them in the sign-in, so the gateway cannot tell which of them you are in and does not let you in without knowing. An administrator can have the provider send only the groups assigned to this application.',
+    message: 'You are in too many groups for the sign-in to list, so your access cannot be checked. An administrator can have only this app’s groups sent.',
     expose: false,
     retryable: false,
   },
