@@ -21,6 +21,11 @@ const root: CliOption = {
   value: 'DIR',
   help: 'work under DIR (DIR/etc/systemd/system, DIR/var/lib/…): files only, no user, no systemctl, no root needed',
 };
+const proxy: CliOption = {
+  type: 'string',
+  value: 'URL',
+  help: 'reach the service (and the identity provider) through this HTTP CONNECT proxy, e.g. http://user:password@proxy.corp:3128, or none for direct; default $HTTPS_PROXY, minus the hosts in $NO_PROXY',
+};
 const dryRun: CliOption = { type: 'boolean', help: 'print every step, file and command, and change nothing' };
 
 /** What register and service install both take to register. */
@@ -100,19 +105,20 @@ export const CONNECTOR_PROGRAM: CliProgram = {
     {
       name: 'register',
       summary: 'get a client certificate from the service (without --token: a device-flow sign-in by an administrator)',
-      synopsis: '--service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE] [--group GROUP] [--key-type ec|rsa] [--allow TARGET]…',
-      options: { ...REGISTRATION_OPTIONS, 'state-dir': stateDir },
+      synopsis: '--service URL [--token TOKEN] [--state-dir DIR] [--ca-file FILE] [--group GROUP] [--key-type ec|rsa] [--allow TARGET]… [--proxy URL]',
+      options: { ...REGISTRATION_OPTIONS, 'state-dir': stateDir, proxy },
       examples: ['gatehouse-connector register --service https://gatehouse.example.com:8444 --group datacenter-1 --state-dir ./state'],
     },
     {
       name: 'run',
       summary: 'connect with that certificate, keep the configuration current and renew the certificate when due',
-      synopsis: '[--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--metrics-address HOST:PORT] [--log-level LEVEL]',
+      synopsis: '[--state-dir DIR] [--tunnels N] [--transport tls|websocket] [--proxy URL] [--metrics-address HOST:PORT] [--log-level LEVEL]',
       options: {
         'state-dir': stateDir,
         tunnels: { type: 'string', value: 'N', help: 'tunnels kept open to each gateway instance (default: 2)' },
         transport: { type: 'string', value: 'KIND', help: 'tls (HTTP/2 over TLS, the default) or websocket, for networks whose proxies pass only WebSocket' },
         allow: { ...allow, help: `${allow.help}; replaces the registered list and is kept` },
+        proxy,
         'metrics-address': {
           type: 'string',
           value: 'HOST:PORT',

@@ -10,6 +10,7 @@ import { formatListenAddress, parseListenAddress } from '../health/listen-addres
 import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import { createLogger, LOG_FORMATS, type LogFormat } from '../logging/logger.ts';
 import { createMetricsRegistry } from '../metrics/registry.ts';
+import { describeProxySettings, resolveProxySettings } from '../connector/proxy-settings.ts';
 import { CONNECTOR_PROGRAM, DEFAULT_STATE_DIR, registrationFromOptions } from './connector-commands.ts';
 import { serviceCommand } from './connector-service.ts';
 import { answerCommandLine, flagOption, listOption, parseCommandLine, stringOption, usageErrorText, type OptionValues } from './usage.ts';
@@ -65,6 +66,9 @@ async function runCommand(command: string, values: OptionValues, usageError: (me
   if (command.startsWith('service ')) return serviceCommand(command, values, usageError);
   const stateDir = stringOption(values, 'state-dir') ?? process.env['GATEHOUSE_CONNECTOR_STATE_DIR'] ?? DEFAULT_STATE_DIR;
   if (stateDir === '') return usageError('--state-dir must not be empty');
+  // --proxy wins over HTTPS_PROXY; NO_PROXY applies to either. A bad value is a usage error (its credentials redacted).
+  const proxy = resolveProxySettings({ option: stringOption(values, 'proxy'), env: process.env });
+  if (proxy.proxy && command !== 'status') say(describeProxySettings(proxy));
 
   switch (command) {
     case 'register': {
@@ -79,6 +83,7 @@ async function runCommand(command: string, values: OptionValues, usageError: (me
           terminal: process.stderr,
           terminalPrefix: 'gatehouse-connector: ',
           signal: stop.signal,
+          proxy,
         });
         process.stdout.write(
           `Registered connector ${summary.connectorId} in group ${summary.group} with ${summary.serviceUrl}\n` +
@@ -110,6 +115,7 @@ async function runCommand(command: string, values: OptionValues, usageError: (me
       const metricsAddress = metricsText === undefined ? undefined : parseListenAddress(metricsText);
       if (typeof metricsAddress === 'string') return usageError(`--metrics-address: ${metricsAddress}`);
       const log = createLogger({ level, format: format as LogFormat, destination: process.stdout }).child({ component: 'connector' });
+      log.info({ proxy: proxy.proxy?.display ?? null, proxySource: proxy.source, noProxy: proxy.noProxy.texts }, describeProxySettings(proxy));
       // The connector's metrics and events, for the metrics address to serve.
       const metrics = createMetricsRegistry();
       const events = new ConnectorEvents();
@@ -130,6 +136,7 @@ async function runCommand(command: string, values: OptionValues, usageError: (me
           signal: stop.signal,
           tunnels,
           transport,
+          proxy,
           ...(allow !== undefined ? { allow } : {}),
         });
         say('stopped');
@@ -140,7 +147,7 @@ async function runCommand(command: string, values: OptionValues, usageError: (me
       }
     }
     default: {
-      const status = await connectorStatus({ stateDir });
+      const status = await connectorStatus({ stateDir, proxy });
       process.stdout.write(flagOption(values, 'json') ? `${JSON.stringify(status, null, 2)}\n` : formatConnectorStatus(status));
       return status.service.accepted ? 0 : 1;
     }

@@ -36,6 +36,7 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         serviceUrl: options.instance?.url ?? context.client.url,
         identity,
         ...(context.client.ca !== undefined ? { ca: context.client.ca } : {}),
+        proxy: context.client.proxy,
         transport: options.transport,
         signal: context.signal,
       }).catch((error: unknown) => {

@@ -10,7 +10,7 @@
  * others (Microsoft Entra ID's v2.0 endpoint) refuse any request carrying it.
  */
 import * as oidc from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch } from 'undici';
 import { z } from 'zod';
 import type { Logger } from '../logging/logger.ts';
 import { ConnectorError } from '../errors/connector-error.ts';
@@ -18,6 +18,7 @@ import { SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { REGISTRATION_INFO_PATH } from '../protocol/connector-api.ts';
 import type { ServiceClient } from './service-client.ts';
 import { startCountdown, type StatusStream } from './countdown-line.ts';
+import { idpDispatcher } from './idp-dispatcher.ts';
 
 export interface RegistrationInfo {
   readonly issuer: string;
@@ -153,7 +154,8 @@ export async function obtainAdminTokenByDeviceLogin(options: DeviceLoginOptions)
   const resource = options.resource === undefined ? info.resource : options.resource === false ? undefined : options.resource;
   log?.info({ issuer: info.issuer, clientId: info.deviceClientId, resource: resource ?? null }, 'device login: asking the identity provider');
 
-  const dispatcher = options.idpCa === undefined ? undefined : new Agent({ connect: { ca: [...options.idpCa] } });
+  // The identity provider is reached the way the service is: through the outbound proxy, if any.
+  const dispatcher = idpDispatcher(options.client.proxy, options.idpCa);
   const customFetch: oidc.CustomFetch | undefined = dispatcher
     ? (url, init) =>
         // The npm undici's fetch is the one guaranteed to accept its own Agent.

@@ -4,6 +4,7 @@
  */
 import { ConnectorError } from '../errors/connector-error.ts';
 import type { ClientIdentity } from './identity-files.ts';
+import type { OutboundProxySettings } from './proxy-settings.ts';
 import type { CallContext } from './service-errors.ts';
 
 export type TunnelTransport = 'tls' | 'websocket';
@@ -21,6 +22,8 @@ export interface TunnelDialOptions {
   readonly signal?: AbortSignal;
   /** TCP, TLS and (websocket) the upgrade. Default TUNNEL_DIAL_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /** The outbound proxy to tunnel through (HTTP CONNECT); default: direct. TLS with the service runs inside it either way. */
+  readonly proxy?: OutboundProxySettings;
 }
 
 export function dialContext(serviceUrl: URL): CallContext {

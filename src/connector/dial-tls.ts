@@ -3,11 +3,14 @@
  * listener with the connector's client certificate and ALPN
  * `gatehouse-tunnel/1`; HTTP/2 then runs over it.
  */
+import type { Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { ConnectorError } from '../errors/connector-error.ts';
 import { TUNNEL_DIAL_TIMEOUT_MS } from '../limits.ts';
 import { TUNNEL_ALPN } from '../protocol/tunnel-wire.ts';
 import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './dial-options.ts';
+import { connectThroughProxy } from './outbound-proxy.ts';
+import { shouldProxy } from './proxy-settings.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapTransportError } from './service-errors.ts';
 
@@ -23,25 +26,40 @@ function alpnRefused(url: URL, chosen: string): ConnectorError {
 }
 
 /**
- * TLS with ALPN `gatehouse-tunnel/1`. A service (or a TLS-intercepting
- * proxy) that does not choose that protocol is reported, retryably: the
- * service may be upgraded, and the operator may switch to `websocket`.
+ * TLS with ALPN `gatehouse-tunnel/1`, through the outbound proxy's CONNECT
+ * tunnel when one applies. A service (or a TLS-intercepting proxy) that does
+ * not choose that protocol is reported, retryably: the service may be
+ * upgraded, and the operator may switch to `websocket`.
  */
-export function dialTlsTunnel(options: TunnelDialOptions): Promise<TLSSocket> {
+export async function dialTlsTunnel(options: TunnelDialOptions): Promise<TLSSocket> {
+  // Throws a TypeError for a bad URL: the promise rejects with it.
+  const url = parseServiceUrl(options.serviceUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const port = url.port === '' ? 443 : Number(url.port);
+  const proxy = options.proxy?.proxy;
+  const timeoutMs = options.timeoutMs ?? TUNNEL_DIAL_TIMEOUT_MS;
+  const tunnel =
+    proxy && options.proxy && shouldProxy(options.proxy, host, port)
+      ? await connectThroughProxy(proxy, { host, port, signal: options.signal, timeoutMs })
+      : undefined;
+  return handshake(options, url, host, port, tunnel);
+}
+
+function handshake(options: TunnelDialOptions, url: URL, host: string, port: number, tunnel: Socket | undefined): Promise<TLSSocket> {
   return new Promise<TLSSocket>((resolve, reject) => {
-    // Throws a TypeError for a bad URL: the promise rejects with it.
-    const url = parseServiceUrl(options.serviceUrl);
     const context = dialContext(url);
     const timeoutMs = options.timeoutMs ?? TUNNEL_DIAL_TIMEOUT_MS;
     const { signal } = options;
     if (signal?.aborted) {
+      tunnel?.destroy();
       reject(abortedError());
       return;
     }
-    const host = url.hostname.replace(/^\[|\]$/g, '');
     const socket = tlsConnect({
       host,
-      port: url.port === '' ? 443 : Number(url.port),
+      port,
+      // The service's TLS, client certificate included, runs inside the proxy's tunnel: the proxy sees ciphertext.
+      ...(tunnel ? { socket: tunnel } : {}),
       ...(options.servername !== undefined ? { servername: options.servername } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
       key: options.identity.keyPem,

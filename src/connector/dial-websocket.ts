@@ -13,6 +13,8 @@ import { TUNNEL_WEBSOCKET_SETTINGS, webSocketTunnelStream } from '../tunnel/tran
 import { TUNNEL_WEBSOCKET_PATH, TUNNEL_WEBSOCKET_PROTOCOL } from '../protocol/tunnel-wire.ts';
 import type { ConnectorError } from '../errors/connector-error.ts';
 import { abortedError, dialContext, dialTimeoutError, type TunnelDialOptions } from './dial-options.ts';
+import { ProxiedHttpsAgent } from './outbound-proxy.ts';
+import { shouldProxy } from './proxy-settings.ts';
 import { parseServiceUrl } from './service-client.ts';
 import { mapHttpError, mapTransportError } from './service-errors.ts';
 
@@ -49,7 +51,11 @@ export function dialWebSocketTunnel(options: TunnelDialOptions): Promise<Duplex>
       reject(abortedError());
       return;
     }
+    const proxy = options.proxy;
+    const proxied = proxy !== undefined && shouldProxy(proxy, url.hostname.replace(/^\[|\]$/g, ''), url.port === '' ? 443 : Number(url.port));
     const ws = new WebSocket(url, [TUNNEL_WEBSOCKET_PROTOCOL], {
+      // The upgrade request, and the TLS with the client certificate under it, go through the proxy's CONNECT tunnel.
+      ...(proxied ? { agent: new ProxiedHttpsAgent({}, proxy, timeoutMs) } : {}),
       key: options.identity.keyPem,
       cert: options.identity.certPem,
       ...(options.ca !== undefined ? { ca: options.ca } : {}),

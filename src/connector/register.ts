@@ -17,6 +17,7 @@ import { checkIssued } from './issued-certificate.ts';
 import { certificateFingerprint256 } from '../pki/fingerprint.ts';
 import { readCaFile } from './ca-file.ts';
 import { REGISTER_PATH } from '../protocol/connector-api.ts';
+import type { OutboundProxySettings } from './proxy-settings.ts';
 import { ServiceClient, parseServiceUrl } from './service-client.ts';
 import {
   ensureStateDir,
@@ -68,6 +69,8 @@ export interface RegisterOptions {
    * allow-list already there stays.
    */
   readonly allow?: readonly string[];
+  /** The outbound proxy for the calls to the service and the identity provider (proxy-settings.ts resolveProxySettings); default: direct. */
+  readonly proxy?: OutboundProxySettings;
 }
 
 /** What a registration produced, as `gatehouse-connector register` prints it. */
@@ -119,7 +122,11 @@ export async function registerConnector(options: RegisterOptions): Promise<Regis
   }
   await removeStaleTempFiles(stateDir);
 
-  const client = new ServiceClient({ serviceUrl, ...(serviceCaPem !== undefined ? { ca: serviceCaPem } : {}) });
+  const client = new ServiceClient({
+    serviceUrl,
+    ...(serviceCaPem !== undefined ? { ca: serviceCaPem } : {}),
+    ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
+  });
   try {
     let token = options.token?.trim();
     if (token === undefined) {

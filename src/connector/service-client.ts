@@ -13,6 +13,8 @@ import type { Socket } from 'node:net';
 import { ConnectorArgumentError, ConnectorError } from '../errors/connector-error.ts';
 import { MAX_SERVICE_BODY_BYTES, SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { CONNECTOR_API_ALPN } from '../protocol/connector-api.ts';
+import { ProxiedHttpsAgent } from './outbound-proxy.ts';
+import { DIRECT, type OutboundProxySettings } from './proxy-settings.ts';
 import { mapHttpError, mapTransportError, type CallContext } from './service-errors.ts';
 import type { ClientIdentity } from './state.ts';
 
@@ -24,6 +26,8 @@ export interface ServiceClientOptions {
   readonly identity?: ClientIdentity;
   /** Per-call deadline, dialling included. Default SERVICE_REQUEST_TIMEOUT_MS. */
   readonly timeoutMs?: number;
+  /** The outbound proxy (proxy-settings.ts resolveProxySettings); default: direct connections. */
+  readonly proxy?: OutboundProxySettings;
 }
 
 export interface CallOptions {
@@ -97,6 +101,7 @@ export class ServiceClient {
   readonly url: URL;
   readonly #ca: string | undefined;
   readonly #timeoutMs: number;
+  readonly #proxy: OutboundProxySettings;
   #identity: ClientIdentity | undefined;
   #agent: Agent;
   readonly #anonymousAgent: Agent;
@@ -105,6 +110,7 @@ export class ServiceClient {
     this.url = parseServiceUrl(options.serviceUrl);
     this.#ca = options.ca;
     this.#timeoutMs = options.timeoutMs ?? SERVICE_REQUEST_TIMEOUT_MS;
+    this.#proxy = options.proxy ?? DIRECT;
     this.#identity = options.identity;
     this.#agent = this.#makeAgent(options.identity);
     this.#anonymousAgent = this.#makeAgent(undefined);
@@ -117,6 +123,11 @@ export class ServiceClient {
   /** The CA bundle the service's certificate is checked against (undefined: the system roots). */
   get ca(): string | undefined {
     return this.#ca;
+  }
+
+  /** The outbound proxy settings every connection to the service (and the tunnels, and the identity provider) follows. */
+  get proxy(): OutboundProxySettings {
+    return this.#proxy;
   }
 
   get identity(): ClientIdentity | undefined {
@@ -201,13 +212,14 @@ export class ServiceClient {
   }
 
   #makeAgent(identity: ClientIdentity | undefined): Agent {
-    return new Agent({
+    const options = {
       keepAlive: true,
       // The REST side of the listener is HTTP/1.1; the tunnel will use its own ALPN.
       ALPNProtocols: [CONNECTOR_API_ALPN],
       ...(this.#ca !== undefined ? { ca: this.#ca } : {}),
       ...(identity ? { key: identity.keyPem, cert: identity.certPem } : {}),
-    });
+    };
+    return this.#proxy.proxy ? new ProxiedHttpsAgent(options, this.#proxy, this.#timeoutMs) : new Agent(options);
   }
 
   #start(

@@ -11,6 +11,7 @@ import { certificateFingerprint256 } from '../pki/fingerprint.ts';
 import { parseConnectorConfig } from './config.ts';
 import { isConnectorError } from '../errors/connector-error.ts';
 import { CONFIG_PATH } from '../protocol/connector-api.ts';
+import type { OutboundProxySettings } from './proxy-settings.ts';
 import { ServiceClient } from './service-client.ts';
 import { loadState, readAllowList } from './state.ts';
 
@@ -20,6 +21,8 @@ export interface ConnectorStatusOptions {
   readonly clock?: Clock;
   /** For the call to the service. */
   readonly timeoutMs?: number;
+  /** The outbound proxy for that call; default: direct. */
+  readonly proxy?: OutboundProxySettings;
 }
 
 /** What `connectorStatus()` reports (what `gatehouse-connector status --json` prints). */
@@ -70,6 +73,7 @@ export async function connectorStatus(options: ConnectorStatusOptions): Promise<
     identity: state.identity,
     ...(state.serviceCaPem !== undefined ? { ca: state.serviceCaPem } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
   });
   let service: ConnectorStatus['service'];
   let renewal: ConnectorStatus['renewal'] = { due: null, ageSeconds: null, dueAt: null };

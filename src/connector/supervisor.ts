@@ -29,6 +29,7 @@ import type { ConnectorLink } from './link.ts';
 import type { TunnelTransport } from './link-dialer.ts';
 import { InstanceTunnels } from './instance-tunnels.ts';
 import { LinkSupervisor, type ReconnectPolicy } from './link-supervisor.ts';
+import type { OutboundProxySettings } from './proxy-settings.ts';
 import { ServiceClient } from './service-client.ts';
 import { loadState, readAllowList, removeStaleTempFiles, writeAllowList } from './state.ts';
 
@@ -65,6 +66,8 @@ export interface RunConnectorOptions {
   readonly allow?: readonly string[];
   /** Where the connector's metrics (`gatehouse_connector_…`) are registered, e.g. for `--metrics-address`. Default: none kept. */
   readonly metrics?: Registry;
+  /** The outbound proxy for every call and tunnel (proxy-settings.ts resolveProxySettings); default: direct. */
+  readonly proxy?: OutboundProxySettings;
 }
 
 /**
@@ -94,6 +97,7 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
     serviceUrl: record.serviceUrl,
     identity: state.identity,
     ...(state.serviceCaPem !== undefined ? { ca: state.serviceCaPem } : {}),
+    ...(options.proxy !== undefined ? { proxy: options.proxy } : {}),
   });
 
   // The one way to stop: the first reason wins, later ones (another link

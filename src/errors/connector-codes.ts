@@ -30,6 +30,31 @@ export const CONNECTOR_ERRORS = {
     expose: true,
     retryable: true,
   },
+  ERR_PROXY_UNREACHABLE: {
+    status: 502,
+    step: 'connector',
+    title: 'Outbound proxy unreachable',
+    message: 'Could not open a connection to the outbound proxy (HTTPS_PROXY or --proxy): refused, unresolved, reset, or no answer.',
+    expose: true,
+    retryable: true,
+  },
+  ERR_PROXY_REFUSED: {
+    status: 502,
+    step: 'connector',
+    title: 'Outbound proxy refused the tunnel',
+    message:
+      'The outbound proxy answered the CONNECT request with an error status (its policy, or it could not reach the service); the status is in the message.',
+    expose: true,
+    retryable: false,
+  },
+  ERR_PROXY_AUTH_REQUIRED: {
+    status: 407,
+    step: 'connector',
+    title: 'Outbound proxy wants credentials',
+    message: 'The outbound proxy answered 407: give user:password in the proxy URL (http://user:password@proxy:3128), or the ones given were refused.',
+    expose: true,
+    retryable: false,
+  },
   ERR_SERVICE_UNTRUSTED: {
     status: 502,
     step: 'connector',
