@@ -13,5 +13,7 @@ export { ConnectorEvents } from './connector-events.ts';
 export type { ConnectorEventMap } from './connector-events.ts';
 export { connectorStatus } from './status.ts';
 export type { ConnectorStatus, ConnectorStatusOptions } from './status.ts';
+export { resolveProxySettings } from './proxy-settings.ts';
+export type { OutboundProxySettings, ResolveProxyOptions } from './proxy-settings.ts';
 export { ConnectorError, ConnectorArgumentError } from '../errors/connector-error.ts';
 export type { ConnectorErrorCode } from '../errors/connector-codes.ts';

@@ -32,6 +32,7 @@ export interface NoProxyList {
   readonly texts: readonly string[];
 }
 
+/** Which proxy the connector's connections go through, and which hosts bypass it; from resolveProxySettings(). */
 export interface OutboundProxySettings {
   /** Undefined: every connection is direct. */
   readonly proxy: OutboundProxy | undefined;
@@ -182,6 +183,7 @@ export function shouldProxy(settings: OutboundProxySettings, host: string, port:
   return !noProxy.domains.some((entry) => (entry.port === undefined || entry.port === port) && (name === entry.name || name.endsWith(`.${entry.name}`)));
 }
 
+/** Where resolveProxySettings() reads the proxy from: the `--proxy` value, else the environment. */
 export interface ResolveProxyOptions {
   /** `--proxy`: a URL, or `none` (or empty) for direct connections whatever the environment says. */
   readonly option?: string | undefined;

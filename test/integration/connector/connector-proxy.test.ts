@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runConnectorCli, startConnectorCli, type CliResult } from '../../../dev/lib/connector-process.ts';
+import { exitOf, logLines, runConnectorCli, startConnectorCli, type CliResult } from '../../../dev/lib/connector-process.ts';
+import { approveDeviceLogin } from '../../../dev/lib/device-approval.ts';
 import type { RunningProcess } from '../../../dev/lib/processes.ts';
 import { connectThroughProxy } from '../../../src/connector/outbound-proxy.ts';
 import { parseProxyUrl } from '../../../src/connector/proxy-settings.ts';
@@ -127,6 +128,39 @@ describe('connector through an outbound HTTP CONNECT proxy, with no direct route
     await reachBackendThroughTunnel('/through-the-proxy?transport=websocket');
     assert.ok(proxy.tunnels >= tunnelsBefore + 3, 'the config pull, the events stream and both WebSocket tunnels each went through the proxy');
     assert.match(connector.stdout(), /"transport":"websocket"/);
+    assert.equal(await connector.stop('SIGTERM'), 0);
+  });
+
+  it('signs in with the device flow through the proxy: the identity provider is reached through it too', async function () {
+    const idpCaFile = join(dir, 'idp-ca.pem');
+    writeFileSync(idpCaFile, stack.idp.caPem);
+    const idpTarget = new URL(stack.idp.issuer).host;
+    const stateDir = join(dir, 'device-login');
+    const registering = startConnectorCli(
+      ['register', '--service', serviceUrl, '--state-dir', stateDir, '--ca-file', stack.connectorCaFile, '--idp-ca-file', idpCaFile],
+      { ...cleanProxyEnv, HTTPS_PROXY: proxyWithCredentials },
+    );
+    running.push(registering);
+    const [, uri, code] = await registering.waitFor(/open (\S+) and enter code (\S+)/);
+    const alice = stack.idp.users.find((user) => user.login === 'alice')!;
+    await approveDeviceLogin(uri!, code!, alice.login, alice.password, stack.idp.caPem);
+    assert.equal(await exitOf(registering), 0, registering.stderr());
+    assert.match(registering.stdout(), /Registered connector /);
+    assert.ok(proxy.targets.includes(idpTarget), `the identity provider's calls went through the proxy: ${proxy.targets.join(', ')}`);
+  });
+
+  it('logs a proxy failure during run with its code, retries, and still stops cleanly', async function () {
+    const registered = await register({ HTTPS_PROXY: proxyWithCredentials });
+    assert.equal(registered.code, 0, registered.stderr);
+    const connector = startConnectorCli(['run', '--state-dir', registered.stateDir, '--tunnels', '1'], {
+      ...cleanProxyEnv,
+      HTTPS_PROXY: `http://${PROXY_USER}:${encodeURIComponent(PROXY_PASSWORD)}@127.0.0.1:1`,
+    });
+    running.push(connector);
+    await connector.waitFor(/ERR_PROXY_UNREACHABLE[^\n]*\n[^]*ERR_PROXY_UNREACHABLE/);
+    const logged = logLines(connector.stdout()).filter((line) => JSON.stringify(line).includes('ERR_PROXY_UNREACHABLE'));
+    assert.ok(logged.length > 0, connector.stdout());
+    assert.match(JSON.stringify(logged[0]), /The outbound proxy http:\/\/\*\*\*@127\.0\.0\.1:1 is unreachable/);
     assert.equal(await connector.stop('SIGTERM'), 0);
   });
 

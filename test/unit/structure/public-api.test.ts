@@ -84,13 +84,15 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
   'gatehouse/connector': {
     module: connector,
     file: 'src/connector/index.ts',
-    values: ['ConnectorArgumentError', 'ConnectorError', 'ConnectorEvents', 'connectorStatus', 'registerConnector', 'runConnector'],
+    values: ['ConnectorArgumentError', 'ConnectorError', 'ConnectorEvents', 'connectorStatus', 'registerConnector', 'resolveProxySettings', 'runConnector'],
     types: [
       'ConnectorErrorCode',
       'ConnectorEventMap',
       'ConnectorStatus',
       'ConnectorStatusOptions',
+      'OutboundProxySettings',
       'ReconnectPolicy',
+      'ResolveProxyOptions',
       'RegisterOptions',
       'RegistrationSummary',
       'RunConnectorOptions',
