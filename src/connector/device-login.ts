@@ -18,7 +18,7 @@ import { SERVICE_REQUEST_TIMEOUT_MS } from '../limits.ts';
 import { REGISTRATION_INFO_PATH } from '../protocol/connector-api.ts';
 import type { ServiceClient } from './service-client.ts';
 import { startCountdown, type StatusStream } from './countdown-line.ts';
-import { idpDispatcher } from './idp-dispatcher.ts';
+import { idpDispatcher, proxyFailureIn } from './idp-dispatcher.ts';
 
 export interface RegistrationInfo {
   readonly issuer: string;
@@ -92,7 +92,8 @@ function rootCode(error: unknown): string | undefined {
 }
 
 function idpError(error: unknown, issuer: string, step: string): ConnectorError {
-  if (error instanceof ConnectorError) return error;
+  const proxyFailure = proxyFailureIn(error);
+  if (proxyFailure) return proxyFailure;
   if (error instanceof oidc.ResponseBodyError) {
     const description = error.error_description ? `: ${error.error_description}` : '';
     if (error.error === 'expired_token') {

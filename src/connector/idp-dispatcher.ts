@@ -5,6 +5,7 @@
  * neither applies, so that the platform's fetch is used as it is.
  */
 import { Agent, buildConnector } from 'undici';
+import { ConnectorError } from '../errors/connector-error.ts';
 import { connectThroughProxy } from './outbound-proxy.ts';
 import { shouldProxy, type OutboundProxySettings } from './proxy-settings.ts';
 
@@ -25,6 +26,16 @@ export function proxiedConnector(settings: OutboundProxySettings, tls: buildConn
       (error: unknown) => callback(error as Error, null),
     );
   };
+}
+
+/** The proxy's own failure under fetch's `TypeError: fetch failed`, to report it as it is rather than as the identity provider's. */
+export function proxyFailureIn(error: unknown): ConnectorError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current !== undefined && current !== null; depth++) {
+    if (current instanceof ConnectorError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** The dispatcher for the identity provider's calls, or undefined for the platform's default. */

@@ -149,6 +149,24 @@ describe('connector through an outbound HTTP CONNECT proxy, with no direct route
     assert.ok(proxy.targets.includes(idpTarget), `the identity provider's calls went through the proxy: ${proxy.targets.join(', ')}`);
   });
 
+  it("reports a proxy failure on the way to the identity provider as the proxy's, not the provider's", async function () {
+    const idpCaFile = join(dir, 'idp-ca.pem');
+    writeFileSync(idpCaFile, stack.idp.caPem);
+    const stateDir = join(dir, 'device-login-refused');
+    // The service's port is bypassed, so only the identity provider's calls meet the proxy, which wants other credentials.
+    const result = await runConnectorCli(
+      ['register', '--service', stack.connectorUrl, '--state-dir', stateDir, '--ca-file', stack.connectorCaFile, '--idp-ca-file', idpCaFile],
+      {
+        ...cleanProxyEnv,
+        HTTPS_PROXY: `http://${PROXY_USER}:wrong@127.0.0.1:${proxy.port}`,
+        NO_PROXY: `127.0.0.1:${new URL(stack.connectorUrl).port}`,
+      },
+    );
+    outputs.push(result.stdout, result.stderr);
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /ERR_PROXY_AUTH_REQUIRED: The outbound proxy http:\/\/\*\*\*@127\.0\.0\.1:\d+ refused the credentials/);
+  });
+
   it('logs a proxy failure during run with its code, retries, and still stops cleanly', async function () {
     const registered = await register({ HTTPS_PROXY: proxyWithCredentials });
     assert.equal(registered.code, 0, registered.stderr);
