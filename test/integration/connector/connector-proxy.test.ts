@@ -111,6 +111,12 @@ describe('connector through an outbound HTTP CONNECT proxy, with no direct route
     );
     assert.match(connector.stdout(), /"proxy":"http:\/\/\*\*\*@127\.0\.0\.1:\d+","proxySource":"environment"/);
     assert.equal(await connector.stop('SIGTERM'), 0);
+
+    // status asks the service the same way.
+    const status = await runConnectorCli(['status', '--state-dir', registered.stateDir], { ...cleanProxyEnv, HTTPS_PROXY: proxyWithCredentials });
+    outputs.push(status.stdout, status.stderr);
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, /reachable:\s+reachable, certificate accepted/);
   });
 
   it('runs over the WebSocket transport with --proxy, which wins over HTTPS_PROXY', async function () {
