@@ -66,6 +66,7 @@ const SERVICE_COMMANDS: readonly CliCommand[] = [
         value: 'PATH',
         help: `the gatehouse-connector the unit runs (default: the one on PATH, else ${CONNECTOR_SERVICE.defaultExecPath})`,
       },
+      proxy,
       root,
       'dry-run': dryRun,
     },
@@ -74,7 +75,8 @@ const SERVICE_COMMANDS: readonly CliCommand[] = [
       'gatehouse-connector service install --service https://gatehouse.example.com:8444 --dry-run',
     ],
     notes: `Registers in ${CONNECTOR_SERVICE.stateDir} (the token is used once, never stored), writes ${CONNECTOR_SERVICE.unitPath},
-then systemctl daemon-reload and enable --now. Run again, it keeps the registration and rewrites the unit only if it changed.`,
+then systemctl daemon-reload and enable --now. Run again, it keeps the registration and rewrites the unit only if it changed.
+--proxy (or $HTTPS_PROXY) is used to register; the service itself reads HTTPS_PROXY and NO_PROXY from ${CONNECTOR_SERVICE.envFile}.`,
   },
   {
     name: 'service uninstall',

@@ -12,6 +12,7 @@ import { planInstall, planUninstall } from '../connector/service-install/plan.ts
 import { formatServiceStatus, serviceStatus } from '../connector/service-install/status.ts';
 import { hostSystem, prefixSystem, type InstallSystem } from '../connector/service-install/system.ts';
 import { checkExecPath, CONNECTOR_SERVICE } from '../connector/service-install/unit.ts';
+import { resolveProxySettings } from '../connector/proxy-settings.ts';
 import { registrationFromOptions } from './connector-commands.ts';
 import { flagOption, stringOption, type OptionValues } from './usage.ts';
 
@@ -48,8 +49,10 @@ function abortOnSignals(): { signal: AbortSignal; remove: () => void } {
 }
 
 async function install(values: OptionValues, system: InstallSystem, dryRun: boolean, usageError: (message: string) => number): Promise<number> {
-  const registration = registrationFromOptions(values);
-  if (typeof registration === 'string') return usageError(`service install: ${registration}`);
+  const registered = registrationFromOptions(values);
+  if (typeof registered === 'string') return usageError(`service install: ${registered}`);
+  // Registering goes out as `register` would: through --proxy, else HTTPS_PROXY, minus NO_PROXY.
+  const registration = { ...registered, proxy: resolveProxySettings({ option: stringOption(values, 'proxy'), env: process.env }) };
   const bin = stringOption(values, 'bin');
   const execPath = checkExecPath(bin ?? findOnPath() ?? CONNECTOR_SERVICE.defaultExecPath);
   if (/^\/(home|root|run\/user)\//.test(execPath)) {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONNECTOR_CLI, runConnectorCli, type CliResult } from '../../dev/lib/connector-process.ts';
 import { renderConnectorUnit } from '../../src/connector/service-install/unit.ts';
+import { startConnectProxy } from '../support/connect-proxy.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { directive, parseUnit } from '../support/systemd-unit.ts';
 
@@ -133,6 +134,22 @@ describe('gatehouse-connector service install (real gateway, real identity provi
     const serviceStatus = await runConnectorCli(['service', 'status', '--root', root]);
     assert.equal(serviceStatus.code, 0, serviceStatus.stderr);
     assert.match(serviceStatus.stdout, new RegExp(`registration:  connector ${id} in group default`));
+  });
+
+  it('registers through the proxy --proxy names (or HTTPS_PROXY), as register does', async () => {
+    const proxy = await startConnectProxy({ credentials: { user: 'ops', password: 'proxy-secret-for-install' } });
+    try {
+      const root = join(work, 'root-proxied');
+      const proxied = `http://ops:proxy-secret-for-install@127.0.0.1:${proxy.port}`;
+      const result = await runConnectorCli(installArgs(root, ['--proxy', proxied]), { GATEHOUSE_CONNECTOR_TOKEN: token });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /registered connector c-[0-9a-f]+ in group default/);
+      assert.ok(proxy.tunnels > 0, 'the registration went through the proxy');
+      assert.ok(proxy.targets.includes(`127.0.0.1:${new URL(stack.connectorUrl).port}`), proxy.targets.join(', '));
+      assert.doesNotMatch(result.stderr + result.stdout, /proxy-secret-for-install/, 'the proxy password is never printed');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses without root (and without --root or --dry-run): one line, exit 1, nothing done', async () => {
