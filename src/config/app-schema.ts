@@ -38,6 +38,8 @@ export const appSchema = z.strictObject({
         .union([z.literal('default'), z.literal('long'), durationSeconds('85s')])
         .default('default')
         .transform((value) => (value === 'default' ? BACKEND_TIMEOUT_DEFAULT_SECONDS : value === 'long' ? BACKEND_TIMEOUT_LONG_SECONDS : value)),
+      /** Event streams and WebSockets, once their head arrived, in place of `backend`. Absent: no idle limit. */
+      stream: durationSeconds('10m').optional(),
     })
     .prefault({}),
   session: sessionOverrides.prefault({}),

@@ -1,4 +1,4 @@
-import type { Agent as HttpAgent, IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { NextFunction } from 'express';
@@ -10,6 +10,7 @@ import { createResponseHeadFilter } from './downstream-response.ts';
 import { isReservedPath } from '../request/request-target.ts';
 import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
 import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
+import { BACKEND_TIMEOUT, backendIdle, isEventStream } from './backend-idle.ts';
 import type { Logger } from '../logging/logger.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
@@ -34,8 +35,6 @@ export interface AppProxy {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
-export const BACKEND_TIMEOUT = 'GATEHOUSE_BACKEND_TIMEOUT';
-
 /**
  * Forwarding for one app. What reaches the backend and what comes back are
  * decided here, by Gatehouse's own functions, on every path:
@@ -47,10 +46,12 @@ export const BACKEND_TIMEOUT = 'GATEHOUSE_BACKEND_TIMEOUT';
  */
 export function createAppProxy(options: AppProxyOptions): AppProxy {
   const { app, rules } = options;
-  const timeoutMs = app.timeouts.backend * 1000;
+  const idle = backendIdle(app.timeouts);
   const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
   const { onResponseHead } = options;
   const dispatched = new WeakMap<IncomingMessage, number>();
+  /** Each request's own request to the backend, whose idle timeout changes once the head says what it is. */
+  const upstream = new WeakMap<IncomingMessage, ClientRequest>();
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: app.internalUrl,
     changeOrigin: app.hostHeader === 'internal',
@@ -61,12 +62,18 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
       (server) => {
         server.on('proxyReq', (proxyReq, req) => {
           if (onResponseHead) dispatched.set(req, performance.now());
+          upstream.set(req, proxyReq);
           // An idle backend gets a clear 504, not a hang.
-          proxyReq.setTimeout(timeoutMs, () => {
+          idle.untilHead(proxyReq, () => {
             proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
           });
         });
         server.on('proxyRes', (proxyRes, req, res) => {
+          const proxyReq = upstream.get(req);
+          if (proxyReq) idle.afterHead(proxyReq, proxyRes.headers);
+          // An event stream's head is news to the client (EventSource opens on it) and may come long before its first
+          // event: send it once the head is set up below, instead of with the first body bytes.
+          if (isEventStream(proxyRes.headers)) process.nextTick(() => !res.headersSent && !res.destroyed && res.flushHeaders());
           const start = onResponseHead ? dispatched.get(req) : undefined;
           if (start !== undefined) onResponseHead?.((performance.now() - start) / 1000);
           const head = filterHead(proxyRes.headers);
@@ -121,7 +128,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         agent: options.agent,
         headers,
         filterHead,
-        timeoutMs,
+        idle,
         onFailure: (error) => rejectUpgrade(socket, failureOf(error, req, options), { requestId: context.requestId, appId: app.id }),
       });
     },

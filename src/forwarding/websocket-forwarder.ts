@@ -3,6 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { AppConfig } from '../config/parse.ts';
 import type { ResponseHeadFilter } from './downstream-response.ts';
+import type { BackendIdle } from './backend-idle.ts';
 
 export interface WebSocketForwardOptions {
   readonly app: AppConfig;
@@ -10,8 +11,8 @@ export interface WebSocketForwardOptions {
   /** The headers `upstreamRequestHeaders` decided for this upgrade. */
   readonly headers: OutgoingHttpHeaders;
   readonly filterHead: ResponseHeadFilter;
-  /** How long the backend may take to answer the handshake. */
-  readonly timeoutMs: number;
+  /** How long the backend may take to answer the handshake, and may stay quiet once upgraded. */
+  readonly idle: BackendIdle;
   /** The backend could not be reached or did not answer in time; the client has been sent nothing yet. */
   readonly onFailure: (error: Error) => void;
 }
@@ -43,7 +44,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
     if (!answered) request.destroy();
   };
   socket.once('close', onClientGone);
-  request.setTimeout(options.timeoutMs, () => {
+  options.idle.untilHead(request, () => {
     request.destroy(Object.assign(new Error('backend did not answer the WebSocket handshake'), { code: UPGRADE_TIMEOUT }));
   });
   request.on('error', (error) => {
@@ -56,7 +57,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
     answered = true;
     socket.off('close', onClientGone);
     // The handshake's timeout must not become the WebSocket's idle timeout.
-    upstream.setTimeout(0);
+    options.idle.upgraded(upstream, () => upstream.destroy());
     if (socket.destroyed) {
       upstream.destroy();
       return;
