@@ -33,8 +33,8 @@ describe('opaque admin tokens through token introspection (real identity provide
       join(root, `s${count}`),
       '--ca-file',
       harness.caFile,
-      '--token',
-      token,
+      // One argument: an opaque token may start with "-", which would read as an option.
+      `--token=${token}`,
     ]);
   }
 
