@@ -249,6 +249,13 @@ export const TUNNEL_MAX_HEADER_LIST_BYTES = 8 * 1024;
 export const TUNNEL_MAX_HEADER_PAIRS = 32;
 /** Concurrent streams (backend connections, idle keep-alive ones included) on one tunnel. */
 export const TUNNEL_MAX_STREAMS = 1000;
+/**
+ * Requests that wait for a free stream when every tunnel of a connector group is at its limit
+ * (`connectors.tunnels.queue.maxLength`, `maxWait`), and the `Retry-After` of a refused one.
+ */
+export const TUNNEL_QUEUE_MAX_LENGTH = 1000;
+export const TUNNEL_QUEUE_MAX_WAIT_SECONDS = 10;
+export const TUNNEL_QUEUE_RETRY_AFTER_SECONDS = 5;
 /** nghttp2 memory a tunnel session may hold, in MiB (Node's `maxSessionMemory`). */
 export const TUNNEL_MAX_SESSION_MEMORY_MB = 128;
 /** PING every this often; a PING unanswered this long marks the tunnel dead. */

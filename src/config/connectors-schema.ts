@@ -1,5 +1,6 @@
 /** The connector-facing listener in the configuration: where it listens, its certificate, the connector CA's state, certificate ages and who may register connectors. */
 import { z } from 'zod';
+import { TUNNEL_MAX_STREAMS, TUNNEL_QUEUE_MAX_LENGTH, TUNNEL_QUEUE_MAX_WAIT_SECONDS } from '../limits.ts';
 import { durationSeconds } from './duration.ts';
 import { httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
 
@@ -38,6 +39,18 @@ export const connectorsSchema = z
     certificateLifetime: durationSeconds('90d').default(90 * 86_400),
     renewalGrace: durationSeconds('10m').default(600),
     heartbeatInterval: durationSeconds('30s').default(30),
+    /** Streams one tunnel carries at most, and the wait for one when every tunnel of a group is at that limit. */
+    tunnels: z
+      .strictObject({
+        maxStreams: z.number().int().min(1).max(TUNNEL_MAX_STREAMS).default(TUNNEL_MAX_STREAMS),
+        queue: z
+          .strictObject({
+            maxLength: z.number().int().min(0).max(100_000).default(TUNNEL_QUEUE_MAX_LENGTH),
+            maxWait: durationSeconds('10s', 300).default(TUNNEL_QUEUE_MAX_WAIT_SECONDS),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     admin: z
       .strictObject({
         /** The tenant issuer admin tokens must come from. Default: identityProvider.issuer. */

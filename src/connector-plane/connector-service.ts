@@ -78,7 +78,7 @@ export class ConnectorService {
   readonly config: ConnectorsConfig;
   readonly events = new ConnectorEvents();
   /** Live tunnels by connector group: what the dispatcher forwards through. */
-  readonly tunnels = new TunnelPool();
+  readonly tunnels: TunnelPool;
   readonly adminTokens: AdminTokenVerifier;
   readonly #options: ConnectorServiceOptions;
   #init: Promise<void> | undefined;
@@ -98,6 +98,8 @@ export class ConnectorService {
     this.#apps = options.apps;
     this.#groups = connectorGroups(options.apps);
     this.config = options.config;
+    const { maxStreams, queue } = options.config.tunnels;
+    this.tunnels = new TunnelPool({ maxStreamsPerTunnel: maxStreams, queue: { maxLength: queue.maxLength, maxWaitMs: queue.maxWait * 1000 } });
     this.adminTokens = new AdminTokenVerifier({
       settings: options.config.admin,
       jwksUri: options.jwksUri,

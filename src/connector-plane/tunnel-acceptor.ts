@@ -80,7 +80,14 @@ export class TunnelAcceptor {
     // The pool knows each tunnel's certificate: revocation, and the end of a
     // superseded certificate's grace period, close it with a notice.
     const { tunnels, audit, logger, retirement } = this.#options;
-    const session = new TunnelSession({ connectorId: record.id, group: record.group, fingerprint256, socket: transport, log: logger });
+    const session = new TunnelSession({
+      connectorId: record.id,
+      group: record.group,
+      fingerprint256,
+      socket: transport,
+      maxStreams: tunnels.maxStreamsPerTunnel,
+      log: logger,
+    });
     tunnels.add(session);
     const details = { connectorId: record.id, group: record.group, transport: kind, tunnel: session.id };
     audit.emit({ type: 'connector.connected', outcome: 'info', clientIp: tlsSocket.remoteAddress, details });

@@ -242,7 +242,7 @@ export const GATEWAY_ERRORS = {
     step: 'forwarding',
     title: 'No connector available',
     message:
-      'No connector for the application "{app}" is online, so it cannot be reached right now. Try again shortly; if it lasts, ask an administrator to check the connectors.',
+      'No connector for the application "{app}" is online, or every one is busy, so it cannot be reached right now. Try again shortly; if it lasts, ask an administrator to check the connectors.',
     expose: false,
     retryable: true,
   },

@@ -28,6 +28,8 @@ export interface AppProxyOptions {
   readonly classify?: (error: Error) => GatehouseError | undefined;
   /** Told, per request, the seconds from the request dispatched to the agent to the backend's response headers (metrics). */
   readonly onResponseHead?: (seconds: number) => void;
+  /** Sent as `Retry-After` with a 503: nothing is free to carry the request now, but soon may be. */
+  readonly retryAfterSeconds?: number;
 }
 
 export interface AppProxy {
@@ -84,8 +86,13 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         server.on('error', (error, req, res) => {
           if (!req || !res) return;
           const failure = failureOf(error, req, options);
-          if ('setHeader' in res) sendError(req, res, failure);
-          else res.destroy();
+          if (!('setHeader' in res)) {
+            res.destroy();
+            return;
+          }
+          if (failure.status === 503 && options.retryAfterSeconds !== undefined && !res.headersSent)
+            res.setHeader('Retry-After', String(options.retryAfterSeconds));
+          sendError(req, res, failure);
         });
       },
     ],

@@ -49,6 +49,35 @@ export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneS
     registers,
     collect: perGroup((tunnels, group) => tunnels.sessions(group).reduce((sum, session) => sum + session.inFlight, 0)),
   });
+  new Gauge({
+    name: 'gatehouse_tunnel_queue_depth',
+    help: 'Requests waiting for a free tunnel stream (every tunnel of the group at its stream limit), by connector group.',
+    labelNames: ['connector_group'],
+    registers,
+    collect: perGroup((tunnels, group) => tunnels.waiting(group)),
+  });
+  new Counter({
+    name: 'gatehouse_tunnel_queue_requests_total',
+    help: 'Requests that waited for a free tunnel stream, by connector group and how the wait ended (served, full, timeout, abandoned, no_tunnel).',
+    labelNames: ['connector_group', 'outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [group, stats] of state.tunnels()?.queueStats() ?? []) {
+        for (const [outcome, count] of Object.entries(stats.outcomes)) this.inc({ connector_group: group, outcome }, count);
+      }
+    },
+  });
+  new Counter({
+    name: 'gatehouse_tunnel_queue_wait_seconds_total',
+    help: 'Seconds requests waited for a free tunnel stream, whatever the outcome, by connector group.',
+    labelNames: ['connector_group'],
+    registers,
+    collect() {
+      this.reset();
+      for (const [group, stats] of state.tunnels()?.queueStats() ?? []) this.inc({ connector_group: group }, stats.waitedSeconds);
+    },
+  });
   new Counter({
     name: 'gatehouse_tunnel_bytes_total',
     help: 'Bytes through tunnel streams (HTTP bytes, without HTTP/2 framing), by connector group and direction (sent to the connector, received from it).',

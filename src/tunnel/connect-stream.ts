@@ -20,6 +20,14 @@ export function closedError(connectorId: string, reason: string, cause?: unknown
   return new TunnelError('ERR_TUNNEL_CLOSED', 'The tunnel to the connector is closed.', { beforeUpstream: true, reason, connectorId, cause });
 }
 
+export function streamLimitError(connectorId: string): TunnelError {
+  return new TunnelError('ERR_TUNNEL_STREAM_LIMIT', 'The tunnel carries as many streams as it may.', {
+    beforeUpstream: true,
+    reason: 'stream_limit',
+    connectorId,
+  });
+}
+
 export function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new DOMException('The operation was aborted', 'AbortError');
 }

@@ -13,6 +13,7 @@ import { rejectUpgrade } from '../errors/render-raw.ts';
 import { TunnelAgent } from './tunnel-agent.ts';
 import type { TunnelPool } from './tunnel-pool.ts';
 import { isTunnelError } from '../errors/tunnel-error.ts';
+import { TUNNEL_QUEUE_RETRY_AFTER_SECONDS } from '../limits.ts';
 
 export interface TunnelDispatcherOptions {
   readonly apps: readonly AppConfig[];
@@ -28,7 +29,9 @@ export interface TunnelDispatcherOptions {
 /**
  * Step 7 with connectors: picks a healthy connector of the app's group (the
  * pool balances by fewest in-flight streams) and forwards through its tunnel,
- * streaming both ways. No connector online: 503 naming the app.
+ * streaming both ways. When every tunnel of the group is at its stream limit
+ * the request waits for a stream (the pool's queue). No connector online, a
+ * full queue or an expired wait: 503 naming the app, with Retry-After.
  */
 export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwarder {
   const agents: TunnelAgent[] = [];
@@ -52,6 +55,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
         // Who failed, in the user's terms (the table's shownAs); the connector's own reason (e.g. target_refused) goes to the audit log.
         classify: (error) => (isTunnelError(error) ? new GatehouseError(error.shownAs, error.reason.toLowerCase()) : undefined),
         ...(options.onResponseHead ? { onResponseHead: (seconds: number) => options.onResponseHead?.(app.id, seconds) } : {}),
+        retryAfterSeconds: TUNNEL_QUEUE_RETRY_AFTER_SECONDS,
       }),
     );
   }
@@ -80,6 +84,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
       }
       const refused = noConnector(req, app);
       if (refused) {
+        res.setHeader('Retry-After', String(TUNNEL_QUEUE_RETRY_AFTER_SECONDS));
         sendError(req, res, refused);
         return;
       }

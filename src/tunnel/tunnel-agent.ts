@@ -15,6 +15,7 @@ import { TUNNEL_AGENT_FREE_STREAM_TIMEOUT_MS, TUNNEL_AGENT_MAX_FREE_STREAMS, TUN
 import type { Logger } from '../logging/logger.ts';
 import { StreamSocket } from './stream-socket.ts';
 import type { TunnelPool } from './tunnel-pool.ts';
+import type { TunnelSession } from './tunnel-session.ts';
 import type { TunnelErrorCode } from '../errors/tunnel-codes.ts';
 import { isTunnelError, TunnelError } from '../errors/tunnel-error.ts';
 import { isAppId } from '../protocol/tunnel-wire.ts';
@@ -51,6 +52,13 @@ const CONNECTOR_FAILURES: ReadonlySet<TunnelErrorCode> = new Set<TunnelErrorCode
   'ERR_TUNNEL_ORIGIN_TLS',
   'ERR_TUNNEL_PROTOCOL',
 ]);
+
+/** Where addRequest leaves, in the options createConnection gets, the signal that its request was given up. */
+const GIVEN_UP = Symbol('gatehouse.requestGivenUp');
+
+interface AgentInternals {
+  addRequest(req: ClientRequest, options: ClientRequestArgs): void;
+}
 
 function headerValue(headers: ClientRequestArgs['headers'], name: string): string | undefined {
   if (!headers || Array.isArray(headers)) return undefined;
@@ -90,12 +98,28 @@ export class TunnelAgent extends Agent {
     this.defaultPort = this.protocol === 'https:' ? 443 : 80;
   }
 
+  /**
+   * Node's Agent: a request that wants a socket. A request destroyed before it
+   * got one (its client left) says so to nobody; this tells its wait for a
+   * stream, so that it leaves the queue at once.
+   */
+  addRequest(req: ClientRequest, options: ClientRequestArgs): void {
+    const givenUp = new AbortController();
+    const destroy = req.destroy.bind(req);
+    req.destroy = (error?: Error) => {
+      givenUp.abort(error);
+      return destroy(error);
+    };
+    (Agent.prototype as unknown as AgentInternals).addRequest.call(this, req, { ...options, [GIVEN_UP]: givenUp.signal } as ClientRequestArgs);
+  }
+
   /** Asynchronous, as Agent allows: the socket arrives through `callback` once the connector answered. */
   override createConnection(options: ClientRequestArgs, callback?: (error: Error | null, stream: Duplex) => void): undefined {
     const requestId = headerValue(options.headers, this.#requestIdHeader);
+    const signal = (options as { [GIVEN_UP]?: AbortSignal })[GIVEN_UP];
     // Node's Agent reads only the error when there is one; its typings insist on a stream.
     const failed = callback as ((error: Error) => void) | undefined;
-    this.#open(requestId).then(
+    this.#open(requestId, signal).then(
       (socket) => callback?.(null, socket),
       (error: unknown) => failed?.(error instanceof Error ? error : new Error(String(error))),
     );
@@ -105,6 +129,8 @@ export class TunnelAgent extends Agent {
   /** Called by Agent when a request finished with the socket: keep it only if its tunnel still takes streams. */
   override keepSocketAlive(socket: Duplex): boolean {
     if (!(socket instanceof StreamSocket) || !socket.tunnelHealthy) return false;
+    // A request waits for a stream of this group: the slot serves it rather than idling.
+    if (this.#pool.waiting(this.app.connectorGroup) > 0) return false;
     const kept = super.keepSocketAlive(socket) as unknown as boolean;
     if (kept) socket.markIdle(true);
     return kept;
@@ -115,16 +141,26 @@ export class TunnelAgent extends Agent {
     super.reuseSocket(socket, request);
   }
 
-  async #open(requestId: string | undefined): Promise<StreamSocket> {
+  async #open(requestId: string | undefined, signal: AbortSignal | undefined): Promise<StreamSocket> {
     const exclude = new Set<string>();
+    const group = this.app.connectorGroup;
+    const options = { ...(requestId === undefined ? {} : { requestId }), ...(signal ? { signal } : {}) };
     let last: TunnelError | undefined;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
-      const session = this.#pool.pick(this.app.connectorGroup, exclude);
-      if (!session) break;
+      // Tunnels up but every one at its stream limit, or requests already waiting: wait for a stream behind them.
+      const queued = this.#pool.waiting(group) > 0 || this.#pool.full(group);
+      let session = queued ? undefined : this.#pool.pick(group, exclude);
+      if (!queued && !session) break;
       try {
-        return await session.openStream(this.app.id, requestId === undefined ? {} : { requestId });
+        if (session) return await session.openStream(this.app.id, options);
+        const open = (chosen: TunnelSession): Promise<StreamSocket> => {
+          session = chosen;
+          return chosen.openStream(this.app.id, options);
+        };
+        return await this.#pool.waitForStream(group, open, signal);
       } catch (error) {
-        if (!isTunnelError(error) || !error.beforeUpstream) throw error;
+        // No session: the queue itself refused (full, expired, no tunnel left), and another attempt would not do better.
+        if (!isTunnelError(error) || !error.beforeUpstream || !session) throw error;
         last = error;
         this.#log?.info({ connectorId: session.connectorId, code: error.code, reason: error.reason, requestId }, 'tunnel stream refused; trying another');
         // A refusal about the app or its reachability is the connector's; a closed tunnel is only that tunnel's.

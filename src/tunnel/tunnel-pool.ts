@@ -4,11 +4,23 @@
  * group's connectors and across each connector's several tunnels, and a dead
  * or draining tunnel is never picked.
  */
-import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
+import { TUNNEL_DRAIN_TIMEOUT_MS, TUNNEL_MAX_STREAMS, TUNNEL_QUEUE_MAX_LENGTH, TUNNEL_QUEUE_MAX_WAIT_SECONDS } from '../limits.ts';
+import { TunnelError } from '../errors/tunnel-error.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
+import { StreamQueue, type QueueStats, type StreamQueueSettings } from './stream-queue.ts';
 import type { TunnelSession } from './tunnel-session.ts';
 
+export interface TunnelPoolOptions {
+  /** Streams the service opens at most on one tunnel (the connector may advertise fewer). Default TUNNEL_MAX_STREAMS. */
+  readonly maxStreamsPerTunnel?: number;
+  /** The wait for a free stream when every tunnel of a group is full. Default TUNNEL_QUEUE_MAX_LENGTH, TUNNEL_QUEUE_MAX_WAIT_SECONDS. */
+  readonly queue?: StreamQueueSettings;
+}
+
 export class TunnelPool {
+  readonly maxStreamsPerTunnel: number;
+  readonly #queueSettings: StreamQueueSettings;
+  readonly #queues = new Map<string, StreamQueue<TunnelSession>>();
   readonly #groups = new Map<string, Set<TunnelSession>>();
   /** Removers of the listeners this pool put on its sessions. */
   readonly #removers = new Map<TunnelSession, () => void>();
@@ -16,6 +28,11 @@ export class TunnelPool {
   readonly #closedBytes = new Map<string, { sent: number; received: number }>();
   /** Rotates the starting point among equally loaded tunnels. */
   #turn = 0;
+
+  constructor(options: TunnelPoolOptions = {}) {
+    this.maxStreamsPerTunnel = options.maxStreamsPerTunnel ?? TUNNEL_MAX_STREAMS;
+    this.#queueSettings = options.queue ?? { maxLength: TUNNEL_QUEUE_MAX_LENGTH, maxWaitMs: TUNNEL_QUEUE_MAX_WAIT_SECONDS * 1000 };
+  }
 
   /** Adds a tunnel; it leaves the pool by itself when it closes. */
   add(session: TunnelSession): void {
@@ -27,8 +44,16 @@ export class TunnelPool {
     }
     group.add(session);
     const onClose = (): void => this.#remove(session);
+    // A stream that closes, or a tunnel that connects, may serve the oldest request waiting for a stream.
+    const onFree = (): void => this.#serveWaiting(session.group);
     session.once('close', onClose);
-    this.#removers.set(session, () => session.off('close', onClose));
+    session.on('streamClosed', onFree);
+    session.on('ready', onFree);
+    this.#removers.set(session, () => {
+      session.off('close', onClose);
+      session.off('streamClosed', onFree);
+      session.off('ready', onFree);
+    });
   }
 
   /**
@@ -48,6 +73,42 @@ export class TunnelPool {
       if (!best || session.inFlight < best.inFlight) best = session;
     }
     return best;
+  }
+
+  /**
+   * Waits, first come first served, until a tunnel of `group` has a free
+   * stream, then runs `open` with it at once. For a group that has healthy
+   * tunnels, all at their stream limit. Rejects with a TunnelError when the
+   * queue is full, the wait expires or the group's last tunnel goes, and
+   * with the signal's reason as soon as the client left.
+   */
+  waitForStream<T>(group: string, open: (session: TunnelSession) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let queue = this.#queues.get(group);
+    if (!queue) {
+      queue = new StreamQueue<TunnelSession>(group, this.#queueSettings);
+      this.#queues.set(group, queue);
+    }
+    const waiting = queue.wait(open, signal);
+    // A stream may have freed meanwhile; else streams kept alive idle hold slots nobody uses now: one of them makes room.
+    this.#serveWaiting(group);
+    if (queue.length > 0) for (const session of this.sessions(group)) if (session.closeIdleStream()) break;
+    return waiting;
+  }
+
+  /** Whether `group` has healthy tunnels, every one at its stream limit. */
+  full(group: string): boolean {
+    const sessions = this.sessions(group);
+    return sessions.some((session) => session.healthy) && !sessions.some((session) => session.acceptsStreams);
+  }
+
+  /** Requests waiting for a stream of `group`. */
+  waiting(group: string): number {
+    return this.#queues.get(group)?.length ?? 0;
+  }
+
+  /** Each group's queue: its depth, how waits ended and the seconds waited (metrics). */
+  queueStats(): Map<string, QueueStats> {
+    return new Map([...this.#queues].map(([group, queue]) => [group, queue.stats()]));
   }
 
   /** Whether `group` has a healthy tunnel. */
@@ -106,5 +167,17 @@ export class TunnelPool {
     const group = this.#groups.get(session.group);
     group?.delete(session);
     if (group?.size === 0) this.#groups.delete(session.group);
+    this.#serveWaiting(session.group);
+  }
+
+  #serveWaiting(group: string): void {
+    const queue = this.#queues.get(group);
+    if (!queue || queue.length === 0) return;
+    for (let session = this.pick(group); session && queue.serve(session); session = this.pick(group));
+    if (queue.length > 0 && !this.has(group)) {
+      queue.failAll(
+        () => new TunnelError('ERR_TUNNEL_NO_CONNECTOR', `No connector of group "${group}" is connected.`, { beforeUpstream: true, reason: 'no_tunnel' }),
+      );
+    }
   }
 }

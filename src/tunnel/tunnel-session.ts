@@ -23,11 +23,10 @@ import {
   TUNNEL_PING_TIMEOUT_MS,
 } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
-import { abortReason, awaitConnectAnswer, closedError, connectHeaders } from './connect-stream.ts';
+import { abortReason, awaitConnectAnswer, closedError, connectHeaders, streamLimitError } from './connect-stream.ts';
 import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
 import type { StreamSocket } from './stream-socket.ts';
-import { TunnelError } from '../errors/tunnel-error.ts';
 import { isAppId } from '../protocol/tunnel-wire.ts';
 import { startHeartbeat, tunnelSettings, widenConnectionWindow } from './http2-settings.ts';
 
@@ -59,6 +58,8 @@ interface TunnelSessionEvents {
   close: [];
   /** The tunnel takes no new streams any more: draining, heartbeat lost, or failed. */
   unhealthy: [reason: string];
+  /** A stream of this tunnel closed: its slot is free for the next one. */
+  streamClosed: [];
 }
 
 const { NGHTTP2_INADEQUATE_SECURITY, NGHTTP2_REFUSED_STREAM } = constants;
@@ -209,15 +210,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     if (!isAppId(appId)) return Promise.reject(new TypeError(`appId must be an app id such as "wiki", got ${JSON.stringify(appId)}`));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!this.healthy) return Promise.reject(closedError(this.connectorId, this.#unhealthy ?? 'not_connected'));
-    if (this.#open.size >= this.#streamLimit()) {
-      return Promise.reject(
-        new TunnelError('ERR_TUNNEL_STREAM_LIMIT', 'The tunnel carries as many streams as it may.', {
-          beforeUpstream: true,
-          reason: 'stream_limit',
-          connectorId: this.connectorId,
-        }),
-      );
-    }
+    if (this.#open.size >= this.#streamLimit()) return Promise.reject(streamLimitError(this.connectorId));
     let h2: ClientHttp2Stream;
     try {
       h2 = this.#session.request(connectHeaders(appId, options.requestId), { endStream: false });
@@ -226,7 +219,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     }
     this.#streamsOpened++;
     this.#open.add(h2);
-    h2.once('close', () => this.#open.delete(h2));
+    h2.once('close', () => this.#open.delete(h2) && this.emit('streamClosed'));
     return awaitConnectAnswer(h2, {
       connectorId: this.connectorId,
       appId,
@@ -278,6 +271,13 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     // destroy(), waiting for the peer: cut it, or 'close' may never come.
     // The socket is cut after the GOAWAY above was handed to it.
     if (!this.#socket.destroyed) setImmediate(() => this.#socket.destroy());
+  }
+
+  /** Closes one stream kept alive idle, so that its slot serves a request waiting for one; false if none is idle. */
+  closeIdleStream(): boolean {
+    const idle = [...this.#sockets].find((socket) => socket.idle && !socket.destroyed);
+    idle?.destroy();
+    return idle !== undefined;
   }
 
   #streamLimit(): number {
