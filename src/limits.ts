@@ -92,6 +92,24 @@ export const SESSION_STORE_PURGE_BATCH = 64;
 export const SESSION_TOUCH_INTERVAL_SECONDS = 60;
 
 /**
+ * With session.refresh, a session's ID token is refreshed once less than this
+ * much of it is left, or less than SESSION_REFRESH_MARGIN_FRACTION of its
+ * lifetime, whichever is shorter (a short-lived token is not refreshed at once).
+ */
+export const SESSION_REFRESH_MARGIN_SECONDS = 5 * 60;
+export const SESSION_REFRESH_MARGIN_FRACTION = 0.1;
+
+/**
+ * How long one instance holds the right to spend a session's refresh token:
+ * the others leave it alone meanwhile (a rotating token spent twice would end
+ * the session). Longer than a token request can take (identityProvider.timeoutSeconds caps it).
+ */
+export const SESSION_REFRESH_LOCK_SECONDS = 30;
+
+/** How often a request whose ID token has expired looks for the refresh another instance is doing. */
+export const SESSION_REFRESH_POLL_MS = 200;
+
+/**
  * Sessions whose cookie was re-sealed recently, and when: one stale cookie
  * sent again and again is re-sealed once per touch interval, not once per
  * request. It is also each session's last activity for its WebSockets' idle

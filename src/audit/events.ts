@@ -14,6 +14,8 @@ export const AUDIT_EVENT_TYPES = [
   'session.rejected',
   'session.expired',
   'session.revocation_overflow',
+  'session.refreshed',
+  'session.refresh_failed',
   'logout',
   'session.backchannel_logout',
   'bearer.rejected',

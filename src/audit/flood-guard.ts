@@ -33,6 +33,8 @@ const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'signin.succeeded': 'never',
   'session.expired': 'never',
   'session.revocation_overflow': 'never',
+  'session.refreshed': 'never',
+  'session.refresh_failed': 'never',
   logout: 'never',
   'gateway.started': 'never',
   'connector.registered': 'never',

@@ -91,6 +91,8 @@ export const gatewayConfigSchema = z
       maxLifetime: durationSeconds('8h').default(8 * 3600),
       idleTimeout: durationSeconds('1h').default(3600),
       persistent: z.boolean().default(false),
+      /** Keep the refresh token (server side, sealed) and refresh the ID token before it expires, up to maxLifetime. */
+      refresh: z.boolean().default(false),
     }),
     trustedProxies: z.array(cidr).default([]),
     /** Named locations for policies: name → IPv4/IPv6 CIDR list. */

@@ -22,6 +22,7 @@ import { createGatewayRisk } from '../risk/gateway-risk.ts';
 import { deriveSealKeys } from '../session/seal-keys.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { SessionSockets } from '../session/session-sockets.ts';
+import { SessionRefresher } from '../session/session-refresh.ts';
 import { givenSessionStore, openSessionStore } from '../session/open-session-store.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
@@ -163,6 +164,11 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   // Options of the parts each reload rebuilds, but what they read from the configuration (see reload.ts).
   const accessOptions = { risk, audit, clock, ...measured.access };
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
+  if (config.session.refresh) {
+    sessions.attachRefresher(
+      new SessionRefresher({ sessions, store, keys, clock, sockets, audit, grant: (refreshToken, sub) => oidc.refresh(refreshToken, sub) }),
+    );
+  }
   const signIn: Omit<PreauthDeps, 'access'> = {
     oidc,
     sessions,
@@ -171,7 +177,11 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     loops: new SignInLoopDetector(clock, keys.loop),
     audit,
     clock,
-    scopes: config.identityProvider.scopes,
+    // A refresh token is what offline_access asks for; a provider that wants something else is configured through the scopes.
+    scopes:
+      config.session.refresh && !config.identityProvider.scopes.includes('offline_access')
+        ? [...config.identityProvider.scopes, 'offline_access']
+        : config.identityProvider.scopes,
     clientId: config.identityProvider.clientId,
     sockets,
     ...measured.signIn,

@@ -62,8 +62,8 @@ export class RedisSessionData {
     return true;
   }
 
-  async getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
-    const cached = this.#cache?.get(sessionId, now);
+  async getSideData(sessionId: string, now: number, fresh = false): Promise<SessionSideData | undefined> {
+    const cached = fresh ? undefined : this.#cache?.get(sessionId, now);
     if (cached) return cached;
     const key = this.#keys.side + sessionId;
     // The value and how long it has left, in one round trip: the local copy must not outlive the key.

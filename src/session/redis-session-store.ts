@@ -140,8 +140,8 @@ export class RedisSessionStore implements SessionStore {
     return this.#data.putSideData(sessionId, data, until, now);
   }
 
-  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
-    return this.#data.getSideData(sessionId, now);
+  getSideData(sessionId: string, now: number, fresh?: boolean): Promise<SessionSideData | undefined> {
+    return this.#data.getSideData(sessionId, now, fresh);
   }
 
   /** Stops listening; the connection and the broadcast stay open (they are the caller's). */

@@ -9,6 +9,8 @@ export interface SealKeys {
   readonly transaction: PasswordMap;
   /** MAC keys of the sign-in loop cookie (SignInLoopDetector). */
   readonly loop: PasswordMap;
+  /** Seals refresh tokens kept in the session store (never in a cookie). */
+  readonly refresh: PasswordMap;
 }
 
 /**
@@ -25,5 +27,5 @@ export function deriveSealKeys(secrets: readonly SessionSecret[]): SealKeys {
     }
     return Object.freeze(map);
   };
-  return Object.freeze({ session: derive('session'), transaction: derive('transaction'), loop: derive('signin-loop') });
+  return Object.freeze({ session: derive('session'), transaction: derive('transaction'), loop: derive('signin-loop'), refresh: derive('refresh-token') });
 }

@@ -40,7 +40,16 @@ export function sessionGateStep(options: SessionGateOptions): Step {
     const app = context.app;
     // An access token proved who is calling (the bearer step, before this one): no cookie is looked for.
     if (!app || app.preauth === 'passthrough' || context.identity?.via === 'bearer') return CONTINUE;
-    const check = await options.sessions.read(req, app);
+    let check = await options.sessions.read(req, app);
+    // session.refresh: a session whose ID token is due (or past due) is refreshed here, never by a redirect.
+    const refresher = options.sessions.refresher;
+    if (refresher && check.refresh && check.record) {
+      check = await refresher.settle({ ...check, record: check.record }, app, {
+        clientIp: context.clientIp,
+        userAgent: context.userAgent,
+        requestId: context.requestId,
+      });
+    }
     if (check.ok) {
       context.identity = check.identity;
       admitted.set(req, check.record);

@@ -11,6 +11,9 @@ import {
   SESSION_TOUCH_INTERVAL_SECONDS,
 } from '../limits.ts';
 import type { Identity } from './identity.ts';
+import type { RefreshState } from './refresh-state.ts';
+import { sealRefreshToken } from './refresh-state.ts';
+import { identityOf, keptClaims, type SignedInUser } from './session-claims.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
 import { ExpiringMap } from './expiring-map.ts';
 import type { SealKeys } from './seal-keys.ts';
@@ -48,49 +51,21 @@ export interface SessionObserver {
 export type SessionFailure = 'missing' | UnsealFailure | 'other_app' | 'idle' | 'revoked' | 'claims_unavailable';
 
 export type SessionCheck =
-  | { readonly ok: true; readonly identity: Identity; readonly record: SessionRecord; readonly refreshCookie?: string }
-  | { readonly ok: false; readonly reason: SessionFailure; readonly record?: SessionRecord };
+  | { readonly ok: true; readonly identity: Identity; readonly record: SessionRecord; readonly refreshCookie?: string; readonly refresh?: RefreshState }
+  | { readonly ok: false; readonly reason: SessionFailure; readonly record?: SessionRecord; readonly refresh?: RefreshState };
 
-/** What a completed sign-in hands over to become a session. */
-export interface SignedInUser {
-  readonly sub: string;
-  readonly name?: string | undefined;
-  readonly email?: string | undefined;
-  /** The ID token's `email_verified` was true. Absent: read from `claims`. */
-  readonly emailVerified?: boolean | undefined;
-  readonly groups: readonly string[];
-  readonly amr: readonly string[];
-  readonly acr?: string | undefined;
-  /** auth_time, epoch seconds; undefined when the ID token did not carry it. */
-  readonly authTime: number | undefined;
-  /** The ID token's expiry, epoch seconds: the session never outlives it. */
-  readonly idTokenExpiresAt: number;
-  readonly idToken: string;
-  /** The identity provider's session (the ID token's `sid`), when it said. */
-  readonly idpSessionId?: string | undefined;
-  /** Every claim of the ID token; the session keeps those the app's policies name. */
-  readonly claims?: Readonly<Record<string, unknown>>;
+export { policyClaimNames, type SignedInUser } from './session-claims.ts';
+
+/** Who refreshes sessions (session.refresh): attached by the gateway, asked by the session gate. */
+export interface SessionRefreshing {
+  settle(check: SessionCheck & { readonly record: SessionRecord }, app: AppConfig, audit: RefreshAuditContext): Promise<SessionCheck>;
 }
 
-/** Which claims an app's policies look at: the session keeps only these. */
-export function policyClaimNames(app: AppConfig): string[] {
-  const names = new Set<string>();
-  for (const policy of app.policies) {
-    for (const match of policy.conditions.claims ?? []) names.add(match.claim);
-    for (const match of policy.grant.claims ?? []) names.add(match.claim);
-  }
-  return [...names];
-}
-
-function keptClaims(app: AppConfig, claims: Readonly<Record<string, unknown>> | undefined): Record<string, string | number | boolean | string[]> | undefined {
-  if (!claims) return undefined;
-  const kept: Record<string, string | number | boolean | string[]> = {};
-  for (const name of policyClaimNames(app)) {
-    const value = claims[name];
-    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') kept[name] = value;
-    else if (Array.isArray(value)) kept[name] = value.filter((item): item is string => typeof item === 'string');
-  }
-  return Object.keys(kept).length > 0 ? kept : undefined;
+/** Who a refresh that ends a session is audited for. */
+export interface RefreshAuditContext {
+  readonly clientIp?: string | undefined;
+  readonly userAgent?: string | undefined;
+  readonly requestId?: string | undefined;
 }
 
 export interface IssuedSession {
@@ -107,8 +82,19 @@ export class SessionManager {
   /** Session id → when its cookie was last re-sealed (epoch seconds). */
   readonly #touched = new ExpiringMap<string, number>(MAX_SESSION_TOUCH_ENTRIES);
 
+  #refresher: SessionRefreshing | undefined;
+
   constructor(options: SessionManagerOptions) {
     this.#options = options;
+  }
+
+  /** Turns session.refresh on: sessions issued from now on keep their refresh token, and the gate asks `refresher`. */
+  attachRefresher(refresher: SessionRefreshing): void {
+    this.#refresher = refresher;
+  }
+
+  get refresher(): SessionRefreshing | undefined {
+    return this.#refresher;
   }
 
   settingsFor(app: AppConfig): SessionDefaults & { readonly secure: boolean; readonly cookieName: string } {
@@ -140,35 +126,32 @@ export class SessionManager {
     if (await this.#isRevoked(record, now)) return { ok: false, reason: 'revoked', record };
 
     let groups = record.groups ?? [];
-    if (record.gs === 1) {
+    let refresh: RefreshState | undefined;
+    if (record.gs === 1 || record.rf === 1) {
       const side = await this.#options.store.getSideData(record.sid, now);
-      if (!side?.groups) return { ok: false, reason: 'claims_unavailable', record };
-      groups = [...side.groups];
+      if (record.gs === 1 && !side?.groups) return { ok: false, reason: 'claims_unavailable', record };
+      groups = [...(side?.groups ?? groups)];
+      if (record.rf === 1) {
+        refresh = side?.refresh;
+        // Without its refresh state the session's ID token cannot be known to be valid: it ended.
+        if (!refresh) return { ok: false, reason: 'expired', record };
+        // The ID token has expired: only a refresh (the gate's) lets this session go on.
+        if (now >= refresh.exp) return { ok: false, reason: 'expired', record, refresh };
+      }
     }
-    const identity: Identity = Object.freeze({
-      sub: record.sub,
-      name: record.name,
-      email: record.email,
-      emailVerified: record.ev === 1,
-      groups: Object.freeze(groups),
-      amr: Object.freeze([...(record.amr ?? [])]),
-      acr: record.acr,
-      authTime: record.at,
-      sessionId: record.sid,
-      sessionExpiresAt: record.exp,
-      app: record.app,
-      claims: Object.freeze({ ...(record.c ?? {}) }),
-    });
-    if (now - record.ls < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record };
+    const identity = identityOf(record, groups, refresh?.user);
+    const extra = refresh ? { refresh } : {};
+    if (now - record.ls < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record, ...extra };
     // This session was re-sealed moments ago: the browser has that cookie, or is replaying an old one.
     // Either way another seal would only mint one more valid cookie (and one more unseal-cache entry).
     const touchedAt = this.#touched.get(record.sid, now);
-    if (touchedAt !== undefined && now - touchedAt < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record: { ...record, ls: touchedAt } };
+    if (touchedAt !== undefined && now - touchedAt < SESSION_TOUCH_INTERVAL_SECONDS)
+      return { ok: true, identity, record: { ...record, ls: touchedAt }, ...extra };
     // Idle timeout is measured from the last request: re-seal the cookie with a fresh last-seen time.
     const touched = { ...record, ls: now };
     const refreshCookie = await this.#cookieFor(touched, settings, now);
     this.#touched.set(record.sid, now, Math.min(record.exp, now + settings.idleTimeout), now);
-    return { ok: true, identity, record: touched, refreshCookie };
+    return { ok: true, identity, record: touched, refreshCookie, ...extra };
   }
 
   /**
@@ -183,6 +166,11 @@ export class SessionManager {
     const lastActivity = Math.max(record.ls, this.#touched.get(record.sid, now) ?? 0);
     if (now - lastActivity > this.settingsFor(app).idleTimeout) return 'idle';
     if (await this.#isRevoked(record, now)) return 'revoked';
+    if (record.rf === 1) {
+      // A refreshable session holds while its ID token does; requests refresh it.
+      const refresh = (await this.#options.store.getSideData(record.sid, now))?.refresh;
+      if (!refresh || now >= refresh.exp) return 'expired';
+    }
     return undefined;
   }
 
@@ -202,8 +190,12 @@ export class SessionManager {
     const claims = keptClaims(app, user.claims);
     const now = nowSeconds(this.#options.clock);
     const emailVerified = user.email !== undefined && (user.emailVerified ?? user.claims?.['email_verified'] === true);
-    const exp = Math.min(user.idTokenExpiresAt, now + settings.maxLifetime);
-    if (exp <= now) throw new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'session_would_start_expired');
+    const cap = now + settings.maxLifetime;
+    const idTokenExp = Math.min(user.idTokenExpiresAt, cap);
+    // A refreshable session lives until its cap; its ID token's expiry is kept (and moved on by refreshes) in the store.
+    const refreshable = this.#refresher !== undefined && user.refreshToken !== undefined && user.refreshToken !== '';
+    const exp = refreshable ? cap : idTokenExp;
+    if (idTokenExp <= now) throw new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'session_would_start_expired');
     const record: SessionRecord = {
       v: 1,
       k: 'session',
@@ -223,6 +215,7 @@ export class SessionManager {
       ...(user.idpSessionId !== undefined && user.idpSessionId !== '' ? { is: idpSessionTag(user.idpSessionId) } : {}),
       ...(settings.persistent && options.persistentAllowed !== false ? { p: 1 as const } : {}),
       ...(claims ? { c: claims } : {}),
+      ...(refreshable ? { rf: 1 as const } : {}),
     };
     // A record the gate would later refuse to read must not be issued: that would be a sign-in loop.
     if (!sessionRecordSchema.safeParse(record).success) {
@@ -240,14 +233,22 @@ export class SessionManager {
       throw new GatehouseError('ERR_COOKIE_TOO_LARGE', `set_cookie_bytes_${setCookie.length}`);
     }
     const groupsServerSide = final.gs === 1;
+    const refresh: RefreshState | undefined = refreshable
+      ? {
+          token: await sealRefreshToken(user.refreshToken ?? '', this.#options.keys.refresh, exp - now),
+          iat: typeof user.claims?.['iat'] === 'number' ? user.claims['iat'] : now,
+          exp: idTokenExp,
+          gen: 0,
+        }
+      : undefined;
     const stored = await this.#options.store.putSideData(
       final.sid,
-      { idToken: user.idToken, ...(groupsServerSide ? { groups: [...user.groups] } : {}) },
+      { idToken: user.idToken, ...(groupsServerSide ? { groups: [...user.groups] } : {}), ...(refresh ? { refresh } : {}) },
       exp,
       now,
     );
-    // The gate cannot read this session without its groups: refuse it, rather than make room by signing someone else out.
-    if (!stored && groupsServerSide) throw new GatehouseError('ERR_SESSION_STORE_FULL', 'session_store_full');
+    // The gate cannot read this session without its groups or refresh state: refuse it, rather than make room by signing someone else out.
+    if (!stored && (groupsServerSide || refresh)) throw new GatehouseError('ERR_SESSION_STORE_FULL', 'session_store_full');
     this.#options.observer?.issued(app.id);
     // Without its ID token the session still works; only its logout goes to the provider without id_token_hint.
     return { setCookie, record: final, idTokenKept: stored };

@@ -27,6 +27,8 @@ export const sessionRecordSchema = z.strictObject({
   ls: z.number().int().nonnegative(),
   /** Digest of the identity provider's session id (the ID token's `sid`): a back-channel logout naming it ends this session. */
   is: z.string().min(16).max(64).optional(),
+  /** Refreshable (session.refresh): `exp` is the session's cap; its ID token's expiry and refresh token are in the store. */
+  rf: z.literal(1).optional(),
   /** Persistent cookie (Max-Age set). */
   p: z.literal(1).optional(),
   /** The ID-token claims the app's policies need, and only those. */

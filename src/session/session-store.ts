@@ -1,5 +1,6 @@
 import { MAX_REVOKED_SESSIONS, MAX_SESSION_SIDE_BYTES, MAX_SESSION_SIDE_ENTRIES, MAX_USED_SIGNIN_STATES } from '../limits.ts';
 import { ExpiringMap } from './expiring-map.ts';
+import type { RefreshState } from './refresh-state.ts';
 import { SideDataTable } from './side-data-table.ts';
 
 /** Session data too large for the cookie, or only needed server side. */
@@ -8,6 +9,8 @@ export interface SessionSideData {
   readonly groups?: readonly string[];
   /** The ID token, kept for RP-initiated logout's id_token_hint. */
   readonly idToken?: string;
+  /** With session.refresh: the sealed refresh token, the current ID token's times and what it says. */
+  readonly refresh?: RefreshState;
 }
 
 /**
@@ -27,7 +30,8 @@ export interface SessionStore {
    * another live session still needs.
    */
   putSideData(sessionId: string, data: SessionSideData, until: number, now: number): Promise<boolean>;
-  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined>;
+  /** `fresh`: read past any local copy (a store shared by instances may cache), for data another instance may just have changed. */
+  getSideData(sessionId: string, now: number, fresh?: boolean): Promise<SessionSideData | undefined>;
 }
 
 /** The bounds and the operator's hooks, the same for every store. */
@@ -93,14 +97,15 @@ export class MemorySessionStore implements SessionStore {
     return Promise.resolve(stored);
   }
 
-  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
+  /** Nothing is cached: every read is fresh. */
+  getSideData(sessionId: string, now: number, _fresh?: boolean): Promise<SessionSideData | undefined> {
     return Promise.resolve(this.#side.get(sessionId, now));
   }
 }
 
 /** Roughly what an entry costs: its strings, plus the Map and object overhead. Both stores count the same, so a bound means the same on either. */
 export function sideDataBytes(data: SessionSideData): number {
-  let bytes = 256 + (data.idToken?.length ?? 0);
+  let bytes = 256 + (data.idToken?.length ?? 0) + (data.refresh ? JSON.stringify(data.refresh).length : 0);
   for (const group of data.groups ?? []) bytes += 32 + group.length;
   return bytes;
 }

@@ -195,7 +195,8 @@ export class SqliteSessionStore implements SessionStore {
     return Promise.resolve(stored);
   }
 
-  getSideData(sessionId: string, now: number): Promise<SessionSideData | undefined> {
+  /** Every read goes to the database: always fresh. */
+  getSideData(sessionId: string, now: number, _fresh?: boolean): Promise<SessionSideData | undefined> {
     const row = this.#sql.sideGet.get(sessionId, now) as { data: string } | undefined;
     return Promise.resolve(row ? (JSON.parse(row.data) as SessionSideData) : undefined);
   }

@@ -108,7 +108,7 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       fail(mapped, { authentication: mapped.code !== 'ERR_IDP_UNAVAILABLE' });
       return;
     }
-    const user = signedInUser(verified.claims, verified.idToken);
+    const user = { ...signedInUser(verified.claims, verified.idToken), refreshToken: verified.refreshToken };
     if (hasGroupOverage(verified.claims)) {
       // Fail closed: an empty group list would make group policies answer wrongly.
       fail(new GatehouseError('ERR_GROUPS_OVERAGE', 'groups_overage'), { details: { sub: user.sub } });

@@ -35,6 +35,8 @@ export const AUTH_TIME_CLAIMS_REQUEST = JSON.stringify({ id_token: { auth_time: 
 export interface VerifiedSignIn {
   readonly claims: client.IDToken;
   readonly idToken: string;
+  /** Issued when the provider grants offline access; kept only server side. */
+  readonly refreshToken?: string | undefined;
 }
 
 /**
@@ -168,7 +170,27 @@ export class OidcClient {
     if (typeof claims.auth_time === 'number' && claims.auth_time > now + tolerance) {
       throw new GatehouseError('ERR_CLOCK_SKEW', 'auth_time_in_future');
     }
-    return { claims, idToken: tokens.id_token };
+    return { claims, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
+  }
+
+  /**
+   * Spends a refresh token for a new ID token (OIDC Core 12): checked as at
+   * sign-in, signature included, and naming the same user. The answer may
+   * carry a new refresh token (rotation); the old one is then spent.
+   */
+  async refresh(refreshToken: string, expectedSub: string): Promise<VerifiedSignIn> {
+    const configuration = this.#configurationNow(await this.configuration());
+    let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+    try {
+      tokens = await client.refreshTokenGrant(configuration, refreshToken);
+    } catch (error) {
+      throw mapExchangeError(error);
+    }
+    const claims = tokens.claims();
+    if (!claims || !tokens.id_token) throw new GatehouseError('ERR_ID_TOKEN_INVALID', 'no_id_token');
+    await this.keys.verifySignature(tokens.id_token, [this.#settings.idTokenSigningAlg], 'ERR_ID_TOKEN_INVALID');
+    if (claims.sub !== expectedSub) throw new GatehouseError('ERR_ID_TOKEN_INVALID', 'sub_mismatch');
+    return { claims, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
   }
 
   async close(): Promise<void> {

@@ -33,6 +33,8 @@ export interface StackOptions {
   readonly gatewayOptions?: Omit<GatewayOptions, 'clock' | 'audit'> | ((idp: DevIdentityProvider) => Omit<GatewayOptions, 'clock' | 'audit'>);
   readonly users?: DevUser[];
   readonly idTokenTtlSeconds?: number;
+  /** The identity provider issues refresh tokens at sign-in (for session.refresh). */
+  readonly refreshTokens?: boolean;
   /**
    * Forward through connectors: the gateway gets a connector listener on
    * 127.0.0.1:0 (stack.connectorUrl) and apps are reached through tunnels.
@@ -109,6 +111,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ca,
     users: options.users ?? DEFAULT_DEV_USERS,
     ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
+    ...(options.refreshTokens ? { refreshTokens: true } : {}),
     clients: [
       {
         client_id: CLIENT_ID,

@@ -84,6 +84,11 @@ export interface StartIdentityProviderOptions {
   /** RFC 7662 token introspection for confidential clients (off by default). */
   introspection?: boolean;
   /**
+   * Issue refresh tokens to code-flow clients allowed the grant without a consent
+   * prompt, as hosted providers do for `offline_access` (off by default: the spec's rule).
+   */
+  refreshTokens?: boolean;
+  /**
    * Claims beyond the defaults, to mimic a particular provider's token shapes
    * (their names go in the ID token with the `openid` scope; values per user).
    */
@@ -100,6 +105,8 @@ export interface DevIdentityProvider {
   users: DevUser[];
   /** Abrupt rotation: from now on only the new key signs and only it is published. Sessions at the provider survive. */
   rotateSigningKey(key?: JWK): Promise<JWK>;
+  /** How many token requests of this grant type (e.g. "refresh_token") the provider has granted. */
+  grantCount(grantType: string): number;
   close(): Promise<void>;
 }
 
@@ -415,6 +422,7 @@ function buildConfiguration(opts: {
   cookieKeys: string[];
   fetch: Configuration['fetch'];
   introspection: boolean;
+  refreshTokens: boolean;
   extraClaims: StartIdentityProviderOptions['extraClaims'];
   groupsClaim: StartIdentityProviderOptions['groupsClaim'];
 }): Configuration {
@@ -471,6 +479,9 @@ function buildConfiguration(opts: {
     // Browser apps never call this provider cross-origin; the gateway does the OIDC work.
     clientBasedCORS: () => false,
     loadExistingGrant: autoGrant,
+    ...(opts.refreshTokens
+      ? { issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) => Promise.resolve(client.grantTypeAllowed('refresh_token')) }
+      : {}),
     extraTokenClaims(_ctx, token: AccessTokenLike) {
       if (!token.resourceServer || token.accountId === undefined) return Promise.resolve(undefined);
       const user = usersBySub.get(token.accountId);
@@ -601,6 +612,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
     const adapter = createMemoryAdapter();
     const cookieKeys = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
     const fetch = opts.clientCallbackCa === undefined ? undefined : loopbackFetch(opts.clientCallbackCa);
+    const grants = new Map<string, number>();
     const build = (key: JWK): express.Express => {
       const provider = new Provider(
         issuer,
@@ -615,6 +627,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
           cookieKeys,
           fetch: fetch?.fetch,
           introspection: opts.introspection ?? false,
+          refreshTokens: opts.refreshTokens ?? false,
           extraClaims: opts.extraClaims,
           groupsClaim: opts.groupsClaim,
         }),
@@ -631,6 +644,10 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
         if (oidc?.route === 'device_authorization' && ctx.status === 200 && typeof ctx.body === 'object' && ctx.body !== null) {
           ctx.body = { ...ctx.body, interval: 1 };
         }
+      });
+      provider.on('grant.success', (ctx: unknown) => {
+        const grantType = (ctx as KoaContextWithOIDC).oidc?.params?.['grant_type'];
+        if (typeof grantType === 'string') grants.set(grantType, (grants.get(grantType) ?? 0) + 1);
       });
       provider.on('server_error', (_ctx, error) => {
         console.error('dev identity provider: server error:', error.message);
@@ -662,6 +679,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
         handler = build(signingKey);
         return { ...signingKey };
       },
+      grantCount: (grantType) => grants.get(grantType) ?? 0,
       close: closeAll,
     };
   } catch (error) {
