@@ -22,7 +22,7 @@ import { createGatewayRisk } from '../risk/gateway-risk.ts';
 import { deriveSealKeys } from '../session/seal-keys.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { SessionSockets } from '../session/session-sockets.ts';
-import { SessionRefresher } from '../session/session-refresh.ts';
+import { SessionRefresher, signInScopes } from '../session/session-refresh.ts';
 import { givenSessionStore, openSessionStore } from '../session/open-session-store.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
@@ -177,11 +177,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     loops: new SignInLoopDetector(clock, keys.loop),
     audit,
     clock,
-    // A refresh token is what offline_access asks for; a provider that wants something else is configured through the scopes.
-    scopes:
-      config.session.refresh && !config.identityProvider.scopes.includes('offline_access')
-        ? [...config.identityProvider.scopes, 'offline_access']
-        : config.identityProvider.scopes,
+    scopes: signInScopes(config.identityProvider.scopes, config.session.refresh),
     clientId: config.identityProvider.clientId,
     sockets,
     ...measured.signIn,

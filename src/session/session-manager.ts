@@ -53,7 +53,6 @@ export type SessionFailure = 'missing' | UnsealFailure | 'other_app' | 'idle' | 
 export type SessionCheck =
   | { readonly ok: true; readonly identity: Identity; readonly record: SessionRecord; readonly refreshCookie?: string; readonly refresh?: RefreshState }
   | { readonly ok: false; readonly reason: SessionFailure; readonly record?: SessionRecord; readonly refresh?: RefreshState };
-
 export { policyClaimNames, type SignedInUser } from './session-claims.ts';
 
 /** Who refreshes sessions (session.refresh): attached by the gateway, asked by the session gate. */

@@ -13,6 +13,11 @@ import type { SessionSockets } from './session-sockets.ts';
 import type { SessionSideData, SessionStore } from './session-store.ts';
 
 /** What the identity provider answered a refresh with: a new ID token, already verified, naming the same user. */
+/** The scopes a sign-in asks for: with `session.refresh`, `offline_access` too (what asks for a refresh token), unless named already. */
+export function signInScopes(scopes: readonly string[], refresh: boolean): readonly string[] {
+  return refresh && !scopes.includes('offline_access') ? [...scopes, 'offline_access'] : scopes;
+}
+
 export interface RefreshedTokens {
   readonly claims: Readonly<Record<string, unknown>> & { readonly exp: number; readonly iat: number };
   readonly idToken: string;
