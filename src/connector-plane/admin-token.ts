@@ -8,6 +8,7 @@ import * as jose from 'jose';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
+import type { IdpKeys } from '../signin/idp-keys.ts';
 import type { TokenIntrospection } from './token-introspection.ts';
 
 export interface AdminIdentity {
@@ -18,9 +19,8 @@ export interface AdminIdentity {
 
 export interface AdminTokenVerifierOptions {
   readonly settings: ConnectorsConfig['admin'];
-  /** The identity provider's JWKS URL, from discovery. */
-  readonly jwksUri: () => Promise<URL>;
-  readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
+  /** The identity provider's signing keys, shared with every other token the gateway checks, so a key rotation is seen by all at once. */
+  readonly keys: Pick<IdpKeys, 'verifyJwt'>;
   readonly clock: Clock;
   readonly clockToleranceSeconds: number;
   /** For tokens that are not JWTs; absent: those are refused as malformed. */
@@ -37,7 +37,6 @@ const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
  */
 export class AdminTokenVerifier {
   readonly #options: AdminTokenVerifierOptions;
-  #jwks: ReturnType<typeof jose.createRemoteJWKSet> | undefined;
 
   constructor(options: AdminTokenVerifierOptions) {
     this.#options = options;
@@ -56,20 +55,19 @@ export class AdminTokenVerifier {
   }
 
   async #jwt(token: string): Promise<AdminIdentity> {
-    const { settings, clock, clockToleranceSeconds } = this.#options;
-    let payload: jose.JWTPayload;
-    try {
-      ({ payload } = await jose.jwtVerify(token, await this.#keys(), {
+    const { settings, clock, clockToleranceSeconds, keys } = this.#options;
+    const { payload } = await keys.verifyJwt(
+      token,
+      {
         issuer: settings.issuer,
         audience: settings.audience,
         algorithms: ALGORITHMS,
         clockTolerance: clockToleranceSeconds,
         currentDate: new Date(clock()),
         requiredClaims: ['exp', 'sub'],
-      }));
-    } catch (error) {
-      throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', reasonOf(error), { cause: error });
-    }
+      },
+      'ERR_ADMIN_TOKEN_INVALID',
+    );
     return this.#admin(payload);
   }
 
@@ -81,14 +79,14 @@ export class AdminTokenVerifier {
   async #introspected(introspection: TokenIntrospection, token: string): Promise<AdminIdentity> {
     const { settings, clock, clockToleranceSeconds } = this.#options;
     const claims = await introspection.claims(token);
-    if (claims['iss'] !== undefined && claims['iss'] !== settings.issuer) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'issuer');
+    if (claims['iss'] !== undefined && claims['iss'] !== settings.issuer) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'iss_mismatch');
     const audience = claims['aud'];
     const audiences = Array.isArray(audience) ? audience : typeof audience === 'string' ? [audience] : [];
-    if (!audiences.includes(settings.audience)) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'audience');
+    if (!audiences.includes(settings.audience)) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'aud_mismatch');
     const now = clock() / 1000;
     if (typeof claims['exp'] === 'number' && claims['exp'] + clockToleranceSeconds <= now) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'expired');
     // A client-credentials token has no user: no person registered the connector.
-    if (typeof claims['sub'] !== 'string' || claims['sub'] === '') throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'claim_sub');
+    if (typeof claims['sub'] !== 'string' || claims['sub'] === '') throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'sub_missing');
     return this.#admin(claims);
   }
 
@@ -102,23 +100,6 @@ export class AdminTokenVerifier {
       name: typeof claims['name'] === 'string' ? claims['name'] : undefined,
       email: typeof claims['email'] === 'string' ? claims['email'] : undefined,
     };
-  }
-
-  async #keys(): Promise<ReturnType<typeof jose.createRemoteJWKSet>> {
-    if (this.#jwks) return this.#jwks;
-    let uri: URL;
-    try {
-      uri = await this.#options.jwksUri();
-    } catch (error) {
-      throw new GatehouseError('ERR_IDP_UNAVAILABLE', 'jwks_unknown', { cause: error });
-    }
-    // jose refetches on an unknown kid, rate-limited.
-    this.#jwks = jose.createRemoteJWKSet(uri, {
-      [jose.customFetch]: (url, init) => this.#options.fetch(url, init),
-      cooldownDuration: 30_000,
-      cacheMaxAge: 600_000,
-    });
-    return this.#jwks;
   }
 }
 
@@ -141,27 +122,4 @@ function isJws(token: string): boolean {
   } catch {
     return false;
   }
-}
-
-function reasonOf(error: unknown): string {
-  if (error instanceof jose.errors.JWTExpired) return 'expired';
-  if (error instanceof jose.errors.JWTClaimValidationFailed) {
-    switch (error.claim) {
-      case 'iss':
-        return 'issuer';
-      case 'aud':
-        return 'audience';
-      case 'nbf':
-      case 'iat':
-        return 'not_yet_valid';
-      default:
-        return `claim_${error.claim.replace(/[^A-Za-z0-9_]/g, '').slice(0, 32)}`;
-    }
-  }
-  if (error instanceof jose.errors.JWKSNoMatchingKey) return 'unknown_key';
-  if (error instanceof jose.errors.JWSSignatureVerificationFailed) return 'signature';
-  if (error instanceof jose.errors.JOSEAlgNotAllowed) return 'algorithm';
-  if (error instanceof jose.errors.JWKSTimeout || error instanceof jose.errors.JWKSInvalid) return 'jwks_unavailable';
-  if (error instanceof jose.errors.JOSEError) return 'malformed';
-  return 'malformed';
 }

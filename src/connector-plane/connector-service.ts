@@ -34,6 +34,7 @@ import { InstanceRegistry, type GatewayInstance } from './instance-registry.ts';
 import { ConnectorListener } from './listener.ts';
 import { isRenewalDue } from './renewal-schedule.ts';
 import { TunnelAcceptor } from './tunnel-acceptor.ts';
+import type { IdpKeys } from '../signin/idp-keys.ts';
 
 export interface ConnectorServiceOptions {
   readonly config: ConnectorsConfig;
@@ -42,8 +43,9 @@ export interface ConnectorServiceOptions {
   readonly audit: AuditLog;
   readonly logger: Logger;
   readonly clockToleranceSeconds: number;
-  /** The identity provider's JWKS URL and HTTP client, for admin tokens. */
-  readonly jwksUri: () => Promise<URL>;
+  /** The identity provider's signing keys, for admin tokens. */
+  readonly idpKeys: Pick<IdpKeys, 'verifyJwt'>;
+  /** The HTTP client for the identity provider, for introspecting opaque admin tokens. */
   readonly idpFetch: (url: string, init: RequestInit) => Promise<Response>;
   /** The gateway's client at the identity provider, for introspecting opaque admin tokens (`connectors.admin.introspection`). */
   readonly idpClient?: {
@@ -102,8 +104,7 @@ export class ConnectorService {
     this.tunnels = new TunnelPool({ maxStreamsPerTunnel: maxStreams, queue: { maxLength: queue.maxLength, maxWaitMs: queue.maxWait * 1000 } });
     this.adminTokens = new AdminTokenVerifier({
       settings: options.config.admin,
-      jwksUri: options.jwksUri,
-      fetch: options.idpFetch,
+      keys: options.idpKeys,
       clock: options.clock,
       clockToleranceSeconds: options.clockToleranceSeconds,
       introspection: adminIntrospection(options.config.admin, options.idpClient, options.idpFetch, options.clock),

@@ -210,7 +210,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         audit,
         logger,
         clockToleranceSeconds: config.identityProvider.clockToleranceSeconds,
-        jwksUri: () => oidc.jwksUri(),
+        idpKeys: oidc.keys,
         idpFetch: oidc.fetch,
         idpClient: {
           clientId: config.identityProvider.clientId,

@@ -119,7 +119,9 @@ export type IdpKeysErrorCode = ServiceErrorCode;
 /** A short, stable reason for a failed verification: it goes to the audit log, never the details. */
 export function keyFailureReason(error: unknown): string {
   if (error instanceof jose.errors.JWTExpired) return 'expired';
-  if (error instanceof jose.errors.JWTClaimValidationFailed) return `${error.claim.replace(/[^A-Za-z0-9_]/g, '').slice(0, 32)}_mismatch`;
+  if (error instanceof jose.errors.JWTClaimValidationFailed) {
+    return `${error.claim.replace(/[^A-Za-z0-9_]/g, '').slice(0, 32)}_${error.reason === 'missing' ? 'missing' : 'mismatch'}`;
+  }
   if (error instanceof jose.errors.JWKSNoMatchingKey) return 'unknown_key';
   if (error instanceof jose.errors.JWKSMultipleMatchingKeys) return 'ambiguous_key';
   if (error instanceof jose.errors.JWSSignatureVerificationFailed) return 'signature';

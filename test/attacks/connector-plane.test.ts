@@ -114,7 +114,7 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
         await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }),
         401,
         'ERR_ADMIN_TOKEN_INVALID',
-        'issuer',
+        'iss_mismatch',
       );
     });
 
@@ -135,7 +135,7 @@ describe('attack: the connector plane (registration, mTLS, groups, renewal, revo
         await call('/.gatehouse/connector/register', { token: forged, body: { csr: createKeyAndCsr().csrPem } }),
         401,
         'ERR_ADMIN_TOKEN_INVALID',
-        'audience',
+        'aud_mismatch',
       );
     });
 

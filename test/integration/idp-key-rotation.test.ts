@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
 import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { IDP_JWKS_REFETCH_MIN_INTERVAL_MS } from '../../src/limits.ts';
+import { ADMIN_CONNECTORS_PATH } from '../../src/protocol/connector-api.ts';
 import type { IdpFetch } from '../../src/signin/oidc-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
@@ -81,6 +82,51 @@ describe('identity provider key rotation', function () {
       assert.ok(stack.audit.ofType('session.backchannel_logout').every((event) => event.reason === 'unknown_key'));
     } finally {
       await poster.close();
+    }
+  });
+});
+
+describe('identity provider key rotation: connector administrators', function () {
+  this.timeout(60_000);
+  let admin: Stack;
+  let upstream: ReturnType<typeof createCaFetch>;
+  const adminJwksFetches: number[] = [];
+
+  before(async () => {
+    admin = await startStack({
+      connectors: true,
+      gatewayOptions: (idp) => {
+        upstream = createCaFetch({ ca: idp.caPem });
+        const fetch: IdpFetch = (url, init) => {
+          if (url.endsWith('/jwks')) adminJwksFetches.push(Date.now());
+          return upstream.fetch(url, init);
+        };
+        return { idpFetch: fetch };
+      },
+    });
+  });
+  after(async () => {
+    await admin.close();
+    await upstream.close();
+  });
+
+  it("accepts an administrator's token signed with the new key at once, from the same cached key set", async () => {
+    const client = createCaFetch({ ca: admin.gateway.connectors!.ca.certPem });
+    try {
+      const list = async (token: string): Promise<number> => {
+        const response = await client.fetch(`${admin.connectorUrl}${ADMIN_CONNECTORS_PATH}`, { headers: { authorization: `Bearer ${token}` } });
+        await response.arrayBuffer();
+        return response.status;
+      };
+      assert.equal(await list(await admin.adminToken('alice')), 200, 'the admin API answers with the current key');
+      const fetchesBefore = adminJwksFetches.length;
+      await admin.idp.rotateSigningKey();
+      // Within the refetch interval of the last fetch: a separate key cache would refuse this as an unknown key.
+      const status = await list(await admin.adminToken('alice'));
+      assert.equal(status, 200, JSON.stringify(admin.audit.ofType('connector.refused').at(-1)));
+      assert.equal(adminJwksFetches.length, fetchesBefore + 1, 'the key set was fetched again once');
+    } finally {
+      await client.close();
     }
   });
 });
