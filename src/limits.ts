@@ -37,6 +37,17 @@ export const MAX_CLOCK_TOLERANCE_SECONDS = 300;
 /** Timeout of each HTTP call to the identity provider (discovery, JWKS, token endpoint). */
 export const IDP_REQUEST_TIMEOUT_SECONDS = 10;
 
+/**
+ * The groups endpoint (identityProvider.groupsEndpoint, asked on group
+ * overage) is followed through at most this many pages, and a user's list
+ * may hold at most this many groups: past either, the sign-in fails closed,
+ * since a cut-off list would answer group policies as wrongly as none.
+ */
+export const GROUPS_ENDPOINT_MAX_PAGES = 20;
+export const GROUPS_ENDPOINT_MAX_GROUPS = 5_000;
+/** Each page of the groups endpoint's answer is read up to this many bytes. */
+export const GROUPS_ENDPOINT_MAX_PAGE_BYTES = 1024 * 1024;
+
 /** After a failed discovery, wait this long before asking the identity provider again. */
 export const IDP_DISCOVERY_RETRY_MS = 5_000;
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppConfig } from '../config/parse.ts';
+import { groupsAt } from '../session/claim-path.ts';
 import { policyClaimNames } from '../session/session-manager.ts';
 import type { Identity } from '../session/identity.ts';
 import type { VerifiedBearer } from './verify-bearer.ts';
@@ -7,9 +8,10 @@ import type { VerifiedBearer } from './verify-bearer.ts';
 /**
  * The identity an accepted access token gives, in the shape the session gives, so that conditional access, the
  * identity headers and the assertion treat a program and a signed-in browser alike. The "session" is the token:
- * its id is a digest of the token (never the token), and it ends when the token expires.
+ * its id is a digest of the token (never the token), and it ends when the token expires. Groups are read where the
+ * sign-in reads them (identityProvider.groupsClaim).
  */
-export function bearerIdentity(token: string, verified: VerifiedBearer, app: AppConfig): Identity {
+export function bearerIdentity(token: string, verified: VerifiedBearer, app: AppConfig, groupsClaim = 'groups'): Identity {
   const { claims } = verified;
   const service = verified.kind === 'service';
   const kept: Record<string, unknown> = {};
@@ -20,7 +22,7 @@ export function bearerIdentity(token: string, verified: VerifiedBearer, app: App
     name: service ? undefined : text(claims['name']),
     email: service ? undefined : text(claims['email']),
     emailVerified: !service && claims['email_verified'] === true,
-    groups: strings(claims['groups']),
+    groups: Object.freeze(groupsAt(claims, groupsClaim)),
     amr: strings(claims['amr']),
     acr: text(claims['acr']),
     authTime: typeof claims['auth_time'] === 'number' ? claims['auth_time'] : undefined,

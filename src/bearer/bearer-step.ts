@@ -5,6 +5,7 @@ import { GatehouseError } from '../errors/index.ts';
 import { auditContext } from '../request/audit-context.ts';
 import { CONTINUE, type Step, type StepOutcome } from '../request/step.ts';
 import { readCookies } from '../session/cookies.ts';
+import { hasGroupOverage } from '../session/group-overage.ts';
 import type { SessionManager } from '../session/session-manager.ts';
 import type { OidcClient } from '../signin/oidc-client.ts';
 import { bearerIdentity } from './bearer-identity.ts';
@@ -12,7 +13,7 @@ import { verifyBearer } from './verify-bearer.ts';
 
 export interface BearerStepOptions {
   /** The relying party: its discovered issuer and the provider's keys, shared with the sign-in. */
-  readonly oidc: Pick<OidcClient, 'keys' | 'tokenChecks'>;
+  readonly oidc: Pick<OidcClient, 'keys' | 'tokenChecks' | 'groups'>;
   /** To tell whether the request also carries a session cookie. */
   readonly sessions: Pick<SessionManager, 'settingsFor'>;
   readonly audit: AuditLog;
@@ -51,7 +52,9 @@ export function bearerStep(options: BearerStepOptions): Step {
         clock: options.clock,
         clockToleranceSeconds: checks.clockToleranceSeconds,
       });
-      context.identity = bearerIdentity(token, verified, app);
+      // A token that left its groups out for being too many cannot be judged by group: refused, never read as no groups.
+      if (hasGroupOverage(verified.claims)) throw new GatehouseError('ERR_GROUPS_OVERAGE', 'groups_overage');
+      context.identity = bearerIdentity(token, verified, app, options.oidc.groups.claim);
       return CONTINUE;
     } catch (error) {
       if (!(error instanceof GatehouseError)) throw error;

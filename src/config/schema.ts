@@ -17,6 +17,7 @@ import { connectorsSchema } from './connectors-schema.ts';
 import { durationSeconds } from './duration.ts';
 import { cidr, httpsOrLoopbackHttpUrl, inlineSecret, tlsFiles } from './field-schemas.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
+import { groupsClaimSchema, groupsEndpointSchema } from './groups-schema.ts';
 import { mfaSchema, namedLocationsSchema } from './policy-schema.ts';
 import { loggingSchema } from './logging-schema.ts';
 import { storeSchema } from './store-schema.ts';
@@ -72,6 +73,10 @@ export const gatewayConfigSchema = z
       clockToleranceSeconds: z.number().int().min(0).max(MAX_CLOCK_TOLERANCE_SECONDS).default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
       timeoutSeconds: z.number().int().positive().max(120).default(IDP_REQUEST_TIMEOUT_SECONDS),
       idTokenSigningAlg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']).default('RS256'),
+      /** The claim (or dotted path) that lists a user's groups, in ID tokens and access tokens. */
+      groupsClaim: groupsClaimSchema,
+      /** Asked for the user's groups when the ID token says there are too many to list (group overage). */
+      groupsEndpoint: groupsEndpointSchema.optional(),
     }),
     session: z.strictObject({
       secrets: z

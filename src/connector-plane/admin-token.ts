@@ -8,6 +8,7 @@ import * as jose from 'jose';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
+import { claimAt } from '../session/claim-path.ts';
 import type { IdpKeys } from '../signin/idp-keys.ts';
 import type { TokenIntrospection } from './token-introspection.ts';
 
@@ -101,17 +102,6 @@ export class AdminTokenVerifier {
       email: typeof claims['email'] === 'string' ? claims['email'] : undefined,
     };
   }
-}
-
-/** A claim by its name (`roles`, `https://example.com/roles`), else by a dotted path (`realm_access.roles`). */
-export function claimAt(claims: Readonly<Record<string, unknown>>, name: string): unknown {
-  if (Object.hasOwn(claims, name)) return claims[name];
-  let current: unknown = claims;
-  for (const part of name.split('.')) {
-    if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, part)) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
 }
 
 /** A compact JWS (three parts, a JSON header naming an algorithm); anything else goes to introspection. */

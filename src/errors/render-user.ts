@@ -58,6 +58,8 @@ export function challengesFor(error: GatehouseError, appId: string | undefined, 
   const realm = appId ?? 'gatehouse';
   const bearerError = BEARER_ERRORS[error.code];
   if (bearerError !== undefined) return `Bearer realm="${realm}", error="${bearerError}"`;
+  // A token whose groups were too many to list is valid but cannot be judged: as a missing scope, it would not help to retry it.
+  if (error.code === 'ERR_GROUPS_OVERAGE' && bearerApp) return `Bearer realm="${realm}", error="insufficient_scope"`;
   if (error.status !== 401) return undefined;
   const gatehouse = authenticateHeader(appId, offeredSignIn(error, signInUrl));
   return bearerApp ? `Bearer realm="${realm}", ${gatehouse}` : gatehouse;

@@ -49,8 +49,12 @@ export function keptClaims(app: AppConfig, claims: Readonly<Record<string, unkno
   return Object.keys(kept).length > 0 ? kept : undefined;
 }
 
-/** What a refreshed ID token says about the user, in the shape the session keeps. */
-export function refreshedUser(app: AppConfig, claims: Readonly<Record<string, unknown>>): RefreshedUser {
+/**
+ * What a refreshed ID token says about the user, in the shape the session keeps. `groups` are the user's groups as
+ * the identity provider client resolved them (identityProvider.groupsClaim, or the groups endpoint on overage);
+ * without them, the `groups` claim.
+ */
+export function refreshedUser(app: AppConfig, claims: Readonly<Record<string, unknown>>, groups?: readonly string[]): RefreshedUser {
   const text = (value: unknown): string | undefined => (typeof value === 'string' && value.length > 0 ? value : undefined);
   const list = (value: unknown): string[] => (Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
   const email = text(claims['email']);
@@ -59,7 +63,7 @@ export function refreshedUser(app: AppConfig, claims: Readonly<Record<string, un
     name: text(claims['name']),
     email,
     ev: email !== undefined && claims['email_verified'] === true,
-    groups: list(claims['groups']),
+    groups: groups ? [...groups] : list(claims['groups']),
     amr: list(claims['amr']),
     acr: text(claims['acr']),
     at: typeof claims['auth_time'] === 'number' ? claims['auth_time'] : undefined,

@@ -23,6 +23,8 @@ export interface RefreshedTokens {
   readonly idToken: string;
   /** A rotated refresh token; absent: the one spent stays valid. */
   readonly refreshToken?: string | undefined;
+  /** The user's groups as the provider client resolved them (groups claim, or the groups endpoint on overage). */
+  readonly groups?: readonly string[] | undefined;
 }
 
 /** Spends a refresh token at the identity provider (the gateway passes its OIDC client's). */
@@ -127,7 +129,7 @@ export class SessionRefresher implements SessionRefreshing {
     context: RefreshAuditContext,
   ): Promise<Outcome> {
     const now = nowSeconds(this.#options.clock);
-    const user = refreshedUser(app, tokens.claims);
+    const user = refreshedUser(app, tokens.claims, tokens.groups);
     const state: RefreshState = {
       token: await sealRefreshToken(tokens.refreshToken ?? spent, this.#options.keys.refresh, record.exp - now),
       iat: tokens.claims.iat,

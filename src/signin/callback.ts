@@ -7,7 +7,6 @@ import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { SIGNIN_ATTEMPT_TTL_SECONDS } from '../limits.ts';
 import { safeReturnTo } from './return-to.ts';
-import { hasGroupOverage } from '../session/group-overage.ts';
 import { appendSetCookie } from '../session/cookies.ts';
 import { policyClaimNames, type SignedInUser } from '../session/session-manager.ts';
 import { explain } from '../access/explanation.ts';
@@ -108,12 +107,16 @@ export function oidcCallback(deps: PreauthDeps): RequestHandler {
       fail(mapped, { authentication: mapped.code !== 'ERR_IDP_UNAVAILABLE' });
       return;
     }
-    const user = { ...signedInUser(verified.claims, verified.idToken), refreshToken: verified.refreshToken };
-    if (hasGroupOverage(verified.claims)) {
-      // Fail closed: an empty group list would make group policies answer wrongly.
-      fail(new GatehouseError('ERR_GROUPS_OVERAGE', 'groups_overage'), { details: { sub: user.sub } });
+    let groups: string[];
+    try {
+      groups = await deps.oidc.groups.resolve(verified.claims, verified.accessToken);
+    } catch (error) {
+      // Fail closed (overage with no groups endpoint, or one that failed): an empty list would make group policies answer wrongly.
+      if (!(error instanceof GatehouseError)) throw error;
+      fail(error, { details: { sub: verified.claims.sub } });
       return;
     }
+    const user = { ...signedInUser(verified.claims, verified.idToken, groups), refreshToken: verified.refreshToken };
 
     // Conditional access at sign-in (step 6), for the page the user is going to.
     const decision = await deps.access.decide(req, app, previewIdentity(app, user), requestPath(transaction.rt), clientIp, 'sign-in');
@@ -209,13 +212,13 @@ function redirectBack(res: ServerResponse, app: AppConfig, returnTo: string): vo
   res.end();
 }
 
-function signedInUser(claims: IDToken, idToken: string): SignedInUser {
+function signedInUser(claims: IDToken, idToken: string, groups: readonly string[]): SignedInUser {
   return {
     sub: claims.sub,
+    groups,
     name: stringClaim(claims['name']),
     email: stringClaim(claims['email']),
     emailVerified: claims['email_verified'] === true,
-    groups: stringArrayClaim(claims['groups']),
     amr: stringArrayClaim(claims.amr),
     acr: stringClaim(claims.acr),
     // Without auth_time the authentication time is unknown, never "now": every sign-in frequency check then fails.

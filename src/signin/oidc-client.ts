@@ -5,7 +5,9 @@ import type { Clock } from '../clock.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { IDP_DISCOVERY_RETRY_MS } from '../limits.ts';
+import { describe, mapExchangeError } from './exchange-errors.ts';
 import { IdpKeys } from './idp-keys.ts';
+import { SignInGroups } from './signin-groups.ts';
 
 /** A fetch for talking to the identity provider. */
 export type IdpFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -37,6 +39,10 @@ export interface VerifiedSignIn {
   readonly idToken: string;
   /** Issued when the provider grants offline access; kept only server side. */
   readonly refreshToken?: string | undefined;
+  /** Only for asking the groups endpoint on group overage; never kept. */
+  readonly accessToken?: string | undefined;
+  /** The user's groups, resolved (refresh only: the callback resolves them itself, to tell a groups failure apart). */
+  readonly groups?: readonly string[] | undefined;
 }
 
 /**
@@ -57,6 +63,8 @@ export class OidcClient {
   #failedAt = Number.NEGATIVE_INFINITY;
   /** The provider's signing keys, fetched again at once (rate-limited) when a token names one not seen yet. */
   readonly keys: IdpKeys;
+  /** A user's groups from a token: the configured claim, or the groups endpoint on overage (through the same HTTP client). */
+  readonly groups: SignInGroups;
 
   constructor(options: OidcClientOptions) {
     this.#settings = options.settings;
@@ -74,6 +82,8 @@ export class OidcClient {
     }
     this.#customFetch = (url, init) => this.#fetch(url, init);
     this.keys = new IdpKeys({ jwksUri: () => this.jwksUri(), fetch: this.#fetch, timeoutSeconds: options.settings.timeoutSeconds });
+    const { groupsClaim: claim, groupsEndpoint: endpoint, timeoutSeconds } = options.settings;
+    this.groups = new SignInGroups({ claim, endpoint, timeoutSeconds, fetch: this.#fetch });
   }
 
   /** Discovery, done once and shared; retried no more often than IDP_DISCOVERY_RETRY_MS after a failure. */
@@ -170,7 +180,7 @@ export class OidcClient {
     if (typeof claims.auth_time === 'number' && claims.auth_time > now + tolerance) {
       throw new GatehouseError('ERR_CLOCK_SKEW', 'auth_time_in_future');
     }
-    return { claims, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
+    return { claims, idToken: tokens.id_token, refreshToken: tokens.refresh_token, accessToken: tokens.access_token };
   }
 
   /**
@@ -190,7 +200,9 @@ export class OidcClient {
     if (!claims || !tokens.id_token) throw new GatehouseError('ERR_ID_TOKEN_INVALID', 'no_id_token');
     await this.keys.verifySignature(tokens.id_token, [this.#settings.idTokenSigningAlg], 'ERR_ID_TOKEN_INVALID');
     if (claims.sub !== expectedSub) throw new GatehouseError('ERR_ID_TOKEN_INVALID', 'sub_mismatch');
-    return { claims, idToken: tokens.id_token, refreshToken: tokens.refresh_token };
+    // Group overage is judged again on every refresh: the endpoint is asked with the new access token, or the session ends.
+    const groups = await this.groups.resolve(claims, tokens.access_token);
+    return { claims, idToken: tokens.id_token, refreshToken: tokens.refresh_token, groups };
   }
 
   async close(): Promise<void> {
@@ -224,68 +236,4 @@ export class OidcClient {
   #clientAuth(): client.ClientAuth {
     return this.#settings.clientSecret !== undefined ? client.ClientSecretBasic(this.#settings.clientSecret) : client.None();
   }
-}
-
-interface ClaimCause {
-  readonly claim?: unknown;
-}
-
-/** Maps openid-client's failures to our codes; the reason names the check that failed. */
-export function mapExchangeError(error: unknown): GatehouseError {
-  if (error instanceof GatehouseError) return error;
-  if (error instanceof client.ResponseBodyError) {
-    return new GatehouseError('ERR_IDP_ERROR', `token_endpoint:${safeToken(error.error)}`, { cause: error });
-  }
-  if (error instanceof client.AuthorizationResponseError) {
-    return new GatehouseError(error.error === 'access_denied' ? 'ERR_SIGNIN_DENIED' : 'ERR_IDP_ERROR', `authorization:${safeToken(error.error)}`, {
-      cause: error,
-    });
-  }
-  if (error instanceof client.ClientError) {
-    const inner = error.cause instanceof Error ? error.cause : undefined;
-    const detail = inner?.cause as ClaimCause | undefined;
-    const claim = typeof detail?.claim === 'string' ? detail.claim : undefined;
-    switch (error.code) {
-      case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
-        return new GatehouseError('ERR_ID_TOKEN_INVALID', `${claim ?? 'claim'}_mismatch`, { cause: error });
-      case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
-        if (claim === 'exp') return new GatehouseError('ERR_ID_TOKEN_EXPIRED', 'exp', { cause: error });
-        if (claim === 'nbf') return new GatehouseError('ERR_CLOCK_SKEW', 'nbf_in_future', { cause: error });
-        return new GatehouseError('ERR_ID_TOKEN_INVALID', `${claim ?? 'timestamp'}_check_failed`, { cause: error });
-      case 'OAUTH_INVALID_RESPONSE': {
-        const message = inner?.message ?? '';
-        if (message.includes('signature verification failed')) {
-          return new GatehouseError('ERR_ID_TOKEN_INVALID', 'signature', { cause: error });
-        }
-        if (message.includes('"alg"')) return new GatehouseError('ERR_ID_TOKEN_INVALID', 'alg', { cause: error });
-        const missing = /^JWT "([a-z_]{1,32})" \([^)]*\) claim missing$/.exec(message);
-        if (missing) return new GatehouseError('ERR_ID_TOKEN_INVALID', `${missing[1]}_missing`, { cause: error });
-        return new GatehouseError('ERR_ID_TOKEN_INVALID', 'invalid_response', { cause: error });
-      }
-      case 'OAUTH_KEY_SELECTION_FAILED':
-        return new GatehouseError('ERR_ID_TOKEN_INVALID', 'unknown_key', { cause: error });
-      case 'OAUTH_UNSUPPORTED_OPERATION':
-        return new GatehouseError('ERR_ID_TOKEN_INVALID', 'unsupported_alg', { cause: error });
-      case 'OAUTH_TIMEOUT':
-      case 'OAUTH_ABORT':
-        return new GatehouseError('ERR_IDP_UNAVAILABLE', 'timeout', { cause: error });
-      default:
-        return new GatehouseError('ERR_IDP_ERROR', safeToken(error.code ?? 'client_error'), { cause: error });
-    }
-  }
-  if (error instanceof TypeError) {
-    // fetch() failed: the identity provider is unreachable.
-    return new GatehouseError('ERR_IDP_UNAVAILABLE', 'unreachable', { cause: error });
-  }
-  return new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
-}
-
-function safeToken(value: string): string {
-  return value.replace(/[^A-Za-z0-9_.:-]/g, '').slice(0, 64) || 'unknown';
-}
-
-function describe(error: unknown): string {
-  if (error instanceof client.ClientError) return safeToken(error.code ?? 'client_error');
-  if (error instanceof Error) return safeToken((error.cause as { code?: string } | undefined)?.code ?? error.name);
-  return 'unknown';
 }

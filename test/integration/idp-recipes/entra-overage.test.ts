@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { signIn, startStack, type Stack } from '../support/stack.ts';
+import { signIn, startStack, type Stack } from '../../support/stack.ts';
 
 /**
  * Sign-ins through the real flow against the development identity provider

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createCaFetch } from '../../../dev/lib/browser-client.ts';
+import type { DevUser } from '../../../dev/lib/identity-provider/index.ts';
+import { signIn, startStack, type Stack } from '../../support/stack.ts';
+
+type GraphMode = 'pages' | 'fail' | 'slow' | 'bad-json' | 'endless';
+
+/**
+ * A stand-in for Microsoft Graph on loopback: `GET /v1.0/me/transitiveMemberOf` answers the groups of the user whose
+ * access token it was given (read back at the identity provider's userinfo endpoint, so a made-up token gets 401),
+ * one group a page, chained with `@odata.nextLink`.
+ */
+class FakeGraph {
+  mode: GraphMode = 'pages';
+  /** The users (sub) each request's access token belonged to. */
+  readonly callers: string[] = [];
+  readonly #server: Server;
+  readonly #groups: (sub: string) => readonly string[];
+  readonly #userinfo: (token: string) => Promise<string | undefined>;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  url = '';
+
+  constructor(groups: (sub: string) => readonly string[], userinfo: (token: string) => Promise<string | undefined>) {
+    this.#groups = groups;
+    this.#userinfo = userinfo;
+    this.#server = createServer((req, res) => void this.#answer(req, res));
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const sub = token === undefined ? undefined : await this.#userinfo(token);
+    if (url.pathname !== '/v1.0/me/transitiveMemberOf' || sub === undefined) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"code":"InvalidAuthenticationToken"}}');
+      return;
+    }
+    this.callers.push(sub);
+    if (this.mode === 'fail') return void res.writeHead(503).end();
+    if (this.mode === 'bad-json') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"value": [');
+    if (this.mode === 'slow') {
+      // Longer than the endpoint's timeout; the gateway must not wait for it.
+      this.#timers.add(setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end('{"value":[]}'), 5_000));
+      return;
+    }
+    const groups = this.#groups(sub);
+    const index = Number(url.searchParams.get('$skiptoken') ?? '0');
+    const nextIndex = this.mode === 'endless' ? index + 1 : index + 1 < groups.length ? index + 1 : undefined;
+    const next = nextIndex === undefined ? {} : { '@odata.nextLink': `${this.url}/v1.0/me/transitiveMemberOf?$select=id&$skiptoken=${nextIndex}` };
+    const value = groups.slice(index, index + 1).map((id) => ({ '@odata.type': '#microsoft.graph.group', id }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ '@odata.context': 'https://graph.test/$metadata', value, ...next }));
+  }
+}
+
+const GRAPH_GROUPS: Record<string, readonly string[]> = {
+  // Past the token's limit: one more group than the ID token could have listed, found only through Graph.
+  'user-alice': ['admins', 'staff', 'graph-only-group'],
+};
+
+/**
+ * Group overage with identityProvider.groupsEndpoint: the sign-in asks a Graph-shaped endpoint for the user's
+ * groups with the access token of the code exchange, page by page; any failure still fails closed.
+ */
+describe('identity provider: groups endpoint on group overage (real flow, Graph-shaped endpoint)', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+  let graph: FakeGraph;
+  let idpFetch: ReturnType<typeof createCaFetch>;
+
+  before(async function () {
+    let userinfoEndpoint: string | undefined;
+    const userinfo = async (token: string): Promise<string | undefined> => {
+      userinfoEndpoint ??= ((await (await idpFetch.fetch(`${stack.idp.issuer}/.well-known/openid-configuration`)).json()) as { userinfo_endpoint: string })
+        .userinfo_endpoint;
+      const response = await idpFetch.fetch(userinfoEndpoint, { headers: { authorization: `Bearer ${token}` } });
+      if (!response.ok) return undefined;
+      return ((await response.json()) as { sub?: string }).sub;
+    };
+    graph = new FakeGraph((sub) => GRAPH_GROUPS[sub] ?? [], userinfo);
+    await graph.listen();
+    stack = await startStack({
+      idpClaims: {
+        groupsClaim: (user: DevUser) =>
+          user.login === 'alice'
+            ? {
+                _claim_names: { groups: 'src1' },
+                _claim_sources: { src1: { endpoint: `https://graph.windows.net/tenant/users/${user.sub}/getMemberObjects` } },
+              }
+            : { groups: [...user.groups] },
+        extraClaims: { names: ['_claim_names', '_claim_sources'], values: () => ({}) },
+      },
+      configure: (config) => ({
+        ...config,
+        identityProvider: {
+          ...config.identityProvider,
+          groupsEndpoint: { url: `${graph.url}/v1.0/me/transitiveMemberOf?$select=id`, timeoutSeconds: 1 },
+        },
+        apps: (config.apps ?? []).map((app) =>
+          app.id === 'wiki'
+            ? {
+                ...app,
+                identityHeaders: { 'X-User': 'sub', 'X-User-Groups': 'groups' } as const,
+                policies: [{ name: 'staff only', conditions: { groups: { exclude: ['staff'] } }, grant: { block: true } }],
+              }
+            : app,
+        ),
+      }),
+    });
+    idpFetch = createCaFetch({ ca: [stack.idp.caPem] });
+  });
+  after(async function () {
+    await stack?.close();
+    await graph?.close();
+    await idpFetch?.close();
+  });
+  beforeEach(function () {
+    graph.callers.length = 0;
+    stack.backend.requests.length = 0;
+  });
+
+  it('signs in with the groups the endpoint lists, following every page, asked with the user access token', async function () {
+    graph.mode = 'pages';
+    const { response } = await signIn(stack, stack.browser(), 'alice');
+    assert.equal(response.status, 200, 'staff (from the endpoint) passes the "staff only" policy');
+    assert.deepEqual(graph.callers, ['user-alice', 'user-alice', 'user-alice'], 'three pages, each with alice’s own access token');
+    const seen = stack.backend.requests.at(-1);
+    assert.equal(seen?.headers['x-user'], 'user-alice');
+    const groups = String(seen?.headers['x-user-groups']);
+    for (const group of ['admins', 'staff', 'graph-only-group']) assert.ok(groups.includes(group), `${group} in ${groups}`);
+    assert.equal(stack.audit.ofType('signin.succeeded').at(-1)?.user?.sub, 'user-alice');
+  });
+
+  it('does not ask the endpoint for a user whose token lists the groups', async function () {
+    const { response } = await signIn(stack, stack.browser(), 'bob');
+    assert.equal(response.status, 200);
+    assert.deepEqual(graph.callers, []);
+  });
+
+  const failures: [GraphMode, string][] = [
+    ['fail', 'groups_endpoint_failed:status_503'],
+    ['slow', 'groups_endpoint_failed:timeout'],
+    ['bad-json', 'groups_endpoint_failed:bad_json'],
+    ['endless', 'groups_endpoint_failed:too_many_pages'],
+  ];
+  for (const [mode, reason] of failures) {
+    it(`fails closed when the endpoint ${mode === 'fail' ? 'answers 503' : mode === 'slow' ? 'is too slow' : mode === 'bad-json' ? 'answers broken JSON' : 'pages forever'} (audit ${reason})`, async function () {
+      graph.mode = mode;
+      const started = Date.now();
+      const { response } = await signIn(stack, stack.browser(), 'alice');
+      assert.equal(response.status, 403);
+      assert.match(await response.text(), /ERR_GROUPS_OVERAGE/);
+      const failed = stack.audit.ofType('signin.failed').at(-1);
+      assert.equal(failed?.code, 'ERR_GROUPS_OVERAGE');
+      assert.equal(failed?.reason, reason);
+      assert.equal(stack.backend.requests.length, 0, 'the backend saw nothing');
+      if (mode === 'slow') assert.ok(Date.now() - started < 4_500, 'the sign-in gave up after the endpoint timeout');
+    });
+  }
+});
