@@ -47,7 +47,7 @@ export interface StackOptions {
   /** More APIs the identity provider issues JWT access tokens for, by resource indicator. */
   readonly resourceServers?: Record<string, DevResourceServer>;
   /** Token shapes of a particular provider (extra claims, a different or missing `groups`); default: the plain shapes. */
-  readonly idpClaims?: Pick<StartIdentityProviderOptions, 'extraClaims' | 'groupsClaim'>;
+  readonly idpClaims?: Pick<StartIdentityProviderOptions, 'extraClaims' | 'groupsClaim' | 'acr'>;
 }
 
 export interface Stack {

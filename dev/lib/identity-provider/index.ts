@@ -95,6 +95,8 @@ export interface StartIdentityProviderOptions {
   extraClaims?: { readonly names: readonly string[]; readonly values: (user: DevUser) => Record<string, unknown> };
   /** Replaces the `groups` claim's value per user (e.g. to leave it out, as a provider reporting group overage does). */
   groupsClaim?: (user: DevUser) => Record<string, unknown>;
+  /** The `acr` values a sign-in reports (e.g. Keycloak's levels `1` and `2`); default ACR_PASSWORD and ACR_MFA. */
+  acr?: { readonly password: string; readonly mfa: string };
 }
 
 export interface DevIdentityProvider {
@@ -267,7 +269,7 @@ function formField(body: unknown, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-function buildInteractionApp(provider: Provider, users: DevUser[]): express.Express {
+function buildInteractionApp(provider: Provider, users: DevUser[], acr = { password: ACR_PASSWORD, mfa: ACR_MFA }): express.Express {
   const app = express();
   app.disable('x-powered-by');
   // Only the interaction routes parse bodies: oidc-provider parses its own and
@@ -367,7 +369,7 @@ function buildInteractionApp(provider: Provider, users: DevUser[]): express.Expr
         login: {
           accountId: user.sub,
           amr: multiFactor ? (user.mfa === true ? ['pwd', 'mfa'] : ['pwd', 'otp', 'mfa']) : ['pwd'],
-          acr: multiFactor ? ACR_MFA : ACR_PASSWORD,
+          acr: multiFactor ? acr.mfa : acr.password,
           remember: true,
         },
       },
@@ -655,7 +657,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
       provider.on('backchannel.error', (_ctx, error) => {
         console.error('dev identity provider: back-channel logout failed:', error.message);
       });
-      return buildInteractionApp(provider, users);
+      return buildInteractionApp(provider, users, opts.acr);
     };
     let handler = build(signingKey);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
