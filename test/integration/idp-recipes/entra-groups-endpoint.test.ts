@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createCaFetch } from '../../../dev/lib/browser-client.ts';
 import type { DevUser } from '../../../dev/lib/identity-provider/index.ts';
 import { signIn, startStack, type Stack } from '../../support/stack.ts';
@@ -64,7 +65,7 @@ class FakeGraph {
   }
 }
 
-const GRAPH_GROUPS: Record<string, readonly string[]> = {
+const GRAPH_GROUPS: Record<string, string[]> = {
   // Past the token's limit: one more group than the ID token could have listed, found only through Graph.
   'user-alice': ['admins', 'staff', 'graph-only-group'],
 };
@@ -168,4 +169,80 @@ describe('identity provider: groups endpoint on group overage (real flow, Graph-
       if (mode === 'slow') assert.ok(Date.now() - started < 4_500, 'the sign-in gave up after the endpoint timeout');
     });
   }
+});
+
+describe('identity provider: groups endpoint at each session refresh (real flow, Graph-shaped endpoint)', function () {
+  this.timeout(90_000);
+  const ID_TOKEN_TTL_SECONDS = 4;
+  const PAST_EXPIRY_MS = (ID_TOKEN_TTL_SECONDS + 1.5) * 1000;
+  let stack: Stack;
+  let graph: FakeGraph;
+  let idpFetch: ReturnType<typeof createCaFetch>;
+
+  before(async function () {
+    const userinfo = async (token: string): Promise<string | undefined> => {
+      const response = await idpFetch.fetch(`${stack.idp.issuer}/me`, { headers: { authorization: `Bearer ${token}` } });
+      return response.ok ? ((await response.json()) as { sub?: string }).sub : undefined;
+    };
+    graph = new FakeGraph((sub) => GRAPH_GROUPS[sub] ?? [], userinfo);
+    await graph.listen();
+    stack = await startStack({
+      idTokenTtlSeconds: ID_TOKEN_TTL_SECONDS,
+      refreshTokens: true,
+      idpClaims: {
+        groupsClaim: (user: DevUser) =>
+          user.login === 'alice' ? { _claim_names: { groups: 'src1' }, _claim_sources: { src1: { endpoint: 'https://graph.windows.net/x' } } } : {},
+        extraClaims: { names: ['_claim_names', '_claim_sources'], values: () => ({}) },
+      },
+      configure: (config) => ({
+        ...config,
+        session: { ...config.session, refresh: true },
+        identityProvider: { ...config.identityProvider, groupsEndpoint: { url: `${graph.url}/v1.0/me/transitiveMemberOf?$select=id`, timeoutSeconds: 1 } },
+        apps: (config.apps ?? []).map((app) =>
+          app.id === 'wiki' ? { ...app, policies: [{ name: 'staff only', conditions: { groups: { exclude: ['staff'] } }, grant: { block: true } }] } : app,
+        ),
+      }),
+    });
+    idpFetch = createCaFetch({ ca: [stack.idp.caPem] });
+  });
+  after(async function () {
+    await stack?.close();
+    await graph?.close();
+    await idpFetch?.close();
+  });
+
+  const xhr = async (browser: ReturnType<Stack['browser']>): Promise<number> => {
+    const response = await browser.request(`${stack.urls.wiki}/api/data`, { headers: { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' } });
+    await response.text();
+    return response.status;
+  };
+
+  it('asks the endpoint again with the refreshed access token: a group removed there is denied by policy', async function () {
+    graph.mode = 'pages';
+    const browser = stack.browser();
+    assert.equal((await signIn(stack, browser, 'alice')).response.status, 200);
+    assert.equal(await xhr(browser), 200);
+    const groups = GRAPH_GROUPS['user-alice']!;
+    GRAPH_GROUPS['user-alice'] = groups.filter((group) => group !== 'staff');
+    try {
+      graph.callers.length = 0;
+      await sleep(PAST_EXPIRY_MS);
+      assert.equal(await xhr(browser), 403, 'the refreshed groups come from the endpoint');
+      assert.ok(graph.callers.includes('user-alice'), 'the endpoint was asked at the refresh');
+    } finally {
+      GRAPH_GROUPS['user-alice'] = groups;
+    }
+  });
+
+  it('ends the session when the endpoint fails at a refresh, audited with the reason', async function () {
+    graph.mode = 'pages';
+    const browser = stack.browser();
+    assert.equal((await signIn(stack, browser, 'alice')).response.status, 200);
+    graph.mode = 'fail';
+    await sleep(PAST_EXPIRY_MS);
+    assert.equal(await xhr(browser), 401);
+    const ended = stack.audit.ofType('session.refresh_failed').at(-1);
+    assert.equal(ended?.reason, 'groups_endpoint_failed:status_503');
+    assert.equal(ended?.user?.sub, 'user-alice');
+  });
 });
