@@ -44,7 +44,8 @@ export const IDP_REQUEST_TIMEOUT_SECONDS = 10;
  * since a cut-off list would answer group policies as wrongly as none.
  */
 export const GROUPS_ENDPOINT_MAX_PAGES = 20;
-export const GROUPS_ENDPOINT_MAX_GROUPS = 5_000;
+/** As many as a session record holds (src/session/session-record.ts), each group id up to 256 characters. */
+export const GROUPS_ENDPOINT_MAX_GROUPS = 1_000;
 /** Each page of the groups endpoint's answer is read up to this many bytes. */
 export const GROUPS_ENDPOINT_MAX_PAGE_BYTES = 1024 * 1024;
 

@@ -63,7 +63,7 @@ async function fetchPage(url: string, accessToken: string, options: GroupsEndpoi
   for (const entry of value) {
     const id = typeof entry === 'object' && entry !== null ? (entry as { id?: unknown }).id : undefined;
     // An entry without an id would be a group nobody can name: the list would not be the user's whole list.
-    if (typeof id !== 'string' || id.length === 0 || id.length > 1024) throw failed('bad_response');
+    if (typeof id !== 'string' || id.length === 0 || id.length > 256) throw failed('bad_response');
     ids.push(id);
   }
   return { ids, next: nextLink };
