@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCaFetch } from '../../../dev/lib/browser-client.ts';
+import { createDevCa, type DevCa } from '../../../dev/lib/dev-ca.ts';
 import type { DevUser } from '../../../dev/lib/identity-provider/index.ts';
 import { signIn, startStack, type Stack } from '../../support/stack.ts';
 
@@ -17,21 +19,35 @@ class FakeGraph {
   mode: GraphMode = 'pages';
   /** The users (sub) each request's access token belonged to. */
   readonly callers: string[] = [];
-  readonly #server: Server;
+  readonly #server: Server | HttpsServer;
   readonly #groups: (sub: string) => readonly string[];
   readonly #userinfo: (token: string) => Promise<string | undefined>;
   readonly #timers = new Set<NodeJS.Timeout>();
   url = '';
 
-  constructor(groups: (sub: string) => readonly string[], userinfo: (token: string) => Promise<string | undefined>) {
+  /** With `tls`, served over https with a certificate of a throwaway CA until `trust` swaps in one the gateway may trust. */
+  constructor(groups: (sub: string) => readonly string[], userinfo: (token: string) => Promise<string | undefined>, tls = false) {
     this.#groups = groups;
     this.#userinfo = userinfo;
-    this.#server = createServer((req, res) => void this.#answer(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.#answer(req, res);
+    if (tls) {
+      const { certPem: cert, keyPem: key } = createDevCa({ commonName: 'not trusted' }).issueServerCertificate(['127.0.0.1']);
+      this.#server = createHttpsServer({ cert, key }, handler);
+    } else {
+      this.#server = createServer(handler);
+    }
   }
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    const scheme = 'setSecureContext' in this.#server ? 'https' : 'http';
+    this.url = `${scheme}://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+  }
+
+  /** Serves a certificate of `ca` from now on. */
+  trust(ca: DevCa): void {
+    const { certPem: cert, keyPem: key } = ca.issueServerCertificate(['127.0.0.1']);
+    if ('setSecureContext' in this.#server) this.#server.setSecureContext({ cert, key });
   }
 
   async close(): Promise<void> {
@@ -89,7 +105,9 @@ describe('identity provider: groups endpoint on group overage (real flow, Graph-
       if (!response.ok) return undefined;
       return ((await response.json()) as { sub?: string }).sub;
     };
-    graph = new FakeGraph((sub) => GRAPH_GROUPS[sub] ?? [], userinfo);
+    // Over https with a certificate only the identity provider's CA bundle (identityProvider.ca) vouches for: the
+    // gateway reaches it only through the provider's HTTP client, as it must.
+    graph = new FakeGraph((sub) => GRAPH_GROUPS[sub] ?? [], userinfo, true);
     await graph.listen();
     stack = await startStack({
       idpClaims: {
@@ -120,6 +138,7 @@ describe('identity provider: groups endpoint on group overage (real flow, Graph-
       }),
     });
     idpFetch = createCaFetch({ ca: [stack.idp.caPem] });
+    graph.trust(stack.ca);
   });
   after(async function () {
     await stack?.close();
