@@ -1,0 +1,13 @@
+import { createServer } from 'node:net';
+
+/** A port free on 127.0.0.1 right now, for a part the soak restarts on the same port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
+    });
+  });
+}
