@@ -384,6 +384,17 @@ export const INSTANCE_TTL_MS = 10_000;
 /** Tunnels each connector keeps open to the service (to each instance, when several share the store). */
 export const TUNNELS_PER_CONNECTOR = 2;
 export const MAX_TUNNELS_PER_CONNECTOR = 16;
+/**
+ * Capacity on demand: when a group's streams in flight (with its queue) reach the high-water share of its capacity,
+ * each of its connectors is asked for one more tunnel, at most one ask per raise interval, up to
+ * `connectors.tunnels.maxPerConnector`; below the low-water share for `scaleDownAfter`, they go back to their own count.
+ */
+export const TUNNEL_DEMAND_HIGH_WATER = 0.75;
+export const TUNNEL_DEMAND_LOW_WATER = 0.25;
+export const TUNNEL_DEMAND_RAISE_INTERVAL_MS = 2_000;
+export const TUNNEL_DEMAND_CHECK_INTERVAL_MS = 500;
+export const TUNNEL_DEMAND_MAX_PER_CONNECTOR = 8;
+export const TUNNEL_DEMAND_SCALE_DOWN_SECONDS = 60;
 
 /** Entries in a connector's local allow-list (`--allow`), and the length of one. */
 export const MAX_ALLOW_LIST_ENTRIES = 1000;

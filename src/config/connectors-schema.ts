@@ -1,6 +1,13 @@
 /** The connector-facing listener in the configuration: where it listens, its certificate, the connector CA's state, certificate ages and who may register connectors. */
 import { z } from 'zod';
-import { TUNNEL_MAX_STREAMS, TUNNEL_QUEUE_MAX_LENGTH, TUNNEL_QUEUE_MAX_WAIT_SECONDS } from '../limits.ts';
+import {
+  MAX_TUNNELS_PER_CONNECTOR,
+  TUNNEL_DEMAND_MAX_PER_CONNECTOR,
+  TUNNEL_DEMAND_SCALE_DOWN_SECONDS,
+  TUNNEL_MAX_STREAMS,
+  TUNNEL_QUEUE_MAX_LENGTH,
+  TUNNEL_QUEUE_MAX_WAIT_SECONDS,
+} from '../limits.ts';
 import { durationSeconds } from './duration.ts';
 import { httpsOrLoopbackHttpUrl, tlsFiles } from './field-schemas.ts';
 
@@ -43,6 +50,10 @@ export const connectorsSchema = z
     tunnels: z
       .strictObject({
         maxStreams: z.number().int().min(1).max(TUNNEL_MAX_STREAMS).default(TUNNEL_MAX_STREAMS),
+        /** Tunnels a connector is asked to open to one instance at most when its group's streams run short (1: never more than it brings). */
+        maxPerConnector: z.number().int().min(1).max(MAX_TUNNELS_PER_CONNECTOR).default(TUNNEL_DEMAND_MAX_PER_CONNECTOR),
+        /** How long a group stays quiet before its connectors are told to close the tunnels they opened on demand. */
+        scaleDownAfter: durationSeconds('60s', 86_400).default(TUNNEL_DEMAND_SCALE_DOWN_SECONDS),
         queue: z
           .strictObject({
             maxLength: z.number().int().min(0).max(100_000).default(TUNNEL_QUEUE_MAX_LENGTH),

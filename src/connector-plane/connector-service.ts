@@ -10,7 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditUser } from '../audit/events.ts';
 import type { RecentEvents } from '../audit/recent-events.ts';
 import type { Clock } from '../clock.ts';
-import { TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
+import { TUNNEL_DEMAND_CHECK_INTERVAL_MS, TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
@@ -34,6 +34,7 @@ import { InstanceRegistry, type GatewayInstance } from './instance-registry.ts';
 import { ConnectorListener } from './listener.ts';
 import { isRenewalDue } from './renewal-schedule.ts';
 import { TunnelAcceptor } from './tunnel-acceptor.ts';
+import { TunnelDemand } from './tunnel-demand.ts';
 import type { IdpKeys } from '../signin/idp-keys.ts';
 
 export interface ConnectorServiceOptions {
@@ -74,6 +75,7 @@ interface Opened {
   readonly configVersion: ConfigVersion;
   readonly retirement: CertificateRetirement;
   readonly lifecycle: ConnectorLifecycle;
+  readonly broadcast: Broadcast;
 }
 
 export class ConnectorService {
@@ -89,6 +91,7 @@ export class ConnectorService {
   #opened: Opened | undefined;
   #listener: ConnectorListener | undefined;
   #heartbeat: Heartbeat | undefined;
+  #demand: TunnelDemand | undefined;
   #instances: InstanceRegistry | undefined;
   #crossInstance: CrossInstance | undefined;
   #apps: readonly AppConfig[];
@@ -214,6 +217,19 @@ export class ConnectorService {
       ...(this.#options.instanceTtlMs !== undefined ? { ttlMs: this.#options.instanceTtlMs } : {}),
     });
     await this.#instances.start();
+    const instances = this.#instances;
+    const { maxStreams, maxPerConnector, scaleDownAfter } = this.config.tunnels;
+    this.#demand ??= new TunnelDemand({
+      tunnels: this.tunnels,
+      events: this.events,
+      maxStreamsPerTunnel: maxStreams,
+      maxPerConnector,
+      scaleDownAfterMs: scaleDownAfter * 1000,
+      instanceId: () => (instances.live().length > 1 ? instances.id : undefined),
+      broadcast: this.#opened?.broadcast,
+      checkIntervalMs: TUNNEL_DEMAND_CHECK_INTERVAL_MS,
+    });
+    this.#demand.start();
     return address;
   }
 
@@ -222,6 +238,7 @@ export class ConnectorService {
     // First: connectors stop dialling this instance as soon as the others notice.
     await this.#instances?.close();
     this.#heartbeat?.stop();
+    this.#demand?.stop();
     // Before the GOAWAY: the connectors dial again at once, and must not land on this instance's listener.
     this.#listener?.stopAccepting();
     await this.tunnels.drain(TUNNEL_DRAIN_ON_CLOSE_MS);
@@ -258,7 +275,7 @@ export class ConnectorService {
       audit,
       clock,
     });
-    this.#opened = { store, ca, registry, configVersion, retirement, lifecycle };
+    this.#opened = { store, ca, registry, configVersion, retirement, lifecycle, broadcast };
     const { tunnels, events } = this;
     this.#crossInstance = CrossInstance.start({ broadcast, registry, configVersion, retirement, tunnels, events, logger: this.#options.logger });
   }

@@ -9,6 +9,7 @@ import { DEFAULT_HEARTBEAT_SECONDS, EVENTS_CONNECT_TIMEOUT_MS, HEARTBEAT_MISSES_
 import type { ConnectorLink, LinkContext } from './link.ts';
 import { EVENTS_PATH } from '../protocol/connector-api.ts';
 import { instancesEventSchema } from '../protocol/config-document.ts';
+import { parseTunnelsEvent, TUNNELS_EVENT, type TunnelsEvent } from '../protocol/tunnels-event.ts';
 import { connectorRevoked } from '../errors/connector-refusal.ts';
 import { SseLineTooLongError, SseParser, type SseItem } from './sse.ts';
 
@@ -17,6 +18,8 @@ export interface ControlLinkHandlers {
   pullConfig(signal: AbortSignal): Promise<void>;
   /** The service says the certificate is due. Must not wait for the renewal: renewing restarts this link. */
   renewalRequested(): void;
+  /** The service asks for more (or, demand passed, fewer) tunnels to one instance. */
+  tunnelsWanted?(event: TunnelsEvent): void;
 }
 
 function configVersionOf(data: string): number | undefined {
@@ -72,6 +75,12 @@ async function handleItem(item: SseItem, context: LinkContext, handlers: Control
       context.log.info('renew event: the certificate is due for renewal');
       handlers.renewalRequested();
       return;
+    case TUNNELS_EVENT: {
+      const wanted = parseTunnelsEvent(data);
+      if (wanted) handlers.tunnelsWanted?.(wanted);
+      else context.log.debug('tunnels event not understood: ignored');
+      return;
+    }
     case 'revoked':
       throw connectorRevoked({ serviceUrl: context.client.origin });
     default:

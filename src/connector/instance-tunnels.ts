@@ -5,9 +5,13 @@
  * sharing one store, the connector keeps its tunnels to each instance's own
  * URL, so that whichever instance a user's request lands on can forward it
  * itself; tunnels to an instance that left are drained, tunnels to a new one
- * dialled, the others left alone.
+ * dialled, the others left alone. The service may ask for more tunnels to
+ * one instance while its streams run short, and for fewer once demand has
+ * passed: never fewer than `count`, never more than MAX_TUNNELS_PER_CONNECTOR.
  */
+import { MAX_TUNNELS_PER_CONNECTOR } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
+import type { TunnelsEvent } from '../protocol/tunnels-event.ts';
 import type { ConnectorConfigStore, GatewayInstanceRef } from './config.ts';
 import type { ConnectorLink } from './link.ts';
 import type { LinkSupervisor } from './link-supervisor.ts';
@@ -31,6 +35,9 @@ export class InstanceTunnels {
   readonly #options: InstanceTunnelsOptions;
   readonly #running = new Map<string, Running>();
   readonly #ending = new Set<Promise<void>>();
+  /** Tunnels the service asked for, by instance id ('' for the registered URL), where it differs from `count`. */
+  readonly #asked = new Map<string, number>();
+  #last: { instances: readonly GatewayInstanceRef[] | undefined; signal: AbortSignal } | undefined;
 
   constructor(options: InstanceTunnelsOptions) {
     this.#options = options;
@@ -45,17 +52,35 @@ export class InstanceTunnels {
     await Promise.allSettled([...[...this.#running.values()].map((running) => running.done), ...this.#ending]);
   }
 
+  /** The service's ask on the events stream: keep `want` tunnels to `instance` (absent: the registered URL). */
+  want(event: TunnelsEvent): void {
+    const key = event.instance ?? '';
+    const count = Math.min(MAX_TUNNELS_PER_CONNECTOR, Math.max(this.#options.count, event.want));
+    if ((this.#asked.get(key) ?? this.#options.count) === count) return;
+    if (count === this.#options.count) this.#asked.delete(key);
+    else this.#asked.set(key, count);
+    this.#options.log.info(
+      { tunnels: count, ...(event.instance !== undefined ? { instance: event.instance } : {}) },
+      count > this.#options.count
+        ? 'the service asked for more tunnels: its streams run short'
+        : 'the service says the demand has passed: back to the usual tunnels',
+    );
+    if (this.#last) this.#reconcile(this.#last.instances, this.#last.signal);
+  }
+
   /** The tunnels' keys now kept: `<instance id>#<index>`, or `#<index>` for the registered URL. */
   get keys(): string[] {
     return [...this.#running.keys()].map((key) => key.replace(/\|.*#/, '#'));
   }
 
   #reconcile(instances: readonly GatewayInstanceRef[] | undefined, signal: AbortSignal): void {
+    this.#last = { instances, signal };
     if (signal.aborted) return;
     const targets: ReadonlyArray<GatewayInstanceRef | undefined> = instances !== undefined && instances.length > 1 ? instances : [undefined];
     const wanted = new Map<string, { index: number; instance: GatewayInstanceRef | undefined }>();
     for (const instance of targets) {
-      for (let index = 1; index <= this.#options.count; index += 1) {
+      const count = this.#asked.get(instance?.id ?? '') ?? this.#options.count;
+      for (let index = 1; index <= count; index += 1) {
         wanted.set(`${instance ? `${instance.id}|${instance.url}` : ''}#${index}`, { index, instance });
       }
     }

@@ -156,6 +156,8 @@ export async function runConnector(options: RunConnectorOptions): Promise<void> 
     const control = createControlLink({
       pullConfig: (signal) => puller.pull(signal),
       renewalRequested: () => renewer.request('service_event'),
+      // The tunnels are made below; the stream's first event comes after both exist.
+      tunnelsWanted: (event) => tunnels.want(event),
     });
     const transport = options.transport ?? 'tls';
     const tunnels = new InstanceTunnels({

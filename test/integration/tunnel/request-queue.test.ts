@@ -31,7 +31,7 @@ describe('the request queue (through a connector)', function () {
       connectors: true,
       configure: (config) => ({
         ...config,
-        connectors: { ...config.connectors!, tunnels: { maxStreams: 2, queue: { maxLength: 4, maxWait: '2s' } } },
+        connectors: { ...config.connectors!, tunnels: { maxStreams: 2, maxPerConnector: 1, queue: { maxLength: 4, maxWait: '2s' } } },
       }),
     });
     connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '1']);
