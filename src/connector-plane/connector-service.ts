@@ -10,7 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditUser } from '../audit/events.ts';
 import type { RecentEvents } from '../audit/recent-events.ts';
 import type { Clock } from '../clock.ts';
-import { TUNNEL_DEMAND_CHECK_INTERVAL_MS, TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
+import { TUNNEL_DRAIN_ON_CLOSE_MS } from '../limits.ts';
 import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
@@ -218,16 +218,13 @@ export class ConnectorService {
     });
     await this.#instances.start();
     const instances = this.#instances;
-    const { maxStreams, maxPerConnector, scaleDownAfter } = this.config.tunnels;
+    const instanceId = (): string | undefined => (instances.live().length > 1 ? instances.id : undefined);
     this.#demand ??= new TunnelDemand({
+      settings: this.config.tunnels,
       tunnels: this.tunnels,
       events: this.events,
-      maxStreamsPerTunnel: maxStreams,
-      maxPerConnector,
-      scaleDownAfterMs: scaleDownAfter * 1000,
-      instanceId: () => (instances.live().length > 1 ? instances.id : undefined),
       broadcast: this.#opened?.broadcast,
-      checkIntervalMs: TUNNEL_DEMAND_CHECK_INTERVAL_MS,
+      instanceId,
     });
     this.#demand.start();
     return address;

@@ -11,7 +11,8 @@
 import type { Broadcast } from '../store/broadcast.ts';
 import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
 import type { ConnectorEvents } from './connector-events.ts';
-import { TUNNEL_DEMAND_HIGH_WATER, TUNNEL_DEMAND_LOW_WATER, TUNNEL_DEMAND_RAISE_INTERVAL_MS } from '../limits.ts';
+import type { ConnectorsConfig } from '../config/parse.ts';
+import { TUNNEL_DEMAND_CHECK_INTERVAL_MS, TUNNEL_DEMAND_HIGH_WATER, TUNNEL_DEMAND_LOW_WATER, TUNNEL_DEMAND_RAISE_INTERVAL_MS } from '../limits.ts';
 import { parseTunnelsEvent, TUNNELS_EVENT, type TunnelsEvent } from '../protocol/tunnels-event.ts';
 
 /** The channel an ask crosses instances on when the connector's events stream is held by another. */
@@ -20,13 +21,12 @@ const TUNNEL_DEMAND_CHANNEL = 'gatehouse:tunnel-demand';
 export interface TunnelDemandOptions {
   readonly tunnels: Pick<TunnelPool, 'sessions' | 'waiting'>;
   readonly events: Pick<ConnectorEvents, 'isConnected' | 'send'>;
-  readonly maxStreamsPerTunnel: number;
-  readonly maxPerConnector: number;
-  readonly scaleDownAfterMs: number;
+  readonly settings: Pick<ConnectorsConfig['tunnels'], 'maxStreams' | 'maxPerConnector' | 'scaleDownAfter'>;
   /** This instance's id, when it is one of several: the connector then knows which tunnels the ask is about. */
   readonly instanceId?: () => string | undefined;
   readonly broadcast?: Broadcast;
-  readonly checkIntervalMs: number;
+  /** Default TUNNEL_DEMAND_CHECK_INTERVAL_MS. */
+  readonly checkIntervalMs?: number;
   readonly now?: () => number;
 }
 
@@ -54,7 +54,7 @@ export class TunnelDemand {
       const parsed = parseRelayed(message);
       if (parsed && events.isConnected(parsed.connectorId)) events.send(parsed.connectorId, TUNNELS_EVENT, parsed.data);
     });
-    this.#timer ??= setInterval(() => this.check(), this.#options.checkIntervalMs);
+    this.#timer ??= setInterval(() => this.check(), this.#options.checkIntervalMs ?? TUNNEL_DEMAND_CHECK_INTERVAL_MS);
     this.#timer.unref();
   }
 
@@ -67,7 +67,8 @@ export class TunnelDemand {
 
   /** Looks at every group once; exported for tests that drive it without the timer. */
   check(): void {
-    const { tunnels, maxStreamsPerTunnel } = this.#options;
+    const { tunnels } = this.#options;
+    const { maxStreams } = this.#options.settings;
     const now = (this.#options.now ?? Date.now)();
     const byGroup = new Map<string, Map<string, { tunnels: number; inFlight: number }>>();
     for (const session of tunnels.sessions()) {
@@ -81,7 +82,7 @@ export class TunnelDemand {
       let capacity = 0;
       let used = tunnels.waiting(group);
       for (const counts of connectors.values()) {
-        capacity += counts.tunnels * maxStreamsPerTunnel;
+        capacity += counts.tunnels * maxStreams;
         used += counts.inFlight;
       }
       if (used >= capacity * TUNNEL_DEMAND_HIGH_WATER) {
@@ -90,7 +91,7 @@ export class TunnelDemand {
       } else if (used <= capacity * TUNNEL_DEMAND_LOW_WATER) {
         const since = this.#quietSince.get(group) ?? now;
         this.#quietSince.set(group, since);
-        if (now - since >= this.#options.scaleDownAfterMs) for (const connectorId of connectors.keys()) this.#lower(connectorId);
+        if (now - since >= this.#options.settings.scaleDownAfter * 1000) for (const connectorId of connectors.keys()) this.#lower(connectorId);
       } else {
         this.#quietSince.delete(group);
       }
@@ -105,7 +106,7 @@ export class TunnelDemand {
     // A tunnel asked for takes a handshake to arrive: one more at a time, and not before the last one had its chance.
     if (asked && now - asked.raisedAt < TUNNEL_DEMAND_RAISE_INTERVAL_MS) return;
     const current = Math.max(open, asked?.want ?? 0);
-    if (current >= this.#options.maxPerConnector) return;
+    if (current >= this.#options.settings.maxPerConnector) return;
     const want = current + 1;
     this.#asked.set(connectorId, { want, base: asked?.base ?? open, raisedAt: now });
     this.#tell(connectorId, want);
