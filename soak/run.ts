@@ -237,7 +237,7 @@ const memoryEnd = await memoryAfterGc();
 const rssEnd = memoryEnd.rss;
 const mib = (bytes: number): string => (bytes / MiB).toFixed(1);
 notes.push(
-  `memory after GC, start → end: heap used ${mib(memoryStart.heapUsed)} → ${mib(memoryEnd.heapUsed)} MiB, external ${mib(memoryStart.external)} → ${mib(memoryEnd.external)} MiB, array buffers ${mib(memoryStart.arrayBuffers)} → ${mib(memoryEnd.arrayBuffers)} MiB`,
+  `memory after GC, start → end: heap used ${mib(memoryStart.heapUsed)} → ${mib(memoryEnd.heapUsed)} MiB, heap total ${mib(memoryStart.heapTotal)} → ${mib(memoryEnd.heapTotal)} MiB, external ${mib(memoryStart.external)} → ${mib(memoryEnd.external)} MiB, array buffers ${mib(memoryStart.arrayBuffers)} → ${mib(memoryEnd.arrayBuffers)} MiB`,
 );
 checks.push({
   name: 'RSS within 64 MiB of its start after GC',
