@@ -106,6 +106,16 @@ const rssStart = memoryStart.rss;
 log(`ready in ${((Date.now() - began) / 1000).toFixed(1)} s; gateway RSS after GC ${(rssStart / MiB).toFixed(1)} MiB; load starts`);
 
 const tally = new Tally();
+// What the gateway held when a request failed: a stream still in flight or a connection still open points at where it stuck.
+tally.onFailure = (failure) => {
+  void figures().then(
+    (held) =>
+      notes.push(
+        `at ${(failure.atMs / 1000).toFixed(1)} s (${failure.what.slice(0, 60)}): gateway streams in flight ${held.streamsInFlight} on ${held.tunnelSessions} tunnels, server connections ${held.serverConnections}`,
+      ),
+    () => undefined,
+  );
+};
 let phase = 'steady';
 const parts: Parts = {
   async killConnector(index) {

@@ -51,9 +51,14 @@ export class Tally {
     this.clear.set(key, (this.clear.get(key) ?? 0) + 1);
   }
 
+  /** Told of each failure as it happens (the soak then notes what the gateway held at that moment). */
+  onFailure: ((failure: Failure) => void) | undefined;
+
   fail(kind: Kind, what: string): void {
     this.failureCount += 1;
-    if (this.failures.length < 50) this.failures.push({ kind, atMs: this.now(), what });
+    const failure = { kind, atMs: this.now(), what };
+    if (this.failures.length < 50) this.failures.push(failure);
+    this.onFailure?.(failure);
   }
 
   /** A body cut after its headers: allowed within a data-path window, else a failure. */
