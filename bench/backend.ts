@@ -5,6 +5,7 @@
  *   GET  /1k          1 KiB of text
  *   GET  /bytes?n=N   N bytes of the pattern body (dev/lib/pattern-body.ts), with Content-Length
  *   POST /sha         reads the body, answers {"bytes":N,"sha256":"…"}
+ *   GET  /quiet?ms=N  an event stream that sends its head at once, then nothing for N ms, then one event and ends
  *
  * Started by bench/lib/child.ts: reports { url } when listening, exits when the parent goes away.
  */
@@ -22,6 +23,7 @@ export interface BackendInfo {
 
 const ONE_KIB = Buffer.alloc(1024, 'x');
 const MAX_BYTES = 4 * 1024 * 1024 * 1024;
+const MAX_QUIET_MS = 10 * 60_000;
 
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://backend.invalid');
@@ -49,6 +51,18 @@ const server = createServer((req, res) => {
       },
       () => res.destroy(),
     );
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/quiet') {
+    const ms = Number(url.searchParams.get('ms'));
+    if (!Number.isSafeInteger(ms) || ms < 0 || ms > MAX_QUIET_MS) {
+      res.writeHead(400).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    const timer = setTimeout(() => res.end('data: after the quiet\n\n'), ms);
+    res.once('close', () => clearTimeout(timer));
     return;
   }
   res.writeHead(404, { 'content-type': 'text/plain' });

@@ -3,7 +3,9 @@
  * listeners piling up on reused streams): 1,000,000 requests at 64 keep-alive connections through
  * ONE tunnel of a real connector process, then a 256 MiB download and 1 GiB
  * each way (memory flat during a 1 GiB transfer), with no
- * warning printed, no listener growth on the tunnel and flat memory.
+ * warning printed, no listener growth on the tunnel and flat memory. Beside
+ * it all, one event stream stays quiet for over two minutes, past the
+ * default backend timeout, and must get its event.
  *
  * Every part is its own process: the backend (bench/backend.ts), the
  * Gatehouse service (bench/gateway-service.ts: the test stack, gateway
@@ -17,9 +19,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, request } from 'undici';
 import type { BackendInfo } from '../../bench/backend.ts';
 import type { GatewayServiceInfo, GatewayServiceStats, TunnelSessionStats } from '../../bench/gateway-service.ts';
 import { startChild, type Child } from '../../bench/lib/child.ts';
@@ -28,6 +31,7 @@ import { collectGarbage, inspectorUrl } from '../../bench/lib/inspector-gc.ts';
 import { MiB, processMemory } from '../../bench/lib/procfs.ts';
 import type { GetResult, TransferResult } from '../../bench/loadgen.ts';
 import type { RunningProcess } from '../../dev/lib/processes.ts';
+import { BACKEND_TIMEOUT_DEFAULT_SECONDS } from '../../src/limits.ts';
 
 const BENCH = fileURLToPath(new URL('../../bench/', import.meta.url));
 const REQUESTS = 1_000_000;
@@ -44,6 +48,30 @@ const MAX_LOAD_SECONDS = 1_500;
 const MAX_DOWNLOAD_SECONDS = 300;
 const MAX_LARGE_SECONDS = 600;
 const WARNING = /Warning|MaxListenersExceeded/;
+/** An event stream kept quiet this long (past the default 85 s backend timeout) during the run must survive it. */
+const QUIET_MS = 125_000;
+const DEFAULT_BACKEND_TIMEOUT_MS = BACKEND_TIMEOUT_DEFAULT_SECONDS * 1000;
+
+interface QuietResult {
+  readonly status: number;
+  readonly contentType: string | undefined;
+  readonly body: string;
+  readonly ms: number;
+}
+
+/** One event stream through the pass-through app that stays quiet for `ms`, read to its end. */
+async function quietStream(service: Child<GatewayServiceInfo>, ms: number): Promise<QuietResult> {
+  const agent = new Agent({ connect: { ca: readFileSync(service.info.caFile, 'utf8') } });
+  const started = Date.now();
+  try {
+    const response = await request(`${service.info.origin}/quiet?ms=${ms}`, { dispatcher: agent, headers: { host: service.info.hosts.passthrough } });
+    const body = await response.body.text();
+    const type = response.headers['content-type'];
+    return { status: response.statusCode, contentType: typeof type === 'string' ? type : undefined, body, ms: Date.now() - started };
+  } finally {
+    await agent.close();
+  }
+}
 
 interface LoadRun<T> {
   readonly result: T;
@@ -88,6 +116,7 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
   let initial: TunnelSessionStats;
   let load: LoadRun<GetResult>;
   let download: LoadRun<TransferResult>;
+  let quiet: Promise<QuietResult> | undefined;
   const large: Array<LoadRun<TransferResult>> = [];
   const rssAt100k = { gateway: NaN, connector: NaN };
   const rssAfterGets = { gateway: NaN, connector: NaN };
@@ -144,6 +173,9 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
     assert.ok(initial.healthy);
     assert.equal(initial.inFlight, 0);
     say(`set up in ${((Date.now() - started) / 1000).toFixed(1)} s; tunnel ${initial.id}, listeners ${JSON.stringify(initial.listeners)}`);
+    // Quiet beside the whole run: an event stream is exempt from the backend idle timeout, however long the rest takes.
+    quiet = quietStream(service, QUIET_MS);
+    quiet.catch(() => undefined);
   });
 
   after(async function () {
@@ -260,6 +292,17 @@ describe('endurance: one tunnel, 1,000,000 requests at 64 connections, then 256 
     // Raw RSS also counts buffers V8 has not collected yet (it waits for ~64 MiB of them): logged, not asserted.
     say(`peak RSS during the 1 GiB transfers (uncollected garbage included): gateway ${mib(peak.gateway)}, connector ${mib(peak.connector)}`);
     Object.assign(rssAtEnd, await settledRss('after the 1 GiB transfers'));
+  });
+
+  it(`kept an event stream quiet for ${QUIET_MS / 1000} s open past the ${BACKEND_TIMEOUT_DEFAULT_SECONDS} s backend timeout, and delivered its event`, async function () {
+    this.timeout(QUIET_MS + 60_000);
+    assert.ok(quiet, 'started with the run');
+    const result = await quiet;
+    say(`event stream quiet for ${(result.ms / 1000).toFixed(1)} s: ${result.status}, ${JSON.stringify(result.body)}`);
+    assert.equal(result.status, 200);
+    assert.match(result.contentType ?? '', /^text\/event-stream/);
+    assert.equal(result.body, 'data: after the quiet\n\n');
+    assert.ok(result.ms >= QUIET_MS && result.ms > DEFAULT_BACKEND_TIMEOUT_MS, `${result.ms} ms`);
   });
 
   it('kept the one tunnel, and its listener totals are what they were before the run', async function () {
