@@ -17,6 +17,7 @@ import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startChild } from '../bench/lib/child.ts';
+import { processMemory } from '../bench/lib/procfs.ts';
 import { startRedisServer } from '../test/support/redis-server.ts';
 import { backendProcess } from './lib/backend-process.ts';
 import { schedule, runSchedule, type Parts } from './lib/chaos.ts';
@@ -175,7 +176,7 @@ const sockets = startWebSockets({ origin: cloud.origin, ca, cookie }, 3, tally);
 const progress = setInterval(
   () =>
     log(
-      `${(tally.now() / 1000).toFixed(0).padStart(4)} s  ${phase.padEnd(38)} requests ${tally.total()}  refused ${tally.refusedTotal()}  errors ${tally.failureCount}`,
+      `${(tally.now() / 1000).toFixed(0).padStart(4)} s  ${phase.padEnd(38)} requests ${tally.total()}  refused ${tally.refusedTotal()}  errors ${tally.failureCount}  gateway RSS ${(processMemory(gatewayProcess.pid).rss / MiB).toFixed(0)} MiB`,
     ),
   quick ? 3_000 : 10_000,
 );
