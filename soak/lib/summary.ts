@@ -17,6 +17,7 @@ export interface SummaryFigures {
   readonly cut: Record<string, number>;
   readonly staleRetries: number;
   readonly failures: number;
+  readonly rssAtRestMiB: number;
   readonly rssStartMiB: number;
   readonly rssEndMiB: number;
   readonly checks: Record<string, boolean>;
@@ -31,7 +32,7 @@ export function table(rows: ReadonlyArray<readonly [string, string]>): string {
 export function summarize(
   tally: Tally,
   checks: readonly Check[],
-  extra: { mode: 'quick' | 'full'; seconds: number; rssStart: number; rssEnd: number },
+  extra: { mode: 'quick' | 'full'; seconds: number; rssAtRest: number; rssStart: number; rssEnd: number },
 ): {
   text: string;
   figures: SummaryFigures;
@@ -46,7 +47,10 @@ export function summarize(
     ...[...tally.cut].map(([key, count]) => [`  cut: ${key}`, String(count)] as const),
     ['  stale keep-alive retries', String(tally.staleRetries)],
     ['  failures', String(tally.failureCount)],
-    ['gateway RSS after GC, start → end', `${(extra.rssStart / MiB).toFixed(1)} → ${(extra.rssEnd / MiB).toFixed(1)} MiB`],
+    [
+      'gateway RSS after GC, at rest → warmed up → end',
+      `${(extra.rssAtRest / MiB).toFixed(1)} → ${(extra.rssStart / MiB).toFixed(1)} → ${(extra.rssEnd / MiB).toFixed(1)} MiB`,
+    ],
   ];
   const checkRows = checks.map((check) => [`${check.ok ? 'PASS' : 'FAIL'} ${check.name}`, check.detail] as const);
   const failures = tally.failures.map((failure) => `  ${(failure.atMs / 1000).toFixed(1)} s ${failure.kind}: ${failure.what}`);
@@ -74,6 +78,7 @@ export function summarize(
       cut: Object.fromEntries(tally.cut),
       staleRetries: tally.staleRetries,
       failures: tally.failureCount,
+      rssAtRestMiB: Math.round((extra.rssAtRest / MiB) * 10) / 10,
       rssStartMiB: Math.round((extra.rssStart / MiB) * 10) / 10,
       rssEndMiB: Math.round((extra.rssEnd / MiB) * 10) / 10,
       checks: Object.fromEntries(checks.map((check) => [check.name, check.ok])),
