@@ -23,6 +23,7 @@ import { identityForwarding } from '../middleware/identity-forwarding.ts';
 import { oidcPreauth } from '../middleware/oidc-preauth.ts';
 import { requestContext } from '../middleware/request-context.ts';
 import { sessionGate } from '../middleware/session-gate.ts';
+import { unreadBody } from '../middleware/unread-body.ts';
 import { createUpgradeHandler } from '../middleware/upgrade-handler.ts';
 import { appResolutionStep, createAppTable } from '../request/app-resolution.ts';
 import { requestChecks } from '../request/request-context.ts';
@@ -78,6 +79,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     : undefined;
 
   const handler = Router();
+  handler.use(unreadBody());
   if (accessLog) handler.use(accessLog.http);
   if (parts.metrics) handler.use(requestMetrics(parts.metrics));
   if (parts.health) handler.use(healthRoute({ readiness: parts.health, table, unknownHost, trustedProxies: config.trustedProxies }));
