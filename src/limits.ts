@@ -286,6 +286,29 @@ export const TUNNEL_MAX_STREAMS = 1000;
 export const TUNNEL_QUEUE_MAX_LENGTH = 1000;
 export const TUNNEL_QUEUE_MAX_WAIT_SECONDS = 10;
 export const TUNNEL_QUEUE_RETRY_AFTER_SECONDS = 5;
+/** Upper bounds of the queue wait histogram, in seconds: up to the longest `maxWait` allowed. */
+export const TUNNEL_QUEUE_WAIT_BUCKETS: readonly number[] = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+/**
+ * The share of a connector group's streams one app may hold when the group serves more than one app
+ * (`limits.streams.appShare`, `apps[].limits.streams`), so that one app (a pass-through app's anonymous crowd
+ * included) cannot take the streams another app needs. The same share bounds the app's place in the group's queue.
+ */
+export const APP_STREAM_SHARE_PERCENT = 50;
+/**
+ * WebSockets open at once per session and per client address (an IPv6 /64 counts as one), on one instance
+ * (`limits.streams.websocketsPerSession`, `websocketsPerIp`). Per address is generous: one office behind NAT is one address.
+ */
+export const WEBSOCKETS_PER_SESSION = 32;
+export const WEBSOCKETS_PER_IP = 500;
+/** The `Retry-After` of an upgrade refused for too many WebSockets: a slot frees when one of them closes. */
+export const WEBSOCKET_CAP_RETRY_AFTER_SECONDS = 10;
+/**
+ * A WebSocket with no byte either way for this long (pings count) is closed with 1001
+ * (`limits.streams.websocketIdleTimeout`, `apps[].limits.websocketIdleTimeout`): an idle socket still holds a tunnel stream.
+ */
+export const WEBSOCKET_IDLE_TIMEOUT_SECONDS = 600;
+/** After the idle close frame, the client has this long to answer before the connection is cut. */
+export const WEBSOCKET_IDLE_CLOSE_GRACE_MS = 2000;
 /** nghttp2 memory a tunnel session may hold, in MiB (Node's `maxSessionMemory`). */
 export const TUNNEL_MAX_SESSION_MEMORY_MB = 128;
 /** PING every this often; a PING unanswered this long marks the tunnel dead. */

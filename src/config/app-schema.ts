@@ -6,6 +6,7 @@ import { durationSeconds } from './duration.ts';
 import { bearerSchema } from './bearer-schema.ts';
 import { externalUrl, httpsOrLoopbackHttpUrl } from './field-schemas.ts';
 import { policySchema } from './policy-schema.ts';
+import { appStreamLimitsSchema } from './stream-limits-schema.ts';
 
 const sessionOverrides = z.strictObject({
   persistent: z.boolean().optional(),
@@ -43,6 +44,8 @@ export const appSchema = z.strictObject({
     })
     .prefault({}),
   session: sessionOverrides.prefault({}),
+  /** This app's own share of its connector group's streams and WebSocket idle timeout, in place of `limits.streams`'. */
+  limits: appStreamLimitsSchema,
   /** Conditional access: evaluated at sign-in and on every request (see docs/conditional-access.md). */
   policies: z.array(policySchema).default([]),
   /** API clients: access tokens from the identity provider in `Authorization: Bearer` (see docs/api-clients.md). */

@@ -5,7 +5,9 @@
  * path, a body too large, a bug). Reasons stay in the audit log.
  */
 import type { ErrorRow } from './row.ts';
+import { RATE_LIMIT_ERRORS } from './rate-limit-codes.ts';
 import { SIGNIN_ERRORS } from './signin-codes.ts';
+import { STREAM_LIMIT_ERRORS } from './stream-limit-codes.ts';
 
 export const GATEWAY_ERRORS = {
   ERR_BAD_REQUEST: {
@@ -118,6 +120,8 @@ export const GATEWAY_ERRORS = {
     retryable: true,
   },
   ...SIGNIN_ERRORS,
+  ...RATE_LIMIT_ERRORS,
+  ...STREAM_LIMIT_ERRORS,
   ERR_POLICY_DENIED: {
     status: 403,
     step: 'conditional-access',

@@ -38,6 +38,8 @@ export interface RejectUpgradeOptions {
   readonly appId?: string | undefined;
   /** Whether that app takes access tokens: a 401 then offers the Bearer challenge too. */
   readonly bearerApp?: boolean | undefined;
+  /** Sent as `Retry-After` with a 429 or 503: when trying again may succeed. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 /** Answers a gateway upgrade (or a request the server could not parse) that will not happen, with the user's JSON body. */
@@ -51,6 +53,7 @@ export function rejectUpgrade(socket: Duplex, error: GatehouseError, options: Re
     'X-Robots-Tag: noindex, nofollow',
     ...(options.requestId ? [`X-Request-Id: ${options.requestId}`] : []),
     ...(challenges !== undefined ? [`WWW-Authenticate: ${challenges}`] : []),
+    ...(options.retryAfterSeconds !== undefined && (row.status === 429 || row.status === 503) ? [`Retry-After: ${options.retryAfterSeconds}`] : []),
   ];
   writeAndClose(socket, rawHttpResponse(row.status, row.title, headers, body));
 }

@@ -31,6 +31,15 @@ export const TUNNEL_ERRORS = {
     retryable: true,
     shownAs: 'ERR_NO_CONNECTOR',
   },
+  ERR_TUNNEL_APP_SHARE: {
+    status: 503,
+    step: 'forwarding',
+    title: "App at its share of the group's streams",
+    message: "The app holds its share of its connector group's tunnel streams; its request waited or was refused so the group's other apps keep theirs.",
+    expose: false,
+    retryable: true,
+    shownAs: 'ERR_APP_BUSY',
+  },
   ERR_TUNNEL_CLOSED: {
     status: 502,
     step: 'forwarding',

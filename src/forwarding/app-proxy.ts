@@ -136,7 +136,8 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         headers,
         filterHead,
         idle,
-        onFailure: (error) => rejectUpgrade(socket, failureOf(error, req, options), { requestId: context.requestId, appId: app.id }),
+        onFailure: (error) =>
+          rejectUpgrade(socket, failureOf(error, req, options), { requestId: context.requestId, appId: app.id, retryAfterSeconds: options.retryAfterSeconds }),
       });
     },
   };

@@ -9,6 +9,7 @@ import type { SessionStore } from '../session/session-store.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './gateway-metrics.ts';
 import { observeAudit, observeConnectorPlane } from './plane-metrics.ts';
+import { observeStreamShares } from './stream-metrics.ts';
 import { createMetricsRegistry } from './registry.ts';
 import { policyDecisionMetrics, sessionMetrics, signInMetrics } from './step-metrics.ts';
 import { BACKGROUND_OPERATION, instrumentSessionStore } from './store-metrics.ts';
@@ -54,6 +55,7 @@ export function gatewayInstruments(state: () => GatewayState): GatewayInstrument
     },
     groups: () => [...new Set(state().apps.map((app) => app.connectorGroup))],
   });
+  observeStreamShares(registry, () => state().connectors?.tunnels);
   observeAudit(registry, () => state().audit);
   const onTunnelResponseHead = (app: string, seconds: number): void => metrics.tunnelResponseSeconds.observe(app, seconds);
   return {

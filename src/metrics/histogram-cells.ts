@@ -71,17 +71,28 @@ export class HistogramCells {
   }
 
   get(): Promise<HistogramObject> {
-    const values: HistogramSample[] = [];
-    for (const [label, cell] of this.#cells) {
-      let cumulative = 0;
-      this.#bounds.forEach((bound, index) => {
-        cumulative += cell.counts[index] as number;
-        values.push({ metricName: `${this.name}_bucket`, labels: { [this.#labelName]: label, le: bound }, value: cumulative });
-      });
-      values.push({ metricName: `${this.name}_bucket`, labels: { [this.#labelName]: label, le: '+Inf' }, value: cell.count });
-      values.push({ metricName: `${this.name}_sum`, labels: { [this.#labelName]: label }, value: cell.sum });
-      values.push({ metricName: `${this.name}_count`, labels: { [this.#labelName]: label }, value: cell.count });
-    }
-    return Promise.resolve({ name: this.name, help: this.help, type: 'histogram', aggregator: 'sum', values });
+    return Promise.resolve(histogramObject(this, this.#labelName, this.#bounds, this.#cells));
   }
+}
+
+/** One histogram's cells (counts per bucket, not cumulative; the last one above every bound) as prom-client's registry reads them. */
+export function histogramObject(
+  metric: { readonly name: string; readonly help: string },
+  labelName: string,
+  bounds: readonly number[],
+  cells: Iterable<readonly [string, { readonly counts: readonly number[]; readonly sum: number; readonly count: number }]>,
+): HistogramObject {
+  const { name } = metric;
+  const values: HistogramSample[] = [];
+  for (const [label, cell] of cells) {
+    let cumulative = 0;
+    bounds.forEach((bound, index) => {
+      cumulative += cell.counts[index] as number;
+      values.push({ metricName: `${name}_bucket`, labels: { [labelName]: label, le: bound }, value: cumulative });
+    });
+    values.push({ metricName: `${name}_bucket`, labels: { [labelName]: label, le: '+Inf' }, value: cell.count });
+    values.push({ metricName: `${name}_sum`, labels: { [labelName]: label }, value: cell.sum });
+    values.push({ metricName: `${name}_count`, labels: { [labelName]: label }, value: cell.count });
+  }
+  return { name, help: metric.help, type: 'histogram', aggregator: 'sum', values };
 }

@@ -69,16 +69,6 @@ export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneS
     },
   });
   new Counter({
-    name: 'gatehouse_tunnel_queue_wait_seconds_total',
-    help: 'Seconds requests waited for a free tunnel stream, whatever the outcome, by connector group.',
-    labelNames: ['connector_group'],
-    registers,
-    collect() {
-      this.reset();
-      for (const [group, stats] of state.tunnels()?.queueStats() ?? []) this.inc({ connector_group: group }, stats.waitedSeconds);
-    },
-  });
-  new Counter({
     name: 'gatehouse_tunnel_bytes_total',
     help: 'Bytes through tunnel streams (HTTP bytes, without HTTP/2 framing), by connector group and direction (sent to the connector, received from it).',
     labelNames: ['connector_group', 'direction'],

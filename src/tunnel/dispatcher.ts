@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
+import type { StreamShare } from '../config/stream-limits-schema.ts';
 import { GatehouseError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ForwardingRules } from '../forwarding/upstream-request.ts';
@@ -24,16 +25,24 @@ export interface TunnelDispatcherOptions {
   readonly logger: Logger;
   /** Told, per request and app, the seconds from the dispatch into a tunnel stream to the response headers (metrics). */
   readonly onResponseHead?: (appId: string, seconds: number) => void;
+  /** The share of a group's streams an app of a shared group may hold without its own `limits.streams`. Default APP_STREAM_SHARE_PERCENT. */
+  readonly appShare?: StreamShare;
 }
 
 /**
  * Step 7 with connectors: picks a healthy connector of the app's group (the
  * pool balances by fewest in-flight streams) and forwards through its tunnel,
  * streaming both ways. When every tunnel of the group is at its stream limit
- * the request waits for a stream (the pool's queue). No connector online, a
+ * the request waits for a stream (the pool's queue), and so does a request of
+ * an app that holds its share of the group's streams. No connector online, a
  * full queue or an expired wait: 503 naming the app, with Retry-After.
  */
 export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwarder {
+  // Each configuration (a reload builds a new dispatcher) says which apps share a group, and their shares.
+  options.pool.configureShares(
+    options.apps.map((app) => ({ id: app.id, connectorGroup: app.connectorGroup, share: app.limits.streams })),
+    options.appShare,
+  );
   const agents: TunnelAgent[] = [];
   const proxies = new Map<string, AppProxy>();
   for (const app of options.apps) {
@@ -99,7 +108,7 @@ export function createTunnelDispatcher(options: TunnelDispatcherOptions): Forwar
       }
       const refused = noConnector(req, app);
       if (refused) {
-        rejectUpgrade(socket, refused, { requestId: getRequestContext(req)?.requestId, appId: app.id });
+        rejectUpgrade(socket, refused, { requestId: getRequestContext(req)?.requestId, appId: app.id, retryAfterSeconds: TUNNEL_QUEUE_RETRY_AFTER_SECONDS });
         return;
       }
       proxy.upgrade(req, socket, head);

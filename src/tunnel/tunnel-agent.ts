@@ -129,8 +129,9 @@ export class TunnelAgent extends Agent {
   /** Called by Agent when a request finished with the socket: keep it only if its tunnel still takes streams. */
   override keepSocketAlive(socket: Duplex): boolean {
     if (!(socket instanceof StreamSocket) || !socket.tunnelHealthy) return false;
-    // A request waits for a stream of this group: the slot serves it rather than idling.
-    if (this.#pool.waiting(this.app.connectorGroup) > 0) return false;
+    // A request waits for this slot (the group is full, or it is this app's own): it serves that one rather than idling.
+    const group = this.app.connectorGroup;
+    if (this.#pool.waiting(group, this.app.id) > 0 || (this.#pool.waiting(group) > 0 && this.#pool.full(group))) return false;
     const kept = super.keepSocketAlive(socket) as unknown as boolean;
     if (kept) socket.markIdle(true);
     return kept;
@@ -147,17 +148,17 @@ export class TunnelAgent extends Agent {
     const options = { ...(requestId === undefined ? {} : { requestId }), ...(signal ? { signal } : {}) };
     let last: TunnelError | undefined;
     for (let attempt = 0; attempt < this.#attempts; attempt++) {
-      // Tunnels up but every one at its stream limit, or requests already waiting: wait for a stream behind them.
-      const queued = this.#pool.waiting(group) > 0 || this.#pool.full(group);
+      // Every tunnel at its stream limit, the app at its share, or requests of the app already waiting: wait behind them.
+      const queued = !this.#pool.admits(group, this.app.id);
       let session = queued ? undefined : this.#pool.pick(group, exclude);
       if (!queued && !session) break;
       try {
-        if (session) return await session.openStream(this.app.id, options);
+        if (session) return await this.#pool.openStream(session, this.app.id, options);
         const open = (chosen: TunnelSession): Promise<StreamSocket> => {
           session = chosen;
-          return chosen.openStream(this.app.id, options);
+          return this.#pool.openStream(chosen, this.app.id, options);
         };
-        return await this.#pool.waitForStream(group, open, signal);
+        return await this.#pool.waitForStream(group, this.app.id, open, signal);
       } catch (error) {
         // No session: the queue itself refused (full, expired, no tunnel left), and another attempt would not do better.
         if (!isTunnelError(error) || !error.beforeUpstream || !session) throw error;

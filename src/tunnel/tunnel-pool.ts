@@ -2,13 +2,18 @@
  * The live tunnels, by connector group. A request goes to the healthy tunnel
  * of its app's group with the fewest open streams: that balances across the
  * group's connectors and across each connector's several tunnels, and a dead
- * or draining tunnel is never picked.
+ * or draining tunnel is never picked. Each app holds at most its share of
+ * its group's streams (app-share.ts); past it, its requests wait in their
+ * own line of the group's queue.
  */
 import { TUNNEL_DRAIN_TIMEOUT_MS, TUNNEL_MAX_STREAMS, TUNNEL_QUEUE_MAX_LENGTH, TUNNEL_QUEUE_MAX_WAIT_SECONDS } from '../limits.ts';
 import { TunnelError } from '../errors/tunnel-error.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
+import type { StreamShare } from '../config/stream-limits-schema.ts';
+import { AppShares, type AppShareRule, type AppShareStats } from './app-share.ts';
 import { StreamQueue, type QueueStats, type StreamQueueSettings } from './stream-queue.ts';
-import type { TunnelSession } from './tunnel-session.ts';
+import type { StreamSocket } from './stream-socket.ts';
+import type { OpenStreamOptions, TunnelSession } from './tunnel-session.ts';
 
 export interface TunnelPoolOptions {
   /** Streams the service opens at most on one tunnel (the connector may advertise fewer). Default TUNNEL_MAX_STREAMS. */
@@ -21,6 +26,7 @@ export class TunnelPool {
   readonly maxStreamsPerTunnel: number;
   readonly #queueSettings: StreamQueueSettings;
   readonly #queues = new Map<string, StreamQueue<TunnelSession>>();
+  readonly #shares = new AppShares();
   readonly #groups = new Map<string, Set<TunnelSession>>();
   /** Removers of the listeners this pool put on its sessions. */
   readonly #removers = new Map<TunnelSession, () => void>();
@@ -75,23 +81,64 @@ export class TunnelPool {
     return best;
   }
 
+  /** The apps and their shares (each configuration, reloads included); `defaultShare` for apps of shared groups without their own. */
+  configureShares(apps: readonly AppShareRule[], defaultShare?: StreamShare): void {
+    this.#shares.configure(apps, defaultShare);
+  }
+
+  /** Streams the healthy tunnels of `group` can carry at once. */
+  capacity(group: string): number {
+    let streams = 0;
+    for (const session of this.#groups.get(group) ?? []) if (session.healthy) streams += session.streamLimit;
+    return streams;
+  }
+
+  /** Whether a request of `app` may open a stream now: the group has room, the app is below its share and none of its requests wait. */
+  admits(group: string, app: string): boolean {
+    return !this.full(group) && this.#belowShare(group, app) && this.waiting(group, app) === 0;
+  }
+
+  /** Opens a stream of `app` on `session`, counted in the app's share from now until it closes. */
+  openStream(session: TunnelSession, app: string, options: OpenStreamOptions): Promise<StreamSocket> {
+    const group = session.group;
+    const hold = this.#shares.hold(group, app);
+    const release = (): void => {
+      if (hold()) this.#serveWaiting(group);
+    };
+    return session.openStream(app, options).then(
+      (socket) => {
+        socket.once('close', release);
+        if (socket.destroyed) release();
+        return socket;
+      },
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
+  }
+
   /**
-   * Waits, first come first served, until a tunnel of `group` has a free
-   * stream, then runs `open` with it at once. For a group that has healthy
-   * tunnels, all at their stream limit. Rejects with a TunnelError when the
-   * queue is full, the wait expires or the group's last tunnel goes, and
-   * with the signal's reason as soon as the client left.
+   * Waits in `app`'s line until a tunnel of `group` has a free stream and
+   * the app is below its share, then runs `open` with it at once. Rejects
+   * with a TunnelError when the queue (or the app's part of it) is full, the
+   * wait expires or the group's last tunnel goes, and with the signal's
+   * reason as soon as the client left.
    */
-  waitForStream<T>(group: string, open: (session: TunnelSession) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  waitForStream<T>(group: string, app: string, open: (session: TunnelSession) => Promise<T>, signal?: AbortSignal): Promise<T> {
     let queue = this.#queues.get(group);
     if (!queue) {
-      queue = new StreamQueue<TunnelSession>(group, this.#queueSettings);
+      queue = new StreamQueue<TunnelSession>(this.#queueSettings, (kind, waiting) => this.#refusal(group, waiting, kind));
       this.#queues.set(group, queue);
     }
-    const waiting = queue.wait(open, signal);
+    // An app of a shared group may fill its share of the queue, no more: the rest of the queue stays for the others.
+    const capacity = this.capacity(group);
+    const limit = this.#shares.limit(group, app, capacity);
+    const appMaxLength = Number.isFinite(limit) ? Math.ceil((this.#queueSettings.maxLength * Math.min(limit, capacity)) / capacity) : Infinity;
+    const waiting = queue.wait(app, open, signal, appMaxLength);
     // A stream may have freed meanwhile; else streams kept alive idle hold slots nobody uses now: one of them makes room.
     this.#serveWaiting(group);
-    if (queue.length > 0) for (const session of this.sessions(group)) if (session.closeIdleStream()) break;
+    if (queue.length > 0 && this.full(group)) for (const session of this.sessions(group)) if (session.closeIdleStream()) break;
     return waiting;
   }
 
@@ -101,9 +148,15 @@ export class TunnelPool {
     return sessions.some((session) => session.healthy) && !sessions.some((session) => session.acceptsStreams);
   }
 
-  /** Requests waiting for a stream of `group`. */
-  waiting(group: string): number {
-    return this.#queues.get(group)?.length ?? 0;
+  /** Requests waiting for a stream of `group`, or only those of `app`. */
+  waiting(group: string, app?: string): number {
+    const queue = this.#queues.get(group);
+    return (app === undefined ? queue?.length : queue?.waitingFor(app)) ?? 0;
+  }
+
+  /** Each app's streams held, its share and its refusals, by group (metrics). */
+  appShareStats(): Map<string, Map<string, AppShareStats>> {
+    return this.#shares.stats((group) => this.capacity(group));
   }
 
   /** Each group's queue: its depth, how waits ended and the seconds waited (metrics). */
@@ -173,11 +226,35 @@ export class TunnelPool {
   #serveWaiting(group: string): void {
     const queue = this.#queues.get(group);
     if (!queue || queue.length === 0) return;
-    for (let session = this.pick(group); session && queue.serve(session); session = this.pick(group));
+    const eligible = (app: string): boolean => this.#belowShare(group, app);
+    for (let session = this.pick(group); session && queue.serve(session, eligible); session = this.pick(group));
     if (queue.length > 0 && !this.has(group)) {
       queue.failAll(
         () => new TunnelError('ERR_TUNNEL_NO_CONNECTOR', `No connector of group "${group}" is connected.`, { beforeUpstream: true, reason: 'no_tunnel' }),
       );
     }
+  }
+
+  #belowShare(group: string, app: string): boolean {
+    return this.#shares.held(group, app) < this.#shares.limit(group, app, this.capacity(group));
+  }
+
+  /** Why the queue turned a request away or gave up on it: its app at its share, else the group full. */
+  #refusal(group: string, app: string, kind: 'full' | 'timeout'): TunnelError {
+    // A share as large as the group's capacity restricts nothing: the group is full.
+    const capacity = this.capacity(group);
+    if (this.#shares.held(group, app) >= this.#shares.limit(group, app, capacity) && this.#shares.limit(group, app, capacity) < capacity) {
+      this.#shares.countRefusal(group, app);
+      return new TunnelError('ERR_TUNNEL_APP_SHARE', `App "${app}" holds its share of the streams of group "${group}".`, {
+        beforeUpstream: true,
+        reason: kind === 'full' ? 'app_share_full' : 'app_share_timeout',
+      });
+    }
+    const message =
+      kind === 'full' ? 'Every tunnel of the group is at its stream limit and its queue is full.' : 'No tunnel stream of the group became free in time.';
+    return new TunnelError('ERR_TUNNEL_STREAM_LIMIT', `${message} (group "${group}")`, {
+      beforeUpstream: true,
+      reason: kind === 'full' ? 'queue_full' : 'queue_timeout',
+    });
   }
 }

@@ -178,7 +178,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
 
   /** Healthy and below its stream limit: may be picked for a new stream. */
   get acceptsStreams(): boolean {
-    return this.healthy && this.#open.size < this.#streamLimit();
+    return this.healthy && this.#open.size < this.streamLimit;
   }
 
   /** Why the tunnel stopped taking streams, once it did. */
@@ -210,7 +210,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     if (!isAppId(appId)) return Promise.reject(new TypeError(`appId must be an app id such as "wiki", got ${JSON.stringify(appId)}`));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!this.healthy) return Promise.reject(closedError(this.connectorId, this.#unhealthy ?? 'not_connected'));
-    if (this.#open.size >= this.#streamLimit()) return Promise.reject(streamLimitError(this.connectorId));
+    if (this.#open.size >= this.streamLimit) return Promise.reject(streamLimitError(this.connectorId));
     let h2: ClientHttp2Stream;
     try {
       h2 = this.#session.request(connectHeaders(appId, options.requestId), { endStream: false });
@@ -280,7 +280,8 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     return idle !== undefined;
   }
 
-  #streamLimit(): number {
+  /** Streams this tunnel may carry at once: ours, or fewer if the connector advertised fewer. */
+  get streamLimit(): number {
     const advertised = this.#session.remoteSettings.maxConcurrentStreams;
     return typeof advertised === 'number' ? Math.min(this.maxStreams, advertised) : this.maxStreams;
   }

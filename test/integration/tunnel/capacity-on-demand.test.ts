@@ -31,6 +31,8 @@ describe('capacity on demand (through a connector)', function () {
           ...config.connectors!,
           tunnels: { maxStreams: 2, maxPerConnector: 3, scaleDownAfter: '2s', queue: { maxLength: 20, maxWait: '20s' } },
         },
+        // The group's whole capacity for the one app under test: the per-app share is tested in stream-exhaustion.test.ts.
+        apps: config.apps.map((app) => (app.id === 'open' ? { ...app, limits: { streams: '100%' } } : app)),
       }),
     });
     connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '1']);

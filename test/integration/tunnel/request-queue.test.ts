@@ -32,6 +32,8 @@ describe('the request queue (through a connector)', function () {
       configure: (config) => ({
         ...config,
         connectors: { ...config.connectors!, tunnels: { maxStreams: 2, maxPerConnector: 1, queue: { maxLength: 4, maxWait: '2s' } } },
+        // The group's whole capacity for the one app under test: the per-app share is tested in stream-exhaustion.test.ts.
+        apps: config.apps.map((app) => (app.id === 'open' ? { ...app, limits: { streams: '100%' } } : app)),
       }),
     });
     connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '1']);
