@@ -1,16 +1,13 @@
 import type { Router } from 'express';
 import type { Registry } from 'prom-client';
-import { existsSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { join } from 'node:path';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditSink } from '../audit/events.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseGatewayConfig, type GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { configWarnings } from '../config/config-warnings.ts';
-import { sqliteStatePath } from '../config/store-schema.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
@@ -29,12 +26,10 @@ import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import { SignInLoopDetector } from '../signin/signin-loop.ts';
 import { TransactionCookies } from '../signin/transaction-cookies.ts';
-import { openSqliteDatabase, STATE_DATABASE_FILE } from '../store/sqlite-database.ts';
-import { RedisStore } from '../store/redis-store.ts';
-import { SqliteStore } from '../store/sqlite-store.ts';
 import type { Broadcast } from '../store/broadcast.ts';
 import type { Store } from '../store/store.ts';
 import { attachServer } from './attach-server.ts';
+import { openConnectorStore } from './connector-store.ts';
 import { defaultForwarder, type ForwarderFactoryContext } from './forwarder-factory.ts';
 import { createGatewayAudit } from './gateway-audit.ts';
 import { ReloadableRequestPath, type ReloadActor, type ReloadInput, type ReloadResult } from './reload.ts';
@@ -190,17 +185,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         }
       : {}),
   };
-  // One state file per instance: when store.url names another file than the state directory's, the connector plane keeps its tables there too.
-  const statePath = sqliteStatePath(config.store.url);
-  const stateDir = config.connectors?.stateDir;
-  // With Redis, the connector plane is shared by every instance on it, on the session store's connection.
-  const sharedConnectorStore = options.connectorStore
-    ? undefined
-    : opened.redis
-      ? new RedisStore(opened.redis)
-      : stateDir !== undefined && statePath !== undefined && statePath !== join(stateDir, STATE_DATABASE_FILE)
-        ? new SqliteStore(openSqliteDatabase(statePath), existsSync(stateDir) ? { importFrom: stateDir } : {}, true)
-        : undefined;
+  const sharedConnectorStore = options.connectorStore ? undefined : openConnectorStore(config, opened.redis);
   const connectorStore = options.connectorStore ?? sharedConnectorStore;
   const connectors = config.connectors
     ? new ConnectorService({
