@@ -154,6 +154,32 @@ export const AUDIT_REPEAT_KEYS = 10_000;
  */
 export const AUDIT_REPEAT_REASONS_PER_SOURCE = 8;
 
+/**
+ * Requests per second per client address (an IPv6 /64 counts as one) with no session or access token, as token
+ * buckets of `perSecond` and `burst` (`limits.rate`): anonymous requests in general, and stricter for the sign-in
+ * endpoints and the connector listener's registration and admin API, whose every call costs a seal, a token check
+ * or a certificate.
+ */
+export const RATE_ANONYMOUS_PER_SECOND = 50;
+export const RATE_ANONYMOUS_BURST = 200;
+export const RATE_SIGNIN_PER_SECOND = 10;
+export const RATE_SIGNIN_BURST = 50;
+export const RATE_CALLBACK_PER_SECOND = 10;
+export const RATE_CALLBACK_BURST = 50;
+/** Posted by the identity provider's servers, a few addresses that may end many sessions at once. */
+export const RATE_BACKCHANNEL_LOGOUT_PER_SECOND = 20;
+export const RATE_BACKCHANNEL_LOGOUT_BURST = 200;
+export const RATE_CONNECTOR_REGISTER_PER_SECOND = 1;
+export const RATE_CONNECTOR_REGISTER_BURST = 20;
+export const RATE_CONNECTOR_ADMIN_PER_SECOND = 5;
+export const RATE_CONNECTOR_ADMIN_BURST = 50;
+/** Client addresses whose buckets one instance keeps (`limits.rate.maxClients`); past it the idlest is evicted, counted. */
+export const RATE_LIMIT_MAX_CLIENTS = 100_000;
+/** With Redis, how often each instance adds what it let through to the shared buckets and reads them back. */
+export const RATE_LIMIT_SYNC_INTERVAL_MS = 100;
+/** Buckets one sync sends at most; the rest wait for the next one (a flood of new addresses costs bounded work per sync). */
+export const RATE_LIMIT_SYNC_BATCH = 2_000;
+
 /** Node server timeouts set on servers Gatehouse creates. */
 export const SERVER_HEADERS_TIMEOUT_MS = 20_000;
 export const SERVER_REQUEST_TIMEOUT_MS = 0; // per-app idle timeouts govern bodies; see README

@@ -6,6 +6,7 @@ import type { GatehouseErrorCode } from '../errors/index.ts';
  */
 export const AUDIT_EVENT_TYPES = [
   'request.rejected',
+  'request.rate_limited',
   'forward.failed',
   'signin.started',
   'signin.succeeded',

@@ -21,6 +21,7 @@ import type { AuditEventInput, AuditEventType } from './events.ts';
  */
 const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'request.rejected': 'aggregate', // malformed requests, unknown hosts: anyone
+  'request.rate_limited': 'aggregate', // a flood's own refusals: anyone, many times a second
   'forward.failed': 'aggregate', // a pass-through app's dead backend, hit by anyone
   'signin.started': 'aggregate', // anyone can open the sign-in URL
   'signin.failed': 'aggregate', // forged or replayed callbacks

@@ -9,6 +9,7 @@ const WINDOW_MS = 60_000;
 /** The types anyone can cause without signing in: the only ones ever counted instead of written. */
 const AGGREGATED: readonly AuditEventType[] = [
   'request.rejected',
+  'request.rate_limited',
   'forward.failed',
   'signin.started',
   'signin.failed',
