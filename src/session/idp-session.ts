@@ -17,6 +17,24 @@ export function idpSessionRevocationKey(tag: string): string {
   return `idp-sid.${tag}`;
 }
 
+/**
+ * The revocation key that ends every session of the provider's user whose
+ * `sub` digests to `tag` (a logout naming the user but no provider session).
+ * Its entry holds the logout's time: only sessions signed in at or before it
+ * end, so the user can sign in again at once.
+ */
+export function idpUserRevocationKey(tag: string): string {
+  return `idp-sub.${tag}`;
+}
+
+/**
+ * Whether an entry under `key` ends only the sessions issued at or before
+ * the time it holds; every other entry ends whatever it names.
+ */
+export function revokesIssuedBefore(key: string): boolean {
+  return key.startsWith('idp-sub.');
+}
+
 /** Whether a revoked id names a group of sessions rather than one. */
 export function isGroupRevocationKey(key: string): boolean {
   return key.includes('.');

@@ -19,6 +19,7 @@
 import { MAX_REVOKED_SESSIONS, STORE_OUTAGE_CHECK_INTERVAL_MS, STORE_OUTAGE_GRACE_MS } from '../limits.ts';
 import type { Broadcast } from '../store/broadcast.ts';
 import type { RedisConnection } from '../store/redis-connection.ts';
+import { revokesIssuedBefore } from './idp-session.ts';
 import { parseRevokedMember, parseRevokedMessage, RAISE_FLOOR, REVOKE, sessionKeys, type SessionKeys } from './redis-session-scripts.ts';
 import { RedisSessionData, unavailable } from './redis-session-data.ts';
 import type { MemorySessionStoreOptions, SessionSideData, SessionStore } from './session-store.ts';
@@ -129,7 +130,7 @@ export class RedisSessionStore implements SessionStore {
       this.#revoked.delete(sessionId);
       return Promise.resolve(false);
     }
-    return Promise.resolve(true);
+    return Promise.resolve(!revokesIssuedBefore(sessionId) || issuedAt <= entry.issuedAt);
   }
 
   consumeState(stateKey: string, until: number, now: number): Promise<boolean> {

@@ -3,13 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
-import {
-  IDP_LOGOUT_REVOCATION_SECONDS,
-  MAX_SESSION_TOUCH_ENTRIES,
-  MAX_SET_COOKIE_BYTES,
-  MAX_UNSEAL_CACHE_ENTRIES,
-  SESSION_TOUCH_INTERVAL_SECONDS,
-} from '../limits.ts';
+import { MAX_SESSION_TOUCH_ENTRIES, MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRIES, SESSION_TOUCH_INTERVAL_SECONDS } from '../limits.ts';
 import type { Identity } from './identity.ts';
 import type { RefreshState } from './refresh-state.ts';
 import { sealRefreshToken } from './refresh-state.ts';
@@ -22,7 +16,8 @@ import { sessionRecordSchema, type SessionRecord } from './session-record.ts';
 import type { SessionStore } from './session-store.ts';
 import { UnsealCache } from './unseal-cache.ts';
 import { externalUrlOf } from '../config/external-url.ts';
-import { idpSessionRevocationKey, idpSessionTag } from './idp-session.ts';
+import { idpSessionTag } from './idp-session.ts';
+import { isSessionRevoked, revokeIdpGroup, type IdpLogout } from './idp-revocation.ts';
 
 export interface SessionDefaults {
   /** Seconds. */
@@ -260,22 +255,17 @@ export class SessionManager {
   }
 
   /**
-   * Ends every session tied to the identity provider's session `idpSessionId`,
-   * on every instance sharing the store. Resolves with the revocation key
-   * (for closing the sessions' upgraded connections).
+   * Ends every session tied to the identity provider's session, or (with
+   * only `sub`) every session of that user signed in until now, on every
+   * instance sharing the store. Resolves with the revocation key (for
+   * closing the sessions' upgraded connections).
    */
-  async revokeIdpSession(idpSessionId: string): Promise<string> {
-    const now = nowSeconds(this.#options.clock);
-    const key = idpSessionRevocationKey(idpSessionTag(idpSessionId));
-    // Outlives every session it can name: none lives longer than the longest lifetime, the default's or this bound.
-    const until = now + Math.max(IDP_LOGOUT_REVOCATION_SECONDS, this.#options.defaults.maxLifetime);
-    await this.#options.store.revoke(key, now, until, now);
-    return key;
+  revokeIdpSession(logout: IdpLogout): Promise<string> {
+    return revokeIdpGroup(this.#options.store, logout, nowSeconds(this.#options.clock), this.#options.defaults.maxLifetime);
   }
 
-  async #isRevoked(record: SessionRecord, now: number): Promise<boolean> {
-    if (await this.#options.store.isRevoked(record.sid, record.iat, now)) return true;
-    return record.is !== undefined && (await this.#options.store.isRevoked(idpSessionRevocationKey(record.is), record.iat, now));
+  #isRevoked(record: SessionRecord, now: number): Promise<boolean> {
+    return isSessionRevoked(this.#options.store, record, now);
   }
 
   async idTokenOf(record: SessionRecord): Promise<string | undefined> {

@@ -1,5 +1,6 @@
 import { MAX_REVOKED_SESSIONS, MAX_SESSION_SIDE_BYTES, MAX_SESSION_SIDE_ENTRIES, MAX_USED_SIGNIN_STATES } from '../limits.ts';
 import { ExpiringMap } from './expiring-map.ts';
+import { revokesIssuedBefore } from './idp-session.ts';
 import type { RefreshState } from './refresh-state.ts';
 import { SideDataTable } from './side-data-table.ts';
 
@@ -82,7 +83,9 @@ export class MemorySessionStore implements SessionStore {
   }
 
   isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean> {
-    return Promise.resolve(issuedAt <= this.#refuseIssuedAtOrBefore || this.#revoked.has(sessionId, now));
+    const revokedAt = this.#revoked.get(sessionId, now);
+    const hit = revokedAt !== undefined && (!revokesIssuedBefore(sessionId) || issuedAt <= revokedAt);
+    return Promise.resolve(issuedAt <= this.#refuseIssuedAtOrBefore || hit);
   }
 
   consumeState(stateKey: string, until: number, now: number): Promise<boolean> {

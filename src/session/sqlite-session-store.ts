@@ -18,6 +18,7 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { MAX_REVOKED_SESSIONS, MAX_SESSION_SIDE_BYTES, MAX_SESSION_SIDE_ENTRIES, MAX_USED_SIGNIN_STATES, SESSION_STORE_PURGE_BATCH } from '../limits.ts';
 import { inTransaction, openSqliteDatabase } from '../store/sqlite-database.ts';
+import { revokesIssuedBefore } from './idp-session.ts';
 import { sideDataBytes, type MemorySessionStoreOptions, type SessionSideData, type SessionStore } from './session-store.ts';
 
 export type SqliteSessionStoreOptions = MemorySessionStoreOptions;
@@ -87,7 +88,7 @@ function prepare(db: DatabaseSync) {
     revokedDelete: db.prepare('DELETE FROM session_revoked WHERE session_id = ?'),
     revokedOldest: db.prepare('DELETE FROM session_revoked WHERE seq = (SELECT min(seq) FROM session_revoked) RETURNING issued_at AS issuedAt'),
     revokedInsert: db.prepare('INSERT INTO session_revoked (session_id, issued_at, until) VALUES (?, ?, ?)'),
-    revokedFind: db.prepare('SELECT 1 AS found FROM session_revoked WHERE session_id = ? AND until > ?'),
+    revokedFind: db.prepare('SELECT issued_at AS issuedAt FROM session_revoked WHERE session_id = ? AND until > ?'),
     usedPurge: purgeSome('session_used_state'),
     usedFind: db.prepare('SELECT until FROM session_used_state WHERE state_key = ?'),
     usedDelete: db.prepare('DELETE FROM session_used_state WHERE state_key = ?'),
@@ -154,7 +155,9 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean> {
-    return Promise.resolve(issuedAt <= this.#floor() || this.#sql.revokedFind.get(sessionId, now) !== undefined);
+    if (issuedAt <= this.#floor()) return Promise.resolve(true);
+    const entry = this.#sql.revokedFind.get(sessionId, now) as { issuedAt: number } | undefined;
+    return Promise.resolve(entry !== undefined && (!revokesIssuedBefore(sessionId) || issuedAt <= entry.issuedAt));
   }
 
   consumeState(stateKey: string, until: number, now: number): Promise<boolean> {

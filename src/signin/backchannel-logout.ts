@@ -10,7 +10,8 @@ import type { PreauthDeps } from './signin-deps.ts';
 /**
  * POST /.gatehouse/backchannel-logout — the identity provider says a user's
  * session there ended (OpenID Connect Back-Channel Logout 1.0). Every
- * gateway session tied to that provider session is revoked, on every
+ * gateway session tied to that provider session (or, when the token names
+ * only the user, every session of that user signed in until now) is revoked, on every
  * instance sharing the store, and their WebSockets close. The caller learns
  * only success (200) or `invalid_request` (400); the reason is audited.
  */
@@ -41,14 +42,15 @@ export function backchannelLogout(deps: PreauthDeps): RequestHandler {
       refuse(error.reason ?? 'invalid');
       return;
     }
-    const key = await deps.sessions.revokeIdpSession(verified.sid);
+    // With `sid` the provider session ends (as the spec prefers); with `sub` alone, every session of that user signed in until now.
+    const key = await deps.sessions.revokeIdpSession(verified.sid !== undefined ? { sid: verified.sid } : { sub: verified.sub });
     // Here at once; other instances hear the revocation from the store and check their sockets the same way.
     deps.sockets.closeSession(key);
     deps.audit.emit({
       type: 'session.backchannel_logout',
       outcome: 'success',
       ...(verified.sub !== undefined ? { user: { sub: verified.sub } } : {}),
-      details: { idpSession: idpSessionTag(verified.sid) },
+      details: verified.sid !== undefined ? { idpSession: idpSessionTag(verified.sid) } : { idpUser: idpSessionTag(verified.sub) },
       ...auditContext(req),
     });
     res.status(200).end();

@@ -8,11 +8,8 @@ import type { OidcClient } from './oidc-client.ts';
 
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
 
-/** What a valid logout token says: which provider session (and user) ended. */
-export interface LogoutToken {
-  readonly sid: string;
-  readonly sub: string | undefined;
-}
+/** What a valid logout token says: which provider session ended, or (without `sid`) which user's sessions. */
+export type LogoutToken = { readonly sid: string; readonly sub: string | undefined } | { readonly sid?: undefined; readonly sub: string };
 
 /**
  * Checks a logout token (OpenID Connect Back-Channel Logout 1.0, 2.6): its
@@ -57,8 +54,6 @@ export async function verifyLogoutToken(
   const sid = nonEmpty(payload['sid']);
   const sub = nonEmpty(payload.sub);
   if (sid === undefined && sub === undefined) throw new GatehouseError('ERR_BAD_REQUEST', 'no_sid_or_sub');
-  // Sessions are found by the provider's session: the client registers backchannel_logout_session_required.
-  if (sid === undefined) throw new GatehouseError('ERR_BAD_REQUEST', 'no_sid');
   const jti = nonEmpty(payload.jti);
   if (jti === undefined) throw new GatehouseError('ERR_BAD_REQUEST', 'no_jti');
 
@@ -71,7 +66,7 @@ export async function verifyLogoutToken(
     throw new GatehouseError('ERR_BAD_REQUEST', 'store_unavailable', { cause: error });
   }
   if (!first) throw new GatehouseError('ERR_BAD_REQUEST', 'jti_replayed');
-  return { sid, sub };
+  return sid !== undefined ? { sid, sub } : { sub: sub ?? '' };
 }
 
 function nonEmpty(value: unknown): string | undefined {

@@ -117,6 +117,29 @@ describe('back-channel logout', function () {
     assert.equal(await status(bob.browser), 200);
   });
 
+  it('with sub and no sid, ends every session of that user signed in until then, and closes their WebSockets', async () => {
+    const first = await signedIn('mallory');
+    const second = await signedIn('mallory');
+    const other = await signedIn('bob');
+    const socket = await openSocket(second.browser);
+    const closed = once(socket, 'close');
+
+    const answer = await post(await sign(claims({ sid: undefined, sub: 'user-mallory' })));
+    assert.equal(answer.status, 200);
+    await closed;
+    assert.equal(await status(first.browser), 401);
+    assert.equal(await status(second.browser), 401);
+    assert.equal(await status(other.browser), 200, "another user's session survives");
+    const event = stack.audit.ofType('session.backchannel_logout').at(-1);
+    assert.equal(event?.outcome, 'success');
+    assert.deepEqual(event?.user, { sub: 'user-mallory' });
+
+    // Sessions are timed in whole seconds: one signed in the second after the logout is not named by it.
+    stack.clock.advance(1000);
+    const again = await signedIn('mallory');
+    assert.equal(await status(again.browser), 200, 'a sign-in after the logout works');
+  });
+
   describe('refuses unfit tokens with 400, an audit event, and no session revoked', () => {
     let browser: BrowserClient;
     before(async () => {
