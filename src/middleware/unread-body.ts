@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
+import { UNREAD_BODY_LINGER_BYTES, UNREAD_BODY_LINGER_MS } from '../limits.ts';
 
 /**
  * An answer that goes out before the request's body has arrived — a sign-in
@@ -14,6 +16,13 @@ import type { RequestHandler } from 'express';
  * So such an answer says `Connection: close` and the connection closes once
  * it is sent; a body that did arrive whole but was left unread is drained,
  * so the connection can serve the next request.
+ *
+ * Closing at once would lose the answer: a client still sending its body
+ * gets a reset for its next write and reports EPIPE, never reading the 503
+ * or 401 waiting in its buffer. So the close lingers, as web servers do:
+ * the answer and a FIN go out, what the client still sends is read and
+ * dropped, and the socket is destroyed when the body has ended, after
+ * UNREAD_BODY_LINGER_BYTES more, or after UNREAD_BODY_LINGER_MS.
  */
 export function unreadBody(): RequestHandler {
   return (req, res, next) => {
@@ -35,10 +44,33 @@ function guard(req: IncomingMessage, res: ServerResponse): void {
       this.shouldKeepAlive = false;
       // A Connection header set on the way (the forwarder sets one) would otherwise win over shouldKeepAlive.
       if (this.hasHeader('connection')) this.setHeader('Connection', 'close');
+      // Node calls destroySoon once the answer is handed over on a connection that closes.
+      req.socket.destroySoon = () => linger(req, req.socket);
     }
     return writeHead(...args);
   } as ServerResponse['writeHead'];
   res.once('finish', () => {
     if (!req.readableEnded && req.complete && !req.destroyed) req.resume();
   });
+}
+
+/** Ends our side after the answer, reads and drops what the client still sends, and destroys the socket when done. */
+function linger(req: IncomingMessage, socket: Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  let dropped = 0;
+  const stop = (): void => {
+    clearTimeout(timer);
+    socket.destroy();
+  };
+  const timer = setTimeout(stop, UNREAD_BODY_LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > UNREAD_BODY_LINGER_BYTES) stop();
+  });
+  req.once('end', stop);
+  req.once('error', stop);
+  req.resume();
 }

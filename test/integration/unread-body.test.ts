@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpsRequest } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { startStack, type Stack } from '../support/stack.ts';
 
@@ -74,11 +75,39 @@ describe('answers sent before the request body arrived', function () {
   it('a body still streaming when the backend refuses: 502, Connection: close, closed at once', async () => {
     const url = `${stack.urls.dead}/upload`;
     const socket = await open(url);
-    const answer = await exchange(socket, requestHead(url, 'PUT', { 'Content-Length': String(4 * 1024 * 1024) }), Buffer.alloc(256 * 1024, 1), 5_000);
+    const answer = await exchange(socket, requestHead(url, 'PUT', { 'Content-Length': String(4 * 1024 * 1024) }), Buffer.alloc(256 * 1024, 1), 9_000);
     assert.match(answer.text, /^HTTP\/1\.1 502 /);
     assert.match(answer.text, /\r\nconnection: close\r\n/i);
     assert.ok(answer.closed, `the gateway closed the connection (after ${answer.ms} ms it had not)`);
     socket.destroy();
+  });
+
+  it('a client still sending a large body reads the early answer, not a reset (the close lingers)', async () => {
+    const url = new URL(`${stack.urls.wiki}/upload`);
+    const body = Buffer.alloc(8 * 1024 * 1024, 0x62);
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const outcome = await new Promise<string>((resolve) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1',
+            port: stack.port,
+            servername: url.hostname,
+            ca: stack.ca.certPem,
+            method: 'PUT',
+            path: url.pathname,
+            agent: false,
+            headers: { host: url.host, accept: 'application/json', 'content-length': body.length },
+          },
+          (res) => {
+            res.resume();
+            res.once('end', () => resolve(`status ${res.statusCode} connection ${res.headers.connection}`));
+          },
+        );
+        req.once('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+        req.end(body);
+      });
+      assert.equal(outcome, 'status 401 connection close');
+    }
   });
 
   it('a whole body left unread by an answer that came after it is drained: the connection serves the next request', async () => {
