@@ -1,7 +1,7 @@
 /** The soak backend (soak/backend.ts) as a child process that can be stopped and started again on the same port. */
 import { fileURLToPath } from 'node:url';
 import { startNode, type RunningProcess } from '../../dev/lib/processes.ts';
-import { freePort } from './free-port.ts';
+import { freePort } from '../../test/support/free-port.ts';
 
 const SCRIPT = fileURLToPath(new URL('../backend.ts', import.meta.url));
 

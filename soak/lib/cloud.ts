@@ -24,7 +24,7 @@ import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
 import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
 import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
 import { CONNECTOR_GROUP } from './connectors.ts';
-import { freePort } from './free-port.ts';
+import { freePort } from '../../test/support/free-port.ts';
 
 const CLIENT_ID = 'gatehouse-soak';
 const CLIENT_SECRET = 'gatehouse-soak-client-secret';
