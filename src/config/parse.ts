@@ -42,6 +42,8 @@ export interface GatewayConfig {
   readonly admin?: AdminConfig;
   /** The log's level and format (for `gatehouse serve`) and the access log. */
   readonly logging: ParsedGatewayConfig['logging'];
+  /** Bounds on what clients may ask of the gateway (`limits.rate`, …). */
+  readonly limits: ParsedGatewayConfig['limits'];
   /** Where relative file names in the configuration were resolved from. */
   readonly baseDir: string;
 }
@@ -206,6 +208,7 @@ export function parseGatewayConfig(input: unknown, options: ParseOptions = {}): 
     mfa: Object.freeze({ ...parsed.mfa }),
     risk: parsed.risk,
     audit: parsed.audit,
+    limits: parsed.limits,
     logging: Object.freeze({ ...parsed.logging, accessLog: Object.freeze({ ...parsed.logging.accessLog }) }),
     ...(parsed.admin ? { admin: Object.freeze({ listen: Object.freeze({ ...parsed.admin.listen }), ...(adminTls ? { tls: adminTls } : {}) }) } : {}),
     store: Object.freeze({ url: parsed.store ? resolveStoreUrl(parsed.store.url, baseDir) : defaultStoreUrl(connectors?.stateDir) }),

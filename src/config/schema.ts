@@ -18,6 +18,7 @@ import { durationSeconds } from './duration.ts';
 import { cidr, httpsOrLoopbackHttpUrl, inlineSecret, tlsFiles } from './field-schemas.ts';
 import { forwardingSchema } from './forwarding-schema.ts';
 import { groupsClaimSchema, groupsEndpointSchema } from './groups-schema.ts';
+import { limitsSchema } from './limits-schema.ts';
 import { mfaSchema, namedLocationsSchema } from './policy-schema.ts';
 import { loggingSchema } from './logging-schema.ts';
 import { storeSchema } from './store-schema.ts';
@@ -147,6 +148,8 @@ export const gatewayConfigSchema = z
     admin: adminSchema.optional(),
     /** The operational log's level and format, and the access log. */
     logging: loggingSchema,
+    /** Bounds on what clients may ask of the gateway: requests per second per address without a session (`rate`). */
+    limits: limitsSchema,
     apps: z
       .array(appSchema)
       .min(1, 'publish at least one app')

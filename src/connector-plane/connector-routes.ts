@@ -9,12 +9,13 @@ import { randomUUID } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { AuditLog } from '../audit/audit-log.ts';
-import { createAuditQueryRouter } from '../audit/audit-query-router.ts';
+import { AUDIT_EVENTS_PATH, createAuditQueryRouter } from '../audit/audit-query-router.ts';
 import type { AuditEventInput } from '../audit/events.ts';
 import type { RecentEvents } from '../audit/recent-events.ts';
 import type { Clock } from '../clock.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
+import { connectorRateLimit, type ConnectorRateLimits } from '../edge/rate-limit-connector.ts';
 import { CONNECTOR_BODY_LIMIT_BYTES } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { ConnectorCa } from '../pki/connector-ca.ts';
@@ -48,6 +49,8 @@ export interface ConnectorRoutesOptions {
   readonly recentEvents?: RecentEvents | undefined;
   /** The gateway instances this one knows live, named to each fresh events stream. */
   readonly instances?: () => ReadonlyArray<{ readonly id: string }> | undefined;
+  /** Requests per second per address on registration and the admin API (`limits.rate`); absent, not limited. */
+  readonly rateLimits?: ConnectorRateLimits | undefined;
 }
 
 const registerBody = z.strictObject({
@@ -134,6 +137,10 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
     res.setHeader('X-Request-Id', randomUUID());
     next();
   });
+  if (options.rateLimits) {
+    app.post(REGISTER_PATH, connectorRateLimit(options.rateLimits, 'connectorRegister'));
+    app.use([ADMIN_CONNECTORS_PATH, AUDIT_EVENTS_PATH], connectorRateLimit(options.rateLimits, 'connectorAdmin'));
+  }
 
   app.get(REGISTRATION_INFO_PATH, (_req, res) => {
     const admin = settings.admin;

@@ -28,7 +28,7 @@ import { ConnectorEvents } from './connector-events.ts';
 import { connectorGroups, ConnectorLifecycle } from './connector-lifecycle.ts';
 import { ConnectorRegistry, type ConnectorRecord } from './connector-registry.ts';
 import { CrossInstance } from './cross-instance.ts';
-import { createConnectorApp } from './connector-routes.ts';
+import { createConnectorApp, type ConnectorRoutesOptions } from './connector-routes.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { InstanceRegistry, type GatewayInstance } from './instance-registry.ts';
 import { ConnectorListener } from './listener.ts';
@@ -65,6 +65,8 @@ export interface ConnectorServiceOptions {
   /** How often this instance renews its record among the instances, and when a silent one counts as gone. Default INSTANCE_HEARTBEAT_MS / INSTANCE_TTL_MS. */
   readonly instanceHeartbeatMs?: number;
   readonly instanceTtlMs?: number;
+  /** Requests per second per address on registration and the admin API (`limits.rate`). Default: not limited. */
+  readonly rateLimits?: ConnectorRoutesOptions['rateLimits'];
 }
 
 /** What init() opens: everything that needs the store. */
@@ -180,7 +182,7 @@ export class ConnectorService {
   async listen(port = this.config.listen.port, host = this.config.listen.host): Promise<AddressInfo> {
     await this.init();
     const { ca, registry, configVersion, retirement, lifecycle } = this.#require();
-    const { clock, audit, logger, recentEvents } = this.#options;
+    const { clock, audit, logger, recentEvents, rateLimits } = this.#options;
     const renewalDue = (record: ConnectorRecord): boolean => isRenewalDue(record, this.config.renewalAge, clock);
     const rest = createConnectorApp({
       settings: this.config,
@@ -195,6 +197,7 @@ export class ConnectorService {
       clock,
       recentEvents,
       instances: () => this.#instances?.live(),
+      rateLimits,
     });
     const acceptor = new TunnelAcceptor({ ca, registry, tunnels: this.tunnels, retirement, audit, logger, clock });
     const listener = new ConnectorListener({ tls: listenerTls(this.config, ca), clientCa: ca.certPem, rest, tunnels: acceptor, logger });

@@ -26,8 +26,11 @@ const RESTART_ONLY_SERVER = ['host', 'port', 'headersTimeout', 'keepAliveTimeout
 /** Keys a reload applies to new requests (and `logging.accessLog`, `server.tls`). `server.shutdownTimeout` is read when a shutdown starts. */
 const RELOADABLE: readonly (keyof GatewayConfig)[] = ['trustedProxies', 'forwarding', 'namedLocations', 'mfa'];
 
+/** Parts of `limits` a reload applies to new requests: `limits.rate` (the buckets and what each address used stay). Any other part of `limits` needs a restart. */
+const RELOADABLE_LIMITS: readonly string[] = ['rate'];
+
 /** Every top-level key, as this file sorts it: a key added to the configuration and not sorted here fails a test. */
-export const SORTED_KEYS: readonly string[] = [...RESTART_ONLY, ...RELOADABLE, 'apps', 'server', 'logging'];
+export const SORTED_KEYS: readonly string[] = [...RESTART_ONLY, ...RELOADABLE, 'apps', 'server', 'logging', 'limits'];
 
 /** What differs between two configurations that a reload applies: `apps[id] added|removed|changed`, then other keys by path. */
 export function reloadableChanges(before: GatewayConfig, after: GatewayConfig): string[] {
@@ -36,6 +39,7 @@ export function reloadableChanges(before: GatewayConfig, after: GatewayConfig): 
   if (!isDeepStrictEqual(before.logging.accessLog, after.logging.accessLog)) changed.push('logging.accessLog');
   if (!isDeepStrictEqual(before.server.tls, after.server.tls)) changed.push('server.tls');
   if (before.server.shutdownTimeout !== after.server.shutdownTimeout) changed.push('server.shutdownTimeout');
+  for (const key of RELOADABLE_LIMITS) if (!isDeepStrictEqual(limitsPart(before, key), limitsPart(after, key))) changed.push(`limits.${key}`);
   return changed;
 }
 
@@ -45,6 +49,7 @@ export function restartOnlyChanges(before: GatewayConfig, after: GatewayConfig):
   for (const key of RESTART_ONLY) changed.push(...differingPaths(key, before[key], after[key]));
   for (const key of RESTART_ONLY_SERVER) if (!isDeepStrictEqual(before.server[key], after.server[key])) changed.push(`server.${key}`);
   for (const key of RESTART_ONLY_LOGGING) if (before.logging[key] !== after.logging[key]) changed.push(`logging.${key}`);
+  changed.push(...differingPaths('limits', restartOnlyLimits(before), restartOnlyLimits(after)));
   // Plain HTTP and HTTPS are different kinds of server: certificates rotate, the scheme does not.
   if ((before.server.tls === undefined) !== (after.server.tls === undefined)) changed.push('server.tls');
   return changed;
@@ -68,6 +73,14 @@ function differingPaths(key: string, before: unknown, after: unknown): string[] 
   if (!isPlainObject(before) || !isPlainObject(after)) return [key];
   const names = new Set([...Object.keys(before), ...Object.keys(after)]);
   return [...names].filter((name) => !isDeepStrictEqual(before[name], after[name])).map((name) => `${key}.${name}`);
+}
+
+function limitsPart(config: GatewayConfig, key: string): unknown {
+  return (config.limits as Readonly<Record<string, unknown>>)[key];
+}
+
+function restartOnlyLimits(config: GatewayConfig): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(config.limits).filter(([key]) => !RELOADABLE_LIMITS.includes(key)));
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

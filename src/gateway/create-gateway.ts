@@ -6,9 +6,11 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditSink } from '../audit/events.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { parseGatewayConfig, type GatewayConfig } from '../config/parse.ts';
+import type { RateLimitSettings } from '../config/rate-limit-schema.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { configWarnings } from '../config/config-warnings.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
+import { createRateLimiter } from '../edge/rate-limiter.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { gatewayReadiness, type GatewayHealth } from '../health/gateway-readiness.ts';
@@ -186,6 +188,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       : {}),
   };
   const sharedConnectorStore = options.connectorStore ? undefined : openConnectorStore(config, opened.redis);
+  const rateLimiter = createRateLimiter({ clock, audit, logger, registry: measured.registry, redis: opened.redis });
   const connectorStore = options.connectorStore ?? sharedConnectorStore;
   const connectors = config.connectors
     ? new ConnectorService({
@@ -206,6 +209,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         recentEvents: recent,
         ...(connectorStore ? { store: connectorStore } : {}),
         broadcast: options.broadcast ?? opened.broadcast,
+        rateLimits: { limiter: rateLimiter, settings: (): RateLimitSettings => requestPath.config.limits.rate },
       })
     : undefined;
   const assertions = new IdentityAssertions({
@@ -232,6 +236,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     baseDir: options.baseDir,
     access: accessOptions,
     requestPath: { unknownHost: options.unknownHost ?? 'reject', audit, logger, sessions, sockets, assertions, metrics: measured.requests, health: readiness },
+    rateLimiter,
     signIn,
     tunnels: connectors?.tunnels,
     forwarder,
@@ -272,6 +277,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     async close() {
       sockets.closeAll();
       requestPath.close();
+      rateLimiter.close();
       await connectors?.close();
       await sharedConnectorStore?.close();
       await oidc.close();

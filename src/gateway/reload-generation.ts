@@ -13,6 +13,7 @@ import { AccessControl, type AccessControlOptions } from '../access/access-contr
 import type { GatewayConfig } from '../config/parse.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { createForwardingRules } from '../forwarding/upstream-request.ts';
+import type { RateLimiter } from '../edge/rate-limiter.ts';
 import type { PreauthDeps } from '../signin/signin-deps.ts';
 import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
 import type { ForwarderFactoryContext } from './forwarder-factory.ts';
@@ -28,6 +29,8 @@ export interface SharedParts {
   readonly signIn: Omit<PreauthDeps, 'access'>;
   readonly tunnels: TunnelPool | undefined;
   readonly forwarder: (context: ForwarderFactoryContext) => Forwarder;
+  /** The rate limits' buckets: a reload changes the limits, never what each address has used. */
+  readonly rateLimiter?: RateLimiter | undefined;
 }
 
 export class Generation {
@@ -58,6 +61,7 @@ export class Generation {
       access: this.access,
       signIn: { ...shared.signIn, access: this.access },
       forwarder: this.#forwarder,
+      ...(shared.rateLimiter ? { rateLimiter: shared.rateLimiter } : {}),
     });
     this.handler = path.handler;
     this.upgrade = path.upgrade;

@@ -5,6 +5,8 @@ import type { AccessControl } from '../access/access-control.ts';
 import { conditionalAccessStep } from '../access/conditional-access.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { bearerStep } from '../bearer/bearer-step.ts';
+import { rateLimitStep } from '../edge/rate-limit-step.ts';
+import type { RateLimiter } from '../edge/rate-limiter.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import type { IdentityAssertions } from '../forwarding/identity-assertion.ts';
@@ -53,6 +55,8 @@ export interface RequestPathParts {
   readonly metrics?: GatewayMetrics;
   /** The readiness checks `/.gatehouse/readyz` runs; absent, the health endpoints are not served. */
   readonly health?: () => Promise<ReadinessReport>;
+  /** Requests per second per client address without a session or access token (`limits.rate`); absent, not limited. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 export interface RequestPath {
@@ -96,6 +100,11 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   );
   handler.use(step('request-checks', requestContext({ trustedProxies: config.trustedProxies, audit })));
   handler.use(step('app-resolution', appResolution({ apps: config.apps, unknownHost, audit, table })));
+  // Before anything that costs more than a lookup: the sign-in endpoints seal and audit, the session gate unseals.
+  if (parts.rateLimiter) {
+    const rate = { limiter: parts.rateLimiter, settings: config.limits.rate, apps: config.apps, sessionCookieBase: config.session.cookieName };
+    handler.use(step('request-checks', rateLimitStep(rate)));
+  }
   // The gateway's public keys, for backends verifying the identity assertion (on every published host).
   handler.get(
     '/.gatehouse/jwks.json',
