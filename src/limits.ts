@@ -173,7 +173,7 @@ export const RATE_CONNECTOR_REGISTER_PER_SECOND = 1;
 export const RATE_CONNECTOR_REGISTER_BURST = 20;
 export const RATE_CONNECTOR_ADMIN_PER_SECOND = 5;
 export const RATE_CONNECTOR_ADMIN_BURST = 50;
-/** Client addresses whose buckets one instance keeps (`limits.rate.maxClients`); past it the idlest is evicted, counted. */
+/** Buckets one instance keeps, all limits together (`limits.rate.maxClients`, about 250 bytes each); past it the idlest is evicted, counted. */
 export const RATE_LIMIT_MAX_CLIENTS = 100_000;
 /** With Redis, how often each instance adds what it let through to the shared buckets and reads them back. */
 export const RATE_LIMIT_SYNC_INTERVAL_MS = 100;

@@ -49,7 +49,7 @@ export const rateLimitSchema = z
     connectorRegister: limit(RATE_CONNECTOR_REGISTER_PER_SECOND, RATE_CONNECTOR_REGISTER_BURST),
     /** The connector listener's admin API (`/admin/…`): each call checks an admin token. */
     connectorAdmin: limit(RATE_CONNECTOR_ADMIN_PER_SECOND, RATE_CONNECTOR_ADMIN_BURST),
-    /** Client addresses one instance keeps buckets for; past it the idlest are evicted. */
+    /** Buckets one instance keeps, all limits together (one per limit and address); past it the idlest are evicted. */
     maxClients: z.number().int().min(100).max(10_000_000).default(RATE_LIMIT_MAX_CLIENTS),
   })
   .prefault({});

@@ -85,7 +85,7 @@ export class RateLimiter {
     const errors = (): number => this.#syncErrors;
     new Gauge({
       name: 'gatehouse_rate_limit_clients',
-      help: 'Client addresses with a rate-limit bucket on this instance (at most limits.rate.maxClients per limit).',
+      help: 'Rate-limit buckets (one per limit and client address) kept on this instance, at most limits.rate.maxClients.',
       registers: [registry],
       collect() {
         this.set(table.size);
