@@ -32,6 +32,7 @@ export function defaultForwarder(
         rules,
         audit,
         logger,
+        appShare: config.limits.streams.appShare,
         ...(onTunnelResponseHead ? { onResponseHead: onTunnelResponseHead } : {}),
       })
     : createDirectForwarder({ apps: config.apps, rules, audit, logger });

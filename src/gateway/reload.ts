@@ -13,6 +13,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { parseGatewayConfig, type AppConfig, type GatewayConfig } from '../config/parse.ts';
 import type { GatewayConfigInput } from '../config/schema.ts';
 import { configWarnings } from '../config/config-warnings.ts';
+import { WebSocketCaps } from '../edge/websocket-caps.ts';
 import { startProblems } from '../config/start-problems.ts';
 import { GatehouseConfigError } from '../errors/index.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -59,10 +60,10 @@ export class ReloadableRequestPath {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: ReloadableOptions) {
-    this.#options = options;
+    this.#options = { ...options, requestPath: { websockets: new WebSocketCaps(), ...options.requestPath } };
     this.#audit = options.requestPath.audit;
     this.#logger = options.requestPath.logger;
-    this.#current = new Generation(options.config, options);
+    this.#current = new Generation(options.config, this.#options);
     this.handler.use((req, res, next) => {
       const generation = this.#current;
       generation.followRequest(res);

@@ -8,6 +8,8 @@ import { bearerStep } from '../bearer/bearer-step.ts';
 import { rateLimitStep } from '../edge/rate-limit-step.ts';
 import type { RateLimiter } from '../edge/rate-limiter.ts';
 import type { GatewayConfig } from '../config/parse.ts';
+import { WebSocketCaps } from '../edge/websocket-caps.ts';
+import { websocketLimits } from '../edge/websocket-limits.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import type { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { identityAssertionStep } from '../forwarding/identity-assertion-step.ts';
@@ -57,6 +59,8 @@ export interface RequestPathParts {
   readonly health?: () => Promise<ReadinessReport>;
   /** Requests per second per client address without a session or access token (`limits.rate`); absent, not limited. */
   readonly rateLimiter?: RateLimiter;
+  /** The WebSockets open per session and per client address, shared by every generation (a reload must not reset them). */
+  readonly websockets?: WebSocketCaps;
 }
 
 export interface RequestPath {
@@ -137,6 +141,7 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
       upgradeStep('session-gate', sessionGateStep({ sessions, audit })),
       upgradeStep('conditional-access', conditionalAccessStep(access, audit)),
       upgradeStep('identity', identityAssertionStep(assertions)),
+      upgradeStep('request-checks', websocketLimits(config, parts.websockets ?? new WebSocketCaps(), parts.metrics)),
     ],
     table,
     trustedProxies: config.trustedProxies,

@@ -26,6 +26,10 @@ export interface GatewayMetrics {
   readonly tunnelResponseSeconds: HistogramCells;
   /** app, outcome */
   readonly websocketUpgrades: CounterCells;
+  /** app, limit: upgrades refused by the caps on WebSockets per session and per client address */
+  readonly websocketsRefused: CounterCells;
+  /** app: WebSockets closed by the idle timeout */
+  readonly websocketsIdleClosed: CounterCells;
   /** app, outcome, code */
   readonly signIns: CounterCells;
   /** app, result, reason */
@@ -64,6 +68,16 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'gatehouse_websocket_upgrades_total',
       help: 'WebSocket upgrades, by app and outcome (forwarded to the app, or refused by a step).',
       labelNames: ['app', 'outcome'],
+    }),
+    websocketsRefused: new CounterCells(registry, {
+      name: 'gatehouse_websockets_refused_total',
+      help: 'WebSocket upgrades refused with 429 because the session or the client address had as many open as it may, by app and limit.',
+      labelNames: ['app', 'limit'],
+    }),
+    websocketsIdleClosed: new CounterCells(registry, {
+      name: 'gatehouse_websockets_idle_closed_total',
+      help: 'WebSockets closed because no byte went either way for the idle timeout, by app.',
+      labelNames: ['app'],
     }),
     signIns: new CounterCells(registry, {
       name: 'gatehouse_signins_total',

@@ -64,6 +64,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): (req: Inco
         signInUrl: outcome.signInUrl,
         appId: context.app?.id,
         bearerApp: context.app?.bearer !== undefined,
+        retryAfterSeconds: outcome.retryAfterSeconds,
       });
       options.onUpgrade?.(context.app?.id, 'refused');
       return;

@@ -25,6 +25,8 @@ export interface StepRefusal {
   readonly details?: readonly string[];
   /** Cookies to set where the transport can (a refused upgrade cannot). */
   readonly setCookies?: readonly string[];
+  /** Sent as `Retry-After` with a 429 or 503: when trying again may succeed. */
+  readonly retryAfterSeconds?: number;
 }
 
 export type StepOutcome = { readonly kind: 'continue'; readonly setCookies?: readonly string[] } | StepRefusal;

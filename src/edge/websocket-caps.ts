@@ -1,0 +1,66 @@
+/**
+ * WebSockets open at once per session and per client address, on this
+ * instance: a WebSocket holds a socket, a backend connection and, through a
+ * connector, a tunnel stream for as long as it is open, so one session or one
+ * address must not open them without bound. An IPv6 /64 counts as one
+ * address, since one host may use any address of its /64. Counted where the
+ * socket is, so across instances a client may hold this many on each.
+ */
+import type { Duplex } from 'node:stream';
+import { networkOf } from '../ip/network-key.ts';
+
+export interface WebSocketCapSettings {
+  readonly perSession: number;
+  readonly perIp: number;
+}
+
+/** Why an upgrade was refused: the audit reason and the metric's label. */
+export type WebSocketCapReason = 'websockets_per_session' | 'websockets_per_ip';
+
+export class WebSocketCaps {
+  readonly #bySession = new Map<string, number>();
+  readonly #byAddress = new Map<string, number>();
+
+  /** WebSockets counted now. */
+  get size(): number {
+    let sockets = 0;
+    for (const count of this.#byAddress.values()) sockets += count;
+    return sockets;
+  }
+
+  /** Open WebSockets of one session, and of one client address (its /64 for IPv6). */
+  counts(sessionId: string | undefined, clientIp: string): { readonly session: number; readonly address: number } {
+    return { session: sessionId === undefined ? 0 : (this.#bySession.get(sessionId) ?? 0), address: this.#byAddress.get(addressKey(clientIp)) ?? 0 };
+  }
+
+  /**
+   * Counts `socket` for its session (none for a pass-through app) and its
+   * client address until it closes; or, when either already has as many as
+   * it may, counts nothing and says which bound it met.
+   */
+  admit(socket: Duplex, sessionId: string | undefined, clientIp: string, settings: WebSocketCapSettings): WebSocketCapReason | undefined {
+    const address = addressKey(clientIp);
+    if (sessionId !== undefined && (this.#bySession.get(sessionId) ?? 0) >= settings.perSession) return 'websockets_per_session';
+    if ((this.#byAddress.get(address) ?? 0) >= settings.perIp) return 'websockets_per_ip';
+    // A client that hung up during the handshake has nothing left to count, and its 'close' is gone.
+    if (socket.destroyed) return undefined;
+    add(this.#byAddress, address, 1);
+    if (sessionId !== undefined) add(this.#bySession, sessionId, 1);
+    socket.once('close', () => {
+      add(this.#byAddress, address, -1);
+      if (sessionId !== undefined) add(this.#bySession, sessionId, -1);
+    });
+    return undefined;
+  }
+}
+
+function addressKey(clientIp: string): string {
+  return networkOf(clientIp, 32, 64) ?? clientIp;
+}
+
+function add(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  // Keys leave at 0: memory follows the sockets open, not the clients ever seen.
+  if (next <= 0) counts.delete(key);
+  else counts.set(key, next);
+}
