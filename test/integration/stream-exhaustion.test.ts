@@ -36,6 +36,7 @@ describe('stream exhaustion: a WebSocket flood on a pass-through app (through a 
       configure: (config) => ({
         ...config,
         connectors: { ...config.connectors!, tunnels: { maxStreams: 4, maxPerConnector: 1, queue: { maxLength: 8, maxWait: '1s' } } },
+        apps: config.apps.map((app) => (app.id === 'slow' ? { ...app, limits: { websocketIdleTimeout: '1s' } } : app)),
       }),
     });
     connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '2']);
@@ -146,6 +147,19 @@ describe('stream exhaustion: a WebSocket flood on a pass-through app (through a 
     const again = await anonymous();
     assert.ok('open' in again, 'a new WebSocket opens');
     again.open.close();
+  });
+
+  it('closes a WebSocket idle through the tunnel with 1001, and its stream goes back to the group', async () => {
+    const held = (): number => tunnels().appShareStats().get('default')?.get('slow')?.held ?? 0;
+    const socket = new WebSocket(`${stack.urls.slow.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, perMessageDeflate: false });
+    socket.on('error', () => {});
+    sockets.push(socket);
+    await once(socket, 'message');
+    assert.equal(held(), 1);
+    const [code] = (await once(socket, 'close')) as [number];
+    assert.equal(code, 1001);
+    for (let waited = 0; waited < 3000 && held() > 0; waited += 50) await sleep(50);
+    assert.equal(held(), 0, 'the idle WebSocket no longer holds a tunnel stream');
   });
 });
 
