@@ -31,8 +31,11 @@ const bucket = z.strictObject({
   burst: z.number().int().min(1).max(10_000_000),
 });
 
+const BUCKET_OR_OFF =
+  'must be { perSecond, burst } (perSecond above 0, burst a whole number of at least 1), e.g. { perSecond: 10, burst: 50 }, or false to turn it off';
+
 function limit(perSecond: number, burst: number) {
-  return z.union([bucket, z.literal(false)]).default({ perSecond, burst });
+  return z.union([bucket, z.literal(false)], { error: BUCKET_OR_OFF }).default({ perSecond, burst });
 }
 
 export const rateLimitSchema = z

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { AuditLog, memorySink } from '../../../src/audit/audit-log.ts';
+import { parseGatewayConfig } from '../../../src/config/parse.ts';
 import { rateLimitSchema } from '../../../src/config/rate-limit-schema.ts';
+import type { GatewayConfigInput } from '../../../src/config/schema.ts';
 import type { SharedBuckets, SharedCharge } from '../../../src/edge/rate-limit-redis.ts';
 import { RateLimitTable } from '../../../src/edge/rate-limit-table.ts';
 import { RateLimiter } from '../../../src/edge/rate-limiter.ts';
+import { reloadableChanges, restartOnlyChanges } from '../../../src/gateway/config-diff.ts';
 
 const LIMIT = { perSecond: 10, burst: 5 };
 
@@ -108,5 +111,31 @@ describe('rate limits: the limiter', function () {
     );
     assert.ok(limiter.check('anonymous', settings, { clientIp: '192.0.2.7' }) >= 2, 'refused here too, until the debt is repaid');
     limiter.close();
+  });
+});
+
+describe('rate limits: configuration', function () {
+  const base: GatewayConfigInput = {
+    identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 'a-client-secret' },
+    session: { secrets: [{ id: 1, secret: 'a-session-secret-of-at-least-32-characters' }] },
+    apps: [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' }],
+  };
+
+  it('has a named default for every limit, takes false to turn one off, and refuses a limit without its burst', function () {
+    const config = parseGatewayConfig(base);
+    assert.deepEqual(config.limits.rate.signin, { perSecond: 10, burst: 50 });
+    assert.equal(parseGatewayConfig({ ...base, limits: { rate: { anonymous: false } } }).limits.rate.anonymous, false);
+    assert.throws(
+      () => parseGatewayConfig({ ...base, limits: { rate: { signin: { perSecond: 5 } } } }),
+      /limits\.rate\.signin: must be \{ perSecond, burst \}/,
+    );
+    assert.throws(() => parseGatewayConfig({ ...base, limits: { rate: { signin: { perSecond: 0, burst: 5 } } } }), /limits\.rate\.signin\.perSecond/);
+  });
+
+  it('is applied by a reload: the buckets stay, the limits change', function () {
+    const before = parseGatewayConfig(base);
+    const after = parseGatewayConfig({ ...base, limits: { rate: { signin: { perSecond: 1, burst: 5 } } } });
+    assert.deepEqual(reloadableChanges(before, after), ['limits.rate']);
+    assert.deepEqual(restartOnlyChanges(before, after), []);
   });
 });
