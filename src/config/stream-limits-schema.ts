@@ -14,13 +14,17 @@ const PERCENT = /^(\d{1,3})%$/;
 export type StreamShare = { readonly streams: number } | { readonly percent: number };
 
 /** A share of a connector group's streams: a number of streams (e.g. 200) or a percentage of the group's capacity (e.g. "25%"). */
-export const streamShareSchema = z.union([z.number(), z.string()]).transform((value, ctx): StreamShare => {
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 1_000_000) return { streams: value };
-  const percent = typeof value === 'string' ? Number(PERCENT.exec(value.trim())?.[1]) : Number.NaN;
-  if (percent >= 1 && percent <= 100) return { percent };
-  ctx.addIssue({ code: 'custom', message: 'must be a number of streams such as 200, or a percentage of the group\'s streams such as "25%"' });
-  return z.NEVER;
-});
+export const streamShareSchema = z
+  .union([z.number(), z.string(), z.strictObject({ streams: z.number() }), z.strictObject({ percent: z.number() })])
+  .transform((input, ctx): StreamShare => {
+    // A parsed configuration is parsed again unchanged (reload, createGateway with a parsed config): the parsed form is taken too.
+    const value = typeof input === 'object' ? ('streams' in input ? input.streams : `${input.percent}%`) : input;
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 1_000_000) return { streams: value };
+    const percent = typeof value === 'string' ? Number(PERCENT.exec(value.trim())?.[1]) : Number.NaN;
+    if (percent >= 1 && percent <= 100) return { percent };
+    ctx.addIssue({ code: 'custom', message: 'must be a number of streams such as 200, or a percentage of the group\'s streams such as "25%"' });
+    return z.NEVER;
+  });
 
 /** A day at most: a WebSocket quiet for longer than that is not kept for anyone. */
 const idleTimeout = durationSeconds('10m', 86_400);
