@@ -62,9 +62,14 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
     ejectPlugins: true,
     plugins: [
       (server) => {
-        server.on('proxyReq', (proxyReq, req) => {
+        server.on('proxyReq', (proxyReq, req, res) => {
           if (onResponseHead) dispatched.set(req, performance.now());
           upstream.set(req, proxyReq);
+          // An answer that went out before the whole request body was forwarded (an early answer, a client gone) leaves
+          // the upstream request waiting for the rest, holding its tunnel stream or backend connection: end it with the answer.
+          res.once('close', () => {
+            if (!proxyReq.writableFinished && !proxyReq.destroyed) proxyReq.destroy();
+          });
           // An idle backend gets a clear 504, not a hang.
           idle.untilHead(proxyReq, () => {
             proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
