@@ -20,7 +20,7 @@ describe('chaos soak, quick', function () {
     assert.equal(summary.passed, true, stdout);
     assert.equal(summary.failures, 0, stdout);
     for (const [name, ok] of Object.entries(summary.checks)) assert.equal(ok, true, `${name}\n${stdout}`);
-    assert.deepEqual(Object.keys(summary.checks).length, 6);
+    assert.deepEqual(Object.keys(summary.checks).length, 7);
     // Real traffic of every kind got through, and the chaos was felt (clear refusals while the backend was down).
     assert.ok(summary.requests > 500, `only ${summary.requests} requests`);
     for (const kind of ['get', 'post', 'download', 'upload', 'ws-open', 'ws-message']) assert.ok((summary.ok[kind] ?? 0) > 0, `no successful ${kind}`);
