@@ -9,6 +9,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
+import { closeFrame } from '../forwarding/websocket-close-frame.ts';
 import { WEBSOCKET_IDLE_CLOSE_GRACE_MS } from '../limits.ts';
 
 /** The byte counters of a socket (net.Socket and tls.TLSSocket have them). */
@@ -66,14 +67,4 @@ function closeIdle(socket: Duplex & Counted): void {
   } else {
     socket.destroy();
   }
-}
-
-function closeFrame(code: number, reason: string): Buffer {
-  const text = Buffer.from(reason);
-  const frame = Buffer.alloc(4 + text.length);
-  frame[0] = 0x88;
-  frame[1] = 2 + text.length;
-  frame.writeUInt16BE(code, 2);
-  text.copy(frame, 4);
-  return frame;
 }

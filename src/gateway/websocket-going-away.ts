@@ -6,6 +6,7 @@
  * lengths) to know where the next frame starts.
  */
 import type { Duplex } from 'node:stream';
+import { closeFrame } from '../forwarding/websocket-close-frame.ts';
 
 /** Close code 1001 with a short reason, server to client (unmasked). */
 const GOING_AWAY_FRAME = closeFrame(1001, 'server shutting down');
@@ -61,16 +62,6 @@ function payloadLength(header: readonly number[]): number {
   if (short < 126) return short;
   if (short === 126) return ((header[2] as number) << 8) | (header[3] as number);
   return Number(Buffer.from(header.slice(2, 10)).readBigUInt64BE());
-}
-
-function closeFrame(code: number, reason: string): Buffer {
-  const text = Buffer.from(reason);
-  const frame = Buffer.alloc(4 + text.length);
-  frame[0] = 0x88;
-  frame[1] = 2 + text.length;
-  frame.writeUInt16BE(code, 2);
-  text.copy(frame, 4);
-  return frame;
 }
 
 type Write = Duplex['write'];
