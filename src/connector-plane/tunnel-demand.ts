@@ -13,7 +13,7 @@ import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
 import type { ConnectorEvents } from './connector-events.ts';
 import type { ConnectorsConfig } from '../config/parse.ts';
 import { TUNNEL_DEMAND_CHECK_INTERVAL_MS, TUNNEL_DEMAND_HIGH_WATER, TUNNEL_DEMAND_LOW_WATER, TUNNEL_DEMAND_RAISE_INTERVAL_MS } from '../limits.ts';
-import { parseTunnelsEvent, TUNNELS_EVENT, type TunnelsEvent } from '../protocol/tunnels-event.ts';
+import { TUNNELS_EVENT, tunnelsEventSchema, type TunnelsEvent } from '../protocol/tunnels-event.ts';
 
 /** The channel an ask crosses instances on when the connector's events stream is held by another. */
 const TUNNEL_DEMAND_CHANNEL = 'gatehouse:tunnel-demand';
@@ -31,10 +31,10 @@ export interface TunnelDemandOptions {
 }
 
 interface Asked {
-  want: number;
+  readonly want: number;
   /** The tunnels the connector had when it first was asked for more: what it goes back to. */
   readonly base: number;
-  raisedAt: number;
+  readonly raisedAt: number;
 }
 
 export class TunnelDemand {
@@ -135,8 +135,8 @@ export class TunnelDemand {
 function parseRelayed(message: string): { connectorId: string; data: TunnelsEvent } | undefined {
   try {
     const parsed = JSON.parse(message) as { connectorId?: unknown; data?: unknown };
-    const data = parseTunnelsEvent(JSON.stringify(parsed.data ?? null));
-    return typeof parsed.connectorId === 'string' && data ? { connectorId: parsed.connectorId, data } : undefined;
+    const data = tunnelsEventSchema.safeParse(parsed.data);
+    return typeof parsed.connectorId === 'string' && data.success ? { connectorId: parsed.connectorId, data: data.data } : undefined;
   } catch {
     return undefined;
   }
