@@ -185,8 +185,8 @@ export const SERVER_HEADERS_TIMEOUT_MS = 20_000;
 export const SERVER_REQUEST_TIMEOUT_MS = 0; // per-app idle timeouts govern bodies; see README
 export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 /**
- * An answer sent before the request body arrived closes the connection, lingering first: what the client still
- * sends is read and dropped, so it reads the answer instead of a reset, up to these many bytes or this long.
+ * An answer sent before the request body arrived, and a refused upgrade, close the connection lingering first: what
+ * the client still sends is read and dropped, so it reads the answer instead of a reset, up to these many bytes or this long.
  */
 export const UNREAD_BODY_LINGER_MS = 5_000;
 export const UNREAD_BODY_LINGER_BYTES = 8 * 1024 * 1024;

@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { GatehouseError } from './gatehouse-error.ts';
 import { connectorPlaneErrorBody } from './render-connector-plane.ts';
 import { challengesFor, userErrorBody } from './render-user.ts';
+import { lingeringClose } from './lingering-close.ts';
 import { ERROR_TABLE } from './table.ts';
 
 /** A reason phrase may hold only visible ASCII and spaces (RFC 9112 §4). */
@@ -23,12 +24,9 @@ export function rawHttpResponse(status: number, reason: string, headers: readonl
   return `${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
+/** Sends the answer on a socket no parser reads any more (an upgrade's) and closes it, lingering to drop what the client still sends. */
 function writeAndClose(socket: Duplex, response: string): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  socket.end(response, () => socket.destroy());
+  lingeringClose(socket, socket, response);
 }
 
 export interface RejectUpgradeOptions {
@@ -42,8 +40,25 @@ export interface RejectUpgradeOptions {
   readonly retryAfterSeconds?: number | undefined;
 }
 
-/** Answers a gateway upgrade (or a request the server could not parse) that will not happen, with the user's JSON body. */
+/** Answers a gateway upgrade that will not happen, with the user's JSON body. */
 export function rejectUpgrade(socket: Duplex, error: GatehouseError, options: RejectUpgradeOptions = {}): void {
+  writeAndClose(socket, userAnswer(error, options));
+}
+
+/**
+ * Answers a request the server could not parse, and closes at once: its parser
+ * still owns the socket, so what the client sent next would not be dropped
+ * but parsed again, into another client error.
+ */
+export function rejectUnparsed(socket: Duplex, error: GatehouseError): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.end(userAnswer(error, {}), () => socket.destroy());
+}
+
+function userAnswer(error: GatehouseError, options: RejectUpgradeOptions): string {
   const row = ERROR_TABLE[error.code];
   const body = JSON.stringify(userErrorBody(error, options));
   const challenges = challengesFor(error, options.appId, options.signInUrl, options.bearerApp === true);
@@ -55,7 +70,7 @@ export function rejectUpgrade(socket: Duplex, error: GatehouseError, options: Re
     ...(challenges !== undefined ? [`WWW-Authenticate: ${challenges}`] : []),
     ...(options.retryAfterSeconds !== undefined && (row.status === 429 || row.status === 503) ? [`Retry-After: ${options.retryAfterSeconds}`] : []),
   ];
-  writeAndClose(socket, rawHttpResponse(row.status, row.title, headers, body));
+  return rawHttpResponse(row.status, row.title, headers, body);
 }
 
 /** Refuses an upgrade on the connector listener (the WebSocket tunnel) with the connector plane's JSON body. */

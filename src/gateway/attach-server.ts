@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { GatewayConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
-import { rejectUpgrade } from '../errors/render-raw.ts';
+import { rejectUnparsed } from '../errors/render-raw.ts';
 import { SERVER_HEADERS_TIMEOUT_MS, SERVER_KEEP_ALIVE_TIMEOUT_MS, SERVER_REQUEST_TIMEOUT_MS } from '../limits.ts';
 
 export interface AttachServerOptions {
@@ -33,7 +33,7 @@ export function attachServer(server: HttpServer | HttpsServer, options: AttachSe
       socket.destroy();
       return;
     }
-    rejectUpgrade(socket, refusal);
+    rejectUnparsed(socket, refusal);
   };
   server.on('upgrade', upgrade);
   server.on('clientError', onClientError);

@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { RequestHandler } from 'express';
-import { UNREAD_BODY_LINGER_BYTES, UNREAD_BODY_LINGER_MS } from '../limits.ts';
+import { lingeringClose } from '../errors/lingering-close.ts';
 
 /**
  * An answer that goes out before the request's body has arrived — a sign-in
@@ -19,10 +18,8 @@ import { UNREAD_BODY_LINGER_BYTES, UNREAD_BODY_LINGER_MS } from '../limits.ts';
  *
  * Closing at once would lose the answer: a client still sending its body
  * gets a reset for its next write and reports EPIPE, never reading the 503
- * or 401 waiting in its buffer. So the close lingers, as web servers do:
- * the answer and a FIN go out, what the client still sends is read and
- * dropped, and the socket is destroyed when the body has ended, after
- * UNREAD_BODY_LINGER_BYTES more, or after UNREAD_BODY_LINGER_MS.
+ * or 401 waiting in its buffer. So the close lingers (lingeringClose): the
+ * body still arriving is read and dropped for a bounded time and size.
  */
 export function unreadBody(): RequestHandler {
   return (req, res, next) => {
@@ -45,32 +42,11 @@ function guard(req: IncomingMessage, res: ServerResponse): void {
       // A Connection header set on the way (the forwarder sets one) would otherwise win over shouldKeepAlive.
       if (this.hasHeader('connection')) this.setHeader('Connection', 'close');
       // Node calls destroySoon once the answer is handed over on a connection that closes.
-      req.socket.destroySoon = () => linger(req, req.socket);
+      req.socket.destroySoon = () => lingeringClose(req.socket, req);
     }
     return writeHead(...args);
   } as ServerResponse['writeHead'];
   res.once('finish', () => {
     if (!req.readableEnded && req.complete && !req.destroyed) req.resume();
   });
-}
-
-/** Ends our side after the answer, reads and drops what the client still sends, and destroys the socket when done. */
-function linger(req: IncomingMessage, socket: Socket): void {
-  if (socket.destroyed) return;
-  socket.end();
-  let dropped = 0;
-  const stop = (): void => {
-    clearTimeout(timer);
-    socket.destroy();
-  };
-  const timer = setTimeout(stop, UNREAD_BODY_LINGER_MS);
-  timer.unref();
-  socket.once('close', () => clearTimeout(timer));
-  req.on('data', (chunk: Buffer) => {
-    dropped += chunk.length;
-    if (dropped > UNREAD_BODY_LINGER_BYTES) stop();
-  });
-  req.once('end', stop);
-  req.once('error', stop);
-  req.resume();
 }
