@@ -8,12 +8,20 @@ export type UnsealFailure = 'tampered' | 'expired' | 'unknown_key' | 'malformed'
 export type UnsealResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: UnsealFailure };
 
 /**
- * iron seals are printable ASCII without separators that matter to cookies,
- * followed by iron-session's format version. iron-session ignores a version
- * it does not know and unseals the rest, so a valid cookie could be replayed
- * under endless spellings; only the one spelling we seal is accepted.
+ * An iron seal as iron-session writes it: `Fe26.2`, the password id, the
+ * encryption salt, IV and ciphertext, the expiry, the MAC salt and MAC,
+ * then iron-session's format version. iron-session ignores a version it does
+ * not know, and its base64url decoder reads characters outside the alphabet
+ * and non-zero padding bits, so a valid cookie could be replayed under
+ * endless spellings; only the one spelling we seal is accepted.
  */
-const SEAL_SHAPE = /^Fe26\.2\*[\x21-\x2b\x2d-\x3a\x3c-\x7d]+~2$/;
+const SEAL_SHAPE = /^Fe26\.2\*\d{1,10}\*[0-9a-f]{1,128}\*[\w-]+\*[\w-]+\*\d*\*[0-9a-f]{1,128}\*[\w-]+~2$/;
+
+function isCanonicalSeal(value: string): boolean {
+  if (!SEAL_SHAPE.test(value)) return false;
+  const [, , , iv = '', encrypted = '', , , mac = ''] = value.slice(0, -2).split('*');
+  return [iv, encrypted, mac].every((part) => Buffer.from(part, 'base64url').toString('base64url') === part);
+}
 
 /** Seals JSON data with the newest password (iron-session: highest id). */
 export function seal(data: object, passwords: PasswordMap, ttlSeconds: number): Promise<string> {
@@ -25,7 +33,7 @@ export function seal(data: object, passwords: PasswordMap, ttlSeconds: number): 
  * expired or foreign value is a typed failure reason for the audit log.
  */
 export async function unseal<S extends z.ZodType>(value: string, passwords: PasswordMap, schema: S): Promise<UnsealResult<z.infer<S>>> {
-  if (value.length > MAX_SET_COOKIE_BYTES || !SEAL_SHAPE.test(value)) return { ok: false, reason: 'tampered' };
+  if (value.length > MAX_SET_COOKIE_BYTES || !isCanonicalSeal(value)) return { ok: false, reason: 'tampered' };
   let failure: UnsealErrorReason | undefined;
   const data = await unsealData<unknown>(value, {
     password: { ...passwords },
