@@ -8,6 +8,7 @@ import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { createResponseHeadFilter } from './downstream-response.ts';
 import { isReservedPath } from '../request/request-target.ts';
+import { leavesBasePath } from './base-path.ts';
 import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
 import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
 import { BACKEND_TIMEOUT, backendIdle, isEventStream } from './backend-idle.ts';
@@ -116,6 +117,10 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         sendError(req, res, refuse(req, new GatehouseError('ERR_NOT_FOUND', 'reserved_path')));
         return undefined;
       }
+      if (leavesBasePath(app.internalUrl, req.url ?? '/')) {
+        sendError(req, res, refuse(req, leavesBase()));
+        return undefined;
+      }
       const headers = upstreamRequestHeaders(req, app, context, rules, 'http');
       if (headers instanceof GatehouseError) {
         sendError(req, res, refuse(req, headers));
@@ -128,6 +133,10 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
       const context = getRequestContext(req);
       if (!context) {
         socket.destroy();
+        return;
+      }
+      if (leavesBasePath(app.internalUrl, req.url ?? '/')) {
+        rejectUpgrade(socket, refuse(req, leavesBase()), { requestId: context.requestId, appId: app.id });
         return;
       }
       const headers = upstreamRequestHeaders(req, app, context, rules, 'upgrade');
@@ -146,6 +155,10 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
       });
     },
   };
+}
+
+function leavesBase(): GatehouseError {
+  return new GatehouseError('ERR_BAD_REQUEST', 'request_target_leaves_base_path');
 }
 
 function failureOf(error: Error, req: IncomingMessage, options: AppProxyOptions): GatehouseError {
