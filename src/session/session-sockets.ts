@@ -40,6 +40,7 @@ export class SessionSockets {
   readonly #schedule: RecheckScheduler;
   #cancelTimer: (() => void) | undefined;
   #running: Promise<number> | undefined;
+  #queued: Promise<number> | undefined;
 
   constructor(clock: Clock, options: SessionSocketsOptions = {}) {
     this.#clock = clock;
@@ -96,13 +97,28 @@ export class SessionSockets {
    */
   closeSession(sessionId: string): number {
     if (isGroupRevocationKey(sessionId)) {
-      void this.recheckAll();
+      void this.#recheckAllFromNow();
       return 0;
     }
     const sockets = this.#bySession.get(sessionId);
     if (!sockets) return 0;
     for (const socket of sockets) socket.destroy();
     return sockets.size;
+  }
+
+  /**
+   * A run under way may have passed a socket before the revocation arrived (its check read the store, then waited on
+   * the policy): sharing that run would leave the socket open until the next interval. One more run follows it
+   * instead, shared by every revocation heard meanwhile.
+   */
+  #recheckAllFromNow(): Promise<number> {
+    if (this.#running === undefined) return this.recheckAll();
+    const next = (): Promise<number> => {
+      this.#queued = undefined;
+      return this.recheckAll();
+    };
+    this.#queued ??= this.#running.then(next, next);
+    return this.#queued;
   }
 
   closeAll(): void {

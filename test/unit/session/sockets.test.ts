@@ -262,6 +262,29 @@ describe('SessionSockets: open WebSockets are checked again', () => {
     assert.equal(server.destroyed, false);
   });
 
+  it('a back-channel logout heard while a re-check runs checks every socket again once that run is done', async () => {
+    const { socket } = await f.connection();
+    let revoked = false;
+    let calls = 0;
+    let release!: () => void;
+    const slow = new Promise<void>((resolve) => (release = resolve));
+    // The check reads the revocations first, then waits (a risk provider asked over the network), as socketRecheck does.
+    f.sockets.track('s', Math.floor(f.clock.now / 1000) + 3600, socket, () => {
+      calls += 1;
+      const seen = revoked;
+      return (calls === 1 ? slow : Promise.resolve()).then(() => !seen);
+    });
+    const running = f.tick();
+    while (calls === 0) await new Promise((resolve) => setImmediate(resolve));
+    revoked = true;
+    f.sockets.closeSession('idp-sub.the-user');
+    release();
+    await running;
+    for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(calls, 2, 'checked again after the run that began before the logout');
+    assert.equal(socket.destroyed, true, 'closed at once, not at the next interval');
+  });
+
   it('still closes every socket of a session at logout, and stops its timer when none is left', async () => {
     const first = await f.open();
     const second = await f.open();
