@@ -11,7 +11,7 @@ const DURATION = /^(\d+)(s|m|h|d)$/;
 
 /** Parses "90s", "30m", "8h", "1d" or a number of seconds. Returns undefined when malformed. */
 export function parseDurationSeconds(value: string | number): number | undefined {
-  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : undefined;
+  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : undefined;
   const match = DURATION.exec(value.trim());
   if (!match) return undefined;
   const [, amount, unit] = match;
