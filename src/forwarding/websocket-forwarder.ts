@@ -3,7 +3,8 @@ import { request as httpsRequest } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { AppConfig } from '../config/parse.ts';
 import type { ResponseHeadFilter } from './downstream-response.ts';
-import type { BackendIdle } from './backend-idle.ts';
+import { BACKEND_TIMEOUT, type BackendIdle } from './backend-idle.ts';
+import { spliceWebSocket } from './websocket-splice.ts';
 
 export interface WebSocketForwardOptions {
   readonly app: AppConfig;
@@ -57,7 +58,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
     answered = true;
     socket.off('close', onClientGone);
     // The handshake's timeout must not become the WebSocket's idle timeout.
-    options.idle.upgraded(upstream, () => upstream.destroy());
+    options.idle.upgraded(upstream, () => upstream.destroy(Object.assign(new Error('backend quiet past the stream timeout'), { code: BACKEND_TIMEOUT })));
     if (socket.destroyed) {
       upstream.destroy();
       return;
@@ -66,9 +67,8 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
     out.connection = 'Upgrade';
     out.upgrade = response.headers.upgrade ?? 'websocket';
     socket.write(statusLine(101, 'Switching Protocols') + headerLines(out));
-    if (upstreamHead.length > 0) socket.write(upstreamHead);
     if (head.length > 0) upstream.write(head);
-    splice(socket, upstream);
+    spliceWebSocket(socket, upstream, upstreamHead);
   });
   request.on('response', (response) => {
     answered = true;
@@ -100,19 +100,6 @@ function relayRefusal(response: IncomingMessage, socket: Duplex, filterHead: Res
   socket.once('close', () => response.destroy());
   response.once('error', () => socket.destroy());
   response.pipe(socket);
-}
-
-function splice(client: Duplex, upstream: Duplex): void {
-  const closeBoth = (): void => {
-    client.destroy();
-    upstream.destroy();
-  };
-  client.once('close', closeBoth);
-  upstream.once('close', closeBoth);
-  client.on('error', closeBoth);
-  upstream.on('error', closeBoth);
-  upstream.pipe(client);
-  client.pipe(upstream);
 }
 
 function statusLine(status: number, message: string): string {

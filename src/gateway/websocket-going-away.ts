@@ -1,68 +1,14 @@
 /**
  * Closing forwarded WebSockets with 1001 ("going away") when the server
- * stops. The gateway splices an upgraded connection byte for byte, so a close
- * frame may only go in between two of the backend's frames: every write to
- * the client is followed (the 101 head, then frame headers and payload
- * lengths) to know where the next frame starts.
+ * stops, each at its next frame boundary (FrameCursor follows every write to
+ * the client to know where that is).
  */
 import type { Duplex } from 'node:stream';
 import { closeFrame } from '../forwarding/websocket-close-frame.ts';
+import { FrameCursor } from '../forwarding/websocket-frames.ts';
 
 /** Close code 1001 with a short reason, server to client (unmasked). */
 const GOING_AWAY_FRAME = closeFrame(1001, 'server shutting down');
-
-const END_OF_HEAD = [13, 10, 13, 10];
-
-/** Where the stream written to the client stands: in the HTTP head, in a frame header, or in a payload. */
-class FrameCursor {
-  #inHead = true;
-  #headMatched = 0;
-  #header: number[] = [];
-  #payloadLeft = 0;
-
-  get atBoundary(): boolean {
-    return !this.#inHead && this.#header.length === 0 && this.#payloadLeft === 0;
-  }
-
-  /** Follows `chunk`; with `stopAtBoundary`, stops at the first frame boundary. Returns the bytes consumed. */
-  advance(chunk: Buffer, stopAtBoundary: boolean): number {
-    let i = 0;
-    while (i < chunk.length) {
-      if (stopAtBoundary && this.atBoundary) return i;
-      if (this.#inHead) {
-        const byte = chunk[i++] as number;
-        this.#headMatched = byte === END_OF_HEAD[this.#headMatched] ? this.#headMatched + 1 : byte === 13 ? 1 : 0;
-        if (this.#headMatched === END_OF_HEAD.length) this.#inHead = false;
-      } else if (this.#payloadLeft > 0) {
-        const n = Math.min(this.#payloadLeft, chunk.length - i);
-        this.#payloadLeft -= n;
-        i += n;
-      } else {
-        this.#header.push(chunk[i++] as number);
-        const length = headerLength(this.#header);
-        if (length !== undefined && this.#header.length === length) {
-          this.#payloadLeft = payloadLength(this.#header);
-          this.#header = [];
-        }
-      }
-    }
-    return i;
-  }
-}
-
-function headerLength(header: readonly number[]): number | undefined {
-  if (header.length < 2) return undefined;
-  const second = header[1] as number;
-  const short = second & 0x7f;
-  return 2 + (short === 126 ? 2 : short === 127 ? 8 : 0) + (second & 0x80 ? 4 : 0);
-}
-
-function payloadLength(header: readonly number[]): number {
-  const short = (header[1] as number) & 0x7f;
-  if (short < 126) return short;
-  if (short === 126) return ((header[2] as number) << 8) | (header[3] as number);
-  return Number(Buffer.from(header.slice(2, 10)).readBigUInt64BE());
-}
 
 type Write = Duplex['write'];
 
@@ -106,6 +52,11 @@ export class GoingAwaySockets {
     socket.write = wrapped as Write;
     this.#goAway.set(socket, () => {
       if (state !== 'open') return;
+      // A close frame already went out (the backend's, or the forwarder's when the backend went): nothing may follow it.
+      if (cursor.closeSeen || socket.writableEnded) {
+        state = 'closed';
+        return;
+      }
       state = 'closing';
       if (cursor.atBoundary) sendClose();
     });

@@ -50,8 +50,8 @@ export interface ConnectAnswerOptions {
   readonly transport: Duplex;
   readonly openTimeoutMs: number;
   readonly signal: AbortSignal | undefined;
-  /** Whether the tunnel stopped taking streams (the socket then closes once idle). */
-  readonly tunnelClosing: () => boolean;
+  /** Why the tunnel stopped taking streams (the socket then closes once idle); undefined while it takes them. */
+  readonly tunnelClosing: () => string | undefined;
   /** Called with the socket before the promise resolves, so the tunnel can count it at once. */
   readonly onSocket: (socket: StreamSocket) => void;
 }

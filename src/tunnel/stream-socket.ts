@@ -20,11 +20,20 @@ export interface StreamSocketOptions {
   /** The tunnel's peer (the connector), when the transport knows it. */
   readonly remoteAddress?: string | undefined;
   readonly remotePort?: number | undefined;
-  /** Whether the tunnel session is going away: tells a reset by the tunnel from one by the app. */
-  readonly tunnelClosing: () => boolean;
+  /**
+   * Why the tunnel session is going away (its unhealthy reason), undefined while it is not: tells a reset by the
+   * tunnel from one by the app, and a tunnel drained on purpose (`goaway` from the connector, `draining` here).
+   */
+  readonly tunnelClosing: () => string | undefined;
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_CONNECT_ERROR, NGHTTP2_NO_ERROR } = constants;
+
+/**
+ * A stream cut because its tunnel was drained on purpose, by the connector (GOAWAY) or here: a shutdown, not a
+ * failure (a WebSocket on it is closed with 1001, not 1011).
+ */
+const TUNNEL_DRAINED: Readonly<Record<string, string>> = { goaway: 'tunnel_drained_by_connector', draining: 'tunnel_drained' };
 
 export class StreamSocket extends Duplex {
   readonly connectorId: string;
@@ -42,7 +51,7 @@ export class StreamSocket extends Duplex {
   /** As on net.Socket: the idle timeout in ms, 0 for none. */
   timeout = 0;
   readonly #h2: ClientHttp2Stream;
-  readonly #tunnelClosing: () => boolean;
+  readonly #tunnelClosing: () => string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #idle = false;
   #readEnded = false;
@@ -79,7 +88,7 @@ export class StreamSocket extends Duplex {
 
   /** Whether the tunnel under this stream still takes streams (not draining, not dead). */
   get tunnelHealthy(): boolean {
-    return !this.#tunnelClosing();
+    return this.#tunnelClosing() === undefined;
   }
 
   /** The stream is idle in an agent's free list (set by TunnelAgent). */
@@ -221,7 +230,7 @@ export class StreamSocket extends Duplex {
     const closing = this.#tunnelClosing();
     return new TunnelError('ERR_TUNNEL_CLOSED', 'The tunnel stream ended before the exchange was complete.', {
       beforeUpstream: false,
-      reason: closing ? 'tunnel_closed' : `rst_${code ?? 'unknown'}`,
+      reason: closing === undefined ? `rst_${code ?? 'unknown'}` : (TUNNEL_DRAINED[closing] ?? 'tunnel_closed'),
       connectorId: this.connectorId,
       cause,
     });

@@ -226,7 +226,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
       transport: this.#socket,
       openTimeoutMs: this.#openTimeoutMs,
       signal,
-      tunnelClosing: () => this.#unhealthy !== undefined,
+      tunnelClosing: () => this.#unhealthy,
       onSocket: (socket) => {
         this.#sockets.add(socket);
         socket.once('close', () => {
