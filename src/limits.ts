@@ -122,6 +122,26 @@ export const SESSION_REFRESH_LOCK_SECONDS = 30;
 export const SESSION_REFRESH_POLL_MS = 200;
 
 /**
+ * A refreshed state the store did not take at once is written again after
+ * each of these delays (milliseconds) before the request is answered, then in
+ * the background from the instance's memory until this many seconds before
+ * its refresh lease ends; then the session ends rather than let another
+ * instance spend a refresh token the provider may have rotated.
+ */
+export const SESSION_REFRESH_WRITE_RETRY_MS: readonly number[] = [100, 400];
+export const SESSION_REFRESH_WRITE_MARGIN_SECONDS = 5;
+
+/**
+ * After a refresh failed for a reason that may pass (provider or store out of
+ * reach), the instance holding the lease asks the provider again no sooner
+ * than this; meanwhile a request whose ID token has expired gets 503 with this Retry-After.
+ */
+export const SESSION_REFRESH_RETRY_SECONDS = 5;
+
+/** Refreshed states held in memory until the store takes them, and sessions ended because it never did (each, per instance). */
+export const MAX_REFRESH_UNSAVED_ENTRIES = 10_000;
+
+/**
  * Sessions whose cookie was re-sealed recently, and when: one stale cookie
  * sent again and again is re-sealed once per touch interval, not once per
  * request. It is also each session's last activity for its WebSockets' idle

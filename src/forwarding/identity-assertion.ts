@@ -40,7 +40,7 @@ type KeySource = { readonly configured: SigningKey } | { readonly ring: Assertio
 export class IdentityAssertions {
   readonly #options: IdentityAssertionOptions;
   #keys: Promise<KeySource> | undefined;
-  readonly #cache = new ExpiringMap<string, string>(MAX_ASSERTION_CACHE_ENTRIES);
+  readonly #cache = new ExpiringMap<string, { readonly token: string; readonly claims: string }>(MAX_ASSERTION_CACHE_ENTRIES);
 
   constructor(options: IdentityAssertionOptions) {
     this.#options = options;
@@ -59,7 +59,9 @@ export class IdentityAssertions {
 
   /** The assertion signed earlier for this session and app, while it has more than half its lifetime left. */
   cachedAssertionFor(identity: Identity, app: AppConfig): string | undefined {
-    return this.#cache.get(cacheKey(identity, app), nowSeconds(this.#options.clock));
+    const cached = this.#cache.get(cacheKey(identity, app), nowSeconds(this.#options.clock));
+    // A session refreshed since (session.refresh) carries new claims: the old assertion would state the old ones.
+    return cached && cached.claims === JSON.stringify(assertedClaims(identity, app)) ? cached.token : undefined;
   }
 
   /**
@@ -73,18 +75,8 @@ export class IdentityAssertions {
     const source = await this.#source();
     const key = 'configured' in source ? source.configured : await source.ring.signingKey();
     const lifetime = this.#options.lifetime;
-    const groupsFit = JSON.stringify(identity.groups).length <= MAX_FORWARDED_GROUPS_BYTES;
-    const token = await new jose.SignJWT({
-      email: identity.email,
-      name: identity.name,
-      ...(groupsFit ? { groups: identity.groups } : { groups_omitted: true }),
-      amr: identity.amr,
-      acr: identity.acr,
-      auth_time: identity.authTime,
-      app: app.id,
-      // Only for a caller with an access token: a program (`service`) or a user, told apart from a browser session.
-      ...(identity.via === 'bearer' ? { kind: identity.kind ?? 'user', client_id: identity.claims['client_id'] } : {}),
-    })
+    const claims = assertedClaims(identity, app);
+    const token = await new jose.SignJWT(claims)
       .setProtectedHeader({ alg: ALG, kid: key.kid, typ: 'JWT' })
       .setIssuer(this.#options.issuer)
       .setSubject(identity.sub)
@@ -94,7 +86,7 @@ export class IdentityAssertions {
       .setExpirationTime(Math.min(now + lifetime, identity.sessionExpiresAt))
       .setJti(randomUUID())
       .sign(key.privateKey);
-    this.#cache.set(cacheKey(identity, app), token, now + Math.floor(lifetime / 2), now);
+    this.#cache.set(cacheKey(identity, app), { token, claims: JSON.stringify(claims) }, now + Math.floor(lifetime / 2), now);
     return token;
   }
 
@@ -116,6 +108,22 @@ export class IdentityAssertions {
     await ring.ready();
     return { ring };
   }
+}
+
+/** What an assertion says of the user besides its subject and times. */
+function assertedClaims(identity: Identity, app: AppConfig): jose.JWTPayload {
+  const groupsFit = JSON.stringify(identity.groups).length <= MAX_FORWARDED_GROUPS_BYTES;
+  return {
+    email: identity.email,
+    name: identity.name,
+    ...(groupsFit ? { groups: identity.groups } : { groups_omitted: true }),
+    amr: identity.amr,
+    acr: identity.acr,
+    auth_time: identity.authTime,
+    app: app.id,
+    // Only for a caller with an access token: a program (`service`) or a user, told apart from a browser session.
+    ...(identity.via === 'bearer' ? { kind: identity.kind ?? 'user', client_id: identity.claims['client_id'] } : {}),
+  };
 }
 
 /** One assertion per session and app. */

@@ -1,9 +1,11 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
+import { SESSION_REFRESH_RETRY_SECONDS } from '../limits.ts';
 import { CONTINUE, type Step } from '../request/step.ts';
 import { signInUrl } from '../signin/signin-url.ts';
-import type { SessionFailure, SessionManager } from './session-manager.ts';
+import type { RefreshAuditContext, SessionCheck, SessionFailure, SessionManager } from './session-manager.ts';
 import type { SessionRecord } from './session-record.ts';
 
 export interface SessionGateOptions {
@@ -31,6 +33,18 @@ export function admittedSession(req: IncomingMessage): SessionRecord | undefined
 }
 
 /**
+ * A session read (or read again, for an open WebSocket) with its ID token
+ * refreshed when due (session.refresh): the one path both take. Throws a
+ * retryable GatehouseError (503) when the ID token has expired and a
+ * failure that may pass kept it from being refreshed.
+ */
+export function settleRefresh(sessions: SessionManager, check: SessionCheck, app: AppConfig, context: RefreshAuditContext): Promise<SessionCheck> {
+  const refresher = sessions.refresher;
+  if (!refresher || !check.refresh || !check.record) return Promise.resolve(check);
+  return refresher.settle({ ...check, record: check.record }, app, context);
+}
+
+/**
  * Step 5, the session gate: a valid, unexpired, app-bound sealed session puts the identity on the request. Anything else is
  * no session, to be fixed by signing in; a session that was there but failed is audited, in the same words for a
  * request and a WebSocket upgrade, and its cookie cleared. Pass-through apps skip the gate.
@@ -42,13 +56,12 @@ export function sessionGateStep(options: SessionGateOptions): Step {
     if (!app || app.preauth === 'passthrough' || context.identity?.via === 'bearer') return CONTINUE;
     let check = await options.sessions.read(req, app);
     // session.refresh: a session whose ID token is due (or past due) is refreshed here, never by a redirect.
-    const refresher = options.sessions.refresher;
-    if (refresher && check.refresh && check.record) {
-      check = await refresher.settle({ ...check, record: check.record }, app, {
-        clientIp: context.clientIp,
-        userAgent: context.userAgent,
-        requestId: context.requestId,
-      });
+    try {
+      check = await settleRefresh(options.sessions, check, app, { clientIp: context.clientIp, userAgent: context.userAgent, requestId: context.requestId });
+    } catch (error) {
+      // A refresh that may work in a moment: the session is not ended and its cookie stays.
+      if (error instanceof GatehouseError && error.status === 503) return { kind: 'error', error, retryAfterSeconds: SESSION_REFRESH_RETRY_SECONDS };
+      throw error;
     }
     if (check.ok) {
       context.identity = check.identity;

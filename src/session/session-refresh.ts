@@ -3,8 +3,10 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
-import { SESSION_REFRESH_LOCK_SECONDS, SESSION_REFRESH_POLL_MS } from '../limits.ts';
+import { MAX_REFRESH_UNSAVED_ENTRIES, SESSION_REFRESH_LOCK_SECONDS, SESSION_REFRESH_POLL_MS, SESSION_REFRESH_RETRY_SECONDS } from '../limits.ts';
+import { ExpiringMap } from './expiring-map.ts';
 import { refreshDueAt, refreshLockKey, sealRefreshToken, unsealRefreshToken, type RefreshState } from './refresh-state.ts';
+import { UnsavedRefreshes, type RefreshedSideData } from './refresh-unsaved.ts';
 import type { SealKeys } from './seal-keys.ts';
 import { identityOf, refreshedUser } from './session-claims.ts';
 import type { RefreshAuditContext, SessionCheck, SessionManager, SessionRefreshing } from './session-manager.ts';
@@ -42,13 +44,27 @@ export interface SessionRefresherOptions {
 
 type Outcome =
   | { readonly kind: 'refreshed'; readonly state: RefreshState; readonly groups?: readonly string[] | undefined }
-  | { readonly kind: 'kept' }
+  /** Not refreshed this time, for a reason that may pass (`error`, answered once the current ID token has expired). */
+  | { readonly kind: 'kept'; readonly error?: GatehouseError }
+  /** The session's refresh state is gone from the store: it ended (revoked elsewhere) or expired. */
+  | { readonly kind: 'gone' }
   | { readonly kind: 'ended' };
+
+/** A lease this instance holds after a failure that may pass: when it asks the provider again, and what it answers meanwhile. */
+interface HeldAfterFailure {
+  readonly gen: number;
+  readonly retryAt: number;
+  readonly error: GatehouseError;
+}
+
+const KEPT: Outcome = { kind: 'kept' };
+const GONE: Outcome = { kind: 'gone' };
 
 /**
  * Refreshes a session's ID token before it expires (session.refresh), from the
- * session gate, so every request, XHR included, is answered from the refreshed
- * claims and goes on to conditional access with them; nothing here redirects.
+ * session gate and from an open WebSocket's periodic check, so every request,
+ * XHR included, is answered from the refreshed claims and goes on to
+ * conditional access with them; nothing here redirects.
  *
  * One refresh per session at a time: in this process, concurrent requests
  * share one attempt; across instances, the right to spend a generation's
@@ -56,27 +72,47 @@ type Outcome =
  * already makes sign-in states single-use on every store) held for
  * SESSION_REFRESH_LOCK_SECONDS. A lease, not compare-and-set on the record,
  * because the token must not even be sent twice: a rotating provider treats a
- * second use as theft and revokes the whole grant. A holder that dies leaves
- * the session to its current ID token until the lease ends.
+ * second use as theft and revokes the whole grant. While another holder has
+ * the lease, a request whose ID token still holds is served with it; one
+ * whose ID token has expired waits for the holder's result, and takes the
+ * lease itself once it ran out (a holder that died), at most one lease long.
  *
- * The provider refusing (invalid_grant: revoked, user disabled) ends the
- * session everywhere and closes its WebSockets; a provider that cannot be
- * reached leaves it as it is until its ID token expires, then it fails closed.
+ * Only the provider's verdict (invalid_grant: revoked, user disabled) ends
+ * the session, everywhere, closing its WebSockets. A failure that may pass
+ * (provider or store out of reach, the wait running out) never ends it or
+ * clears its cookie: the current ID token serves while valid, then requests
+ * get 503 (retryable) until a refresh succeeds. A refreshed state the store
+ * would not take is held and written again (UnsavedRefreshes).
  */
 export class SessionRefresher implements SessionRefreshing {
   readonly #options: SessionRefresherOptions;
   readonly #inFlight = new Map<string, Promise<Outcome>>();
+  readonly #failed = new ExpiringMap<string, HeldAfterFailure>(MAX_REFRESH_UNSAVED_ENTRIES);
+  readonly #unsaved: UnsavedRefreshes;
 
   constructor(options: SessionRefresherOptions) {
     this.#options = options;
+    this.#unsaved = new UnsavedRefreshes(options.store, options.clock);
   }
 
+  /**
+   * The session check with its ID token refreshed when due. Throws a
+   * retryable GatehouseError (503) when the ID token has expired and could not
+   * be refreshed for a reason that may pass.
+   */
   async settle(check: SessionCheck & { readonly record: SessionRecord }, app: AppConfig, context: RefreshAuditContext): Promise<SessionCheck> {
     const state = check.refresh;
     if (!state) return check;
-    const now = nowSeconds(this.#options.clock);
-    if (check.ok && now < refreshDueAt(state)) return check;
     const record = check.record;
+    if (this.#unsaved.ended(record.sid)) return { ok: false, reason: 'revoked', record };
+    const now = nowSeconds(this.#options.clock);
+    const held = this.#unsaved.held(record.sid);
+    if (held && held.refresh.gen > state.gen) {
+      // Refreshed here, not yet stored: it serves while valid, and is not refreshed again before the store has it.
+      if (now < held.refresh.exp) return refreshedCheck(check, held.refresh, held.groups);
+      throw new GatehouseError('ERR_STORE_UNAVAILABLE', 'refresh_state_unsaved');
+    }
+    if (check.ok && now < refreshDueAt(state)) return check;
     let attempt = this.#inFlight.get(record.sid);
     if (!attempt) {
       attempt = this.#attempt(record, app, state, context).finally(() => this.#inFlight.delete(record.sid));
@@ -84,28 +120,77 @@ export class SessionRefresher implements SessionRefreshing {
     }
     const outcome = await attempt;
     if (outcome.kind === 'ended') return { ok: false, reason: 'revoked', record };
-    if (outcome.kind === 'refreshed') {
-      const identity = identityOf(record, outcome.groups ?? (check.ok ? check.identity.groups : []), outcome.state.user);
-      return check.ok ? { ...check, identity, refresh: outcome.state } : { ok: true, identity, record, refresh: outcome.state };
-    }
+    if (outcome.kind === 'gone') return { ok: false, reason: 'expired', record };
+    if (outcome.kind === 'refreshed') return refreshedCheck(check, outcome.state, outcome.groups);
     // Not refreshed this time: the current ID token serves while it is valid, and not a second longer.
-    return check.ok && nowSeconds(this.#options.clock) < state.exp ? check : { ok: false, reason: 'expired', record, refresh: state };
+    if (check.ok && nowSeconds(this.#options.clock) < state.exp) return check;
+    throw outcome.error ?? new GatehouseError('ERR_IDP_UNAVAILABLE', 'refresh_pending');
   }
 
   async #attempt(record: SessionRecord, app: AppConfig, seen: RefreshState, context: RefreshAuditContext): Promise<Outcome> {
-    const { store } = this.#options;
-    const now = nowSeconds(this.#options.clock);
-    let holder: boolean;
-    try {
-      holder = await store.consumeState(refreshLockKey(record.sid, seen.gen), now + SESSION_REFRESH_LOCK_SECONDS, now);
-    } catch {
-      return { kind: 'kept' };
+    const { store, clock } = this.#options;
+    const waitUntil = clock() + SESSION_REFRESH_LOCK_SECONDS * 1000;
+    for (;;) {
+      const now = nowSeconds(clock);
+      const failed = this.#failed.get(record.sid, now);
+      let holder: boolean;
+      if (failed?.gen === seen.gen) {
+        // This instance still holds the lease after a failure that may pass: it asks again, but not at once.
+        if (now < failed.retryAt) return { kind: 'kept', error: failed.error };
+        holder = true;
+      } else {
+        try {
+          holder = await store.consumeState(refreshLockKey(record.sid, seen.gen), now + SESSION_REFRESH_LOCK_SECONDS, now);
+        } catch (error) {
+          return { kind: 'kept', error: storeFailure(error) };
+        }
+      }
+      if (holder) {
+        const outcome = await this.#spend(record, app, seen, context, now + SESSION_REFRESH_LOCK_SECONDS);
+        if (!('newer' in outcome)) return outcome;
+        seen = outcome.newer;
+        continue;
+      }
+      // Another holder, here or on another instance: the current ID token serves meanwhile.
+      if (now < seen.exp) return KEPT;
+      if (clock() >= waitUntil) return { kind: 'kept', error: new GatehouseError('ERR_IDP_UNAVAILABLE', 'refresh_pending') };
+      await sleep(SESSION_REFRESH_POLL_MS);
+      let side: SessionSideData | undefined;
+      try {
+        side = await store.getSideData(record.sid, nowSeconds(clock), true);
+      } catch (error) {
+        return { kind: 'kept', error: storeFailure(error) };
+      }
+      if (!side?.refresh) return GONE;
+      if (side.refresh.gen !== seen.gen) {
+        if (nowSeconds(clock) < side.refresh.exp) return { kind: 'refreshed', state: side.refresh, groups: side.groups };
+        seen = side.refresh;
+      }
+      // Then the lease again: taken, it ran out without a result (its holder died).
     }
-    if (!holder) return this.#awaitOther(record, seen);
-    const side = await store.getSideData(record.sid, now, true);
-    if (!side?.refresh) return { kind: 'kept' };
-    // Another instance finished between our read and the lease.
-    if (side.refresh.gen !== seen.gen) return { kind: 'refreshed', state: side.refresh, groups: side.groups };
+  }
+
+  /** Spends generation `seen`'s refresh token, this instance holding its lease until `leaseEnds`. */
+  async #spend(
+    record: SessionRecord,
+    app: AppConfig,
+    seen: RefreshState,
+    context: RefreshAuditContext,
+    leaseEnds: number,
+  ): Promise<Outcome | { readonly newer: RefreshState }> {
+    const { store, clock } = this.#options;
+    let side: SessionSideData | undefined;
+    try {
+      side = await store.getSideData(record.sid, nowSeconds(clock), true);
+    } catch (error) {
+      return { kind: 'kept', error: storeFailure(error) };
+    }
+    if (!side?.refresh) return GONE;
+    if (side.refresh.gen !== seen.gen) {
+      // Another instance finished between our read and the lease; its ID token may be due in turn.
+      if (nowSeconds(clock) < refreshDueAt(side.refresh)) return { kind: 'refreshed', state: side.refresh, groups: side.groups };
+      return { newer: side.refresh };
+    }
     const token = await unsealRefreshToken(side.refresh.token, this.#options.keys.refresh);
     if (token === undefined) return this.#end(record, app, context, 'refresh_token_unreadable');
     let tokens: RefreshedTokens;
@@ -113,10 +198,15 @@ export class SessionRefresher implements SessionRefreshing {
       tokens = await this.#options.grant(token, record.sub);
     } catch (error) {
       const failure = error instanceof GatehouseError ? error : new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
-      if (isTransient(failure)) return { kind: 'kept' };
-      return this.#end(record, app, context, failure.reason);
+      if (!isTransient(failure)) return this.#end(record, app, context, failure.reason);
+      const answer =
+        failure.code === 'ERR_STORE_UNAVAILABLE' ? failure : new GatehouseError('ERR_IDP_UNAVAILABLE', `refresh:${failure.reason}`, { cause: failure });
+      const now = nowSeconds(clock);
+      this.#failed.set(record.sid, { gen: seen.gen, retryAt: now + SESSION_REFRESH_RETRY_SECONDS, error: answer }, leaseEnds, now);
+      return { kind: 'kept', error: answer };
     }
-    return this.#keep(record, app, side, side.refresh, tokens, token, context);
+    this.#failed.delete(record.sid);
+    return this.#keep(record, app, side, side.refresh, tokens, token, context, leaseEnds);
   }
 
   async #keep(
@@ -127,6 +217,7 @@ export class SessionRefresher implements SessionRefreshing {
     tokens: RefreshedTokens,
     spent: string,
     context: RefreshAuditContext,
+    leaseEnds: number,
   ): Promise<Outcome> {
     const now = nowSeconds(this.#options.clock);
     const user = refreshedUser(app, tokens.claims, tokens.groups);
@@ -137,45 +228,24 @@ export class SessionRefresher implements SessionRefreshing {
       gen: previous.gen + 1,
       user,
     };
-    const next: SessionSideData = { ...side, idToken: tokens.idToken, ...(side.groups ? { groups: [...user.groups] } : {}), refresh: state };
-    let stored: boolean;
-    try {
-      stored = await this.#options.store.putSideData(record.sid, next, record.exp, now);
-    } catch {
-      stored = false;
-    }
-    // Not kept: the session goes on with its current ID token (a rotated refresh token is lost with it).
-    if (!stored) return { kind: 'kept' };
+    const next: RefreshedSideData = { ...side, idToken: tokens.idToken, ...(side.groups ? { groups: [...user.groups] } : {}), refresh: state };
+    const stored = await this.#unsaved.write(record.sid, next, record.exp);
+    const rotated = tokens.refreshToken !== undefined && tokens.refreshToken !== spent;
     this.#options.audit.emit({
       type: 'session.refreshed',
       outcome: 'success',
       user: { sub: record.sub, name: user.name, email: user.email },
       app: app.id,
       ...context,
-      details: { sessionId: record.sid, idTokenExpiresAt: state.exp, rotated: tokens.refreshToken !== undefined && tokens.refreshToken !== spent },
+      details: { sessionId: record.sid, idTokenExpiresAt: state.exp, rotated, ...(stored ? {} : { stored: false }) },
     });
+    // The store did not take it: this instance holds it (the lease keeps the others off the spent token) and writes it again.
+    if (!stored) this.#unsaved.hold(record.sid, next, record.exp, leaseEnds, async () => void (await this.#end(record, app, context, 'refresh_state_unsaved')));
     return { kind: 'refreshed', state, groups: user.groups };
   }
 
-  /** Another holder (here or on another instance) is spending this generation's token: wait for its result while the ID token has expired. */
-  async #awaitOther(record: SessionRecord, seen: RefreshState): Promise<Outcome> {
-    const deadline = Date.now() + SESSION_REFRESH_LOCK_SECONDS * 1000;
-    for (;;) {
-      if (nowSeconds(this.#options.clock) < seen.exp) return { kind: 'kept' };
-      let side: SessionSideData | undefined;
-      try {
-        side = await this.#options.store.getSideData(record.sid, nowSeconds(this.#options.clock), true);
-      } catch {
-        return { kind: 'kept' };
-      }
-      if (!side?.refresh) return { kind: 'kept' };
-      if (side.refresh.gen !== seen.gen) return { kind: 'refreshed', state: side.refresh, groups: side.groups };
-      if (Date.now() >= deadline) return { kind: 'kept' };
-      await sleep(SESSION_REFRESH_POLL_MS);
-    }
-  }
-
   async #end(record: SessionRecord, app: AppConfig, context: RefreshAuditContext, reason: string): Promise<Outcome> {
+    this.#failed.delete(record.sid);
     try {
       await this.#options.sessions.revoke(record);
     } catch {
@@ -194,6 +264,16 @@ export class SessionRefresher implements SessionRefreshing {
     });
     return { kind: 'ended' };
   }
+}
+
+/** The check `check` becomes with a refreshed state: the identity from the refreshed ID token. */
+function refreshedCheck(check: SessionCheck & { readonly record: SessionRecord }, state: RefreshState, groups: readonly string[] | undefined): SessionCheck {
+  const identity = identityOf(check.record, groups ?? (check.ok ? check.identity.groups : []), state.user);
+  return check.ok ? { ...check, identity, refresh: state } : { ok: true, identity, record: check.record, refresh: state };
+}
+
+function storeFailure(error: unknown): GatehouseError {
+  return error instanceof GatehouseError ? error : new GatehouseError('ERR_STORE_UNAVAILABLE', 'refresh_store_unreachable', { cause: error });
 }
 
 /**

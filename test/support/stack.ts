@@ -35,6 +35,8 @@ export interface StackOptions {
   readonly idTokenTtlSeconds?: number;
   /** The identity provider issues refresh tokens at sign-in (for session.refresh). */
   readonly refreshTokens?: boolean;
+  /** The identity provider rotates refresh tokens: each is good for one refresh, and one sent twice revokes the grant. */
+  readonly rotateRefreshTokens?: boolean;
   /**
    * Forward through connectors: the gateway gets a connector listener on
    * 127.0.0.1:0 (stack.connectorUrl) and apps are reached through tunnels.
@@ -112,6 +114,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     users: options.users ?? DEFAULT_DEV_USERS,
     ...(options.idTokenTtlSeconds !== undefined ? { idTokenTtlSeconds: options.idTokenTtlSeconds } : {}),
     ...(options.refreshTokens ? { refreshTokens: true } : {}),
+    ...(options.rotateRefreshTokens ? { rotateRefreshTokens: true } : {}),
     clients: [
       {
         client_id: CLIENT_ID,

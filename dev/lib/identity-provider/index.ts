@@ -88,6 +88,8 @@ export interface StartIdentityProviderOptions {
    * prompt, as hosted providers do for `offline_access` (off by default: the spec's rule).
    */
   refreshTokens?: boolean;
+  /** Every refresh returns a new refresh token and spends the old one; the old one sent again revokes the grant (reuse detection). */
+  rotateRefreshTokens?: boolean;
   /**
    * Claims beyond the defaults, to mimic a particular provider's token shapes
    * (their names go in the ID token with the `openid` scope; values per user).
@@ -425,6 +427,7 @@ function buildConfiguration(opts: {
   fetch: Configuration['fetch'];
   introspection: boolean;
   refreshTokens: boolean;
+  rotateRefreshTokens: boolean;
   extraClaims: StartIdentityProviderOptions['extraClaims'];
   groupsClaim: StartIdentityProviderOptions['groupsClaim'];
 }): Configuration {
@@ -484,6 +487,7 @@ function buildConfiguration(opts: {
     ...(opts.refreshTokens
       ? { issueRefreshToken: (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) => Promise.resolve(client.grantTypeAllowed('refresh_token')) }
       : {}),
+    ...(opts.rotateRefreshTokens ? { rotateRefreshToken: true } : {}),
     extraTokenClaims(_ctx, token: AccessTokenLike) {
       if (!token.resourceServer || token.accountId === undefined) return Promise.resolve(undefined);
       const user = usersBySub.get(token.accountId);
@@ -630,6 +634,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
           fetch: fetch?.fetch,
           introspection: opts.introspection ?? false,
           refreshTokens: opts.refreshTokens ?? false,
+          rotateRefreshTokens: opts.rotateRefreshTokens ?? false,
           extraClaims: opts.extraClaims,
           groupsClaim: opts.groupsClaim,
         }),
