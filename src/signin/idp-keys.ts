@@ -42,6 +42,7 @@ export class IdpKeys {
 
   /** Verifies a JWT's signature with the provider's keys and its claims as `options` ask. Throws GatehouseError with `code`. */
   async verifyJwt(token: string, options: jose.JWTVerifyOptions, code: IdpKeysErrorCode): Promise<jose.JWTVerifyResult> {
+    if (!isCanonicalCompact(token)) throw new GatehouseError(code, 'malformed');
     const keys = await this.#keys(code);
     try {
       return await this.#withRefetch(keys, () => jose.jwtVerify(token, keys, options));
@@ -52,6 +53,7 @@ export class IdpKeys {
 
   /** Verifies only a compact JWS's signature (claims are checked elsewhere), allowing `algorithms`. */
   async verifySignature(token: string, algorithms: readonly string[], code: IdpKeysErrorCode): Promise<void> {
+    if (!isCanonicalCompact(token)) throw new GatehouseError(code, 'malformed');
     const keys = await this.#keys(code);
     try {
       await this.#withRefetch(keys, () => jose.compactVerify(token, keys, { algorithms: [...algorithms] }));
@@ -106,6 +108,16 @@ export class IdpKeys {
 }
 
 type RemoteKeys = ReturnType<typeof jose.createRemoteJWKSet>;
+
+/**
+ * A compact JWS whose three parts are base64url as an encoder writes it. jose's decoder ignores the padding bits of
+ * a part's last character, so one signed token could be presented under several spellings that all verify; only the
+ * one the provider wrote is accepted.
+ */
+function isCanonicalCompact(token: string): boolean {
+  const parts = token.split('.');
+  return parts.length === 3 && parts.every((part) => /^[\w-]*$/.test(part) && Buffer.from(part, 'base64url').toString('base64url') === part);
+}
 
 /** A provider that cannot be asked for its keys says nothing about the token: that is ERR_IDP_UNAVAILABLE, whatever the caller's code. */
 function refusal(code: IdpKeysErrorCode, error: unknown): GatehouseError {
