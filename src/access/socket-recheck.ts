@@ -6,6 +6,7 @@ import { requestPath } from './facts.ts';
 import { auditContext } from '../request/audit-context.ts';
 import type { Identity } from '../session/identity.ts';
 import type { SessionManager } from '../session/session-manager.ts';
+import { settleRefresh } from '../session/session-gate.ts';
 import type { SessionRecord } from '../session/session-record.ts';
 import type { SocketRecheck } from '../session/session-sockets.ts';
 
@@ -26,7 +27,10 @@ export interface SocketRecheckInput {
  * What an open WebSocket is checked against every recheck interval: its
  * session still holds (not expired, not revoked — on any instance — and not
  * idle since the last request), and the app's policies still allow it (risk
- * and the age of the sign-in change while a socket stays open). A refusal is
+ * and the age of the sign-in change while a socket stays open). A refreshable
+ * session's ID token is refreshed here when due, through the same refresher
+ * path requests take, and policy judges the refreshed claims; a refresh the
+ * provider refuses ends the session and closes the socket. A refusal is
  * audited here, with the upgrade's request id, and closes the socket.
  */
 export function socketRecheck(input: SocketRecheckInput): SocketRecheck {
@@ -34,8 +38,11 @@ export function socketRecheck(input: SocketRecheckInput): SocketRecheck {
   const user = { sub: identity.sub, name: identity.name, email: identity.email };
   const path = requestPath(req.url ?? '/');
   return async () => {
-    const failure = await sessions.recheck(record, app);
-    if (failure !== undefined) {
+    const { userAgent, requestId } = auditContext(req);
+    // Throws (closing the socket) when the ID token has expired and could not be refreshed for now.
+    const check = await settleRefresh(sessions, await sessions.recheck(record, app, identity), app, { clientIp, userAgent, requestId });
+    if (!check.ok) {
+      const failure = check.reason;
       const expired = failure === 'expired' || failure === 'idle';
       audit.emit({
         type: expired ? 'session.expired' : 'session.rejected',
@@ -48,7 +55,7 @@ export function socketRecheck(input: SocketRecheckInput): SocketRecheck {
       });
       return false;
     }
-    const decision = await access.decide(req, app, identity, path, clientIp, 'websocket');
+    const decision = await access.decide(req, app, check.identity, path, clientIp, 'websocket');
     if (decision === undefined || decision.effect === 'allow') return true;
     audit.emit({
       type: 'access.denied',

@@ -149,23 +149,24 @@ export class SessionManager {
   }
 
   /**
-   * Whether a session read earlier (an upgraded connection's) still holds:
-   * not expired, not revoked, and not idle — measured from its last request,
-   * which is the last time its cookie was re-sealed, at most one touch
-   * interval old. Undefined when it holds.
+   * Whether a session read earlier (an upgraded connection's, admitted with
+   * `identity`) still holds: not expired, not revoked, and not idle — measured
+   * from its last request, which is the last time its cookie was re-sealed, at
+   * most one touch interval old. A refreshable session's check carries its
+   * refresh state, for the refresher to settle as the gate does.
    */
-  async recheck(record: SessionRecord, app: AppConfig): Promise<SessionFailure | undefined> {
+  async recheck(record: SessionRecord, app: AppConfig, identity: Identity): Promise<SessionCheck> {
     const now = nowSeconds(this.#options.clock);
-    if (now >= record.exp) return 'expired';
+    if (now >= record.exp) return { ok: false, reason: 'expired', record };
     const lastActivity = Math.max(record.ls, this.#touched.get(record.sid, now) ?? 0);
-    if (now - lastActivity > this.settingsFor(app).idleTimeout) return 'idle';
-    if (await this.#isRevoked(record, now)) return 'revoked';
-    if (record.rf === 1) {
-      // A refreshable session holds while its ID token does; requests refresh it.
-      const refresh = (await this.#options.store.getSideData(record.sid, now))?.refresh;
-      if (!refresh || now >= refresh.exp) return 'expired';
-    }
-    return undefined;
+    if (now - lastActivity > this.settingsFor(app).idleTimeout) return { ok: false, reason: 'idle', record };
+    if (await this.#isRevoked(record, now)) return { ok: false, reason: 'revoked', record };
+    if (record.rf !== 1) return { ok: true, identity, record };
+    const refresh = (await this.#options.store.getSideData(record.sid, now))?.refresh;
+    if (!refresh) return { ok: false, reason: 'expired', record };
+    // The ID token has expired: only a refresh lets the session go on.
+    if (now >= refresh.exp) return { ok: false, reason: 'expired', record, refresh };
+    return { ok: true, identity: refresh.user ? identityOf(record, identity.groups, refresh.user) : identity, record, refresh };
   }
 
   /** Sizes of the in-memory caches, for tests and metrics. */

@@ -3,7 +3,13 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { nowSeconds, type Clock } from '../clock.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
-import { MAX_REFRESH_UNSAVED_ENTRIES, SESSION_REFRESH_LOCK_SECONDS, SESSION_REFRESH_POLL_MS, SESSION_REFRESH_RETRY_SECONDS } from '../limits.ts';
+import {
+  MAX_REFRESH_UNSAVED_ENTRIES,
+  SESSION_REFRESH_LOCK_SECONDS,
+  SESSION_REFRESH_POLL_MS,
+  SESSION_REFRESH_RETRY_SECONDS,
+  SESSION_REFRESH_WRITE_MARGIN_SECONDS,
+} from '../limits.ts';
 import { ExpiringMap } from './expiring-map.ts';
 import { refreshDueAt, refreshLockKey, sealRefreshToken, unsealRefreshToken, type RefreshState } from './refresh-state.ts';
 import { UnsavedRefreshes, type RefreshedSideData } from './refresh-unsaved.ts';
@@ -54,6 +60,7 @@ type Outcome =
 interface HeldAfterFailure {
   readonly gen: number;
   readonly retryAt: number;
+  readonly leaseEnds: number;
   readonly error: GatehouseError;
 }
 
@@ -134,10 +141,12 @@ export class SessionRefresher implements SessionRefreshing {
       const now = nowSeconds(clock);
       const failed = this.#failed.get(record.sid, now);
       let holder: boolean;
-      if (failed?.gen === seen.gen) {
+      let leaseEnds = now + SESSION_REFRESH_LOCK_SECONDS;
+      if (failed?.gen === seen.gen && now < failed.leaseEnds - SESSION_REFRESH_WRITE_MARGIN_SECONDS) {
         // This instance still holds the lease after a failure that may pass: it asks again, but not at once.
         if (now < failed.retryAt) return { kind: 'kept', error: failed.error };
         holder = true;
+        leaseEnds = failed.leaseEnds;
       } else {
         try {
           holder = await store.consumeState(refreshLockKey(record.sid, seen.gen), now + SESSION_REFRESH_LOCK_SECONDS, now);
@@ -146,7 +155,7 @@ export class SessionRefresher implements SessionRefreshing {
         }
       }
       if (holder) {
-        const outcome = await this.#spend(record, app, seen, context, now + SESSION_REFRESH_LOCK_SECONDS);
+        const outcome = await this.#spend(record, app, seen, context, leaseEnds);
         if (!('newer' in outcome)) return outcome;
         seen = outcome.newer;
         continue;
@@ -202,7 +211,7 @@ export class SessionRefresher implements SessionRefreshing {
       const answer =
         failure.code === 'ERR_STORE_UNAVAILABLE' ? failure : new GatehouseError('ERR_IDP_UNAVAILABLE', `refresh:${failure.reason}`, { cause: failure });
       const now = nowSeconds(clock);
-      this.#failed.set(record.sid, { gen: seen.gen, retryAt: now + SESSION_REFRESH_RETRY_SECONDS, error: answer }, leaseEnds, now);
+      this.#failed.set(record.sid, { gen: seen.gen, retryAt: now + SESSION_REFRESH_RETRY_SECONDS, leaseEnds, error: answer }, leaseEnds, now);
       return { kind: 'kept', error: answer };
     }
     this.#failed.delete(record.sid);
