@@ -49,6 +49,15 @@ export const GROUPS_ENDPOINT_MAX_GROUPS = 1_000;
 /** Each page of the groups endpoint's answer is read up to this many bytes. */
 export const GROUPS_ENDPOINT_MAX_PAGE_BYTES = 1024 * 1024;
 
+/**
+ * identityProvider.authorizationParams: at most this many extra parameters, names of at most this many characters and
+ * values of at most this many. Providers need one or two; the authorization URL travels through the browser's address
+ * bar and the provider's request line, which both have limits of their own.
+ */
+export const MAX_AUTHORIZATION_PARAMS = 20;
+export const MAX_AUTHORIZATION_PARAM_NAME_CHARS = 64;
+export const MAX_AUTHORIZATION_PARAM_VALUE_CHARS = 512;
+
 /** After a failed discovery, wait this long before asking the identity provider again. */
 export const IDP_DISCOVERY_RETRY_MS = 5_000;
 

@@ -13,6 +13,7 @@ import {
 import { riskSettingsSchema } from '../risk/settings.ts';
 import { adminSchema } from './admin-schema.ts';
 import { appSchema } from './app-schema.ts';
+import { authorizationParamsSchema } from './authorization-params-schema.ts';
 import { connectorsSchema } from './connectors-schema.ts';
 import { durationSeconds } from './duration.ts';
 import { cidr, httpsOrLoopbackHttpUrl, inlineSecret, tlsFiles } from './field-schemas.ts';
@@ -78,6 +79,8 @@ export const gatewayConfigSchema = z
       groupsClaim: groupsClaimSchema,
       /** Asked for the user's groups when the ID token says there are too many to list (group overage). */
       groupsEndpoint: groupsEndpointSchema.optional(),
+      /** Extra parameters on every authorization request (e.g. Google's `access_type: offline`); never one Gatehouse writes itself. */
+      authorizationParams: authorizationParamsSchema,
     }),
     session: z.strictObject({
       secrets: z

@@ -9,7 +9,8 @@ import type { AppConfig, GatewayConfig } from '../config/parse.ts';
 
 /**
  * Keys whose value is built into a part that lives as long as the process:
- * - `identityProvider`: the OIDC client holds the discovered metadata, its keys and HTTP client; sessions carry ID tokens of that issuer.
+ * - `identityProvider`: the OIDC client holds the discovered metadata, its keys and HTTP client, and the settings every authorization request
+ *   is built from (`scopes`, `authorizationParams`); sessions carry ID tokens of that issuer.
  * - `session`: the sealing keys are derived once, and a new cookie name or secret list would sign everyone out.
  * - `store`: every stateful part shares the one connection or database file opened at start.
  * - `connectors`: the listener, its certificate, the CA and the registry are opened once, on that port and state.

@@ -8,6 +8,7 @@ import { IDP_DISCOVERY_RETRY_MS } from '../limits.ts';
 import { describe, mapExchangeError } from './exchange-errors.ts';
 import { IdpKeys } from './idp-keys.ts';
 import { SignInGroups } from './signin-groups.ts';
+import { authorizationParameters } from './signin-url.ts';
 
 /** A fetch for talking to the identity provider. */
 export type IdpFetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -135,11 +136,19 @@ export class OidcClient {
     };
   }
 
-  /** Adds the claims request for auth_time when the provider accepts the claims parameter (sent otherwise, it may refuse the request). */
+  /**
+   * Adds the claims request for auth_time when the provider accepts the claims parameter (sent otherwise, it may refuse
+   * the request), and the configured `authorizationParams` under every parameter given here.
+   */
   async authorizationUrl(parameters: Record<string, string>): Promise<URL> {
     const configuration = await this.configuration();
     const claims: Record<string, string> = configuration.serverMetadata().claims_parameter_supported === true ? { claims: AUTH_TIME_CLAIMS_REQUEST } : {};
-    return client.buildAuthorizationUrl(configuration, { ...claims, ...parameters });
+    return client.buildAuthorizationUrl(configuration, authorizationParameters(this.#settings.authorizationParams, { ...claims, ...parameters }));
+  }
+
+  /** The scopes the provider says it supports (`scopes_supported`), when it says. */
+  async scopesSupported(): Promise<readonly string[] | undefined> {
+    return (await this.configuration()).serverMetadata().scopes_supported;
   }
 
   async endSessionUrl(parameters: Record<string, string>): Promise<URL | undefined> {

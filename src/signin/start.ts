@@ -7,7 +7,7 @@ import { auditContext } from '../request/audit-context.ts';
 import { getRequestContext } from '../request/context.ts';
 import { sendError } from '../errors/render-user.ts';
 import type { PreauthDeps } from './signin-deps.ts';
-import { appOrigin, CALLBACK_PATH, signInUrl } from './signin-url.ts';
+import { appOrigin, CALLBACK_PATH, requestedScopes, signInUrl } from './signin-url.ts';
 
 /**
  * GET /.gatehouse/signin?rd=PATH — starts one sign-in attempt: a sealed
@@ -58,7 +58,7 @@ export function signInStart(deps: PreauthDeps): RequestHandler {
     const transaction = await deps.transactions.create(req, app.id, secure, returnTo, stepUp);
     const url = await deps.oidc.authorizationUrl({
       redirect_uri: `${origin}${CALLBACK_PATH}`,
-      scope: deps.scopes.join(' '),
+      scope: requestedScopes(deps.scopes, await deps.oidc.scopesSupported()).join(' '),
       state: transaction.record.state,
       nonce: transaction.record.nonce,
       code_challenge: await client.calculatePKCECodeChallenge(transaction.record.verifier),

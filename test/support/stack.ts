@@ -48,8 +48,8 @@ export interface StackOptions {
   readonly idpClients?: DevClient[];
   /** More APIs the identity provider issues JWT access tokens for, by resource indicator. */
   readonly resourceServers?: Record<string, DevResourceServer>;
-  /** Token shapes of a particular provider (extra claims, a different or missing `groups`); default: the plain shapes. */
-  readonly idpClaims?: Pick<StartIdentityProviderOptions, 'extraClaims' | 'groupsClaim' | 'acr'>;
+  /** Token shapes of a particular provider (extra claims, a different or missing `groups`), and the extra authorization parameters it reads; default: the plain shapes. */
+  readonly idpClaims?: Pick<StartIdentityProviderOptions, 'extraClaims' | 'groupsClaim' | 'acr' | 'extraParams'>;
 }
 
 export interface Stack {

@@ -99,6 +99,8 @@ export interface StartIdentityProviderOptions {
   groupsClaim?: (user: DevUser) => Record<string, unknown>;
   /** The `acr` values a sign-in reports (e.g. Keycloak's levels `1` and `2`); default ACR_PASSWORD and ACR_MFA. */
   acr?: { readonly password: string; readonly mfa: string };
+  /** Authorization request parameters the provider recognises beyond the standard ones (e.g. Google's `access_type`); others are dropped. */
+  extraParams?: readonly string[];
 }
 
 export interface DevIdentityProvider {
@@ -111,6 +113,8 @@ export interface DevIdentityProvider {
   rotateSigningKey(key?: JWK): Promise<JWK>;
   /** How many token requests of this grant type (e.g. "refresh_token") the provider has granted. */
   grantCount(grantType: string): number;
+  /** The parameters of each authorization request the provider answered with a code, as it read them (unrecognised ones dropped). */
+  readonly authorizations: readonly Readonly<Record<string, unknown>>[];
   close(): Promise<void>;
 }
 
@@ -619,10 +623,10 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
     const cookieKeys = [randomBytes(32).toString('base64url'), randomBytes(32).toString('base64url')];
     const fetch = opts.clientCallbackCa === undefined ? undefined : loopbackFetch(opts.clientCallbackCa);
     const grants = new Map<string, number>();
+    const authorizations: Record<string, unknown>[] = [];
     const build = (key: JWK): express.Express => {
-      const provider = new Provider(
-        issuer,
-        buildConfiguration({
+      const provider = new Provider(issuer, {
+        ...buildConfiguration({
           users,
           clients: opts.clients,
           signingKey: key,
@@ -638,7 +642,8 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
           extraClaims: opts.extraClaims,
           groupsClaim: opts.groupsClaim,
         }),
-      );
+        extraParams: [...(opts.extraParams ?? [])],
+      });
       provider.proxy = false;
       // By default only back-channel-logout clients get `sid` in their ID tokens;
       // the gateway needs it to tie its session to the provider's.
@@ -655,6 +660,9 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
       provider.on('grant.success', (ctx: unknown) => {
         const grantType = (ctx as KoaContextWithOIDC).oidc?.params?.['grant_type'];
         if (typeof grantType === 'string') grants.set(grantType, (grants.get(grantType) ?? 0) + 1);
+      });
+      provider.on('authorization.success', (ctx: unknown) => {
+        authorizations.push({ ...(ctx as KoaContextWithOIDC).oidc?.params });
       });
       provider.on('server_error', (_ctx, error) => {
         console.error('dev identity provider: server error:', error.message);
@@ -687,6 +695,7 @@ export async function startIdentityProvider(opts: StartIdentityProviderOptions):
         return { ...signingKey };
       },
       grantCount: (grantType) => grants.get(grantType) ?? 0,
+      authorizations,
       close: closeAll,
     };
   } catch (error) {

@@ -174,6 +174,8 @@ declare module 'oidc-provider' {
     conformIdTokenClaims?: boolean;
     clientBasedCORS?: (ctx: KoaContextWithOIDC, origin: string, client: Client) => boolean;
     responseTypes?: string[];
+    /** Authorization request parameters recognised beyond the standard ones (others are dropped), in `ctx.oidc.params`. */
+    extraParams?: string[];
     pkce?: { required?: (ctx: KoaContextWithOIDC, client: Client) => boolean };
     jwks?: { keys: JWK[] };
     ttl?: Record<string, number | TtlFunction>;

@@ -28,7 +28,7 @@ describe('identity provider recipes: every YAML block of docs/identity-providers
     return {
       ...input,
       identityProvider: { ...input['identityProvider'], clientSecretFile: secretFile },
-      session: { secrets: [{ id: 1, secret: SECRET_1 }] },
+      session: { ...input['session'], secrets: [{ id: 1, secret: SECRET_1 }] },
       apps: input['apps'] ?? [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' }],
       ...(input['connectors'] ? { connectors: { ...input['connectors'], stateDir: join(dir, 'state') } } : {}),
     };
@@ -36,16 +36,27 @@ describe('identity provider recipes: every YAML block of docs/identity-providers
 
   it('finds a recipe for each provider', () => {
     assert.deepEqual(
-      recipes().map((entry) => entry.provider),
+      recipes()
+        .filter((entry) => entry.variant === 0)
+        .map((entry) => entry.provider),
       ['Microsoft Entra ID', 'Okta', 'Google (Workspace)', 'Auth0', 'Keycloak'],
+    );
+    assert.deepEqual(
+      recipes()
+        .filter((entry) => entry.variant > 0)
+        .map((entry) => entry.provider),
+      ['Google (Workspace)'],
+      'and the variant for refresh tokens',
     );
   });
 
-  for (const { provider, config } of recipes()) {
-    it(`${provider}: accepted by the configuration parser, with its settings as written`, () => {
+  for (const { provider, variant, config } of recipes()) {
+    it(`${provider}${variant > 0 ? ` (variant ${variant})` : ''}: accepted by the configuration parser, with its settings as written`, () => {
       const parsed = parseGatewayConfig(filled(config), { baseDir: dir });
       const written = config['identityProvider'] as Record<string, unknown>;
       assert.deepEqual(parsed.identityProvider.scopes, written['scopes']);
+      assert.deepEqual(parsed.identityProvider.authorizationParams, written['authorizationParams'] ?? {});
+      assert.equal(parsed.session.refresh, (config['session'] as { refresh?: boolean } | undefined)?.refresh ?? false);
       assert.equal(parsed.identityProvider.groupsClaim, written['groupsClaim'] ?? 'groups');
       if (written['groupsEndpoint']) assert.deepEqual(parsed.identityProvider.groupsEndpoint?.url, (written['groupsEndpoint'] as { url: string }).url);
       const mfa = config['mfa'] as { amr?: string[]; acr?: string[] } | undefined;

@@ -3,10 +3,12 @@ import { parse } from 'yaml';
 
 const DOC = new URL('../../../docs/identity-providers.md', import.meta.url);
 
-/** A configuration recipe of docs/identity-providers.md: the YAML block under a provider's heading. */
+/** A configuration recipe of docs/identity-providers.md: a YAML block under a provider's heading. */
 export interface Recipe {
   /** The section heading, e.g. "Okta". */
   readonly provider: string;
+  /** 0 for the provider's first block (its recipe), then 1, 2… for the variants below it (e.g. long sessions). */
+  readonly variant: number;
   readonly config: Record<string, unknown>;
 }
 
@@ -19,16 +21,17 @@ export function recipes(): Recipe[] {
     if (block === undefined && line.startsWith('## ')) provider = line.slice(3).trim();
     else if (block === undefined && line.trim() === '```yaml') block = [];
     else if (block !== undefined && line.trim() === '```') {
-      found.push({ provider, config: parse(block.join('\n')) as Record<string, unknown> });
+      const variant = found.filter((entry) => entry.provider === provider).length;
+      found.push({ provider, variant, config: parse(block.join('\n')) as Record<string, unknown> });
       block = undefined;
     } else if (block !== undefined) block.push(line);
   }
   return found;
 }
 
-/** The one recipe of a provider whose heading starts with `name`. */
-export function recipe(name: string): Recipe {
-  const matching = recipes().filter((entry) => entry.provider.startsWith(name));
-  if (matching.length !== 1) throw new Error(`expected one recipe for ${name} in docs/identity-providers.md, found ${matching.length}`);
+/** The recipe (`variant` 0, its first block) or a variant of the one provider whose heading starts with `name`. */
+export function recipe(name: string, variant = 0): Recipe {
+  const matching = recipes().filter((entry) => entry.provider.startsWith(name) && entry.variant === variant);
+  if (matching.length !== 1) throw new Error(`expected one block ${variant} for ${name} in docs/identity-providers.md, found ${matching.length}`);
   return matching[0]!;
 }

@@ -46,4 +46,10 @@ describe('what a reload changes (config-diff)', () => {
     assert.deepEqual(restartOnlyChanges(parse(), after), ['session.cookieName', 'admin', 'logging.level']);
     assert.deepEqual(reloadableChanges(parse(), after), ['logging.accessLog']);
   });
+
+  it('needs a restart for new authorization request parameters, as for any identityProvider key', () => {
+    const after = parse((input) => ({ ...input, identityProvider: { ...input.identityProvider, authorizationParams: { access_type: 'offline' } } }));
+    assert.deepEqual(restartOnlyChanges(parse(), after), ['identityProvider.authorizationParams']);
+    assert.deepEqual(reloadableChanges(parse(), after), []);
+  });
 });
