@@ -7,6 +7,11 @@
  * group has been quiet for `connectors.tunnels.scaleDownAfter`, they are told
  * to go back to what they started with. Only this instance's own tunnels are
  * counted and asked for: with several instances each asks for its own.
+ *
+ * Only load that more tunnels would serve counts: an app held at its share
+ * of the group's streams (TunnelPool.beyondShares) counts neither its
+ * streams nor its waiting requests, so an anonymous crowd on one app cannot
+ * make the connectors open tunnels it would then get its share of.
  */
 import type { Broadcast } from '../store/broadcast.ts';
 import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
@@ -19,7 +24,7 @@ import { TUNNELS_EVENT, tunnelsEventSchema, type TunnelsEvent } from '../protoco
 const TUNNEL_DEMAND_CHANNEL = 'gatehouse:tunnel-demand';
 
 export interface TunnelDemandOptions {
-  readonly tunnels: Pick<TunnelPool, 'sessions' | 'waiting'>;
+  readonly tunnels: Pick<TunnelPool, 'sessions' | 'waiting' | 'beyondShares'>;
   readonly events: Pick<ConnectorEvents, 'isConnected' | 'send'>;
   readonly settings: Pick<ConnectorsConfig['tunnels'], 'maxStreams' | 'maxPerConnector' | 'scaleDownAfter'>;
   /** This instance's id, when it is one of several: the connector then knows which tunnels the ask is about. */
@@ -80,15 +85,20 @@ export class TunnelDemand {
     }
     for (const [group, connectors] of byGroup) {
       let capacity = 0;
-      let used = tunnels.waiting(group);
+      let inFlight = 0;
       for (const counts of connectors.values()) {
         capacity += counts.tunnels * maxStreams;
-        used += counts.inFlight;
+        inFlight += counts.inFlight;
       }
-      if (used >= capacity * TUNNEL_DEMAND_HIGH_WATER) {
+      // An app at its share is left out, its streams from the capacity and from the use alike: a tunnel more would
+      // only widen its share, so a flooded app neither makes the group grow nor keeps it grown.
+      const beyond = tunnels.beyondShares(group);
+      const room = Math.max(0, capacity - beyond.held);
+      const used = Math.max(0, inFlight - beyond.held) + Math.max(0, tunnels.waiting(group) - beyond.waiting);
+      if (used > 0 && used >= room * TUNNEL_DEMAND_HIGH_WATER) {
         this.#quietSince.delete(group);
         for (const [connectorId, counts] of connectors) this.#raise(connectorId, counts.tunnels, now);
-      } else if (used <= capacity * TUNNEL_DEMAND_LOW_WATER) {
+      } else if (used <= room * TUNNEL_DEMAND_LOW_WATER) {
         const since = this.#quietSince.get(group) ?? now;
         this.#quietSince.set(group, since);
         if (now - since >= this.#options.settings.scaleDownAfter * 1000) for (const connectorId of connectors.keys()) this.#lower(connectorId);

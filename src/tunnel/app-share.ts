@@ -60,6 +60,11 @@ export class AppShares {
     return this.#held.get(group)?.get(app) ?? 0;
   }
 
+  /** The apps that hold streams in `group`, with how many each. */
+  holders(group: string): ReadonlyMap<string, number> {
+    return this.#held.get(group) ?? new Map<string, number>();
+  }
+
   /** Counts a stream of `app` from now on; the function returned releases it (once, however often it is called). */
   hold(group: string, app: string): () => boolean {
     add(this.#held, group, app, 1);

@@ -154,6 +154,25 @@ export class TunnelPool {
     return (app === undefined ? queue?.length : queue?.waitingFor(app)) ?? 0;
   }
 
+  /**
+   * The part of `group`'s load that more tunnels must not answer (capacity on demand leaves it out): the streams
+   * held, and the requests waiting, of the apps at a share that binds (one smaller than the group's capacity). Such
+   * an app's requests wait for its share, not for the group; more capacity would only widen a share given as a
+   * percentage, so a flooded app would make the group grow for itself.
+   */
+  beyondShares(group: string): { readonly held: number; readonly waiting: number } {
+    const capacity = this.capacity(group);
+    let held = 0;
+    let waiting = 0;
+    for (const [app, streams] of this.#shares.holders(group)) {
+      const limit = this.#shares.limit(group, app, capacity);
+      if (streams < limit || limit >= capacity) continue;
+      held += streams;
+      waiting += this.waiting(group, app);
+    }
+    return { held, waiting };
+  }
+
   /** Each app's streams held, its share and its refusals, by group (metrics). */
   appShareStats(): Map<string, Map<string, AppShareStats>> {
     return this.#shares.stats((group) => this.capacity(group));
