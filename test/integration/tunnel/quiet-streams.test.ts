@@ -91,9 +91,10 @@ for (const path of ['direct', 'through a connector'] as const) {
       const socket = new WebSocket(`${stack.urls.open.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, perMessageDeflate: false });
       await once(socket, 'message');
       const started = Date.now();
-      await once(socket, 'close');
+      const [code, reason] = (await once(socket, 'close')) as [number, Buffer];
       const seconds = (Date.now() - started) / 1000;
       assert.ok(seconds >= 1.9 && seconds < 4, `closed after ${seconds} s`);
+      assert.deepEqual({ code, reason: reason.toString() }, { code: 1001, reason: 'backend idle timeout' }, 'told why, not cut (1006)');
     });
   });
 }
