@@ -147,6 +147,13 @@ export const SESSION_REFRESH_WRITE_MARGIN_SECONDS = 5;
  */
 export const SESSION_REFRESH_RETRY_SECONDS = 5;
 
+/**
+ * How long a request whose ID token has expired waits at most for another
+ * holder's refresh (polling the store and trying to take the lease once it
+ * ran out) before it gets 503 with Retry-After: a request does not hang for a whole lease.
+ */
+export const SESSION_REFRESH_WAIT_SECONDS = 10;
+
 /** Refreshed states held in memory until the store takes them, and sessions ended because it never did (each, per instance). */
 export const MAX_REFRESH_UNSAVED_ENTRIES = 10_000;
 

@@ -8,10 +8,12 @@ import {
   SESSION_REFRESH_LOCK_SECONDS,
   SESSION_REFRESH_POLL_MS,
   SESSION_REFRESH_RETRY_SECONDS,
+  SESSION_REFRESH_WAIT_SECONDS,
   SESSION_REFRESH_WRITE_MARGIN_SECONDS,
 } from '../limits.ts';
 import { ExpiringMap } from './expiring-map.ts';
 import { refreshDueAt, refreshLockKey, sealRefreshToken, unsealRefreshToken, type RefreshState } from './refresh-state.ts';
+import { retryableAnswer, storeFailure } from './refresh-failure.ts';
 import { UnsavedRefreshes, type RefreshedSideData } from './refresh-unsaved.ts';
 import type { SealKeys } from './seal-keys.ts';
 import { identityOf, refreshedUser } from './session-claims.ts';
@@ -82,7 +84,7 @@ const GONE: Outcome = { kind: 'gone' };
  * second use as theft and revokes the whole grant. While another holder has
  * the lease, a request whose ID token still holds is served with it; one
  * whose ID token has expired waits for the holder's result, and takes the
- * lease itself once it ran out (a holder that died), at most one lease long.
+ * lease itself once it ran out (a holder that died), for SESSION_REFRESH_WAIT_SECONDS at most.
  *
  * Only the provider's verdict (invalid_grant: revoked, user disabled) ends
  * the session, everywhere, closing its WebSockets. A failure that may pass
@@ -136,7 +138,7 @@ export class SessionRefresher implements SessionRefreshing {
 
   async #attempt(record: SessionRecord, app: AppConfig, seen: RefreshState, context: RefreshAuditContext): Promise<Outcome> {
     const { store, clock } = this.#options;
-    const waitUntil = clock() + SESSION_REFRESH_LOCK_SECONDS * 1000;
+    const waitUntil = clock() + SESSION_REFRESH_WAIT_SECONDS * 1000;
     for (;;) {
       const now = nowSeconds(clock);
       const failed = this.#failed.get(record.sid, now);
@@ -207,9 +209,8 @@ export class SessionRefresher implements SessionRefreshing {
       tokens = await this.#options.grant(token, record.sub);
     } catch (error) {
       const failure = error instanceof GatehouseError ? error : new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
-      if (!isTransient(failure)) return this.#end(record, app, context, failure.reason);
-      const answer =
-        failure.code === 'ERR_STORE_UNAVAILABLE' ? failure : new GatehouseError('ERR_IDP_UNAVAILABLE', `refresh:${failure.reason}`, { cause: failure });
+      const answer = retryableAnswer(failure);
+      if (!answer) return this.#end(record, app, context, failure.reason);
       const now = nowSeconds(clock);
       this.#failed.set(record.sid, { gen: seen.gen, retryAt: now + SESSION_REFRESH_RETRY_SECONDS, leaseEnds, error: answer }, leaseEnds, now);
       return { kind: 'kept', error: answer };
@@ -279,20 +280,4 @@ export class SessionRefresher implements SessionRefreshing {
 function refreshedCheck(check: SessionCheck & { readonly record: SessionRecord }, state: RefreshState, groups: readonly string[] | undefined): SessionCheck {
   const identity = identityOf(check.record, groups ?? (check.ok ? check.identity.groups : []), state.user);
   return check.ok ? { ...check, identity, refresh: state } : { ok: true, identity, record: check.record, refresh: state };
-}
-
-function storeFailure(error: unknown): GatehouseError {
-  return error instanceof GatehouseError ? error : new GatehouseError('ERR_STORE_UNAVAILABLE', 'refresh_store_unreachable', { cause: error });
-}
-
-/**
- * Whether a failed refresh may work later: the provider could not be reached
- * or had trouble of its own. Anything it answered with a verdict about the
- * token (invalid_grant and the like) or a token that fails its checks ends the session.
- */
-function isTransient(error: GatehouseError): boolean {
-  if (error.code === 'ERR_IDP_UNAVAILABLE' || error.code === 'ERR_STORE_UNAVAILABLE') return true;
-  if (error.code !== 'ERR_IDP_ERROR') return false;
-  if (!error.reason.startsWith('token_endpoint:')) return true;
-  return error.reason === 'token_endpoint:server_error' || error.reason === 'token_endpoint:temporarily_unavailable';
 }

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import express from 'express';
 import { decodeJwt } from 'jose';
+import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { GatehouseError } from '../../src/errors/index.ts';
 import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
-import { SESSION_REFRESH_LOCK_SECONDS } from '../../src/limits.ts';
+import { SESSION_REFRESH_LOCK_SECONDS, SESSION_REFRESH_RETRY_SECONDS } from '../../src/limits.ts';
 import { openSessionStore, type OpenedSessionStore } from '../../src/session/open-session-store.ts';
 import { refreshLockKey } from '../../src/session/refresh-state.ts';
 import { deriveSealKeys } from '../../src/session/seal-keys.ts';
@@ -70,6 +71,9 @@ describe('session.refresh across instances sharing Redis', function () {
   let storeA: FaultyStore;
   let storeB: FaultyStore;
   let b: { gateway: Gateway; server: Server; port: number } | undefined;
+  /** Instance A's token requests for refreshes fail as an unreachable provider's do. */
+  let idpDown = false;
+  let caFetch: ReturnType<typeof createCaFetch> | undefined;
 
   async function redisStore(): Promise<FaultyStore> {
     const store = openSessionStore(redis.url, {});
@@ -87,7 +91,17 @@ describe('session.refresh across instances sharing Redis', function () {
       refreshTokens: true,
       rotateRefreshTokens: true,
       configure: (config) => ({ ...config, session: { ...config.session, refresh: true }, store: { url: redis.url } }),
-      gatewayOptions: { sessionStore: storeA },
+      gatewayOptions: (idp) => {
+        caFetch = createCaFetch({ ca: idp.caPem });
+        const fetch = caFetch.fetch;
+        return {
+          sessionStore: storeA,
+          idpFetch: (url, init) =>
+            idpDown && init.body instanceof URLSearchParams && init.body.get('grant_type') === 'refresh_token'
+              ? Promise.reject(new TypeError('fetch failed'))
+              : fetch(url, init),
+        };
+      },
     });
     // The second instance: the same configuration and clock, its own process state, the same Redis.
     const certificate = stack.ca.issueServerCertificate(['wiki.gatehouse.test']);
@@ -108,6 +122,7 @@ describe('session.refresh across instances sharing Redis', function () {
       await b.gateway.close();
     }
     await stack?.close();
+    await caFetch?.close();
     for (const store of opened) await store.close();
     await redis?.close();
   });
@@ -222,6 +237,25 @@ describe('session.refresh across instances sharing Redis', function () {
     assert.equal(stack.audit.ofType('session.expired').length, 0, 'not audited as an ended session');
     storeB.failFreshReads = false;
     const later = await xhrVia('B', '/api/store-back', cookie);
+    assert.equal(later.status, 200, `${later.body} ${sessionEvents()}`);
+  });
+
+  it('the identity provider out of reach once the ID token expired: 503, the cookie kept, not ended; refreshed once it answers again', async () => {
+    const { cookie } = await signedIn('bob');
+    await sleep(PAST_EXPIRY_MS);
+    idpDown = true;
+    try {
+      const failed = await xhrVia('A', '/api/idp-down', cookie);
+      assert.equal(failed.status, 503, failed.body);
+      assert.equal((JSON.parse(failed.body) as { error: { code: string } }).error.code, 'ERR_IDP_UNAVAILABLE');
+      assertNotCleared(failed);
+      assert.equal(stack.audit.ofType('session.refresh_failed').length + stack.audit.ofType('session.expired').length, 0, sessionEvents());
+    } finally {
+      idpDown = false;
+    }
+    // The instance that holds the lease asks the provider again after a pause.
+    await sleep((SESSION_REFRESH_RETRY_SECONDS + 0.5) * 1000);
+    const later = await xhrVia('A', '/api/idp-back', cookie);
     assert.equal(later.status, 200, `${later.body} ${sessionEvents()}`);
   });
 
