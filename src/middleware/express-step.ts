@@ -36,6 +36,8 @@ function answer(outcome: StepOutcome, req: IncomingMessage, res: ServerResponse,
     return;
   }
   const { error, signInUrl, details } = outcome;
+  if (outcome.retryAfterSeconds !== undefined && (error.status === 429 || error.status === 503))
+    res.setHeader('Retry-After', String(outcome.retryAfterSeconds));
   if (outcome.rejectsRequest) audit?.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: error.reason, ...auditContext(req) });
   if (signInUrl === undefined) {
     sendError(req, res, error, { details });

@@ -54,6 +54,7 @@ class FaultyStore implements SessionStore {
 
 interface Answer {
   readonly status: number;
+  readonly retryAfter: string | undefined;
   readonly body: string;
   readonly setCookies: readonly string[];
 }
@@ -150,7 +151,9 @@ describe('session.refresh across instances sharing Redis', function () {
         (response) => {
           let body = '';
           response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body, setCookies: response.headers['set-cookie'] ?? [] }));
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body, setCookies: response.headers['set-cookie'] ?? [] }),
+          );
           response.on('error', reject);
         },
       );
@@ -233,6 +236,7 @@ describe('session.refresh across instances sharing Redis', function () {
     const failed = await xhrVia('B', '/api/store-down', cookie);
     assert.equal(failed.status, 503, failed.body);
     assert.equal((JSON.parse(failed.body) as { error: { code: string } }).error.code, 'ERR_STORE_UNAVAILABLE');
+    assert.ok(failed.retryAfter, 'with Retry-After');
     assertNotCleared(failed);
     assert.equal(stack.audit.ofType('session.expired').length, 0, 'not audited as an ended session');
     storeB.failFreshReads = false;
@@ -248,6 +252,7 @@ describe('session.refresh across instances sharing Redis', function () {
       const failed = await xhrVia('A', '/api/idp-down', cookie);
       assert.equal(failed.status, 503, failed.body);
       assert.equal((JSON.parse(failed.body) as { error: { code: string } }).error.code, 'ERR_IDP_UNAVAILABLE');
+      assert.equal(failed.retryAfter, String(SESSION_REFRESH_RETRY_SECONDS));
       assertNotCleared(failed);
       assert.equal(stack.audit.ofType('session.refresh_failed').length + stack.audit.ofType('session.expired').length, 0, sessionEvents());
     } finally {
