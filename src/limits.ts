@@ -218,8 +218,38 @@ export const RATE_LIMIT_SYNC_BATCH = 2_000;
 
 /** Node server timeouts set on servers Gatehouse creates. */
 export const SERVER_HEADERS_TIMEOUT_MS = 20_000;
-export const SERVER_REQUEST_TIMEOUT_MS = 0; // per-app idle timeouts govern bodies; see README
+/**
+ * Node's whole-request deadline stays off: it would cut an honest large upload on a slow link as surely as a trickle.
+ * Request bodies are held to a data rate instead (`limits.body`, below); docs/reliability.md, "Slow clients", says why.
+ */
+export const SERVER_REQUEST_TIMEOUT_MS = 0;
 export const SERVER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/**
+ * How often Node looks for requests whose headers are late (its default is 30 s, so a slow sender of headers would
+ * hold its connection up to headersTimeout + 30 s). The check walks the open connections: cheap at this interval.
+ */
+export const SERVER_CONNECTIONS_CHECK_INTERVAL_MS = 1_000;
+/**
+ * Request bodies on the public listener (`limits.body`): once `grace` has passed, the body must have arrived at
+ * `minRate` bytes per second at least, averaged over the last `window`; and the whole body within `timeout`. Time the
+ * gateway itself is not reading (its consumer is behind) does not count against the client. A slow body gets 408 and
+ * the connection is closed; a request being forwarded ends its upstream request (and tunnel stream) with it.
+ */
+export const BODY_MIN_RATE_BYTES_PER_SECOND = 1024;
+export const BODY_RATE_WINDOW_SECONDS = 20;
+export const BODY_RATE_GRACE_SECONDS = 20;
+export const BODY_TIMEOUT_SECONDS = 3600;
+/** How often request bodies being received are looked at; a slow one is cut within this much of its deadline. */
+export const BODY_WATCH_TICK_MS = 250;
+/** After the 408 of a slow body, the client has this long to read it before the connection is cut. */
+export const BODY_CUT_CLOSE_MS = 2_000;
+/**
+ * Connections open at once from one peer address on the public listener (`limits.connections.perIp`; an IPv6 /64
+ * is one address). The peer is the socket's: behind a load balancer that is the balancer. Counted per instance.
+ * Past it, a new connection gets a bare 503 with Retry-After (a TLS one is closed before its handshake).
+ */
+export const CONNECTIONS_PER_IP = 256;
+export const CONNECTION_CAP_RETRY_AFTER_SECONDS = 5;
 /**
  * An answer sent before the request body arrived, and a refused upgrade, close the connection lingering first: what
  * the client still sends is read and dropped, so it reads the answer instead of a reset, up to these many bytes or this long.

@@ -7,6 +7,8 @@ import type { GatehouseErrorCode } from '../errors/index.ts';
 export const AUDIT_EVENT_TYPES = [
   'request.rejected',
   'request.rate_limited',
+  'request.timed_out',
+  'connection.refused',
   'forward.failed',
   'signin.started',
   'signin.succeeded',

@@ -22,6 +22,8 @@ import type { AuditEventInput, AuditEventType } from './events.ts';
 const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'request.rejected': 'aggregate', // malformed requests, unknown hosts: anyone
   'request.rate_limited': 'aggregate', // a flood's own refusals: anyone, many times a second
+  'request.timed_out': 'aggregate', // slow headers or bodies: anyone, as many as it opens connections
+  'connection.refused': 'aggregate', // connections past the per-address cap: anyone, many times a second
   'forward.failed': 'aggregate', // a pass-through app's dead backend, hit by anyone
   'signin.started': 'aggregate', // anyone can open the sign-in URL
   'signin.failed': 'aggregate', // forged or replayed callbacks

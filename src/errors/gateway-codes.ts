@@ -7,6 +7,7 @@
 import type { ErrorRow } from './row.ts';
 import { RATE_LIMIT_ERRORS } from './rate-limit-codes.ts';
 import { SIGNIN_ERRORS } from './signin-codes.ts';
+import { SLOW_CLIENT_ERRORS } from './slow-client-codes.ts';
 import { STREAM_LIMIT_ERRORS } from './stream-limit-codes.ts';
 
 export const GATEWAY_ERRORS = {
@@ -122,6 +123,7 @@ export const GATEWAY_ERRORS = {
   ...SIGNIN_ERRORS,
   ...RATE_LIMIT_ERRORS,
   ...STREAM_LIMIT_ERRORS,
+  ...SLOW_CLIENT_ERRORS,
   ERR_POLICY_DENIED: {
     status: 403,
     step: 'conditional-access',

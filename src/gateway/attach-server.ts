@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { GatewayConfig } from '../config/parse.ts';
+import type { SlowClientGuard } from '../edge/slow-clients.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { rejectUnparsed } from '../errors/render-raw.ts';
 import { SERVER_HEADERS_TIMEOUT_MS, SERVER_KEEP_ALIVE_TIMEOUT_MS, SERVER_REQUEST_TIMEOUT_MS } from '../limits.ts';
@@ -12,6 +13,8 @@ export interface AttachServerOptions {
   readonly config: GatewayConfig;
   readonly audit: AuditLog;
   readonly upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** Connections per peer address, late headers and slow bodies (`limits.connections`, `limits.body`). */
+  readonly slowClients?: SlowClientGuard;
 }
 
 /**
@@ -19,11 +22,15 @@ export interface AttachServerOptions {
  * clientError listener that audits and answers what Node could not parse. Returns the function that removes both.
  */
 export function attachServer(server: HttpServer | HttpsServer, options: AttachServerOptions): () => void {
-  const { config, audit, upgrade } = options;
+  const { config, audit, upgrade, slowClients } = options;
   server.headersTimeout = config.server.headersTimeout !== undefined ? config.server.headersTimeout * 1000 : SERVER_HEADERS_TIMEOUT_MS;
   server.requestTimeout = SERVER_REQUEST_TIMEOUT_MS;
   server.keepAliveTimeout = config.server.keepAliveTimeout !== undefined ? config.server.keepAliveTimeout * 1000 : SERVER_KEEP_ALIVE_TIMEOUT_MS;
   const onClientError = (error: NodeJS.ErrnoException, socket: Socket): void => {
+    if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && slowClients) {
+      slowClients.headersTimedOut(socket);
+      return;
+    }
     const refusal = new GatehouseError(
       error.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : 'ERR_BAD_REQUEST',
       `client_error:${error.code ?? 'unknown'}`,
@@ -37,7 +44,9 @@ export function attachServer(server: HttpServer | HttpsServer, options: AttachSe
   };
   server.on('upgrade', upgrade);
   server.on('clientError', onClientError);
+  const detachGuard = slowClients?.attach(server);
   return () => {
+    detachGuard?.();
     server.off('upgrade', upgrade);
     server.off('clientError', onClientError);
   };

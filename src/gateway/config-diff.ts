@@ -27,8 +27,12 @@ const RESTART_ONLY_SERVER = ['host', 'port', 'headersTimeout', 'keepAliveTimeout
 /** Keys a reload applies to new requests (and `logging.accessLog`, `server.tls`). `server.shutdownTimeout` is read when a shutdown starts. */
 const RELOADABLE: readonly (keyof GatewayConfig)[] = ['trustedProxies', 'forwarding', 'namedLocations', 'mfa'];
 
-/** Parts of `limits` a reload applies to new requests: `limits.rate` (the buckets and what each address used stay), `limits.streams` (the WebSockets and streams open stay counted). Any other part of `limits` needs a restart. */
-const RELOADABLE_LIMITS: readonly string[] = ['rate', 'streams'];
+/**
+ * Parts of `limits` a reload applies to new requests: `limits.rate` (the buckets and what each address used stay), `limits.streams` (the WebSockets and
+ * streams open stay counted), `limits.body` (bodies already arriving keep the bounds they started with), `limits.connections` (to new connections; those
+ * open stay counted). Any other part of `limits` needs a restart.
+ */
+const RELOADABLE_LIMITS: readonly string[] = ['rate', 'streams', 'body', 'connections'];
 
 /** Every top-level key, as this file sorts it: a key added to the configuration and not sorted here fails a test. */
 export const SORTED_KEYS: readonly string[] = [...RESTART_ONLY, ...RELOADABLE, 'apps', 'server', 'logging', 'limits'];

@@ -11,6 +11,7 @@ import type { GatewayConfigInput } from '../config/schema.ts';
 import { configWarnings } from '../config/config-warnings.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
 import { createRateLimiter } from '../edge/rate-limiter.ts';
+import { SlowClientGuard } from '../edge/slow-clients.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { gatewayReadiness, type GatewayHealth } from '../health/gateway-readiness.ts';
@@ -89,8 +90,9 @@ export interface Gateway extends GatewayHealth {
   /** Resolves once the identity provider's metadata is discovered; rejects with ERR_IDP_UNAVAILABLE. */
   ready(): Promise<void>;
   /**
-   * Sets timeouts, the WebSocket upgrade listener and a clientError handler on the server that carries the handler,
-   * and follows its requests and WebSockets for `shutdown(server, gateway)`. Returns the function that removes the listeners again.
+   * Sets timeouts, the WebSocket upgrade listener, a clientError handler and the slow-client guards (`limits.connections`
+   * per peer address, `limits.body` on every request body) on the server that carries the handler, and follows its
+   * requests and WebSockets for `shutdown(server, gateway)`. Returns the function that removes the listeners again.
    */
   attach(server: HttpServer | HttpsServer): () => void;
   /**
@@ -189,6 +191,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   };
   const sharedConnectorStore = options.connectorStore ? undefined : openConnectorStore(config, opened.redis);
   const rateLimiter = createRateLimiter({ clock, audit, logger, registry: measured.registry, redis: opened.redis });
+  const slowClients = new SlowClientGuard({ audit, registry: measured.registry, limits: () => requestPath.config.limits });
   const connectorStore = options.connectorStore ?? sharedConnectorStore;
   const connectors = config.connectors
     ? new ConnectorService({
@@ -268,7 +271,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       await discovery;
     },
     attach: (server) => {
-      const undo = [attachServer(server, { config, audit, upgrade: requestPath.upgrade }), followTraffic(server)];
+      const undo = [attachServer(server, { config, audit, upgrade: requestPath.upgrade, slowClients }), followTraffic(server)];
       return () => undo.forEach((each) => each());
     },
     async reopenAuditFile() {
@@ -278,6 +281,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
       sockets.closeAll();
       requestPath.close();
       rateLimiter.close();
+      slowClients.close();
       await connectors?.close();
       await sharedConnectorStore?.close();
       await oidc.close();

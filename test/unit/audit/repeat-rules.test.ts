@@ -10,6 +10,8 @@ const WINDOW_MS = 60_000;
 const AGGREGATED: readonly AuditEventType[] = [
   'request.rejected',
   'request.rate_limited',
+  'request.timed_out',
+  'connection.refused',
   'forward.failed',
   'signin.started',
   'signin.failed',
