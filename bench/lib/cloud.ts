@@ -117,7 +117,7 @@ export async function startCloud(options: CloudOptions): Promise<Cloud> {
       session: { secrets: [{ id: 1, secret: 'bench-session-secret-number-one-0123456789abcdef' }] },
       apps,
       // The load comes from one address, far above any per-address limit: throughput is measured, not throttling.
-      limits: { rate: { anonymous: false } },
+      limits: { rate: { anonymous: false }, connections: { perIp: 0 } },
       ...(options.connectors
         ? {
             connectors: {

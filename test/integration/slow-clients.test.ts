@@ -77,6 +77,7 @@ describe('slow clients on the public listener (through a connector)', function (
     const event = stack.audit.ofType('request.timed_out').find((each) => each.reason === 'body_rate' && each.app === 'open');
     assert.ok(event, 'audited');
     assert.equal(event.code, 'ERR_REQUEST_TIMEOUT');
+    assert.deepEqual(stack.audit.ofType('forward.failed'), [], "the cut is the client's, not reported as a failure of the app");
   });
 
   it('cuts a body the gateway reads itself (back-channel logout) when it trickles', async () => {
@@ -219,5 +220,34 @@ describe('slow clients on the public listener (through a connector)', function (
       for (const socket of held) socket.destroy();
       await stack.gateway.reload({ ...stack.config, limits: { ...stack.config.limits, connections: { perIp: 0 } } });
     }
+  });
+});
+
+describe('slow clients: a body forwarded straight to the app (no connector)', function () {
+  this.timeout(60_000);
+  let stack: Stack;
+
+  before(async () => {
+    stack = await startStack({
+      configure: (config): GatewayConfigInput => ({ ...config, limits: { ...config.limits, body: BODY, connections: { perIp: 0 } } }),
+    });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  const backendConnections = (): Promise<number> =>
+    new Promise((resolve, reject) => stack.backend.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+
+  it('cuts a trickled body with 408 and closes the connection to the app with it', async () => {
+    const head = `POST /upload HTTP/1.1\r\nHost: open.gatehouse.test:${stack.port}\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n`;
+    const trickle = slowClient({ port: stack.port, servername: 'open.gatehouse.test', ca: stack.ca.certPem, head, bodyDripMs: 500, giveUpMs: 15_000 });
+    for (let waited = 0; waited < 5000 && (await backendConnections()) === 0; waited += 50) await sleep(50);
+    assert.equal(await backendConnections(), 1, 'the request reached the app');
+    const outcome = await trickle;
+    assert.ok(outcome.closedAfterMs !== undefined && outcome.closedAfterMs < BODY_RATE_DEADLINE_MS, `closed after ${outcome.closedAfterMs} ms`);
+    assert.match(outcome.answer, /^HTTP\/1\.1 408 /);
+    for (let waited = 0; waited < 3000 && (await backendConnections()) > 0; waited += 50) await sleep(50);
+    assert.equal(await backendConnections(), 0, "the gateway's connection to the app closed");
   });
 });
