@@ -165,7 +165,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   if (config.session.refresh) {
     sessions.attachRefresher(
-      new SessionRefresher({ sessions, store, keys, clock, sockets, audit, grant: (refreshToken, sub) => oidc.refresh(refreshToken, sub) }),
+      new SessionRefresher({ sessions, store, keys, clock, sockets, audit, ...measured.sessions, grant: (token, sub) => oidc.refresh(token, sub) }),
     );
   }
   const signIn: Omit<PreauthDeps, 'access'> = {

@@ -38,6 +38,7 @@ export interface GatewayMetrics {
   readonly sessionsIssued: CounterCells;
   /** app */
   readonly sessionsRevoked: CounterCells;
+  readonly sessionRefreshes: CounterCells;
   /** operation */
   readonly storeSeconds: HistogramCells;
   /** operation */
@@ -98,6 +99,11 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: 'gatehouse_sessions_revoked_total',
       help: 'Sessions revoked (logout), by app.',
       labelNames: ['app'],
+    }),
+    sessionRefreshes: new CounterCells(registry, {
+      name: 'gatehouse_session_refresh_total',
+      help: 'Refresh attempts at the identity provider (session.refresh), by app and outcome (refreshed, refused, unavailable, unsaved).',
+      labelNames: ['app', 'outcome'],
     }),
     storeSeconds: new HistogramCells(registry, {
       name: 'gatehouse_store_operation_duration_seconds',

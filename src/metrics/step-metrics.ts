@@ -33,5 +33,6 @@ export function sessionMetrics(metrics: GatewayMetrics): SessionObserver {
   return {
     issued: (appId) => metrics.sessionsIssued.inc(appId),
     revoked: (appId) => metrics.sessionsRevoked.inc(appId),
+    refreshed: (appId, outcome) => metrics.sessionRefreshes.inc(appId, outcome),
   };
 }

@@ -37,10 +37,14 @@ export interface SessionManagerOptions {
   readonly observer?: SessionObserver;
 }
 
-/** Told of every session issued and revoked, by app id. */
+/** What a refresh attempt at the provider came to: granted, refused (the session ended), out of reach (kept), or granted but never stored (ended). */
+export type SessionRefreshOutcome = 'refreshed' | 'refused' | 'unavailable' | 'unsaved';
+
+/** Told of every session issued and revoked, and of every refresh attempt, by app id. */
 export interface SessionObserver {
   issued(appId: string): void;
   revoked(appId: string): void;
+  refreshed?(appId: string, outcome: SessionRefreshOutcome): void;
 }
 
 export type SessionFailure = 'missing' | UnsealFailure | 'other_app' | 'idle' | 'revoked' | 'claims_unavailable';

@@ -17,7 +17,7 @@ import { retryableAnswer, storeFailure } from './refresh-failure.ts';
 import { UnsavedRefreshes, type RefreshedSideData } from './refresh-unsaved.ts';
 import type { SealKeys } from './seal-keys.ts';
 import { identityOf, refreshedUser } from './session-claims.ts';
-import type { RefreshAuditContext, SessionCheck, SessionManager, SessionRefreshing } from './session-manager.ts';
+import type { RefreshAuditContext, SessionCheck, SessionManager, SessionObserver, SessionRefreshing } from './session-manager.ts';
 import type { SessionRecord } from './session-record.ts';
 import type { SessionSockets } from './session-sockets.ts';
 import type { SessionSideData, SessionStore } from './session-store.ts';
@@ -48,6 +48,8 @@ export interface SessionRefresherOptions {
   readonly sockets: SessionSockets;
   readonly audit: AuditLog;
   readonly grant: RefreshGrant;
+  /** Told of each refresh attempt's outcome (the gateway's metrics). */
+  readonly observer?: SessionObserver | undefined;
 }
 
 type Outcome =
@@ -211,6 +213,7 @@ export class SessionRefresher implements SessionRefreshing {
       const failure = error instanceof GatehouseError ? error : new GatehouseError('ERR_IDP_ERROR', 'unexpected', { cause: error });
       const answer = retryableAnswer(failure);
       if (!answer) return this.#end(record, app, context, failure.reason);
+      this.#options.observer?.refreshed?.(app.id, 'unavailable');
       const now = nowSeconds(clock);
       this.#failed.set(record.sid, { gen: seen.gen, retryAt: now + SESSION_REFRESH_RETRY_SECONDS, leaseEnds, error: answer }, leaseEnds, now);
       return { kind: 'kept', error: answer };
@@ -241,6 +244,7 @@ export class SessionRefresher implements SessionRefreshing {
     const next: RefreshedSideData = { ...side, idToken: tokens.idToken, ...(side.groups ? { groups: [...user.groups] } : {}), refresh: state };
     const stored = await this.#unsaved.write(record.sid, next, record.exp);
     const rotated = tokens.refreshToken !== undefined && tokens.refreshToken !== spent;
+    this.#options.observer?.refreshed?.(app.id, 'refreshed');
     this.#options.audit.emit({
       type: 'session.refreshed',
       outcome: 'success',
@@ -262,6 +266,7 @@ export class SessionRefresher implements SessionRefreshing {
       // The store is down: the session still cannot go on past its ID token, which nothing will refresh now.
     }
     this.#options.sockets.closeSession(record.sid);
+    this.#options.observer?.refreshed?.(app.id, reason === 'refresh_state_unsaved' ? 'unsaved' : 'refused');
     this.#options.audit.emit({
       type: 'session.refresh_failed',
       outcome: 'failure',

@@ -183,6 +183,16 @@ describe('session.refresh across instances sharing Redis', function () {
     assert.ok(!answer.setCookies.some((line) => /Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(line)), `the cookie was cleared: ${answer.setCookies.join(' | ')}`);
   }
 
+  /** gatehouse_session_refresh_total of both instances, for one outcome. */
+  async function refreshes(outcome: string): Promise<number> {
+    let total = 0;
+    for (const registry of [stack.gateway.metrics, b!.gateway.metrics]) {
+      const metric = await registry.getSingleMetric('gatehouse_session_refresh_total')?.get();
+      for (const value of metric?.values ?? []) if (value.labels['outcome'] === outcome) total += value.value;
+    }
+    return total;
+  }
+
   function sessionEvents(): string {
     return JSON.stringify(stack.audit.events.filter((event) => event.type.startsWith('session')).map((event) => [event.type, event.reason]));
   }
@@ -195,6 +205,7 @@ describe('session.refresh across instances sharing Redis', function () {
     try {
       await sleep(PAST_EXPIRY_MS);
       const before = stack.idp.grantCount('refresh_token');
+      const counted = await refreshes('refreshed');
       const answers = await Promise.all(Array.from({ length: 12 }, (_, index) => xhrVia(index % 2 === 0 ? 'A' : 'B', `/api/concurrent-${index}`, cookie)));
       assert.deepEqual(
         answers.map((answer) => answer.status),
@@ -202,6 +213,7 @@ describe('session.refresh across instances sharing Redis', function () {
         sessionEvents(),
       );
       assert.equal(stack.idp.grantCount('refresh_token') - before, 1, 'one refresh grant at the identity provider');
+      assert.equal((await refreshes('refreshed')) - counted, 1, 'counted once, by the instance that sent it');
       for (const instance of ['A', 'B'] as const) {
         const after = await xhrVia(instance, `/api/after-${instance}`, cookie);
         assert.equal(after.status, 200);
@@ -247,12 +259,14 @@ describe('session.refresh across instances sharing Redis', function () {
   it('the identity provider out of reach once the ID token expired: 503, the cookie kept, not ended; refreshed once it answers again', async () => {
     const { cookie } = await signedIn('bob');
     await sleep(PAST_EXPIRY_MS);
+    const unavailable = await refreshes('unavailable');
     idpDown = true;
     try {
       const failed = await xhrVia('A', '/api/idp-down', cookie);
       assert.equal(failed.status, 503, failed.body);
       assert.equal((JSON.parse(failed.body) as { error: { code: string } }).error.code, 'ERR_IDP_UNAVAILABLE');
       assert.equal(failed.retryAfter, String(SESSION_REFRESH_RETRY_SECONDS));
+      assert.equal((await refreshes('unavailable')) - unavailable, 1);
       assertNotCleared(failed);
       assert.equal(stack.audit.ofType('session.refresh_failed').length + stack.audit.ofType('session.expired').length, 0, sessionEvents());
     } finally {
@@ -285,6 +299,7 @@ describe('session.refresh across instances sharing Redis', function () {
     const { cookie } = await signedIn('bob');
     await sleep(PAST_EXPIRY_MS);
     const before = stack.idp.grantCount('refresh_token');
+    const unsaved = await refreshes('unsaved');
     storeA.failRefreshWrites = Number.POSITIVE_INFINITY;
     try {
       const first = await xhrVia('A', '/api/write-fails', cookie);
@@ -299,6 +314,7 @@ describe('session.refresh across instances sharing Redis', function () {
       const after = await xhrVia('B', '/api/after-give-up', cookie);
       assert.equal(after.status, 401, after.body);
       assert.equal(stack.idp.grantCount('refresh_token') - before, 1, 'the spent token was not sent again');
+      assert.equal((await refreshes('unsaved')) - unsaved, 1);
     } finally {
       storeA.failRefreshWrites = 0;
       stack.clock.reset();
