@@ -10,7 +10,7 @@ import { fuzzTimeout, runs } from './fuzz-runs.ts';
 
 /**
  * Addresses and ranges come from sockets, headers and configuration. Parsing junk never throws; a range holds
- * exactly the addresses a bit-by-bit reference says it holds, in every spelling of IPv6 (compressed, upper case,
+ * exactly the addresses a bit-by-bit model says it holds, in every spelling of IPv6 (compressed, upper case,
  * IPv4-mapped); and the client address is read from X-Forwarded-For only through trusted proxies.
  */
 
@@ -88,7 +88,7 @@ function effective(bytes: Uint8Array): Uint8Array {
  * Bit-by-bit membership. An IPv4 address checked against an IPv6 range is compared as its mapped form
  * (`::ffff:a.b.c.d`), as node:net's BlockList does: `::/0` holds every IPv4 address too.
  */
-function referenceContains(network: Uint8Array, prefix: number, given: Uint8Array): boolean {
+function modelContains(network: Uint8Array, prefix: number, given: Uint8Array): boolean {
   const address = network.length === 16 && given.length === 4 ? Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...given]) : given;
   if (network.length !== address.length) return false;
   for (let bit = 0; bit < prefix; bit += 1) {
@@ -157,7 +157,7 @@ describe('fuzz: IP addresses, ranges and the client address', function () {
     );
   });
 
-  it('range membership agrees with a bit-by-bit reference', () => {
+  it('range membership agrees with a bit-by-bit model', () => {
     fc.assert(
       fc.property(CASE, ([network, address, prefix, networkSpelling, addressSpelling]) => {
         const net = masked(network, prefix);
@@ -171,7 +171,7 @@ describe('fuzz: IP addresses, ranges and the client address', function () {
           return;
         }
         assert.ok(typeof range !== 'string', `${text(net, networkSpelling)}/${prefix}: ${JSON.stringify(range)}`);
-        const expected = referenceContains(effective(net), mappedNet ? prefix - 96 : prefix, effective(address));
+        const expected = modelContains(effective(net), mappedNet ? prefix - 96 : prefix, effective(address));
         assert.equal(blockListHas(blockListOf([range]), ip), expected, `${text(address, addressSpelling)} in ${text(net, networkSpelling)}/${prefix}`);
       }),
       runs(2000),
