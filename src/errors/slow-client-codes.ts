@@ -14,7 +14,8 @@ export const SLOW_CLIENT_ERRORS = {
     title: 'Request timeout',
     message: 'The request did not arrive in time: its headers or its body came too slowly. Check the network connection and try again.',
     expose: false,
-    retryable: true,
+    // Sent again over the same link, it would come as slowly: not a failure that passes by itself.
+    retryable: false,
   },
   ERR_TOO_MANY_CONNECTIONS: {
     status: 503,
