@@ -8,6 +8,7 @@ import { requestPathForms } from '../../../src/policy/request-path.ts';
 import type { AccessFacts } from '../../../src/policy/types.ts';
 import { appResolutionStep, createAppTable, normalizeHost } from '../../../src/request/app-resolution.ts';
 import type { RequestContext } from '../../../src/request/context.ts';
+import { refuse } from '../../../src/request/request-context.ts';
 import { isReservedPath, requestTargetProblem } from '../../../src/request/request-target.ts';
 import { leavesBasePath } from '../../../src/forwarding/base-path.ts';
 import { fuzzTimeout, runs } from './fuzz-runs.ts';
@@ -90,6 +91,26 @@ describe('fuzz: request targets and app resolution', function () {
         assert.equal(typeof leavesBasePath('http://10.0.0.5:8080/wiki/', target), 'boolean');
       }),
       runs(600),
+    );
+  });
+
+  it('the request checks take any request line and header list, and answer a refusal or nothing', () => {
+    const rawHeaders = fc.array(
+      fc.tuple(fc.oneof(fc.constantFrom('Host', 'host', 'HOST', 'Cookie', 'cookie', 'X-A'), JUNK), fc.oneof(JUNK, fc.string({ maxLength: 9000 }))),
+      {
+        maxLength: 6,
+      },
+    );
+    fc.assert(
+      fc.property(fc.option(fc.oneof(JUNK, TRAVERSAL), { nil: undefined }), rawHeaders, (url, headers) => {
+        const req = { url, rawHeaders: headers.flat(), headers: {} } as unknown as IncomingMessage;
+        const refusal = refuse(req);
+        if (refusal === undefined) {
+          assert.ok(url?.startsWith('/') && requestTargetProblem(url) === undefined);
+          assert.equal(headers.filter(([name]) => name.toLowerCase() === 'host').length, 1);
+        } else assert.ok(refusal instanceof GatehouseError && refusal.status >= 400 && refusal.status < 500, refusal.code);
+      }),
+      runs(800),
     );
   });
 
