@@ -23,6 +23,7 @@ import { deriveSealKeys } from '../session/seal-keys.ts';
 import { SessionManager } from '../session/session-manager.ts';
 import { SessionSockets } from '../session/session-sockets.ts';
 import { SessionRefresher, signInScopes } from '../session/session-refresh.ts';
+import { refreshLeaseSeconds } from '../session/refresh-state.ts';
 import { givenSessionStore, openSessionStore } from '../session/open-session-store.ts';
 import type { SessionStore } from '../session/session-store.ts';
 import { OidcClient, type IdpFetch } from '../signin/oidc-client.ts';
@@ -164,9 +165,9 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const accessOptions = { risk, audit, clock, ...measured.access };
   const oidc = new OidcClient({ settings: config.identityProvider, clock, fetch: options.idpFetch });
   if (config.session.refresh) {
-    sessions.attachRefresher(
-      new SessionRefresher({ sessions, store, keys, clock, sockets, audit, ...measured.sessions, grant: (token, sub) => oidc.refresh(token, sub) }),
-    );
+    const grant = (token: string, sub: string) => oidc.refresh(token, sub);
+    const leaseSeconds = refreshLeaseSeconds(config.identityProvider);
+    sessions.attachRefresher(new SessionRefresher({ sessions, store, keys, clock, sockets, audit, ...measured.sessions, grant, leaseSeconds }));
   }
   const signIn: Omit<PreauthDeps, 'access'> = {
     oidc,

@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import { SESSION_REFRESH_MARGIN_FRACTION, SESSION_REFRESH_MARGIN_SECONDS } from '../limits.ts';
+import type { GatewayConfig } from '../config/parse.ts';
+import {
+  SESSION_REFRESH_LOCK_SECONDS,
+  SESSION_REFRESH_MARGIN_FRACTION,
+  SESSION_REFRESH_MARGIN_SECONDS,
+  SESSION_REFRESH_WRITE_MARGIN_SECONDS,
+} from '../limits.ts';
 import type { PasswordMap } from './seal-keys.ts';
 import { seal, unseal } from './sealer.ts';
 
@@ -48,6 +54,18 @@ export async function unsealRefreshToken(sealed: string, keys: PasswordMap): Pro
 export function refreshDueAt(state: Pick<RefreshState, 'iat' | 'exp'>): number {
   const lifetime = Math.max(0, state.exp - state.iat);
   return state.exp - Math.min(SESSION_REFRESH_MARGIN_SECONDS, Math.ceil(lifetime * SESSION_REFRESH_MARGIN_FRACTION));
+}
+
+/**
+ * How long the refresh lease is held: longer than everything between sending
+ * a refresh token and storing the answer can take (the token request, fetching
+ * the provider's keys again to check the new ID token, every page of the
+ * groups endpoint, the write and its retries), so that no other instance
+ * sends the same token meanwhile; never shorter than SESSION_REFRESH_LOCK_SECONDS.
+ */
+export function refreshLeaseSeconds(idp: Pick<GatewayConfig['identityProvider'], 'timeoutSeconds' | 'groupsEndpoint'>): number {
+  const groups = idp.groupsEndpoint ? idp.groupsEndpoint.maxPages * (idp.groupsEndpoint.timeoutSeconds ?? idp.timeoutSeconds) : 0;
+  return Math.max(SESSION_REFRESH_LOCK_SECONDS, 2 * idp.timeoutSeconds + groups + 2 * SESSION_REFRESH_WRITE_MARGIN_SECONDS);
 }
 
 /** The store key that gives one holder, on any instance, the right to spend generation `gen`'s token for a while. */

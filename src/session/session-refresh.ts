@@ -48,6 +48,8 @@ export interface SessionRefresherOptions {
   readonly sockets: SessionSockets;
   readonly audit: AuditLog;
   readonly grant: RefreshGrant;
+  /** How long an instance holds the right to spend a generation's token (refreshLeaseSeconds). Default SESSION_REFRESH_LOCK_SECONDS. */
+  readonly leaseSeconds?: number | undefined;
   /** Told of each refresh attempt's outcome (the gateway's metrics). */
   readonly observer?: SessionObserver | undefined;
 }
@@ -100,9 +102,11 @@ export class SessionRefresher implements SessionRefreshing {
   readonly #inFlight = new Map<string, Promise<Outcome>>();
   readonly #failed = new ExpiringMap<string, HeldAfterFailure>(MAX_REFRESH_UNSAVED_ENTRIES);
   readonly #unsaved: UnsavedRefreshes;
+  readonly #leaseSeconds: number;
 
   constructor(options: SessionRefresherOptions) {
     this.#options = options;
+    this.#leaseSeconds = options.leaseSeconds ?? SESSION_REFRESH_LOCK_SECONDS;
     this.#unsaved = new UnsavedRefreshes(options.store, options.clock);
   }
 
@@ -145,7 +149,7 @@ export class SessionRefresher implements SessionRefreshing {
       const now = nowSeconds(clock);
       const failed = this.#failed.get(record.sid, now);
       let holder: boolean;
-      let leaseEnds = now + SESSION_REFRESH_LOCK_SECONDS;
+      let leaseEnds = now + this.#leaseSeconds;
       if (failed?.gen === seen.gen && now < failed.leaseEnds - SESSION_REFRESH_WRITE_MARGIN_SECONDS) {
         // This instance still holds the lease after a failure that may pass: it asks again, but not at once.
         if (now < failed.retryAt) return { kind: 'kept', error: failed.error };
@@ -153,7 +157,7 @@ export class SessionRefresher implements SessionRefreshing {
         leaseEnds = failed.leaseEnds;
       } else {
         try {
-          holder = await store.consumeState(refreshLockKey(record.sid, seen.gen), now + SESSION_REFRESH_LOCK_SECONDS, now);
+          holder = await store.consumeState(refreshLockKey(record.sid, seen.gen), leaseEnds, now);
         } catch (error) {
           return { kind: 'kept', error: storeFailure(error) };
         }
