@@ -33,7 +33,16 @@ describe('session.refresh and open WebSockets', function () {
     stack = await startStack({
       idTokenTtlSeconds: ID_TOKEN_TTL_SECONDS,
       refreshTokens: true,
-      configure: (config) => ({ ...config, session: { ...config.session, refresh: true }, store: { url: `sqlite:${join(dir, 'state.db')}` } }),
+      configure: (config) => ({
+        ...config,
+        session: { ...config.session, refresh: true },
+        store: { url: `sqlite:${join(dir, 'state.db')}` },
+        apps: (config.apps ?? []).map((app) =>
+          app.id === 'wiki'
+            ? { ...app, policies: [{ name: 'staff only', conditions: { users: { include: ['*'] }, groups: { exclude: ['staff'] } }, grant: { block: true } }] }
+            : app,
+        ),
+      }),
       gatewayOptions: { socketRecheckIntervalMs: 500 },
     });
   });
@@ -122,5 +131,22 @@ describe('session.refresh and open WebSockets', function () {
     const failed = stack.audit.ofType('session.refresh_failed').at(-1);
     assert.ok(failed, `the refused refresh is audited: ${sessionEvents()}`);
     assert.match(failed.reason ?? '', /invalid_grant/);
+  });
+
+  it('is judged by policy with the refreshed claims: a group removed at the provider closes it at the refresh', async () => {
+    const socket = await openSocket('dana');
+    const closed = once(socket, 'close');
+    const dana = stack.idp.users.find((user) => user.login === 'dana')!;
+    const groups = dana.groups;
+    dana.groups = groups.filter((group) => group !== 'staff');
+    try {
+      await Promise.race([closed, sleep(20_000).then(() => assert.fail(`not closed: ${sessionEvents()}`))]);
+      assert.ok(stack.audit.ofType('session.refreshed').length >= 1, `refreshed first: ${sessionEvents()}`);
+      const denied = stack.audit.ofType('access.denied').at(-1);
+      assert.ok(denied, 'closed by the policy, audited');
+      assert.match(denied.reason ?? '', /staff only/);
+    } finally {
+      dana.groups = groups;
+    }
   });
 });
