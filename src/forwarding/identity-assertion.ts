@@ -40,7 +40,7 @@ type KeySource = { readonly configured: SigningKey } | { readonly ring: Assertio
 export class IdentityAssertions {
   readonly #options: IdentityAssertionOptions;
   #keys: Promise<KeySource> | undefined;
-  readonly #cache = new ExpiringMap<string, { readonly token: string; readonly claims: string }>(MAX_ASSERTION_CACHE_ENTRIES);
+  readonly #cache = new ExpiringMap<string, { readonly token: string; readonly identity: Identity }>(MAX_ASSERTION_CACHE_ENTRIES);
 
   constructor(options: IdentityAssertionOptions) {
     this.#options = options;
@@ -61,7 +61,7 @@ export class IdentityAssertions {
   cachedAssertionFor(identity: Identity, app: AppConfig): string | undefined {
     const cached = this.#cache.get(cacheKey(identity, app), nowSeconds(this.#options.clock));
     // A session refreshed since (session.refresh) carries new claims: the old assertion would state the old ones.
-    return cached && cached.claims === JSON.stringify(assertedClaims(identity, app)) ? cached.token : undefined;
+    return cached && sameAssertedClaims(cached.identity, identity) ? cached.token : undefined;
   }
 
   /**
@@ -86,7 +86,7 @@ export class IdentityAssertions {
       .setExpirationTime(Math.min(now + lifetime, identity.sessionExpiresAt))
       .setJti(randomUUID())
       .sign(key.privateKey);
-    this.#cache.set(cacheKey(identity, app), { token, claims: JSON.stringify(claims) }, now + Math.floor(lifetime / 2), now);
+    this.#cache.set(cacheKey(identity, app), { token, identity }, now + Math.floor(lifetime / 2), now);
     return token;
   }
 
@@ -124,6 +124,28 @@ function assertedClaims(identity: Identity, app: AppConfig): jose.JWTPayload {
     // Only for a caller with an access token: a program (`service`) or a user, told apart from a browser session.
     ...(identity.via === 'bearer' ? { kind: identity.kind ?? 'user', client_id: identity.claims['client_id'] } : {}),
   };
+}
+
+/** Whether an assertion signed for `a` states what one for `b` would (checked on every request: no allocation). */
+function sameAssertedClaims(a: Identity, b: Identity): boolean {
+  return (
+    a.name === b.name &&
+    a.email === b.email &&
+    a.acr === b.acr &&
+    a.authTime === b.authTime &&
+    a.via === b.via &&
+    a.kind === b.kind &&
+    a.claims['client_id'] === b.claims['client_id'] &&
+    sameList(a.groups, b.groups) &&
+    sameList(a.amr, b.amr)
+  );
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let index = 0; index < a.length; index++) if (a[index] !== b[index]) return false;
+  return true;
 }
 
 /** One assertion per session and app. */
