@@ -51,21 +51,26 @@ const claimMatch: fc.Arbitrary<ClaimMatch> = fc.oneof(
 
 type GroupMode = 'both' | 'include' | 'exclude';
 
-const conditions = (groupMode: GroupMode): fc.Arbitrary<PolicyConditions> =>
-  fc.record(
-    {
-      users: includeExclude(['*', 'user-alice', 'bob@example.com', 'user-carol'], 'both'),
-      groups: includeExclude(groupMode === 'both' ? [...GROUPS, '*'] : GROUPS, groupMode),
-      locations: includeExclude(['corp', 'home', 'any', '203.0.113.0/24'], 'both'),
-      clientApps: list(['browser', 'api'] as const),
-      kinds: list(['user', 'service'] as const),
-      signInRisk: list(['none', 'low', 'medium', 'high'] as const),
-      userRisk: list(['none', 'low', 'medium', 'high'] as const),
-      claims: fc.array(claimMatch, { minLength: 1, maxLength: 2 }),
-      paths: list(['/admin/', '/export', '/', '/api/v1/']),
-    },
-    { requiredKeys: [] },
-  );
+/** Up to three conditions per policy: with more, a random policy almost never applies and every decision is allow. */
+const conditions = (groupMode: GroupMode): fc.Arbitrary<PolicyConditions> => {
+  const each = {
+    users: includeExclude(['*', 'user-alice', 'bob@example.com', 'user-carol'], 'both'),
+    groups: includeExclude(groupMode === 'both' ? [...GROUPS, '*'] : GROUPS, groupMode),
+    locations: includeExclude(['corp', 'home', 'any', '203.0.113.0/24'], 'both'),
+    clientApps: list(['browser', 'api'] as const),
+    kinds: list(['user', 'service'] as const),
+    signInRisk: list(['none', 'low', 'medium', 'high'] as const),
+    userRisk: list(['none', 'low', 'medium', 'high'] as const),
+    claims: fc.array(claimMatch, { minLength: 1, maxLength: 2 }),
+    paths: list(['/admin/', '/export', '/', '/api/v1/']),
+  };
+  const keys = Object.keys(each) as (keyof typeof each)[];
+  // Group conditions are what the group properties are about: always among the candidates there.
+  const chosen = fc
+    .uniqueArray(fc.constantFrom(...keys), { maxLength: 3 })
+    .map((picked) => (groupMode === 'both' || picked.includes('groups') ? picked : [...picked, 'groups' as const]));
+  return chosen.chain((picked) => fc.record(Object.fromEntries(picked.map((key) => [key, each[key]])) as { [K in keyof typeof each]: (typeof each)[K] }));
+};
 
 const grant: fc.Arbitrary<PolicyGrant> = fc.record(
   {
