@@ -9,7 +9,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
-import { Server as TlsServer } from 'node:tls';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { Gauge, type Registry } from 'prom-client';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { BodyLimitSettings } from '../config/body-limits-schema.ts';
@@ -24,7 +24,7 @@ import { BodyWatchdog, type BodyCutReason } from './body-watchdog.ts';
 import { ConnectionCaps } from './connection-caps.ts';
 
 /** Why a request was cut for slowness: the audit reason and the metric's label. */
-export type TimedOutReason = 'headers' | BodyCutReason;
+export type TimedOutReason = 'handshake' | 'headers' | BodyCutReason;
 
 export interface SlowClientGuardOptions {
   readonly audit: AuditLog;
@@ -45,6 +45,8 @@ export class SlowClientGuard {
   readonly #options: SlowClientGuardOptions;
   readonly #refused: CounterCells | undefined;
   readonly #timedOut: CounterCells | undefined;
+  /** The deadline of each TLS connection's handshake, by peer address and port (one live TCP connection each). */
+  readonly #handshakes = new Map<string, NodeJS.Timeout>();
 
   constructor(options: SlowClientGuardOptions) {
     this.#options = options;
@@ -58,7 +60,7 @@ export class SlowClientGuard {
     });
     this.#timedOut = new CounterCells(registry, {
       name: 'gatehouse_requests_timed_out_total',
-      help: 'Requests cut for coming too slowly (408), by reason: headers (server.headersTimeout), body_rate, body_timeout (limits.body).',
+      help: 'Requests cut for coming too slowly (408), by reason: handshake, headers (server.headersTimeout), body_rate, body_timeout (limits.body).',
       labelNames: ['reason'],
     });
     const caps = this.connections;
@@ -87,13 +89,22 @@ export class SlowClientGuard {
    */
   attach(server: HttpServer | HttpsServer): () => void {
     const tls = server instanceof TlsServer;
-    const onConnection = (socket: Socket): void => this.#admit(socket, tls);
+    const onConnection = (socket: Socket): void => {
+      if (this.#admit(socket, tls) && tls) this.#awaitHandshake(socket, server.headersTimeout);
+    };
+    const onSecure = (secure: TLSSocket): void => {
+      const key = peerKey(secure);
+      clearTimeout(this.#handshakes.get(key));
+      this.#handshakes.delete(key);
+    };
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => this.bodies.watch(req, res, this.#options.limits().body);
     server.prependListener('connection', onConnection);
+    server.on('secureConnection', onSecure);
     server.on('request', onRequest);
     checkHeadersEvery(server, SERVER_CONNECTIONS_CHECK_INTERVAL_MS);
     return () => {
       server.off('connection', onConnection);
+      server.off('secureConnection', onSecure);
       server.off('request', onRequest);
     };
   }
@@ -117,9 +128,36 @@ export class SlowClientGuard {
     this.bodies.close();
   }
 
-  #admit(socket: Socket, tls: boolean): void {
+  /**
+   * Node times a request's headers from its first byte, which over TLS comes after the handshake; the handshake itself
+   * has its own idle timeout of 120 s. A connection that never completes it is closed at the headers' bound instead.
+   */
+  #awaitHandshake(socket: Socket, timeoutMs: number): void {
+    if (!(timeoutMs > 0)) return;
+    const timer = setTimeout(() => {
+      this.#timedOut?.inc('handshake');
+      this.#options.audit.emit({
+        type: 'request.timed_out',
+        outcome: 'failure',
+        code: 'ERR_REQUEST_TIMEOUT',
+        reason: 'handshake',
+        clientIp: socket.remoteAddress,
+      });
+      socket.destroy();
+    }, timeoutMs);
+    timer.unref();
+    const key = peerKey(socket);
+    this.#handshakes.set(key, timer);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (this.#handshakes.get(key) === timer) this.#handshakes.delete(key);
+    });
+  }
+
+  /** Counts `socket`, or refuses it and says so. */
+  #admit(socket: Socket, tls: boolean): boolean {
     const { perIp } = this.#options.limits().connections;
-    if (this.connections.admit(socket, perIp)) return;
+    if (this.connections.admit(socket, perIp)) return true;
     this.#refused?.inc('per_ip');
     this.#options.audit.emit({
       type: 'connection.refused',
@@ -132,6 +170,7 @@ export class SlowClientGuard {
     // A TLS client cannot read plain HTTP: it is closed before the handshake it would cost.
     if (tls) socket.destroy();
     else socket.end(TOO_MANY_CONNECTIONS, () => socket.destroy());
+    return false;
   }
 
   #cutBody(req: IncomingMessage, res: ServerResponse, reason: BodyCutReason, settings: BodyLimitSettings): void {
@@ -177,4 +216,9 @@ function checkHeadersEvery(server: HttpServer | HttpsServer, intervalMs: number)
   for (const listener of server.listeners('listening')) {
     if (listener.name === 'setupConnectionsTracking') (listener as (this: typeof server) => void).call(server);
   }
+}
+
+/** One live TCP connection: the TLS socket and the TCP socket under it have the same. */
+function peerKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -123,6 +125,17 @@ describe('slow clients on the public listener (through a connector)', function (
     assert.ok(outcome.sent < head.length, 'the head never completed');
     assert.match(outcome.answer, /^HTTP\/1\.1 408 /);
     assert.ok(stack.audit.ofType('request.timed_out').some((each) => each.reason === 'headers'));
+  });
+
+  it('closes a connection that never completes its TLS handshake at headersTimeout', async () => {
+    const at = performance.now();
+    const silent = netConnect(stack.port, '127.0.0.1');
+    silent.on('error', () => {});
+    const closed = await Promise.race([once(silent, 'close').then(() => performance.now() - at), sleep(10_000).then(() => undefined)]);
+    silent.destroy();
+    assert.ok(closed !== undefined && closed < HEADERS_TIMEOUT_S * 1000 + SLACK_MS, `closed after ${closed} ms (Node's own handshake timeout is 120 s)`);
+    assert.ok(stack.audit.ofType('request.timed_out').some((each) => each.reason === 'handshake'));
+    assert.match(await metric('gatehouse_requests_timed_out_total'), /\{reason="handshake"\} [1-9]/);
   });
 
   it(`${CROWD} slow clients (half slowloris, half slow bodies through the tunnel) do not starve a signed-in user`, async () => {
