@@ -168,21 +168,23 @@ export class SessionRefresher implements SessionRefreshing {
         seen = outcome.newer;
         continue;
       }
-      // Another holder, here or on another instance: the current ID token serves meanwhile.
-      if (now < seen.exp) return KEPT;
-      if (clock() >= waitUntil) return { kind: 'kept', error: new GatehouseError('ERR_IDP_UNAVAILABLE', 'refresh_pending') };
-      await sleep(SESSION_REFRESH_POLL_MS);
+      // Another holder, here or on another instance: its result if it is in the store, else the current ID token while it holds.
+      const expired = now >= seen.exp;
+      if (expired && clock() >= waitUntil) return { kind: 'kept', error: new GatehouseError('ERR_IDP_UNAVAILABLE', 'refresh_pending') };
+      if (expired) await sleep(SESSION_REFRESH_POLL_MS);
       let side: SessionSideData | undefined;
       try {
         side = await store.getSideData(record.sid, nowSeconds(clock), true);
       } catch (error) {
-        return { kind: 'kept', error: storeFailure(error) };
+        return expired ? { kind: 'kept', error: storeFailure(error) } : KEPT;
       }
       if (!side?.refresh) return GONE;
       if (side.refresh.gen !== seen.gen) {
         if (nowSeconds(clock) < side.refresh.exp) return { kind: 'refreshed', state: side.refresh, groups: side.groups };
         seen = side.refresh;
+        continue;
       }
+      if (!expired) return KEPT;
       // Then the lease again: taken, it ran out without a result (its holder died).
     }
   }
