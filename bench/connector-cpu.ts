@@ -30,9 +30,11 @@ interface ConnectorArgs {
   readonly appUrl: string;
 }
 
+const CONNECTOR_ENV = 'GATEHOUSE_BENCH_CONNECTOR';
+
 const { values } = parseArgs({
   options: {
-    serve: { type: 'string' },
+    serve: { type: 'boolean', default: false },
     requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '1,16' },
     runs: { type: 'string', default: '3' },
@@ -92,7 +94,11 @@ async function main(): Promise<void> {
     caPem: pki.caPem,
     appUrl: `http://127.0.0.1:${(app.address() as AddressInfo).port}`,
   };
-  const connector = await startChild(fileURLToPath(import.meta.url), ['--serve', JSON.stringify(args)], { nodeArgs: ['--conditions=gatehouse-source'] });
+  // The identity travels in the environment, not on the command line, where any process on the machine could read it.
+  const connector = await startChild(fileURLToPath(import.meta.url), ['--serve'], {
+    nodeArgs: ['--conditions=gatehouse-source'],
+    env: { [CONNECTOR_ENV]: JSON.stringify(args) },
+  });
   await service.waitForTunnels('c-bench', 1);
   const gateway = await startGateway(service.pool, [{ id: 'app', connectorGroup: 'default' }]);
   const url = `${gateway.url}/app/1k`;
@@ -115,5 +121,5 @@ async function main(): Promise<void> {
   app.close();
 }
 
-if (values.serve) await serveConnector(JSON.parse(values.serve) as ConnectorArgs);
+if (values.serve) await serveConnector(JSON.parse(process.env[CONNECTOR_ENV] ?? '{}') as ConnectorArgs);
 else await main();
