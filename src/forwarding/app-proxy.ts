@@ -51,6 +51,9 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const { app, rules } = options;
   const idle = backendIdle(app.timeouts);
   const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
+  // Most internal URLs have no path: their targets need no dot-segment check (see base-path.ts).
+  const hasBasePath = new URL(app.internalUrl).pathname !== '/';
+  const leavesBase = (target: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, target ?? '/');
   const { onResponseHead } = options;
   const dispatched = new WeakMap<IncomingMessage, number>();
   /** Each request's own request to the backend, whose idle timeout changes once the head says what it is. */
@@ -117,8 +120,8 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         sendError(req, res, refuse(req, new GatehouseError('ERR_NOT_FOUND', 'reserved_path')));
         return undefined;
       }
-      if (leavesBasePath(app.internalUrl, req.url ?? '/')) {
-        sendError(req, res, refuse(req, leavesBase()));
+      if (leavesBase(req.url)) {
+        sendError(req, res, refuse(req, leavesBaseError()));
         return undefined;
       }
       const headers = upstreamRequestHeaders(req, app, context, rules, 'http');
@@ -135,8 +138,8 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         socket.destroy();
         return;
       }
-      if (leavesBasePath(app.internalUrl, req.url ?? '/')) {
-        rejectUpgrade(socket, refuse(req, leavesBase()), { requestId: context.requestId, appId: app.id });
+      if (leavesBase(req.url)) {
+        rejectUpgrade(socket, refuse(req, leavesBaseError()), { requestId: context.requestId, appId: app.id });
         return;
       }
       const headers = upstreamRequestHeaders(req, app, context, rules, 'upgrade');
@@ -157,7 +160,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   };
 }
 
-function leavesBase(): GatehouseError {
+function leavesBaseError(): GatehouseError {
   return new GatehouseError('ERR_BAD_REQUEST', 'request_target_leaves_base_path');
 }
 
