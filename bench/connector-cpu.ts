@@ -18,7 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { dialTunnel } from '../src/connector/link-dialer.ts';
 import { TunnelServer } from '../src/connector/stream-server.ts';
-import { createTestPki, startGateway, startServiceSide } from '../test/support/tunnel-harness.ts';
+import { startGateway } from '../dev/lib/tunnel-gateway.ts';
+import { createTestPki } from '../dev/lib/tunnel-pki.ts';
+import { startServiceSide } from '../dev/lib/tunnel-service-side.ts';
 import { serveParent, startChild } from './lib/child.ts';
 import { cpuTimeMs } from './lib/procfs.ts';
 

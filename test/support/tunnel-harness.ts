@@ -12,79 +12,35 @@
  * - origins: HTTP or HTTPS apps with routes for bodies, streams and aborts.
  */
 import { createHash } from 'node:crypto';
-import { EventEmitter, once } from 'node:events';
+import { once, type EventEmitter } from 'node:events';
 import {
   createServer as createHttpServer,
   request as httpRequest,
   type Agent as HttpAgent,
   type ClientRequest,
   type IncomingMessage,
-  type Server as HttpServer,
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable, Writable, type Duplex } from 'node:stream';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import express from 'express';
-import { createProxyMiddleware, type RequestHandler as ProxyHandler } from 'http-proxy-middleware';
 import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { TunnelServer, type ResolvedApp, type TunnelServerOptions } from '../../src/connector/stream-server.ts';
 import { dialTunnel, type TunnelTransport } from '../../src/connector/link-dialer.ts';
-import { ConnectorCa, createConnectorCa } from '../../src/pki/connector-ca.ts';
-import { createKeyAndCsr, verifyCsr } from '../../src/pki/csr.ts';
-import { acceptWebSocketTunnel } from '../../src/tunnel/transport-websocket.ts';
-import { TunnelAgent } from '../../src/tunnel/tunnel-agent.ts';
-import { TunnelPool } from '../../src/tunnel/tunnel-pool.ts';
-import { isTunnelError } from '../../src/errors/tunnel-error.ts';
-import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH } from '../../src/protocol/tunnel-wire.ts';
-import { refuseTunnel } from '../../src/tunnel/refuse-tunnel.ts';
-import { TunnelSession, type TunnelSessionOptions } from '../../src/tunnel/tunnel-session.ts';
+import type { TunnelSession } from '../../src/tunnel/tunnel-session.ts';
 import { digestBody } from '../../dev/lib/body-digest.ts';
 import { patternStream } from '../../dev/lib/pattern-body.ts';
+import type { ClientIdentity, TestPki } from '../../dev/lib/tunnel-pki.ts';
+import type { ServiceSide } from '../../dev/lib/tunnel-service-side.ts';
 
 // The tunnel tests send and check the one deterministic bulk body.
 export { patternSha256, patternStream } from '../../dev/lib/pattern-body.ts';
 
-// ---- PKI ---------------------------------------------------------------------
-
-export interface ClientIdentity {
-  readonly keyPem: string;
-  readonly certPem: string;
-}
-
-export interface TestPki {
-  readonly ca: ConnectorCa;
-  readonly caPem: string;
-  /** The service listener's certificate (127.0.0.1, localhost), from the same CA. */
-  readonly server: { readonly cert: string; readonly key: string };
-  /** A client certificate naming the connector (CN) and its group (OU). */
-  identity(connectorId: string, group: string): ClientIdentity;
-}
-
-/** Slow (RSA key generation): make one per test file. */
-export function createTestPki(commonName = 'Gatehouse tunnel test CA'): TestPki {
-  const ca = new ConnectorCa(createConnectorCa({ commonName }));
-  const issued = ca.issueServerCertificate(['127.0.0.1', 'localhost'], { validDays: 2, now: Date.now() });
-  const identities = new Map<string, ClientIdentity>();
-  return {
-    ca,
-    caPem: ca.certPem,
-    server: { cert: issued.certPem, key: issued.keyPem },
-    identity(connectorId, group) {
-      const key = `${connectorId}/${group}`;
-      let identity = identities.get(key);
-      if (!identity) {
-        const { keyPem, csrPem } = createKeyAndCsr({ bits: 2048 });
-        const cert = ca.issueClientCertificate(verifyCsr(csrPem), { connectorId, group }, { validDays: 2, now: Date.now() });
-        identity = { keyPem, certPem: cert.certPem };
-        identities.set(key, identity);
-      }
-      return identity;
-    },
-  };
-}
+// The PKI, the service side and the gateway live in dev/lib/, where the connector benchmark uses them too.
+export { createTestPki, type ClientIdentity, type TestPki } from '../../dev/lib/tunnel-pki.ts';
+export { startServiceSide, type ServiceSide, type ServiceSideOptions } from '../../dev/lib/tunnel-service-side.ts';
+export { startGateway, type GatewayApp, type GatewaySide } from '../../dev/lib/tunnel-gateway.ts';
 
 // ---- logs --------------------------------------------------------------------
 
@@ -98,138 +54,6 @@ export function captureLogs(level = 'debug'): LogCapture {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
   return { logger, lines, find: (message) => lines.find((line) => message.test(String(line['msg']))) };
-}
-
-// ---- service side ------------------------------------------------------------
-
-export interface ServiceSideOptions {
-  readonly pki: TestPki;
-  readonly sessionOptions?: Partial<Omit<TunnelSessionOptions, 'connectorId' | 'group' | 'socket'>>;
-  /** Takes a verified tunnel socket instead of a TunnelSession (for hand-made HTTP/2 frames). */
-  readonly takeOver?: (socket: TLSSocket, connector: { connectorId: string; group: string }) => void;
-  readonly log?: Logger;
-}
-
-export interface ServiceSide {
-  readonly port: number;
-  readonly url: string;
-  readonly pool: TunnelPool;
-  /** Every session ever accepted, in order. */
-  readonly sessions: TunnelSession[];
-  /** Tunnel connections refused for their certificate. */
-  readonly refused: number;
-  /** Resolves once `count` ready sessions of the connector are in the pool. */
-  waitForTunnels(connectorId: string, count: number): Promise<TunnelSession[]>;
-  close(): Promise<void>;
-}
-
-function subjectField(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function identify(socket: TLSSocket): { connectorId: string; group: string } | undefined {
-  if (!socket.authorized) return undefined;
-  const subject = socket.getPeerCertificate().subject as Record<string, string | string[] | undefined> | undefined;
-  const connectorId = subjectField(subject?.['CN']);
-  const group = subjectField(subject?.['OU']);
-  return connectorId && group ? { connectorId, group } : undefined;
-}
-
-const REFUSED_BODY = JSON.stringify({
-  error: { code: 'ERR_CERT_REFUSED', reason: 'no_certificate', message: 'This call needs a registered connector certificate.' },
-});
-
-export async function startServiceSide(options: ServiceSideOptions): Promise<ServiceSide> {
-  const pool = new TunnelPool();
-  const sessions: TunnelSession[] = [];
-  const sockets = new Set<Socket>();
-  const events = new EventEmitter();
-  let refused = 0;
-
-  const addSession = (socket: Duplex, connector: { connectorId: string; group: string }): void => {
-    const session = new TunnelSession({ ...connector, socket, ...(options.log ? { log: options.log } : {}), ...options.sessionOptions });
-    sessions.push(session);
-    pool.add(session);
-    session.once('ready', () => events.emit('ready', session));
-  };
-
-  const http: HttpServer = createHttpServer();
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const connector = identify(req.socket as TLSSocket);
-    if (req.url !== TUNNEL_WEBSOCKET_PATH || !connector) {
-      refused++;
-      socket.end(
-        `HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(REFUSED_BODY)}\r\nConnection: close\r\n\r\n${REFUSED_BODY}`,
-      );
-      return;
-    }
-    acceptWebSocketTunnel(req, socket, head).then(
-      (stream) => addSession(stream, connector),
-      () => undefined,
-    );
-  });
-
-  const tls = createTlsServer({
-    cert: options.pki.server.cert,
-    key: options.pki.server.key,
-    ca: [options.pki.caPem],
-    requestCert: true,
-    rejectUnauthorized: false,
-    ALPNProtocols: [TUNNEL_ALPN, 'http/1.1'],
-  });
-  tls.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  tls.on('tlsClientError', () => undefined);
-  tls.on('secureConnection', (socket: TLSSocket) => {
-    if (socket.alpnProtocol !== TUNNEL_ALPN) {
-      http.emit('connection', socket);
-      return;
-    }
-    const connector = identify(socket);
-    if (!connector) {
-      refused++;
-      refuseTunnel(socket, { code: 'ERR_CERT_REFUSED', reason: 'no_certificate' });
-      return;
-    }
-    if (options.takeOver) options.takeOver(socket, connector);
-    else addSession(socket, connector);
-  });
-  tls.listen(0, '127.0.0.1');
-  await once(tls, 'listening');
-  const { port } = tls.address() as AddressInfo;
-
-  const readyOf = (connectorId: string): TunnelSession[] => pool.sessions().filter((session) => session.connectorId === connectorId && session.healthy);
-
-  return {
-    port,
-    url: `https://127.0.0.1:${port}`,
-    pool,
-    sessions,
-    get refused() {
-      return refused;
-    },
-    waitForTunnels(connectorId, count) {
-      return new Promise((resolve) => {
-        const check = (): void => {
-          const ready = readyOf(connectorId);
-          if (ready.length < count) return;
-          events.off('ready', check);
-          resolve(ready);
-        };
-        events.on('ready', check);
-        check();
-      });
-    },
-    async close() {
-      await Promise.all(sessions.map((session) => (session.destroy(), session.whenClosed())));
-      const closed = new Promise<void>((resolve) => tls.close(() => resolve()));
-      for (const socket of sockets) socket.destroy();
-      http.closeAllConnections();
-      await closed;
-    },
-  };
 }
 
 // ---- connectors --------------------------------------------------------------
@@ -343,98 +167,6 @@ export async function dialListenerTunnels(options: ListenerTunnelsOptions): Prom
     async close() {
       for (const server of servers) server.destroy();
       await Promise.all(servers.map((server) => server.closed));
-    },
-  };
-}
-
-// ---- gateway -----------------------------------------------------------------
-
-export interface GatewayApp {
-  readonly id: string;
-  readonly connectorGroup: string;
-  readonly protocol?: 'http:' | 'https:';
-}
-
-export interface GatewaySide {
-  readonly port: number;
-  readonly url: string;
-  readonly agents: ReadonlyMap<string, TunnelAgent>;
-  readonly server: HttpServer;
-  close(): Promise<void>;
-}
-
-/** Mirrors src/forwarding/app-proxy.ts: a backend timeout set on every proxied request. */
-const BACKEND_TIMEOUT_MS = 85_000;
-
-/**
- * Express + http-proxy-middleware 4, one TunnelAgent per app; `/<appId>/...`
- * goes to that app (WebSocket upgrades too). Errors answer with the tunnel
- * error's status and `{ code, beforeUpstream }`.
- */
-export async function startGateway(pool: TunnelPool, apps: readonly GatewayApp[]): Promise<GatewaySide> {
-  const agents = new Map<string, TunnelAgent>();
-  const proxies = new Map<string, ProxyHandler>();
-  for (const app of apps) {
-    const protocol = app.protocol ?? 'http:';
-    const agent = new TunnelAgent({ pool, app, protocol });
-    agents.set(app.id, agent);
-    proxies.set(
-      app.id,
-      createProxyMiddleware<IncomingMessage>({
-        target: `${protocol}//${app.id}.internal.test`,
-        agent,
-        changeOrigin: true,
-        ejectPlugins: true,
-        plugins: [
-          (proxy) => {
-            proxy.on('proxyReq', (proxyReq) => {
-              proxyReq.setTimeout(BACKEND_TIMEOUT_MS, () => proxyReq.destroy(new Error('backend timeout')));
-            });
-            proxy.on('error', (error, _req, res) => {
-              if (!res) return;
-              if (!('setHeader' in res) || res.headersSent) {
-                res.destroy();
-                return;
-              }
-              const tunnel = isTunnelError(error) ? error : undefined;
-              res.statusCode = tunnel?.status ?? 502;
-              res.setHeader('content-type', 'application/json');
-              res.end(
-                JSON.stringify({ code: tunnel?.code ?? (error as NodeJS.ErrnoException).code ?? 'unknown', beforeUpstream: tunnel?.beforeUpstream ?? null }),
-              );
-            });
-          },
-        ],
-      }),
-    );
-  }
-  const app = express();
-  app.disable('x-powered-by');
-  for (const [id, proxy] of proxies) app.use(`/${id}`, proxy);
-  const server = createHttpServer(app);
-  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const match = /^\/([a-z0-9-]+)(\/.*)?$/.exec(req.url ?? '');
-    const proxy = match ? proxies.get(match[1] ?? '') : undefined;
-    if (!match || !proxy) {
-      socket.destroy();
-      return;
-    }
-    req.url = match[2] ?? '/';
-    proxy.upgrade(req, socket, head);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    port,
-    url: `http://127.0.0.1:${port}`,
-    agents,
-    server,
-    async close() {
-      for (const agent of agents.values()) agent.destroy();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
-      await closed;
     },
   };
 }
