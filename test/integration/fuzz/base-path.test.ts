@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startStack, type Stack } from '../../support/stack.ts';
 import { rawRequest, rawUpgrade, type RawTarget } from '../../support/raw-forward.ts';
-import { fuzzTimeout, runs } from '../../unit/fuzz/fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * An app whose internal URL has a path (`http://backend/base/`) must only ever reach that path: the forwarder sends

@@ -6,7 +6,7 @@ import { TUNNEL_ALPN, TUNNEL_WEBSOCKET_PATH, TUNNEL_WEBSOCKET_PROTOCOL } from '.
 import { startConnectorService, type ConnectorServiceHarness } from '../../support/connector-service.ts';
 import { callService } from '../../support/mtls-client.ts';
 import { dialListenerTunnels } from '../../support/tunnel-harness.ts';
-import { fuzzTimeout, runs } from '../../unit/fuzz/fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 import { eventually, exchange, firstStatus, openSockets, statuses } from './raw-exchange.ts';
 
 /**

@@ -17,7 +17,7 @@ import {
   type ServiceSide,
   type TestPki,
 } from '../../support/tunnel-harness.ts';
-import { fuzzTimeout, runs } from '../../unit/fuzz/fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 import { CLIENT_PREFACE, FLAG, FRAME, frame, headerBlock, ping, settings, windowUpdate } from './h2-frames.ts';
 import { eventually, exchange, openSockets } from './raw-exchange.ts';
 

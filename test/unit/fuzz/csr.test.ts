@@ -5,7 +5,7 @@ import forge from 'node-forge';
 import { createKeyAndCsr, verifyCsr, type VerifiedCsr } from '../../../src/pki/csr.ts';
 import { CsrError } from '../../../src/pki/errors.ts';
 import { encodePem } from '../../../src/pki/pem.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * Certificate requests come from connectors that are not registered yet: anyone who holds a registration token (or

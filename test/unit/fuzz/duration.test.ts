@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { durationSeconds, parseDurationSeconds } from '../../../src/config/duration.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /** Durations in the configuration: every spelling written the documented way parses to its seconds; anything else is refused. */
 

@@ -6,7 +6,7 @@ import { parseIp } from '../../../src/ip/address.ts';
 import { blockListHas, blockListOf, parseCidr } from '../../../src/ip/cidr.ts';
 import { networkOf } from '../../../src/ip/network-key.ts';
 import { createClientIpResolver } from '../../../src/request/client-ip.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * Addresses and ranges come from sockets, headers and configuration. Parsing junk never throws; a range holds

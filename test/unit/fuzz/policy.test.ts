@@ -11,7 +11,7 @@ import type {
   PolicyConditions,
   PolicyGrant,
 } from '../../../src/policy/types.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * The conditional-access engine on random policy sets and random facts. What holds (see engine.ts for the semantics):

@@ -11,7 +11,7 @@ import type { RequestContext } from '../../../src/request/context.ts';
 import { refuse } from '../../../src/request/request-context.ts';
 import { isReservedPath, requestTargetProblem } from '../../../src/request/request-target.ts';
 import { leavesBasePath } from '../../../src/forwarding/base-path.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * Request targets and Host headers are the first thing a client controls. Whatever it sends, the checks answer (never

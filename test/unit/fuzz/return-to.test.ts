@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { MAX_RETURN_URL_LENGTH } from '../../../src/limits.ts';
 import { safeReturnTo } from '../../../src/signin/return-to.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * The return URL of a sign-in comes from the client (the `returnTo` parameter, a target seen before sign-in). Whatever

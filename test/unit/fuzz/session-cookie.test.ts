@@ -6,7 +6,7 @@ import { isGatehouseCookie, readCookies } from '../../../src/session/cookies.ts'
 import { deriveSealKeys } from '../../../src/session/seal-keys.ts';
 import { seal, unseal } from '../../../src/session/sealer.ts';
 import { UnsealCache } from '../../../src/session/unseal-cache.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * The session cookie is the one value every client sends back: whatever it holds, reading and unsealing it never

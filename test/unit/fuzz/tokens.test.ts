@@ -8,7 +8,7 @@ import { MemorySessionStore } from '../../../src/session/session-store.ts';
 import { IdpKeys } from '../../../src/signin/idp-keys.ts';
 import { BACKCHANNEL_LOGOUT_EVENT, verifyLogoutToken } from '../../../src/signin/logout-token.ts';
 import type { OidcClient } from '../../../src/signin/oidc-client.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * Tokens signed by the identity provider, presented by anyone: access tokens (`Authorization: Bearer`) and

@@ -13,7 +13,7 @@ import { REFUSAL_STATUS, appIdOfConnect, isAppId, isTunnelRefusal } from '../../
 import type { RequestContext } from '../../../src/request/context.ts';
 import { connectHeaders } from '../../../src/tunnel/connect-stream.ts';
 import { refusalError } from '../../../src/tunnel/refusal-error.ts';
-import { fuzzTimeout, runs } from './fuzz-runs.ts';
+import { fuzzTimeout, runs } from '../../support/fuzz-runs.ts';
 
 /**
  * Header blocks on both sides of a tunnel. A CONNECT stream's headers, whatever they hold, are either a well-formed
