@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { startRegisteredConnector, type RunningConnector } from '../../../dev/lib/connector-process.ts';
-import { toLoopback } from '../../support/loopback.ts';
-import { startStack, type Stack } from '../../support/stack.ts';
+import { request, type Agent } from 'undici';
+import type { RunningConnector } from '../../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../../support/connector-stack.ts';
+import type { Stack } from '../../support/stack.ts';
 
 /**
  * Capacity on demand next to the per-app shares, through a real connector
@@ -17,16 +14,16 @@ import { startStack, type Stack } from '../../support/stack.ts';
  */
 describe('capacity on demand: an app held at its share does not grow the group', function () {
   this.timeout(90_000);
+  let setup: ConnectorStack;
   let stack: Stack;
   let agent: Agent;
-  let dir: string;
   let connector: RunningConnector;
   const streams = new AbortController();
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-demand-shares-'));
-    stack = await startStack({
-      connectors: true,
+    setup = await startConnectorStack({
+      tmpPrefix: 'gatehouse-demand-shares-',
+      agentConnections: 64,
       configure: (config) => ({
         ...config,
         connectors: {
@@ -37,15 +34,12 @@ describe('capacity on demand: an app held at its share does not grow the group',
         apps: config.apps.map((app) => (app.id === 'dead' ? { ...app, internalUrl: config.apps.find((other) => other.id === 'open')!.internalUrl } : app)),
       }),
     });
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '1']);
-    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback }, connections: 64 });
+    ({ stack, agent } = setup);
+    connector = await setup.startConnector('connector', ['--tunnels', '1']);
   });
   after(async () => {
     streams.abort();
-    await connector.process.stop('SIGKILL');
-    await agent.close();
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   const pool = () => stack.gateway.connectors!.tunnels;

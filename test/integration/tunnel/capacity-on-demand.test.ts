@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { startRegisteredConnector, type RunningConnector } from '../../../dev/lib/connector-process.ts';
-import { toLoopback } from '../../support/loopback.ts';
-import { startStack, type Stack } from '../../support/stack.ts';
+import { request, type Agent } from 'undici';
+import type { RunningConnector } from '../../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../../support/connector-stack.ts';
+import type { Stack } from '../../support/stack.ts';
 
 /**
  * Capacity on demand through a real connector started with one tunnel of two
@@ -16,15 +13,15 @@ import { startStack, type Stack } from '../../support/stack.ts';
  */
 describe('capacity on demand (through a connector)', function () {
   this.timeout(60_000);
+  let setup: ConnectorStack;
   let stack: Stack;
   let agent: Agent;
-  let dir: string;
   let connector: RunningConnector;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-demand-'));
-    stack = await startStack({
-      connectors: true,
+    setup = await startConnectorStack({
+      tmpPrefix: 'gatehouse-demand-',
+      agentConnections: 64,
       configure: (config) => ({
         ...config,
         connectors: {
@@ -35,14 +32,11 @@ describe('capacity on demand (through a connector)', function () {
         apps: config.apps.map((app) => (app.id === 'open' ? { ...app, limits: { streams: '100%' } } : app)),
       }),
     });
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '1']);
-    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback }, connections: 64 });
+    ({ stack, agent } = setup);
+    connector = await setup.startConnector('connector', ['--tunnels', '1']);
   });
   after(async () => {
-    await connector.process.stop('SIGKILL');
-    await agent.close();
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   const open = (): number => stack.gateway.connectors!.tunnels.sessions('default').filter((session) => session.healthy).length;

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import WebSocket from 'ws';
-import { startRegisteredConnector, type RunningConnector } from '../../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../../support/connector-stack.ts';
 import { toLoopback } from '../../support/loopback.ts';
-import { startStack, type Stack } from '../../support/stack.ts';
+import type { Stack } from '../../support/stack.ts';
 
 /**
  * Streams that are quiet by design outlive the backend idle timeout; other
@@ -17,28 +14,24 @@ import { startStack, type Stack } from '../../support/stack.ts';
 for (const path of ['direct', 'through a connector'] as const) {
   describe(`quiet streams (${path})`, function () {
     this.timeout(60_000);
+    let setup: ConnectorStack;
     let stack: Stack;
     let agent: Agent;
-    let dir: string;
-    let connector: RunningConnector | undefined;
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'gatehouse-quiet-'));
-      stack = await startStack({
+      setup = await startConnectorStack({
+        tmpPrefix: 'gatehouse-quiet-',
         connectors: path !== 'direct',
         configure: (config) => ({
           ...config,
           apps: config.apps.map((app) => (app.id === 'open' ? { ...app, timeouts: { backend: '1s', stream: '2s' } } : app)),
         }),
       });
-      if (path !== 'direct') connector = await startRegisteredConnector(stack, join(dir, 'connector'));
-      agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback } });
+      ({ stack, agent } = setup);
+      if (path !== 'direct') await setup.startConnector('connector');
     });
     after(async () => {
-      await connector?.process.stop('SIGKILL');
-      await agent.close();
-      await stack.close();
-      rmSync(dir, { recursive: true, force: true });
+      await setup?.stop();
     });
 
     /** Reads an event stream to its end: the events that arrived, and whether it ended cleanly. */

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { startRegisteredConnector, type RunningConnector } from '../../../dev/lib/connector-process.ts';
-import { toLoopback } from '../../support/loopback.ts';
-import { startStack, type Stack } from '../../support/stack.ts';
+import { request, type Agent } from 'undici';
+import { startConnectorStack, type ConnectorStack } from '../../support/connector-stack.ts';
+import type { Stack } from '../../support/stack.ts';
 
 interface Answer {
   readonly status: number;
@@ -20,15 +16,14 @@ interface Answer {
  */
 describe('the request queue (through a connector)', function () {
   this.timeout(60_000);
+  let setup: ConnectorStack;
   let stack: Stack;
   let agent: Agent;
-  let dir: string;
-  let connector: RunningConnector;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-queue-'));
-    stack = await startStack({
-      connectors: true,
+    setup = await startConnectorStack({
+      tmpPrefix: 'gatehouse-queue-',
+      agentConnections: 64,
       configure: (config) => ({
         ...config,
         connectors: { ...config.connectors!, tunnels: { maxStreams: 2, maxPerConnector: 1, queue: { maxLength: 4, maxWait: '2s' } } },
@@ -36,14 +31,11 @@ describe('the request queue (through a connector)', function () {
         apps: config.apps.map((app) => (app.id === 'open' ? { ...app, limits: { streams: '100%' } } : app)),
       }),
     });
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '1']);
-    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback }, connections: 64 });
+    ({ stack, agent } = setup);
+    await setup.startConnector('connector', ['--tunnels', '1']);
   });
   after(async () => {
-    await connector.process.stop('SIGKILL');
-    await agent.close();
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   const tunnels = () => stack.gateway.connectors!.tunnels;
