@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import type { AuditEvent } from '../../src/audit/events.ts';
 import {
   AUDIT_REPEAT_WINDOW_MS,
@@ -14,8 +10,9 @@ import {
   RATE_SIGNIN_PER_SECOND,
 } from '../../src/limits.ts';
 import { REGISTER_PATH } from '../../src/protocol/connector-api.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
 import { flood } from '../support/flood.ts';
-import { signIn, startStack, type Stack } from '../support/stack.ts';
+import { signIn, type Stack } from '../support/stack.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -83,21 +80,17 @@ const REFILL_MS = 30_000;
 
 describe('rate limits: anonymous floods', function () {
   this.timeout(180_000);
+  let setup: ConnectorStack;
   let stack: Stack;
 
-  let dir: string;
-  let connector: RunningConnector | undefined;
-
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-rate-'));
     // The stack's own default turns the limits off (its tests send everything from one address); these are the defaults.
-    stack = await startStack({ connectors: true, configure: (config) => ({ ...config, limits: { rate: {} } }) });
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'));
+    setup = await startConnectorStack({ tmpPrefix: 'gatehouse-rate-', configure: (config) => ({ ...config, limits: { rate: {} } }) });
+    stack = setup.stack;
+    await setup.startConnector('connector');
   });
   after(async () => {
-    await connector?.process.stop('SIGTERM');
-    await stack?.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop('SIGTERM');
   });
 
   it(`${FLOOD} anonymous requests to /.gatehouse/signin are refused fast with 429, aggregated in the audit log, and a signed-in user meanwhile gets every answer`, async function () {

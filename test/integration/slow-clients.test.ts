@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { connect as netConnect } from 'node:net';
-import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrowserClient } from '../../dev/lib/browser-client.ts';
-import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { BODY_CUT_CLOSE_MS, BODY_WATCH_TICK_MS, SERVER_CONNECTIONS_CHECK_INTERVAL_MS } from '../../src/limits.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
 import { slowClient, type SlowClientOptions, type SlowOutcome } from '../support/slow-client.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
@@ -31,14 +28,12 @@ function percentile(sorted: readonly number[], p: number): number {
 
 describe('slow clients on the public listener (through a connector)', function () {
   this.timeout(120_000);
+  let setup: ConnectorStack;
   let stack: Stack;
-  let dir: string;
-  let connector: RunningConnector;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-slow-'));
-    stack = await startStack({
-      connectors: true,
+    setup = await startConnectorStack({
+      tmpPrefix: 'gatehouse-slow-',
       configure: (config): GatewayConfigInput => ({
         ...config,
         server: { ...config.server, headersTimeout: HEADERS_TIMEOUT_S },
@@ -46,12 +41,11 @@ describe('slow clients on the public listener (through a connector)', function (
         limits: { ...config.limits, body: BODY, connections: { perIp: 0 } },
       }),
     });
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '2']);
+    stack = setup.stack;
+    await setup.startConnector('connector', ['--tunnels', '2']);
   });
   after(async () => {
-    await connector.process.stop('SIGKILL');
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   const tunnels = () => stack.gateway.connectors!.tunnels;

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import type { BrowserClient } from '../../dev/lib/browser-client.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
 import { toLoopback } from '../support/loopback.ts';
-import { signIn, startStack, type Stack } from '../support/stack.ts';
+import { signIn, type Stack } from '../support/stack.ts';
 
 /** How one WebSocket of the flood ended up: open (holding a stream), or refused with its status, code and Retry-After. */
 type Outcome = { readonly open: WebSocket } | { readonly status: number; readonly code: string; readonly retryAfter: string | undefined };
@@ -23,31 +20,28 @@ describe('stream exhaustion: a WebSocket flood on a pass-through app (through a 
   this.timeout(90_000);
   const FLOOD = 40;
   const CAPACITY = 8;
+  let setup: ConnectorStack;
   let stack: Stack;
-  let dir: string;
-  let connector: RunningConnector;
   let browser: BrowserClient;
   const sockets: WebSocket[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-streams-'));
-    stack = await startStack({
-      connectors: true,
+    setup = await startConnectorStack({
+      tmpPrefix: 'gatehouse-streams-',
       configure: (config) => ({
         ...config,
         connectors: { ...config.connectors!, tunnels: { maxStreams: 4, maxPerConnector: 1, queue: { maxLength: 8, maxWait: '1s' } } },
         apps: config.apps.map((app) => (app.id === 'slow' ? { ...app, limits: { websocketIdleTimeout: '1s' } } : app)),
       }),
     });
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'), ['--tunnels', '2']);
+    stack = setup.stack;
+    await setup.startConnector('connector', ['--tunnels', '2']);
     browser = stack.browser();
     await signIn(stack, browser, 'alice');
   });
   after(async () => {
     for (const socket of sockets) socket.terminate();
-    await connector.process.stop('SIGKILL');
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   const tunnels = () => stack.gateway.connectors!.tunnels;
