@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import type { BrowserClient } from '../../dev/lib/browser-client.ts';
-import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { reloadHandler, type ReloadResult } from '../../src/index.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
 import { toLoopback } from '../support/loopback.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
@@ -231,25 +228,20 @@ describe('live reload under load (gateway.reload and the reload endpoint)', func
 
 describe('live reload with a real connector', function () {
   this.timeout(120_000);
+  let setup: ConnectorStack;
   let stack: Stack;
-  let dir: string;
   let agent: Agent;
-  let connector: RunningConnector | undefined;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-reload-connector-'));
-    stack = await startStack({ connectors: true });
-    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback } });
+    setup = await startConnectorStack({ tmpPrefix: 'gatehouse-reload-connector-' });
+    ({ stack, agent } = setup);
   });
   after(async () => {
-    await connector?.process.stop('SIGKILL');
-    await agent.close();
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   it('connectors are told to pull: the version rises and a new app is reached through the tunnel', async () => {
-    connector = await startRegisteredConnector(stack, join(dir, 'connector'));
+    const connector = await setup.startConnector('connector');
     const connectors = stack.gateway.connectors!;
     const version = connectors.version;
     const get = async (url: string): Promise<number> => {

@@ -1,37 +1,29 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Agent, request } from 'undici';
-import { logLines, startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
-import { toLoopback } from '../support/loopback.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { request, type Agent } from 'undici';
+import { logLines } from '../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
+import type { Stack } from '../support/stack.ts';
 
 describe('graceful shutdown with real connectors', function () {
   this.timeout(120_000);
+  let setup: ConnectorStack;
   let stack: Stack;
-  let dir: string;
   let agent: Agent;
-  const connectors: RunningConnector[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-connector-'));
-    stack = await startStack({ connectors: true });
-    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback } });
+    setup = await startConnectorStack({ tmpPrefix: 'gatehouse-shutdown-connector-' });
+    ({ stack, agent } = setup);
   });
   afterEach(async () => {
-    for (const connector of connectors.splice(0)) await connector.process.stop('SIGKILL');
+    await setup.stopConnectors();
   });
   after(async () => {
-    await agent.close();
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   it('a gateway that stops sends GOAWAY: the connector drains and dials again, and logs no error', async () => {
-    const connector = await startRegisteredConnector(stack, join(dir, 'goaway'));
-    connectors.push(connector);
+    const connector = await setup.startConnector('goaway');
     await stack.restartGateway();
     await connector.process.waitFor(/tunnel-1 link: the service is going away; dialling again/);
     await connector.process.waitFor(/tunnel-1 link connected again/, 30_000);
@@ -47,8 +39,7 @@ describe('graceful shutdown with real connectors', function () {
   });
 
   it('on SIGTERM the connector lets a stream in flight finish and exits 0; a second signal exits 1 at once', async () => {
-    const connector = await startRegisteredConnector(stack, join(dir, 'sigterm'));
-    connectors.push(connector);
+    const connector = await setup.startConnector('sigterm');
     // 8 events, 200 ms apart: still streaming when the signal comes.
     const response = await request(`${stack.urls.open}/sse?count=8&every=200`, { dispatcher: agent });
     assert.equal(response.statusCode, 200);
@@ -60,8 +51,7 @@ describe('graceful shutdown with real connectors', function () {
     const [code] = await exited;
     assert.equal(code, 0, connector.process.stderr());
 
-    const second = await startRegisteredConnector(stack, join(dir, 'second-signal'));
-    connectors.push(second);
+    const second = await setup.startConnector('second-signal');
     const hanging = request(`${stack.urls.open}/hang`, { dispatcher: agent }).catch(() => undefined);
     await second.process.waitFor(/"msg":"tunnel stream opened"|"appId":"open"/, 5_000).catch(() => undefined);
     const secondExit = once(second.process.child, 'exit') as Promise<[number | null]>;

@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import { collectGarbage, inspectorUrl } from '../../bench/lib/inspector-gc.ts';
 import { patternSha256, patternStream } from '../../dev/lib/pattern-body.ts';
-import { rssOf, startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
-import { toLoopback } from '../support/loopback.ts';
-import { startStack, type Stack } from '../support/stack.ts';
+import { rssOf, type RunningConnector } from '../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
+import type { Stack } from '../support/stack.ts';
 
 const MiB = 1024 * 1024;
 
@@ -21,27 +18,18 @@ const fullGc = runInNewContext('gc') as () => void;
 
 describe('streaming, failures and restarts through real connectors', function () {
   this.timeout(120_000);
+  let setup: ConnectorStack;
   let stack: Stack;
-  let dir: string;
   let agent: Agent;
-  const connectors: RunningConnector[] = [];
 
-  const start = async (name: string, runEnv: NodeJS.ProcessEnv = {}): Promise<RunningConnector> => {
-    const connector = await startRegisteredConnector(stack, join(dir, name), [], runEnv);
-    connectors.push(connector);
-    return connector;
-  };
+  const start = (name: string, runEnv: NodeJS.ProcessEnv = {}): Promise<RunningConnector> => setup.startConnector(name, [], runEnv);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'gatehouse-streaming-'));
-    stack = await startStack({ connectors: true });
-    agent = new Agent({ connect: { ca: stack.ca.certPem, lookup: toLoopback }, connections: 64 });
+    setup = await startConnectorStack({ tmpPrefix: 'gatehouse-streaming-', agentConnections: 64 });
+    ({ stack, agent } = setup);
   });
   after(async () => {
-    for (const connector of connectors) await connector.process.stop('SIGKILL');
-    await agent.close();
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup?.stop();
   });
 
   describe('one connector', () => {

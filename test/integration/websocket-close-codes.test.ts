@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
-import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
+import type { RunningConnector } from '../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
 import { toLoopback } from '../support/loopback.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 
@@ -102,27 +100,21 @@ describe('WebSocket close codes when the far side goes away', function () {
   });
 
   describe('through a real connector', () => {
+    let setup: ConnectorStack;
     let stack: Stack;
-    let dir: string;
-    const connectors: RunningConnector[] = [];
 
     before(async () => {
-      dir = mkdtempSync(join(tmpdir(), 'gatehouse-ws-close-'));
-      stack = await startStack({ connectors: true, configure: fragileApp });
+      setup = await startConnectorStack({ tmpPrefix: 'gatehouse-ws-close-', configure: fragileApp });
+      stack = setup.stack;
     });
     afterEach(async () => {
-      for (const connector of connectors.splice(0)) await connector.process.stop('SIGKILL');
+      await setup.stopConnectors();
     });
     after(async () => {
-      await stack.close();
-      rmSync(dir, { recursive: true, force: true });
+      await setup?.stop();
     });
 
-    const connector = async (name: string): Promise<RunningConnector> => {
-      const started = await startRegisteredConnector(stack, join(dir, name));
-      connectors.push(started);
-      return started;
-    };
+    const connector = (name: string): Promise<RunningConnector> => setup.startConnector(name);
 
     it('the backend dies under an open WebSocket: the client gets 1011', async () => {
       await connector('backend-dies');
