@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DEFAULT_DEV_USERS, type DevUser } from '../../dev/lib/identity-provider/index.ts';
-import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
+import { startConnectorStack } from './connector-stack.ts';
 import type { RawTarget } from './raw-forward.ts';
-import { signIn, startStack, type Stack } from './stack.ts';
+import { signIn, type Stack } from './stack.ts';
 
 export type ForwardingMode = 'direct' | 'tunnel';
 
@@ -34,8 +31,8 @@ export interface ForwardingStack {
  * directly or through a real connector process; alice and carol signed in.
  */
 export async function startForwardingStack(mode: ForwardingMode): Promise<ForwardingStack> {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-forwarding-'));
-  const stack = await startStack({
+  const setup = await startConnectorStack({
+    tmpPrefix: 'gatehouse-forwarding-',
     connectors: mode === 'tunnel',
     users: [...DEFAULT_DEV_USERS, CAROL],
     configure: (config) => ({
@@ -45,9 +42,9 @@ export async function startForwardingStack(mode: ForwardingMode): Promise<Forwar
       ),
     }),
   });
-  let connector: RunningConnector | undefined;
+  const { stack } = setup;
   try {
-    if (mode === 'tunnel') connector = await startRegisteredConnector(stack, join(dir, 'connector'));
+    if (mode === 'tunnel') await setup.startConnector('connector');
     const signedIn = async (user: string): Promise<string> => {
       const browser = stack.browser();
       await signIn(stack, browser, user);
@@ -60,16 +57,10 @@ export async function startForwardingStack(mode: ForwardingMode): Promise<Forwar
       stack,
       cookies,
       target: (app) => ({ port: stack.port, host: new URL(stack.urls[app]).host, ca: stack.ca.certPem }),
-      async close() {
-        await connector?.process.stop('SIGKILL');
-        await stack.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
+      close: () => setup.stop(),
     };
   } catch (error) {
-    await connector?.process.stop('SIGKILL');
-    await stack.close();
-    rmSync(dir, { recursive: true, force: true });
+    await setup.stop();
     throw error;
   }
 }
