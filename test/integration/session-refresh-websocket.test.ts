@@ -6,12 +6,11 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
-import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { unsealRefreshToken } from '../../src/session/refresh-state.ts';
 import { deriveSealKeys } from '../../src/session/seal-keys.ts';
 import type { SessionSideData } from '../../src/session/session-store.ts';
 import { toLoopback } from '../support/loopback.ts';
-import { SECRET_1, signIn, startStack, type Stack } from '../support/stack.ts';
+import { revokeRefreshToken, SECRET_1, signIn, startStack, type Stack } from '../support/stack.ts';
 
 /** Short ID tokens at the real identity provider: a WebSocket of a refreshable session must outlive them. */
 const ID_TOKEN_TTL_SECONDS = 4;
@@ -87,20 +86,7 @@ describe('session.refresh and open WebSockets', function () {
     const sealed = rows.filter((row) => row.refresh).at(-1)?.refresh?.token;
     const token = sealed && (await unsealRefreshToken(sealed, deriveSealKeys([{ id: 1, secret: SECRET_1 }]).refresh));
     assert.ok(token, 'a refresh token in the store');
-    const caFetch = createCaFetch({ ca: stack.idp.caPem });
-    try {
-      const revoked = await caFetch.fetch(`${stack.idp.issuer}/token/revocation`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from('gatehouse-test:gatehouse-test-client-secret').toString('base64')}`,
-        },
-        body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }).toString(),
-      });
-      assert.equal(revoked.status, 200);
-    } finally {
-      await caFetch.close();
-    }
+    await revokeRefreshToken(stack, token);
   }
 
   function sessionEvents(): string {

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJwt } from 'jose';
-import { createCaFetch, type BrowserClient } from '../../dev/lib/browser-client.ts';
+import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { deriveSealKeys } from '../../src/session/seal-keys.ts';
 import { unsealRefreshToken } from '../../src/session/refresh-state.ts';
 import type { SessionSideData } from '../../src/session/session-store.ts';
-import { SECRET_1, signIn, startStack, type Stack } from '../support/stack.ts';
+import { revokeRefreshToken, SECRET_1, signIn, startStack, type Stack } from '../support/stack.ts';
 
 /** Short ID tokens at the real identity provider: the session must outlive them. */
 const ID_TOKEN_TTL_SECONDS = 4;
@@ -157,20 +157,7 @@ describe('long sessions (session.refresh)', function () {
       const rows = sideRows(dir).map((row) => JSON.parse(row.raw) as SessionSideData);
       const states = rows.filter((row) => row.refresh?.gen === 0);
       const token = await unsealRefreshToken(states.at(-1)!.refresh!.token, keys.refresh);
-      const caFetch = createCaFetch({ ca: stack.idp.caPem });
-      try {
-        const revoked = await caFetch.fetch(`${stack.idp.issuer}/token/revocation`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            authorization: `Basic ${Buffer.from('gatehouse-test:gatehouse-test-client-secret').toString('base64')}`,
-          },
-          body: new URLSearchParams({ token: token!, token_type_hint: 'refresh_token' }).toString(),
-        });
-        assert.equal(revoked.status, 200);
-      } finally {
-        await caFetch.close();
-      }
+      await revokeRefreshToken(stack, token!);
       assert.equal((await xhr(stack, browser)).status, 200, 'the ID token still holds');
       await sleep(PAST_EXPIRY_MS);
       const after = await xhr(stack, browser);

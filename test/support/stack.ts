@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -19,7 +20,7 @@ import {
 } from '../../dev/lib/identity-provider/index.ts';
 import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
 import { startEchoBackend, type EchoBackend } from './backend.ts';
-import { BrowserClient } from '../../dev/lib/browser-client.ts';
+import { BrowserClient, createCaFetch } from '../../dev/lib/browser-client.ts';
 import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
 import { createTestClock, type TestClock } from './clock.ts';
 import { noteConfigSecrets, scannedLogger, watchForSecrets } from './log-scan.ts';
@@ -253,4 +254,22 @@ export async function signIn(
   const found = stack.idp.users.find((u) => u.login === user) ?? DEFAULT_DEV_USERS.find((u) => u.login === user);
   if (!found) throw new Error(`no test user ${user}`);
   return browser.signIn(`${stack.urls.wiki}${path}`, found.login, found.password, options);
+}
+
+/** Revokes a refresh token at the stack's identity provider (RFC 7009), as the gateway's client would. */
+export async function revokeRefreshToken(stack: Pick<Stack, 'idp'>, token: string): Promise<void> {
+  const caFetch = createCaFetch({ ca: stack.idp.caPem });
+  try {
+    const revoked = await caFetch.fetch(`${stack.idp.issuer}/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }).toString(),
+    });
+    assert.equal(revoked.status, 200);
+  } finally {
+    await caFetch.close();
+  }
 }
