@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { parseGatewayConfig } from '../../../src/config/parse.ts';
-import { GatehouseConfigError } from '../../../src/errors/index.ts';
 import { reloadableChanges, restartOnlyChanges } from '../../../src/gateway/config-diff.ts';
 import {
   BODY_MIN_RATE_BYTES_PER_SECOND,
@@ -9,6 +8,7 @@ import {
   BODY_TIMEOUT_SECONDS,
   CONNECTIONS_PER_IP,
 } from '../../../src/limits.ts';
+import { configIssues } from '../../support/config-issues.ts';
 
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 
@@ -19,16 +19,6 @@ function config(limits: Record<string, unknown> | undefined): Record<string, unk
     apps: [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' }],
     ...(limits === undefined ? {} : { limits }),
   };
-}
-
-function issuesOf(input: Record<string, unknown>): string[] {
-  try {
-    parseGatewayConfig(input);
-  } catch (error) {
-    if (error instanceof GatehouseConfigError) return [...error.issues];
-    throw error;
-  }
-  return [];
 }
 
 describe('config: limits.body and limits.connections', () => {
@@ -65,7 +55,7 @@ describe('config: limits.body and limits.connections', () => {
       [{ connections: { perIp: false } }, 'limits.connections.perIp'],
     ];
     for (const [limits, key] of cases) {
-      const issues = issuesOf(config(limits));
+      const issues = configIssues(config(limits));
       assert.ok(
         issues.some((issue) => issue.startsWith(key)),
         `${JSON.stringify(limits)}: ${issues.join('; ')}`,

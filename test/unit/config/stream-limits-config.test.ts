@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseGatewayConfig } from '../../../src/config/parse.ts';
-import { GatehouseConfigError } from '../../../src/errors/index.ts';
 import { APP_STREAM_SHARE_PERCENT, WEBSOCKET_IDLE_TIMEOUT_SECONDS, WEBSOCKETS_PER_IP, WEBSOCKETS_PER_SESSION } from '../../../src/limits.ts';
+import { configIssues } from '../../support/config-issues.ts';
 
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 
@@ -12,16 +12,6 @@ function config(streams: unknown, app: Record<string, unknown> = {}): Record<str
     apps: [{ id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080', ...app }],
     ...(streams === undefined ? {} : { limits: { streams } }),
   };
-}
-
-function issuesOf(input: Record<string, unknown>): string[] {
-  try {
-    parseGatewayConfig(input);
-  } catch (error) {
-    if (error instanceof GatehouseConfigError) return [...error.issues];
-    throw error;
-  }
-  return [];
 }
 
 describe('config: limits.streams and apps[].limits', () => {
@@ -50,14 +40,14 @@ describe('config: limits.streams and apps[].limits', () => {
 
   it('refuses shares and caps out of range, naming the key', () => {
     for (const share of [0, '0%', '101%', 1.5, 'half', '-5%']) {
-      const issues = issuesOf(config({ appShare: share }));
+      const issues = configIssues(config({ appShare: share }));
       assert.ok(
         issues.some((issue) => issue.startsWith('limits.streams.appShare')),
         `${String(share)}: ${issues.join('; ')}`,
       );
     }
-    assert.ok(issuesOf(config({ websocketsPerIp: 0 })).some((issue) => issue.startsWith('limits.streams.websocketsPerIp')));
-    assert.ok(issuesOf(config({ websocketIdleTimeout: '2d' })).some((issue) => issue.startsWith('limits.streams.websocketIdleTimeout')));
-    assert.ok(issuesOf(config(undefined, { limits: { streams: '0%' } })).some((issue) => issue.startsWith('apps[0].limits.streams')));
+    assert.ok(configIssues(config({ websocketsPerIp: 0 })).some((issue) => issue.startsWith('limits.streams.websocketsPerIp')));
+    assert.ok(configIssues(config({ websocketIdleTimeout: '2d' })).some((issue) => issue.startsWith('limits.streams.websocketIdleTimeout')));
+    assert.ok(configIssues(config(undefined, { limits: { streams: '0%' } })).some((issue) => issue.startsWith('apps[0].limits.streams')));
   });
 });
