@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { memorySink } from '../../src/audit/audit-log.ts';
-import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
 import { RATE_LIMIT_SYNC_INTERVAL_MS } from '../../src/limits.ts';
+import { startGatewayInstance, type GatewayInstance } from '../support/gateway-instance.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { startStack, type Stack } from '../support/stack.ts';
 import { flood, type FloodResult, type FloodTarget } from '../support/flood.ts';
@@ -22,7 +19,7 @@ describe('rate limits across instances sharing Redis', function () {
   this.timeout(120_000);
   let redis: RedisServer;
   let stack: Stack;
-  let other: { gateway: Gateway; server: Server; port: number } | undefined;
+  let other: GatewayInstance | undefined;
 
   before(async () => {
     redis = await startRedisServer();
@@ -30,23 +27,10 @@ describe('rate limits across instances sharing Redis', function () {
       configure: (config) => ({ ...config, store: { url: redis.url }, limits: { rate: { anonymous: { perSecond: PER_SECOND, burst: BURST } } } }),
     });
     // The second instance: the same configuration, its own server and process state, the same Redis.
-    const certificate = stack.ca.issueServerCertificate(['open.gatehouse.test']);
-    const server = createServer({ cert: certificate.certPem, key: certificate.keyPem });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const gateway = createGateway(stack.config, { clock: stack.clock, audit: memorySink() });
-    const app = express();
-    app.use(gateway.handler);
-    server.on('request', app);
-    gateway.attach(server);
-    await gateway.ready();
-    other = { gateway, server, port: (server.address() as AddressInfo).port };
+    other = await startGatewayInstance(stack, ['open.gatehouse.test'], { audit: memorySink() });
   });
   after(async () => {
-    if (other) {
-      other.server.closeAllConnections();
-      await new Promise((resolve) => other!.server.close(resolve));
-      await other.gateway.close();
-    }
+    await other?.close();
     await stack?.close();
     await redis?.close();
   });

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, request as httpsRequest, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { request as httpsRequest } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import express from 'express';
 import { decodeJwt } from 'jose';
 import { createCaFetch } from '../../dev/lib/browser-client.ts';
 import { GatehouseError } from '../../src/errors/index.ts';
-import { createGateway, type Gateway } from '../../src/gateway/create-gateway.ts';
 import { SESSION_REFRESH_LOCK_SECONDS, SESSION_REFRESH_RETRY_SECONDS } from '../../src/limits.ts';
 import { openSessionStore, type OpenedSessionStore } from '../../src/session/open-session-store.ts';
 import { refreshLockKey } from '../../src/session/refresh-state.ts';
@@ -14,6 +11,7 @@ import { deriveSealKeys } from '../../src/session/seal-keys.ts';
 import { unseal } from '../../src/session/sealer.ts';
 import { sessionRecordSchema } from '../../src/session/session-record.ts';
 import type { SessionSideData, SessionStore } from '../../src/session/session-store.ts';
+import { startGatewayInstance, type GatewayInstance } from '../support/gateway-instance.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { SECRET_1, signIn, startStack, type Stack } from '../support/stack.ts';
 
@@ -71,7 +69,7 @@ describe('session.refresh across instances sharing Redis', function () {
   const opened: OpenedSessionStore[] = [];
   let storeA: FaultyStore;
   let storeB: FaultyStore;
-  let b: { gateway: Gateway; server: Server; port: number } | undefined;
+  let b: GatewayInstance | undefined;
   /** Instance A's token requests for refreshes fail as an unreachable provider's do. */
   let idpDown = false;
   let caFetch: ReturnType<typeof createCaFetch> | undefined;
@@ -105,23 +103,10 @@ describe('session.refresh across instances sharing Redis', function () {
       },
     });
     // The second instance: the same configuration and clock, its own process state, the same Redis.
-    const certificate = stack.ca.issueServerCertificate(['wiki.gatehouse.test']);
-    const server = createServer({ cert: certificate.certPem, key: certificate.keyPem });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const gateway = createGateway(stack.config, { clock: stack.clock, audit: stack.audit, sessionStore: storeB });
-    const app = express();
-    app.use(gateway.handler);
-    server.on('request', app);
-    gateway.attach(server);
-    await gateway.ready();
-    b = { gateway, server, port: (server.address() as AddressInfo).port };
+    b = await startGatewayInstance(stack, ['wiki.gatehouse.test'], { audit: stack.audit, sessionStore: storeB });
   });
   after(async () => {
-    if (b) {
-      b.server.closeAllConnections();
-      await new Promise((resolve) => b!.server.close(resolve));
-      await b.gateway.close();
-    }
+    await b?.close();
     await stack?.close();
     await caFetch?.close();
     for (const store of opened) await store.close();
