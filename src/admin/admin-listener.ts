@@ -88,8 +88,7 @@ export function createAdminListener(source: AdminSource, options: AdminListenerO
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
-        // exclusive: under `serve --workers` each worker answers health and metrics for itself, on its own port.
-        server.listen({ port, host, exclusive: true }, () => {
+        server.listen(port, host, () => {
           server.off('error', reject);
           resolve(server.address() as AddressInfo);
         });
