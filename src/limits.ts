@@ -595,3 +595,12 @@ export const AUDIT_QUERY_MAX_TYPES = 32;
 
 /** Webhook sink: the longest a partial batch may be held back. */
 export const AUDIT_WEBHOOK_MAX_FLUSH_INTERVAL_MS = 60_000;
+
+/**
+ * `gatehouse serve --workers`: a worker that dies is started again after a backoff (full jitter) from
+ * WORKER_RESTART_BASE_MS up to WORKER_RESTART_CAP_MS; a worker that dies WORKER_START_ATTEMPTS times in a row
+ * before its store answers stops the whole gateway (a broken config or an unreachable store would only spin).
+ */
+export const WORKER_RESTART_BASE_MS = 500;
+export const WORKER_RESTART_CAP_MS = 10_000;
+export const WORKER_START_ATTEMPTS = 5;

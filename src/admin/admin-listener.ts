@@ -88,7 +88,8 @@ export function createAdminListener(source: AdminSource, options: AdminListenerO
     listen: () =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        // exclusive: under `serve --workers` each worker answers health and metrics for itself, on its own port.
+        server.listen({ port, host, exclusive: true }, () => {
           server.off('error', reject);
           resolve(server.address() as AddressInfo);
         });

@@ -20,7 +20,7 @@ export const GATEHOUSE_PROGRAM: CliProgram = {
     {
       name: 'serve',
       summary: 'run the gateway (sign-in, session gate, forwarding, connector listener) from a YAML or JSON config',
-      synopsis: '--config FILE [--host HOST] [--port PORT] [--connector-host HOST] [--log-level LEVEL] [--log-format json|pretty]',
+      synopsis: '--config FILE [--host HOST] [--port PORT] [--connector-host HOST] [--workers N|auto] [--log-level LEVEL] [--log-format json|pretty]',
       options: {
         config,
         host: { type: 'string', value: 'HOST', help: 'listen address of the gateway (default: server.host, else 0.0.0.0)' },
@@ -32,10 +32,19 @@ export const GATEHOUSE_PROGRAM: CliProgram = {
         },
         'log-level': { type: 'string', value: 'LEVEL', help: 'fatal, error, warn, info, debug, trace or silent (default: logging.level, else info)' },
         'log-format': { type: 'string', value: 'FMT', help: 'json (one object a line) or pretty (for people) (default: logging.format, else json)' },
+        workers: {
+          type: 'string',
+          value: 'N',
+          help: 'worker processes sharing the port, each a gateway instance with connector and admin ports + 0..N-1; "auto": one per core (default 1; more need a Redis store)',
+        },
       },
-      examples: ['gatehouse serve --config /etc/gatehouse/gatehouse.yaml --log-format pretty'],
+      examples: [
+        'gatehouse serve --config /etc/gatehouse/gatehouse.yaml --log-format pretty',
+        'gatehouse serve --config /etc/gatehouse/gatehouse.yaml --workers auto',
+      ],
       notes: `Output: JSON log lines on stdout; progress (the address of each listener, reloads, shutdown) on stderr.
 Signals: SIGHUP reloads the file and reopens the audit file; SIGTERM or SIGINT stop gracefully (a second one at once).
+With --workers, send them to the primary: it passes them on to every worker and starts a worker that died again.
 
 ${CONFIG_ENVIRONMENT}`,
     },

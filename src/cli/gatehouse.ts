@@ -9,7 +9,10 @@ import { CaError } from '../pki/errors.ts';
 import { AssertionKeyRingError } from '../forwarding/assertion-keys.ts';
 import { StoreError } from '../store/store-error.ts';
 import type { GatewayConfig } from '../config/parse.ts';
+import cluster from 'node:cluster';
 import { runCheck } from './check-command.ts';
+import { isWorkerMessage, runPrimary, WORKER_ENV } from './serve-primary.ts';
+import { parseWorkers, workerConfig, workersProblems } from './serve-workers-config.ts';
 import { GATEHOUSE_PROGRAM } from './gatehouse-commands.ts';
 import { answerCommandLine, flagOption, parseCommandLine, stringOption, usageErrorText } from './usage.ts';
 
@@ -60,15 +63,47 @@ async function main(argv: string[]): Promise<number> {
   if (connectorHost !== undefined && !config.connectors)
     return usageError('--connector-host: the configuration has no connectors section, so no connector listener');
   if (connectorHost === '') return usageError('--connector-host must not be empty');
+  const workersText = stringOption(values, 'workers');
+  const workers = workersText === undefined ? 1 : parseWorkers(workersText);
+  if (workers === undefined) return usageError(`--workers must be a number from 1 to 1024 or "auto", not "${workersText ?? ''}"`);
+  if (workers > 1 && cluster.isPrimary) {
+    const refused = workersProblems(config, workers);
+    if (refused.length > 0) {
+      process.stderr.write(`gatehouse: ${new GatehouseConfigError(refused).message}\n`);
+      return 1;
+    }
+    return runPrimary(workers);
+  }
+  // A worker of `--workers N`: its own connector and admin ports, and its number on every log line.
+  const worker = cluster.isWorker ? Number(process.env[WORKER_ENV]) : undefined;
   // The flag wins over the file at start and at every reload alike, so that a reload does not see it as a change of connectors.listen.
-  const withFlags = (loaded: GatewayConfig): GatewayConfig =>
+  const withHost = (loaded: GatewayConfig): GatewayConfig =>
     connectorHost === undefined || !loaded.connectors
       ? loaded
       : Object.freeze({
           ...loaded,
           connectors: Object.freeze({ ...loaded.connectors, listen: Object.freeze({ ...loaded.connectors.listen, host: connectorHost }) }),
         });
-  const logger = createLogger({ level, format: format as LogFormat, destination: process.stdout });
+  const withFlags = (loaded: GatewayConfig): GatewayConfig => (worker === undefined ? withHost(loaded) : workerConfig(withHost(loaded), worker));
+  const rootLogger = createLogger({ level, format: format as LogFormat, destination: process.stdout });
+  const logger = worker === undefined ? rootLogger : rootLogger.child({ worker });
+  // The primary's stop or reload; a stop that comes while already stopping is the same request, not a second one.
+  let stopRequest: ((signal: string) => void) | undefined;
+  let pendingStop: string | undefined;
+  let stopping = false;
+  const requestStop = (signal: string): void => {
+    if (stopRequest) stopRequest(signal);
+    else pendingStop ??= signal;
+  };
+  if (worker !== undefined) {
+    process.on('message', (message: unknown) => {
+      if (!isWorkerMessage(message)) return;
+      if (message.gatehouse === 'reload') process.emit('SIGHUP', 'SIGHUP');
+      else if (message.gatehouse === 'stop' && !stopping) requestStop(message.signal);
+    });
+    // The primary is gone (killed): no worker outlives it.
+    process.on('disconnect', () => !stopping && requestStop('primary gone'));
+  }
   // The file again, through the same loader and checks as at start; the running configuration stays when it is refused.
   const service = createGatewayServer(withFlags(config), {
     logger,
@@ -106,13 +141,19 @@ async function main(argv: string[]): Promise<number> {
   // A store that cannot be reached, or holds assertion keys this version cannot read, stops the gateway (nothing could be checked or
   // signed safely); an identity provider not yet reachable does not.
   let startFailed: ((error: StoreError | AssertionKeyRingError) => void) | undefined;
+  // A worker has started once its store answered: one that dies before keeps the primary from starting it forever.
+  const started = (): void => void (worker !== undefined && process.send?.({ gatehouse: 'started' }));
   service.gateway.ready().then(
-    () => process.stderr.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`),
+    () => {
+      started();
+      process.stderr.write(`gatehouse: identity provider ${config.identityProvider.issuer} discovered\n`);
+    },
     (error: unknown) => {
       if (error instanceof StoreError || error instanceof AssertionKeyRingError) {
         startFailed?.(error);
         return;
       }
+      started();
       const reason = error instanceof GatehouseError ? error.reason : String(error);
       process.stderr.write(`gatehouse: identity provider not reachable yet (${reason}); sign-ins will retry\n`);
     },
@@ -123,7 +164,6 @@ async function main(argv: string[]): Promise<number> {
     service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
     void service.reloadFromSource({ source: 'signal' });
   });
-  let stopping = false;
   const code = await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       // A second signal is an operator who will not wait: stop now.
@@ -137,6 +177,8 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    stopRequest = stop;
+    if (pendingStop !== undefined) stop(pendingStop);
     startFailed = (error) => {
       stopping = true;
       process.stderr.write(`gatehouse: ${error.code}: ${error.message}\n`);
@@ -157,9 +199,12 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // A worker's IPC channel would keep it alive once everything else is closed.
+    if (cluster.isWorker) process.disconnect();
   },
   (error: unknown) => {
     process.stderr.write(`gatehouse: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
+    if (cluster.isWorker) process.disconnect();
   },
 );

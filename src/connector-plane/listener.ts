@@ -88,7 +88,8 @@ export class ConnectorListener {
     tls.on('tlsClientError', (error) => logger.debug({ err: error }, 'connector listener: TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
       tls.once('error', reject);
-      tls.listen(port, host, () => {
+      // exclusive: under `serve --workers` each worker is an instance of its own, with its own port, not one shared through the primary.
+      tls.listen({ port, host, exclusive: true }, () => {
         tls.off('error', reject);
         resolve();
       });

@@ -91,6 +91,11 @@ export class StreamSocket extends Duplex {
     return this.#tunnelClosing() === undefined;
   }
 
+  /** Whether this socket runs on `stream` (leak reports). */
+  wraps(stream: ClientHttp2Stream): boolean {
+    return this.#h2 === stream;
+  }
+
   /** The stream is idle in an agent's free list (set by TunnelAgent). */
   get idle(): boolean {
     return this.#idle;

@@ -29,6 +29,7 @@ import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
 import type { StreamSocket } from './stream-socket.ts';
 import { isAppId } from '../protocol/tunnel-wire.ts';
 import { startHeartbeat, tunnelSettings, widenConnectionWindow } from './http2-settings.ts';
+import { countListeners, describeStreams, type OpenStreamReport } from './stream-report.ts';
 
 export interface TunnelSessionOptions {
   readonly connectorId: string;
@@ -65,10 +66,6 @@ interface TunnelSessionEvents {
 const { NGHTTP2_INADEQUATE_SECURITY, NGHTTP2_REFUSED_STREAM } = constants;
 
 function noop(): void {}
-
-function countListeners(emitter: EventEmitter | Duplex): number {
-  return emitter.eventNames().reduce((sum, name) => sum + emitter.listenerCount(name), 0);
-}
 
 export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
   /** Unique per tunnel, for logs. */
@@ -198,6 +195,11 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
   /** For leak checks and metrics: listeners on the HTTP/2 session and the transport. */
   listenerTotals(): { readonly session: number; readonly transport: number } {
     return { session: countListeners(this.#session), transport: countListeners(this.#socket) };
+  }
+
+  /** For leak reports: the open streams, described (walks them now; nothing is kept per stream for it). */
+  describeOpenStreams(): OpenStreamReport[] {
+    return describeStreams(this.#open, this.#sockets, this.#streamsOpened);
   }
 
   /**
