@@ -4,7 +4,7 @@
  * resources and its leak counts are the gateway's alone, not the load
  * generator's. Commands over IPC: adminToken, signIn, signOut { cookie },
  * idpDown, idpUp, figures (tunnel streams, server connections and
- * listeners, active resources), memory (after a full GC), audit.
+ * listeners, active resources), tunnels (each tunnel's state), memory (after a full GC), audit.
  *
  *   node --expose-gc soak/gateway.ts --backend URL --redis URL
  */
@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { fullGc, serveParent } from '../bench/lib/child.ts';
 import { startCloud } from './lib/cloud.ts';
 import { figures } from './lib/probes.ts';
+import { tunnelStates, type TunnelEvent } from './lib/tunnel-report.ts';
 
 export interface SoakGatewayInfo {
   readonly origin: string;
@@ -22,7 +23,7 @@ export interface SoakGatewayInfo {
 
 export interface SoakAudit {
   readonly counts: Record<string, number>;
-  readonly tunnelEvents: ReadonlyArray<{ readonly type: string; readonly connectorId: string }>;
+  readonly tunnelEvents: readonly TunnelEvent[];
 }
 
 const { values } = parseArgs({ options: { backend: { type: 'string' }, redis: { type: 'string' } } });
@@ -38,6 +39,7 @@ serveParent<SoakGatewayInfo>(
     idpDown: () => cloud.idpDown(),
     idpUp: () => cloud.idpUp(),
     figures: () => figures(cloud.gateway, cloud.server),
+    tunnels: () => tunnelStates(cloud.gateway),
     memory: () => {
       fullGc();
       return fullGc();
@@ -46,7 +48,13 @@ serveParent<SoakGatewayInfo>(
       counts: Object.fromEntries(cloud.audit.counts),
       tunnelEvents: cloud.audit.kept
         .filter((event) => event.details?.['tunnel'] !== undefined)
-        .map((event) => ({ type: event.type, connectorId: String(event.details?.['connectorId']) })),
+        .map((event): TunnelEvent => ({
+          type: event.type,
+          connectorId: String(event.details?.['connectorId']),
+          tunnel: String(event.details?.['tunnel']),
+          reason: event.reason,
+          atMs: Date.parse(event.time),
+        })),
     }),
   },
   () => cloud.close(),

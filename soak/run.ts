@@ -29,6 +29,7 @@ import type { SoakAudit, SoakGatewayInfo } from './gateway.ts';
 import { summarize, type Check } from './lib/summary.ts';
 import { Tally } from './lib/tally.ts';
 import { startWebSockets } from './lib/websockets.ts';
+import { describeTunnels, lateDisconnects, type Kill, type TunnelState } from './lib/tunnel-report.ts';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, seconds: { type: 'string' } },
@@ -58,6 +59,7 @@ const cloud = {
   idpUp: () => gatewayProcess.call<void>('idpUp'),
 };
 const figures = (): Promise<Figures> => gatewayProcess.call<Figures>('figures');
+const tunnelStates = (): Promise<TunnelState[]> => gatewayProcess.call<TunnelState[]>('tunnels');
 const memoryAfterGc = (): Promise<NodeJS.MemoryUsage> => gatewayProcess.call<NodeJS.MemoryUsage>('memory');
 const connectors: SoakConnector[] = [
   await registerConnector(cloud, 'connector-a', CONNECTOR_GROUP),
@@ -73,6 +75,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 const runs = [1, 1];
 const kills = [0, 0];
+/** Each kill, by connector name, on the wall clock: the failure notes say how long before a failure it was. */
+const killed: Kill[] = [];
+const connectorNames = new Map<string, string>(connectors.map((connector) => [connector.id, connector.name]));
 const ca = cloud.caPem;
 
 /** One request with its own connection: status and Gatehouse error code. */
@@ -133,11 +138,12 @@ log(`warmed up: ${warmTally.total()} requests; gateway RSS after GC ${(rssStart 
 
 const tally = new Tally();
 // What the gateway held when a request failed: a stream still in flight or a connection still open points at where it stuck.
+// Which tunnels those were, and whether the gateway still counted a killed connector's tunnel as alive.
 tally.onFailure = (failure) => {
-  void figures().then(
-    (held) =>
+  void Promise.all([figures(), tunnelStates()]).then(
+    ([held, tunnels]) =>
       notes.push(
-        `at ${(failure.atMs / 1000).toFixed(1)} s (${failure.what.slice(0, 60)}): gateway streams in flight ${held.streamsInFlight} on ${held.tunnelSessions} tunnels, server connections ${held.serverConnections}`,
+        `at ${(failure.atMs / 1000).toFixed(1)} s (${failure.what.slice(0, 60)}): gateway streams in flight ${held.streamsInFlight} on ${held.tunnelSessions} tunnels, server connections ${held.serverConnections}; tunnels: ${describeTunnels(tunnels, connectorNames, killed, Date.now())}`,
       ),
     () => undefined,
   );
@@ -146,6 +152,7 @@ let phase = 'steady';
 const parts: Parts = {
   async killConnector(index) {
     kills[index] = (kills[index] ?? 0) + 1;
+    killed.push({ connector: connectors[index]!.name, atMs: Date.now() });
     await connectors[index]!.kill();
   },
   async runConnector(index) {
@@ -288,6 +295,8 @@ const signins = audit.counts['signin.succeeded'] ?? 0;
 if ((signedOut && logouts < 1) || signins < 3) auditOk = false;
 auditDetail.push(`logout ${logouts}, signin.succeeded ${signins}`);
 checks.push({ name: 'audit log has the events', ok: auditOk, detail: auditDetail.join('; ') });
+// A killed connector's tunnels should be let go of at once (their connections close): one that took seconds was found by the heartbeat.
+for (const late of lateDisconnects(audit.tunnelEvents, connectorNames, killed, tally.started, 2_000)) notes.push(`late tunnel disconnect: ${late}`);
 
 const { text, figures: summary } = summarize(tally, checks, { mode: quick ? 'quick' : 'full', seconds: loadSeconds, rssAtRest, rssStart, rssEnd });
 process.stdout.write(`${text}\n`);

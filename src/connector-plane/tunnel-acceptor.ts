@@ -91,7 +91,8 @@ export class TunnelAcceptor {
     tunnels.add(session);
     const details = { connectorId: record.id, group: record.group, transport: kind, tunnel: session.id };
     audit.emit({ type: 'connector.connected', outcome: 'info', clientIp: tlsSocket.remoteAddress, details });
-    session.once('close', () => audit.emit({ type: 'connector.disconnected', outcome: 'info', details }));
+    // Why it ended (closed, error, heartbeat_timeout, draining, goaway, refused_…): a dead connector noticed only by the heartbeat shows here.
+    session.once('close', () => audit.emit({ type: 'connector.disconnected', outcome: 'info', reason: session.unhealthyReason, details }));
     // A WebSocket upgrade takes a moment after its check: a revocation in between must not let it in.
     retirement.retireTunnel(session);
   }
