@@ -101,8 +101,7 @@ async function main(argv: string[]): Promise<number> {
       if (message.gatehouse === 'reload') process.emit('SIGHUP', 'SIGHUP');
       else if (message.gatehouse === 'stop' && !stopping) requestStop(message.signal);
     });
-    // The primary is gone (killed): no worker outlives it.
-    process.on('disconnect', () => !stopping && requestStop('primary gone'));
+    // A primary that is gone (killed) closes the channel, and node:cluster ends the worker then: none outlives it.
   }
   // The file again, through the same loader and checks as at start; the running configuration stays when it is refused.
   const service = createGatewayServer(withFlags(config), {
@@ -199,12 +198,12 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    // A worker's IPC channel would keep it alive once everything else is closed.
-    if (cluster.isWorker) process.disconnect();
+    // A worker's IPC channel would keep it alive once everything else is closed (and node:cluster exits 0 on a disconnect).
+    if (cluster.isWorker) process.exit(code);
   },
   (error: unknown) => {
     process.stderr.write(`gatehouse: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
-    if (cluster.isWorker) process.disconnect();
+    if (cluster.isWorker) process.exit(1);
   },
 );

@@ -169,6 +169,21 @@ describe('gatehouse serve --workers', function () {
     }
   });
 
+  it('stops with exit 1 when a worker keeps dying before its store answers', async () => {
+    const closed = await freePort();
+    const failing = startNode(
+      CLI,
+      ['serve', '--config', writeConfig('unreachable', `redis://127.0.0.1:${closed}`), '--workers', '2', '--log-level', 'silent'],
+      {
+        env: { GATEHOUSE_STORE_URL: '' },
+      },
+    );
+    assert.equal(await failing.stop('SIGCONT'), 1, failing.stderr());
+    assert.match(failing.stderr(), /worker \d died 5 times in a row before it started \(last: code 1\); stopping the gateway/);
+    assert.match(failing.stderr(), /all workers stopped/);
+    for (const pid of workerPids(failing.stderr()).values()) assert.equal(alive(pid), false, `pid ${pid} still runs`);
+  });
+
   it('runs two workers as two instances: tunnels to each, one cookie served by both, a killed worker restarted, SIGTERM stops all', async () => {
     serve = startNode(CLI, ['serve', '--config', writeConfig('redis', redis.url), '--workers', '2', '--log-level', 'info'], {
       env: { GATEHOUSE_STORE_URL: '' },
