@@ -253,6 +253,11 @@ describe('gatehouse serve --workers', function () {
       'the restarted worker serves',
     );
 
+    // SIGHUP to the primary: every worker reloads the file.
+    running.child.kill('SIGHUP');
+    await running.waitFor(/SIGHUP, reloading 2 workers/);
+    await running.waitFor(/(reloaded \S+redis\.json \(nothing changed\)[\s\S]*){2}/);
+
     // SIGTERM to the primary: every worker drains and stops, nothing is left behind.
     assert.equal(await running.stop('SIGTERM'), 0, running.stderr());
     serve = undefined;
