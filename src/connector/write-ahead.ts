@@ -2,7 +2,8 @@ import { Duplex } from 'node:stream';
 import { TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES } from '../limits.ts';
 
 /**
- * Sits between the connector's HTTP/2 session and its transport, and
+ * Sits between a tunnel's HTTP/2 session and its transport, at the connector
+ * and at the service (src/tunnel/h2-transport.ts says why there), and
  * completes the session's writes at once while the transport's queue stays
  * under `limit`.
  *

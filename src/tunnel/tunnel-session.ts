@@ -24,7 +24,7 @@ import {
 } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import { abortReason, awaitConnectAnswer, closedError, connectHeaders, streamLimitError } from './connect-stream.ts';
-import { SESSION_AUTHORITY, transportSetNoDelay } from './h2-transport.ts';
+import { SESSION_AUTHORITY, sessionTransport, transportSetNoDelay } from './h2-transport.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
 import type { StreamSocket } from './stream-socket.ts';
 import { isAppId } from '../protocol/tunnel-wire.ts';
@@ -103,7 +103,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     transportSetNoDelay(this.#socket);
     const socket = this.#socket;
     this.#session = connect(SESSION_AUTHORITY, {
-      createConnection: () => socket,
+      createConnection: () => sessionTransport(socket),
       // The connector may not open streams towards the service.
       settings: tunnelSettings(0),
       maxSessionMemory: TUNNEL_MAX_SESSION_MEMORY_MB,

@@ -349,6 +349,8 @@ export async function startRelay(targetPort: number): Promise<Relay> {
       });
       from.on('error', () => undefined);
       from.once('close', () => {
+        // Frozen, the relay is a black hole: a close does not cross it either (close() cuts what is left).
+        if (frozen) return;
         to.destroy();
         pairs.delete(pair);
       });
