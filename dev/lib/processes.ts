@@ -77,9 +77,10 @@ export function startNode(script: string, args: string[], options: { cwd?: strin
           }
           return match !== null;
         };
-        const onExit = (): void => {
+        const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
           cleanup();
-          reject(new Error(`process exited before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`));
+          const how = signal === null ? `with code ${code}` : `on ${signal}`;
+          reject(new Error(`process exited ${how} before printing ${pattern}\nstdout:\n${out}\nstderr:\n${err}`));
         };
         const timer = setTimeout(() => {
           cleanup();

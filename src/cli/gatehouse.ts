@@ -95,6 +95,9 @@ async function main(argv: string[]): Promise<number> {
     if (stopRequest) stopRequest(signal);
     else pendingStop ??= signal;
   };
+  // From the start: a stop before the gateway is up is kept and carried out once it is.
+  process.on('SIGINT', () => requestStop('SIGINT'));
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
   if (worker !== undefined) {
     process.on('message', (message: unknown) => {
       if (!isWorkerMessage(message)) return;
@@ -119,6 +122,12 @@ async function main(argv: string[]): Promise<number> {
     await service.close();
     return 1;
   }
+  // Every signal handler is in place before the lines that say the gateway is up: whoever waits for them may signal at once.
+  // SIGHUP: reopen the audit file (log rotation) and reload the configuration file.
+  process.on('SIGHUP', () => {
+    service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
+    void service.reloadFromSource({ source: 'signal' });
+  });
   const scheme = config.server.tls ? 'https' : 'http';
   logger.info({ address: address.address, port: address.port, scheme }, 'gateway listening');
   // Progress for people goes to stderr; stdout carries only JSON lines (audit events and logs).
@@ -158,11 +167,6 @@ async function main(argv: string[]): Promise<number> {
     },
   );
 
-  // SIGHUP: reopen the audit file (log rotation) and reload the configuration file.
-  process.on('SIGHUP', () => {
-    service.gateway.reopenAuditFile().catch((error: unknown) => logger.error({ err: error }, 'could not reopen the audit file'));
-    void service.reloadFromSource({ source: 'signal' });
-  });
   const code = await new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       // A second signal is an operator who will not wait: stop now.
@@ -174,8 +178,6 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`gatehouse: ${signal}, shutting down\n`);
       resolve(0);
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
     stopRequest = stop;
     if (pendingStop !== undefined) stop(pendingStop);
     startFailed = (error) => {

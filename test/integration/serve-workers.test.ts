@@ -10,11 +10,12 @@ import { Redis } from 'ioredis';
 import { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { startRegisteredConnector, type RunningConnector } from '../../dev/lib/connector-process.ts';
 import { createDevCa, type DevCa } from '../../dev/lib/dev-ca.ts';
-import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT } from '../../dev/lib/device-approval.ts';
-import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
+import { adminTokens, CONNECTOR_SCOPE } from '../../dev/lib/device-approval.ts';
+import type { DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
 import { startNode, type RunningProcess } from '../../dev/lib/processes.ts';
 import { startEchoBackend, type EchoBackend } from '../support/backend.ts';
 import { freePort } from '../support/free-port.ts';
+import { startClusterIdentityProvider } from '../support/gateway-cluster.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
@@ -137,20 +138,7 @@ describe('gatehouse serve --workers', function () {
     closers.push(() => redis.close());
     backend = await startEchoBackend();
     closers.push(() => backend.close());
-    idp = await startIdentityProvider({
-      ca,
-      users: DEFAULT_DEV_USERS,
-      clients: [
-        {
-          client_id: CLIENT_ID,
-          client_secret: CLIENT_SECRET,
-          redirect_uris: [`${wikiUrl}/.gatehouse/callback`],
-          post_logout_redirect_uris: [`${wikiUrl}/.gatehouse/signed-out`],
-        },
-        DEVICE_CLIENT,
-      ],
-      resourceServers: CONNECTOR_RESOURCE_SERVER,
-    });
+    idp = await startClusterIdentityProvider(ca, wikiUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     closers.push(() => idp.close());
   });
   after(async () => {

@@ -62,6 +62,33 @@ export interface GatewayCluster {
   close(): Promise<void>;
 }
 
+/**
+ * The development identity provider as gateways of a cluster (instances or
+ * workers) use it: the dev users, one confidential client whose redirect URIs
+ * are the app's, and the device client and resource server that connector
+ * registration asks for.
+ */
+export function startClusterIdentityProvider(
+  ca: DevCa,
+  appUrl: string,
+  client: { readonly clientId: string; readonly clientSecret: string },
+): Promise<DevIdentityProvider> {
+  return startIdentityProvider({
+    ca,
+    users: DEFAULT_DEV_USERS,
+    clients: [
+      {
+        client_id: client.clientId,
+        client_secret: client.clientSecret,
+        redirect_uris: [`${appUrl}/.gatehouse/callback`],
+        post_logout_redirect_uris: [`${appUrl}/.gatehouse/signed-out`],
+      },
+      DEVICE_CLIENT,
+    ],
+    resourceServers: CONNECTOR_RESOURCE_SERVER,
+  });
+}
+
 export async function startGatewayCluster(options: { readonly instances: number }): Promise<GatewayCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-'));
   const stops: Array<() => Promise<unknown>> = [];
@@ -88,20 +115,7 @@ export async function startGatewayCluster(options: { readonly instances: number 
 
     const backend = await startEchoBackend();
     stops.push(() => backend.close());
-    const idp = await startIdentityProvider({
-      ca,
-      users: DEFAULT_DEV_USERS,
-      clients: [
-        {
-          client_id: CLIENT_ID,
-          client_secret: CLIENT_SECRET,
-          redirect_uris: [`${wikiUrl}/.gatehouse/callback`],
-          post_logout_redirect_uris: [`${wikiUrl}/.gatehouse/signed-out`],
-        },
-        DEVICE_CLIENT,
-      ],
-      resourceServers: CONNECTOR_RESOURCE_SERVER,
-    });
+    const idp = await startClusterIdentityProvider(ca, wikiUrl, { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     stops.push(() => idp.close());
 
     const instances: ClusterInstance[] = ports.map(({ port, connectorPort }, index) => {
