@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { toLoopback } from '../support/loopback.ts';
+import { webSocketOutcome } from '../support/websocket-outcome.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
-
-interface Refusal {
-  readonly status: number;
-  readonly code: string;
-  readonly retryAfter: string | undefined;
-}
 
 /**
  * The bounds on WebSockets themselves: per session and per client address (every client here is 127.0.0.1), and the
@@ -42,18 +36,7 @@ describe('stream exhaustion: WebSockets per session, per address, and idle', fun
     return socket;
   };
 
-  /** Open (its hello arrived), or refused with its answer. */
-  const outcome = async (socket: WebSocket): Promise<'open' | Refusal> => {
-    const opened = once(socket, 'message').then(() => 'open' as const);
-    const refused = once(socket, 'unexpected-response').then(async ([, response]) => {
-      const answer = response as IncomingMessage;
-      let text = '';
-      for await (const chunk of answer) text += String(chunk);
-      const retryAfter = answer.headers['retry-after'];
-      return { status: answer.statusCode ?? 0, code: (JSON.parse(text) as { error: { code: string } }).error.code, retryAfter };
-    });
-    return Promise.race([opened, refused]);
-  };
+  const outcome = webSocketOutcome;
 
   /** Closed by the client: a close handshake if it is open, else (refused) its request dropped. */
   const closed = async (socket: WebSocket): Promise<void> => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import type { BrowserClient } from '../../dev/lib/browser-client.ts';
 import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
 import { toLoopback } from '../support/loopback.ts';
+import { webSocketOutcome, type WebSocketRefusal } from '../support/websocket-outcome.ts';
 import { signIn, type Stack } from '../support/stack.ts';
 
 /** How one WebSocket of the flood ended up: open (holding a stream), or refused with its status, code and Retry-After. */
-type Outcome = { readonly open: WebSocket } | { readonly status: number; readonly code: string; readonly retryAfter: string | undefined };
+type Outcome = { readonly open: WebSocket } | WebSocketRefusal;
 
 /**
  * Stream exhaustion, scaled down: one connector with two tunnels of 4 streams (8 in the group, shared by the stack's
@@ -51,15 +51,8 @@ describe('stream exhaustion: a WebSocket flood on a pass-through app (through a 
     const socket = new WebSocket(`${stack.urls.open.replace('https', 'wss')}/ws`, { ca: stack.ca.certPem, lookup: toLoopback, perMessageDeflate: false });
     socket.on('error', () => {});
     sockets.push(socket);
-    const opened = once(socket, 'message').then(() => ({ open: socket }));
-    const refused = once(socket, 'unexpected-response').then(async ([, response]) => {
-      const answer = response as IncomingMessage;
-      let text = '';
-      for await (const chunk of answer) text += String(chunk);
-      const retryAfter = answer.headers['retry-after'];
-      return { status: answer.statusCode ?? 0, code: (JSON.parse(text) as { error: { code: string } }).error.code, retryAfter };
-    });
-    return Promise.race([opened, refused]);
+    const result = await webSocketOutcome(socket);
+    return result === 'open' ? { open: socket } : result;
   };
 
   const wikiStatus = async (tag: string): Promise<number> => {
