@@ -8,22 +8,14 @@
  * is refused for such an app instead of forwarded.
  */
 
-/** How many rounds of percent-decoding are tried (double encoding); more means unreadable. */
-const MAX_DECODE_ROUNDS = 3;
+import { decodeRepeatedly } from '../request/percent-decode.ts';
 
 /** Whether forwarding `target` to an app with this internal URL could reach above the URL's path. */
 export function leavesBasePath(internalUrl: string, target: string): boolean {
   const base = new URL(internalUrl).pathname.replace(/\/+$/, '');
   if (base === '') return false;
-  let path = target.split(/[?#]/, 1)[0] ?? '';
-  for (let round = 0; path.includes('%'); round += 1) {
-    if (round === MAX_DECODE_ROUNDS) return true;
-    try {
-      path = decodeURIComponent(path);
-    } catch {
-      return true;
-    }
-  }
+  const path = decodeRepeatedly(target.split(/[?#]/, 1)[0] ?? '');
+  if (path === undefined) return true;
   // Tomcat and Jetty drop `;params` from a segment before resolving it: `..;x` is `..` to them.
   return path.split(/[/\\]/).some((segment) => {
     const bare = segment.replace(/;.*$/, '');

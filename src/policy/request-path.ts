@@ -8,8 +8,7 @@
  * adds requirements.
  */
 
-/** How many rounds of percent-decoding are tried (double encoding); more means unreadable. */
-const MAX_DECODE_ROUNDS = 3;
+import { decodeRepeatedly } from '../request/percent-decode.ts';
 
 /**
  * Lower-cased forms of the path (query and fragment cut off), or `undefined`
@@ -20,15 +19,8 @@ const MAX_DECODE_ROUNDS = 3;
 export function requestPathForms(raw: string): readonly string[] | undefined {
   const path = raw.split(/[?#]/, 1)[0] ?? '';
   if (!path.startsWith('/') || hasControl(path)) return undefined;
-  let decoded = path;
-  for (let round = 0; decoded.includes('%'); round += 1) {
-    if (round === MAX_DECODE_ROUNDS) return undefined;
-    try {
-      decoded = decodeURIComponent(decoded);
-    } catch {
-      return undefined;
-    }
-  }
+  const decoded = decodeRepeatedly(path);
+  if (decoded === undefined) return undefined;
   // A decoded space (`%20`) is ordinary; a decoded NUL or newline is not.
   if (hasControl(decoded.replaceAll(' ', '_'))) return undefined;
   return [...new Set([collapseSlashes(path), canonicalPath(path), canonicalPath(decoded)].map((form) => form.toLowerCase()))];
