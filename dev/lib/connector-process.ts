@@ -64,7 +64,8 @@ export async function startRegisteredConnector(
   if (registered.code !== 0) throw new Error(`register failed:\n${registered.stderr}`);
   const id = /(c-[0-9a-f]{20})/.exec(registered.stderr + registered.stdout)?.[1] ?? '';
   const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...runArgs], runEnv);
-  const tunnels = Number(runArgs[runArgs.indexOf('--tunnels') + 1] ?? '2') || 2;
+  const flag = runArgs.indexOf('--tunnels');
+  const tunnels = (flag === -1 ? undefined : Number(runArgs[flag + 1])) || 2;
   for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index} link connected`));
   return { process, stateDir, id };
 }
