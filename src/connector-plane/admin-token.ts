@@ -92,16 +92,24 @@ export class AdminTokenVerifier {
   }
 
   #admin(claims: Readonly<Record<string, unknown>>): AdminIdentity {
-    const { settings } = this.#options;
-    const claim = claimAt(claims, settings.claim);
-    const values = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(' ') : [];
-    if (!values.includes(settings.value)) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'not_admin');
+    if (!holdsAdminRole(claims, this.#options.settings)) throw new GatehouseError('ERR_ADMIN_TOKEN_INVALID', 'not_admin');
     return {
       sub: String(claims['sub']),
       name: typeof claims['name'] === 'string' ? claims['name'] : undefined,
       email: typeof claims['email'] === 'string' ? claims['email'] : undefined,
     };
   }
+}
+
+/**
+ * Whether verified claims name an admin: the configured claim (`connectors.admin.claim`, a
+ * list or a space-separated string) holds the configured value. The admin console asks
+ * the same of a signed-in user's ID token claims.
+ */
+export function holdsAdminRole(claims: Readonly<Record<string, unknown>>, settings: Pick<ConnectorsConfig['admin'], 'claim' | 'value'>): boolean {
+  const claim = claimAt(claims, settings.claim);
+  const values: unknown[] = Array.isArray(claim) ? claim : typeof claim === 'string' ? claim.split(' ') : [];
+  return values.includes(settings.value);
 }
 
 /** A compact JWS (three parts, a JSON header naming an algorithm); anything else goes to introspection. */
