@@ -446,7 +446,8 @@ function buildConfiguration(opts: {
     clientDefaults: { id_token_signed_response_alg: alg },
     jwks: { keys: [opts.signingKey] },
     cookies: { keys: opts.cookieKeys },
-    responseTypes: ['code'],
+    // The implicit id_token response only for a client registered for it (express-openid-connect's default, in the benchmark).
+    responseTypes: opts.clients.some((client) => client.response_types?.includes('id_token')) ? ['code', 'id_token'] : ['code'],
     pkce: { required: () => true },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     acrValues: [ACR_PASSWORD, ACR_MFA],
