@@ -60,5 +60,13 @@ export function createGatewayAudit(
     sinks = [...(Array.isArray(given) ? (given as readonly AuditSink[]) : [given as AuditSink]), recent];
   }
   const audit = new AuditLog(sinks, { clock, onSinkError: (error) => logger.error({ err: error }, 'audit sink failed') });
+  recentOf.set(audit, recent);
   return { audit, recent, configured };
+}
+
+const recentOf = new WeakMap<AuditLog, RecentEvents>();
+
+/** The recent events a gateway's audit log writes to, what the admin API's query reads: the admin console shows them from there. */
+export function recentEventsOf(audit: AuditLog): RecentEvents | undefined {
+  return recentOf.get(audit);
 }
