@@ -41,10 +41,34 @@ const RESERVED = '/.gatehouse';
  * reserved.
  */
 export function isReservedPath(target: string): boolean {
+  if (plainlyOutside(target)) return false;
   const forms = requestPathForms(target);
   if (!forms) return true;
   return forms.some((form) => form === RESERVED || form.startsWith(`${RESERVED}/`));
 }
+
+/**
+ * The common case, decided without building the path's forms: a path without
+ * percent-encoding, controls or non-ASCII whose text never says `gatehouse` (in any case)
+ * cannot have a form under the reserved prefix, because every form only drops
+ * or rearranges its characters (slashes, dot segments, `;params`), never
+ * makes letters. Anything else takes the full check.
+ */
+function plainlyOutside(target: string): boolean {
+  let end = target.length;
+  for (let index = 0; index < target.length; index += 1) {
+    const code = target.charCodeAt(index);
+    if (code === 0x3f || code === 0x23) {
+      end = index;
+      break;
+    }
+    if (code <= 0x20 || code >= 0x7f || code === 0x25) return false;
+  }
+  if (end === 0 || target.charCodeAt(0) !== 0x2f) return false;
+  return !GATEHOUSE_WORD.test(end === target.length ? target : target.slice(0, end));
+}
+
+const GATEHOUSE_WORD = /gatehouse/i;
 
 /**
  * The end of step 4, after the endpoints Gatehouse serves under the reserved prefix: anything else there is refused on every

@@ -162,6 +162,28 @@ describe('fuzz: request targets and app resolution', function () {
     );
   });
 
+  it('the reserved-path check answers as its forms say, plain paths included (its shortcut for them never differs)', () => {
+    const byForms = (target: string): boolean => {
+      const forms = requestPathForms(target);
+      return forms === undefined || forms.some((form) => under(form, '/.gatehouse'));
+    };
+    const PLAIN = fc.stringMatching(/^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/\\]{0,40}(\?[A-Za-z0-9=&%#]{0,10})?$/);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          TRAVERSAL,
+          JUNK,
+          PLAIN,
+          PLAIN.map((path) => path.replace(/[a-z]{0,9}/i, 'GateHouse')),
+        ),
+        (target) => {
+          assert.equal(isReservedPath(target), byForms(target), target);
+        },
+      ),
+      runs(3000),
+    );
+  });
+
   it("no spelling of a path under a policy's prefix escapes the policy", () => {
     const engine = createPolicyEngine({
       policies: [{ name: 'admin-blocked', state: 'on', conditions: { paths: ['/admin/'] }, grant: { block: true } }],
