@@ -66,7 +66,8 @@ export async function startRegisteredConnector(
   const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...runArgs], runEnv);
   const flag = runArgs.indexOf('--tunnels');
   const tunnels = (flag === -1 ? undefined : Number(runArgs[flag + 1])) || 2;
-  for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index} link connected`));
+  // A connector whose first configuration lists several gateway instances names each tunnel after its instance.
+  for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index}(@\\S+)? link connected`));
   return { process, stateDir, id };
 }
 

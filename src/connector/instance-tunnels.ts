@@ -1,7 +1,8 @@
 /**
- * Which tunnels the connector keeps, as the gateway instances come and go.
- * With one instance (or a service that does not list them) the tunnels go to
- * the URL the connector registered with, as they always have. With several
+ * Which tunnels the connector keeps, as the gateway instances come and go,
+ * from the first configuration applied on (none before it). With one
+ * instance (or a service that does not list them) the tunnels go to the URL
+ * the connector registered with, as they always have. With several
  * sharing one store, the connector keeps its tunnels to each instance's own
  * URL, so that whichever instance a user's request lands on can forward it
  * itself; tunnels to an instance that left are drained, tunnels to a new one
@@ -45,8 +46,12 @@ export class InstanceTunnels {
 
   /** Keeps the tunnels the configuration asks for until `signal` aborts; resolves once every one has closed. */
   async run(signal: AbortSignal): Promise<void> {
+    // The first configuration applied calls this listener too: no tunnel is dialled before it. A tunnel up before it
+    // would take the service's streams and refuse each as an unknown app (a 502 for a request the connector can serve
+    // a moment later), while the tunnel already counts as connected at both ends.
     const off = this.#options.config.onInstances((instances) => this.#reconcile(instances, signal));
-    this.#reconcile(this.#options.config.current?.instances, signal);
+    const current = this.#options.config.current;
+    if (current !== undefined) this.#reconcile(current.instances, signal);
     await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
     off();
     await Promise.allSettled([...[...this.#running.values()].map((running) => running.done), ...this.#ending]);

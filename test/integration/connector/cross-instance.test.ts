@@ -188,7 +188,7 @@ describe('connector plane across gateway instances sharing one store (real gatew
   it('revoked through one instance: its tunnels on the other close within a second, its next call there is refused, audited once', async function () {
     const connector = await register(a);
     const process = run(connector);
-    await process.waitFor(/tunnel-2 link connected/);
+    await process.waitFor(/tunnel-2(@\S+)? link connected/);
     await until(() => tunnelsOf(a, connector.id) === 2 && a.service.events.isConnected(connector.id), 5000, 'the connector connected to a');
     const auditedBefore = [a, b].map((instance) => instance.audit.ofType('connector.revoked').length);
 

@@ -52,11 +52,22 @@ describe('connector: tunnels to every gateway instance', () => {
     };
   }
 
+  it('dials no tunnel before a configuration is applied: a stream it took would be refused as an unknown app', async () => {
+    const { store, live, stop, kept } = start();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(kept, [], 'nothing dialled without a configuration');
+    store.apply(document(1));
+    assert.deepEqual(live(), ['tunnel-1', 'tunnel-2'], 'the first configuration (no instance list): the registered URL');
+    await stop();
+  });
+
   it('dials the registered URL until the service lists several instances, then each instance, adding and dropping as they come and go', async () => {
     const { store, live, stop, kept } = start();
-    assert.deepEqual(live(), ['tunnel-1', 'tunnel-2'], 'before any configuration: the registered URL');
+    assert.deepEqual(live(), [], 'before any configuration: no tunnel');
     store.apply(document(1, [A]));
-    assert.deepEqual(live(), ['tunnel-1', 'tunnel-2'], 'one instance: still the registered URL, nothing redialled');
+    assert.deepEqual(live(), ['tunnel-1', 'tunnel-2'], 'one instance: the registered URL');
+    store.apply(document(1, [A]));
+    assert.deepEqual(kept, ['tunnel-1', 'tunnel-2'], 'the same list again: nothing redialled');
     store.apply(document(1, [A, B]));
     assert.deepEqual(live().sort(), ['tunnel-1@gw-a', 'tunnel-1@gw-b', 'tunnel-2@gw-a', 'tunnel-2@gw-b']);
     store.apply(document(1, [A, B, C]));
