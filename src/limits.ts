@@ -401,6 +401,14 @@ export const WEBSOCKETS_PER_IP = 500;
 /** The `Retry-After` of an upgrade refused for too many WebSockets: a slot frees when one of them closes. */
 export const WEBSOCKET_CAP_RETRY_AFTER_SECONDS = 10;
 /**
+ * With Redis, each open WebSocket holds a lease there, so the caps hold over every instance: renewed this often,
+ * valid this long (a few renewals), so an instance that dies without closing its leases stops counting within one
+ * lease. An upgrade waits at most WEBSOCKET_LEASE_TIMEOUT_MS for Redis, then is decided by this instance's counts.
+ */
+export const WEBSOCKET_LEASE_RENEW_INTERVAL_MS = 10_000;
+export const WEBSOCKET_LEASE_MS = 30_000;
+export const WEBSOCKET_LEASE_TIMEOUT_MS = 500;
+/**
  * A WebSocket with no byte either way for this long (pings count) is closed with 1001
  * (`limits.streams.websocketIdleTimeout`, `apps[].limits.websocketIdleTimeout`): an idle socket still holds a tunnel stream.
  */

@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { WEBSOCKET_CAP_RETRY_AFTER_SECONDS } from '../limits.ts';
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts';
-import { CONTINUE, type Step } from '../request/step.ts';
+import { CONTINUE, type Step, type StepOutcome } from '../request/step.ts';
 import type { WebSocketCapReason, WebSocketCaps, WebSocketCapSettings } from './websocket-caps.ts';
 import { closeWhenIdle } from './websocket-idle.ts';
 
@@ -29,14 +29,18 @@ export function websocketLimitsStep(caps: WebSocketCaps, settings: WebSocketLimi
   return ({ req, context }) => {
     const { app } = context;
     if (!app) return CONTINUE;
+    const decide = (refused: WebSocketCapReason | undefined): StepOutcome => {
+      if (refused) {
+        observer.onRefused?.(app.id, refused);
+        return { kind: 'error', error: new GatehouseError('ERR_TOO_MANY_WEBSOCKETS', refused), retryAfterSeconds: WEBSOCKET_CAP_RETRY_AFTER_SECONDS };
+      }
+      const idleSeconds = app.limits.websocketIdleTimeout ?? settings.idleTimeout;
+      closeWhenIdle(req.socket, idleSeconds * 1000, () => observer.onIdleClosed?.(app.id));
+      return CONTINUE;
+    };
+    // Only the shared (Redis) count answers later; the local one decides without a turn of the event loop.
     const refused = caps.admit(req.socket, context.identity?.sessionId, context.clientIp, settings);
-    if (refused) {
-      observer.onRefused?.(app.id, refused);
-      return { kind: 'error', error: new GatehouseError('ERR_TOO_MANY_WEBSOCKETS', refused), retryAfterSeconds: WEBSOCKET_CAP_RETRY_AFTER_SECONDS };
-    }
-    const idleSeconds = app.limits.websocketIdleTimeout ?? settings.idleTimeout;
-    closeWhenIdle(req.socket, idleSeconds * 1000, () => observer.onIdleClosed?.(app.id));
-    return CONTINUE;
+    return refused instanceof Promise ? refused.then(decide) : decide(refused);
   };
 }
 

@@ -12,6 +12,7 @@ import { configWarnings } from '../config/config-warnings.ts';
 import { ConnectorService } from '../connector-plane/connector-service.ts';
 import { createRateLimiter } from '../edge/rate-limiter.ts';
 import { SlowClientGuard } from '../edge/slow-clients.ts';
+import { createWebSocketCaps, type WebSocketLeaseOptions } from '../edge/websocket-caps-redis.ts';
 import type { Forwarder } from '../forwarding/direct-forwarder.ts';
 import { IdentityAssertions } from '../forwarding/identity-assertion.ts';
 import { gatewayReadiness, type GatewayHealth } from '../health/gateway-readiness.ts';
@@ -68,6 +69,8 @@ export interface GatewayOptions {
   readonly riskProvider?: RiskProvider;
   /** How often open WebSockets are checked again (session still valid, policy still allowing). Default SOCKET_RECHECK_INTERVAL_MS (30 s). */
   readonly socketRecheckIntervalMs?: number;
+  /** With Redis: the timing of the leases that count WebSockets over every instance. Defaults in limits.ts (lease 30 s, renewed every 10 s). */
+  readonly websocketLeases?: WebSocketLeaseOptions;
   /**
    * Test mode, for `gatehouse/testing`: lets your tests mint sessions sealed
    * with this gateway's real keys. Never set it in production: the gateway
@@ -241,6 +244,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     access: accessOptions,
     requestPath: { unknownHost: options.unknownHost ?? 'reject', audit, logger, sessions, sockets, assertions, metrics: measured.requests, health: readiness },
     rateLimiter,
+    websockets: createWebSocketCaps({ redis: opened.redis, logger, registry: measured.registry, ...options.websocketLeases }),
     signIn,
     tunnels: connectors?.tunnels,
     forwarder,

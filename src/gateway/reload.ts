@@ -42,6 +42,8 @@ export interface ReloadableOptions extends SharedParts {
   readonly baseDir: string | undefined;
   /** The connector plane, told the new app list (its connectors pull when their documents change). */
   readonly connectors: { updateApps(apps: readonly AppConfig[]): Promise<boolean> } | undefined;
+  /** The WebSocket caps every generation shares (with Redis, over every instance); default this instance's own. */
+  readonly websockets?: WebSocketCaps | undefined;
 }
 
 export class ReloadableRequestPath {
@@ -60,7 +62,7 @@ export class ReloadableRequestPath {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: ReloadableOptions) {
-    this.#options = { ...options, requestPath: { websockets: new WebSocketCaps(), ...options.requestPath } };
+    this.#options = { ...options, requestPath: { websockets: options.websockets ?? new WebSocketCaps(), ...options.requestPath } };
     this.#audit = options.requestPath.audit;
     this.#logger = options.requestPath.logger;
     this.#current = new Generation(options.config, this.#options);
@@ -82,10 +84,11 @@ export class ReloadableRequestPath {
     return result;
   }
 
-  /** Closes the backend connections of every generation, in flight or not (the gateway is closing). */
+  /** Closes the backend connections of every generation, in flight or not, and gives back the WebSocket leases (the gateway is closing). */
   close(): void {
     this.#current.close();
     for (const generation of this.#retired) generation.close();
+    this.#options.requestPath.websockets?.close();
   }
 
   async #reload(input: ReloadInput, by: ReloadActor): Promise<ReloadResult> {
