@@ -2,17 +2,19 @@
  * `npm run bench`: Gatehouse against the same Express app proxying direct
  * with http-proxy-middleware (docs/benchmarks.md), side by side in
  * one run, as ratios. Every part runs in its own process: the backend, the
- * direct proxy, three Gatehouse services (forwarding direct; through tunnels;
- * through tunnels with Redis as the store, on a redis-server of its own),
- * real connector processes, and the load generator (wrk when installed,
- * else bench/loadgen.ts).
+ * direct proxy, Express + express-openid-connect (bench/oidc-proxy.ts), three
+ * Gatehouse services (forwarding direct; through tunnels; through tunnels with
+ * Redis as the store, on a redis-server of its own), real connector
+ * processes, and the load generator (wrk when installed, else bench/loadgen.ts).
  *
  *   npm run bench [-- --loadgen wrk|node] [--warm S] [--settle S] [--measure S]
  *                    [--concurrency 1,16,64] [--rounds 1] [--transfer-mib 256] [--transfer-warm 2] [--transfer-runs 3]
  *                    [--tunnels 2] [--no-ws] [--no-redis] [--write] [--json FILE]
+ *   npm run bench -- --quick [--json FILE]   every variant checked (answers, sign-in, a small transfer), 1 s runs: no figure to read
  *   npm run bench -- --profile [--write]     CPU profiles of the gateway and the connector instead
  *
- * --write puts the results between the markers in docs/benchmarks.md.
+ * --write puts the results between the markers in docs/benchmarks.md, all figures in
+ * docs/benchmarks.json and the chart in docs/benchmarks.svg.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,6 +27,8 @@ import type { RunningProcess } from '../dev/lib/processes.ts';
 import type { BackendInfo } from './backend.ts';
 import type { DirectProxyInfo } from './direct-proxy.ts';
 import type { GatewayServiceInfo, GatewayServiceStats } from './gateway-service.ts';
+import type { OidcProxyInfo } from './oidc-proxy.ts';
+import { benchChart } from './lib/chart-svg.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { registerConnector, runConnector, type ConnectorOptions, type RegisteredConnector } from './lib/connector.ts';
 import { profileMarkdown, summarizeProfile } from './lib/cpu-profile.ts';
@@ -32,24 +36,29 @@ import { collectGarbage, inspectorUrl } from './lib/inspector-gc.ts';
 import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
 import { hasRedisServer, startRedis, type BenchRedis } from './lib/redis.ts';
 import { commandsBetween, describeCommands, totalCalls, withoutBackground, type CommandCounts } from './lib/redis-commandstats.ts';
+import { parseLoadAverage, writeBenchJson, type BenchReport, type GetRecord, type VariantChecks } from './lib/report-json.ts';
+import { evaluateTargets, formatMeasured, GATE_PAIRS } from './lib/targets.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const LOADGEN = join(HERE, 'loadgen.ts');
 const WRK_SCRIPT = join(HERE, 'wrk-report.lua');
 const DOC = join(HERE, '..', 'docs', 'benchmarks.md');
+const DOC_JSON = join(HERE, '..', 'docs', 'benchmarks.json');
+const DOC_SVG = join(HERE, '..', 'docs', 'benchmarks.svg');
 
 const { values } = parseArgs({
   options: {
     loadgen: { type: 'string' },
-    warm: { type: 'string', default: '10' },
-    settle: { type: 'string', default: '2' },
-    measure: { type: 'string', default: '10' },
-    concurrency: { type: 'string', default: '1,16,64' },
-    'transfer-mib': { type: 'string', default: '256' },
+    quick: { type: 'boolean', default: false },
+    warm: { type: 'string' },
+    settle: { type: 'string' },
+    measure: { type: 'string' },
+    concurrency: { type: 'string' },
+    'transfer-mib': { type: 'string' },
     rounds: { type: 'string', default: '1' },
-    'transfer-warm': { type: 'string', default: '2' },
-    'transfer-runs': { type: 'string', default: '3' },
+    'transfer-warm': { type: 'string' },
+    'transfer-runs': { type: 'string' },
     tunnels: { type: 'string', default: '2' },
     'no-ws': { type: 'boolean', default: false },
     'no-redis': { type: 'boolean', default: false },
@@ -69,14 +78,17 @@ const hasWrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' }).error === u
 const loadgenKind = values.loadgen ?? (hasWrk ? 'wrk' : 'node');
 if (loadgenKind !== 'wrk' && loadgenKind !== 'node') throw new Error('--loadgen is wrk or node');
 if (loadgenKind === 'wrk' && !hasWrk) throw new Error('wrk is not installed (apt-get install -y wrk), or use --loadgen node');
-const WARM = num('warm', values.warm);
-const SETTLE = num('settle', values.settle);
-const MEASURE = num('measure', values.measure);
-const CONCURRENCY = values.concurrency.split(',').map((c) => num('concurrency', c));
-const TRANSFER_BYTES = num('transfer-mib', values['transfer-mib']) * MiB;
+// --quick: every variant answers correctly (checked before anything is measured), one short run each; its figures say nothing.
+const QUICK = values.quick;
+if (QUICK && (values.write || values.profile)) throw new Error('--quick checks the variants: its figures are not to be written, nor profiled');
+const WARM = num('warm', values.warm ?? (QUICK ? '0' : '10'));
+const SETTLE = num('settle', values.settle ?? (QUICK ? '0' : '2'));
+const MEASURE = num('measure', values.measure ?? (QUICK ? '1' : '10'));
+const CONCURRENCY = (values.concurrency ?? (QUICK ? '16' : '1,16,64')).split(',').map((c) => num('concurrency', c));
+const TRANSFER_BYTES = num('transfer-mib', values['transfer-mib'] ?? (QUICK ? '1' : '256')) * MiB;
 const ROUNDS = Math.max(1, num('rounds', values.rounds));
-const TRANSFER_WARM = num('transfer-warm', values['transfer-warm']);
-const TRANSFER_RUNS = num('transfer-runs', values['transfer-runs']);
+const TRANSFER_WARM = num('transfer-warm', values['transfer-warm'] ?? (QUICK ? '0' : '2'));
+const TRANSFER_RUNS = Math.max(1, num('transfer-runs', values['transfer-runs'] ?? (QUICK ? '1' : '3')));
 const TUNNELS = num('tunnels', values.tunnels);
 const REDIS = !values['no-redis'] && !values.profile;
 if (REDIS && !hasRedisServer()) {
@@ -87,7 +99,8 @@ const argv = process.argv.slice(2);
 const COMMAND =
   process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `node bench/run.ts ${argv.join(' ')}`.trim();
 
-const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+const STARTED = Date.now();
+const log = (line: string): void => void process.stderr.write(`bench [${Math.round((Date.now() - STARTED) / 1000)} s]: ${line}\n`);
 const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const LOAD_AT_START = loadAverage();
 
@@ -130,22 +143,8 @@ interface StoreCommandFigures {
   readonly backgroundSeconds: number;
 }
 
-interface GetFigures {
-  readonly rps: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly errors: number;
-  /** Share of one core during the measurement. */
-  readonly cpu: {
-    readonly proxy: number;
-    readonly connector: number;
-    readonly store: number;
-    readonly backend: number;
-    readonly loadgen: number;
-    readonly rest: number;
-  };
-  /** Session store calls per request during the measurement (gate-on variants). */
-  readonly storeOpsPerRequest?: number;
+/** A measured run: bench/lib/report-json.ts's record (CPU as shares of one core and in µs per request), and what reached Redis. */
+interface GetFigures extends GetRecord {
   readonly storeCommands?: StoreCommandFigures;
 }
 
@@ -307,19 +306,27 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
     loadgen: share('loadgen'),
     rest: Math.max(0, share('all') - known) + share('others'),
   };
+  // µs per request over the same span as the requests counted (for the node load generator, its settle part too).
+  const perRequest = (ms: number): number => (figures.requests > 0 ? (ms * 1000) / figures.requests : NaN);
+  const delta = (key: keyof typeof before): number => after[key] - before[key];
   return {
     rps: figures.rps,
     p50Ms: figures.p50Ms,
     p99Ms: figures.p99Ms,
     errors: figures.errors,
+    requests: figures.requests,
     cpu,
+    cpuUsPerRequest: { serving: perRequest(delta('proxy') + delta('connector') + delta('store')), backend: perRequest(delta('backend')) },
     ...(storeOpsPerRequest !== undefined ? { storeOpsPerRequest } : {}),
     ...(storeCommands ? { storeCommands } : {}),
   };
 }
 
-/** One request through every variant before measuring: 200 and the 1 KiB body, or stop here. */
-async function check(variant: Variant): Promise<void> {
+/**
+ * Requests through every variant before measuring, or stop here: 200 and the 1 KiB body with the session
+ * (signed in through the identity provider's login form), and no 200 without it (sent to sign in).
+ */
+async function check(variant: Variant): Promise<VariantChecks> {
   const result = await runLoadgen<GetResult>(
     ['get', ...targetArgs(await withSession(variant)), '--connections', '2', '--count', '20', '--expect-bytes', '1024', '--max-seconds', '30'],
     60_000,
@@ -327,6 +334,13 @@ async function check(variant: Variant): Promise<void> {
   if (result.errors > 0 || result.statuses['200'] !== 20 || result.wrongBodies > 0) {
     throw new Error(`${variant.label} does not answer 200 with 1 KiB: ${JSON.stringify(result)}`);
   }
+  if (!variant.signIn) return { get: true };
+  const anonymous = await runLoadgen<GetResult>(['get', ...targetArgs(variant.target), '--connections', '1', '--count', '2', '--max-seconds', '30'], 60_000);
+  // Sent to sign in: a redirect (express-openid-connect, always), or 401 (Gatehouse, to a request that is not a page navigation).
+  const refused = Object.entries(anonymous.statuses).reduce((sum, [status, count]) => sum + (/^(30[23]|401)$/.test(status) ? count : 0), 0);
+  if (anonymous.errors > 0 || refused !== 2)
+    throw new Error(`${variant.label} does not send a request without its session to sign in: ${JSON.stringify(anonymous)}`);
+  return { get: true, signIn: true };
 }
 
 // ---- processes ----------------------------------------------------------------
@@ -334,6 +348,8 @@ async function check(variant: Variant): Promise<void> {
 interface Processes {
   readonly backend: Child<BackendInfo>;
   readonly direct?: Child<DirectProxyInfo>;
+  /** Express + express-openid-connect, its own identity provider inside. */
+  readonly eoidc?: Child<OidcProxyInfo>;
   readonly gatewayDirect?: Child<GatewayServiceInfo>;
   readonly gatewayTunnel: Child<GatewayServiceInfo>;
   /** The Redis variant: a service with store.url on its own redis-server. */
@@ -352,7 +368,13 @@ async function stopAll(processes: Partial<Processes>): Promise<void> {
     await connector.process.stop('SIGTERM');
     rmSync(dirname(connector.registered.stateDir), { recursive: true, force: true });
   }
-  await Promise.all([processes.gatewayTunnel?.stop(), processes.gatewayRedis?.stop(), processes.gatewayDirect?.stop(), processes.direct?.stop()]);
+  await Promise.all([
+    processes.gatewayTunnel?.stop(),
+    processes.gatewayRedis?.stop(),
+    processes.gatewayDirect?.stop(),
+    processes.direct?.stop(),
+    processes.eoidc?.stop(),
+  ]);
   await processes.redis?.close();
   await processes.backend?.stop();
 }
@@ -377,18 +399,30 @@ const median = (list: number[]): number => {
   return sorted.length === 0 ? NaN : (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
 };
 
+function loadgenDescription(): string {
+  return `${
+    loadgenKind === 'wrk'
+      ? `${spawnSync('wrk', ['--version'], { encoding: 'utf8' })
+          .stdout.split('\n')[0]
+          ?.replace(/ Copyright.*/, '')} (-t1, keep-alive)`
+      : 'bench/loadgen.ts (undici Pool, keep-alive)'
+  }; transfers: bench/loadgen.ts (undici), SHA-256 checked`;
+}
+
+function packageVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(HERE, '..', 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '?';
+  }
+}
+
 function environment(): string {
   return [
     `- Date: ${new Date().toISOString()}`,
     `- Node ${process.version} (${process.platform} ${process.arch}), CPU: ${cpuModel()}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? '?'} cores shared by every process below`,
     `- Command: \`${COMMAND}\``,
-    `- Load generator: ${
-      loadgenKind === 'wrk'
-        ? `${spawnSync('wrk', ['--version'], { encoding: 'utf8' })
-            .stdout.split('\n')[0]
-            ?.replace(/ Copyright.*/, '')} (-t1, keep-alive)`
-        : 'bench/loadgen.ts (undici Pool, keep-alive)'
-    }; transfers: bench/loadgen.ts (undici), SHA-256 checked`,
+    `- Load generator: ${loadgenDescription()}`,
     ...(values.profile
       ? [
           `- Profiles: V8 sampling profiler (0.5 ms) in the gateway over the measured phase only; the connector with --cpu-prof over its whole life (start-up included), one connector per phase; one connector with --tunnels ${TUNNELS}, HTTP/2 over TLS`,
@@ -396,6 +430,8 @@ function environment(): string {
       : [
           `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds, the round with the most requests/s reported (its latencies too; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved`,
           `- Tunnel variants: one connector process with --tunnels ${TUNNELS}, HTTP/2 over TLS (ALPN) unless marked WebSocket`,
+          `- express-openid-connect ${packageVersion('express-openid-connect')} with its defaults (implicit id_token flow, encrypted rolling session cookie), http-proxy-middleware ${packageVersion('http-proxy-middleware')}, Express ${packageVersion('express')}`,
+          ...(QUICK ? ['- --quick: every variant checked (200 and the body, sign-in, a transfer with its SHA-256), then runs too short to mean anything'] : []),
           REDIS
             ? `- Redis variant: its own Gatehouse service with store.url = redis://127.0.0.1:<port> and its own connector (--tunnels ${TUNNELS}); ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' sha=')[0]?.trim()}, loopback, no persistence; every other tunnel service on the embedded SQLite store`
             : '- Redis variant: skipped (--no-redis)',
@@ -416,8 +452,9 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis
   try {
     const redis = options.redis ? await startRedis() : undefined;
     Object.assign(started, { redis });
-    const [direct, gatewayDirect, gatewayTunnel, gatewayRedis] = await Promise.all([
+    const [direct, eoidc, gatewayDirect, gatewayTunnel, gatewayRedis] = await Promise.all([
       options.gatewayDirect ? startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
+      options.gatewayDirect ? startChild<OidcProxyInfo>(join(HERE, 'oidc-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
       options.gatewayDirect ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url], GC) : undefined,
       startChild<GatewayServiceInfo>(
         join(HERE, 'gateway-service.ts'),
@@ -428,7 +465,7 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis
         ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, '--connectors', '--store-url', redis.url], GC)
         : undefined,
     ]);
-    Object.assign(started, { direct, gatewayDirect, gatewayTunnel, gatewayRedis });
+    Object.assign(started, { direct, eoidc, gatewayDirect, gatewayTunnel, gatewayRedis });
     const wanted: Array<ConnectorOptions & { service: Child<GatewayServiceInfo> }> = [
       {
         service: gatewayTunnel,
@@ -460,6 +497,8 @@ interface Results {
   readonly transfers: Record<string, { download: number[]; upload: number[]; warmDownload: number[]; warmUpload: number[] }>;
   /** `points`: RSS as sampled (start, after the GETs, after the transfers); `settled`: RSS right after a full GC at each point. */
   readonly memory: Array<{ label: string; pid: number; points: Array<{ rss: number; peak: number }>; settled: number[] }>;
+  /** What was checked of each variant's answers (a failed check stops the run). */
+  readonly checks: Record<string, VariantChecks>;
 }
 
 async function benchmark(): Promise<string> {
@@ -469,6 +508,7 @@ async function benchmark(): Promise<string> {
   try {
     const { backend, gatewayTunnel } = processes;
     const direct = processes.direct!;
+    const eoidc = processes.eoidc!;
     const gatewayDirect = processes.gatewayDirect!;
     const tls = processes.connectors[0]!.process.child.pid!;
     const wsPid = processes.connectors.find((connector) => connector.name === 'bench-ws')?.process.child.pid;
@@ -484,6 +524,13 @@ async function benchmark(): Promise<string> {
         label: 'direct hpm (baseline)',
         target: { origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile },
         proxyPid: direct.pid,
+      },
+      {
+        key: 'eoidc',
+        label: 'Express + express-openid-connect (signed in)',
+        target: { origin: eoidc.info.url, host: eoidc.info.host, caFile: eoidc.info.caFile },
+        signIn: () => eoidc.call<string>('cookie'),
+        proxyPid: eoidc.pid,
       },
       {
         key: 'gw-pass-direct',
@@ -542,10 +589,15 @@ async function benchmark(): Promise<string> {
           ]
         : []),
     ];
-    for (const variant of variants) await check(variant);
+    const checks: Results['checks'] = {};
+    for (const variant of variants) {
+      checks[variant.key] = await check(variant);
+      log(`${variant.label}: answers correctly${variant.signIn ? ', signed in' : ''}`);
+    }
     const allPids = [
       backend.pid,
       direct.pid,
+      eoidc.pid,
       gatewayDirect.pid,
       gatewayTunnel.pid,
       tls,
@@ -555,6 +607,7 @@ async function benchmark(): Promise<string> {
     const inspectorGc = (index: number) => () => collectGarbage(inspectorUrl(processes.connectors[index]!.process.stderr()));
     const memory: Array<Results['memory'][number] & { gc: () => Promise<unknown> }> = [
       { label: 'direct proxy (baseline)', pid: direct.pid, points: [], settled: [], gc: () => direct.call('gc') },
+      { label: 'Express + express-openid-connect', pid: eoidc.pid, points: [], settled: [], gc: () => eoidc.call('gc') },
       { label: 'Gatehouse service, forwarding direct', pid: gatewayDirect.pid, points: [], settled: [], gc: () => gatewayDirect.call('gc') },
       { label: 'Gatehouse service, tunnels', pid: gatewayTunnel.pid, points: [], settled: [], gc: () => gatewayTunnel.call('gc') },
       { label: 'connector (TLS)', pid: tls, points: [], settled: [], gc: inspectorGc(0) },
@@ -613,6 +666,7 @@ async function benchmark(): Promise<string> {
       const entry = (transfers[variant.key] ??= { download: [], upload: [], warmDownload: [], warmUpload: [] });
       if (warm) (kind === 'download' ? entry.warmDownload : entry.warmUpload).push(result.mbps);
       else entry[kind].push(result.mbps);
+      checks[variant.key] = { ...checks[variant.key]!, transfer: true };
       log(`${variant.label} ${kind} ${warm ? 'warm-up' : 'run'} ${run + 1}: ${f0(result.mbps)} MB/s`);
     };
     // The first bulk transfers through a fresh process are slower (JIT, heap growing): warm each variant up first.
@@ -624,8 +678,26 @@ async function benchmark(): Promise<string> {
     }
     await sampleMemory();
 
-    const results: Results = { variants: variants.map(({ key, label }) => ({ key, label })), gets, transfers, memory };
-    if (values.json) writeFileSync(values.json, JSON.stringify({ environment: environment(), results }, null, 2));
+    const results: Results = { variants: variants.map(({ key, label }) => ({ key, label })), gets, transfers, memory, checks };
+    const data = reportData(results);
+    if (values.json) writeBenchJson(values.json, data);
+    if (values.write) {
+      writeBenchJson(DOC_JSON, data);
+      writeFileSync(DOC_SVG, benchChart(data));
+      log(`wrote ${DOC_JSON} and ${DOC_SVG}`);
+    }
+    const failed = Object.entries(gets).flatMap(([key, byConnections]) =>
+      Object.entries(byConnections)
+        .filter(([, g]) => g.errors > 0)
+        .map(([c]) => `${key} @${c}`),
+    );
+    if (QUICK && failed.length > 0) throw new Error(`errors in the runs of ${failed.join(', ')}`);
+    if (QUICK)
+      log(
+        `every variant answered correctly: ${Object.entries(checks)
+          .map(([key, c]) => `${key} (${Object.keys(c).join(', ')})`)
+          .join('; ')}`,
+      );
     return report(results);
   } finally {
     await stopAll(processes);
@@ -633,7 +705,80 @@ async function benchmark(): Promise<string> {
 }
 
 /** CPU of the processes that serve a request (proxy, connector, store server), in µs per request. */
-const cpuPerRequestUs = (g: GetFigures): number => ((g.cpu.proxy + g.cpu.connector + g.cpu.store) / g.rps) * 1e6;
+const cpuPerRequestUs = (g: GetFigures): number => g.cpuUsPerRequest.serving;
+
+/** The medians each way of a variant's transfers. */
+function transferMedians(results: Results): Record<string, { download: number; upload: number }> {
+  return Object.fromEntries(Object.entries(results.transfers).map(([key, runs]) => [key, { download: median(runs.download), upload: median(runs.upload) }]));
+}
+
+/** The targets, from the run's figures: RSS growth for every Gatehouse process (not the baselines). */
+function targetsOf(results: Results): ReturnType<typeof evaluateTargets> {
+  return evaluateTargets({
+    concurrency: CONCURRENCY,
+    gets: Object.fromEntries(
+      Object.entries(results.gets).map(([key, byConnections]) => [
+        key,
+        Object.fromEntries(Object.entries(byConnections).map(([c, g]) => [c, { rps: g.rps, p99Ms: g.p99Ms, cpuUsPerRequest: g.cpuUsPerRequest.serving }])),
+      ]),
+    ),
+    transfers: transferMedians(results),
+    memory: results.memory
+      .filter((entry) => /^(Gatehouse|connector)/.test(entry.label))
+      .map((entry) => ({ label: entry.label, afterGets: entry.settled[1] ?? NaN, afterTransfers: entry.settled[2] ?? NaN })),
+  });
+}
+
+/** The run as data (docs/benchmarks.json). */
+function reportData(results: Results): BenchReport {
+  const medians = transferMedians(results);
+  return {
+    schema: 1,
+    date: new Date().toISOString(),
+    command: COMMAND,
+    machine: {
+      node: process.version,
+      platform: process.platform,
+      arch: process.arch,
+      cpuModel: cpuModel(),
+      cores: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? 0,
+      loadgen: loadgenDescription(),
+    },
+    loadAverage: { start: parseLoadAverage(LOAD_AT_START), end: parseLoadAverage(loadAverage()) },
+    settings: {
+      quick: QUICK,
+      warmSeconds: WARM,
+      settleSeconds: SETTLE,
+      measureSeconds: MEASURE,
+      concurrency: CONCURRENCY,
+      rounds: ROUNDS,
+      transferMiB: TRANSFER_BYTES / MiB,
+      transferWarmRuns: TRANSFER_WARM,
+      transferRuns: TRANSFER_RUNS,
+      tunnels: TUNNELS,
+      webSocket: !values['no-ws'],
+      redis: REDIS,
+    },
+    variants: results.variants,
+    gets: Object.fromEntries(
+      Object.entries(results.gets).map(([key, byConnections]) => [
+        key,
+        Object.fromEntries(
+          Object.entries(byConnections).map(([c, { storeCommands, ...g }]) => [
+            c,
+            { ...g, ...(storeCommands ? { redisCommandsPerRequest: storeCommands.perRequest } : {}) } satisfies GetRecord,
+          ]),
+        ),
+      ]),
+    ),
+    transfers: Object.fromEntries(
+      Object.entries(results.transfers).map(([key, runs]) => [key, { downloadMedian: medians[key]!.download, uploadMedian: medians[key]!.upload, ...runs }]),
+    ),
+    memory: results.memory.map(({ label, points, settled }) => ({ label, points, settled })),
+    checks: results.checks,
+    targets: targetsOf(results),
+  };
+}
 
 /** The Redis variant next to its SQLite twin (gate on, tunnel over TLS), both against direct, and what reached Redis. */
 function redisSection(results: Results): string[] {
@@ -680,37 +825,37 @@ function report(results: Results): string {
 
   out.push('#### 1 KiB GETs', '');
   out.push(
-    '| variant | conns | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | CPU % of a core: proxy / connector / backend / load gen. / rest |',
+    '| variant | conns | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | CPU µs per request (serving) | × direct | backend µs per request | CPU % of a core: proxy / connector / backend / load gen. / rest |',
   );
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const connections of CONCURRENCY) {
     for (const { key } of results.variants) {
       const g = gets[key]?.[connections];
       const b = base[connections];
       if (!g || !b) continue;
       out.push(
-        `| ${label(key)} | ${connections} | ${f0(g.rps)} | ${f2(g.rps / b.rps)} | ${f2(g.p50Ms)} | ${f2(g.p99Ms)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
+        `| ${label(key)} | ${connections} | ${f0(g.rps)} | ${f2(g.rps / b.rps)} | ${f2(g.p50Ms)} | ${f2(g.p99Ms)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${f0(g.cpuUsPerRequest.serving)} | ${f2(g.cpuUsPerRequest.serving / b.cpuUsPerRequest.serving)} | ${f0(g.cpuUsPerRequest.backend)} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
       );
     }
   }
   out.push(
     '',
-    'CPU: user + system time per process during the measured run, from /proc ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
+    'CPU per request (serving): user + system time from /proc over the requests of the measured run, summed over the processes that serve a request: for direct and express-openid-connect the proxy process, for Gatehouse the service (gateway) and, through a tunnel, the connector, for the Redis variant also redis-server; the backend, the same process for every variant, is shown apart and left out of the sum (its work is the same for every variant). The identity providers run inside the proxy processes and are idle while requests are measured. CPU %: the same time per process as shares of one core ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
     '',
   );
 
-  out.push('#### Session gate cost (requests/s, gate on vs the same stack with the gate off)', '');
-  out.push('| conns | forwarding direct: off → on | cost | tunnel (TLS): off → on | cost |');
-  out.push('|---:|---|---:|---|---:|');
-  for (const connections of CONCURRENCY) {
-    const dOff = gets['gw-pass-direct']?.[connections];
-    const dOn = gets['gw-gate-direct']?.[connections];
-    const tOff = gets['tunnel-pass']?.[connections];
-    const tOn = gets['tunnel-gate']?.[connections];
-    if (!dOff || !dOn || !tOff || !tOn) continue;
-    out.push(
-      `| ${connections} | ${f0(dOff.rps)} → ${f0(dOn.rps)} | ${pct(1 - dOn.rps / dOff.rps)} % | ${f0(tOff.rps)} → ${f0(tOn.rps)} | ${pct(1 - tOn.rps / tOff.rps)} % |`,
-    );
+  out.push('#### Session gate cost (gate on vs the same stack with the gate off)', '');
+  out.push('| stack | conns | req/s: off → on | cost in req/s | CPU µs per request: off → on | added by the gate |');
+  out.push('|---|---:|---|---:|---|---:|');
+  for (const pair of GATE_PAIRS) {
+    for (const connections of CONCURRENCY) {
+      const off = gets[pair.off]?.[connections];
+      const on = gets[pair.on]?.[connections];
+      if (!off || !on) continue;
+      out.push(
+        `| ${pair.label} | ${connections} | ${f0(off.rps)} → ${f0(on.rps)} | ${pct(1 - on.rps / off.rps)} % | ${f0(off.cpuUsPerRequest.serving)} → ${f0(on.cpuUsPerRequest.serving)} | ${f0(on.cpuUsPerRequest.serving - off.cpuUsPerRequest.serving)} µs |`,
+      );
+    }
   }
   out.push('');
 
@@ -770,37 +915,12 @@ function report(results: Results): string {
     '',
   );
 
-  // Against the targets: the whole stack is the pre-auth app through the tunnel over TLS.
+  // Against the targets: the whole stack is the pre-auth app through the tunnel over TLS (bench/lib/targets.ts).
   out.push('#### Against the performance targets', '');
+  if (QUICK) out.push('(--quick: runs of a second or two, checking that every variant answers correctly; these figures say nothing.)', '');
   out.push('| target | measured | met |', '|---|---|---|');
-  const whole = gets['tunnel-gate'] ?? {};
-  for (const connections of CONCURRENCY) {
-    const g = whole[connections];
-    const b = base[connections];
-    if (!g || !b) continue;
-    const ratio = g.rps / b.rps;
-    out.push(`| whole stack req/s ≥ 0.8× direct, ${connections} conn | ${f3(ratio)}× | ${ratio >= 0.8 ? 'yes' : '**no**'} |`);
-    const p99 = g.p99Ms / b.p99Ms;
-    out.push(`| whole stack p99 ≤ 1.5× direct, ${connections} conn | ${f3(p99)}× | ${p99 <= 1.5 ? 'yes' : '**no**'} |`);
-  }
-  for (const kind of ['download', 'upload'] as const) {
-    const tunnel = median(transfers['tunnel-pass']?.[kind] ?? []);
-    const ratio = tunnel / median(transfers['direct']?.[kind] ?? []);
-    out.push(`| ${kind} through the tunnel ≥ 0.7× direct | ${f3(ratio)}× | ${ratio >= 0.7 ? 'yes' : '**no**'} |`);
-  }
-  for (const connections of CONCURRENCY) {
-    const off = gets['gw-pass-direct']?.[connections];
-    const on = gets['gw-gate-direct']?.[connections];
-    if (!off || !on) continue;
-    const cost = 1 - on.rps / off.rps;
-    out.push(`| session gate costs ≤ 10 % (forwarding direct), ${connections} conn | ${(cost * 100).toFixed(1)} % | ${cost <= 0.1 ? 'yes' : '**no**'} |`);
-  }
-  for (const entry of results.memory.filter((m) => /tunnels|connector/.test(m.label))) {
-    const growth = (entry.points[2]?.rss ?? NaN) - (entry.points[1]?.rss ?? NaN);
-    const retained = (entry.settled[2] ?? NaN) - (entry.settled[1] ?? NaN);
-    out.push(`| ${entry.label}: RSS growth over the transfers < 64 MiB, as sampled | ${mib(growth)} | ${growth < 64 * MiB ? 'yes' : '**no**'} |`);
-    out.push(`| ${entry.label}: the same, each after a full GC | ${mib(retained)} | ${retained < 64 * MiB ? 'yes' : '**no**'} |`);
-  }
+  for (const target of targetsOf(results)) out.push(`| ${target.label} | ${formatMeasured(target)} | ${target.met ? 'yes' : '**no**'} |`);
+  out.push('', `![Requests/s, CPU per request and MB/s of every variant as multiples of direct, with the target lines](benchmarks.svg)`);
   return out.join('\n');
 }
 
@@ -888,8 +1008,7 @@ function writeSection(marker: string, body: string): void {
   log(`wrote the results into ${DOC}`);
 }
 
-const started = Date.now();
 const markdown = values.profile ? await profiles() : await benchmark();
 process.stdout.write(`${markdown}\n`);
 if (values.write) writeSection(values.profile ? 'bench-profile' : 'bench-results', markdown);
-log(`done in ${Math.round((Date.now() - started) / 1000)} s`);
+log('done');
