@@ -27,14 +27,10 @@ export function createResponseHeadFilter(app: AppConfig, sessionCookieBase: stri
   const links = createLinkTranslator(app);
   const denyCrawlers = app.crawlers === 'deny';
   return (headers) => {
-    const named = new Set(
-      String(headers.connection ?? '')
-        .split(',')
-        .map((token) => token.trim().toLowerCase()),
-    );
+    const named = namedTokens(headers.connection);
     const out: IncomingHttpHeaders = {};
-    for (const [name, value] of Object.entries(headers)) {
-      if (!RESPONSE_HOP_BY_HOP.has(name) && !named.has(name)) out[name] = value;
+    for (const name in headers) {
+      if (!RESPONSE_HOP_BY_HOP.has(name) && !named.has(name)) out[name] = headers[name];
     }
     const cookies = out['set-cookie'];
     if (cookies) {
@@ -47,4 +43,22 @@ export function createResponseHeadFilter(app: AppConfig, sessionCookieBase: stri
     if (denyCrawlers) out['x-robots-tag'] = X_ROBOTS_TAG;
     return out;
   };
+}
+
+/** What most backends send, as sets made once: no set to build per response for them. */
+const COMMON_TOKENS: ReadonlyMap<string | undefined, ReadonlySet<string>> = new Map([
+  [undefined, new Set([''])],
+  ['keep-alive', new Set(['keep-alive'])],
+  ['close', new Set(['close'])],
+]);
+
+function namedTokens(connection: string | undefined): ReadonlySet<string> {
+  return (
+    COMMON_TOKENS.get(connection) ??
+    new Set(
+      String(connection ?? '')
+        .split(',')
+        .map((token) => token.trim().toLowerCase()),
+    )
+  );
 }

@@ -142,9 +142,20 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
+/** What nearly every client sends, as sets made once: no set to build per request for them. */
+const COMMON_TOKENS: ReadonlyMap<string | undefined, ReadonlySet<string>> = new Map([
+  [undefined, new Set()],
+  ['keep-alive', new Set(['keep-alive'])],
+  ['close', new Set(['close'])],
+]);
+
+function connectionTokens(headers: IncomingHttpHeaders): ReadonlySet<string> {
+  const connection = headers.connection;
+  const proxyConnection = headers['proxy-connection'];
+  const common = proxyConnection === undefined ? COMMON_TOKENS.get(connection) : undefined;
+  if (common) return common;
   const tokens = new Set<string>();
-  for (const value of [headers.connection, headers['proxy-connection']]) {
+  for (const value of [connection, proxyConnection]) {
     if (typeof value !== 'string') continue;
     for (const token of value.split(',')) {
       const name = token.trim().toLowerCase();

@@ -110,7 +110,8 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     handler.use(step('request-checks', rateLimitStep(rate)));
   }
   // The gateway's public keys, for backends verifying the identity assertion (on every published host).
-  handler.get(
+  const jwks = Router();
+  jwks.get(
     '/.gatehouse/jwks.json',
     step('jwks', async (req, res, next) => {
       if (!getRequestContext(req)?.app) {
@@ -120,7 +121,9 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
       res.set('Cache-Control', 'public, max-age=300').json(await assertions.jwks());
     }),
   );
-  handler.use(step('signin', oidcPreauth(parts.signIn)));
+  handler.use(underReservedPrefix(jwks));
+  // Outside the reserved prefix none of the endpoints' routes can match: only the refusal of reserved paths is left.
+  handler.use(step('signin', underReservedPrefix(oidcPreauth(parts.signIn), expressStep(reservedPath, parts.signIn.audit))));
   handler.use(step('session-gate', expressStep(bearer, audit)));
   handler.use(step('session-gate', sessionGate({ sessions, audit })));
   handler.use(step('conditional-access', conditionalAccess(access, audit)));
@@ -163,6 +166,23 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
   });
   return { handler, upgrade };
 }
+
+/**
+ * Express matches each of a router's routes against every request it is given; the routes of Gatehouse's own
+ * endpoints all start with the reserved prefix (in any case, for the routers that ignore case), so a request
+ * outside it skips them: to `otherwise`, or on.
+ */
+function underReservedPrefix(router: RequestHandler, otherwise?: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    const url = req.url;
+    if (url.length >= RESERVED_PREFIX.length && url.slice(0, RESERVED_PREFIX.length).toLowerCase() === RESERVED_PREFIX) return router(req, res, next);
+    if (otherwise) return otherwise(req, res, next);
+    next();
+    return undefined;
+  };
+}
+
+const RESERVED_PREFIX = '/.gatehouse/';
 
 /** Records on the request's context the step it entered last: once the answer is sent, the step that answered. */
 function markStep(req: IncomingMessage, name: RequestStep): void {

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { AccessControl } from '../access/access-control.ts';
 import { conditionalAccessStep } from '../access/conditional-access.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import { getRequestContext } from '../request/context.ts';
 import { expressStep } from './express-step.ts';
 
 /**
@@ -10,5 +11,14 @@ import { expressStep } from './express-step.ts';
  * its URL.
  */
 export function conditionalAccess(access: AccessControl, audit: AuditLog): RequestHandler {
-  return expressStep(conditionalAccessStep(access, audit), audit);
+  const mounted = expressStep(conditionalAccessStep(access, audit), audit);
+  return (req, res, next) => {
+    // Nobody signed in, or no policy for the app: the step would let the request on, but only after a promise.
+    const context = getRequestContext(req);
+    if (context && (!context.app || !context.identity || !access.hasPolicies(context.app))) {
+      next();
+      return;
+    }
+    return mounted(req, res, next);
+  };
 }

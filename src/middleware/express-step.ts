@@ -30,7 +30,7 @@ export function expressStep(step: Step, audit?: AuditLog): RequestHandler {
 }
 
 function answer(outcome: StepOutcome, req: IncomingMessage, res: ServerResponse, next: () => void, audit: AuditLog | undefined): void {
-  for (const line of outcome.setCookies ?? []) appendSetCookie(res, line);
+  if (outcome.setCookies) for (const line of outcome.setCookies) appendSetCookie(res, line);
   if (outcome.kind === 'continue') {
     next();
     return;

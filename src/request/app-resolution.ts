@@ -11,16 +11,26 @@ export function createAppTable(apps: readonly AppConfig[]): AppTable {
   const byHost = new Map<string, AppConfig>();
   for (const app of apps) byHost.set(new URL(app.externalUrl).host, app);
   const resolved = new WeakMap<IncomingMessage, AppConfig | null>();
+  // Clients send the same few Host headers on every request: their answers are kept, within a bound (a client
+  // inventing names gets them normalized each time, as before, once the bound is reached).
+  const byRawHost = new Map<string, AppConfig | null>();
   return (req) => {
     const known = resolved.get(req);
     if (known !== undefined) return known ?? undefined;
-    const host = normalizeHost(req.headers.host);
-    // URL.host omits the scheme's default port, so "wiki.example.com:443" means "wiki.example.com".
-    const app = host === undefined ? undefined : (byHost.get(host) ?? byHost.get(host.replace(/:(80|443)$/, '')));
-    resolved.set(req, app ?? null);
-    return app;
+    const raw = req.headers.host;
+    let app = raw === undefined ? undefined : byRawHost.get(raw);
+    if (app === undefined) {
+      const host = normalizeHost(raw);
+      // URL.host omits the scheme's default port, so "wiki.example.com:443" means "wiki.example.com".
+      app = (host === undefined ? undefined : (byHost.get(host) ?? byHost.get(host.replace(/:(80|443)$/, '')))) ?? null;
+      if (raw !== undefined && raw.length <= 260 && byRawHost.size < MAX_REMEMBERED_HOSTS) byRawHost.set(raw, app);
+    }
+    resolved.set(req, app);
+    return app ?? undefined;
   };
 }
+
+const MAX_REMEMBERED_HOSTS = 1024;
 
 const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/;
 

@@ -28,6 +28,26 @@ export async function revokeIdpGroup(store: SessionStore, logout: IdpLogout, now
  */
 export async function isSessionRevoked(store: SessionStore, record: SessionRecord, now: number): Promise<boolean> {
   if (await store.isRevoked(record.sid, record.iat, now)) return true;
-  if (record.is !== undefined && (await store.isRevoked(idpSessionRevocationKey(record.is), record.iat, now))) return true;
-  return store.isRevoked(idpUserRevocationKey(idpSessionTag(record.sub)), record.iat, now);
+  const keys = groupKeysOf(record);
+  if (keys.idpSession !== undefined && (await store.isRevoked(keys.idpSession, record.iat, now))) return true;
+  return store.isRevoked(keys.user, record.iat, now);
+}
+
+interface GroupKeys {
+  readonly idpSession: string | undefined;
+  readonly user: string;
+}
+
+/**
+ * A record read from the unseal cache is the same frozen object on every request: its keys (a SHA-256 of the `sub`)
+ * are made once. Only frozen records are remembered, so a key never outlives a change to what it was made from.
+ */
+const groupKeys = new WeakMap<SessionRecord, GroupKeys>();
+
+function groupKeysOf(record: SessionRecord): GroupKeys {
+  const known = groupKeys.get(record);
+  if (known !== undefined) return known;
+  const keys = { idpSession: record.is === undefined ? undefined : idpSessionRevocationKey(record.is), user: idpUserRevocationKey(idpSessionTag(record.sub)) };
+  if (Object.isFrozen(record)) groupKeys.set(record, keys);
+  return keys;
 }

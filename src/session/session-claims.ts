@@ -93,3 +93,16 @@ export function identityOf(record: SessionRecord, groups: readonly string[], ref
     claims: Object.freeze({ ...(user ? (user.c ?? {}) : (record.c ?? {})) }),
   });
 }
+
+/** A record read from the unseal cache is the same frozen object on every request: so is its identity. */
+const recordIdentities = new WeakMap<SessionRecord, Identity>();
+
+/** The identity of a session whose groups are in its cookie and which is not refreshed (`identityOf` without the store). */
+export function recordIdentity(record: SessionRecord): Identity {
+  const known = recordIdentities.get(record);
+  if (known) return known;
+  const identity = identityOf(record, record.groups ?? []);
+  // Frozen records only (the unseal cache's): a record that can still change is never answered for from here.
+  if (Object.isFrozen(record)) recordIdentities.set(record, identity);
+  return identity;
+}

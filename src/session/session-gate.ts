@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { SESSION_REFRESH_RETRY_SECONDS } from '../limits.ts';
-import { CONTINUE, type Step } from '../request/step.ts';
+import { CONTINUE, type Step, type StepInput, type StepOutcome } from '../request/step.ts';
 import { signInUrl } from '../signin/signin-url.ts';
 import type { RefreshAuditContext, SessionCheck, SessionFailure, SessionManager } from './session-manager.ts';
 import type { SessionRecord } from './session-record.ts';
@@ -50,18 +50,28 @@ export function settleRefresh(sessions: SessionManager, check: SessionCheck, app
  * request and a WebSocket upgrade, and its cookie cleared. Pass-through apps skip the gate.
  */
 export function sessionGateStep(options: SessionGateOptions): Step {
-  return async ({ req, context, target }) => {
-    const app = context.app;
-    // An access token proved who is calling (the bearer step, before this one): no cookie is looked for.
-    if (!app || app.preauth === 'passthrough' || context.identity?.via === 'bearer') return CONTINUE;
+  const gate = gateFor(options);
+  return (input) => {
+    const app = input.context.app;
+    // An access token proved who is calling (the bearer step, before this one): no cookie is looked for. Answered
+    // without a promise: pass-through requests take this way on every request.
+    if (!app || app.preauth === 'passthrough' || input.context.identity?.via === 'bearer') return CONTINUE;
+    return gate(input, app);
+  };
+}
+
+function gateFor(options: SessionGateOptions): (input: StepInput, app: AppConfig) => Promise<StepOutcome> {
+  return async ({ req, context, target }, app) => {
     let check = await options.sessions.read(req, app);
     // session.refresh: a session whose ID token is due (or past due) is refreshed here, never by a redirect.
-    try {
-      check = await settleRefresh(options.sessions, check, app, { clientIp: context.clientIp, userAgent: context.userAgent, requestId: context.requestId });
-    } catch (error) {
-      // A refresh that may work in a moment: the session is not ended and its cookie stays.
-      if (error instanceof GatehouseError && error.status === 503) return { kind: 'error', error, retryAfterSeconds: SESSION_REFRESH_RETRY_SECONDS };
-      throw error;
+    if (options.sessions.refresher && check.refresh && check.record) {
+      try {
+        check = await settleRefresh(options.sessions, check, app, { clientIp: context.clientIp, userAgent: context.userAgent, requestId: context.requestId });
+      } catch (error) {
+        // A refresh that may work in a moment: the session is not ended and its cookie stays.
+        if (error instanceof GatehouseError && error.status === 503) return { kind: 'error', error, retryAfterSeconds: SESSION_REFRESH_RETRY_SECONDS };
+        throw error;
+      }
     }
     if (check.ok) {
       context.identity = check.identity;

@@ -7,7 +7,7 @@ import { MAX_SESSION_TOUCH_ENTRIES, MAX_SET_COOKIE_BYTES, MAX_UNSEAL_CACHE_ENTRI
 import type { Identity } from './identity.ts';
 import type { RefreshState } from './refresh-state.ts';
 import { sealRefreshToken } from './refresh-state.ts';
-import { identityOf, keptClaims, type SignedInUser } from './session-claims.ts';
+import { identityOf, keptClaims, recordIdentity, type SignedInUser } from './session-claims.ts';
 import { expireCookie, readCookies, serializeCookie, sessionCookieName } from './cookies.ts';
 import { ExpiringMap } from './expiring-map.ts';
 import type { SealKeys } from './seal-keys.ts';
@@ -79,7 +79,8 @@ export class SessionManager {
   readonly #unsealed = new UnsealCache<SessionRecord>(MAX_UNSEAL_CACHE_ENTRIES);
   /** Session id → when its cookie was last re-sealed (epoch seconds). */
   readonly #touched = new ExpiringMap<string, number>(MAX_SESSION_TOUCH_ENTRIES);
-
+  /** Per app, made once (the gate asks on every request); a reload brings new app objects, and so new settings. */
+  readonly #settings = new WeakMap<AppConfig, ReturnType<SessionManager['settingsFor']>>();
   #refresher: SessionRefreshing | undefined;
 
   constructor(options: SessionManagerOptions) {
@@ -96,14 +97,18 @@ export class SessionManager {
   }
 
   settingsFor(app: AppConfig): SessionDefaults & { readonly secure: boolean; readonly cookieName: string } {
+    const known = this.#settings.get(app);
+    if (known) return known;
     const secure = externalUrlOf(app).secure;
-    return {
+    const settings = Object.freeze({
       maxLifetime: app.session.maxLifetime ?? this.#options.defaults.maxLifetime,
       idleTimeout: app.session.idleTimeout ?? this.#options.defaults.idleTimeout,
       persistent: app.session.persistent ?? this.#options.defaults.persistent,
       secure,
       cookieName: sessionCookieName(this.#options.cookieName, secure),
-    };
+    });
+    this.#settings.set(app, settings);
+    return settings;
   }
 
   async read(req: IncomingMessage, app: AppConfig): Promise<SessionCheck> {
@@ -137,7 +142,7 @@ export class SessionManager {
         if (now >= refresh.exp) return { ok: false, reason: 'expired', record, refresh };
       }
     }
-    const identity = identityOf(record, groups, refresh?.user);
+    const identity = refresh || record.gs === 1 ? identityOf(record, groups, refresh?.user) : recordIdentity(record);
     const extra = refresh ? { refresh } : {};
     if (now - record.ls < SESSION_TOUCH_INTERVAL_SECONDS) return { ok: true, identity, record, ...extra };
     // This session was re-sealed moments ago: the browser has that cookie, or is replaying an old one.
