@@ -479,11 +479,16 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis
         : []),
       ...(gatewayRedis ? [{ service: gatewayRedis, name: 'bench-redis', tunnels: TUNNELS, transport: 'tls' as const, nodeOptions: INSPECT }] : []),
     ];
-    for (const { service, ...connectorOptions } of wanted) {
-      const registered = await registerConnector(service, connectorOptions);
-      const process = await runConnector(registered, connectorOptions);
-      started.connectors.push({ name: connectorOptions.name, process, registered, options: connectorOptions });
-    }
+    // Side by side: each is two Node processes starting (register, run), most of the bench's start-up time.
+    const settled = await Promise.allSettled(
+      wanted.map(async ({ service, ...connectorOptions }) => {
+        const registered = await registerConnector(service, connectorOptions);
+        return { name: connectorOptions.name, process: await runConnector(registered, connectorOptions), registered, options: connectorOptions };
+      }),
+    );
+    for (const outcome of settled) if (outcome.status === 'fulfilled') started.connectors.push(outcome.value);
+    const failed = settled.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
     return started as Processes;
   } catch (error) {
     await stopAll(started);
