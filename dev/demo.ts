@@ -25,13 +25,15 @@ try {
     port: port('GATEHOUSE_DEMO_PORT', 8443),
     connectorPort: port('GATEHOUSE_DEMO_CONNECTOR_PORT', 8444),
     identityProviderPort: port('GATEHOUSE_DEMO_IDP_PORT', 8445),
+    adminPort: port('GATEHOUSE_DEMO_ADMIN_PORT', 8446),
     dir,
     progress: say,
   });
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);
   say(`could not start: ${message}`);
-  if (/EADDRINUSE/.test(message)) say('a port is taken: set GATEHOUSE_DEMO_PORT, GATEHOUSE_DEMO_CONNECTOR_PORT or GATEHOUSE_DEMO_IDP_PORT');
+  if (/EADDRINUSE/.test(message))
+    say('a port is taken: set GATEHOUSE_DEMO_PORT, GATEHOUSE_DEMO_CONNECTOR_PORT, GATEHOUSE_DEMO_IDP_PORT or GATEHOUSE_DEMO_ADMIN_PORT');
   process.exit(1);
 }
 
@@ -42,6 +44,8 @@ Gatehouse demo is running (started in ${((Date.now() - started) / 1000).toFixed(
       (sign-in with OpenID Connect, conditional access: staff only, MFA for /admin/)
   Pass-through app        ${demo.urls.status}/
   Identity provider       ${demo.urls.identityProvider}
+  Admin console           ${demo.urls.console}
+      (sign in as alice, the demo's admin; any other user gets "not an administrator")
 
 Demo users:
 ${demo.users.map((user) => `  ${user.login.padEnd(8)} password ${user.password.padEnd(17)} ${user.note}`).join('\n')}

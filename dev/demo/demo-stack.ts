@@ -21,6 +21,8 @@ export interface DemoOptions {
   /** The connector listener's port. */
   readonly connectorPort: number;
   readonly identityProviderPort: number;
+  /** The admin listener's port (health, metrics and the admin console); the identity provider is told its callback URL. */
+  readonly adminPort: number;
   /** Everything the demo writes: the CA, the service's and the connector's state. Emptied at start. */
   readonly dir: string;
   readonly progress: (line: string) => void;
@@ -29,10 +31,12 @@ export interface DemoOptions {
 }
 
 export interface Demo {
-  readonly urls: { readonly wiki: string; readonly status: string; readonly identityProvider: string };
+  readonly urls: { readonly wiki: string; readonly status: string; readonly identityProvider: string; readonly console: string };
   readonly caFile: string;
   readonly users: ReadonlyArray<{ login: string; password: string; note: string }>;
   readonly gateway: GatewayServer;
+  /** Registers one more connector with alice's admin token and starts it; resolves once both its tunnels are up. */
+  addConnector(name: string, group?: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,6 +79,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const port = options.port;
     const wiki = `https://wiki.localhost:${port}`;
     const status = `https://status.localhost:${port}`;
+    const consoleOrigin = `https://localhost:${options.adminPort}`;
 
     progress('starting the identity provider');
     const idp: DevIdentityProvider = await startIdentityProvider({
@@ -84,7 +89,8 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
         {
           client_id: 'gatehouse-demo',
           client_secret: 'gatehouse-demo-client-secret',
-          redirect_uris: [`${wiki}/.gatehouse/callback`],
+          // The admin console signs operators in with the same client, on the admin listener's origin.
+          redirect_uris: [`${wiki}/.gatehouse/callback`, `${consoleOrigin}/.gatehouse/admin/callback`],
           post_logout_redirect_uris: [`${wiki}/.gatehouse/signed-out`],
         },
         DEVICE_CLIENT,
@@ -127,6 +133,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
           },
           { id: 'status', externalUrl: status, internalUrl: statusApp.url, preauth: 'passthrough' },
         ],
+        admin: { listen: { host: '127.0.0.1', port: options.adminPort }, tls: { certFile, keyFile } },
         connectors: {
           listen: { host: '127.0.0.1', port: options.connectorPort },
           stateDir: join(options.dir, 'service'),
@@ -141,36 +148,44 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     await gateway.gateway.ready();
     const serviceUrl = `https://localhost:${gateway.gateway.connectors!.address()?.port ?? options.connectorPort}`;
 
-    progress("registering a connector with the admin's token (OAuth device flow as alice)");
-    const tokens = await adminTokens(idp.issuer, ca.certPem);
-    const token = await tokens.get('alice', 'alice-password').finally(() => tokens.close());
-    const connectorState = join(options.dir, 'connector');
     const serviceCaFile = join(options.dir, 'connector-listener-ca.pem');
     writeFileSync(serviceCaFile, gateway.gateway.connectors!.ca.certPem);
-    await runCli(['register', '--service', serviceUrl, '--state-dir', connectorState, '--ca-file', serviceCaFile, '--name', 'demo-connector'], token);
-
-    progress('starting the connector');
-    const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info', '--allow', '127.0.0.1/32'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    stops.push(async () => {
-      if (connector.exitCode === null && connector.signalCode === null) {
-        connector.kill('SIGTERM');
-        await once(connector, 'exit');
-      }
-    });
-    await waitForTunnels(connector, options.connectorOutput);
+    let connectors = 0;
+    const addConnector = async (name: string, group = 'default'): Promise<void> => {
+      connectors += 1;
+      progress(`registering ${name} with the admin's token (OAuth device flow as alice)`);
+      const tokens = await adminTokens(idp.issuer, ca.certPem);
+      const token = await tokens.get('alice', 'alice-password').finally(() => tokens.close());
+      const connectorState = join(options.dir, `connector-${connectors}`);
+      const args = ['register', '--service', serviceUrl, '--state-dir', connectorState, '--ca-file', serviceCaFile, '--name', name, '--group', group];
+      await runCli(args, token);
+      progress(`starting ${name}`);
+      const connector = spawn(process.execPath, [CONNECTOR_CLI, 'run', '--state-dir', connectorState, '--log-level', 'info', '--allow', '127.0.0.1/32'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      stops.push(async () => {
+        if (connector.exitCode === null && connector.signalCode === null) {
+          connector.kill('SIGTERM');
+          await once(connector, 'exit');
+        }
+      });
+      await waitForTunnels(connector, options.connectorOutput);
+    };
+    // Two connectors in one group: either keeps the apps reachable while the other is away.
+    await addConnector('demo-connector-1');
+    await addConnector('demo-connector-2');
 
     return {
-      urls: { wiki, status, identityProvider: idp.issuer },
+      urls: { wiki, status, identityProvider: idp.issuer, console: `${consoleOrigin}/.gatehouse/admin/` },
       caFile,
       users: [
-        { login: 'alice', password: 'alice-password', note: 'admin, staff, always signs in with MFA' },
+        { login: 'alice', password: 'alice-password', note: 'admin (the admin console lets her in), staff, always signs in with MFA' },
         { login: 'bob', password: 'bob-password', note: 'staff, no MFA: the admin area refuses him' },
         { login: 'dana', password: 'dana-password', note: `staff, MFA on request: one-time code ${DEV_ONE_TIME_CODE}` },
         { login: 'mallory', password: 'mallory-password', note: 'not staff: access denied by policy' },
       ],
       gateway,
+      addConnector,
       stop,
     };
   } catch (error) {

@@ -12,6 +12,8 @@ import type { TlsMaterial } from '../config/parse.ts';
 import { answerHealth, healthEndpoint, pathOf, writeJson, type ReadinessReport } from '../health/health-handler.ts';
 import { MAX_REQUEST_HEADER_BYTES } from '../limits.ts';
 import type { MetricsPrefix } from '../metrics/registry.ts';
+import { createAdminConsole, isConsoleSource } from './console/admin-console.ts';
+import { isConsolePath } from './console/console-handler.ts';
 import { METRICS_PATH, serveMetrics } from './metrics-endpoint.ts';
 
 /** A handler for one more path on the admin listener (e.g. the reload endpoint). */
@@ -37,6 +39,8 @@ export interface AdminListenerOptions {
   readonly routes?: Readonly<Record<string, AdminRoute>>;
   /** Default 'gatehouse_'. */
   readonly metricsPrefix?: MetricsPrefix;
+  /** The admin console at `/.gatehouse/admin/`, for a gateway's source. Default true; `false` leaves it out. */
+  readonly console?: boolean;
 }
 
 /** What `createAdminListener()` returns: its server, and its life cycle. */
@@ -61,6 +65,7 @@ export function createAdminListener(source: AdminSource, options: AdminListenerO
   const tls = options.tls ?? configured?.tls;
   const prefix = options.metricsPrefix ?? 'gatehouse_';
   const routes = new Map(Object.entries(options.routes ?? {}));
+  const adminConsole = options.console !== false && isConsoleSource(source) ? createAdminConsole(source, { secure: tls !== undefined }) : undefined;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     res.setHeader('X-Robots-Tag', 'noindex, nofollow');
     const endpoint = healthEndpoint(req.url);
@@ -78,6 +83,10 @@ export function createAdminListener(source: AdminSource, options: AdminListenerO
       route(req, res);
       return;
     }
+    if (adminConsole && isConsolePath(path)) {
+      adminConsole.handle(req, res);
+      return;
+    }
     writeJson(req, res, 404, { error: 'not_found' });
   };
   const server = tls
@@ -91,18 +100,21 @@ export function createAdminListener(source: AdminSource, options: AdminListenerO
         // exclusive: under `serve --workers` each worker answers health and metrics for itself, on its own port.
         server.listen({ port, host, exclusive: true }, () => {
           server.off('error', reject);
+          adminConsole?.start();
           resolve(server.address() as AddressInfo);
         });
       }),
     address: () => (server.listening ? (server.address() as AddressInfo) : undefined),
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      await adminConsole?.close();
+      await new Promise<void>((resolve) => {
         if (!server.listening) {
           resolve();
           return;
         }
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

@@ -39,6 +39,9 @@ export const AUDIT_EVENT_TYPES = [
   'audit.dropped',
   'audit.suppressed',
   'admin.events_queried',
+  'admin.console_signin',
+  'admin.console_action',
+  'admin.console_refused',
 ] as const;
 
 /** Every audit event type Gatehouse emits; docs/audit-events.md says when each is emitted. */

@@ -31,6 +31,8 @@ const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'session.rejected': 'aggregate', // forged cookies (a sealed one names its user, so passes)
   'connector.refused': 'aggregate', // the connector listener without a certificate or token
   'admin.events_queried': 'aggregate', // the query endpoint without a token
+  'admin.console_signin': 'aggregate', // forged or replayed console callbacks
+  'admin.console_refused': 'aggregate', // forged console form posts
   'session.backchannel_logout': 'aggregate', // anyone can post a forged logout token
   'bearer.rejected': 'aggregate', // anyone can send a made-up access token
   'signin.succeeded': 'never',
@@ -44,6 +46,7 @@ const REPEAT_POLICY: Readonly<Record<AuditEventType, 'aggregate' | 'never'>> = {
   'connector.renewed': 'never',
   'connector.revoked': 'never',
   'connector.moved': 'never',
+  'admin.console_action': 'never',
   'connector.connected': 'never',
   'connector.disconnected': 'never',
   'config.changed': 'never',

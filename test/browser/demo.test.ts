@@ -27,7 +27,14 @@ describe('in a real browser: the demo stack', function () {
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
-    demo = await startDemo({ port: await freePort(), connectorPort: await freePort(), identityProviderPort: await freePort(), dir, progress: () => {} });
+    demo = await startDemo({
+      port: await freePort(),
+      connectorPort: await freePort(),
+      identityProviderPort: await freePort(),
+      adminPort: await freePort(),
+      dir,
+      progress: () => {},
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,

@@ -21,6 +21,8 @@ const AGGREGATED: readonly AuditEventType[] = [
   'bearer.rejected',
   'connector.refused',
   'admin.events_queried',
+  'admin.console_signin',
+  'admin.console_refused',
 ];
 
 const anonymous = (type: AuditEventType, clientIp = '198.51.100.7'): AuditEventInput => ({ type, outcome: 'failure', reason: 'r', clientIp });

@@ -1,0 +1,68 @@
+/**
+ * The sign-ins and denials page's filters, read from its query string. User, app and
+ * kind go to the recent events' query (what `GET /admin/events` answers); outcome,
+ * reason or code and request id, which that query does not take, are applied here to
+ * what it returned.
+ */
+import type { AuditEvent } from '../../audit/events.ts';
+import type { EventQuery } from '../../audit/recent-events.ts';
+
+export const EVENT_KINDS = {
+  all: { label: 'All events', types: [] },
+  signins: { label: 'Sign-ins', types: ['signin.*', 'admin.console_signin'] },
+  denials: { label: 'Denials', types: ['access.denied', 'policy.decision', 'request.rejected', 'session.rejected', 'bearer.rejected'] },
+  connectors: { label: 'Connectors', types: ['connector.*'] },
+  console: { label: 'Console', types: ['admin.*'] },
+} as const satisfies Record<string, { label: string; types: readonly string[] }>;
+
+export type EventKind = keyof typeof EVENT_KINDS;
+
+export interface EventFilters {
+  readonly user?: string | undefined;
+  readonly app?: string | undefined;
+  readonly outcome?: 'success' | 'failure' | 'info' | undefined;
+  readonly reason?: string | undefined;
+  readonly request?: string | undefined;
+  readonly kind: EventKind;
+}
+
+const MAX_FILTER_LENGTH = 256;
+/** How many events one page reads from the recent events before filtering. */
+export const EVENTS_READ = 500;
+export const EVENTS_SHOWN = 200;
+
+export function readFilters(params: URLSearchParams): EventFilters {
+  const text = (name: string): string | undefined => {
+    const value = params.get(name)?.trim();
+    return value === undefined || value === '' ? undefined : value.slice(0, MAX_FILTER_LENGTH);
+  };
+  const outcome = text('outcome');
+  const kind = text('kind');
+  return {
+    user: text('user'),
+    app: text('app'),
+    outcome: outcome === 'success' || outcome === 'failure' || outcome === 'info' ? outcome : undefined,
+    reason: text('reason'),
+    request: text('request'),
+    kind: kind !== undefined && Object.hasOwn(EVENT_KINDS, kind) ? (kind as EventKind) : 'all',
+  };
+}
+
+export function recentQuery(filters: EventFilters): EventQuery {
+  return {
+    ...(filters.user !== undefined ? { user: filters.user } : {}),
+    ...(filters.app !== undefined ? { app: filters.app } : {}),
+    types: EVENT_KINDS[filters.kind].types,
+    limit: EVENTS_READ,
+  };
+}
+
+export function matchesRest(event: AuditEvent, filters: EventFilters): boolean {
+  if (filters.outcome !== undefined && event.outcome !== filters.outcome) return false;
+  if (filters.request !== undefined && event.requestId !== filters.request) return false;
+  if (filters.reason !== undefined) {
+    const wanted = filters.reason.toLowerCase();
+    if (!(event.reason ?? '').toLowerCase().includes(wanted) && !(event.code ?? '').toLowerCase().includes(wanted)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startDemo, type Demo } from '../../dev/demo/demo-stack.ts';
+import { freePort } from '../support/free-port.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'admin-console');
+
+/**
+ * The admin console of the demo, driven by a real headless Chromium: an admin signs in,
+ * sees both connectors online, revokes one (the app keeps working through the other),
+ * registers a new one; a non-admin gets 403; a form post without the CSRF token or from
+ * another origin changes nothing. Screenshots of each page go to test-artifacts/admin-console/.
+ */
+describe('in a real browser: the admin console', function () {
+  this.timeout(180_000);
+  let demo: Demo;
+  let browser: Browser;
+  let dir: string;
+  let admin: { context: BrowserContext; page: Page };
+
+  before(async function () {
+    assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM}: apt-get install -y chromium (.ci/run does this)`);
+    rmSync(ARTIFACTS, { recursive: true, force: true });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-console-'));
+    demo = await startDemo({
+      port: await freePort(),
+      connectorPort: await freePort(),
+      identityProviderPort: await freePort(),
+      adminPort: await freePort(),
+      dir,
+      progress: () => {},
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    admin = await fresh();
+  });
+  after(async () => {
+    await browser?.close();
+    await demo?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function fresh(): Promise<{ context: BrowserContext; page: Page }> {
+    // The demo's certificates come from its own CA; the test trusts them the way a user who imported it would.
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+    return { context, page: await context.newPage() };
+  }
+
+  const screenshot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  async function signInAt(page: Page, login: string, password: string): Promise<void> {
+    await page.waitForSelector('input[name="login"]');
+    await page.fill('input[name="login"]', login);
+    await page.fill('input[name="password"]', password);
+    await Promise.all([page.waitForLoadState('load'), page.click('button[type="submit"]')]);
+  }
+
+  async function onlineIn(page: Page, group: string): Promise<string | null> {
+    await page.goto(demo.urls.console);
+    return page.getAttribute(`tr[data-group="${group}"] td[data-online]`, 'data-online');
+  }
+
+  it('signs an admin in through the identity provider and shows both demo connectors online', async () => {
+    const { page } = admin;
+    await page.goto(demo.urls.console);
+    assert.ok(page.url().startsWith(demo.urls.identityProvider), `on the provider's login page: ${page.url()}`);
+    await signInAt(page, 'alice', 'alice-password');
+    await page.waitForURL(demo.urls.console);
+    assert.match((await page.textContent('#who')) ?? '', /alice@gatehouse\.test/);
+    assert.equal(await onlineIn(page, 'default'), '2');
+    assert.equal(await page.textContent('#readiness'), 'Ready');
+    await page.click('nav >> text=Connectors');
+    assert.equal(await page.locator('tr[data-state="online"]').count(), 2);
+    await screenshot(page, 'connectors');
+  });
+
+  it('revokes a connector: it goes offline, the app keeps working through the other; a new one comes online', async () => {
+    const { page } = admin;
+    await page.goto(`${demo.urls.console}connectors`);
+    const second = page.locator('tr[data-state="online"]', { hasText: 'demo-connector-2' });
+    const id = await second.getAttribute('data-connector');
+    assert.ok(id);
+    await second.locator('button', { hasText: 'Revoke' }).click();
+    await page.waitForSelector('#confirm');
+    assert.match((await page.textContent('.confirm')) ?? '', new RegExp(`Revoke connector ${id}`));
+    await screenshot(page, 'revoke-confirm');
+    await Promise.all([page.waitForURL(/connectors\?done=revoke/), page.click('#confirm')]);
+    assert.match((await page.textContent('#notice')) ?? '', /was revoked/);
+    assert.equal(await page.getAttribute(`tr[data-connector="${id}"]`, 'data-state'), 'revoked');
+    await screenshot(page, 'connector-revoked');
+    assert.equal(await onlineIn(page, 'default'), '1');
+
+    const user = await fresh();
+    await user.page.goto(`${demo.urls.wiki}/`);
+    await signInAt(user.page, 'dana', 'dana-password');
+    await user.page.waitForURL(`${demo.urls.wiki}/`);
+    assert.match((await user.page.textContent('#user')) ?? '', /dana@gatehouse\.test/);
+    await user.context.close();
+
+    await demo.addConnector('demo-connector-3');
+    await page.goto(`${demo.urls.console}connectors`);
+    assert.equal(await page.locator('tr[data-state="online"]').count(), 2);
+    assert.equal(await onlineIn(page, 'default'), '2');
+  });
+
+  it('answers "what if" for an app with the policy engine, in the words users read', async () => {
+    const { page } = admin;
+    await page.goto(`${demo.urls.console}apps`);
+    const form = page.locator('#app-wiki form.whatif');
+    await form.locator('input[name="user"]').fill('dana@gatehouse.test');
+    await form.locator('input[name="groups"]').fill('staff');
+    await form.locator('input[name="path"]').fill('/admin/');
+    await Promise.all([page.waitForLoadState('load'), form.locator('button').click()]);
+    assert.match((await page.textContent('#decision')) ?? '', /step-up/);
+    assert.match((await page.textContent('#decision')) ?? '', /requires multi-factor authentication/);
+    await screenshot(page, 'apps-what-if');
+  });
+
+  it('lists sign-ins and denials with their reasons and request ids, filtered, and one user’s activity', async () => {
+    const mallory = await fresh();
+    await mallory.page.goto(`${demo.urls.wiki}/`);
+    await signInAt(mallory.page, 'mallory', 'mallory-password');
+    assert.match((await mallory.page.textContent('body')) ?? '', /Access denied by policy/);
+    await mallory.context.close();
+    // A user name chosen to break the page: it must show as text, run nothing and add no element.
+    const hostile = '"><img id=injected src=x onerror="window.pwned=1"><script>window.pwned=2</script>';
+    demo.gateway.gateway.audit.emit({ type: 'signin.failed', outcome: 'failure', reason: hostile, user: { sub: hostile, email: hostile }, app: 'wiki' });
+    const { page } = admin;
+    await page.goto(`${demo.urls.console}events?kind=signins`);
+    assert.equal(await page.locator('#injected').count(), 0);
+    assert.equal(await page.evaluate('typeof window.pwned'), 'undefined');
+    assert.ok(((await page.locator('tr[data-type="signin.failed"] a.user').first().textContent()) ?? '').includes('<img id=injected'));
+    await page.goto(`${demo.urls.console}events?kind=denials&outcome=failure`);
+    const denied = page.locator('tr[data-type="access.denied"]').first();
+    assert.match((await denied.textContent()) ?? '', /mallory@gatehouse\.test/);
+    assert.match((await denied.locator('td.reason').textContent()) ?? '', /ERR_POLICY_DENIED|grant\.block/);
+    assert.equal(await denied.locator('a code').count(), 1, 'its request id');
+    await screenshot(page, 'sign-ins-and-denials');
+    await Promise.all([page.waitForLoadState('load'), denied.locator('a.user').click()]);
+    assert.match((await page.textContent('#activity-of')) ?? '', /user-mallory/);
+    assert.ok((await page.locator('tbody tr').count()) >= 2, 'her sign-in and the denial');
+  });
+
+  it('shows a signed-in user who is not an admin a 403 page', async () => {
+    const bob = await fresh();
+    await bob.page.goto(demo.urls.console);
+    await signInAt(bob.page, 'bob', 'bob-password');
+    const response = await bob.page.goto(demo.urls.console);
+    assert.equal(response?.status(), 403);
+    assert.match((await bob.page.textContent('h1')) ?? '', /Not an administrator/);
+    assert.equal(await bob.page.locator('nav').count(), 0);
+    await screenshot(bob.page, 'not-an-admin');
+    await bob.context.close();
+  });
+
+  it('refuses a form post without the CSRF token, with a wrong one, or from another origin', async () => {
+    const cookies = await admin.context.cookies(demo.urls.console);
+    const cookie = cookies.map((each) => `${each.name}=${each.value}`).join('; ');
+    await admin.page.goto(`${demo.urls.console}connectors`);
+    const id = await admin.page.locator('tr[data-state="online"]').first().getAttribute('data-connector');
+    const csrf = await admin.page.getAttribute('form.who input[name="csrf"]', 'value');
+    assert.ok(id && csrf);
+    const origin = new URL(demo.urls.console).origin;
+    const attempts: Array<[string, Record<string, string>]> = [
+      [`id=${id}`, { origin }],
+      [`id=${id}&csrf=forged-token-forged-token-0000`, { origin }],
+      [`id=${id}&csrf=${csrf}`, { origin: 'https://evil.example' }],
+      [`id=${id}&csrf=${csrf}`, { 'sec-fetch-site': 'cross-site' }],
+    ];
+    for (const [body, headers] of attempts) {
+      const answer = await post(`${origin}/.gatehouse/admin/connectors/revoke`, body, { cookie, ...headers });
+      assert.equal(answer.status, 403, body);
+      assert.match(answer.body, /refused this change/);
+    }
+    assert.equal(await onlineIn(admin.page, 'default'), '2', 'nothing was revoked');
+    // Last: by now the sparklines have a few samples of the traffic the other steps made.
+    await screenshot(admin.page, 'overview');
+  });
+
+  function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        { method: 'POST', ca: readFileSync(demo.caFile), headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+});
