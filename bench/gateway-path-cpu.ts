@@ -5,7 +5,7 @@
  * process per request, from /proc, a figure that a busy shared machine blurs
  * far less than requests/s.
  *
- *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR]
+ *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR] [--against CHECKOUT]
  *
  * Every part runs in its own process, as in `npm run bench`: the backend, the
  * direct proxy, one Gatehouse service forwarding direct (bench/gateway-service.ts)
@@ -37,6 +37,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,16' },
     runs: { type: 'string', default: '3' },
     profile: { type: 'string' },
+    // Another checkout (e.g. `git archive` of an earlier commit, with node_modules linked): its gateway measured in the same runs.
+    against: { type: 'string' },
   },
 });
 
@@ -120,9 +122,25 @@ async function main(): Promise<void> {
         cookie: () => service.call<string>('cookie'),
       },
     ];
+    if (values.against !== undefined) {
+      const other = await startChild<GatewayServiceInfo>(join(resolve(values.against), 'bench', 'gateway-service.ts'), ['--backend', backend.info.url]);
+      children.push(other);
+      const common = { pid: other.pid, origin: other.info.origin, caFile: other.info.caFile };
+      targets.push(
+        { name: 'against: pass-through', ...common, host: other.info.hosts.passthrough },
+        { name: 'against: gate on', ...common, host: other.info.hosts.preauth, cookie: () => other.call<string>('cookie') },
+      );
+    }
     process.stdout.write(`Node ${process.version}; ${requests} keep-alive 1 KiB GETs over TLS per measurement; load average at start: ${load()}\n`);
     // Warm-up: JIT, TLS sessions, agents, every variant.
     for (const target of targets) await measure(target, 16, Math.min(requests, 5000));
+    // What each process burns with no request at all (timers, housekeeping): at a few hundred requests per second,
+    // a few ms per second of it shows in the µs per request.
+    const pids = [...new Set(targets.map((target) => target.pid))];
+    const idleBefore = pids.map((pid) => cpuTimeMs(pid));
+    await new Promise((done) => setTimeout(done, 5000));
+    const idle = pids.map((pid, index) => `${targets.find((target) => target.pid === pid)!.name}: ${((cpuTimeMs(pid) - idleBefore[index]!) / 5).toFixed(1)}`);
+    process.stdout.write(`idle CPU, ms per second: ${idle.join('; ')}\n`);
     for (const connections of runs > 0 ? concurrency : []) {
       const figures = new Map<string, { us: number[]; rps: number[] }>(targets.map((t) => [t.name, { us: [], rps: [] }]));
       for (let run = 0; run < runs; run++) {
@@ -141,9 +159,17 @@ async function main(): Promise<void> {
         const runsShown = us.map((x) => x.toFixed(0)).join(', ');
         process.stdout.write(`| ${target.name} | ${m.toFixed(0)} | ${(m / base).toFixed(2)} | ${runsShown} | ${median(rps).toFixed(0)} |\n`);
       }
-      const off = median(figures.get(targets[1]!.name)!.us);
-      const on = median(figures.get(targets[2]!.name)!.us);
-      process.stdout.write(`gate: +${(on - off).toFixed(0)} µs per request (${(((on - off) / off) * 100).toFixed(1)} % of pass-through)\n`);
+      for (const [off, on] of [
+        [1, 2],
+        [3, 4],
+      ] as const) {
+        if (!targets[on]) continue;
+        const offUs = median(figures.get(targets[off]!.name)!.us);
+        const onUs = median(figures.get(targets[on].name)!.us);
+        process.stdout.write(
+          `${targets[on].name}: +${(onUs - offUs).toFixed(0)} µs per request over pass-through (${(((onUs - offUs) / offUs) * 100).toFixed(1)} %)\n`,
+        );
+      }
     }
     if (values.profile !== undefined) {
       const dir = resolve(values.profile);
@@ -158,10 +184,12 @@ async function main(): Promise<void> {
       await profiled.stop();
       for (const file of readdirSync(baselineDir).filter((name) => name.endsWith('.cpuprofile'))) printProfile(join(baselineDir, file));
       for (const connections of concurrency) {
-        for (const target of targets.slice(1)) {
+        for (const target of targets.slice(1, 3)) {
           const file = join(dir, `gateway-${target.name.split(' ').pop()}-${connections}.cpuprofile`);
+          // Signed in before the profile starts: the sign-in is not the request path.
+          const cookie = target.cookie ? await target.cookie() : undefined;
           await service.call('profileStart');
-          await measure(target, connections, requests);
+          await measure({ ...target, ...(cookie ? { cookie: () => Promise.resolve(cookie) } : {}) }, connections, requests);
           await service.call('profileStop', { file });
           printProfile(file);
         }

@@ -56,8 +56,9 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const leavesBase = (target: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, target ?? '/');
   const { onResponseHead } = options;
   const dispatched = new WeakMap<IncomingMessage, number>();
-  /** Each request's own request to the backend, whose idle timeout changes once the head says what it is. */
-  const upstream = new WeakMap<IncomingMessage, ClientRequest>();
+  /** Each request's own request to the backend, whose idle timeout changes once the head says what it is (a property: every request has one). */
+  const UPSTREAM = Symbol('gatehouse.upstreamRequest');
+  type WithUpstream = IncomingMessage & { [UPSTREAM]?: ClientRequest };
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: app.internalUrl,
     changeOrigin: app.hostHeader === 'internal',
@@ -68,7 +69,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
       (server) => {
         server.on('proxyReq', (proxyReq, req, res) => {
           if (onResponseHead) dispatched.set(req, performance.now());
-          upstream.set(req, proxyReq);
+          (req as WithUpstream)[UPSTREAM] = proxyReq;
           // An answer that went out before the whole request body was forwarded (an early answer, a client gone) leaves
           // the upstream request waiting for the rest, holding its tunnel stream or backend connection: end it with the answer.
           res.once('close', () => {
@@ -80,7 +81,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
           });
         });
         server.on('proxyRes', (proxyRes, req, res) => {
-          const proxyReq = upstream.get(req);
+          const proxyReq = (req as WithUpstream)[UPSTREAM];
           if (proxyReq) idle.afterHead(proxyReq, proxyRes.headers);
           // An event stream's head is news to the client (EventSource opens on it) and may come long before its first
           // event: send it once the head is set up below, instead of with the first body bytes.

@@ -10,12 +10,14 @@ export type AppTable = (req: IncomingMessage) => AppConfig | undefined;
 export function createAppTable(apps: readonly AppConfig[]): AppTable {
   const byHost = new Map<string, AppConfig>();
   for (const app of apps) byHost.set(new URL(app.externalUrl).host, app);
-  const resolved = new WeakMap<IncomingMessage, AppConfig | null>();
+  // On the request under this table's own symbol (a reload's table resolves afresh): cheaper than a WeakMap entry.
+  const RESOLVED = Symbol('gatehouse.app');
+  type Resolved = IncomingMessage & { [RESOLVED]?: AppConfig | null };
   // Clients send the same few Host headers on every request: their answers are kept, within a bound (a client
   // inventing names gets them normalized each time, as before, once the bound is reached).
   const byRawHost = new Map<string, AppConfig | null>();
   return (req) => {
-    const known = resolved.get(req);
+    const known = (req as Resolved)[RESOLVED];
     if (known !== undefined) return known ?? undefined;
     const raw = req.headers.host;
     let app = raw === undefined ? undefined : byRawHost.get(raw);
@@ -25,7 +27,7 @@ export function createAppTable(apps: readonly AppConfig[]): AppTable {
       app = (host === undefined ? undefined : (byHost.get(host) ?? byHost.get(host.replace(/:(80|443)$/, '')))) ?? null;
       if (raw !== undefined && raw.length <= 260 && byRawHost.size < MAX_REMEMBERED_HOSTS) byRawHost.set(raw, app);
     }
-    resolved.set(req, app);
+    (req as Resolved)[RESOLVED] = app;
     return app ?? undefined;
   };
 }

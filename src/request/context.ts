@@ -21,17 +21,23 @@ export interface RequestContext {
 export type RequestStep =
   'robots' | 'request-checks' | 'app-resolution' | 'health' | 'jwks' | 'signin' | 'session-gate' | 'conditional-access' | 'identity' | 'upstream' | 'error';
 
-const contexts = new WeakMap<IncomingMessage, RequestContext>();
+/**
+ * Kept on the request under a symbol of this module rather than in a WeakMap: every request gets one, and a
+ * WeakMap entry per request is work for the garbage collector (ephemerons) that a property is not.
+ */
+const CONTEXT = Symbol('gatehouse.requestContext');
+
+type WithContext = IncomingMessage & { [CONTEXT]?: RequestContext };
 
 export function setRequestContext(req: IncomingMessage, context: RequestContext): void {
-  contexts.set(req, context);
+  (req as WithContext)[CONTEXT] = context;
 }
 
 export function getRequestContext(req: IncomingMessage): RequestContext | undefined {
-  return contexts.get(req);
+  return (req as WithContext)[CONTEXT];
 }
 
 /** The signed-in user of this request, once the session gate has passed it. */
 export function getIdentity(req: IncomingMessage): Identity | undefined {
-  return contexts.get(req)?.identity;
+  return (req as WithContext)[CONTEXT]?.identity;
 }

@@ -26,10 +26,12 @@ const FAILURE_CODE: Readonly<Record<SessionFailure, GatehouseError['code']>> = {
 };
 
 /** The session record each request was admitted with, for what outlives the request (an open WebSocket). */
-const admitted = new WeakMap<IncomingMessage, SessionRecord>();
+const ADMITTED = Symbol('gatehouse.admittedSession');
+
+type Admitted = IncomingMessage & { [ADMITTED]?: SessionRecord };
 
 export function admittedSession(req: IncomingMessage): SessionRecord | undefined {
-  return admitted.get(req);
+  return (req as Admitted)[ADMITTED];
 }
 
 /**
@@ -75,7 +77,7 @@ function gateFor(options: SessionGateOptions): (input: StepInput, app: AppConfig
     }
     if (check.ok) {
       context.identity = check.identity;
-      admitted.set(req, check.record);
+      (req as Admitted)[ADMITTED] = check.record;
       return check.refreshCookie ? { kind: 'continue', setCookies: [check.refreshCookie] } : CONTINUE;
     }
 
