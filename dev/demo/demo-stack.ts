@@ -13,6 +13,12 @@ import { adminTokens, CONNECTOR_RESOURCE_SERVER, CONNECTOR_SCOPE, DEVICE_CLIENT 
 import { startSampleApp, type SampleApp } from './sample-app.ts';
 import { startStatusApp } from './status-app.ts';
 
+/**
+ * The group the demo's apps are published through. A connector registered without a group lands in
+ * "default", which serves no app here, until an administrator moves it (the admin console can).
+ */
+export const DEMO_GROUP = 'office';
+
 const CONNECTOR_CLI = fileURLToPath(new URL('../../src/cli/gatehouse-connector.ts', import.meta.url));
 
 export interface DemoOptions {
@@ -125,13 +131,14 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
             id: 'wiki',
             externalUrl: wiki,
             internalUrl: sample.url,
+            connectorGroup: DEMO_GROUP,
             identityHeaders: { 'X-Remote-User': 'email', 'X-Remote-Groups': 'groups' },
             policies: [
               { name: 'staff only', conditions: { users: { include: ['*'] }, groups: { exclude: ['staff'] } }, grant: { block: true } },
               { name: 'MFA for the admin area', conditions: { paths: ['/admin/'] }, grant: { mfa: true } },
             ],
           },
-          { id: 'status', externalUrl: status, internalUrl: statusApp.url, preauth: 'passthrough' },
+          { id: 'status', externalUrl: status, internalUrl: statusApp.url, preauth: 'passthrough', connectorGroup: DEMO_GROUP },
         ],
         admin: { listen: { host: '127.0.0.1', port: options.adminPort }, tls: { certFile, keyFile } },
         connectors: {
@@ -151,7 +158,7 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     const serviceCaFile = join(options.dir, 'connector-listener-ca.pem');
     writeFileSync(serviceCaFile, gateway.gateway.connectors!.ca.certPem);
     let connectors = 0;
-    const addConnector = async (name: string, group = 'default'): Promise<void> => {
+    const addConnector = async (name: string, group: string = DEMO_GROUP): Promise<void> => {
       connectors += 1;
       progress(`registering ${name} with the admin's token (OAuth device flow as alice)`);
       const tokens = await adminTokens(idp.issuer, ca.certPem);

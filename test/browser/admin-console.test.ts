@@ -4,7 +4,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../dev/demo/demo-stack.ts';
+import { DEMO_GROUP, startDemo, type Demo } from '../../dev/demo/demo-stack.ts';
 import { freePort } from '../support/free-port.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -76,14 +76,14 @@ describe('in a real browser: the admin console', function () {
     await signInAt(page, 'alice', 'alice-password');
     await page.waitForURL(demo.urls.console);
     assert.match((await page.textContent('#who')) ?? '', /alice@gatehouse\.test/);
-    assert.equal(await onlineIn(page, 'default'), '2');
+    assert.equal(await onlineIn(page, DEMO_GROUP), '2');
     assert.equal(await page.textContent('#readiness'), 'Ready');
     await page.click('nav >> text=Connectors');
     assert.equal(await page.locator('tr[data-state="online"]').count(), 2);
     await screenshot(page, 'connectors');
   });
 
-  it('revokes a connector: it goes offline, the app keeps working through the other; a new one comes online', async () => {
+  it('revokes a connector: it goes offline, the app keeps working through the other; registered again, it is moved back', async () => {
     const { page } = admin;
     await page.goto(`${demo.urls.console}connectors`);
     const second = page.locator('tr[data-state="online"]', { hasText: 'demo-connector-2' });
@@ -97,7 +97,7 @@ describe('in a real browser: the admin console', function () {
     assert.match((await page.textContent('#notice')) ?? '', /was revoked/);
     assert.equal(await page.getAttribute(`tr[data-connector="${id}"]`, 'data-state'), 'revoked');
     await screenshot(page, 'connector-revoked');
-    assert.equal(await onlineIn(page, 'default'), '1');
+    assert.equal(await onlineIn(page, DEMO_GROUP), '1');
 
     const user = await fresh();
     await user.page.goto(`${demo.urls.wiki}/`);
@@ -106,10 +106,24 @@ describe('in a real browser: the admin console', function () {
     assert.match((await user.page.textContent('#user')) ?? '', /dana@gatehouse\.test/);
     await user.context.close();
 
-    await demo.addConnector('demo-connector-3');
+    // Registered again without a group, it lands in "default", which serves none of the demo's apps.
+    await demo.addConnector('demo-connector-2', 'default');
     await page.goto(`${demo.urls.console}connectors`);
-    assert.equal(await page.locator('tr[data-state="online"]').count(), 2);
-    assert.equal(await onlineIn(page, 'default'), '2');
+    const again = page.locator('tr[data-state="online"]', { hasText: 'demo-connector-2' });
+    const newId = await again.getAttribute('data-connector');
+    assert.ok(newId && newId !== id);
+    assert.equal(await onlineIn(page, 'default'), '1');
+    await page.goto(`${demo.urls.console}connectors`);
+    await again.locator('select[name="group"]').selectOption(DEMO_GROUP);
+    await again.locator('button', { hasText: 'Move' }).click();
+    await page.waitForSelector('#confirm');
+    assert.match((await page.textContent('.confirm')) ?? '', new RegExp(`to group ${DEMO_GROUP}`));
+    await screenshot(page, 'move-confirm');
+    await Promise.all([page.waitForURL(/connectors\?done=move/), page.click('#confirm')]);
+    assert.match((await page.textContent('#notice')) ?? '', new RegExp(`moved to group ${DEMO_GROUP}`));
+    await page.waitForFunction(`document.querySelector('tr[data-connector="${newId}"]')?.dataset.state === 'online'`);
+    assert.equal(await page.textContent(`tr[data-connector="${newId}"] td:nth-child(2)`), DEMO_GROUP);
+    assert.equal(await onlineIn(page, DEMO_GROUP), '2');
   });
 
   it('answers "what if" for an app with the policy engine, in the words users read', async () => {
@@ -181,7 +195,7 @@ describe('in a real browser: the admin console', function () {
       assert.equal(answer.status, 403, body);
       assert.match(answer.body, /refused this change/);
     }
-    assert.equal(await onlineIn(admin.page, 'default'), '2', 'nothing was revoked');
+    assert.equal(await onlineIn(admin.page, DEMO_GROUP), '2', 'nothing was revoked');
     // Last: by now the sparklines have a few samples of the traffic the other steps made.
     await screenshot(admin.page, 'overview');
   });

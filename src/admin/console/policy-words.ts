@@ -11,7 +11,7 @@ function list(values: readonly string[]): string {
 function scope(noun: string, rule: IncludeExclude | undefined): string[] {
   if (!rule) return [];
   return [
-    ...(rule.include && rule.include.length > 0 ? [`${noun} ${list(rule.include)}`] : []),
+    ...(rule.include && rule.include.length > 0 ? [rule.include.includes('*') ? 'everyone' : `${noun} ${list(rule.include)}`] : []),
     ...(rule.exclude && rule.exclude.length > 0 ? [`except ${noun} ${list(rule.exclude)}`] : []),
   ];
 }
