@@ -173,6 +173,15 @@ describe('in a real browser: the admin console', function () {
     assert.match((await bob.page.textContent('h1')) ?? '', /Not an administrator/);
     assert.equal(await bob.page.locator('nav').count(), 0);
     await screenshot(bob.page, 'not-an-admin');
+    // Signed in, with a CSRF token of his own (the sign-out form's), he still cannot change anything.
+    const csrf = await bob.page.getAttribute('form.who input[name="csrf"]', 'value');
+    const cookie = (await bob.context.cookies(demo.urls.console)).map((each) => `${each.name}=${each.value}`).join('; ');
+    const origin = new URL(demo.urls.console).origin;
+    await admin.page.goto(`${demo.urls.console}connectors`);
+    const id = await admin.page.locator('tr[data-state="online"]').first().getAttribute('data-connector');
+    const answer = await post(`${origin}/.gatehouse/admin/connectors/revoke`, `id=${id}&csrf=${csrf}`, { cookie, origin });
+    assert.equal(answer.status, 403);
+    assert.match(answer.body, /not_admin/);
     await bob.context.close();
   });
 
@@ -198,6 +207,23 @@ describe('in a real browser: the admin console', function () {
     assert.equal(await onlineIn(admin.page, DEMO_GROUP), '2', 'nothing was revoked');
     // Last: by now the sparklines have a few samples of the traffic the other steps made.
     await screenshot(admin.page, 'overview');
+  });
+
+  it('audits console sign-ins, actions and refusals, and signs out', async () => {
+    const { page } = admin;
+    await page.goto(`${demo.urls.console}events?kind=console`);
+    const rows = page.locator('tbody tr');
+    const types: string[] = [];
+    for (let index = 0; index < (await rows.count()); index += 1) {
+      types.push(`${await rows.nth(index).getAttribute('data-type')} ${await rows.nth(index).getAttribute('class')}`);
+    }
+    for (const expected of ['admin.console_signin success', 'admin.console_signin failure', 'admin.console_action success', 'admin.console_refused failure']) {
+      assert.ok(types.includes(expected), `${expected} in ${types.join(', ')}`);
+    }
+    await Promise.all([page.waitForLoadState('load'), page.click('form.who button')]);
+    assert.match((await page.textContent('h1')) ?? '', /Signed out/);
+    const left = (await admin.context.cookies(demo.urls.console)).filter((cookie) => cookie.name.endsWith('gh-admin'));
+    assert.deepEqual(left, [], 'the console cookie is gone');
   });
 
   function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {

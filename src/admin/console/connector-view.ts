@@ -20,6 +20,8 @@ export interface ConnectorView {
   readonly client: string | undefined;
   readonly lastSeen: string | undefined;
   readonly registeredAt: number;
+  /** When the service issued the current certificate (epoch seconds, its own clock): its age counts from here. */
+  readonly certificateIssuedAt: number;
   readonly certificateNotBefore: string;
   readonly certificateNotAfter: string;
   readonly renewalDue: boolean;
@@ -53,6 +55,7 @@ export function connectorViews(service: ConnectorService, events: readonly Audit
       client: client?.userAgent,
       lastSeen: online ? new Date(now).toISOString() : seen?.time,
       registeredAt: record.registeredAt,
+      certificateIssuedAt: record.certificate.issuedAt,
       certificateNotBefore: record.certificate.notBefore,
       certificateNotAfter: record.certificate.notAfter,
       renewalDue: isRenewalDue(record, service.config.renewalAge, () => now),

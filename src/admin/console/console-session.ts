@@ -13,8 +13,11 @@ import { appendSetCookie, expireCookie, readCookies, serializeCookie } from '../
 import type { PasswordMap } from '../../session/seal-keys.ts';
 import { seal, unseal } from '../../session/sealer.ts';
 
-/** How long a console sign-in lasts; then the operator signs in again. */
-export const CONSOLE_SESSION_SECONDS = 8 * 60 * 60;
+/**
+ * How long a console sign-in lasts; then the operator signs in again. Short, because the admin role is
+ * judged at sign-in: one taken away at the identity provider is seen at the next sign-in.
+ */
+export const CONSOLE_SESSION_SECONDS = 60 * 60;
 
 const sessionSchema = z.strictObject({
   v: z.literal(1),

@@ -84,6 +84,7 @@ function connector(value: string): ConnectorView {
     client: value,
     lastSeen: '2026-01-01T00:00:00.000Z',
     registeredAt: 0,
+    certificateIssuedAt: Date.parse('2026-01-01T00:00:00Z') / 1000,
     certificateNotBefore: '2026-01-01T00:00:00.000Z',
     certificateNotAfter: '2026-04-01T00:00:00.000Z',
     renewalDue: false,

@@ -29,7 +29,7 @@ export function connectorsBody(connectors: readonly ConnectorView[], groups: rea
 
 function row(connector: ConnectorView, groups: readonly string[], now: number): Html {
   const state = connector.revoked ? 'revoked' : connector.online ? 'online' : 'offline';
-  const age = Math.max(0, Math.round((now - Date.parse(connector.certificateNotBefore)) / 1000));
+  const age = Math.max(0, Math.round(now / 1000 - connector.certificateIssuedAt));
   return html`<tr data-connector="${connector.id}" data-state="${state}">
     <td><code>${connector.id}</code>${connector.name !== undefined ? html`<br /><span class="muted">${connector.name}</span>` : ''}</td>
     <td>${connector.group}</td>
