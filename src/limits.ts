@@ -393,7 +393,7 @@ export const TUNNEL_QUEUE_WAIT_BUCKETS: readonly number[] = [0.005, 0.025, 0.1, 
  */
 export const APP_STREAM_SHARE_PERCENT = 50;
 /**
- * WebSockets open at once per session and per client address (an IPv6 /64 counts as one), on one instance
+ * WebSockets open at once per session and per client address (an IPv6 /64 counts as one): on every instance together with Redis, else on this one
  * (`limits.streams.websocketsPerSession`, `websocketsPerIp`). Per address is generous: one office behind NAT is one address.
  */
 export const WEBSOCKETS_PER_SESSION = 32;

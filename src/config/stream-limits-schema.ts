@@ -33,7 +33,7 @@ export const streamLimitsSchema = z
   .strictObject({
     /** The share of its connector group's streams an app may hold when the group serves more than one app. */
     appShare: streamShareSchema.default({ percent: APP_STREAM_SHARE_PERCENT }),
-    /** WebSockets open at once per session, and per client address (an IPv6 /64 is one address), on one instance. */
+    /** WebSockets open at once per session, and per client address (an IPv6 /64 is one address); with Redis over every instance, else on this one. */
     websocketsPerSession: z.number().int().min(1).max(100_000).default(WEBSOCKETS_PER_SESSION),
     websocketsPerIp: z.number().int().min(1).max(1_000_000).default(WEBSOCKETS_PER_IP),
     /** A WebSocket with no byte either way (pings count) for this long is closed. */

@@ -76,8 +76,7 @@ export class RedisWebSocketLeases implements SharedWebSocketCounts {
   /** Over the gateway's shared connection, which stays the caller's to close. */
   constructor(redis: RedisConnection, options: RedisWebSocketLeasesOptions = {}) {
     const { logger, registry, ...timing } = options;
-    const parsed = leaseOptionsSchema.safeParse(timing);
-    if (!parsed.success) throw new GatehouseConfigError(parsed.error.issues.map((issue) => `websocketLeases.${issue.path.join('.')}: ${issue.message}`));
+    checkLeaseOptions(timing);
     this.#redis = redis;
     this.#options = { logger, registry };
     this.#leaseMs = timing.leaseMs ?? WEBSOCKET_LEASE_MS;
@@ -207,5 +206,13 @@ export class RedisWebSocketLeases implements SharedWebSocketCounts {
 /** The gateway's one set of WebSocket caps, kept across reloads: with Redis, counted over every instance. */
 export function createWebSocketCaps(options: RedisWebSocketLeasesOptions & { readonly redis: RedisConnection | undefined }): WebSocketCaps {
   const { redis, ...rest } = options;
+  // Checked with or without Redis: a wrong option is wrong before the store is.
+  const { logger: _logger, registry: _registry, ...timing } = rest;
+  checkLeaseOptions(timing);
   return new WebSocketCaps(redis && new RedisWebSocketLeases(redis, rest));
+}
+
+function checkLeaseOptions(timing: WebSocketLeaseOptions): void {
+  const parsed = leaseOptionsSchema.safeParse(timing);
+  if (!parsed.success) throw new GatehouseConfigError(parsed.error.issues.map((issue) => `websocketLeases.${issue.path.join('.')}: ${issue.message}`));
 }

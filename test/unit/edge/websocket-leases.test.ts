@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { WebSocketCaps } from '../../../src/edge/websocket-caps.ts';
-import { RedisWebSocketLeases } from '../../../src/edge/websocket-caps-redis.ts';
+import { createWebSocketCaps, RedisWebSocketLeases } from '../../../src/edge/websocket-caps-redis.ts';
 import { ADMIT, addressLeaseKey, RENEW, runScript, sessionLeaseKey } from '../../../src/edge/websocket-lease-scripts.ts';
 import { GatehouseConfigError } from '../../../src/errors/index.ts';
 import { RedisConnection } from '../../../src/store/redis-connection.ts';
@@ -196,5 +196,6 @@ describe('WebSocket leases in Redis (the caps over every instance)', function ()
     const on = await connection();
     assert.throws(() => new RedisWebSocketLeases(on, { leaseMs: 1_000, renewIntervalMs: 1_000 }), GatehouseConfigError);
     assert.throws(() => new RedisWebSocketLeases(on, { timeoutMs: 0 }), GatehouseConfigError);
+    assert.throws(() => createWebSocketCaps({ redis: undefined, leaseMs: 100, renewIntervalMs: 200 }), GatehouseConfigError, 'checked without Redis too');
   });
 });
