@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,6 +210,24 @@ describe('in a real browser: the admin console', function () {
     await screenshot(admin.page, 'overview');
   });
 
+  it('refuses a forged callback, and a sign-in started under another Host name gets no code from the provider', async () => {
+    const origin = new URL(demo.urls.console).origin;
+    const forged = await get(`${origin}/.gatehouse/admin/callback?code=made-up&state=made-up-state-0123456789`, {});
+    assert.equal(forged.status, 400);
+    assert.match(forged.body, /Sign-in failed/);
+    assert.doesNotMatch(forged.headers['set-cookie']?.join(' ') ?? '', /gh-admin=/);
+
+    const started = await get(`${origin}/.gatehouse/admin/signin`, { host: 'evil.example' });
+    assert.equal(started.status, 302);
+    const authorization = new URL(started.headers.location ?? '');
+    assert.equal(authorization.searchParams.get('redirect_uri'), 'https://evil.example/.gatehouse/admin/callback');
+    const { page } = await fresh();
+    const answer = await page.goto(authorization.href);
+    assert.equal(answer?.status(), 400);
+    assert.match((await page.textContent('body')) ?? '', /redirect_uri/);
+    await page.context().close();
+  });
+
   it('audits console sign-ins, actions and refusals, and signs out', async () => {
     const { page } = admin;
     await page.goto(`${demo.urls.console}events?kind=console`);
@@ -225,6 +244,18 @@ describe('in a real browser: the admin console', function () {
     const left = (await admin.context.cookies(demo.urls.console)).filter((cookie) => cookie.name.endsWith('gh-admin'));
     assert.deepEqual(left, [], 'the console cookie is gone');
   });
+
+  function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string; headers: IncomingHttpHeaders }> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { ca: readFileSync(demo.caFile), servername: 'localhost', headers }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
 
   function post(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
