@@ -116,12 +116,12 @@ export class SessionManager {
     const value = readCookies(req)[settings.cookieName];
     if (value === undefined || value === '') return { ok: false, reason: 'missing' };
     const now = nowSeconds(this.#options.clock);
-    let record = this.#unsealed.get(value, now);
+    let record = this.#unsealed.get(value, now, req.socket);
     if (!record) {
       const unsealed = await unseal(value, this.#options.keys.session, sessionRecordSchema);
       if (!unsealed.ok) return { ok: false, reason: unsealed.reason };
       record = unsealed.value;
-      this.#unsealed.set(value, record, record.exp, now);
+      this.#unsealed.set(value, record, record.exp, now, req.socket);
     }
     if (record.app !== app.id) return { ok: false, reason: 'other_app', record };
     if (now >= record.exp) return { ok: false, reason: 'expired', record };

@@ -12,27 +12,51 @@ import { ExpiringMap } from './expiring-map.ts';
  * the full check and cannot fill the cache; any change to the value changes
  * the key. The checks that depend on time or on server state (expiry, idle
  * time, app binding, revocation) still run on every request after a hit.
+ *
+ * The digest itself (a SHA-256 of a cookie of a kilobyte or more) became the
+ * gate's largest cost once unsealing was cached, so the connection a value
+ * was last accepted on (`holder`, the request's socket) also keeps that value
+ * and its record: the next request on the same keep-alive connection with the
+ * very same string (compared in full) skips the digest. One entry per
+ * connection, gone with it, under this cache's own symbol (a new session
+ * manager, with new keys, never sees it), and only until the same expiry.
  */
 export class UnsealCache<T> {
-  readonly #entries: ExpiringMap<string, T>;
+  readonly #entries: ExpiringMap<string, Remembered<T>>;
+  readonly #onHolder = Symbol('gatehouse.unsealed');
 
   constructor(capacity: number) {
     this.#entries = new ExpiringMap(capacity);
   }
 
-  get(sealed: string, now: number): T | undefined {
-    return this.#entries.get(digest(sealed), now);
+  get(sealed: string, now: number, holder?: object | null): T | undefined {
+    const held = holder ? (holder as Holder<T>)[this.#onHolder] : undefined;
+    if (held !== undefined && held.sealed === sealed && held.until > now) return held.value;
+    const remembered = this.#entries.get(digest(sealed), now);
+    if (remembered === undefined) return undefined;
+    if (holder) (holder as Holder<T>)[this.#onHolder] = { sealed, ...remembered };
+    return remembered.value;
   }
 
   /** `until`: epoch seconds after which the value would be refused anyway. */
-  set(sealed: string, value: T, until: number, now: number): void {
-    if (until > now) this.#entries.set(digest(sealed), Object.freeze(value), until, now);
+  set(sealed: string, value: T, until: number, now: number, holder?: object | null): void {
+    if (until <= now) return;
+    const remembered = { value: Object.freeze(value), until };
+    this.#entries.set(digest(sealed), remembered, until, now);
+    if (holder) (holder as Holder<T>)[this.#onHolder] = { sealed, ...remembered };
   }
 
   get size(): number {
     return this.#entries.size;
   }
 }
+
+interface Remembered<T> {
+  readonly value: T;
+  readonly until: number;
+}
+
+type Holder<T> = Record<symbol, (Remembered<T> & { readonly sealed: string }) | undefined>;
 
 function digest(sealed: string): string {
   return hash('sha256', sealed, 'base64url');

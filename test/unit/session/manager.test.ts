@@ -11,7 +11,10 @@ import { UnsealCache } from '../../../src/session/unseal-cache.ts';
 const SECRET = 'a-very-long-session-secret-of-at-least-32-chars';
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
-function setup(storeOptions: ConstructorParameters<typeof MemorySessionStore>[0] = {}): {
+function setup(
+  storeOptions: ConstructorParameters<typeof MemorySessionStore>[0] = {},
+  secret = SECRET,
+): {
   sessions: SessionManager;
   store: MemorySessionStore;
   app: AppConfig;
@@ -20,7 +23,7 @@ function setup(storeOptions: ConstructorParameters<typeof MemorySessionStore>[0]
 } {
   const config = parseGatewayConfig({
     identityProvider: { issuer: 'https://login.example.com', clientId: 'gatehouse', clientSecret: 's3cret' },
-    session: { secrets: [{ id: 1, secret: SECRET }] },
+    session: { secrets: [{ id: 1, secret }] },
     apps: [
       { id: 'wiki', externalUrl: 'https://wiki.example.com', internalUrl: 'http://10.0.0.5:8080' },
       { id: 'hr', externalUrl: 'https://hr.example.com', internalUrl: 'http://10.0.0.6:8080' },
@@ -119,6 +122,62 @@ describe('SessionManager: what a remembered unseal still checks', () => {
         assert.equal(result.ok, false, `a change at ${at} was accepted (round ${round})`);
       }
     }
+  });
+});
+
+describe('SessionManager: a cookie remembered on its connection', () => {
+  /** Requests on one keep-alive connection: the same socket object each time. */
+  function onConnection(socket: object, request: IncomingMessage): IncomingMessage {
+    return Object.assign<IncomingMessage, { socket: object }>(request, { socket });
+  }
+
+  it('still refuses it once revoked, expired or idle, or presented to another app', async () => {
+    const { sessions, app, other, clock } = setup();
+    const socket = {};
+    const { setCookie, record } = await sessions.issue(app, user);
+    assert.ok((await sessions.read(onConnection(socket, requestWith(setCookie)), app)).ok);
+    assert.ok((await sessions.read(onConnection(socket, requestWith(setCookie)), app)).ok);
+    const elsewhere = await sessions.read(onConnection(socket, requestWith(setCookie)), other);
+    assert.equal(!elsewhere.ok && elsewhere.reason, 'other_app');
+    clock.now += 3601 * 1000;
+    const idle = await sessions.read(onConnection(socket, requestWith(setCookie)), app);
+    assert.equal(idle.ok, false, 'an idle session was accepted from its connection');
+    clock.now -= 3601 * 1000;
+    await sessions.revoke(record);
+    const revoked = await sessions.read(onConnection(socket, requestWith(setCookie)), app);
+    assert.equal(!revoked.ok && revoked.reason, 'revoked');
+  });
+
+  it('refuses every one-character change on the same connection, and a forged value does not displace the good one', async () => {
+    const { sessions, app } = setup();
+    const socket = {};
+    const { setCookie } = await sessions.issue(app, user);
+    assert.ok((await sessions.read(onConnection(socket, requestWith(setCookie)), app)).ok);
+    for (let round = 0; round < 2; round++) {
+      for (const at of [10, 40, 80, -5, -1]) {
+        const tampered = withValue(setCookie, (value) => {
+          const i = at < 0 ? value.length + at : at;
+          return value.slice(0, i) + (value[i] === 'A' ? 'B' : 'A') + value.slice(i + 1);
+        });
+        const result = await sessions.read(onConnection(socket, tampered), app);
+        assert.equal(result.ok, false, `a change at ${at} was accepted on the connection (round ${round})`);
+      }
+      assert.ok((await sessions.read(onConnection(socket, requestWith(setCookie)), app)).ok);
+    }
+  });
+
+  it("never answers one connection's cookie for another session's value, nor for a new session manager", async () => {
+    const first = setup();
+    const socket = {};
+    const alice = await first.sessions.issue(first.app, user);
+    const bob = await first.sessions.issue(first.app, { ...user, sub: 'bob' });
+    assert.ok((await first.sessions.read(onConnection(socket, requestWith(alice.setCookie)), first.app)).ok);
+    const read = await first.sessions.read(onConnection(socket, requestWith(bob.setCookie)), first.app);
+    assert.ok(read.ok && read.identity.sub === 'bob');
+    // Another manager (another secret) on the same connection: what the first remembered there is not its to answer.
+    const second = setup({}, 'another-session-secret-of-at-least-32-characters');
+    const other = await second.sessions.read(onConnection(socket, requestWith(bob.setCookie)), second.app);
+    assert.equal(other.ok, false, 'a cookie sealed under another secret was accepted from the connection');
   });
 });
 
