@@ -7,6 +7,7 @@
  *
  * Every failure becomes a ConnectorError (service-errors.ts).
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -49,7 +50,8 @@ export interface StreamOptions {
   readonly timeoutMs?: number;
 }
 
-const USER_AGENT = 'gatehouse-connector/1';
+// The service's audit log (and its admin console) shows which version each connector runs from this.
+const USER_AGENT = `gatehouse-connector/${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
 
 /** Validates a --service URL: https, an origin only, no credentials. */
 export function parseServiceUrl(value: string | URL): URL {
