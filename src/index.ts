@@ -49,3 +49,4 @@ export type { AuditEvent, AuditEventType, AuditOutcome, AuditSink, AuditUser } f
 export type { RiskLevel, RiskProvider } from './policy/types.ts';
 export type { SessionStore, SessionSideData } from './session/session-store.ts';
 export type { Clock } from './clock.ts';
+export type { WebSocketLeaseOptions } from './edge/websocket-caps-redis.ts';

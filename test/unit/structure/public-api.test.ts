@@ -77,6 +77,7 @@ const ENTRY_POINTS: Readonly<Record<string, EntryPoint>> = {
       'SessionStore',
       'ShutdownOptions',
       'ShutdownReport',
+      'WebSocketLeaseOptions',
       'WebhookSink',
       'WebhookSinkOptions',
     ],
