@@ -81,6 +81,8 @@ describe('in a real browser: the admin console', function () {
     assert.equal(await page.textContent('#readiness'), 'Ready');
     await page.click('nav >> text=Connectors');
     assert.equal(await page.locator('tr[data-state="online"]').count(), 2);
+    const { version } = JSON.parse(readFileSync(join(process.cwd(), 'package.json'), 'utf8')) as { version: string };
+    assert.equal(await page.textContent('tr[data-state="online"] td:nth-child(4)'), version, 'the version each connector runs');
     await screenshot(page, 'connectors');
   });
 
