@@ -55,10 +55,11 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const hasBasePath = new URL(app.internalUrl).pathname !== '/';
   const leavesBase = (target: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, target ?? '/');
   const { onResponseHead } = options;
-  const dispatched = new WeakMap<IncomingMessage, number>();
   /** Each request's own request to the backend, whose idle timeout changes once the head says what it is (a property: every request has one). */
   const UPSTREAM = Symbol('gatehouse.upstreamRequest');
-  type WithUpstream = IncomingMessage & { [UPSTREAM]?: ClientRequest };
+  /** When it was dispatched to the agent, for `onResponseHead` (a property too). */
+  const DISPATCHED = Symbol('gatehouse.dispatchedAt');
+  type WithUpstream = IncomingMessage & { [UPSTREAM]?: ClientRequest; [DISPATCHED]?: number };
   const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: app.internalUrl,
     changeOrigin: app.hostHeader === 'internal',
@@ -68,7 +69,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
     plugins: [
       (server) => {
         server.on('proxyReq', (proxyReq, req, res) => {
-          if (onResponseHead) dispatched.set(req, performance.now());
+          if (onResponseHead) (req as WithUpstream)[DISPATCHED] = performance.now();
           (req as WithUpstream)[UPSTREAM] = proxyReq;
           // An answer that went out before the whole request body was forwarded (an early answer, a client gone) leaves
           // the upstream request waiting for the rest, holding its tunnel stream or backend connection: end it with the answer.
@@ -86,7 +87,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
           // An event stream's head is news to the client (EventSource opens on it) and may come long before its first
           // event: send it once the head is set up below, instead of with the first body bytes.
           if (isEventStream(proxyRes.headers)) process.nextTick(() => !res.headersSent && !res.destroyed && res.flushHeaders());
-          const start = onResponseHead ? dispatched.get(req) : undefined;
+          const start = onResponseHead ? (req as WithUpstream)[DISPATCHED] : undefined;
           if (start !== undefined) onResponseHead?.((performance.now() - start) / 1000);
           const head = filterHead(proxyRes.headers);
           // The client's connection is Gatehouse's business: as Node decided from the client's request, never as the backend said.
