@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { auditContext } from '../request/audit-context.ts';
-import { getRequestContext } from '../request/context.ts';
-import type { Step, StepOutcome } from '../request/step.ts';
+import { getRequestContext, type RequestContext } from '../request/context.ts';
+import type { Step, StepInput, StepOutcome } from '../request/step.ts';
 import { wantsRedirect } from '../request/wants-redirect.ts';
 import { appendSetCookie } from '../session/cookies.ts';
 import { redirectNavigation } from '../signin/redirect.ts';
@@ -21,12 +21,25 @@ export function expressStep(step: Step, audit?: AuditLog): RequestHandler {
       next();
       return;
     }
-    const outcome = step({ req, context, target: req.originalUrl });
+    const outcome = step(inputOf(req, context, req.originalUrl));
     // Returned, so that Express 5 turns a rejected step into next(error).
     if (outcome instanceof Promise) return outcome.then((settled) => answer(settled, req, res, next, audit));
     answer(outcome, req, res, next, audit);
     return undefined;
   };
+}
+
+/** One input per request for all its steps (it only names the request), kept on the request: not one object per step. */
+const INPUT = Symbol('gatehouse.stepInput');
+
+type WithInput = IncomingMessage & { [INPUT]?: StepInput };
+
+function inputOf(req: IncomingMessage, context: RequestContext, target: string): StepInput {
+  const known = (req as WithInput)[INPUT];
+  if (known !== undefined && known.context === context && known.target === target) return known;
+  const input: StepInput = { req, context, target };
+  (req as WithInput)[INPUT] = input;
+  return input;
 }
 
 function answer(outcome: StepOutcome, req: IncomingMessage, res: ServerResponse, next: () => void, audit: AuditLog | undefined): void {
