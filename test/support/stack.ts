@@ -47,6 +47,8 @@ export interface StackOptions {
   readonly backchannelLogout?: boolean;
   /** More clients at the identity provider (API callers: client credentials, device flow). */
   readonly idpClients?: DevClient[];
+  /** More redirect URIs of the gateway's client (e.g. the admin console's callback on an admin listener). */
+  readonly redirectUris?: readonly string[];
   /** More APIs the identity provider issues JWT access tokens for, by resource indicator. */
   readonly resourceServers?: Record<string, DevResourceServer>;
   /** Token shapes of a particular provider (extra claims, a different or missing `groups`), and the extra authorization parameters it reads; default: the plain shapes. */
@@ -120,7 +122,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        redirect_uris: [`${urls.wiki}/.gatehouse/callback`, `${urls.other}/.gatehouse/callback`],
+        redirect_uris: [`${urls.wiki}/.gatehouse/callback`, `${urls.other}/.gatehouse/callback`, ...(options.redirectUris ?? [])],
         post_logout_redirect_uris: [`${urls.wiki}/.gatehouse/signed-out`, `${urls.other}/.gatehouse/signed-out`],
         ...(options.backchannelLogout ? { backchannel_logout_uri: `${urls.wiki}/.gatehouse/backchannel-logout` } : {}),
       },
