@@ -1,8 +1,9 @@
 /**
  * The admin listener: a server of its own, apart from the published hosts,
  * for the tools that watch the gateway: liveness, readiness and Prometheus
- * metrics (the gateway's and Node's process metrics). It answers without
- * authentication, so it belongs on a private address.
+ * metrics (the gateway's and Node's process metrics), and the admin console.
+ * Health and metrics answer without authentication, so it belongs on a
+ * private address.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
