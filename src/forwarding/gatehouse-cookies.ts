@@ -10,7 +10,8 @@ export function isGatehouseCookieName(name: string, sessionCookieBase: string): 
     .trim()
     .toLowerCase()
     .replace(/^__(?:host|secure)-/, '');
-  return bare === sessionCookieBase.toLowerCase() || bare.startsWith('gh-tx-') || bare === 'gh-loop';
+  // gh-admin: the admin console's sign-in, sent along when the console shares a host name with an app (cookies ignore ports).
+  return bare === sessionCookieBase.toLowerCase() || bare.startsWith('gh-tx-') || bare === 'gh-loop' || bare === 'gh-admin';
 }
 
 /** Keeps the app's own cookies, byte for byte, and drops every pair that names one of Gatehouse's. */

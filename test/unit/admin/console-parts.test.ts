@@ -8,6 +8,7 @@ import { TrafficRing } from '../../../src/admin/console/traffic-ring.ts';
 import { readWhatIf, whatIf } from '../../../src/admin/console/what-if.ts';
 import type { AuditEvent } from '../../../src/audit/events.ts';
 import { parseGatewayConfig } from '../../../src/config/parse.ts';
+import { setsGatehouseCookie, withoutGatehouseCookies } from '../../../src/forwarding/gatehouse-cookies.ts';
 
 const ORIGIN = 'https://admin.example.com:9100';
 const session: ConsoleSession = { v: 1, k: 'admin-console', sub: 'u1', admin: true, csrf: 'a'.repeat(32) };
@@ -34,6 +35,15 @@ describe('admin console: its parts', () => {
       assert.equal(checkCsrf(request({ origin: 'null' }), form(`csrf=${session.csrf}`), session, ORIGIN), 'origin_mismatch');
       assert.equal(checkCsrf(request({ 'sec-fetch-site': 'cross-site' }), form(`csrf=${session.csrf}`), session, ORIGIN), 'cross_site');
       assert.equal(checkCsrf(request({ 'sec-fetch-site': 'same-site' }), form(`csrf=${session.csrf}`), session, ORIGIN), 'cross_site');
+    });
+  });
+
+  describe('the console cookie', () => {
+    it('never reaches a backend, nor may a backend set it, when the console shares a host name with an app', () => {
+      assert.equal(withoutGatehouseCookies('a=1; __Host-gh-admin=sealed; gh-admin=sealed; __HOST-GH-ADMIN=sealed; b=2', 'gatehouse'), 'a=1; b=2');
+      assert.ok(setsGatehouseCookie('__Host-gh-admin=x; Path=/; Secure', 'gatehouse'));
+      assert.ok(setsGatehouseCookie('gh-admin=x', 'gatehouse'));
+      assert.ok(!setsGatehouseCookie('gh-administrator=x', 'gatehouse'));
     });
   });
 
