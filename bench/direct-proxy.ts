@@ -4,7 +4,14 @@
  * a keep-alive agent, behind the same kind of HTTPS listener the gateway
  * uses (a dev CA certificate, RSA 2048), in its own process.
  *
- *   node bench/direct-proxy.ts --backend http://127.0.0.1:PORT
+ *   node bench/direct-proxy.ts --backend http://127.0.0.1:PORT [--eject] [--no-express] [--global-agent]
+ *
+ * The flags exist to check the baseline's own settings (docs/benchmark-method.md):
+ * --eject drops http-proxy-middleware's default plugins (its logger plugin builds
+ * a URL for every response even with no logger), --no-express serves the
+ * middleware straight from the HTTPS server, --global-agent uses Node's default
+ * agent (keep-alive too) instead of our own. Without them it is what an Express
+ * user writes, and what `npm run bench` measures.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
@@ -25,7 +32,14 @@ export interface DirectProxyInfo {
   readonly pid: number;
 }
 
-const { values } = parseArgs({ options: { backend: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    backend: { type: 'string' },
+    'no-express': { type: 'boolean', default: false },
+    eject: { type: 'boolean', default: false },
+    'global-agent': { type: 'boolean', default: false },
+  },
+});
 if (!values.backend) throw new Error('--backend URL is required');
 
 const HOST = 'direct.bench.test';
@@ -36,10 +50,20 @@ const caFile = join(dir, 'ca.pem');
 writeFileSync(caFile, ca.certPem);
 
 const agent = new Agent({ keepAlive: true });
+const proxy = createProxyMiddleware({
+  target: values.backend,
+  ...(values['global-agent'] ? {} : { agent }),
+  changeOrigin: true,
+  xfwd: false,
+  ...(values.eject ? { ejectPlugins: true } : {}),
+});
 const app = express();
 app.disable('x-powered-by');
-app.use(createProxyMiddleware({ target: values.backend, agent, changeOrigin: true, xfwd: false }));
-const server = createServer({ cert: certificate.certPem, key: certificate.keyPem }, app);
+app.use(proxy);
+const server = createServer(
+  { cert: certificate.certPem, key: certificate.keyPem },
+  values['no-express'] ? (req, res) => void proxy(req, res, () => undefined) : app,
+);
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo;
