@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { ExpiringMap } from './expiring-map.ts';
 
 /**
@@ -31,7 +31,7 @@ export class UnsealCache<T> {
 
   get(sealed: string, now: number, holder?: object | null): T | undefined {
     const held = holder ? (holder as Holder<T>)[this.#onHolder] : undefined;
-    if (held !== undefined && held.sealed === sealed && held.until > now) return held.value;
+    if (held !== undefined && held.until > now && sameValue(held.sealed, sealed)) return held.value;
     const remembered = this.#entries.get(digest(sealed), now);
     if (remembered === undefined) return undefined;
     if (holder) (holder as Holder<T>)[this.#onHolder] = { sealed, ...remembered };
@@ -57,6 +57,18 @@ interface Remembered<T> {
 }
 
 type Holder<T> = Record<symbol, (Remembered<T> & { readonly sealed: string }) | undefined>;
+
+/**
+ * In constant time for values of one length: a connection behind a shared proxy (a CDN reusing its connections to
+ * the gateway) carries several users' requests, so the value held may be another user's cookie, and how soon a
+ * plain comparison stops would tell a caller how much of it they guessed.
+ */
+function sameValue(held: string, presented: string): boolean {
+  if (held.length !== presented.length) return false;
+  const a = Buffer.from(held, 'latin1');
+  const b = Buffer.from(presented, 'latin1');
+  return a.length === b.length && timingSafeEqual(a, b) && held === presented;
+}
 
 function digest(sealed: string): string {
   return hash('sha256', sealed, 'base64url');
