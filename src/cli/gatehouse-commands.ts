@@ -1,4 +1,5 @@
 /** The commands and options of `gatehouse`, from which its help and its parsing come (src/cli/usage.ts). */
+import { ADMIN_COMMANDS } from './admin-commands.ts';
 import type { CliOption, CliProgram } from './usage.ts';
 
 const config: CliOption = { type: 'string', short: 'c', value: 'FILE', help: 'configuration file (.yaml, .yml or .json); default: $GATEHOUSE_CONFIG' };
@@ -15,7 +16,7 @@ const CONFIG_ENVIRONMENT = `Environment:
 export const GATEHOUSE_PROGRAM: CliProgram = {
   name: 'gatehouse',
   summary: 'the cloud side of Gatehouse: sign-in, conditional access and forwarding to your apps',
-  notes: 'Progress and errors go to stderr; stdout carries JSON log lines (serve) or the verdict (check).',
+  notes: 'Progress and errors go to stderr; stdout carries JSON log lines (serve), the verdict (check) or the answer (admin).',
   commands: [
     {
       name: 'serve',
@@ -63,5 +64,6 @@ Exit codes: 0 valid (warnings printed), 1 invalid (or warnings with --strict), 2
 
 ${CONFIG_ENVIRONMENT}`,
     },
+    ...ADMIN_COMMANDS,
   ],
 };

@@ -13,11 +13,14 @@ import cluster from 'node:cluster';
 import { runCheck } from './check-command.ts';
 import { isWorkerMessage, runPrimary, WORKER_ENV } from './serve-primary.ts';
 import { parseWorkers, workerConfig, workersProblems } from './serve-workers-config.ts';
+import { takeConnectorId, valuedOptions } from './admin-commands.ts';
+import { runAdmin } from './admin-run.ts';
 import { GATEHOUSE_PROGRAM } from './gatehouse-commands.ts';
 import { answerCommandLine, flagOption, parseCommandLine, stringOption, usageErrorText } from './usage.ts';
 
 async function main(argv: string[]): Promise<number> {
-  const line = parseCommandLine(GATEHOUSE_PROGRAM, argv);
+  const taken = takeConnectorId(argv, valuedOptions(GATEHOUSE_PROGRAM.commands));
+  const line = parseCommandLine(GATEHOUSE_PROGRAM, taken.argv);
   if (line.kind !== 'command') return answerCommandLine(line);
   const { values } = line;
   const command = line.command.name;
@@ -25,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(usageErrorText('gatehouse', command, message));
     return 2;
   };
+  if (command.startsWith('admin ')) return runAdmin(command, values, taken.id, usageError);
   const configFile = stringOption(values, 'config') ?? (process.env['GATEHOUSE_CONFIG'] || undefined);
   if (configFile === undefined) return usageError(`${command}: --config FILE (or GATEHOUSE_CONFIG) is required`);
 

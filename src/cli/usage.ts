@@ -85,7 +85,7 @@ export function parseCommandLine(program: CliProgram, argv: readonly string[]): 
     const group = words[0] !== undefined ? subcommands(program, words[0]) : [];
     if (words[0] !== undefined && group.length > 0 && (words.length === 1 || values['help'] === true)) {
       if (values['help'] === true) return { kind: 'help', text: programHelp(program, words[0]) };
-      return error(`${words[0]}: a command is required: ${orList(group.map((name) => name.split(' ')[1]!))}`, words[0]);
+      return error(`${words[0]}: a command is required: ${orList([...new Set(group.map((name) => name.split(' ')[1]!))])}`, words[0]);
     }
     if (values['help'] === true) return { kind: 'help', text: programHelp(program) };
     if (words.length === 0) return error(`a command is required: ${orList(topLevelNames(program))}`, undefined);

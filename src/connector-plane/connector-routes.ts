@@ -24,6 +24,8 @@ import { verifyCsr, type VerifiedCsr } from '../pki/csr.ts';
 import { CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
 import { instancesEvent } from '../protocol/config-document.ts';
 import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTRATION_INFO_PATH, RENEW_PATH } from '../protocol/connector-api.ts';
+import { createAdminApiRouter } from './admin-api-router.ts';
+import type { AdminApiSource } from './admin-api-source.ts';
 import type { AdminIdentity, AdminTokenVerifier } from './admin-token.ts';
 import type { ConfigVersion } from './config-version.ts';
 import { authenticateConnector, type AuthenticatedConnector } from './connector-auth.ts';
@@ -51,6 +53,8 @@ export interface ConnectorRoutesOptions {
   readonly instances?: () => ReadonlyArray<{ readonly id: string }> | undefined;
   /** Requests per second per address on registration and the admin API (`limits.rate`); absent, not limited. */
   readonly rateLimits?: ConnectorRateLimits | undefined;
+  /** The gateway's configuration, readiness and tunnels, for the admin API's apps, what-if and overview; absent, those are not served. */
+  readonly adminView?: AdminApiSource | undefined;
 }
 
 const registerBody = z.strictObject({
@@ -281,6 +285,7 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
     }
   });
 
+  app.use(createAdminApiRouter(options, requireAdmin));
   if (recentEvents) {
     app.use(createAuditQueryRouter({ store: recentEvents, verifier: adminTokens, audit: options.audit }));
   }

@@ -37,7 +37,7 @@ import { TunnelAcceptor } from './tunnel-acceptor.ts';
 import { TunnelDemand } from './tunnel-demand.ts';
 import type { IdpKeys } from '../signin/idp-keys.ts';
 
-export interface ConnectorServiceOptions {
+export interface ConnectorServiceOptions extends Pick<ConnectorRoutesOptions, 'adminView'> {
   readonly config: ConnectorsConfig;
   readonly apps: readonly AppConfig[];
   readonly clock: Clock;
@@ -182,7 +182,7 @@ export class ConnectorService {
   async listen(port = this.config.listen.port, host = this.config.listen.host): Promise<AddressInfo> {
     await this.init();
     const { ca, registry, configVersion, retirement, lifecycle } = this.#require();
-    const { clock, audit, logger, recentEvents, rateLimits } = this.#options;
+    const { clock, audit, logger, recentEvents, rateLimits, adminView } = this.#options;
     const renewalDue = (record: ConnectorRecord): boolean => isRenewalDue(record, this.config.renewalAge, clock);
     const rest = createConnectorApp({
       settings: this.config,
@@ -198,6 +198,7 @@ export class ConnectorService {
       recentEvents,
       instances: () => this.#instances?.live(),
       rateLimits,
+      adminView,
     });
     const acceptor = new TunnelAcceptor({ ca, registry, tunnels: this.tunnels, retirement, audit, logger, clock });
     const listener = new ConnectorListener({ tls: listenerTls(this.config, ca), clientCa: ca.certPem, rest, tunnels: acceptor, logger });
@@ -252,7 +253,6 @@ export class ConnectorService {
 
   async #open(): Promise<void> {
     const { clock, audit } = this.#options;
-    const apps = this.#apps;
     const store = this.#options.store ?? this.#openStore();
     this.#store = store;
     const ca = await openConnectorCa(store, { caKey: this.config.caKey, logger: this.#options.logger });
@@ -261,7 +261,7 @@ export class ConnectorService {
     await registry.load();
     // Read when a connector pulls, not from the last heartbeat: whichever instance answers the pull lists the instances the store holds now.
     const instances = async (): Promise<readonly GatewayInstance[]> => (await this.#instances?.fresh()) ?? [];
-    const configVersion = new ConfigVersion({ store, apps, settings: this.config, audit, events: this.events, broadcast, instances });
+    const configVersion = new ConfigVersion({ store, apps: this.#apps, settings: this.config, audit, events: this.events, broadcast, instances });
     await configVersion.load();
     const retirement = new CertificateRetirement({ registry, tunnels: this.tunnels, events: this.events, audit, clock });
     const lifecycle = new ConnectorLifecycle({

@@ -197,7 +197,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
   const rateLimiter = createRateLimiter({ clock, audit, logger, registry: measured.registry, redis: opened.redis });
   const slowClients = new SlowClientGuard({ audit, registry: measured.registry, limits: () => requestPath.config.limits });
   const connectorStore = options.connectorStore ?? sharedConnectorStore;
-  const connectors = config.connectors
+  const connectors: ConnectorService | undefined = config.connectors
     ? new ConnectorService({
         config: config.connectors,
         apps: config.apps,
@@ -217,6 +217,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
         ...(connectorStore ? { store: connectorStore } : {}),
         broadcast: options.broadcast ?? opened.broadcast,
         rateLimits: { limiter: rateLimiter, settings: (): RateLimitSettings => requestPath.config.limits.rate },
+        adminView: { config: (): GatewayConfig => requestPath.config, readiness: () => readiness(), tunnels: () => connectors?.tunnels },
       })
     : undefined;
   const assertions = new IdentityAssertions({
@@ -227,7 +228,6 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     store: async () => (connectors ? connectors.store() : connectorStore),
     clock,
   });
-  const forwarder = options.forwarder ?? measured.timed(defaultForwarder);
   let draining = false;
   const readiness = gatewayReadiness({
     oidc,
@@ -247,7 +247,7 @@ export function createGateway(input: GatewayConfigInput | GatewayConfig, options
     websockets: createWebSocketCaps({ redis: opened.redis, logger, registry: measured.registry, ...options.websocketLeases }),
     signIn,
     tunnels: connectors?.tunnels,
-    forwarder,
+    forwarder: options.forwarder ?? measured.timed(defaultForwarder),
     connectors,
   });
   const testing = options.testing === true ? createTestingHooks(config, sessions, clock, logger) : undefined;

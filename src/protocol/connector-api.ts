@@ -13,3 +13,9 @@ export const EVENTS_PATH = `${CONNECTOR_API}/events`;
 export const RENEW_PATH = `${CONNECTOR_API}/renew`;
 /** The administrators' view of the connectors (list, revoke, move), with an admin token. */
 export const ADMIN_CONNECTORS_PATH = '/.gatehouse/admin/connectors';
+/** The administrators' view of the published apps: where, how, through which group, the policies in plain words. */
+export const ADMIN_APPS_PATH = '/.gatehouse/admin/apps';
+/** After an app's path (`${ADMIN_APPS_PATH}/<id>`): the policy engine's decision for facts the caller names (POST). */
+export const ADMIN_WHAT_IF_SUFFIX = '/what-if';
+/** Per connector group, what is online and how busy; certificates expiring soon; readiness. */
+export const ADMIN_OVERVIEW_PATH = '/.gatehouse/admin/overview';

@@ -96,7 +96,7 @@ describe('command-line conventions', function () {
       ['gatehouse', ['serve', '--port'], 'option --port needs a value', 'gatehouse serve'],
       ['gatehouse', ['check', '--strict=yes'], 'option --strict takes no value', 'gatehouse check'],
       ['gatehouse', ['serv'], 'unknown command "serv"; did you mean "serve"?', 'gatehouse'],
-      ['gatehouse', [], 'a command is required: serve or check', 'gatehouse'],
+      ['gatehouse', [], 'a command is required: serve, check or admin', 'gatehouse'],
       ['gatehouse', ['check', '--config', 'x.yaml', '--host', '::1'], '--host does not apply to check', 'gatehouse check'],
       ['gatehouse-connector', ['run', '--stat-dir', 'state'], 'unknown option --stat-dir; did you mean --state-dir?', 'gatehouse-connector run'],
       [

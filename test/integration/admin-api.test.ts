@@ -1,0 +1,319 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { request } from 'node:https';
+import { fileURLToPath } from 'node:url';
+import { startNode } from '../../dev/lib/processes.ts';
+import type { GatewayConfigInput } from '../../src/config/schema.ts';
+import { ADMIN_APPS_PATH, ADMIN_CONNECTORS_PATH, ADMIN_OVERVIEW_PATH, ADMIN_WHAT_IF_SUFFIX } from '../../src/protocol/connector-api.ts';
+import { startThrowawayConnector, type ThrowawayConnector } from '../../src/testing/index.ts';
+import { signIn, startStack, type Stack } from '../support/stack.ts';
+
+const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
+
+/** `gatehouse admin …` as a child process, its token in the environment only. */
+async function gatehouse(args: string[], token: string | undefined): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const running = startNode(CLI, args, { env: { GATEHOUSE_ADMIN_TOKEN: token ?? '' } });
+  const [code] = (await once(running.child, 'exit')) as [number | null];
+  return { code, stdout: running.stdout(), stderr: running.stderr() };
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: Record<string, unknown> & { error?: { code: string; reason: string; message: string } };
+}
+
+function withPolicies(config: GatewayConfigInput): GatewayConfigInput {
+  return {
+    ...config,
+    namedLocations: { corporate: ['10.0.0.0/8'] },
+    mfa: { amr: ['mfa'], acr: ['urn:gatehouse:mfa'], acrValues: ['urn:gatehouse:mfa'] },
+    apps: (config.apps ?? []).map((app) =>
+      app.id === 'wiki'
+        ? {
+            ...app,
+            policies: [
+              { name: 'staff only', conditions: { users: { include: ['*'] }, groups: { exclude: ['staff'] } }, grant: { block: true } },
+              { name: 'mfa for admin', conditions: { paths: ['/admin/'] }, grant: { mfa: true } },
+              { name: 'hr from the office', conditions: { paths: ['/hr/'], locations: { include: ['any'], exclude: ['corporate'] } }, grant: { block: true } },
+            ],
+          }
+        : app,
+    ),
+  };
+}
+
+/** The admin API as a script calls it: HTTPS to the connector listener, trusting its CA, with or without a bearer token. */
+function adminCall(stack: Stack, method: 'GET' | 'POST', path: string, token: string | undefined, body?: unknown): Promise<Answer> {
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${stack.connectorUrl}${path}`,
+      {
+        method,
+        ca: [stack.gateway.connectors!.ca.certPem],
+        headers: {
+          ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}),
+          ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Answer['body'] }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+describe('admin API: apps, what-if and overview on the connector listener', function () {
+  this.timeout(90_000);
+  let stack: Stack;
+  let admin: string;
+  let notAdmin: string;
+  let connector: ThrowawayConnector;
+
+  before(async () => {
+    stack = await startStack({ connectors: true, configure: withPolicies, gatewayOptions: { testing: true } });
+    admin = await stack.adminToken('alice');
+    notAdmin = await stack.adminToken('bob');
+    connector = await startThrowawayConnector({ gateway: stack.gateway, adminToken: admin, tunnels: 2 });
+  });
+  after(async () => {
+    await connector.stop();
+    await stack.close();
+  });
+
+  const whatIfPath = (app: string): string => `${ADMIN_APPS_PATH}/${app}${ADMIN_WHAT_IF_SUFFIX}`;
+  const endpoints: ReadonlyArray<readonly ['GET' | 'POST', string, unknown]> = [
+    ['GET', ADMIN_APPS_PATH, undefined],
+    ['POST', whatIfPath('wiki'), { user: 'user-bob', groups: ['staff'] }],
+    ['GET', ADMIN_OVERVIEW_PATH, undefined],
+  ];
+
+  for (const [method, path, body] of endpoints) {
+    it(`${method} ${path}: 401 without a token, 401 not_admin for a non-admin's token, audited`, async () => {
+      const missing = await adminCall(stack, method, path, undefined, body);
+      assert.equal(missing.status, 401);
+      assert.equal(missing.body.error?.code, 'ERR_ADMIN_TOKEN_MISSING');
+      const refused = await adminCall(stack, method, path, notAdmin, body);
+      assert.equal(refused.status, 401);
+      assert.equal(refused.body.error?.code, 'ERR_ADMIN_TOKEN_INVALID');
+      assert.equal(refused.body.error?.reason, 'not_admin');
+      const audited = stack.audit.ofType('connector.refused').filter((event) => event.details?.['route'] === path);
+      assert.ok(audited.some((event) => event.reason === 'not_admin'));
+      const forged = await adminCall(stack, method, path, `${admin.slice(0, -4)}AAAA`, body);
+      assert.equal(forged.status, 401, 'a token with a broken signature');
+    });
+
+    it(`${method} ${path}: 400 with a stable code for input it does not take`, async () => {
+      const query = await adminCall(stack, method, `${path}?group=office`, admin, body);
+      assert.equal(query.status, 400);
+      assert.equal(query.body.error?.code, 'ERR_BAD_REQUEST');
+      assert.equal(query.body.error?.reason, 'invalid_query');
+    });
+  }
+
+  it('apps: URL, pre-authentication, connector group and its state, policies in the console wording', async () => {
+    const { status, body } = await adminCall(stack, 'GET', ADMIN_APPS_PATH, admin);
+    assert.equal(status, 200);
+    const apps = body['apps'] as Array<Record<string, unknown>>;
+    const wiki = apps.find((app) => app['id'] === 'wiki')!;
+    assert.equal(wiki['externalUrl'], stack.urls.wiki);
+    assert.equal(wiki['preauth'], 'oidc');
+    assert.equal(wiki['connectorGroup'], 'default');
+    assert.deepEqual(wiki['group'], { name: 'default', connectorsOnline: 1, connectorsOffline: 0, tunnels: 2, streamsInFlight: 0 });
+    const policies = wiki['policies'] as Array<Record<string, string>>;
+    assert.deepEqual(
+      policies.map((policy) => policy['name']),
+      ['staff only', 'mfa for admin', 'hr from the office'],
+    );
+    assert.equal(policies[0]!['appliesTo'], 'everyone; except members of staff');
+    assert.match(policies[0]!['asks']!, /^Blocks access\./);
+    assert.equal(policies[1]!['stateWords'], 'enforced');
+    assert.equal(apps.find((app) => app['id'] === 'open')?.['preauth'], 'passthrough');
+  });
+
+  it('what-if: 400 for a malformed body, 404 for an unknown app', async () => {
+    for (const bad of [
+      {},
+      { user: '' },
+      { user: 'x', ip: 'not-an-ip' },
+      { user: 'x', mfa: 'yes' },
+      { user: 'x', extra: 1 },
+      { user: 'x', path: 'no-slash' },
+      '{not json',
+    ]) {
+      const answer = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, bad);
+      assert.equal(answer.status, 400, JSON.stringify(bad));
+      assert.equal(answer.body.error?.code, 'ERR_BAD_REQUEST');
+    }
+    const unknown = await adminCall(stack, 'POST', whatIfPath('nope'), admin, { user: 'x' });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error?.reason, 'no_app');
+  });
+
+  it('what-if answers what a real request under the same facts gets: a denial with its reason', async () => {
+    const browser = stack.browser();
+    const { response } = await signIn(stack, browser, 'mallory', '/');
+    assert.equal(response.status, 403);
+    const page = await response.text();
+    const denied = stack.audit
+      .ofType('access.denied')
+      .filter((event) => event.user?.sub === 'user-mallory')
+      .at(-1);
+    assert.ok(denied);
+    const { body } = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, { user: 'user-mallory', groups: [] });
+    assert.equal(body['effect'], 'deny');
+    assert.equal(body['reason'], denied.reason);
+    for (const line of body['told'] as string[]) assert.ok(page.includes(line.replace(/'/g, '&#39;')) || page.includes(line), line);
+  });
+
+  it('what-if answers what a real request under the same facts gets: allowed through the connector, step-up on /admin/', async () => {
+    const browser = stack.browser();
+    const { response } = await signIn(stack, browser, 'bob', '/docs');
+    assert.equal(response.status, 200);
+    const allowed = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, { user: 'user-bob', groups: ['staff'], path: '/docs' });
+    assert.equal(allowed.body['effect'], 'allow');
+    assert.equal(allowed.body['reason'], null);
+    const { chain } = await browser.navigate(`${stack.urls.wiki}/admin/panel`);
+    assert.ok(chain.some((url) => url.includes('stepup=mfa')));
+    const stepUp = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, { user: 'user-bob', groups: ['staff'], path: '/admin/panel' });
+    assert.equal(stepUp.body['effect'], 'step-up');
+    assert.match(String(stepUp.body['reason']), /^mfa for admin:grant\.mfa/);
+    const withMfa = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, { user: 'user-bob', groups: ['staff'], path: '/admin/panel', mfa: true });
+    assert.equal(withMfa.body['effect'], 'allow');
+    const office = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, { user: 'user-bob', groups: ['staff'], path: '/hr/', ip: '10.1.2.3' });
+    assert.equal(office.body['effect'], 'allow', 'inside the named location');
+    const away = await adminCall(stack, 'POST', whatIfPath('wiki'), admin, { user: 'user-bob', groups: ['staff'], path: '/hr/', ip: '203.0.113.7' });
+    assert.equal(away.body['effect'], 'deny');
+  });
+
+  it('overview: per group online, tunnels and streams; expiring certificates; readiness', async () => {
+    const { status, body } = await adminCall(stack, 'GET', ADMIN_OVERVIEW_PATH, admin);
+    assert.equal(status, 200);
+    const groups = body['groups'] as Array<Record<string, unknown>>;
+    const group = groups.find((entry) => entry['name'] === 'default')!;
+    assert.equal(group['connectorsOnline'], 1);
+    assert.equal(group['connectorsOffline'], 0);
+    assert.equal(group['tunnels'], 2);
+    assert.ok((group['apps'] as string[]).includes('wiki'));
+    assert.deepEqual((body['expiringSoon'] as { certificates: unknown[] }).certificates, []);
+    assert.equal((body['readiness'] as { status: string }).status, 'ready');
+  });
+
+  it('the connectors list, revoke and move keep answering as before (the CLI calls them)', async () => {
+    const { body } = await adminCall(stack, 'GET', ADMIN_CONNECTORS_PATH, admin);
+    assert.ok((body['connectors'] as Array<{ id: string }>).some((entry) => entry.id === connector.connectorId));
+  });
+
+  describe('gatehouse admin, as a script and a person run it', () => {
+    const service = (): string[] => ['--service', stack.connectorUrl, '--ca-file', stack.connectorCaFile];
+
+    it('apps and overview: a table by default, the API answer with --json', async () => {
+      const table = await gatehouse(['admin', 'apps', ...service()], admin);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^APP\s+EXTERNAL URL\s+PRE-AUTH\s+GROUP\s+CONNECTORS ONLINE$/m);
+      assert.match(table.stdout, new RegExp(`^wiki\\s+${stack.urls.wiki.replace(/\./g, '\\.')}\\s+oidc\\s+default\\s+1 of 1$`, 'm'));
+      assert.match(table.stdout, /staff only \(enforced\): everyone; except members of staff\. Blocks access\./);
+      const json = await gatehouse(['admin', 'apps', ...service(), '--json'], admin);
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual(JSON.parse(json.stdout), (await adminCall(stack, 'GET', ADMIN_APPS_PATH, admin)).body);
+
+      const overview = await gatehouse(['admin', 'overview', ...service()], admin);
+      assert.equal(overview.code, 0, overview.stderr);
+      assert.match(overview.stdout, /^default\s+\S*wiki\S*\s+1\s+0\s+2\s+0$/m);
+      assert.match(overview.stdout, /^Readiness: ready$/m);
+      const overviewJson = await gatehouse(['admin', 'overview', ...service(), '--json'], admin);
+      assert.equal((JSON.parse(overviewJson.stdout) as { readiness: { status: string } }).readiness.status, 'ready');
+    });
+
+    it('what-if and events: the decision and its reason, the denial in the events', async () => {
+      const denied = await gatehouse(['admin', 'what-if', '--app', 'wiki', '--user', 'user-mallory', ...service()], admin);
+      assert.equal(denied.code, 0, denied.stderr);
+      assert.match(denied.stdout, /^user-mallory on wiki: denied \(staff only:grant\.block\)$/m);
+      const stepUp = await gatehouse(
+        ['admin', 'what-if', '--app', 'wiki', '--user', 'user-bob', '--group', 'staff', '--group', 'x', '--path', '/admin/', '--json', ...service()],
+        admin,
+      );
+      const answer = JSON.parse(stepUp.stdout) as { effect: string; input: { groups: string[] } };
+      assert.equal(answer.effect, 'step-up');
+      assert.deepEqual(answer.input.groups, ['staff', 'x']);
+      const allowed = await gatehouse(
+        ['admin', 'what-if', '--app', 'wiki', '--user', 'user-bob', '--group', 'staff', '--mfa', '--path', '/admin/', ...service()],
+        admin,
+      );
+      assert.match(allowed.stdout, /^user-bob on wiki: allowed$/m);
+
+      await signIn(stack, stack.browser(), 'mallory', '/');
+      const events = await gatehouse(
+        ['admin', 'events', '--user', 'user-mallory', '--outcome', 'failure', '--reason', 'grant.block', '--limit', '5', ...service()],
+        admin,
+      );
+      assert.equal(events.code, 0, events.stderr);
+      assert.match(events.stdout, /^TIME\s+TYPE\s+OUTCOME\s+USER\s+APP\s+REASON\s+REQUEST$/m);
+      assert.match(events.stdout, /access\.denied\s+failure\s+mallory@gatehouse\.test\s+wiki\s+ERR_POLICY_DENIED staff only:grant\.block/);
+      const eventsJson = JSON.parse(
+        (await gatehouse(['admin', 'events', '--user', 'user-mallory', '--outcome', 'failure', '--json', ...service()], admin)).stdout,
+      ) as {
+        events: Array<{ type: string; outcome: string }>;
+      };
+      assert.ok(eventsJson.events.length > 0);
+      assert.ok(eventsJson.events.every((event) => event.outcome === 'failure'));
+      assert.ok(eventsJson.events.some((event) => event.type === 'access.denied'));
+    });
+
+    it('clear one-line errors and exit codes: no token, not an admin, unreachable, untrusted, bad flags, unknown app', async () => {
+      const cases: Array<[string[], string | undefined, number, RegExp]> = [
+        [['admin', 'apps', ...service()], undefined, 2, /GATEHOUSE_ADMIN_TOKEN is not set/],
+        [['admin', 'apps', ...service()], notAdmin, 3, /refused the admin token \(401 ERR_ADMIN_TOKEN_INVALID, reason not_admin/],
+        [['admin', 'apps', '--service', 'https://127.0.0.1:1'], admin, 1, /cannot reach https:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/],
+        [['admin', 'apps', '--service', stack.connectorUrl], admin, 1, /cannot reach .*\(is --ca-file the CA of the connector listener\?\)/],
+        [['admin', 'apps', '--service', 'http://127.0.0.1:1'], admin, 2, /--service must be an https URL/],
+        [['admin', 'apps', '--token', 'x', ...service()], admin, 2, /unknown option --token/],
+        [['admin', 'events', '--outcome', 'maybe', ...service()], admin, 2, /--outcome must be success, failure or info/],
+        [['admin', 'events', '--limit', '0', ...service()], admin, 2, /--limit must be a number from 1 to 1000/],
+        [['admin', 'what-if', '--user', 'x', ...service()], admin, 2, /--app APP is required/],
+        [['admin', 'what-if', '--app', 'nope', '--user', 'x', ...service()], admin, 1, /refused the call \(404 ERR_NOT_FOUND, reason no_app/],
+        [['admin', 'connectors', 'revoke', ...service()], admin, 2, /the connector ID is required/],
+        [['admin', 'connectors', 'move', 'c-1', ...service()], admin, 2, /--group GROUP is required/],
+      ];
+      for (const [args, token, code, message] of cases) {
+        const run = await gatehouse(args, token);
+        assert.equal(run.code, code, `${args.join(' ')}: ${run.stderr}`);
+        assert.match(run.stderr, message);
+        assert.equal(run.stderr.trim().split('\n')[0]!.length > 0, true);
+        assert.equal(run.stdout, '');
+        if (token) assert.ok(!run.stderr.includes(token), 'the token is never printed');
+      }
+    });
+
+    it('connectors: the list, a refused move, a revoke that takes the connector offline (last: it stops the connector)', async () => {
+      const list = await gatehouse(['admin', 'connectors', '--group', 'default', ...service()], admin);
+      assert.equal(list.code, 0, list.stderr);
+      assert.match(list.stdout, new RegExp(`^${connector.connectorId}\\s+default\\s+throwaway-connector\\s+online\\s+`, 'm'));
+      const other = JSON.parse((await gatehouse(['admin', 'connectors', '--group', 'elsewhere', '--json', ...service()], admin)).stdout) as {
+        connectors: unknown[];
+      };
+      assert.deepEqual(other.connectors, []);
+      const move = await gatehouse(['admin', 'connectors', 'move', connector.connectorId, '--group', 'nowhere', ...service()], admin);
+      assert.equal(move.code, 1);
+      assert.match(move.stderr, /ERR_UNKNOWN_GROUP/);
+      const revoke = await gatehouse(['admin', 'connectors', 'revoke', connector.connectorId, ...service()], admin);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      assert.equal(revoke.stdout, `Revoked connector ${connector.connectorId}.\n`);
+      const revoked = stack.audit.ofType('connector.revoked').at(-1);
+      assert.equal(revoked?.user?.sub, 'user-alice');
+      const after = JSON.parse((await gatehouse(['admin', 'connectors', '--json', ...service()], admin)).stdout) as {
+        connectors: Array<{ id: string; revoked: boolean }>;
+      };
+      assert.equal(after.connectors.find((entry) => entry.id === connector.connectorId)?.revoked, true);
+      const overview = await adminCall(stack, 'GET', ADMIN_OVERVIEW_PATH, admin);
+      assert.equal(
+        (overview.body['groups'] as Array<{ name: string; connectorsOnline: number }>).find((entry) => entry.name === 'default')?.connectorsOnline,
+        0,
+      );
+    });
+  });
+});
