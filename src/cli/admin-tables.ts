@@ -66,13 +66,15 @@ export interface WhatIfAnswerBody {
   readonly effect: 'allow' | 'deny' | 'step-up';
   readonly reason: string | null;
   readonly told: readonly string[];
+  readonly passThrough: boolean;
   readonly outcomes: ReadonlyArray<{ readonly policy: string; readonly applied: boolean; readonly satisfied: boolean; readonly reason: string }>;
 }
 
 const EFFECT_WORDS = { allow: 'allowed', deny: 'denied', 'step-up': 'asked to sign in again (step-up)' } as const;
 
 export function whatIfText(answer: WhatIfAnswerBody, user: string): string {
-  const lines = [`${user} on ${answer.app}: ${EFFECT_WORDS[answer.effect] ?? answer.effect}${answer.reason ? ` (${answer.reason})` : ''}`];
+  const why = answer.passThrough ? ' (a pass-through app: nobody signs in, no policy applies)' : answer.reason ? ` (${answer.reason})` : '';
+  const lines = [`${user} on ${answer.app}: ${EFFECT_WORDS[answer.effect] ?? answer.effect}${why}`];
   if (answer.told.length > 0) lines.push('The user is told:', ...answer.told.map((line) => `  ${line}`));
   for (const outcome of answer.outcomes) {
     lines.push(

@@ -66,11 +66,16 @@ export function whatIfHandler(
       badInput(res, body.error.issues);
       return;
     }
+    if (app.preauth !== 'oidc') {
+      // Nobody signs in to a pass-through app, so no policy is evaluated: every request is let through.
+      res.set('Cache-Control', 'no-store').json({ app: app.id, input: body.data, effect: 'allow', reason: null, told: [], outcomes: [], passThrough: true });
+      return;
+    }
     const { decision, told } = whatIf(app, config, body.data, now());
     res.set('Cache-Control', 'no-store').json({
       app: app.id,
       input: body.data,
-      effect: app.preauth === 'oidc' ? decision.effect : 'allow',
+      effect: decision.effect,
       // The same words as the `access.denied` audit event's reason: policy:reason for each enforced policy that failed.
       reason: decision.failed.map((outcome) => `${outcome.policy}:${outcome.reason}`).join(' ') || null,
       told,
@@ -82,7 +87,7 @@ export function whatIfHandler(
         reason,
         ...(reasons ? { reasons } : {}),
       })),
-      ...(app.preauth === 'oidc' ? {} : { note: 'pass-through app: nobody signs in and no policy is evaluated' }),
+      passThrough: false,
     });
   };
 }

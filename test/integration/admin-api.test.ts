@@ -151,6 +151,9 @@ describe('admin API: apps, what-if and overview on the connector listener', func
       assert.equal(answer.status, 400, JSON.stringify(bad));
       assert.equal(answer.body.error?.code, 'ERR_BAD_REQUEST');
     }
+    const open = await adminCall(stack, 'POST', whatIfPath('open'), admin, { user: 'user-mallory' });
+    assert.equal(open.status, 200);
+    assert.deepEqual([open.body['effect'], open.body['reason'], open.body['passThrough']], ['allow', null, true], 'a pass-through app lets everyone through');
     const unknown = await adminCall(stack, 'POST', whatIfPath('nope'), admin, { user: 'x' });
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.error?.reason, 'no_app');
