@@ -66,8 +66,14 @@ export async function startRegisteredConnector(
   const process = startConnectorCli(['run', '--state-dir', stateDir, '--log-level', 'info', ...runArgs], runEnv);
   const flag = runArgs.indexOf('--tunnels');
   const tunnels = (flag === -1 ? undefined : Number(runArgs[flag + 1])) || 2;
-  // A connector whose first configuration lists several gateway instances names each tunnel after its instance.
-  for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index}(@\\S+)? link connected`));
+  try {
+    // A connector whose first configuration lists several gateway instances names each tunnel after its instance.
+    for (let index = 1; index <= tunnels; index += 1) await process.waitFor(new RegExp(`tunnel-${index}(@\\S+)? link connected`));
+  } catch (error) {
+    // The caller never gets a connector that did not come up, so it could not stop it: stop it here.
+    await process.stop('SIGKILL');
+    throw error;
+  }
   return { process, stateDir, id };
 }
 
