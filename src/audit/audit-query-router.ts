@@ -22,7 +22,8 @@ export interface AuditQueryRouterOptions {
 
 /**
  * `GET /.gatehouse/admin/events`: recent audit events for an administrator,
- * newest first, filtered by type, user, app and time range
+ * newest first, filtered by type, user, app, time range, outcome, reason or
+ * code and request id
  * (docs/audit-events.md, "Query API"). The bearer token is checked first, so
  * a caller without one learns nothing about the parameters; every query,
  * allowed or refused, is itself an `admin.events_queried` event.
@@ -76,6 +77,9 @@ export function createAuditQueryRouter(options: AuditQueryRouterOptions): Router
         app: query.app ?? null,
         since: query.since === undefined ? null : new Date(query.since).toISOString(),
         until: query.until === undefined ? null : new Date(query.until).toISOString(),
+        outcome: query.outcome ?? null,
+        reason: query.reason ?? null,
+        requestId: query.requestId ?? null,
         limit: query.limit,
         returned: events.length,
       },

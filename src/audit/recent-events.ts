@@ -1,5 +1,5 @@
 import { AUDIT_QUERY_DEFAULT_LIMIT, AUDIT_RECENT_EVENTS_CAPACITY, AUDIT_RECENT_EVENTS_MAX_CAPACITY } from '../limits.ts';
-import type { AuditEvent, AuditSink } from './events.ts';
+import type { AuditEvent, AuditOutcome, AuditSink } from './events.ts';
 
 export interface EventQuery {
   /** One type, or a family such as `connector.*`. */
@@ -10,6 +10,12 @@ export interface EventQuery {
   readonly user?: string;
   /** The app id. */
   readonly app?: string;
+  /** Only events with this outcome. */
+  readonly outcome?: AuditOutcome;
+  /** Events whose reason or code contains this, in any case (`policy_denied` finds ERR_POLICY_DENIED, `grant.block` a policy's reason). */
+  readonly reason?: string;
+  /** The request id exactly. */
+  readonly requestId?: string;
   /** Events at or after this time (epoch milliseconds or a Date). */
   readonly since?: number | Date;
   /** Events before this time. */
@@ -47,6 +53,7 @@ export function eventFilter(query: EventQuery, capacity: number): EventFilter {
   const matchType = typeMatcher([...(query.type === undefined ? [] : [query.type]), ...(query.types ?? [])]);
   const user = query.user;
   const email = user?.toLowerCase();
+  const reason = query.reason?.toLowerCase();
   const since = query.since === undefined ? -Infinity : Number(query.since);
   const until = query.until === undefined ? Infinity : Number(query.until);
   return {
@@ -57,6 +64,9 @@ export function eventFilter(query: EventQuery, capacity: number): EventFilter {
       if (!(time >= since && time < until)) return false;
       if (!matchType(event.type)) return false;
       if (query.app !== undefined && event.app !== query.app) return false;
+      if (query.outcome !== undefined && event.outcome !== query.outcome) return false;
+      if (query.requestId !== undefined && event.requestId !== query.requestId) return false;
+      if (reason !== undefined && !(event.reason ?? '').toLowerCase().includes(reason) && !(event.code ?? '').toLowerCase().includes(reason)) return false;
       return user === undefined || event.user?.sub === user || event.user?.email?.toLowerCase() === email;
     },
   };

@@ -69,13 +69,14 @@ export const ADMIN_COMMANDS: readonly CliCommand[] = [
   {
     name: 'admin events',
     summary: 'recent audit events, newest first: sign-ins, denials and their reasons',
-    synopsis: `[--user USER] [--app APP] [--outcome success|failure|info] [--reason TEXT] [--limit N] ${COMMON}`,
+    synopsis: `[--user USER] [--app APP] [--outcome success|failure|info] [--reason TEXT] [--request-id ID] [--limit N] ${COMMON}`,
     options: {
       ...common,
       user: { type: 'string', value: 'USER', help: "only this user's events (subject or email)" },
       app: { type: 'string', value: 'APP', help: "only this app's events" },
       outcome: { type: 'string', value: 'OUTCOME', help: 'only success, failure or info' },
-      reason: { type: 'string', value: 'TEXT', help: 'only events whose reason or code contains this' },
+      reason: { type: 'string', value: 'TEXT', help: 'only events whose reason or code contains this (any case)' },
+      'request-id': { type: 'string', value: 'ID', help: "only this request's events (its X-Request-Id)" },
       limit: { type: 'string', value: 'N', help: 'at most N events (1 to 1000, default 100)' },
     },
     examples: [`gatehouse admin events --user dana@example.com --outcome failure --service ${SERVICE}`],

@@ -1,7 +1,6 @@
 /** Runs one `gatehouse admin …` command against the admin API and prints its answer (a table, or JSON with --json). */
 import { AUDIT_EVENTS_PATH } from '../audit/audit-query-router.ts';
 import type { AuditEvent } from '../audit/events.ts';
-import { matchesRest } from '../admin/console/event-filter.ts';
 import { AUDIT_QUERY_MAX_LIMIT } from '../limits.ts';
 import { ADMIN_APPS_PATH, ADMIN_CONNECTORS_PATH, ADMIN_OVERVIEW_PATH, ADMIN_WHAT_IF_SUFFIX } from '../protocol/connector-api.ts';
 import { AdminCallError, adminClient, adminClientOptions, type AdminClient } from './admin-client.ts';
@@ -74,13 +73,18 @@ function plan(command: string, values: OptionValues, id: string | undefined): Pl
     if (!Number.isInteger(limit) || limit < 1 || limit > AUDIT_QUERY_MAX_LIMIT)
       return `--limit must be a number from 1 to ${AUDIT_QUERY_MAX_LIMIT}, not "${limitText}"`;
     const reason = stringOption(values, 'reason');
-    const filters = { outcome: outcome as (typeof OUTCOMES)[number] | undefined, reason, kind: 'all' as const };
-    // Outcome and reason are not the query API's parameters: read the most it gives, keep the matches.
-    const read = outcome !== undefined || reason !== undefined ? AUDIT_QUERY_MAX_LIMIT : limit;
-    const query = new URLSearchParams({ ...(user ? { user } : {}), ...(app ? { app } : {}), limit: String(read) });
+    const requestId = stringOption(values, 'request-id');
+    // Every filter is the query API's own: the service filters, as it does for the console.
+    const query = new URLSearchParams({
+      ...(user ? { user } : {}),
+      ...(app ? { app } : {}),
+      ...(outcome ? { outcome } : {}),
+      ...(reason ? { reason } : {}),
+      ...(requestId ? { requestId } : {}),
+      limit: String(limit),
+    });
     return async (client) => {
-      const answer = await client.call<{ events: AuditEvent[] }>('GET', `${AUDIT_EVENTS_PATH}?${query.toString()}`);
-      const events = answer.events.filter((event) => matchesRest(event, filters)).slice(0, limit);
+      const { events } = await client.call<{ events: AuditEvent[] }>('GET', `${AUDIT_EVENTS_PATH}?${query.toString()}`);
       return { json: { events }, text: eventsTable(events) };
     };
   }

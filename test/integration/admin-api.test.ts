@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { startNode } from '../../dev/lib/processes.ts';
+import { AUDIT_EVENTS_PATH } from '../../src/audit/audit-query-router.ts';
 import type { GatewayConfigInput } from '../../src/config/schema.ts';
 import { ADMIN_APPS_PATH, ADMIN_CONNECTORS_PATH, ADMIN_OVERVIEW_PATH, ADMIN_WHAT_IF_SUFFIX } from '../../src/protocol/connector-api.ts';
 import { startThrowawayConnector, type ThrowawayConnector } from '../../src/testing/index.ts';
@@ -195,6 +196,54 @@ describe('admin API: apps, what-if and overview on the connector listener', func
     assert.equal(away.body['effect'], 'deny');
   });
 
+  it('events: outcome, reason or code and request id each narrow the answer; a bad value is refused with 400', async () => {
+    const { response } = await signIn(stack, stack.browser(), 'mallory', '/');
+    assert.equal(response.status, 403);
+    type Listed = { events: Array<{ type: string; outcome: string; reason?: string; code?: string; requestId?: string; user?: { sub: string } }> };
+    const events = async (query: string): Promise<Listed['events']> => {
+      const answer = await adminCall(stack, 'GET', `${AUDIT_EVENTS_PATH}?${query}`, admin);
+      assert.equal(answer.status, 200, `${query}: ${JSON.stringify(answer.body)}`);
+      return (answer.body as unknown as Listed).events;
+    };
+    const all = await events('limit=1000');
+    const denied = all.find((event) => event.type === 'access.denied' && event.user?.sub === 'user-mallory');
+    assert.ok(denied?.requestId, 'the denial carries its request id');
+
+    const failures = await events('outcome=failure&limit=1000');
+    assert.ok(failures.length > 0 && failures.length < all.length, 'outcome narrows');
+    assert.ok(failures.every((event) => event.outcome === 'failure'));
+    assert.ok(failures.some((event) => event.requestId === denied.requestId));
+    const successes = await events('outcome=success&limit=1000');
+    assert.ok(successes.length > 0 && successes.every((event) => event.outcome === 'success'));
+
+    const byReason = await events('reason=GRANT.BLOCK&limit=1000');
+    assert.ok(byReason.length > 0 && byReason.length < all.length, 'reason narrows');
+    assert.ok(byReason.every((event) => (event.reason ?? '').toLowerCase().includes('grant.block')));
+    const byCode = await events('reason=policy_denied&user=user-mallory&limit=1000');
+    assert.ok(byCode.length > 0 && byCode.every((event) => event.code === 'ERR_POLICY_DENIED'), 'reason matches the code too');
+
+    const byRequest = await events(`requestId=${encodeURIComponent(denied.requestId)}&limit=1000`);
+    assert.ok(byRequest.length > 0 && byRequest.length < all.length, 'request id narrows');
+    assert.ok(byRequest.every((event) => event.requestId === denied.requestId));
+    assert.ok(byRequest.some((event) => event.type === 'access.denied'));
+    assert.deepEqual(await events('requestId=no-such-request'), []);
+    assert.deepEqual(await events(`requestId=${encodeURIComponent(denied.requestId)}&outcome=success&type=access.denied`), [], 'filters combine');
+
+    for (const [query, reason] of [
+      ['outcome=maybe', 'invalid_outcome'],
+      ['outcome=failure&outcome=success', 'invalid_outcome'],
+      [`reason=${'x'.repeat(129)}`, 'invalid_reason'],
+      ['requestId=two%20words', 'invalid_requestId'],
+      ['request=r-1', 'unknown_parameter'],
+    ] as const) {
+      const refused = await adminCall(stack, 'GET', `${AUDIT_EVENTS_PATH}?${query}`, admin);
+      assert.equal(refused.status, 400, query);
+      assert.deepEqual([refused.body.error?.code, refused.body.error?.reason], ['ERR_BAD_REQUEST', reason], query);
+    }
+    const unauthenticated = await adminCall(stack, 'GET', `${AUDIT_EVENTS_PATH}?outcome=maybe`, undefined);
+    assert.equal(unauthenticated.status, 401, 'the token is checked before the filters');
+  });
+
   it('overview: per group online, tunnels and streams; expiring certificates; readiness', async () => {
     const { status, body } = await adminCall(stack, 'GET', ADMIN_OVERVIEW_PATH, admin);
     assert.equal(status, 200);
@@ -267,6 +316,15 @@ describe('admin API: apps, what-if and overview on the connector listener', func
       assert.ok(eventsJson.events.length > 0);
       assert.ok(eventsJson.events.every((event) => event.outcome === 'failure'));
       assert.ok(eventsJson.events.some((event) => event.type === 'access.denied'));
+      const denial = stack.audit
+        .ofType('access.denied')
+        .filter((event) => event.user?.sub === 'user-mallory')
+        .at(-1)!;
+      const byRequest = await gatehouse(['admin', 'events', '--request-id', denial.requestId!, '--json', ...service()], admin);
+      assert.equal(byRequest.code, 0, byRequest.stderr);
+      const requested = (JSON.parse(byRequest.stdout) as { events: Array<{ requestId: string; type: string }> }).events;
+      assert.ok(requested.length > 0 && requested.every((event) => event.requestId === denial.requestId));
+      assert.ok(requested.some((event) => event.type === 'access.denied'));
     });
 
     it('clear one-line errors and exit codes: no token, not an admin, unreachable, untrusted, bad flags, unknown app', async () => {
@@ -279,6 +337,7 @@ describe('admin API: apps, what-if and overview on the connector listener', func
         [['admin', 'apps', '--token', 'x', ...service()], admin, 2, /unknown option --token/],
         [['admin', 'events', '--outcome', 'maybe', ...service()], admin, 2, /--outcome must be success, failure or info/],
         [['admin', 'events', '--limit', '0', ...service()], admin, 2, /--limit must be a number from 1 to 1000/],
+        [['admin', 'events', '--request-id', 'two words', ...service()], admin, 1, /refused the call \(400 ERR_BAD_REQUEST, reason invalid_requestId/],
         [['admin', 'what-if', '--user', 'x', ...service()], admin, 2, /--app APP is required/],
         [['admin', 'what-if', '--app', 'nope', '--user', 'x', ...service()], admin, 1, /refused the call \(404 ERR_NOT_FOUND, reason no_app/],
         [['admin', 'connectors', 'revoke', ...service()], admin, 2, /the connector ID is required/],

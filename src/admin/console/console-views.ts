@@ -6,7 +6,7 @@ import type { ConsoleContext } from './console-context.ts';
 import { CONSOLE_APPS, CONSOLE_CONNECTORS, CONSOLE_EVENTS, CONSOLE_ROOT } from './console-paths.ts';
 import type { ConsoleSession } from './console-session.ts';
 import { CONNECTOR_EVENTS_READ, connectorViews, type ConnectorView } from './connector-view.ts';
-import { EVENTS_SHOWN, matchesRest, readFilters, recentQuery } from './event-filter.ts';
+import { readFilters, recentQuery } from './event-filter.ts';
 import type { Html } from './html.ts';
 import { shell } from './layout.ts';
 import { appsBody } from './pages/apps-page.ts';
@@ -70,8 +70,7 @@ export async function renderPage(path: string, params: URLSearchParams, context:
   }
   if (path === CONSOLE_EVENTS) {
     const filters = readFilters(params);
-    const read = (await context.recentEvents?.query(recentQuery(filters))) ?? [];
-    const events = read.filter((event) => matchesRest(event, filters)).slice(0, EVENTS_SHOWN);
+    const events = (await context.recentEvents?.query(recentQuery(filters))) ?? [];
     const body = eventsBody(
       events,
       filters,

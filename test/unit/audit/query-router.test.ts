@@ -149,7 +149,18 @@ describe('audit query endpoint', function () {
     const [audited] = await store.query({ type: 'admin.events_queried', limit: 1 });
     assert.equal(audited?.outcome, 'success');
     assert.deepEqual(audited?.user, { sub: 'admin-1', name: undefined, email: 'admin@example.com' });
-    assert.deepEqual(audited?.details, { types: null, user: 'alice', app: null, since: null, until: null, limit: 5, returned: answer.body.events.length });
+    assert.deepEqual(audited?.details, {
+      types: null,
+      user: 'alice',
+      app: null,
+      since: null,
+      until: null,
+      outcome: null,
+      reason: null,
+      requestId: null,
+      limit: 5,
+      returned: answer.body.events.length,
+    });
     assert.equal(
       answer.body.events.some((item) => item.id === audited?.id),
       false,
