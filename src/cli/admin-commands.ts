@@ -36,7 +36,7 @@ export const ADMIN_COMMANDS: readonly CliCommand[] = [
   },
   {
     name: 'admin connectors',
-    summary: "list the connectors: group, state, certificate's expiry",
+    summary: 'list the connectors: group, state, version, address and last seen, tunnels, certificate age and expiry',
     synopsis: `[--group GROUP] ${COMMON}`,
     options: { ...common, group: group('only this group') },
     examples: [`gatehouse admin connectors --group office --service ${SERVICE} --ca-file connector-ca.pem`],

@@ -1,4 +1,5 @@
 /** `gatehouse admin`'s answers for people: aligned columns, one line per thing, the policies and reasons in words. */
+import { ago, span, until } from '../admin/console/format.ts';
 
 /** Columns padded to their widest cell; the last one is not padded. */
 export function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
@@ -17,20 +18,30 @@ export interface ConnectorRow {
   readonly name: string | null;
   readonly revoked: boolean;
   readonly connected: boolean;
-  readonly certificate: { readonly notAfter: string };
+  readonly online: boolean;
+  readonly version: string | null;
+  readonly address: string | null;
+  readonly lastSeen: string | null;
+  readonly tunnels: number;
+  readonly streamsInFlight: number;
+  readonly certificate: { readonly notAfter: string; readonly ageSeconds: number; readonly expiresInSeconds: number };
   readonly renewalDue: boolean;
 }
 
-export function connectorsTable(connectors: readonly ConnectorRow[]): string {
+export function connectorsTable(connectors: readonly ConnectorRow[], now = Date.now()): string {
   if (connectors.length === 0) return 'No connector registered.\n';
   return table(
-    ['ID', 'GROUP', 'NAME', 'STATE', 'CERTIFICATE EXPIRES'],
+    ['ID', 'GROUP', 'NAME', 'STATE', 'VERSION', 'ADDRESS SEEN', 'LAST SEEN', 'TUNNELS', 'CERTIFICATE'],
     connectors.map((connector) => [
       connector.id,
       connector.group,
       connector.name ?? '-',
-      connector.revoked ? 'revoked' : connector.connected ? 'online' : 'offline',
-      `${connector.certificate.notAfter}${connector.renewalDue ? ' (renewal due)' : ''}`,
+      connector.revoked ? 'revoked' : connector.online ? 'online' : 'offline',
+      connector.version ?? '-',
+      connector.address ?? '-',
+      ago(connector.lastSeen ?? undefined, now),
+      `${connector.tunnels} (${connector.streamsInFlight} streams)`,
+      `${span(connector.certificate.ageSeconds)} old, expires ${until(connector.certificate.notAfter, now)} (${connector.certificate.notAfter})${connector.renewalDue ? ', renewal due' : ''}`,
     ]),
   );
 }

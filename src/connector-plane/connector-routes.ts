@@ -24,6 +24,7 @@ import { verifyCsr, type VerifiedCsr } from '../pki/csr.ts';
 import { CONNECTOR_GROUP_PATTERN } from '../protocol/names.ts';
 import { instancesEvent } from '../protocol/config-document.ts';
 import { ADMIN_CONNECTORS_PATH, CONFIG_PATH, EVENTS_PATH, REGISTER_PATH, REGISTRATION_INFO_PATH, RENEW_PATH } from '../protocol/connector-api.ts';
+import { connectorsListHandler } from './admin-api-connectors.ts';
 import { createAdminApiRouter } from './admin-api-router.ts';
 import type { AdminApiSource } from './admin-api-source.ts';
 import type { AdminIdentity, AdminTokenVerifier } from './admin-token.ts';
@@ -244,19 +245,11 @@ export function createConnectorApp(options: ConnectorRoutesOptions): express.Exp
     res.set('Cache-Control', 'no-store').json(answer);
   });
 
-  app.get(ADMIN_CONNECTORS_PATH, requireAdmin, (_req, res) => {
-    res.set('Cache-Control', 'no-store').json({
-      connectors: registry.all().map((record) => ({
-        id: record.id,
-        group: record.group,
-        name: record.name ?? null,
-        revoked: record.revoked,
-        connected: events.isConnected(record.id),
-        certificate: { notBefore: record.certificate.notBefore, notAfter: record.certificate.notAfter, fingerprint256: record.certificate.fingerprint256 },
-        renewalDue: renewalDue(record),
-      })),
-    });
-  });
+  app.get(
+    ADMIN_CONNECTORS_PATH,
+    requireAdmin,
+    connectorsListHandler({ registry, events, tunnels: () => options.adminView?.tunnels(), renewalAge: settings.renewalAge, recentEvents, clock }),
+  );
 
   app.post(`${ADMIN_CONNECTORS_PATH}/:id/revoke`, requireAdmin, async (req, res) => {
     const admin = (res.locals as Locals).admin!;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { startNode } from '../../dev/lib/processes.ts';
@@ -9,6 +10,7 @@ import { ADMIN_APPS_PATH, ADMIN_CONNECTORS_PATH, ADMIN_OVERVIEW_PATH, ADMIN_WHAT
 import { startThrowawayConnector, type ThrowawayConnector } from '../../src/testing/index.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
 
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
 
 /** `gatehouse admin …` as a child process, its token in the environment only. */
@@ -257,9 +259,36 @@ describe('admin API: apps, what-if and overview on the connector listener', func
     assert.equal((body['readiness'] as { status: string }).status, 'ready');
   });
 
-  it('the connectors list, revoke and move keep answering as before (the CLI calls them)', async () => {
-    const { body } = await adminCall(stack, 'GET', ADMIN_CONNECTORS_PATH, admin);
-    assert.ok((body['connectors'] as Array<{ id: string }>).some((entry) => entry.id === connector.connectorId));
+  it('the connectors list: what the Connectors page shows (version, address and last seen, certificate age and expiry, tunnels) beside the fields of before', async () => {
+    const before = stack.clock();
+    const { status, body } = await adminCall(stack, 'GET', ADMIN_CONNECTORS_PATH, admin);
+    const after = stack.clock();
+    assert.equal(status, 200);
+    type Entry = Record<string, unknown> & { certificate: Record<string, unknown> };
+    const entry = (body['connectors'] as Entry[]).find((candidate) => candidate['id'] === connector.connectorId);
+    assert.ok(entry);
+    assert.deepEqual(
+      [entry['group'], entry['name'], entry['revoked'], entry['connected'], entry['online'], entry['renewalDue']],
+      ['default', 'throwaway-connector', false, true, true, false],
+    );
+    assert.equal(entry['version'], PACKAGE_VERSION, 'the version its User-Agent names');
+    assert.equal(entry['client'], `gatehouse-connector/${PACKAGE_VERSION}`);
+    assert.match(String(entry['address']), /^(::ffff:)?127\.0\.0\.1$/);
+    const lastSeen = Date.parse(String(entry['lastSeen']));
+    assert.ok(lastSeen >= before && lastSeen <= after, 'online: seen at the time of the call');
+    assert.equal(entry['tunnels'], 2);
+    assert.equal(typeof entry['streamsInFlight'], 'number');
+    const { certificate } = entry;
+    assert.match(String(certificate['fingerprint256']), /^[0-9A-F:]+$/i);
+    // The call's "now" is somewhere between before and after.
+    const issued = Date.parse(String(certificate['issuedAt'])) / 1000;
+    const expires = Date.parse(String(certificate['notAfter'])) / 1000;
+    const age = Number(certificate['ageSeconds']);
+    const left = Number(certificate['expiresInSeconds']);
+    assert.ok(age >= Math.floor(before / 1000) - issued && age <= Math.floor(after / 1000) - issued, `age ${age}`);
+    assert.ok(left >= Math.floor(expires - after / 1000) && left <= Math.ceil(expires - before / 1000), `expires in ${left}`);
+    assert.ok(Number(certificate['expiresInSeconds']) > 0);
+    assert.ok(Date.parse(String(entry['registeredAt'])) <= stack.clock());
   });
 
   describe('gatehouse admin, as a script and a person run it', () => {
@@ -356,7 +385,15 @@ describe('admin API: apps, what-if and overview on the connector listener', func
     it('connectors: the list, a refused move, a revoke that takes the connector offline (last: it stops the connector)', async () => {
       const list = await gatehouse(['admin', 'connectors', '--group', 'default', ...service()], admin);
       assert.equal(list.code, 0, list.stderr);
-      assert.match(list.stdout, new RegExp(`^${connector.connectorId}\\s+default\\s+throwaway-connector\\s+online\\s+`, 'm'));
+      assert.match(list.stdout, /^ID\s+GROUP\s+NAME\s+STATE\s+VERSION\s+ADDRESS SEEN\s+LAST SEEN\s+TUNNELS\s+CERTIFICATE$/m);
+      const version = PACKAGE_VERSION.replace(/\./g, '\\.');
+      assert.match(
+        list.stdout,
+        new RegExp(
+          `^${connector.connectorId}\\s+default\\s+throwaway-connector\\s+online\\s+${version}\\s+(::ffff:)?127\\.0\\.0\\.1\\s+(now|\\d+ s ago)\\s+2 \\(\\d+ streams\\)\\s+\\d+ s old, expires in \\d+ (days|h) `,
+          'm',
+        ),
+      );
       const other = JSON.parse((await gatehouse(['admin', 'connectors', '--group', 'elsewhere', '--json', ...service()], admin)).stdout) as {
         connectors: unknown[];
       };

@@ -1,11 +1,10 @@
 /** The console's pages (GET): each gathers what it shows from the gateway's parts, then renders it. */
-import type { AuditEvent } from '../../audit/events.ts';
 import { connectorGroups } from '../../connector-plane/connector-lifecycle.ts';
 import { actionNotice } from './console-actions.ts';
 import type { ConsoleContext } from './console-context.ts';
 import { CONSOLE_APPS, CONSOLE_CONNECTORS, CONSOLE_EVENTS, CONSOLE_ROOT } from './console-paths.ts';
 import type { ConsoleSession } from './console-session.ts';
-import { CONNECTOR_EVENTS_READ, connectorViews, type ConnectorView } from './connector-view.ts';
+import { readConnectorViews, type ConnectorView } from './connector-view.ts';
 import { readFilters, recentQuery } from './event-filter.ts';
 import type { Html } from './html.ts';
 import { shell } from './layout.ts';
@@ -22,9 +21,10 @@ export interface PageAnswer {
 }
 
 async function connectorsNow(context: ConsoleContext): Promise<ConnectorView[]> {
-  if (!context.connectors) return [];
-  const events: readonly AuditEvent[] = (await context.recentEvents?.query({ type: 'connector.*', limit: CONNECTOR_EVENTS_READ })) ?? [];
-  return connectorViews(context.connectors, events, context.clock());
+  const service = context.connectors;
+  if (!service?.initialized) return [];
+  const parts = { registry: service.registry, events: service.events, tunnels: service.tunnels, renewalAge: service.config.renewalAge };
+  return readConnectorViews(parts, context.recentEvents, context.clock());
 }
 
 function groupsOf(context: ConsoleContext, connectors: readonly ConnectorView[]): string[] {

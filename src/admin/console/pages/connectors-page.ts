@@ -34,7 +34,7 @@ function row(connector: ConnectorView, groups: readonly string[], now: number): 
     <td><code>${connector.id}</code>${connector.name !== undefined ? html`<br /><span class="muted">${connector.name}</span>` : ''}</td>
     <td>${connector.group}</td>
     <td class="state ${state}">${state}</td>
-    <td>${versionOf(connector.client)}</td>
+    <td>${connector.version ?? '–'}</td>
     <td>${connector.address ?? '–'}</td>
     <td>${ago(connector.lastSeen, now)}</td>
     <td>${span(age)} old, expires ${until(connector.certificateNotAfter, now)}${connector.renewalDue ? html` <span class="warn">renewal due</span>` : ''}</td>
@@ -77,10 +77,4 @@ export function confirmBody(action: 'revoke' | 'move', connector: ConnectorView,
       <button type="submit" class="${action === 'revoke' ? 'danger' : ''}" id="confirm">${action === 'revoke' ? 'Revoke' : 'Move'}</button>
       <a href="${'/.gatehouse/admin/connectors'}">Cancel</a>
     </form>`;
-}
-
-/** The version a connector's User-Agent names (`gatehouse-connector/0.1.0`); another client is shown as it named itself. */
-function versionOf(client: string | undefined): string {
-  if (client === undefined) return '–';
-  return /^gatehouse-connector\/([\w.+-]{1,32})$/.exec(client)?.[1] ?? client;
 }
