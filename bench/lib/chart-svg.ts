@@ -40,7 +40,7 @@ export const escapeXml = (text: string): string =>
 
 const px = (n: number): string => (Math.round(n * 10) / 10).toString();
 
-/** The ratio at the right end of every panel's scale: the largest bar or target, at least 1.25×, up to a quarter. */
+/** The ratio at the right end of a panel's scale: its largest bar or target, at least 1.25×, up to a quarter (each panel its own, so that one far-off figure does not flatten the others). */
 export function scaleMax(panels: readonly ChartPanel[]): number {
   const ratios = panels.flatMap((panel) => [...panel.bars.map((bar) => bar.ratio), panel.target?.ratio ?? 0]).filter((r) => Number.isFinite(r));
   return Math.ceil(Math.max(1.25, ...ratios) * 4) / 4;
@@ -51,7 +51,6 @@ export const xOf = (ratio: number, max: number): number => BAR_LEFT + (Math.max(
 
 /** `subtitle`: lines under the title (machine, load). */
 export function chartSvg(title: string, subtitle: readonly string[], panels: readonly ChartPanel[]): string {
-  const max = scaleMax(panels);
   const height = HEADER + panels.reduce((sum, panel) => sum + PANEL_TITLE + panel.bars.length * ROW + PANEL_AXIS + PANEL_GAP, 0) + FOOTER;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
@@ -61,6 +60,7 @@ export function chartSvg(title: string, subtitle: readonly string[], panels: rea
   ];
   let y = HEADER;
   for (const panel of panels) {
+    const max = scaleMax([panel]);
     out.push(`<g class="panel">`, `<text x="12" y="${y + 15}" font-weight="bold">${escapeXml(panel.title)}</text>`);
     const top = y + PANEL_TITLE;
     const bottom = top + panel.bars.length * ROW;
