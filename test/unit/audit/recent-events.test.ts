@@ -41,6 +41,30 @@ describe('audit recent events store', function () {
     assert.deepEqual(await store.query({ app: 'wiki', user: 'bob', type: 'logout' }), [e], 'filters combine');
   });
 
+  it('filters by outcome, reason or code (contained, any case) and request id', async function () {
+    const store = recentEvents(100);
+    const denied = event('access.denied', 0, {
+      outcome: 'failure',
+      code: 'ERR_POLICY_DENIED',
+      reason: 'staff only:grant.block',
+      requestId: 'r-1',
+      app: 'wiki',
+    });
+    const signedIn = event('signin.succeeded', 1000, { outcome: 'success', requestId: 'r-2', app: 'wiki' });
+    const refused = event('connector.refused', 2000, { outcome: 'failure', code: 'ERR_ADMIN_TOKEN_INVALID', reason: 'not_admin', requestId: 'r-1' });
+    const started = event('signin.started', 3000);
+    for (const item of [denied, signedIn, refused, started]) store.write(item);
+
+    assert.deepEqual(await store.query({ outcome: 'failure' }), [refused, denied]);
+    assert.deepEqual(await store.query({ outcome: 'info' }), [started]);
+    assert.deepEqual(await store.query({ reason: 'GRANT.BLOCK' }), [denied], 'in the reason, any case');
+    assert.deepEqual(await store.query({ reason: 'admin_token' }), [refused], 'in the code');
+    assert.deepEqual(await store.query({ reason: 'nothing like it' }), []);
+    assert.deepEqual(await store.query({ requestId: 'r-1' }), [refused, denied]);
+    assert.deepEqual(await store.query({ requestId: 'r-' }), [], 'the request id exactly');
+    assert.deepEqual(await store.query({ requestId: 'r-1', app: 'wiki', outcome: 'failure', reason: 'policy' }), [denied], 'filters combine');
+  });
+
   it('refuses a capacity beyond its bound', function () {
     assert.throws(() => recentEvents(0), TypeError);
     assert.throws(() => recentEvents(1_000_001), /capacity/);
