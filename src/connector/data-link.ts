@@ -48,13 +48,19 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         ...(options.allowList ? { allowList: options.allowList } : {}),
         ...(options.observer ? { observer: options.observer } : {}),
       });
-      context.established();
-      context.log.info({ transport: options.transport }, 'tunnel open');
       const drainTimeoutMs = options.drainTimeoutMs ?? TUNNEL_DRAIN_TIMEOUT_MS;
       const onStop = (): void => void server.drain(drainTimeoutMs);
       context.signal.addEventListener('abort', onStop, { once: true });
       const goingAway = new Promise<typeof GOING_AWAY>((resolve) => server.once('goingAway', () => resolve(GOING_AWAY)));
       try {
+        // Connected when the service says so (its SETTINGS, sent once it accepted our certificate), not at the end of
+        // our TLS handshake: a service that stops in between never had the tunnel, and must not read as one that failed.
+        // A GOAWAY read with those SETTINGS (a refusal, or a service going away) is seen here too.
+        const accepted = (await server.accepted) && !server.draining;
+        if (accepted) {
+          context.established();
+          context.log.info({ transport: options.transport }, 'tunnel open');
+        }
         const info = await Promise.race([server.closed, goingAway]);
         if (info === GOING_AWAY) {
           // The old tunnel finishes its streams (bounded by our own drain deadline) while the supervisor dials a new one.
@@ -63,7 +69,8 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         }
         if (info.reason === 'drained') return;
         // Closed cleanly by the service (its GOAWAY and the close can arrive together): it went away, nothing failed.
-        if (info.reason === 'closed_by_service' && !info.error) return GOING_AWAY;
+        // A connection closed before the service took it, with no GOAWAY, is a failure: dialling again at once could spin.
+        if (info.reason === 'closed_by_service' && !info.error && (accepted || server.draining)) return GOING_AWAY;
         if (info.reason === 'refused' && info.refusal) {
           throw serviceRefusedConnector(info.refusal, { serviceUrl: options.instance ? new URL(options.instance.url).origin : context.client.origin });
         }

@@ -97,6 +97,12 @@ function parseRefusal(data: Buffer | undefined): ServiceRefusal | undefined {
 export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   /** Resolves once the tunnel is closed, saying why. */
   readonly closed: Promise<TunnelCloseInfo>;
+  /**
+   * True once the service's SETTINGS arrived: it starts its HTTP/2 session
+   * only after it checked our certificate, so from then on both ends count
+   * the tunnel. False if the tunnel closed first.
+   */
+  readonly accepted: Promise<boolean>;
   readonly #socket: Duplex;
   readonly #session: ServerHttp2Session;
   readonly #admission: StreamAdmissionOptions;
@@ -146,6 +152,11 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
         resolve(info);
         this.emit('close', info);
       });
+    });
+    // A server session is 'connect'ed as soon as it exists; only the peer's SETTINGS say the service took the tunnel.
+    this.accepted = new Promise<boolean>((resolve) => {
+      session.once('remoteSettings', () => resolve(true));
+      session.once('close', () => resolve(false));
     });
     session.once('connect', () => widenConnectionWindow(session));
     this.#stopHeartbeat = startHeartbeat(session, {
