@@ -1,8 +1,10 @@
 /**
  * `GET /.gatehouse/admin/overview`: is it up, at a glance. Per connector group
  * (every group an app uses or a connector joined), the connectors online and
- * offline, the tunnels to this instance and the streams in flight on them; the
- * certificates expiring soon (or due for renewal); the readiness checks.
+ * offline, the tunnels to this instance and the streams in flight on them, and
+ * the same on every gateway instance that shares the store (from the records
+ * they renew on their heartbeat); the certificates expiring soon (or due for
+ * renewal); the readiness checks.
  */
 import type { RequestHandler } from 'express';
 import { EXPIRING_SOON_SECONDS } from '../admin/console/format.ts';
@@ -11,6 +13,7 @@ import type { AdminApiSource } from './admin-api-source.ts';
 import { connectorStates, groupState } from './admin-api-groups.ts';
 import type { ConnectorEvents } from './connector-events.ts';
 import type { ConnectorRecord, ConnectorRegistry } from './connector-registry.ts';
+import { groupInstances, type InstanceLoadSource } from './instance-overview.ts';
 
 export interface OverviewParts {
   readonly source: AdminApiSource;
@@ -18,8 +21,8 @@ export interface OverviewParts {
   readonly events: Pick<ConnectorEvents, 'isConnected'>;
   readonly clock: Clock;
   readonly renewalDue: (record: ConnectorRecord) => boolean;
-  /** The gateway instances this one knows live. */
-  readonly instances?: (() => ReadonlyArray<{ readonly id: string }> | undefined) | undefined;
+  /** The gateway instances this one knows live, with each one's tunnels per connector where its record says. */
+  readonly instances?: (() => readonly InstanceLoadSource[] | undefined) | undefined;
 }
 
 export function overviewHandler(parts: OverviewParts): RequestHandler {
@@ -34,13 +37,15 @@ export function overviewHandler(parts: OverviewParts): RequestHandler {
       .filter((record) => !record.revoked && (Date.parse(record.certificate.notAfter) - now < EXPIRING_SOON_SECONDS * 1000 || parts.renewalDue(record)))
       .map((record) => ({ id: record.id, group: record.group, notAfter: record.certificate.notAfter, renewalDue: parts.renewalDue(record) }));
     const readiness = await source.readiness();
+    const instances = parts.instances?.() ?? [];
     res.set('Cache-Control', 'no-store').json({
       groups: names.map((name) => ({
         ...groupState(name, connectors),
         apps: apps.filter((app) => app.connectorGroup === name).map((app) => app.id),
+        instances: groupInstances(name, records, instances),
       })),
       connectors,
-      instances: (parts.instances?.() ?? []).map(({ id }) => id),
+      instances: instances.map(({ id }) => id),
       expiringSoon: { withinDays: EXPIRING_SOON_SECONDS / 86_400, certificates: expiring },
       readiness,
     });

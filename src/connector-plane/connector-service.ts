@@ -213,6 +213,7 @@ export class ConnectorService {
       url,
       clock,
       logger,
+      tunnels: this.tunnels,
       onChange: (live) => {
         logger.info({ instances: live }, 'gateway instances changed: connectors are told to tunnel to each');
         this.events.broadcast('instances', instancesEvent(live));

@@ -11,19 +11,24 @@
  * every connector hears of it on its events stream, wherever that lands.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { Clock } from '../clock.ts';
 import { INSTANCE_HEARTBEAT_MS, INSTANCE_TTL_MS } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { Store } from '../store/store.ts';
+import type { TunnelPool } from '../tunnel/tunnel-pool.ts';
+import { connectorLoads, readInstanceRecord, writeInstanceRecord, type ConnectorLoad } from './instance-record.ts';
 
 const PREFIX = 'instance:';
-
-const recordSchema = z.object({ id: z.string().min(1).max(100), url: z.url(), expiresAt: z.number() });
 
 export interface GatewayInstance {
   readonly id: string;
   readonly url: string;
+  /** Each connector's tunnels to it as its record says; undefined: unknown (an older instance's record). */
+  readonly connectors?: readonly ConnectorLoad[] | undefined;
+  /** Its record lists only the connectors with the most tunnels. */
+  readonly truncated?: boolean;
+  /** Not renewed for two heartbeats, though not yet expired. */
+  readonly stale?: boolean;
 }
 
 export interface InstanceRegistryOptions {
@@ -38,6 +43,8 @@ export interface InstanceRegistryOptions {
   readonly ttlMs?: number;
   /** Default: random, new at each start. */
   readonly id?: string;
+  /** This instance's tunnels, counted per connector into its record on each heartbeat. */
+  readonly tunnels?: Pick<TunnelPool, 'sessions'>;
 }
 
 export class InstanceRegistry {
@@ -115,7 +122,7 @@ export class InstanceRegistry {
   async #round(): Promise<void> {
     if (this.#closed) return;
     const { store, clock } = this.#options;
-    await store.put(PREFIX + this.id, JSON.stringify({ id: this.id, url: this.url, expiresAt: clock() + this.#ttlMs }));
+    await store.put(PREFIX + this.id, writeInstanceRecord(this.id, this.url, clock() + this.#ttlMs, this.#loads()));
     this.#update(await this.#collect(true));
   }
 
@@ -135,27 +142,34 @@ export class InstanceRegistry {
     const live: GatewayInstance[] = [];
     for (const key of await store.list(PREFIX)) {
       const raw = await store.get(key);
-      const parsed = raw === undefined ? undefined : recordSchema.safeParse(safeJson(raw));
-      if (parsed?.success && parsed.data.expiresAt > now) live.push({ id: parsed.data.id, url: parsed.data.url });
+      const record = raw === undefined ? undefined : readInstanceRecord(raw);
+      if (record && record.expiresAt > now) {
+        const { id, url, connectors, truncated, expiresAt } = record;
+        const stale = now - (expiresAt - this.#ttlMs) > 2 * this.#heartbeatMs;
+        live.push({ id, url, ...(connectors ? { connectors } : {}), ...(truncated ? { truncated } : {}), ...(stale ? { stale } : {}) });
+      }
       // Expired (or unreadable): gone. Deleting it only if unchanged keeps a record renewed meanwhile.
       else if (removeExpired && raw !== undefined) await store.compareAndSet(key, raw, '{"gone":true}').then((won) => (won ? store.delete(key) : undefined));
     }
-    if (!live.some((instance) => instance.id === this.id)) live.push({ id: this.id, url: this.url });
+    const own = live.findIndex((instance) => instance.id === this.id);
+    const loads = this.#loads();
+    // This instance's own tunnels are known now, not as of its last record.
+    const self = { id: this.id, url: this.url, ...(loads ? { connectors: loads } : {}) };
+    if (own === -1) live.push(self);
+    else live[own] = self;
     return live.sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  #update(live: readonly GatewayInstance[]): void {
-    if (this.#closed || sameSet(live, this.#live)) return;
-    this.#live = live;
-    this.#options.onChange(live);
+  #loads(): ConnectorLoad[] | undefined {
+    const tunnels = this.#options.tunnels;
+    return tunnels ? connectorLoads(tunnels.sessions()) : undefined;
   }
-}
 
-function safeJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return undefined;
+  #update(live: readonly GatewayInstance[]): void {
+    if (this.#closed) return;
+    const changed = !sameSet(live, this.#live);
+    this.#live = live;
+    if (changed) this.#options.onChange(live);
   }
 }
 

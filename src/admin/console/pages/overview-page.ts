@@ -1,4 +1,5 @@
 /** Overview: per connector group, is it up and how busy; certificates expiring soon; readiness. */
+import type { GroupInstance } from '../../../connector-plane/instance-overview.ts';
 import type { Readiness } from '../../../health/readiness.ts';
 import type { ConnectorView } from '../connector-view.ts';
 import { EXPIRING_SOON_SECONDS, plural, until } from '../format.ts';
@@ -10,6 +11,8 @@ export interface GroupOverview {
   readonly group: string;
   readonly apps: readonly string[];
   readonly traffic: readonly TrafficPoint[];
+  /** The group's tunnels on each gateway instance sharing the store (groupInstances); without it, this instance's only. */
+  readonly instances?: readonly GroupInstance[];
 }
 
 export function overviewBody(
@@ -29,7 +32,7 @@ export function overviewBody(
             <th>Apps</th>
             <th>Connectors online</th>
             <th>Offline</th>
-            <th>Tunnels to this instance</th>
+            <th>Tunnels (per instance)</th>
             <th>Streams in flight</th>
             <th>Requests/s (15 min)</th>
             <th>Error rate (15 min)</th>
@@ -66,8 +69,12 @@ function groupRow(entry: GroupOverview, connectors: readonly ConnectorView[]): H
     <td>${entry.apps.join(', ')}</td>
     <td class="${online.length > 0 ? 'ok' : 'bad'}" data-online="${online.length}">${online.length}</td>
     <td data-offline="${own.length - online.length}">${own.length - online.length}</td>
-    <td>${own.map((connector) => connector.tunnels).reduce((a, b) => a + b, 0)}</td>
-    <td>${own.map((connector) => connector.streamsInFlight).reduce((a, b) => a + b, 0)}</td>
+    ${
+      entry.instances
+        ? perInstance(entry.instances)
+        : html`<td>${own.map((connector) => connector.tunnels).reduce((a, b) => a + b, 0)}</td>
+            <td>${own.map((connector) => connector.streamsInFlight).reduce((a, b) => a + b, 0)}</td>`
+    }
     <td>
       ${sparkline(
         entry.traffic.map((point) => point.perSecond),
@@ -83,6 +90,23 @@ function groupRow(entry: GroupOverview, connectors: readonly ConnectorView[]): H
       ${last ? `${(last.errorRate * 100).toFixed(1)} %` : '–'}
     </td>
   </tr>`;
+}
+
+/** One line per instance in each cell: its id (its URL on hover) and its figure, or why there is none. */
+function perInstance(instances: readonly GroupInstance[]): Html {
+  const cell = (figure: (instance: GroupInstance) => number | null, kind: string) =>
+    html`<td>
+      <ul class="instances">
+        ${instances.map((instance) => {
+          const value = figure(instance);
+          const shown = value === null ? 'unknown' : `${instance.partial ? '≥ ' : ''}${value}`;
+          return html`<li data-instance="${instance.id}" data-${kind}="${value ?? 'unknown'}" class="${instance.state === 'live' ? '' : 'muted'}">
+            <code title="${instance.url ?? ''}">${instance.id}</code>: ${shown}${instance.state === 'stale' ? ' (stale)' : ''}
+          </li>`;
+        })}
+      </ul>
+    </td>`;
+  return html`${cell((instance) => instance.tunnels, 'tunnels')}${cell((instance) => instance.streamsInFlight, 'streams')}`;
 }
 
 function readinessList(checks: Readiness['checks']): Html {
