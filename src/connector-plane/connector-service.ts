@@ -151,6 +151,11 @@ export class ConnectorService {
     return this.#listener?.address();
   }
 
+  /** The gateway instances sharing the store, each with its tunnels per connector as its record says (this one's as of its last heartbeat). */
+  instances(): readonly GatewayInstance[] {
+    return this.#instances?.live() ?? [];
+  }
+
   /** Raises the configuration version and tells every connected connector to pull again. */
   bumpVersion(reason: string): Promise<number> {
     return this.#require().configVersion.bump(reason);
@@ -265,19 +270,9 @@ export class ConnectorService {
     const configVersion = new ConfigVersion({ store, apps: this.#apps, settings: this.config, audit, events: this.events, broadcast, instances });
     await configVersion.load();
     const retirement = new CertificateRetirement({ registry, tunnels: this.tunnels, events: this.events, audit, clock });
-    const lifecycle = new ConnectorLifecycle({
-      registry,
-      ca,
-      settings: this.config,
-      groups: this.#groups,
-      configVersion,
-      tunnels: this.tunnels,
-      events: this.events,
-      audit,
-      clock,
-    });
-    this.#opened = { store, ca, registry, configVersion, retirement, lifecycle, broadcast };
     const { tunnels, events } = this;
+    const lifecycle = new ConnectorLifecycle({ registry, ca, settings: this.config, groups: this.#groups, configVersion, tunnels, events, audit, clock });
+    this.#opened = { store, ca, registry, configVersion, retirement, lifecycle, broadcast };
     this.#crossInstance = CrossInstance.start({ broadcast, registry, configVersion, retirement, tunnels, events, logger: this.#options.logger });
   }
 
