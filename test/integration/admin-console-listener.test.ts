@@ -42,6 +42,8 @@ describe('admin console on an app-opened, plain HTTP admin listener', function (
     assert.equal(response.url, `${origin}/.gatehouse/admin/`);
     const page = await response.text();
     assert.match(page, /<h1>\s*Overview\s*<\/h1>/);
+    // Each group's tunnels per gateway instance, this one's from its own record.
+    assert.match(page, /<li data-instance="gw-[0-9a-f]+" data-tunnels="\d+"/);
     assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     const cookies = await browser.jar.getCookies(`${origin}/`);
     const console = cookies.find((cookie) => cookie.key === 'gh-admin');

@@ -1,5 +1,6 @@
 /** The console's pages (GET): each gathers what it shows from the gateway's parts, then renders it. */
 import { connectorGroups } from '../../connector-plane/connector-lifecycle.ts';
+import { groupInstances } from '../../connector-plane/instance-overview.ts';
 import { actionNotice } from './console-actions.ts';
 import type { ConsoleContext } from './console-context.ts';
 import { CONSOLE_APPS, CONSOLE_CONNECTORS, CONSOLE_EVENTS, CONSOLE_ROOT } from './console-paths.ts';
@@ -39,7 +40,10 @@ export async function renderPage(path: string, params: URLSearchParams, context:
     const connectors = await connectorsNow(context);
     const groups = groupsOf(context, connectors).map((group) => {
       const apps = config.apps.filter((app) => app.connectorGroup === group).map((app) => app.id);
-      return { group, apps, traffic: context.traffic.series(new Set(apps)) };
+      // Before the connector listener runs there is no instance record: this instance's own tunnels, as without a connector service.
+      const live = context.connectors?.instances() ?? [];
+      const instances = live.length > 0 ? { instances: groupInstances(group, connectors, live) } : {};
+      return { group, apps, traffic: context.traffic.series(new Set(apps)), ...instances };
     });
     return page('Overview', overviewBody(groups, connectors, await context.readiness(), now), CONSOLE_ROOT);
   }
