@@ -37,6 +37,7 @@ import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
 import { hasRedisServer, startRedis, type BenchRedis } from './lib/redis.ts';
 import { commandsBetween, describeCommands, totalCalls, withoutBackground, type CommandCounts } from './lib/redis-commandstats.ts';
 import { parseLoadAverage, writeBenchJson, type BenchReport, type GetRecord, type VariantChecks } from './lib/report-json.ts';
+import { combineRounds, median, withRange } from './lib/rounds.ts';
 import { evaluateTargets, formatMeasured, GATE_PAIRS } from './lib/targets.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
@@ -394,10 +395,6 @@ const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
 const f3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '—');
 const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${Math.round(bytes / MiB)} MiB` : '—');
 const pct = (share: number): string => `${Math.round(share * 100)}`;
-const median = (list: number[]): number => {
-  const sorted = [...list].sort((a, b) => a - b);
-  return sorted.length === 0 ? NaN : (sorted[Math.floor((sorted.length - 1) / 2)]! + sorted[Math.ceil((sorted.length - 1) / 2)]!) / 2;
-};
 
 function loadgenDescription(): string {
   return `${
@@ -428,7 +425,7 @@ function environment(): string {
           `- Profiles: V8 sampling profiler (0.5 ms) in the gateway over the measured phase only; the connector with --cpu-prof over its whole life (start-up included), one connector per phase; one connector with --tunnels ${TUNNELS}, HTTP/2 over TLS`,
         ]
       : [
-          `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds, the round with the most requests/s reported (its latencies too; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved`,
+          `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds, every figure the median of the rounds with the lowest and highest in brackets (ratios from the medians; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved`,
           `- Tunnel variants: one connector process with --tunnels ${TUNNELS}, HTTP/2 over TLS (ALPN) unless marked WebSocket`,
           `- express-openid-connect ${packageVersion('express-openid-connect')} with its defaults (implicit id_token flow, encrypted rolling session cookie), http-proxy-middleware ${packageVersion('http-proxy-middleware')}, Express ${packageVersion('express')}`,
           ...(QUICK ? ['- --quick: every variant checked (200 and the body, sign-in, a transfer with its SHA-256), then runs too short to mean anything'] : []),
@@ -641,15 +638,13 @@ async function benchmark(): Promise<string> {
       if (snapshot) quietSince.set(variant.key, snapshot);
     }
 
-    const gets: Results['gets'] = {};
+    // Every round is kept; the report gives the median of each figure with the range (bench/lib/rounds.ts).
+    const runs: Record<string, Record<number, GetFigures[]>> = {};
     for (const connections of CONCURRENCY) {
       for (let round = 0; round < ROUNDS; round++) {
         for (const variant of variants) {
           const figures = await measureGet(variant, connections, backend.pid, allPids);
-          const best = gets[variant.key]?.[connections];
-          // With several rounds, the run with the most requests/s stands for the variant (others on the machine only ever slow it down).
-          if (!best || figures.rps > best.rps) (gets[variant.key] ??= {})[connections] = { ...figures, errors: figures.errors + (best?.errors ?? 0) };
-          else (gets[variant.key] ??= {})[connections] = { ...best, errors: best.errors + figures.errors };
+          ((runs[variant.key] ??= {})[connections] ??= []).push(figures);
           log(
             `${variant.label} @${connections}: ${f0(figures.rps)} req/s, p50 ${f2(figures.p50Ms)} ms, p99 ${f2(figures.p99Ms)} ms, errors ${figures.errors}, CPU rest ${pct(figures.cpu.rest)} %${
               figures.storeCommands
@@ -660,6 +655,9 @@ async function benchmark(): Promise<string> {
         }
       }
     }
+    const gets: Results['gets'] = Object.fromEntries(
+      Object.entries(runs).map(([key, byConnections]) => [key, Object.fromEntries(Object.entries(byConnections).map(([c, list]) => [c, combineRounds(list)]))]),
+    );
     await sampleMemory();
 
     // The store is not on the transfer path: its variant's transfers would repeat its SQLite twin's.
@@ -839,7 +837,7 @@ function report(results: Results): string {
       const b = base[connections];
       if (!g || !b) continue;
       out.push(
-        `| ${label(key)} | ${connections} | ${f0(g.rps)} | ${f2(g.rps / b.rps)} | ${f2(g.p50Ms)} | ${f2(g.p99Ms)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${f0(g.cpuUsPerRequest.serving)} | ${f2(g.cpuUsPerRequest.serving / b.cpuUsPerRequest.serving)} | ${f0(g.cpuUsPerRequest.backend)} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
+        `| ${label(key)} | ${connections} | ${withRange(g.rps, g.range?.rps, f0)} | ${f2(g.rps / b.rps)} | ${withRange(g.p50Ms, g.range?.p50Ms, f2)} | ${withRange(g.p99Ms, g.range?.p99Ms, f2)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${withRange(g.cpuUsPerRequest.serving, g.range?.servingUs, f0)} | ${f2(g.cpuUsPerRequest.serving / b.cpuUsPerRequest.serving)} | ${f0(g.cpuUsPerRequest.backend)} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
       );
     }
   }

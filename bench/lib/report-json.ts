@@ -16,6 +16,16 @@ export interface CpuShares {
   readonly rest: number;
 }
 
+/** Lowest and highest round of the figures the report shows with a range (runs of more than one round). */
+export interface RoundRanges {
+  readonly rounds: number;
+  readonly rps: readonly [number, number];
+  readonly p50Ms: readonly [number, number];
+  readonly p99Ms: readonly [number, number];
+  readonly servingUs: readonly [number, number];
+}
+
+/** One variant at one concurrency: with several rounds, the median of each figure over the rounds (errors and requests summed). */
 export interface GetRecord {
   readonly rps: number;
   readonly p50Ms: number;
@@ -27,6 +37,7 @@ export interface GetRecord {
   readonly cpuUsPerRequest: { readonly serving: number; readonly backend: number };
   readonly storeOpsPerRequest?: number;
   readonly redisCommandsPerRequest?: number;
+  readonly range?: RoundRanges;
 }
 
 export interface TransferRecord {
