@@ -220,7 +220,7 @@ export class ConnectorService {
       logger,
       tunnels: this.tunnels,
       onChange: (live) => {
-        logger.info({ instances: live }, 'gateway instances changed: connectors are told to tunnel to each');
+        logger.info({ instances: live.map(({ id, url }) => ({ id, url })) }, 'gateway instances changed: connectors are told to tunnel to each');
         this.events.broadcast('instances', instancesEvent(live));
       },
       ...(this.#options.instanceHeartbeatMs !== undefined ? { heartbeatMs: this.#options.instanceHeartbeatMs } : {}),
