@@ -130,6 +130,15 @@ export interface OverviewBody {
     readonly connectorsOffline: number;
     readonly tunnels: number;
     readonly streamsInFlight: number;
+    /** Absent from a service older than the per-instance figures. */
+    readonly instances?: ReadonlyArray<{
+      readonly id: string;
+      readonly url?: string | undefined;
+      readonly tunnels: number | null;
+      readonly streamsInFlight: number | null;
+      readonly state: string;
+      readonly partial: boolean;
+    }>;
   }>;
   readonly expiringSoon: {
     readonly withinDays: number;
@@ -150,6 +159,17 @@ export function overviewText(body: OverviewBody): string {
       String(group.streamsInFlight),
     ]),
   );
+  const perInstance = body.groups.flatMap((group) =>
+    (group.instances ?? []).map((instance) => [
+      group.name,
+      instance.id,
+      instance.url ?? '-',
+      instance.state,
+      instance.tunnels === null ? '?' : `${instance.partial ? '≥' : ''}${instance.tunnels}`,
+      instance.streamsInFlight === null ? '?' : `${instance.partial ? '≥' : ''}${instance.streamsInFlight}`,
+    ]),
+  );
+  const instances = perInstance.length === 0 ? '' : `\n${table(['GROUP', 'INSTANCE', 'URL', 'STATE', 'TUNNELS', 'STREAMS IN FLIGHT'], perInstance)}`;
   const expiring = body.expiringSoon.certificates;
   const certificates =
     expiring.length === 0
@@ -163,5 +183,5 @@ export function overviewText(body: OverviewBody): string {
   const readiness = [`Readiness: ${body.readiness.status}`, ...checks.map(([name, check]) => `  ${check.ok ? 'ok  ' : 'FAIL'} ${name}: ${check.detail}`)].join(
     '\n',
   );
-  return `${groups}\n${certificates}\n\n${readiness}\n`;
+  return `${groups}${instances}\n${certificates}\n\n${readiness}\n`;
 }

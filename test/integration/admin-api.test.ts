@@ -307,6 +307,7 @@ describe('admin API: apps, what-if and overview on the connector listener', func
       const overview = await gatehouse(['admin', 'overview', ...service()], admin);
       assert.equal(overview.code, 0, overview.stderr);
       assert.match(overview.stdout, /^default\s+\S*wiki\S*\s+1\s+0\s+2\s+\d+$/m);
+      assert.match(overview.stdout, /^default\s+gw-[0-9a-f]+\s+https:\/\/127\.0\.0\.1:\d+\s+live\s+2\s+\d+$/m, 'a row per gateway instance');
       assert.match(overview.stdout, /^Readiness: ready$/m);
       const overviewJson = await gatehouse(['admin', 'overview', ...service(), '--json'], admin);
       assert.equal((JSON.parse(overviewJson.stdout) as { readiness: { status: string } }).readiness.status, 'ready');
