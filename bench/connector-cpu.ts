@@ -12,7 +12,7 @@
  * process of its own, whose utime + stime is read before and after.
  */
 import { once } from 'node:events';
-import { Agent, createServer, request, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import { startGateway } from '../dev/lib/tunnel-gateway.ts';
 import { createTestPki } from '../dev/lib/tunnel-pki.ts';
 import { startServiceSide } from '../dev/lib/tunnel-service-side.ts';
 import { serveParent, startChild } from './lib/child.ts';
+import { BODY, keepAliveLoad, median } from './lib/keepalive-load.ts';
 import { cpuTimeMs } from './lib/procfs.ts';
 
 interface ConnectorArgs {
@@ -52,39 +53,11 @@ async function serveConnector(args: ConnectorArgs): Promise<void> {
   });
 }
 
-const body = Buffer.alloc(1024, 'x');
-
-/** `total` keep-alive GETs over `connections` sockets; rejects on anything but 200 with the whole body. */
-async function load(url: string, connections: number, total: number): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
-  let left = total;
-  const one = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const req = request(url, { agent }, (res: IncomingMessage) => {
-        let length = 0;
-        res.on('data', (chunk: Buffer) => (length += chunk.length));
-        res.once('end', () => (res.statusCode === 200 && length === body.length ? resolve() : reject(new Error(`status ${res.statusCode}, ${length} bytes`))));
-      });
-      req.once('error', reject);
-      req.end();
-    });
-  const worker = async (): Promise<void> => {
-    while (left > 0) {
-      left--;
-      await one();
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, worker));
-  agent.destroy();
-}
-
-const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
 async function main(): Promise<void> {
   const requests = Number(values.requests);
   const concurrency = values.concurrency.split(',').map(Number);
   const runs = Number(values.runs);
-  const app = createServer((_req, res) => res.end(body));
+  const app = createServer((_req, res) => res.end(BODY));
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   const pki = createTestPki();
@@ -104,12 +77,12 @@ async function main(): Promise<void> {
   await service.waitForTunnels('c-bench', 1);
   const gateway = await startGateway(service.pool, [{ id: 'app', connectorGroup: 'default' }]);
   const url = `${gateway.url}/app/1k`;
-  await load(url, 16, 2000); // warm-up: JIT, TLS, agents
+  await keepAliveLoad(url, 16, 2000); // warm-up: JIT, TLS, agents
   for (const connections of concurrency) {
     const perRequest: number[] = [];
     for (let run = 0; run < runs; run++) {
       const before = cpuTimeMs(connector.pid);
-      await load(url, connections, requests);
+      await keepAliveLoad(url, connections, requests);
       perRequest.push(((cpuTimeMs(connector.pid) - before) * 1000) / requests);
     }
     const shown = perRequest.map((us) => us.toFixed(1)).join(', ');
