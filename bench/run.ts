@@ -37,7 +37,7 @@ import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
 import { hasRedisServer, startRedis, type BenchRedis } from './lib/redis.ts';
 import { commandsBetween, describeCommands, totalCalls, withoutBackground, type CommandCounts } from './lib/redis-commandstats.ts';
 import { parseLoadAverage, writeBenchJson, type BenchReport, type GetRecord, type VariantChecks } from './lib/report-json.ts';
-import { combineRounds, median, withRange } from './lib/rounds.ts';
+import { combineRounds, median, rotate, withRange } from './lib/rounds.ts';
 import { evaluateTargets, formatMeasured, GATE_PAIRS } from './lib/targets.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
@@ -425,7 +425,7 @@ function environment(): string {
           `- Profiles: V8 sampling profiler (0.5 ms) in the gateway over the measured phase only; the connector with --cpu-prof over its whole life (start-up included), one connector per phase; one connector with --tunnels ${TUNNELS}, HTTP/2 over TLS`,
         ]
       : [
-          `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds, every figure the median of the rounds with the lowest and highest in brackets (ratios from the medians; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved`,
+          `- GETs: ${WARM} s warm-up per variant, then per measurement ${SETTLE} s settle + ${MEASURE} s measured, variants interleaved per concurrency${ROUNDS > 1 ? `, ${ROUNDS} rounds in rotating order (each round starts one variant later), every figure the median of the rounds with the lowest and highest in brackets (ratios from the medians; errors summed)` : ''}; transfers of ${TRANSFER_BYTES / MiB} MiB each way: ${TRANSFER_WARM} warm-up runs per variant, then the median of ${TRANSFER_RUNS} runs, variants interleaved in rotating order`,
           `- Tunnel variants: one connector process with --tunnels ${TUNNELS}, HTTP/2 over TLS (ALPN) unless marked WebSocket`,
           `- express-openid-connect ${packageVersion('express-openid-connect')} with its defaults (implicit id_token flow, encrypted rolling session cookie), http-proxy-middleware ${packageVersion('http-proxy-middleware')}, Express ${packageVersion('express')}`,
           ...(QUICK ? ['- --quick: every variant checked (200 and the body, sign-in, a transfer with its SHA-256), then runs too short to mean anything'] : []),
@@ -642,7 +642,7 @@ async function benchmark(): Promise<string> {
     const runs: Record<string, Record<number, GetFigures[]>> = {};
     for (const connections of CONCURRENCY) {
       for (let round = 0; round < ROUNDS; round++) {
-        for (const variant of variants) {
+        for (const variant of rotate(variants, round)) {
           const figures = await measureGet(variant, connections, backend.pid, allPids);
           ((runs[variant.key] ??= {})[connections] ??= []).push(figures);
           log(
@@ -677,7 +677,7 @@ async function benchmark(): Promise<string> {
       for (let run = 0; run < TRANSFER_WARM; run++) for (const kind of ['download', 'upload'] as const) await transfer(variant, kind, true, run);
     }
     for (let run = 0; run < TRANSFER_RUNS; run++) {
-      for (const variant of transferVariants) for (const kind of ['download', 'upload'] as const) await transfer(variant, kind, false, run);
+      for (const variant of rotate(transferVariants, run)) for (const kind of ['download', 'upload'] as const) await transfer(variant, kind, false, run);
     }
     await sampleMemory();
 

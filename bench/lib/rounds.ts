@@ -55,3 +55,11 @@ function rangesOf(runs: readonly GetRecord[]): RoundRanges {
 export function withRange(value: number, rangeOf: readonly [number, number] | undefined, format: (n: number) => string): string {
   return rangeOf ? `${format(value)} (${format(rangeOf[0])}–${format(rangeOf[1])})` : format(value);
 }
+
+/**
+ * The order of the variants in a round, rotated by one each round: no variant is always the first
+ * after a pause (the next concurrency, the store's quiet period) or always right after the same heavy one.
+ */
+export function rotate<T>(variants: readonly T[], round: number): T[] {
+  return variants.map((_, i) => variants[(i + round) % variants.length]!);
+}

@@ -3,7 +3,7 @@
  * and the range printed next to it.
  */
 import assert from 'node:assert/strict';
-import { combineRounds, median, withRange } from '../../../bench/lib/rounds.ts';
+import { combineRounds, median, rotate, withRange } from '../../../bench/lib/rounds.ts';
 import type { GetRecord } from '../../../bench/lib/report-json.ts';
 
 const run = (rps: number, servingUs: number, errors = 0): GetRecord => ({
@@ -52,5 +52,15 @@ describe('bench rounds: median and range', () => {
   it('has no median of nothing', () => {
     assert.ok(Number.isNaN(median([])));
     assert.throws(() => combineRounds([]));
+  });
+
+  it('rotates the order of the variants by one each round, each variant once per round', () => {
+    const variants = ['a', 'b', 'c'];
+    assert.deepEqual(rotate(variants, 0), ['a', 'b', 'c']);
+    assert.deepEqual(rotate(variants, 1), ['b', 'c', 'a']);
+    assert.deepEqual(rotate(variants, 2), ['c', 'a', 'b']);
+    assert.deepEqual(rotate(variants, 3), ['a', 'b', 'c']);
+    // Over as many rounds as variants, each is first once.
+    assert.deepEqual([0, 1, 2].map((round) => rotate(variants, round)[0]).sort(), variants);
   });
 });
