@@ -2,7 +2,8 @@
  * `npm run bench`: Gatehouse against the same Express app proxying direct
  * with http-proxy-middleware (docs/benchmarks.md), side by side in
  * one run, as ratios. Every part runs in its own process: the backend, the
- * direct proxy, Express + express-openid-connect (bench/oidc-proxy.ts), three
+ * direct proxy (twice: the second, measured as its own row, is the run's
+ * noise floor), Express + express-openid-connect (bench/oidc-proxy.ts), three
  * Gatehouse services (forwarding direct; through tunnels; through tunnels with
  * Redis as the store, on a redis-server of its own), real connector
  * processes, and the load generator (wrk when installed, else bench/loadgen.ts).
@@ -99,6 +100,9 @@ if (REDIS && !hasRedisServer()) {
 const argv = process.argv.slice(2);
 const COMMAND =
   process.env['npm_lifecycle_event'] === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `node bench/run.ts ${argv.join(' ')}`.trim();
+
+/** The second direct proxy process: a GET row of its own, in no target and no transfer. */
+const NOISE_FLOOR = 'direct-2';
 
 const STARTED = Date.now();
 const log = (line: string): void => void process.stderr.write(`bench [${Math.round((Date.now() - STARTED) / 1000)} s]: ${line}\n`);
@@ -349,6 +353,8 @@ async function check(variant: Variant): Promise<VariantChecks> {
 interface Processes {
   readonly backend: Child<BackendInfo>;
   readonly direct?: Child<DirectProxyInfo>;
+  /** The same direct proxy in a second process: measured as its own row, the noise floor of the run. */
+  readonly direct2?: Child<DirectProxyInfo>;
   /** Express + express-openid-connect, its own identity provider inside. */
   readonly eoidc?: Child<OidcProxyInfo>;
   readonly gatewayDirect?: Child<GatewayServiceInfo>;
@@ -374,6 +380,7 @@ async function stopAll(processes: Partial<Processes>): Promise<void> {
     processes.gatewayRedis?.stop(),
     processes.gatewayDirect?.stop(),
     processes.direct?.stop(),
+    processes.direct2?.stop(),
     processes.eoidc?.stop(),
   ]);
   await processes.redis?.close();
@@ -449,7 +456,8 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis
   try {
     const redis = options.redis ? await startRedis() : undefined;
     Object.assign(started, { redis });
-    const [direct, eoidc, gatewayDirect, gatewayTunnel, gatewayRedis] = await Promise.all([
+    const [direct, direct2, eoidc, gatewayDirect, gatewayTunnel, gatewayRedis] = await Promise.all([
+      options.gatewayDirect ? startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
       options.gatewayDirect ? startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
       options.gatewayDirect ? startChild<OidcProxyInfo>(join(HERE, 'oidc-proxy.ts'), ['--backend', backend.info.url], GC) : undefined,
       options.gatewayDirect ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url], GC) : undefined,
@@ -462,7 +470,7 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis
         ? startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, '--connectors', '--store-url', redis.url], GC)
         : undefined,
     ]);
-    Object.assign(started, { direct, eoidc, gatewayDirect, gatewayTunnel, gatewayRedis });
+    Object.assign(started, { direct, direct2, eoidc, gatewayDirect, gatewayTunnel, gatewayRedis });
     const wanted: Array<ConnectorOptions & { service: Child<GatewayServiceInfo> }> = [
       {
         service: gatewayTunnel,
@@ -510,6 +518,7 @@ async function benchmark(): Promise<string> {
   try {
     const { backend, gatewayTunnel } = processes;
     const direct = processes.direct!;
+    const direct2 = processes.direct2!;
     const eoidc = processes.eoidc!;
     const gatewayDirect = processes.gatewayDirect!;
     const tls = processes.connectors[0]!.process.child.pid!;
@@ -526,6 +535,13 @@ async function benchmark(): Promise<string> {
         label: 'direct hpm (baseline)',
         target: { origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile },
         proxyPid: direct.pid,
+      },
+      {
+        // Identical to the baseline: how far it is from 1.00× is how far two equal variants differ in this run.
+        key: NOISE_FLOOR,
+        label: 'direct hpm, second process (noise floor)',
+        target: { origin: direct2.info.url, host: direct2.info.host, caFile: direct2.info.caFile },
+        proxyPid: direct2.pid,
       },
       {
         key: 'eoidc',
@@ -599,6 +615,7 @@ async function benchmark(): Promise<string> {
     const allPids = [
       backend.pid,
       direct.pid,
+      direct2.pid,
       eoidc.pid,
       gatewayDirect.pid,
       gatewayTunnel.pid,
@@ -660,8 +677,10 @@ async function benchmark(): Promise<string> {
     );
     await sampleMemory();
 
-    // The store is not on the transfer path: its variant's transfers would repeat its SQLite twin's.
-    const transferVariants = variants.filter((variant) => variant.key !== 'gw-gate-direct' && variant.key !== 'tunnel-gate-redis');
+    // The store is not on the transfer path: its variant's transfers would repeat its SQLite twin's. The noise floor is a GET figure (keeps the run short).
+    const transferVariants = variants.filter(
+      (variant) => variant.key !== 'gw-gate-direct' && variant.key !== 'tunnel-gate-redis' && variant.key !== NOISE_FLOOR,
+    );
     const transfers: Results['transfers'] = {};
     const transfer = async (variant: Variant, kind: 'download' | 'upload', warm: boolean, run: number): Promise<void> => {
       const result = await runLoadgen<TransferResult>([kind, ...targetArgs(await withSession(variant)), '--bytes', String(TRANSFER_BYTES)], 600_000);
@@ -846,6 +865,11 @@ function report(results: Results): string {
     'CPU per request (serving): user + system time from /proc over the requests of the measured run, summed over the processes that serve a request: for direct and express-openid-connect the proxy process, for Gatehouse the service (gateway) and, through a tunnel, the connector, for the Redis variant also redis-server; the backend, the same process for every variant, is shown apart and left out of the sum (its work is the same for every variant). The identity providers run inside the proxy processes and are idle while requests are measured. CPU %: the same time per process as shares of one core ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
     '',
   );
+  if (gets[NOISE_FLOOR])
+    out.push(
+      'Noise floor: "direct hpm, second process" is the baseline again in a process of its own, measured like every variant. Its ratios to direct would be 1.00 on a quiet machine; how far they are from 1.00 is how far two identical variants differ in this run, and a difference between variants smaller than that says nothing.',
+      '',
+    );
 
   out.push('#### Session gate cost (gate on vs the same stack with the gate off)', '');
   out.push('| stack | conns | req/s: off → on | cost in req/s | CPU µs per request: off → on | added by the gate |');

@@ -40,6 +40,7 @@ describe('bench: npm run bench -- --quick', function () {
     const keys = report.variants.map((variant) => variant.key);
     const expected = [
       'direct',
+      'direct-2',
       'eoidc',
       'gw-pass-direct',
       'gw-gate-direct',
