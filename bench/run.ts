@@ -40,6 +40,7 @@ import { commandsBetween, describeCommands, totalCalls, withoutBackground, type 
 import { parseLoadAverage, writeBenchJson, type BenchReport, type GetRecord, type VariantChecks } from './lib/report-json.ts';
 import { combineRounds, median, rotate, withRange } from './lib/rounds.ts';
 import { evaluateTargets, formatMeasured, GATE_PAIRS } from './lib/targets.ts';
+import { threadCpuNs } from './lib/thread-cpu.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -237,14 +238,17 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
     if (SETTLE > 0) await runWrk(target, connections, SETTLE);
   }
   const others = allPids.filter((pid) => pid !== variant.proxyPid && pid !== variant.connectorPid && pid !== variant.storePid && pid !== backendPid);
+  // The processes' own time from the scheduler's per-thread run time (ns): /proc's utime + stime come in 10 ms ticks, coarse next to
+  // tens of µs per request. The load generator has exited by the second reading: its time, and the machine's, are only in ticks.
+  const ms = (pid: number): number => threadCpuNs(pid) / 1e6;
   const sample = (): { proxy: number; connector: number; store: number; backend: number; loadgen: number; others: number; all: number } => ({
-    proxy: cpuTimeMs(variant.proxyPid),
-    connector: variant.connectorPid ? cpuTimeMs(variant.connectorPid) : 0,
-    store: variant.storePid ? cpuTimeMs(variant.storePid) : 0,
-    backend: cpuTimeMs(backendPid),
+    proxy: ms(variant.proxyPid),
+    connector: variant.connectorPid ? ms(variant.connectorPid) : 0,
+    store: variant.storePid ? ms(variant.storePid) : 0,
+    backend: ms(backendPid),
     // The load generator is our child: its time is ours once it has exited and was reaped.
     loadgen: cpuTimeMs('self', true),
-    others: others.reduce((sum, pid) => sum + cpuTimeMs(pid), cpuTimeMs('self')),
+    others: others.reduce((sum, pid) => sum + ms(pid), ms(process.pid)),
     all: busyJiffies() * 10,
   });
   const before = sample();
@@ -829,7 +833,7 @@ function redisSection(results: Results): string[] {
   const background = rows.map((row) => row.redis.storeCommands).find((commands) => commands && commands.backgroundSeconds > 0);
   out.push(
     '',
-    `CPU per request: user + system time of the processes that serve it (the proxy; the gateway and the connector; for Redis also redis-server) over requests served. Redis commands: Redis's own counters (INFO commandstats) just before and just after each measured run, minus the INFO that read them, minus the background: what Redis counted while this variant's service served no request (the other variants' runs), taken out at that rate, per command${
+    `CPU per request: CPU time (the scheduler's run time of every thread) of the processes that serve it (the proxy; the gateway and the connector; for Redis also redis-server) over requests served. Redis commands: Redis's own counters (INFO commandstats) just before and just after each measured run, minus the INFO that read them, minus the background: what Redis counted while this variant's service served no request (the other variants' runs), taken out at that rate, per command${
       background
         ? ` (here ${f2(totalCalls(background.background))} commands/s over ${f0(background.backgroundSeconds)} s: ${describeCommands(new Map([...background.background].map(([name, n]) => [name, Number(n.toFixed(2))])))} per second)`
         : ''
@@ -862,7 +866,7 @@ function report(results: Results): string {
   }
   out.push(
     '',
-    'CPU per request (serving): user + system time from /proc over the requests of the measured run, summed over the processes that serve a request: for direct and express-openid-connect the proxy process, for Gatehouse the service (gateway) and, through a tunnel, the connector, for the Redis variant also redis-server; the backend, the same process for every variant, is shown apart and left out of the sum (its work is the same for every variant). The identity providers run inside the proxy processes and are idle while requests are measured. CPU %: the same time per process as shares of one core ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
+    'CPU per request (serving): CPU time over the requests of the measured run (the scheduler’s run time of every thread, /proc/PID/task/*/schedstat, in ns), summed over the processes that serve a request: for direct and express-openid-connect the proxy process, for Gatehouse the service (gateway) and, through a tunnel, the connector, for the Redis variant also redis-server; the backend, the same process for every variant, is shown apart and left out of the sum (its work is the same for every variant). The identity providers run inside the proxy processes and are idle while requests are measured. CPU %: the same time per process as shares of one core ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
     '',
   );
   if (gets[NOISE_FLOOR])

@@ -33,7 +33,7 @@ export interface GetRecord {
   readonly errors: number;
   readonly requests: number;
   readonly cpu: CpuShares;
-  /** µs of CPU (user + system) per request: the processes that serve it (proxy, connector, store server), and the backend. */
+  /** µs of CPU (the scheduler's run time of every thread) per request: the processes that serve it (proxy, connector, store server), and the backend. */
   readonly cpuUsPerRequest: { readonly serving: number; readonly backend: number };
   readonly storeOpsPerRequest?: number;
   readonly redisCommandsPerRequest?: number;
