@@ -132,7 +132,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.#observer = options.observer;
     const candidate = socket as Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
     if (typeof candidate.setNoDelay === 'function') candidate.setNoDelay(true);
-    this.#session = performServerHandshake(new WriteAhead(socket).asStream(), {
+    this.#session = performServerHandshake(new WriteAhead(socket), {
       settings: tunnelSettings(options.maxStreams ?? TUNNEL_MAX_STREAMS),
       maxSessionMemory: TUNNEL_MAX_SESSION_MEMORY_MB,
       maxHeaderListPairs: TUNNEL_MAX_HEADER_PAIRS,

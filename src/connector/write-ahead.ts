@@ -1,8 +1,5 @@
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 import { TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES } from '../limits.ts';
-
-// The transport's own listener type: whatever it emits goes to the session unchanged.
-type Listener = Parameters<Duplex['on']>[1];
 
 /**
  * Sits between a tunnel's HTTP/2 session and its transport, at the connector
@@ -19,92 +16,58 @@ type Listener = Parameters<Duplex['on']>[1];
  * reads and the service's writes always finish. Flow control bounds what the
  * connector can have unread on the wire by the service's connection window;
  * `limit` is above that, so it is never reached while the service lives.
- *
- * Not a Duplex of its own: Node wraps any stream without a native handle in
- * its JSStreamSocket, which uses only the calls below, and a second
- * stream's buffering between the two (a Readable's push and 'data', a
- * Writable's queue and its deferred callbacks) doubled the JavaScript work
- * of every frame. Reads and the transport's events go straight from the
- * transport to the session; a write's callback runs synchronously when the
- * write is under the bound (JSStreamSocket completes the write on the next
- * turn of the event loop itself).
  */
-export class WriteAhead {
-  readonly readableObjectMode = false;
+export class WriteAhead extends Duplex {
   readonly #inner: Duplex;
   readonly #limit: number;
 
   constructor(inner: Duplex, limit: number = TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES) {
+    super({ allowHalfOpen: true });
     this.#inner = inner;
     this.#limit = limit;
+    let ended = false;
+    inner.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) inner.pause();
+    });
+    inner.once('end', () => {
+      ended = true;
+      this.push(null);
+    });
+    inner.once('error', (error: Error) => this.destroy(error));
+    inner.once('close', () => {
+      // After a clean end, what is still buffered (a last GOAWAY) is read first.
+      if (!ended || this.readableLength === 0) this.destroy();
+      else this.once('end', () => this.destroy());
+    });
   }
 
-  /** What Node's HTTP/2 session takes: it wraps anything without a native handle in a JSStreamSocket. */
-  asStream(): Duplex {
-    return this as unknown as Duplex;
-  }
-
-  get readable(): boolean {
-    return this.#inner.readable;
-  }
-
-  get writable(): boolean {
-    return this.#inner.writable;
-  }
-
-  on(event: string, listener: Listener): this {
-    this.#inner.on(event, listener);
-    return this;
-  }
-
-  once(event: string, listener: Listener): this {
-    this.#inner.once(event, listener);
-    return this;
-  }
-
-  removeListener(event: string, listener: Listener): this {
-    this.#inner.removeListener(event, listener);
-    return this;
-  }
-
-  off(event: string, listener: Listener): this {
-    return this.removeListener(event, listener);
-  }
-
-  pause(): this {
-    this.#inner.pause();
-    return this;
-  }
-
-  resume(): this {
+  override _read(): void {
     this.#inner.resume();
-    return this;
   }
 
-  cork(): void {
-    this.#inner.cork();
-  }
-
-  uncork(): void {
-    this.#inner.uncork();
-  }
-
-  write(chunk: Buffer, callback?: (error?: Error | null) => void): boolean {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.#inner.write(chunk);
-    if (callback) {
-      if (this.#inner.writableLength <= this.#limit) callback();
-      else this.#inner.once('drain', () => callback());
-    }
-    return true;
+    this.#settle(callback);
   }
 
-  end(callback?: () => void): this {
-    this.#inner.end(callback);
-    return this;
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.#inner.cork();
+    for (const { chunk } of chunks) this.#inner.write(chunk);
+    this.#inner.uncork();
+    this.#settle(callback);
   }
 
-  destroy(error?: Error): this {
-    this.#inner.destroy(error);
-    return this;
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#inner.end(() => callback());
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#inner.destroy();
+    callback(error);
+  }
+
+  #settle(callback: (error?: Error | null) => void): void {
+    if (this.#inner.writableLength <= this.#limit) callback();
+    else this.#inner.once('drain', () => callback());
   }
 }

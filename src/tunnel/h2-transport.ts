@@ -25,5 +25,5 @@ export function transportSetNoDelay(socket: Duplex): void {
  * once too, up to the connection window and more, as at the connector.
  */
 export function sessionTransport(socket: Duplex): Duplex {
-  return new WriteAhead(socket).asStream();
+  return new WriteAhead(socket);
 }

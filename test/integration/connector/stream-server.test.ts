@@ -255,7 +255,7 @@ describe('WriteAhead (the connector end keeps reading while it writes)', functio
     const [peer] = await accepted;
     server.close();
     peer.pause();
-    const ahead = new WriteAhead(client, 1024 * 1024).asStream();
+    const ahead = new WriteAhead(client, 1024 * 1024);
     const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
     // Under the bound: done at once, although the peer reads nothing.
     let small = false;
