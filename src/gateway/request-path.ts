@@ -122,8 +122,9 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
     }),
   );
   handler.use(underReservedPrefix(jwks));
-  // Outside the reserved prefix none of the endpoints' routes can match: only the refusal of reserved paths is left.
-  handler.use(step('signin', underReservedPrefix(oidcPreauth(parts.signIn), expressStep(reservedPath, parts.signIn.audit))));
+  // Every request passes the sign-in router, whose end answers a turn of the event loop later: by then a small body
+  // sent with its head has arrived, so an early refusal drains it and keeps the connection (see unread-body.ts).
+  handler.use(step('signin', oidcPreauth(parts.signIn)));
   handler.use(step('session-gate', expressStep(bearer, audit)));
   handler.use(step('session-gate', sessionGate({ sessions, audit })));
   handler.use(step('conditional-access', conditionalAccess(access, audit)));
