@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { DEMO_GROUP, startDemo, type Demo } from '../../dev/demo/demo-stack.ts';
-import { freePort } from '../support/free-port.ts';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DEMO_GROUP, type Demo } from '../../dev/demo/demo-stack.ts';
+import { launchChromium, startDemoOnFreePorts } from '../support/browser-demo.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'admin-console');
 
 /**
@@ -25,23 +24,12 @@ describe('in a real browser: the admin console', function () {
   let admin: { context: BrowserContext; page: Page };
 
   before(async function () {
-    assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM}: apt-get install -y chromium (.ci/run does this)`);
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-console-'));
-    demo = await startDemo({
-      port: await freePort(),
-      connectorPort: await freePort(),
-      identityProviderPort: await freePort(),
-      adminPort: await freePort(),
-      dir,
-      progress: () => {},
-    });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    // Chromium first: without it, the test stops before starting anything.
+    browser = await launchChromium();
+    demo = await startDemoOnFreePorts(dir);
     admin = await fresh();
   });
   after(async () => {

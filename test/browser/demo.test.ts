@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startDemo, type Demo } from '../../dev/demo/demo-stack.ts';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Demo } from '../../dev/demo/demo-stack.ts';
 import { sharedOriginWarnings } from '../../src/config/shared-origin-warnings.ts';
-import { freePort } from '../support/free-port.ts';
+import { launchChromium, startDemoOnFreePorts } from '../support/browser-demo.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'browser');
 
 /**
@@ -23,31 +22,12 @@ describe('in a real browser: the demo stack', function () {
   let shot = 0;
 
   before(async function () {
-    assert.ok(existsSync(CHROMIUM), `Chromium is needed at ${CHROMIUM}: apt-get install -y chromium (.ci/run does this)`);
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-browser-'));
-    demo = await startDemo({
-      port: await freePort(),
-      connectorPort: await freePort(),
-      identityProviderPort: await freePort(),
-      adminPort: await freePort(),
-      dir,
-      progress: () => {},
-    });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    // Chromium first: without it, the test stops before starting anything.
+    browser = await launchChromium();
+    demo = await startDemoOnFreePorts(dir);
   });
   after(async () => {
     await browser?.close();
