@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { request as httpsRequest } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { adminTokens } from '../../dev/lib/device-approval.ts';
 import type { GroupInstance } from '../../src/connector-plane/instance-overview.ts';
 import { INSTANCE_HEARTBEAT_MS, INSTANCE_TTL_MS } from '../../src/limits.ts';
 import { ADMIN_OVERVIEW_PATH } from '../../src/protocol/connector-api.ts';
-import { startGatewayCluster, type ClusterInstance, type GatewayCluster } from '../support/gateway-cluster.ts';
+import { callInstanceAsAdmin, startGatewayCluster, type ClusterInstance, type GatewayCluster } from '../support/gateway-cluster.ts';
 
 interface Overview {
   readonly groups: ReadonlyArray<{ readonly name: string; readonly instances: readonly GroupInstance[] }>;
@@ -46,7 +45,7 @@ describe("admin overview: every instance's tunnels, from any instance (two gatew
   }
 
   async function overviewFrom(instance: ClusterInstance): Promise<readonly GroupInstance[]> {
-    const answer = await get(cluster, instance.connectorPort, ADMIN_OVERVIEW_PATH, token);
+    const answer = await callInstanceAsAdmin(cluster, instance.connectorPort, ADMIN_OVERVIEW_PATH, token);
     assert.equal(answer.status, 200, answer.body);
     const overview = JSON.parse(answer.body) as Overview;
     const group = overview.groups.find((candidate) => candidate.name === 'default');
@@ -91,18 +90,3 @@ describe("admin overview: every instance's tunnels, from any instance (two gatew
     );
   });
 });
-
-function get(cluster: GatewayCluster, port: number, path: string, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(
-      { host: '127.0.0.1', port, path, servername: 'localhost', ca: cluster.ca.certPem, agent: false, headers: { authorization: `Bearer ${token}` } },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      },
-    );
-    request.on('error', reject);
-    request.end();
-  });
-}

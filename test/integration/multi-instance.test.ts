@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { request as httpsRequest } from 'node:https';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { adminTokens } from '../../dev/lib/device-approval.ts';
 import { ADMIN_CONNECTORS_PATH } from '../../src/protocol/connector-api.ts';
-import { startGatewayCluster, type ClusterInstance, type GatewayCluster } from '../support/gateway-cluster.ts';
+import { callInstanceAsAdmin, startGatewayCluster, type ClusterInstance, type GatewayCluster } from '../support/gateway-cluster.ts';
 
 /**
  * Three `gatehouse serve` processes on one Redis behind a round-robin balancer
@@ -132,7 +131,7 @@ describe('three gateway instances on one Redis, two connectors', function () {
     const cookie = await signedInCookie();
     const [revoked] = cluster.connectors as [(typeof cluster.connectors)[number]];
     const token = await adminToken(cluster);
-    const answer = await post(cluster, c.connectorPort, `${ADMIN_CONNECTORS_PATH}/${revoked.id}/revoke`, token);
+    const answer = await callInstanceAsAdmin(cluster, c.connectorPort, `${ADMIN_CONNECTORS_PATH}/${revoked.id}/revoke`, token, 'POST');
     assert.equal(answer.status, 200, answer.body);
     // The connector hears the refusal from whichever instance tells it first, and stops.
     const [code] = (await once(revoked.process.child, 'exit')) as [number | null];
@@ -227,28 +226,4 @@ async function adminToken(cluster: GatewayCluster): Promise<string> {
   } finally {
     await tokens.close();
   }
-}
-
-function post(cluster: GatewayCluster, port: number, path: string, token: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'POST',
-        servername: 'localhost',
-        ca: cluster.ca.certPem,
-        agent: false,
-        headers: { authorization: `Bearer ${token}` },
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      },
-    );
-    request.on('error', reject);
-    request.end();
-  });
 }

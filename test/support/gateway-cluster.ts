@@ -248,3 +248,25 @@ export async function startGatewayCluster(options: { readonly instances: number 
     throw error;
   }
 }
+
+/** A call with an admin's bearer token to one instance's connector listener (the cluster's CA, loopback). */
+export function callInstanceAsAdmin(
+  cluster: GatewayCluster,
+  port: number,
+  path: string,
+  token: string,
+  method: 'GET' | 'POST' = 'GET',
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      { host: '127.0.0.1', port, path, method, servername: 'localhost', ca: cluster.ca.certPem, agent: false, headers: { authorization: `Bearer ${token}` } },
+      (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      },
+    );
+    request.on('error', reject);
+    request.end();
+  });
+}
