@@ -169,15 +169,13 @@ export function createRequestPath(parts: RequestPathParts): RequestPath {
 }
 
 /**
- * Express matches each of a router's routes against every request it is given; the routes of Gatehouse's own
- * endpoints all start with the reserved prefix (in any case, for the routers that ignore case), so a request
- * outside it skips them: to `otherwise`, or on.
+ * Express matches each of a router's routes against every request it is given; the public keys' route starts with
+ * the reserved prefix (in any case: the router ignores case), so a request outside it skips the router.
  */
-function underReservedPrefix(router: RequestHandler, otherwise?: RequestHandler): RequestHandler {
+function underReservedPrefix(router: RequestHandler): RequestHandler {
   return (req, res, next) => {
     const url = req.url;
     if (url.length >= RESERVED_PREFIX.length && url.slice(0, RESERVED_PREFIX.length).toLowerCase() === RESERVED_PREFIX) return router(req, res, next);
-    if (otherwise) return otherwise(req, res, next);
     next();
     return undefined;
   };
