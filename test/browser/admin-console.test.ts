@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DEMO_GROUP, type Demo } from '../../dev/demo/demo-stack.ts';
-import { launchChromium, startDemoOnFreePorts } from '../support/browser-demo.ts';
+import { launchChromium, startDemoOnFreePorts } from './browser-demo.ts';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'admin-console');
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Demo } from '../../dev/demo/demo-stack.ts';
 import { sharedOriginWarnings } from '../../src/config/shared-origin-warnings.ts';
-import { launchChromium, startDemoOnFreePorts } from '../support/browser-demo.ts';
+import { launchChromium, startDemoOnFreePorts } from './browser-demo.ts';
 
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'browser');
 
