@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -14,27 +13,13 @@ import { adminTokens, CONNECTOR_SCOPE } from '../../dev/lib/device-approval.ts';
 import type { DevIdentityProvider } from '../../dev/lib/identity-provider/index.ts';
 import { startNode, type RunningProcess } from '../../dev/lib/processes.ts';
 import { startEchoBackend, type EchoBackend } from '../support/backend.ts';
-import { freePort } from '../support/free-port.ts';
+import { freePort, freePortRun } from '../support/free-port.ts';
 import { startClusterIdentityProvider } from '../support/gateway-cluster.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
 const CLIENT_ID = 'gatehouse-workers';
 const CLIENT_SECRET = 'gatehouse-workers-client-secret';
-
-/** Two free loopback ports in a row, for a base port and base + 1. */
-async function freePair(): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    if (base >= 65535) continue;
-    const free = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(base + 1, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (free) return base;
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -132,7 +117,7 @@ describe('gatehouse serve --workers', function () {
     const tls = ca.issueServerCertificate(['wiki.localhost', 'localhost', '127.0.0.1']);
     writeFileSync(join(dir, 'tls.crt'), tls.certPem);
     writeFileSync(join(dir, 'tls.key'), tls.keyPem, { mode: 0o600 });
-    [port, connectorBase, adminBase] = [await freePort(), await freePair(), await freePair()];
+    [port, connectorBase, adminBase] = [await freePort(), await freePortRun(2), await freePortRun(2)];
     wikiUrl = `https://wiki.localhost:${port}`;
     redis = await startRedisServer();
     closers.push(() => redis.close());
