@@ -20,25 +20,38 @@ import { TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES } from '../limits.ts';
 export class WriteAhead extends Duplex {
   readonly #inner: Duplex;
   readonly #limit: number;
+  #closing = false;
 
   constructor(inner: Duplex, limit: number = TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES) {
     super({ allowHalfOpen: true });
     this.#inner = inner;
     this.#limit = limit;
-    let ended = false;
     inner.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) inner.pause();
     });
-    inner.once('end', () => {
-      ended = true;
-      this.push(null);
-    });
+    // The transport's end closes this stream instead of ending it. An end would reach the session's socket as EOF,
+    // and Node then shuts that socket's writing side down while the session lives: the next frame the session writes
+    // (a stream's RST_STREAM, a ping) trips an internal assertion of Node's JS stream socket and kills the process.
+    // HTTP/2 has no half-closed connection, so nothing is lost; what is still buffered (a last GOAWAY) is read first.
+    inner.once('end', () => this.#closeOnceRead());
     inner.once('error', (error: Error) => this.destroy(error));
-    inner.once('close', () => {
-      // After a clean end, what is still buffered (a last GOAWAY) is read first.
-      if (!ended || this.readableLength === 0) this.destroy();
-      else this.once('end', () => this.destroy());
-    });
+    inner.once('close', () => this.#closeOnceRead());
+  }
+
+  #closeOnceRead(): void {
+    if (this.destroyed || this.#closing) return;
+    this.#closing = true;
+    if (this.readableLength === 0) {
+      this.destroy();
+      return;
+    }
+    // The session paused its reading: close as soon as it has taken the last buffered chunk.
+    const onData = (): void => {
+      if (this.readableLength > 0) return;
+      this.off('data', onData);
+      this.destroy();
+    };
+    this.on('data', onData);
   }
 
   override _read(): void {

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect as http2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect as http2Connect,
+  createServer as createHttp2Server,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { connect as netConnect } from 'node:net';
@@ -280,5 +287,71 @@ describe('WriteAhead (the connector end keeps reading while it writes)', functio
     ahead.end();
     await closed;
     assert.equal(client.destroyed, true);
+  });
+
+  // Each case closes the open streams at a different moment after the peer's FIN: the same tick, the next one, a
+  // microtask, the next turn, a millisecond later. Before, an EOF passed on to the session let Node shut its socket's
+  // writing side while the session lived, and the RST_STREAM written next failed an internal assertion of Node's JS
+  // stream socket, which killed the process (a gateway whose connector closed a tunnel with requests in flight).
+  for (const when of ['same tick', 'next tick', 'microtask', 'immediate', 'timer'] as const) {
+    it(`lets a session write after its peer ended the connection (streams closed at: ${when})`, async function () {
+      const h2 = createHttp2Server();
+      h2.on('stream', (stream) => {
+        stream.respond({ ':status': 200 });
+        stream.write('x');
+      });
+      const server = createNetServer((socket) => h2.emit('connection', socket));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const accepted = once(server, 'connection') as Promise<[Socket]>;
+      const client = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
+      await once(client, 'connect');
+      const [peer] = await accepted;
+      server.close();
+      const session = http2Connect('http://tunnel.invalid', { createConnection: () => new WriteAhead(client) });
+      session.on('error', () => undefined);
+      const streams = Array.from({ length: 3 }, () => session.request({ ':path': '/' }).on('error', () => undefined));
+      await Promise.all(streams.map((stream) => once(stream, 'response')));
+      const closeAll = (): void => {
+        for (const stream of streams) if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL);
+      };
+      client.once('end', () => {
+        if (when === 'same tick') closeAll();
+        else if (when === 'next tick') process.nextTick(closeAll);
+        else if (when === 'microtask') queueMicrotask(closeAll);
+        else if (when === 'immediate') setImmediate(closeAll);
+        else setTimeout(closeAll, 1);
+      });
+      const closed = once(session, 'close');
+      peer.end();
+      await closed;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(client.destroyed, true);
+      h2.close();
+      peer.destroy();
+    });
+  }
+
+  it('hands over what it buffered before the transport ended, then closes', async function () {
+    const server = createNetServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const client = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
+    await once(client, 'connect');
+    const [peer] = await accepted;
+    server.close();
+    const ahead = new WriteAhead(client, 1024 * 1024);
+    ahead.pause();
+    peer.end('last words');
+    await once(client, 'end');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ahead.destroyed, false, 'closed with a chunk still unread');
+    let read = '';
+    ahead.on('data', (chunk: Buffer) => (read += chunk.toString()));
+    const closed = once(ahead, 'close');
+    ahead.resume();
+    await closed;
+    assert.equal(read, 'last words');
   });
 });
