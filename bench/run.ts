@@ -12,7 +12,7 @@
  *                    [--concurrency 1,16,64] [--rounds 1] [--transfer-mib 256] [--transfer-warm 2] [--transfer-runs 3]
  *                    [--tunnels 2] [--no-ws] [--no-redis] [--write] [--json FILE]
  *   npm run bench -- --quick [--json FILE]   every variant checked (answers, sign-in, a small transfer), 1 s runs: no figure to read
- *   npm run bench -- --profile [--write]     CPU profiles of the gateway and the connector instead
+ *   npm run bench -- --profile [--concurrency N] [--write]     CPU profiles of the gateway and the connector instead (GETs at N connections, 64 by default)
  *
  * --write puts the results between the markers in docs/benchmarks.md, all figures in
  * docs/benchmarks.json and the chart in docs/benchmarks.svg.
@@ -992,13 +992,14 @@ async function profiles(): Promise<string> {
       return join(connectorDir(phase), files[0]!);
     };
 
-    // Phase 1: 1 KiB GETs at 64 connections through the pre-auth app (gate on, tunnel over TLS).
-    if (loadgenKind === 'wrk') await runWrk(await gateTarget(), 64, WARM);
+    // Phase 1: 1 KiB GETs through the pre-auth app (gate on, tunnel over TLS), at 64 connections or the first --concurrency.
+    const conns = values.concurrency ? Number(values.concurrency.split(',')[0]) : 64;
+    if (loadgenKind === 'wrk') await runWrk(await gateTarget(), conns, WARM);
     const gate = await gateTarget();
     await gatewayTunnel.call('profileStart');
-    const phaseNote = loadgenKind === 'wrk' ? `wrk -c64 for ${seconds} s` : `loadgen 64 connections for ${seconds} s`;
-    if (loadgenKind === 'wrk') await runWrk(gate, 64, seconds);
-    else await runLoadgen<GetResult>(['get', ...targetArgs(gate), '--connections', '64', '--duration', String(seconds)], (seconds + 60) * 1000);
+    const phaseNote = loadgenKind === 'wrk' ? `wrk -c${conns} for ${seconds} s` : `loadgen ${conns} connections for ${seconds} s`;
+    if (loadgenKind === 'wrk') await runWrk(gate, conns, seconds);
+    else await runLoadgen<GetResult>(['get', ...targetArgs(gate), '--connections', String(conns), '--duration', String(seconds)], (seconds + 60) * 1000);
     await gatewayTunnel.call('profileStop', { file: join(dir, 'gateway-gets.cpuprofile') });
     await restartConnector('transfers');
     sections.push(`##### 1 KiB GETs, pre-auth app through the tunnel (${phaseNote})`, '');
