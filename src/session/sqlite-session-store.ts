@@ -88,7 +88,11 @@ function prepare(db: DatabaseSync) {
     revokedDelete: db.prepare('DELETE FROM session_revoked WHERE session_id = ?'),
     revokedOldest: db.prepare('DELETE FROM session_revoked WHERE seq = (SELECT min(seq) FROM session_revoked) RETURNING issued_at AS issuedAt'),
     revokedInsert: db.prepare('INSERT INTO session_revoked (session_id, issued_at, until) VALUES (?, ?, ?)'),
-    revokedFind: db.prepare('SELECT issued_at AS issuedAt FROM session_revoked WHERE session_id = ? AND until > ?'),
+    // The gate asks on every request: the floor and the session's own entry in one statement, one call into SQLite.
+    revokedCheck: db.prepare(
+      `SELECT (SELECT refuse_issued_at_or_before FROM session_floor WHERE id = 1) AS floor,
+              (SELECT issued_at FROM session_revoked WHERE session_id = ? AND until > ?) AS issuedAt`,
+    ),
     usedPurge: purgeSome('session_used_state'),
     usedFind: db.prepare('SELECT until FROM session_used_state WHERE state_key = ?'),
     usedDelete: db.prepare('DELETE FROM session_used_state WHERE state_key = ?'),
@@ -155,9 +159,9 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean> {
-    if (issuedAt <= this.#floor()) return Promise.resolve(true);
-    const entry = this.#sql.revokedFind.get(sessionId, now) as { issuedAt: number } | undefined;
-    return Promise.resolve(entry !== undefined && (!revokesIssuedBefore(sessionId) || issuedAt <= entry.issuedAt));
+    const row = this.#sql.revokedCheck.get(sessionId, now) as { floor: number | null; issuedAt: number | null };
+    if (row.floor !== null && issuedAt <= row.floor) return Promise.resolve(true);
+    return Promise.resolve(row.issuedAt !== null && (!revokesIssuedBefore(sessionId) || issuedAt <= row.issuedAt));
   }
 
   consumeState(stateKey: string, until: number, now: number): Promise<boolean> {
