@@ -6,6 +6,8 @@ import type { GatewayMetrics } from './gateway-metrics.ts';
 const OPERATIONS = {
   revoke: 'revoke',
   isRevoked: 'is_revoked',
+  // The same check, for several keys at once.
+  isAnyRevoked: 'is_revoked',
   consumeState: 'consume_state',
   putSideData: 'put_side_data',
   getSideData: 'get_side_data',
@@ -36,7 +38,9 @@ export function instrumentSessionStore(store: SessionStore, metrics: GatewayMetr
       },
     );
   };
+  const isAnyRevoked = store.isAnyRevoked?.bind(store);
   return {
+    ...(isAnyRevoked ? { isAnyRevoked: (...args: Parameters<typeof isAnyRevoked>) => timed('isAnyRevoked', () => isAnyRevoked(...args)) } : {}),
     revoke: (...args) => timed('revoke', () => store.revoke(...args)),
     isRevoked: (...args) => timed('isRevoked', () => store.isRevoked(...args)),
     consumeState: (...args) => timed('consumeState', () => store.consumeState(...args)),

@@ -1,7 +1,7 @@
 import { IDP_LOGOUT_REVOCATION_SECONDS } from '../limits.ts';
 import { idpSessionRevocationKey, idpSessionTag, idpUserRevocationKey } from './idp-session.ts';
 import type { SessionRecord } from './session-record.ts';
-import type { SessionStore } from './session-store.ts';
+import { anyRevoked, type SessionStore } from './session-store.ts';
 
 /** What a back-channel logout names: the provider's session, or (without one) its user. */
 export type IdpLogout = { readonly sid: string } | { readonly sub: string };
@@ -21,33 +21,27 @@ export async function revokeIdpGroup(store: SessionStore, logout: IdpLogout, now
 }
 
 /**
- * Whether the session, its provider session or its user was revoked. The
- * user's entry is one more lookup per request: in memory for the memory and
- * Redis stores (Redis keeps a copy of every revocation on each instance),
- * one indexed read for SQLite.
+ * Whether the session, its provider session or its user was revoked, asked
+ * on every request: in memory for the memory and Redis stores (Redis keeps a
+ * copy of every revocation on each instance), one statement for SQLite.
  */
-export async function isSessionRevoked(store: SessionStore, record: SessionRecord, now: number): Promise<boolean> {
-  if (await store.isRevoked(record.sid, record.iat, now)) return true;
-  const keys = groupKeysOf(record);
-  if (keys.idpSession !== undefined && (await store.isRevoked(keys.idpSession, record.iat, now))) return true;
-  return store.isRevoked(keys.user, record.iat, now);
-}
-
-interface GroupKeys {
-  readonly idpSession: string | undefined;
-  readonly user: string;
+export function isSessionRevoked(store: SessionStore, record: SessionRecord, now: number): Promise<boolean> {
+  const keys = revocationKeysOf(record);
+  return store.isAnyRevoked ? store.isAnyRevoked(keys, record.iat, now) : anyRevoked(store, keys, record.iat, now);
 }
 
 /**
  * A record read from the unseal cache is the same frozen object on every request: its keys (a SHA-256 of the `sub`)
  * are made once. Only frozen records are remembered, so a key never outlives a change to what it was made from.
  */
-const groupKeys = new WeakMap<SessionRecord, GroupKeys>();
+const revocationKeys = new WeakMap<SessionRecord, readonly string[]>();
 
-function groupKeysOf(record: SessionRecord): GroupKeys {
-  const known = groupKeys.get(record);
+/** The session's own key, its provider session's (when it has one) and its user's, in the order they are checked. */
+function revocationKeysOf(record: SessionRecord): readonly string[] {
+  const known = revocationKeys.get(record);
   if (known !== undefined) return known;
-  const keys = { idpSession: record.is === undefined ? undefined : idpSessionRevocationKey(record.is), user: idpUserRevocationKey(idpSessionTag(record.sub)) };
-  if (Object.isFrozen(record)) groupKeys.set(record, keys);
+  const user = idpUserRevocationKey(idpSessionTag(record.sub));
+  const keys = Object.freeze(record.is === undefined ? [record.sid, user] : [record.sid, idpSessionRevocationKey(record.is), user]);
+  if (Object.isFrozen(record)) revocationKeys.set(record, keys);
   return keys;
 }

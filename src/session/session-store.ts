@@ -23,6 +23,11 @@ export interface SessionStore {
   /** Ends a session for good: its cookie is refused until it would have expired anyway. */
   revoke(sessionId: string, issuedAt: number, until: number, now: number): Promise<void>;
   isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean>;
+  /**
+   * Optional: whether any of `keys` (a session, its provider session, its user) is revoked for a session issued at
+   * `issuedAt`, in one round trip. The gate asks this on every request; a store without it is asked key by key.
+   */
+  isAnyRevoked?(keys: readonly string[], issuedAt: number, now: number): Promise<boolean>;
   /** Records a sign-in state as used. Resolves false when it was used before (a replay). */
   consumeState(stateKey: string, until: number, now: number): Promise<boolean>;
   /**
@@ -111,4 +116,10 @@ export function sideDataBytes(data: SessionSideData): number {
   let bytes = 256 + (data.idToken?.length ?? 0) + (data.refresh ? JSON.stringify(data.refresh).length : 0);
   for (const group of data.groups ?? []) bytes += 32 + group.length;
   return bytes;
+}
+
+/** isAnyRevoked for a store that answers one key at a time: key by key, stopping at the first revoked. */
+export async function anyRevoked(store: Pick<SessionStore, 'isRevoked'>, keys: readonly string[], issuedAt: number, now: number): Promise<boolean> {
+  for (const key of keys) if (await store.isRevoked(key, issuedAt, now)) return true;
+  return false;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
-import { MemorySessionStore, type MemorySessionStoreOptions, type SessionStore } from '../../../src/session/session-store.ts';
+import { anyRevoked, MemorySessionStore, type MemorySessionStoreOptions, type SessionStore } from '../../../src/session/session-store.ts';
 import { SqliteSessionStore } from '../../../src/session/sqlite-session-store.ts';
 import { openSqliteDatabase } from '../../../src/store/sqlite-database.ts';
 
@@ -82,6 +82,40 @@ function defineContract(open: (options?: MemorySessionStoreOptions) => SessionSt
     assert.equal(await store.isRevoked('a', 10, 40), true);
     assert.equal(await store.isRevoked('unrelated-old', 5, 40), true);
     assert.equal(await store.isRevoked('unrelated-new', 25, 40), false);
+  });
+
+  it('answers several keys at once (the gate asks a session, its provider session and its user) as it answers each', async () => {
+    const store = open();
+    const any = (keys: readonly string[], issuedAt: number, now: number): Promise<boolean> =>
+      store.isAnyRevoked ? store.isAnyRevoked(keys, issuedAt, now) : anyRevoked(store, keys, issuedAt, now);
+    const user = 'idp-sub.u1';
+    await store.revoke('s1', 100, 1000, 100);
+    await store.revoke('idp-sid.p1', 100, 1000, 100);
+    // A user's logout at 300 ends the sessions issued until then, not those signed in after.
+    await store.revoke(user, 300, 1000, 300);
+    await store.revoke('gone', 100, 150, 100);
+    assert.equal(await any(['s2', user], 250, 200), true);
+    assert.equal(await any(['s2', user], 350, 200), false);
+    assert.equal(await any(['s2', 'gone', 'idp-sid.p2'], 100, 200), false, 'an expired entry ends nothing');
+    assert.equal(await any(['s2', 'idp-sid.p1', 'idp-sub.u2'], 350, 200), true);
+    const names = ['s1', 's2', 'idp-sid.p1', 'idp-sid.p2', user, 'idp-sub.u2', 'gone'];
+    for (const a of names)
+      for (const b of names)
+        for (const c of names)
+          for (const length of [1, 2, 3])
+            for (const issuedAt of [250, 350]) {
+              const keys = [a, b, c].slice(0, length);
+              const each = await Promise.all(keys.map((key) => store.isRevoked(key, issuedAt, 200)));
+              assert.equal(await any(keys, issuedAt, 200), each.includes(true), `${keys.join(', ')} issued at ${issuedAt}`);
+            }
+    // The fail-closed floor counts for every key.
+    const small = open({ maxRevoked: 1 });
+    await small.revoke('a', 10, 1000, 10);
+    await small.revoke('b', 20, 1000, 20);
+    const anySmall = (keys: readonly string[], issuedAt: number): Promise<boolean> =>
+      small.isAnyRevoked ? small.isAnyRevoked(keys, issuedAt, 40) : anyRevoked(small, keys, issuedAt, 40);
+    assert.equal(await anySmall(['old', 'idp-sub.x'], 5), true);
+    assert.equal(await anySmall(['new', 'idp-sub.x'], 25), false);
   });
 
   it('consumes a state once', async () => {
