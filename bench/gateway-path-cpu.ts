@@ -5,7 +5,7 @@
  * process per request, from /proc, a figure that a busy shared machine blurs
  * far less than requests/s.
  *
- *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR] [--against CHECKOUT]
+ *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR] [--against CHECKOUT] [--sqlite]
  *
  * Every part runs in its own process, as in `npm run bench`: the backend, the
  * direct proxy, one Gatehouse service forwarding direct (bench/gateway-service.ts)
@@ -16,8 +16,8 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -39,6 +39,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // Another checkout (e.g. `git archive` of an earlier commit, with node_modules linked): its gateway measured in the same runs.
     against: { type: 'string' },
+    // Each Gatehouse service on a SQLite file of its own (what `gatehouse serve` opens by default) instead of memory.
+    sqlite: { type: 'boolean', default: false },
   },
 });
 
@@ -106,10 +108,14 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
   const children: Child<unknown>[] = [backend];
+  let stateDir: string | undefined;
   try {
     const direct = await startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url]);
     children.push(direct);
-    const service = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url]);
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-path-cpu-'));
+    stateDir = dir;
+    const storeArgs = (name: string): string[] => (values.sqlite ? ['--store-url', `sqlite:${join(dir, `${name}.db`)}`] : []);
+    const service = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, ...storeArgs('service')]);
     children.push(service);
     const gw = service.info;
     const targets: Target[] = [
@@ -125,7 +131,11 @@ async function main(): Promise<void> {
       },
     ];
     if (values.against !== undefined) {
-      const other = await startChild<GatewayServiceInfo>(join(resolve(values.against), 'bench', 'gateway-service.ts'), ['--backend', backend.info.url]);
+      const other = await startChild<GatewayServiceInfo>(join(resolve(values.against), 'bench', 'gateway-service.ts'), [
+        '--backend',
+        backend.info.url,
+        ...storeArgs('against'),
+      ]);
       children.push(other);
       const common = { pid: other.pid, origin: other.info.origin, caFile: other.info.caFile };
       targets.push(
@@ -199,6 +209,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const child of children.reverse()) await child.stop();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   }
 }
 
