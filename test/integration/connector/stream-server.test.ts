@@ -251,16 +251,22 @@ describe('TunnelServer (the connector end)', function () {
   });
 });
 
+/** Two ends of one loopback TCP connection; `onAccept` also sees the accepted end (to hand it to a server). */
+async function socketPair(onAccept?: (socket: Socket) => void): Promise<{ client: Socket; peer: Socket }> {
+  const server = createNetServer(onAccept);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(client, 'connect');
+  const [peer] = await accepted;
+  server.close();
+  return { client, peer };
+}
+
 describe('WriteAhead (the connector end keeps reading while it writes)', function () {
   it('completes writes at once under its bound, waits for the transport above it, and relays reads', async function () {
-    const server = createNetServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const accepted = once(server, 'connection') as Promise<[Socket]>;
-    const client = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
-    await once(client, 'connect');
-    const [peer] = await accepted;
-    server.close();
+    const { client, peer } = await socketPair();
     peer.pause();
     const ahead = new WriteAhead(client, 1024 * 1024);
     const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -300,14 +306,7 @@ describe('WriteAhead (the connector end keeps reading while it writes)', functio
         stream.respond({ ':status': 200 });
         stream.write('x');
       });
-      const server = createNetServer((socket) => h2.emit('connection', socket));
-      server.listen(0, '127.0.0.1');
-      await once(server, 'listening');
-      const accepted = once(server, 'connection') as Promise<[Socket]>;
-      const client = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
-      await once(client, 'connect');
-      const [peer] = await accepted;
-      server.close();
+      const { client, peer } = await socketPair((socket) => h2.emit('connection', socket));
       const session = http2Connect('http://tunnel.invalid', { createConnection: () => new WriteAhead(client) });
       session.on('error', () => undefined);
       const streams = Array.from({ length: 3 }, () => session.request({ ':path': '/' }).on('error', () => undefined));
@@ -333,14 +332,7 @@ describe('WriteAhead (the connector end keeps reading while it writes)', functio
   }
 
   it('hands over what it buffered before the transport ended, then closes', async function () {
-    const server = createNetServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const accepted = once(server, 'connection') as Promise<[Socket]>;
-    const client = netConnect((server.address() as AddressInfo).port, '127.0.0.1');
-    await once(client, 'connect');
-    const [peer] = await accepted;
-    server.close();
+    const { client, peer } = await socketPair();
     const ahead = new WriteAhead(client, 1024 * 1024);
     ahead.pause();
     peer.end('last words');
