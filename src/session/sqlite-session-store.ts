@@ -123,6 +123,12 @@ export class SqliteSessionStore implements SessionStore {
   readonly #maxSideEntries: number;
   readonly #maxSideBytes: number;
   readonly #options: SqliteSessionStoreOptions;
+  /**
+   * The gate's "none of these keys is revoked", kept for the rest of the second it was read in: a statement costs the
+   * gateway tens of microseconds, and every request asks. Any revocation through this store clears it at once; one
+   * written by another process on the same file counts from the next second.
+   */
+  #notRevoked = new WeakMap<readonly string[], { readonly at: number; readonly issuedAt: number }>();
 
   /** Opens (creating when absent) the state database at `path`; close() closes it. */
   static open(path: string, options: SqliteSessionStoreOptions = {}): SqliteSessionStore {
@@ -159,6 +165,7 @@ export class SqliteSessionStore implements SessionStore {
       sql.revokedInsert.run(sessionId, issuedAt, until);
       sql.sideDelete.run(sessionId);
     });
+    this.#notRevoked = new WeakMap();
     // After the commit: the floor is durable before anyone hears of it.
     if (overflow !== undefined) this.#options.onRevocationOverflow?.(overflow);
     return Promise.resolve();
@@ -173,16 +180,24 @@ export class SqliteSessionStore implements SessionStore {
   /** One statement for the gate's every request, instead of one per key. */
   isAnyRevoked(keys: readonly string[], issuedAt: number, now: number): Promise<boolean> {
     if (keys.length === 0 || keys.length > 3) return anyRevoked(this, keys, issuedAt, now);
+    const second = Math.floor(now);
+    const known = this.#notRevoked.get(keys);
+    if (known !== undefined && known.at === second && known.issuedAt === issuedAt) return Promise.resolve(false);
+    const revoked = this.#anyRevokedNow(keys, issuedAt, now);
+    // Only frozen key lists are remembered: the gate's, made once per session record.
+    if (!revoked && Object.isFrozen(keys)) this.#notRevoked.set(keys, { at: second, issuedAt });
+    return Promise.resolve(revoked);
+  }
+
+  #anyRevokedNow(keys: readonly string[], issuedAt: number, now: number): boolean {
     const rows = this.#sql.revokedAny.all(keys[0]!, keys[1] ?? keys[0]!, keys[2] ?? keys[0]!, now) as Array<{
       floor: number | null;
       sessionId: string | null;
       issuedAt: number | null;
     }>;
     const floor = rows[0]?.floor ?? null;
-    if (floor !== null && issuedAt <= floor) return Promise.resolve(true);
-    return Promise.resolve(
-      rows.some((row) => row.sessionId !== null && row.issuedAt !== null && (!revokesIssuedBefore(row.sessionId) || issuedAt <= row.issuedAt)),
-    );
+    if (floor !== null && issuedAt <= floor) return true;
+    return rows.some((row) => row.sessionId !== null && row.issuedAt !== null && (!revokesIssuedBefore(row.sessionId) || issuedAt <= row.issuedAt));
   }
 
   consumeState(stateKey: string, until: number, now: number): Promise<boolean> {

@@ -60,6 +60,36 @@ describe('SqliteSessionStore on disk', () => {
       second.close();
     }
   });
+
+  it("keeps the gate's negative answer for the rest of its second only, and drops it on any revocation of its own", async () => {
+    const file = join(dir, 'gatehouse.db');
+    const store = SqliteSessionStore.open(file, { maxRevoked: 2 });
+    const other = SqliteSessionStore.open(file, { maxRevoked: 2 });
+    try {
+      const keys = Object.freeze(['s1', 'idp-sid.p1', 'idp-sub.u1']);
+      assert.equal(await store.isAnyRevoked(keys, 150, 200), false);
+      // Revoked through this store: refused at once, in the same second.
+      await store.revoke('idp-sid.p1', 100, 1000, 200);
+      assert.equal(await store.isAnyRevoked(keys, 150, 200), true);
+
+      const later = Object.freeze(['s2', 'idp-sub.u2']);
+      assert.equal(await store.isAnyRevoked(later, 90, 300), false);
+      // The list overflows and the fail-closed floor rises past this session: refused at once too.
+      await store.revoke('x', 160, 1000, 300);
+      await store.revoke('y', 170, 1000, 300);
+      assert.equal(await store.isAnyRevoked(later, 90, 300), true, 'under the raised floor (the oldest entry, issued at 100, was pushed out)');
+
+      const third = Object.freeze(['s3', 'idp-sub.u3']);
+      assert.equal(await store.isAnyRevoked(third, 250, 400), false);
+      // Revoked by another process on the same file: seen from the next second.
+      await other.revoke('s3', 250, 1000, 400);
+      assert.equal(await store.isAnyRevoked(third, 250, 400), false, 'the answer read in this second');
+      assert.equal(await store.isAnyRevoked(third, 250, 401), true);
+    } finally {
+      other.close();
+      store.close();
+    }
+  });
 });
 
 function defineContract(open: (options?: MemorySessionStoreOptions) => SessionStore): void {
