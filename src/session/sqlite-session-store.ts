@@ -88,12 +88,8 @@ function prepare(db: DatabaseSync) {
     revokedDelete: db.prepare('DELETE FROM session_revoked WHERE session_id = ?'),
     revokedOldest: db.prepare('DELETE FROM session_revoked WHERE seq = (SELECT min(seq) FROM session_revoked) RETURNING issued_at AS issuedAt'),
     revokedInsert: db.prepare('INSERT INTO session_revoked (session_id, issued_at, until) VALUES (?, ?, ?)'),
-    // The gate asks on every request: the floor and the session's own entry in one statement, one call into SQLite.
-    revokedCheck: db.prepare(
-      `SELECT (SELECT refuse_issued_at_or_before FROM session_floor WHERE id = 1) AS floor,
-              (SELECT issued_at FROM session_revoked WHERE session_id = ? AND until > ?) AS issuedAt`,
-    ),
-    // The same for up to three keys at once (a session, its provider session, its user): one row with no entry, or one per entry.
+    // The floor and the entries of up to three keys (a session, its provider session, its user) in one statement:
+    // one row with no entry, or one per entry.
     revokedAny: db.prepare(
       `SELECT f.floor AS floor, r.session_id AS sessionId, r.issued_at AS issuedAt
          FROM (SELECT (SELECT refuse_issued_at_or_before FROM session_floor WHERE id = 1) AS floor) AS f
@@ -172,9 +168,7 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   isRevoked(sessionId: string, issuedAt: number, now: number): Promise<boolean> {
-    const row = this.#sql.revokedCheck.get(sessionId, now) as { floor: number | null; issuedAt: number | null };
-    if (row.floor !== null && issuedAt <= row.floor) return Promise.resolve(true);
-    return Promise.resolve(row.issuedAt !== null && (!revokesIssuedBefore(sessionId) || issuedAt <= row.issuedAt));
+    return Promise.resolve(this.#anyRevokedNow([sessionId], issuedAt, now));
   }
 
   /** One statement for the gate's every request, instead of one per key. */
