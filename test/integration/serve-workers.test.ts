@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -15,6 +14,7 @@ import { startNode, type RunningProcess } from '../../dev/lib/processes.ts';
 import { startEchoBackend, type EchoBackend } from '../support/backend.ts';
 import { freePort, freePortRun } from '../support/free-port.ts';
 import { startClusterIdentityProvider } from '../support/gateway-cluster.ts';
+import { httpsText } from '../support/https-text.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 
 const CLI = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
@@ -77,18 +77,7 @@ describe('gatehouse serve --workers', function () {
   }
 
   function get(path: string, cookie: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const request = httpsRequest(
-        { host: '127.0.0.1', port, path, servername: 'wiki.localhost', ca: ca.certPem, agent: false, headers: { host: `wiki.localhost:${port}`, cookie } },
-        (response) => {
-          let body = '';
-          response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        },
-      );
-      request.on('error', reject);
-      request.end();
-    });
+    return httpsText({ host: '127.0.0.1', port, path, servername: 'wiki.localhost', ca: ca.certPem, headers: { host: `wiki.localhost:${port}`, cookie } });
   }
 
   /** The worker that wrote the access line of each path, from the JSON lines on stdout. */

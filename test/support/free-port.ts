@@ -70,17 +70,18 @@ function claim(port: number): boolean {
   return false;
 }
 
-function release(): void {
-  for (const port of claimed) {
-    try {
-      unlinkSync(join(CLAIMS, String(port)));
-    } catch {
-      // Already gone.
-    }
+function unclaim(port: number): void {
+  claimed.delete(port);
+  try {
+    unlinkSync(join(CLAIMS, String(port)));
+  } catch {
+    // Already gone.
   }
-  claimed.clear();
 }
-process.once('exit', release);
+
+process.once('exit', () => {
+  for (const port of claimed) unclaim(port);
+});
 
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -123,16 +124,7 @@ export async function freePortRun(length: number): Promise<number> {
     }
     if (taken.length === length && (await Promise.all(ports.map(bindable))).every(Boolean)) return base;
     // Keep claims on ports something else has bound, so no one tries them again; give back the rest.
-    for (const port of taken) {
-      if (await bindable(port)) {
-        claimed.delete(port);
-        try {
-          unlinkSync(join(CLAIMS, String(port)));
-        } catch {
-          // Already gone.
-        }
-      }
-    }
+    for (const port of taken) if (await bindable(port)) unclaim(port);
   }
   throw new Error(`no ${length} consecutive free ports between ${range.low} and ${range.high}`);
 }

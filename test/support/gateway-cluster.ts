@@ -6,7 +6,6 @@
  * `gatehouse-connector run` processes registered through the balancer.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { DEFAULT_DEV_USERS, startIdentityProvider, type DevIdentityProvider } fr
 import { startNode, type RunningProcess } from '../../dev/lib/processes.ts';
 import { startEchoBackend, type EchoBackend } from './backend.ts';
 import { freePort } from './free-port.ts';
+import { httpsText } from './https-text.ts';
 import { toLoopback } from './loopback.ts';
 import { startRedisServer, type RedisServer } from './redis-server.ts';
 import { startTcpBalancer, type TcpBalancer } from './tcp-balancer.ts';
@@ -208,26 +208,13 @@ export async function startGatewayCluster(options: { readonly instances: number 
         );
       },
       requestVia(instance, path, cookie) {
-        return new Promise((resolve, reject) => {
-          const request = httpsRequest(
-            {
-              host: '127.0.0.1',
-              port: instance === 'balancer' ? users.port : instance.port,
-              path,
-              servername: 'wiki.localhost',
-              ca: ca.certPem,
-              agent: false,
-              headers: { host: `wiki.localhost:${users.port}`, cookie, accept: 'application/json' },
-            },
-            (response) => {
-              let body = '';
-              response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-              response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-              response.on('error', reject);
-            },
-          );
-          request.on('error', reject);
-          request.end();
+        return httpsText({
+          host: '127.0.0.1',
+          port: instance === 'balancer' ? users.port : instance.port,
+          path,
+          servername: 'wiki.localhost',
+          ca: ca.certPem,
+          headers: { host: `wiki.localhost:${users.port}`, cookie, accept: 'application/json' },
         });
       },
       webSocketVia(instance, cookie) {
@@ -257,16 +244,5 @@ export function callInstanceAsAdmin(
   token: string,
   method: 'GET' | 'POST' = 'GET',
 ): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest(
-      { host: '127.0.0.1', port, path, method, servername: 'localhost', ca: cluster.ca.certPem, agent: false, headers: { authorization: `Bearer ${token}` } },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      },
-    );
-    request.on('error', reject);
-    request.end();
-  });
+  return httpsText({ host: '127.0.0.1', port, path, method, servername: 'localhost', ca: cluster.ca.certPem, headers: { authorization: `Bearer ${token}` } });
 }
