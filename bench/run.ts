@@ -6,7 +6,9 @@
  * noise floor), Express + express-openid-connect (bench/oidc-proxy.ts), three
  * Gatehouse services (forwarding direct; through tunnels; through tunnels with
  * Redis as the store, on a redis-server of its own), real connector
- * processes, and the load generator (wrk when installed, else bench/loadgen.ts).
+ * processes, `gatehouse serve --workers 1` and `--workers 2` through the CLI
+ * (bench/lib/serve-workers-stack.ts, each on its own redis-server, with its
+ * own connector), and the load generator (wrk when installed, else bench/loadgen.ts).
  *
  *   npm run bench [-- --loadgen wrk|node] [--warm S] [--settle S] [--measure S]
  *                    [--concurrency 1,16,64] [--rounds 1] [--transfer-mib 256] [--transfer-warm 2] [--transfer-runs 3]
@@ -34,18 +36,21 @@ import { startChild, type Child } from './lib/child.ts';
 import { registerConnector, runConnector, type ConnectorOptions, type RegisteredConnector } from './lib/connector.ts';
 import { profileMarkdown, summarizeProfile } from './lib/cpu-profile.ts';
 import { collectGarbage, inspectorUrl } from './lib/inspector-gc.ts';
+import { f0, f2, f3, mib, pct } from './lib/format.ts';
 import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
 import { hasRedisServer, startRedis, type BenchRedis } from './lib/redis.ts';
 import { commandsBetween, describeCommands, totalCalls, withoutBackground, type CommandCounts } from './lib/redis-commandstats.ts';
 import { parseLoadAverage, writeBenchJson, type BenchReport, type GetRecord, type VariantChecks } from './lib/report-json.ts';
 import { combineRounds, median, rotate, withRange } from './lib/rounds.ts';
+import { startServeWorkersStack, type ServeWorkersStack } from './lib/serve-workers-stack.ts';
 import { evaluateTargets, formatMeasured, GATE_PAIRS } from './lib/targets.ts';
 import { threadCpuNs } from './lib/thread-cpu.ts';
+import { isWorkersKey, WORKER_COUNTS, workersKey, workersSection } from './lib/workers-report.ts';
+import { runWrk } from './lib/wrk.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const LOADGEN = join(HERE, 'loadgen.ts');
-const WRK_SCRIPT = join(HERE, 'wrk-report.lua');
 const DOC = join(HERE, '..', 'docs', 'benchmarks.md');
 const DOC_JSON = join(HERE, '..', 'docs', 'benchmarks.json');
 const DOC_SVG = join(HERE, '..', 'docs', 'benchmarks.svg');
@@ -109,6 +114,7 @@ const STARTED = Date.now();
 const log = (line: string): void => void process.stderr.write(`bench [${Math.round((Date.now() - STARTED) / 1000)} s]: ${line}\n`);
 const loadAverage = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const LOAD_AT_START = loadAverage();
+const CORES = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? 0;
 
 // ---- targets and variants -----------------------------------------------------
 
@@ -129,8 +135,8 @@ interface Variant {
    * old on every request, which a browser would take in but wrk does not.
    */
   readonly signIn?: () => Promise<string>;
-  /** The process that proxies (direct proxy or Gatehouse service), and the connector if any. */
-  readonly proxyPid: number;
+  /** The processes that proxy (direct proxy, Gatehouse service, or `serve --workers`' primary and every worker), and the connector if any. */
+  readonly proxyPids: readonly number[];
   /** Session store calls the Gatehouse service made so far (gate-on variants): measured per request. */
   readonly storeOps?: () => Promise<number>;
   readonly connectorPid?: number;
@@ -178,46 +184,6 @@ async function runLoadgen<T>(args: string[], timeoutMs: number): Promise<T> {
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
 
-interface WrkFigures {
-  readonly requests: number;
-  readonly durationUs: number;
-  readonly bytes: number;
-  readonly connectErrors: number;
-  readonly readErrors: number;
-  readonly writeErrors: number;
-  readonly statusErrors: number;
-  readonly timeouts: number;
-  readonly p50Us: number;
-  readonly p99Us: number;
-  readonly maxUs: number;
-}
-
-async function runWrk(target: Target, connections: number, seconds: number): Promise<WrkFigures> {
-  const args = [
-    '-t1',
-    `-c${connections}`,
-    `-d${seconds}s`,
-    '--timeout',
-    '10s',
-    '-s',
-    WRK_SCRIPT,
-    '-H',
-    `Host: ${target.host}`,
-    ...(target.cookie ? ['-H', `Cookie: ${target.cookie}`] : []),
-    `${target.origin}/1k`,
-  ];
-  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-  const [code] = (await once(child, 'exit')) as [number | null];
-  clearTimeout(timer);
-  const line = /WRK_JSON (.+)/.exec(out)?.[1];
-  if (code !== 0 || !line) throw new Error(`wrk failed (${code}):\n${out}`);
-  return JSON.parse(line) as WrkFigures;
-}
-
 function busyJiffies(): number {
   const first = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal
@@ -237,12 +203,13 @@ async function measureGet(variant: Variant, connections: number, backendPid: num
   if (loadgenKind === 'wrk') {
     if (SETTLE > 0) await runWrk(target, connections, SETTLE);
   }
-  const others = allPids.filter((pid) => pid !== variant.proxyPid && pid !== variant.connectorPid && pid !== variant.storePid && pid !== backendPid);
+  const own = new Set([...variant.proxyPids, variant.connectorPid, variant.storePid, backendPid]);
+  const others = allPids.filter((pid) => !own.has(pid));
   // The processes' own time from the scheduler's per-thread run time (ns): /proc's utime + stime come in 10 ms ticks, coarse next to
   // tens of µs per request. The load generator has exited by the second reading: its time, and the machine's, are only in ticks.
   const ms = (pid: number): number => threadCpuNs(pid) / 1e6;
   const sample = (): { proxy: number; connector: number; store: number; backend: number; loadgen: number; others: number; all: number } => ({
-    proxy: ms(variant.proxyPid),
+    proxy: variant.proxyPids.reduce((sum, pid) => sum + ms(pid), 0),
     connector: variant.connectorPid ? ms(variant.connectorPid) : 0,
     store: variant.storePid ? ms(variant.storePid) : 0,
     backend: ms(backendPid),
@@ -372,6 +339,8 @@ interface Processes {
     readonly registered: RegisteredConnector;
     readonly options: ConnectorOptions;
   }>;
+  /** `gatehouse serve --workers N` for each of WORKER_COUNTS, each with its own redis-server and connector. */
+  readonly workerStacks: ServeWorkersStack[];
 }
 
 async function stopAll(processes: Partial<Processes>): Promise<void> {
@@ -386,6 +355,7 @@ async function stopAll(processes: Partial<Processes>): Promise<void> {
     processes.direct?.stop(),
     processes.direct2?.stop(),
     processes.eoidc?.stop(),
+    ...(processes.workerStacks ?? []).map((stack) => stack.stop()),
   ]);
   await processes.redis?.close();
   await processes.backend?.stop();
@@ -400,12 +370,6 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 }
 
 // ---- formatting -----------------------------------------------------------------
-
-const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
-const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '—');
-const f3 = (n: number): string => (Number.isFinite(n) ? n.toFixed(3) : '—');
-const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${Math.round(bytes / MiB)} MiB` : '—');
-const pct = (share: number): string => `${Math.round(share * 100)}`;
 
 function loadgenDescription(): string {
   return `${
@@ -428,7 +392,7 @@ function packageVersion(name: string): string {
 function environment(): string {
   return [
     `- Date: ${new Date().toISOString()}`,
-    `- Node ${process.version} (${process.platform} ${process.arch}), CPU: ${cpuModel()}, ${readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? '?'} cores shared by every process below`,
+    `- Node ${process.version} (${process.platform} ${process.arch}), CPU: ${cpuModel()}, ${CORES} cores shared by every process below`,
     `- Command: \`${COMMAND}\``,
     `- Load generator: ${loadgenDescription()}`,
     ...(values.profile
@@ -443,6 +407,9 @@ function environment(): string {
           REDIS
             ? `- Redis variant: its own Gatehouse service with store.url = redis://127.0.0.1:<port> and its own connector (--tunnels ${TUNNELS}); ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.split(' sha=')[0]?.trim()}, loopback, no persistence; every other tunnel service on the embedded SQLite store`
             : '- Redis variant: skipped (--no-redis)',
+          REDIS
+            ? `- serve --workers variants: \`gatehouse serve --workers ${WORKER_COUNTS.join('` and `')}\` through the CLI (src/cli/gatehouse.ts), each on a redis-server of its own, with its own connector (--tunnels ${TUNNELS} to every worker) and its own identity provider (in the bench process, idle while requests are measured); GETs only`
+            : '- serve --workers variants: skipped (--no-redis: they need a Redis store)',
         ]),
     `- Load average (1, 5, 15 min) at start: ${LOAD_AT_START}; at the end: ${loadAverage()}`,
   ].join('\n');
@@ -454,9 +421,23 @@ function environment(): string {
 const GC = { nodeArgs: ['--expose-gc'] } as const;
 const INSPECT = '--inspect=127.0.0.1:0';
 
-async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis: boolean; connectorNodeOptions?: string }): Promise<Processes> {
+async function startCommon(options: {
+  gatewayDirect: boolean;
+  ws: boolean;
+  redis: boolean;
+  workers: boolean;
+  connectorNodeOptions?: string;
+}): Promise<Processes> {
   const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
-  const started: Partial<Processes> & { connectors: Processes['connectors'] } = { backend, connectors: [] };
+  const started: Partial<Processes> & Pick<Processes, 'connectors' | 'workerStacks'> = { backend, connectors: [], workerStacks: [] };
+  // The CLI's stacks take longest to come up (a primary, its workers, a connector registering): started first, alongside the rest.
+  const stacks = Promise.allSettled(
+    (options.workers ? WORKER_COUNTS : []).map((workers) => startServeWorkersStack({ workers, backendUrl: backend.info.url, tunnels: TUNNELS })),
+  );
+  const collectStacks = async (): Promise<void> => {
+    for (const outcome of await stacks)
+      if (outcome.status === 'fulfilled' && !started.workerStacks.includes(outcome.value)) started.workerStacks.push(outcome.value);
+  };
   try {
     const redis = options.redis ? await startRedis() : undefined;
     Object.assign(started, { redis });
@@ -498,8 +479,12 @@ async function startCommon(options: { gatewayDirect: boolean; ws: boolean; redis
     for (const outcome of settled) if (outcome.status === 'fulfilled') started.connectors.push(outcome.value);
     const failed = settled.find((outcome) => outcome.status === 'rejected');
     if (failed) throw failed.reason;
+    await collectStacks();
+    const failedStack = (await stacks).find((outcome) => outcome.status === 'rejected');
+    if (failedStack) throw failedStack.reason;
     return started as Processes;
   } catch (error) {
+    await collectStacks();
     await stopAll(started);
     throw error;
   }
@@ -518,7 +503,8 @@ interface Results {
 async function benchmark(): Promise<string> {
   const ws = !values['no-ws'];
   log(`starting processes (load generator: ${loadgenKind})`);
-  const processes = await startCommon({ gatewayDirect: true, ws, redis: REDIS });
+  if (!REDIS) log('serve --workers variants: skipped (--no-redis: they need a Redis store)');
+  const processes = await startCommon({ gatewayDirect: true, ws, redis: REDIS, workers: REDIS });
   try {
     const { backend, gatewayTunnel } = processes;
     const direct = processes.direct!;
@@ -538,41 +524,41 @@ async function benchmark(): Promise<string> {
         key: 'direct',
         label: 'direct hpm (baseline)',
         target: { origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile },
-        proxyPid: direct.pid,
+        proxyPids: [direct.pid],
       },
       {
         // Identical to the baseline: how far it is from 1.00× is how far two equal variants differ in this run.
         key: NOISE_FLOOR,
         label: 'direct hpm, second process (noise floor)',
         target: { origin: direct2.info.url, host: direct2.info.host, caFile: direct2.info.caFile },
-        proxyPid: direct2.pid,
+        proxyPids: [direct2.pid],
       },
       {
         key: 'eoidc',
         label: 'Express + express-openid-connect (signed in)',
         target: { origin: eoidc.info.url, host: eoidc.info.host, caFile: eoidc.info.caFile },
         signIn: () => eoidc.call<string>('cookie'),
-        proxyPid: eoidc.pid,
+        proxyPids: [eoidc.pid],
       },
       {
         key: 'gw-pass-direct',
         label: 'Gatehouse pass-through, forwarding direct',
         target: { origin: d.origin, host: d.hosts.passthrough, caFile: d.caFile },
-        proxyPid: gatewayDirect.pid,
+        proxyPids: [gatewayDirect.pid],
       },
       {
         key: 'gw-gate-direct',
         label: 'Gatehouse pre-auth (gate on), forwarding direct',
         target: { origin: d.origin, host: d.hosts.preauth, caFile: d.caFile },
         signIn: signInDirect,
-        proxyPid: gatewayDirect.pid,
+        proxyPids: [gatewayDirect.pid],
         storeOps: async () => (await gatewayDirect.call<GatewayServiceStats>('stats')).storeOps,
       },
       {
         key: 'tunnel-pass',
         label: 'Gatehouse pass-through, tunnel (TLS)',
         target: { origin: t.origin, host: t.hosts.passthrough, caFile: t.caFile },
-        proxyPid: gatewayTunnel.pid,
+        proxyPids: [gatewayTunnel.pid],
         connectorPid: tls,
       },
       {
@@ -580,7 +566,7 @@ async function benchmark(): Promise<string> {
         label: 'Gatehouse pre-auth (gate on), tunnel (TLS)',
         target: { origin: t.origin, host: t.hosts.preauth, caFile: t.caFile },
         signIn: signInTunnel,
-        proxyPid: gatewayTunnel.pid,
+        proxyPids: [gatewayTunnel.pid],
         storeOps: async () => (await gatewayTunnel.call<GatewayServiceStats>('stats')).storeOps,
         connectorPid: tls,
       },
@@ -590,7 +576,7 @@ async function benchmark(): Promise<string> {
               key: 'tunnel-pass-ws',
               label: 'Gatehouse pass-through, tunnel (WebSocket)',
               target: { origin: t.origin, host: t.hosts.passthroughWs, caFile: t.caFile },
-              proxyPid: gatewayTunnel.pid,
+              proxyPids: [gatewayTunnel.pid],
               connectorPid: wsPid,
             },
           ]
@@ -602,7 +588,7 @@ async function benchmark(): Promise<string> {
               label: 'Gatehouse pre-auth (gate on), tunnel (TLS), Redis store',
               target: { origin: gatewayRedis.info.origin, host: gatewayRedis.info.hosts.preauth, caFile: gatewayRedis.info.caFile },
               signIn: () => gatewayRedis.call<string>('cookie'),
-              proxyPid: gatewayRedis.pid,
+              proxyPids: [gatewayRedis.pid],
               storeOps: async () => (await gatewayRedis.call<GatewayServiceStats>('stats')).storeOps,
               connectorPid: redisConnectorPid,
               storePid: redis.pid,
@@ -610,6 +596,16 @@ async function benchmark(): Promise<string> {
             },
           ]
         : []),
+      ...processes.workerStacks.map((stack): Variant => ({
+        key: workersKey(stack.workers),
+        label: `gatehouse serve --workers ${stack.workers} (gate on, tunnel, Redis)`,
+        target: { origin: stack.origin, host: stack.host, caFile: stack.caFile },
+        signIn: () => stack.signIn(),
+        proxyPids: stack.gatewayPids,
+        connectorPid: stack.connector.process.child.pid!,
+        storePid: stack.redis.pid,
+        storeCommands: () => stack.redis.commandStats(),
+      })),
     ];
     const checks: Results['checks'] = {};
     for (const variant of variants) {
@@ -625,6 +621,7 @@ async function benchmark(): Promise<string> {
       gatewayTunnel.pid,
       tls,
       ...[wsPid, gatewayRedis?.pid, redisConnectorPid, redis?.pid].filter((pid) => pid !== undefined),
+      ...processes.workerStacks.flatMap((stack) => [...stack.gatewayPids, stack.connector.process.child.pid!, stack.redis.pid]),
     ];
 
     const inspectorGc = (index: number) => () => collectGarbage(inspectorUrl(processes.connectors[index]!.process.stderr()));
@@ -681,9 +678,10 @@ async function benchmark(): Promise<string> {
     );
     await sampleMemory();
 
-    // The store is not on the transfer path: its variant's transfers would repeat its SQLite twin's. The noise floor is a GET figure (keeps the run short).
+    // The store is not on the transfer path: its variant's transfers would repeat its SQLite twin's. The noise floor and the
+    // serve --workers stacks (one transfer is one connection, on one worker) are GET figures: keeps the run short.
     const transferVariants = variants.filter(
-      (variant) => variant.key !== 'gw-gate-direct' && variant.key !== 'tunnel-gate-redis' && variant.key !== NOISE_FLOOR,
+      (variant) => variant.key !== 'gw-gate-direct' && variant.key !== 'tunnel-gate-redis' && variant.key !== NOISE_FLOOR && !isWorkersKey(variant.key),
     );
     const transfers: Results['transfers'] = {};
     const transfer = async (variant: Variant, kind: 'download' | 'upload', warm: boolean, run: number): Promise<void> => {
@@ -767,7 +765,7 @@ function reportData(results: Results): BenchReport {
       platform: process.platform,
       arch: process.arch,
       cpuModel: cpuModel(),
-      cores: readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.length ?? 0,
+      cores: CORES,
       loadgen: loadgenDescription(),
     },
     loadAverage: { start: parseLoadAverage(LOAD_AT_START), end: parseLoadAverage(loadAverage()) },
@@ -784,6 +782,7 @@ function reportData(results: Results): BenchReport {
       tunnels: TUNNELS,
       webSocket: !values['no-ws'],
       redis: REDIS,
+      serveWorkers: REDIS ? [...WORKER_COUNTS] : [],
     },
     variants: results.variants,
     gets: Object.fromEntries(
@@ -866,7 +865,7 @@ function report(results: Results): string {
   }
   out.push(
     '',
-    'CPU per request (serving): CPU time over the requests of the measured run (the scheduler’s run time of every thread, /proc/PID/task/*/schedstat, in ns), summed over the processes that serve a request: for direct and express-openid-connect the proxy process, for Gatehouse the service (gateway) and, through a tunnel, the connector, for the Redis variant also redis-server; the backend, the same process for every variant, is shown apart and left out of the sum (its work is the same for every variant). The identity providers run inside the proxy processes and are idle while requests are measured. CPU %: the same time per process as shares of one core ("+ Redis": the redis-server of the Redis variant); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
+    'CPU per request (serving): CPU time over the requests of the measured run (the scheduler’s run time of every thread, /proc/PID/task/*/schedstat, in ns), summed over the processes that serve a request: for direct and express-openid-connect the proxy process, for Gatehouse the service (gateway) and, through a tunnel, the connector, for the Redis variant also redis-server, for `gatehouse serve --workers` the primary, every worker, the connector and redis-server; the backend, the same process for every variant, is shown apart and left out of the sum (its work is the same for every variant). The identity providers run inside the proxy processes and are idle while requests are measured. CPU %: the same time per process as shares of one core (proxy: for `serve --workers` the primary and the workers together; "+ Redis": the redis-server of the Redis and workers variants); "rest" is the idle processes of the bench, the orchestrator and kernel time not charged to a process (loopback networking in softirq). Two cores = 200. ⚠: more than 40 % of a core went to something other than the processes under test (other work on the machine): that row is less trustworthy.',
     '',
   );
   if (gets[NOISE_FLOOR])
@@ -911,6 +910,7 @@ function report(results: Results): string {
   }
   out.push('');
   out.push(...redisSection(results));
+  out.push(...workersSection(gets, CONCURRENCY, CORES, 'direct'));
 
   out.push(`#### ${TRANSFER_BYTES / MiB} MiB transfers, one connection (median of ${TRANSFER_RUNS}, after ${TRANSFER_WARM} warm-up runs)`, '');
   out.push('| variant | download MB/s | × direct | upload MB/s | × direct | runs (down; up) | warm-up runs, first = cold (down; up) |');
@@ -942,7 +942,7 @@ function report(results: Results): string {
   }
   out.push(
     '',
-    'RSS as sampled counts buffers V8 has not collected yet: it starts a full collection only once external memory has grown by about 64 MiB, so a process that streams gigabytes sits up to that much above what it retains. "After a full GC" forces that collection first (over IPC in the proxies, through a loopback inspector in the connectors). What stays above it is native memory (HTTP/2 and TLS buffers, freed Buffer backing stores) that the allocator keeps for reuse rather than returning to the system: it is reached by the first bulk transfer and stays flat after it (see "Reading the results").',
+    `${results.variants.some((variant) => isWorkersKey(variant.key)) ? 'The `serve --workers` stacks have no row: a cluster worker takes no command from the bench (no IPC channel of ours, no inspector) to force the full GC these figures need, and they make no transfers. ' : ''}RSS as sampled counts buffers V8 has not collected yet: it starts a full collection only once external memory has grown by about 64 MiB, so a process that streams gigabytes sits up to that much above what it retains. "After a full GC" forces that collection first (over IPC in the proxies, through a loopback inspector in the connectors). What stays above it is native memory (HTTP/2 and TLS buffers, freed Buffer backing stores) that the allocator keeps for reuse rather than returning to the system: it is reached by the first bulk transfer and stays flat after it (see "Reading the results").`,
     '',
   );
 
@@ -965,6 +965,7 @@ async function profiles(): Promise<string> {
     gatewayDirect: false,
     ws: false,
     redis: false,
+    workers: false,
     connectorNodeOptions: `--cpu-prof --cpu-prof-dir=${connectorDir('gets')}`,
   });
   const sections: string[] = [environment(), ''];

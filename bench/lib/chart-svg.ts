@@ -117,7 +117,7 @@ export function chartSvg(title: string, subtitle: readonly string[], panels: rea
 }
 
 const kindOf = (key: string): ChartBar['kind'] =>
-  key === BASELINE ? 'baseline' : key === WHOLE_STACK ? 'whole' : key.startsWith('gw-') || key.startsWith('tunnel-') ? 'gatehouse' : 'other';
+  key === BASELINE ? 'baseline' : key === WHOLE_STACK ? 'whole' : /^(gw|tunnel|workers)-/.test(key) ? 'gatehouse' : 'other';
 const thousands = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 

@@ -95,6 +95,8 @@ export interface BenchReport {
     readonly tunnels: number;
     readonly webSocket: boolean;
     readonly redis: boolean;
+    /** Worker counts of the `gatehouse serve --workers` variants (keys workers-N); empty when they were skipped. Absent in runs before them. */
+    readonly serveWorkers?: readonly number[];
   };
   readonly variants: ReadonlyArray<{ readonly key: string; readonly label: string }>;
   /** Per variant key, per concurrency (as a string key). */

@@ -47,11 +47,12 @@ describe('bench: npm run bench -- --quick', function () {
       'tunnel-pass',
       'tunnel-gate',
       'tunnel-pass-ws',
-      ...(hasRedis ? ['tunnel-gate-redis'] : []),
+      // gatehouse serve --workers 1 and 2 through the CLI: a Redis store is what lets workers share their state.
+      ...(hasRedis ? ['tunnel-gate-redis', 'workers-1', 'workers-2'] : []),
     ];
     assert.deepEqual(keys, expected);
-    const signedIn = ['eoidc', 'gw-gate-direct', 'tunnel-gate', 'tunnel-gate-redis'];
-    // The store is not on the transfer path: its variant and the forwarding-direct gate have no transfer of their own.
+    const signedIn = ['eoidc', 'gw-gate-direct', 'tunnel-gate', 'tunnel-gate-redis', 'workers-1', 'workers-2'];
+    // The store is not on the transfer path: its variant, the forwarding-direct gate and the workers stacks have no transfer of their own.
     const transferring = ['direct', 'eoidc', 'gw-pass-direct', 'tunnel-pass', 'tunnel-gate', 'tunnel-pass-ws'];
     for (const key of keys) {
       const checks = report.checks[key];
