@@ -12,6 +12,8 @@
  *       [--idle]                   also start what `npm run bench` keeps idle beside them (a WebSocket connector,
  *                                  a Redis-store service with its connector when redis-server is installed)
  *       [--freeze]                 SIGSTOP every process not under test during each measured run
+ *       [--tuned='NODE FLAGS']     every Gatehouse variant also as <key>+tuned: its service started again with these node
+ *                                  flags (e.g. --max-semi-space-size=8), in the same runs
  *       [--nice=N]                 run this script and everything it starts at nice N (e.g. -20, as root): on a machine
  *                                  shared with other work, the processes under test then get the cores first
  *       [--json FILE]
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     profile: { type: 'string' },
     nice: { type: 'string' },
+    tuned: { type: 'string' },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -84,7 +87,7 @@ interface Variant {
 }
 
 const INSPECT = '--inspect=127.0.0.1:0';
-const childOptions = values.profile ? { nodeArgs: [INSPECT] } : {};
+const childOptions: { nodeArgs?: string[] } = values.profile ? { nodeArgs: [INSPECT] } : {};
 const inspectorOf = (stderr: () => string): string => (values.profile ? inspectorUrl(stderr()) : '');
 
 const children: Array<Child<unknown>> = [];
@@ -114,45 +117,59 @@ async function main(): Promise<void> {
     children.push(child);
     variants.push({ key, origin: child.info.url, host: child.info.host, pids: [child.pid], inspectors: [inspectorOf(() => child.stderr())], baseline: true });
   }
-  if (wanted.has('gw-pass') || wanted.has('gw-gate')) {
-    const gw = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url], childOptions);
-    children.push(gw);
-    const inspectors = [inspectorOf(() => gw.stderr())];
-    if (wanted.has('gw-pass')) variants.push({ key: 'gw-pass', origin: gw.info.origin, host: gw.info.hosts.passthrough, pids: [gw.pid], inspectors });
-    if (wanted.has('gw-gate'))
-      variants.push({
-        key: 'gw-gate',
-        origin: gw.info.origin,
-        host: gw.info.hosts.preauth,
-        cookie: () => gw.call<string>('cookie'),
-        pids: [gw.pid],
-        inspectors,
-      });
-  }
-  if (wanted.has('tunnel-pass') || wanted.has('tunnel-gate')) {
-    const gw = await startChild<GatewayServiceInfo>(
-      join(HERE, 'gateway-service.ts'),
-      ['--backend', backend.info.url, '--connectors', ...(values.idle ? ['--ws-group'] : [])],
-      childOptions,
-    );
-    children.push(gw);
-    const options = { name: 'tls', tunnels: 2, transport: 'tls' as const, ...(values.profile ? { nodeOptions: INSPECT } : {}) };
-    const registered = await registerConnector(gw, options);
-    const connector = await runConnector(registered, options);
-    connectors.push(connector);
-    cleanups.push(() => rmSync(dirname(registered.stateDir), { recursive: true, force: true }));
-    const pids = [gw.pid, connector.child.pid!];
-    const inspectors = [inspectorOf(() => gw.stderr()), inspectorOf(() => connector.stderr())];
-    if (wanted.has('tunnel-pass')) variants.push({ key: 'tunnel-pass', origin: gw.info.origin, host: gw.info.hosts.passthrough, pids, inspectors });
-    if (wanted.has('tunnel-gate'))
-      variants.push({ key: 'tunnel-gate', origin: gw.info.origin, host: gw.info.hosts.preauth, cookie: () => gw.call<string>('cookie'), pids, inspectors });
-    if (values.idle) {
-      const wsOptions = { name: 'ws', group: 'ws', tunnels: 2, transport: 'websocket' as const };
-      const wsRegistered = await registerConnector(gw, wsOptions);
-      connectors.push(await runConnector(wsRegistered, wsOptions));
-      cleanups.push(() => rmSync(dirname(wsRegistered.stateDir), { recursive: true, force: true }));
+  // The Gatehouse service (and its connector), as shipped and, with --tuned, again with more node flags (e.g. a V8 heap setting).
+  const startGatehouse = async (suffix: string, extraNodeArgs: readonly string[]): Promise<void> => {
+    const serviceOptions = { nodeArgs: [...(childOptions.nodeArgs ?? []), ...extraNodeArgs] };
+    if (wanted.has('gw-pass') || wanted.has('gw-gate')) {
+      const gw = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url], serviceOptions);
+      children.push(gw);
+      const inspectors = [inspectorOf(() => gw.stderr())];
+      if (wanted.has('gw-pass'))
+        variants.push({ key: `gw-pass${suffix}`, origin: gw.info.origin, host: gw.info.hosts.passthrough, pids: [gw.pid], inspectors });
+      if (wanted.has('gw-gate'))
+        variants.push({
+          key: `gw-gate${suffix}`,
+          origin: gw.info.origin,
+          host: gw.info.hosts.preauth,
+          cookie: () => gw.call<string>('cookie'),
+          pids: [gw.pid],
+          inspectors,
+        });
     }
-  }
+    if (wanted.has('tunnel-pass') || wanted.has('tunnel-gate')) {
+      const gw = await startChild<GatewayServiceInfo>(
+        join(HERE, 'gateway-service.ts'),
+        ['--backend', backend.info.url, '--connectors', ...(values.idle ? ['--ws-group'] : [])],
+        serviceOptions,
+      );
+      children.push(gw);
+      const options = { name: `tls${suffix ? '-tuned' : ''}`, tunnels: 2, transport: 'tls' as const, ...(values.profile ? { nodeOptions: INSPECT } : {}) };
+      const registered = await registerConnector(gw, options);
+      const connector = await runConnector(registered, options);
+      connectors.push(connector);
+      cleanups.push(() => rmSync(dirname(registered.stateDir), { recursive: true, force: true }));
+      const pids = [gw.pid, connector.child.pid!];
+      const inspectors = [inspectorOf(() => gw.stderr()), inspectorOf(() => connector.stderr())];
+      if (wanted.has('tunnel-pass')) variants.push({ key: `tunnel-pass${suffix}`, origin: gw.info.origin, host: gw.info.hosts.passthrough, pids, inspectors });
+      if (wanted.has('tunnel-gate'))
+        variants.push({
+          key: `tunnel-gate${suffix}`,
+          origin: gw.info.origin,
+          host: gw.info.hosts.preauth,
+          cookie: () => gw.call<string>('cookie'),
+          pids,
+          inspectors,
+        });
+      if (values.idle && suffix === '') {
+        const wsOptions = { name: 'ws', group: 'ws', tunnels: 2, transport: 'websocket' as const };
+        const wsRegistered = await registerConnector(gw, wsOptions);
+        connectors.push(await runConnector(wsRegistered, wsOptions));
+        cleanups.push(() => rmSync(dirname(wsRegistered.stateDir), { recursive: true, force: true }));
+      }
+    }
+  };
+  await startGatehouse('', []);
+  if (values.tuned !== undefined) await startGatehouse('+tuned', values.tuned.split(' ').filter(Boolean));
   if (values.idle && hasRedisServer()) {
     redis = await startRedis();
     const gw = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), [
