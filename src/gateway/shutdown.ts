@@ -7,6 +7,7 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
+import { InFlight } from './in-flight.ts';
 import { GoingAwaySockets } from './websocket-going-away.ts';
 
 type AnyServer = HttpServer | HttpsServer;
@@ -39,7 +40,7 @@ export interface ShutdownTarget {
 
 /** Requests and upgraded connections of one server, followed from `attach()` on. */
 class ServerTraffic {
-  readonly requests = new Set<ServerResponse>();
+  readonly requests = new InFlight<ServerResponse>();
   readonly webSockets = new GoingAwaySockets();
   draining = false;
   #idle: (() => void) | undefined;
@@ -47,9 +48,9 @@ class ServerTraffic {
   readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
     // A request that arrives while draining (on a kept-alive connection) is served, and its connection closed after it.
     if (this.draining) closeAfter(res);
-    this.requests.add(res);
+    const remove = this.requests.add(res);
     res.once('close', () => {
-      this.requests.delete(res);
+      remove();
       this.#idle?.();
     });
   };
