@@ -15,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { BodyLimitSettings } from '../config/body-limits-schema.ts';
+import { InFlight } from '../gateway/in-flight.ts';
 import { BODY_WATCH_TICK_MS } from '../limits.ts';
 
 /** Why a body was cut: too slow over its window, or not whole by its deadline. */
@@ -37,10 +38,13 @@ interface Watched {
   readonly startedAt: number;
   /** Pairs of (time, bytes the socket had read): the oldest first, the first one at or before the window's start. */
   samples: number[];
+  /** Lets go of it (once). */
+  remove: () => void;
 }
 
 export class BodyWatchdog {
-  readonly #watched = new Set<Watched>();
+  // Not a Set: see in-flight.ts for what a Set taking and dropping an entry per request does to the young generation.
+  #watched = new InFlight<Watched>();
   readonly #onSlow: OnSlowBody;
   readonly #now: () => number;
   readonly #tickMs: number;
@@ -61,7 +65,10 @@ export class BodyWatchdog {
   watch(req: IncomingMessage, res: ServerResponse, settings: BodyLimitSettings): void {
     if (!hasBody(req) || req.complete || (settings.minRate === false && settings.timeout === false)) return;
     const startedAt = this.#now();
-    this.#watched.add({ req, res, settings, startedAt, samples: [startedAt, req.socket.bytesRead] });
+    const watched: Watched = { req, res, settings, startedAt, samples: [startedAt, req.socket.bytesRead], remove: noop };
+    watched.remove = this.#watched.add(watched);
+    // An exchange that is over is let go of at once, not at the next tick: nothing should keep it alive that long.
+    res.once('close', () => watched.remove());
     if (!this.#timer) {
       this.#timer = setInterval(() => this.#tick(), this.#tickMs);
       this.#timer.unref();
@@ -71,7 +78,7 @@ export class BodyWatchdog {
   close(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#watched.clear();
+    this.#watched = new InFlight<Watched>();
   }
 
   #tick(): void {
@@ -79,7 +86,7 @@ export class BodyWatchdog {
     for (const watched of this.#watched) {
       const reason = done(watched) ? 'done' : verdict(watched, now);
       if (reason === undefined) continue;
-      this.#watched.delete(watched);
+      watched.remove();
       if (reason !== 'done') this.#onSlow(watched.req, watched.res, reason, watched.settings);
     }
     if (this.#watched.size === 0 && this.#timer) {
@@ -88,6 +95,8 @@ export class BodyWatchdog {
     }
   }
 }
+
+function noop(): void {}
 
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BodyLimitSettings } from '../../../src/config/body-limits-schema.ts';
@@ -27,10 +28,12 @@ function watched(settings: BodyLimitSettings = SETTINGS) {
     headers: { 'content-length': '100000000' },
     socket: { bytesRead: 500, destroyed: false },
   };
-  const res = { writableFinished: false };
+  // Emits 'close' like a ServerResponse when the exchange is over.
+  const res = Object.assign(new EventEmitter(), { writableFinished: false });
   watchdog.watch(req as unknown as IncomingMessage, res as unknown as ServerResponse, settings);
   return {
     req,
+    res,
     cuts,
     watchdog,
     async run(seconds: number, bytesPerSecond: number): Promise<void> {
@@ -44,6 +47,17 @@ function watched(settings: BodyLimitSettings = SETTINGS) {
 }
 
 describe('body watchdog: the rate over a window, after a grace period, on an injected clock', () => {
+  it('lets go of a body as soon as its answer has gone out, without waiting for the next look', async () => {
+    const body = watched();
+    await body.run(1, 1);
+    assert.equal(body.watchdog.size, 1);
+    body.res.writableFinished = true;
+    body.res.emit('close');
+    assert.equal(body.watchdog.size, 0, 'let go at the close itself');
+    await body.run(30, 1);
+    assert.deepEqual(body.cuts, [], 'and never cut afterwards');
+  });
+
   it('cuts a trickle once the grace period and one window have passed, not before', async () => {
     const body = watched();
     await body.run(9.5, 1);
