@@ -28,6 +28,7 @@ import type { GetResult } from './loadgen.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { registerConnector, runConnector } from './lib/connector.ts';
 import { parseStraceSummary, type SyscallCounts } from './lib/strace-summary.ts';
+import type { BenchTarget } from './lib/wrk.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '3000' }, connections: { type: 'string', default: '1' } } });
@@ -40,12 +41,7 @@ if (spawnSync('strace', ['-V']).error) {
   process.exit(1);
 }
 
-interface Target {
-  readonly origin: string;
-  readonly host: string;
-  readonly caFile: string;
-  readonly cookie?: string;
-}
+type Target = BenchTarget;
 
 interface Variant {
   readonly label: string;

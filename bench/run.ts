@@ -46,7 +46,7 @@ import { startServeWorkersStack, type ServeWorkersStack } from './lib/serve-work
 import { evaluateTargets, formatMeasured, GATE_PAIRS } from './lib/targets.ts';
 import { threadCpuNs } from './lib/thread-cpu.ts';
 import { isWorkersKey, WORKER_COUNTS, workersKey, workersSection } from './lib/workers-report.ts';
-import { runWrk } from './lib/wrk.ts';
+import { runWrk, type BenchTarget } from './lib/wrk.ts';
 import type { GetResult, TransferResult } from './loadgen.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -118,12 +118,7 @@ const CORES = readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm)?.l
 
 // ---- targets and variants -----------------------------------------------------
 
-interface Target {
-  readonly origin: string;
-  readonly host: string;
-  readonly caFile: string;
-  readonly cookie?: string;
-}
+type Target = BenchTarget;
 
 interface Variant {
   readonly key: string;

@@ -11,6 +11,11 @@ export interface WrkTarget {
   readonly cookie?: string;
 }
 
+/** A variant as the load generators reach it: also the CA that signed its certificate (bench/loadgen.ts checks it). */
+export interface BenchTarget extends WrkTarget {
+  readonly caFile: string;
+}
+
 export interface WrkFigures {
   readonly requests: number;
   readonly durationUs: number;
