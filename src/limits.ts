@@ -371,6 +371,23 @@ export const MAX_REMEMBERED_HEADER_NAMES = 512;
  */
 export const TUNNEL_STREAM_WINDOW_BYTES = 8 * 1024 * 1024;
 export const TUNNEL_CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
+/**
+ * What the streams of one tunnel in use may hold unread at the service, all
+ * together: a stream whose reader stopped (a client that stopped reading a
+ * download) holds what its window let through. Windows shrink as streams go
+ * into use so that their sum stays within this (src/tunnel/stream-windows.ts),
+ * down to TUNNEL_MIN_STREAM_WINDOW_BYTES each.
+ */
+export const TUNNEL_STREAM_BUFFER_BYTES = 16 * 1024 * 1024;
+/**
+ * The same at the connector, for uploads its apps stopped reading. The connector counts every open stream, idle
+ * keep-alive ones included (it does not parse HTTP, so it cannot tell them apart): a larger budget keeps 1 MiB
+ * windows, what a bulk transfer needs for full speed on loopback, with 64 streams open.
+ */
+export const TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
+export const TUNNEL_MIN_STREAM_WINDOW_BYTES = 16 * 1024;
+/** SETTINGS frames a tunnel's session may have sent and not seen acknowledged (Node's `maxOutstandingSettings`; its default is 10). */
+export const TUNNEL_MAX_OUTSTANDING_SETTINGS = 32;
 export const TUNNEL_MAX_FRAME_BYTES = 1024 * 1024;
 /** A CONNECT carries four short headers; its answer two. */
 export const TUNNEL_MAX_HEADER_LIST_BYTES = 8 * 1024;

@@ -11,9 +11,8 @@ import { EventEmitter } from 'node:events';
 import { constants, performServerHandshake, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import {
+  TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES,
   TUNNEL_DRAIN_TIMEOUT_MS,
-  TUNNEL_MAX_HEADER_PAIRS,
-  TUNNEL_MAX_SESSION_MEMORY_MB,
   TUNNEL_MAX_STREAMS,
   TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS,
   TUNNEL_PING_INTERVAL_MS,
@@ -21,7 +20,8 @@ import {
 } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import { type TunnelRefusal } from '../protocol/tunnel-wire.ts';
-import { startHeartbeat, tunnelSettings, widenConnectionWindow } from '../tunnel/http2-settings.ts';
+import { startHeartbeat, tunnelSessionOptions, widenConnectionWindow } from '../tunnel/http2-settings.ts';
+import { StreamWindows } from '../tunnel/stream-windows.ts';
 import type { TargetAllowList } from './allow-list.ts';
 import { connectOrigin, type ConnectOriginOptions, type ResolvedApp } from './origin.ts';
 import { checkConnect, dialTarget, refuseStream, type StreamAdmissionOptions } from './stream-admission.ts';
@@ -105,6 +105,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   readonly accepted: Promise<boolean>;
   readonly #socket: Duplex;
   readonly #session: ServerHttp2Session;
+  readonly #windows: StreamWindows;
   readonly #admission: StreamAdmissionOptions;
   readonly #log: Logger | undefined;
   readonly #active = new Set<ServerHttp2Stream>();
@@ -132,12 +133,11 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.#observer = options.observer;
     const candidate = socket as Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
     if (typeof candidate.setNoDelay === 'function') candidate.setNoDelay(true);
-    this.#session = performServerHandshake(new WriteAhead(socket), {
-      settings: tunnelSettings(options.maxStreams ?? TUNNEL_MAX_STREAMS),
-      maxSessionMemory: TUNNEL_MAX_SESSION_MEMORY_MB,
-      maxHeaderListPairs: TUNNEL_MAX_HEADER_PAIRS,
-    });
+    this.#session = performServerHandshake(new WriteAhead(socket), tunnelSessionOptions(options.maxStreams ?? TUNNEL_MAX_STREAMS));
     const session = this.#session;
+    // Uploads an app stopped reading share a bounded buffer here, as downloads do at the service. Every open stream
+    // counts (idle keep-alive ones cannot be told apart here), so the budget is larger than the service's.
+    this.#windows = new StreamWindows(session, { budgetBytes: TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES });
     this.closed = new Promise<TunnelCloseInfo>((resolve) => {
       session.once('close', () => {
         this.#stopHeartbeat();
@@ -241,6 +241,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
   #onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     // Stream errors end in 'close', where the app connection is closed; nothing more to do here.
     stream.on('error', () => undefined);
+    this.#windows.track(stream);
     if (this.#draining) {
       this.#refuse(stream, 'draining');
       return;

@@ -3,8 +3,16 @@
  * connection window they open, and the PING heartbeat that notices a dead
  * peer before TCP does.
  */
-import type { Http2Session, Settings } from 'node:http2';
-import { TUNNEL_CONNECTION_WINDOW_BYTES, TUNNEL_MAX_FRAME_BYTES, TUNNEL_MAX_HEADER_LIST_BYTES, TUNNEL_STREAM_WINDOW_BYTES } from '../limits.ts';
+import type { Http2Session, SessionOptions, Settings } from 'node:http2';
+import {
+  TUNNEL_CONNECTION_WINDOW_BYTES,
+  TUNNEL_MAX_FRAME_BYTES,
+  TUNNEL_MAX_HEADER_LIST_BYTES,
+  TUNNEL_MAX_HEADER_PAIRS,
+  TUNNEL_MAX_OUTSTANDING_SETTINGS,
+  TUNNEL_MAX_SESSION_MEMORY_MB,
+  TUNNEL_STREAM_WINDOW_BYTES,
+} from '../limits.ts';
 
 /**
  * HTTP/2 settings both ends advertise: larger windows and frames than the
@@ -19,6 +27,22 @@ export function tunnelSettings(maxConcurrentStreams: number): Settings {
     maxHeaderListSize: TUNNEL_MAX_HEADER_LIST_BYTES,
     maxConcurrentStreams,
   };
+}
+
+/**
+ * The options both ends create their session with: `tunnelSettings`, and
+ * room for the SETTINGS that resize stream windows as streams open and close
+ * (stream-windows.ts) to wait for their acknowledgement.
+ */
+export function tunnelSessionOptions(maxConcurrentStreams: number): SessionOptions {
+  // Node reads maxOutstandingSettings (and destroys a session that goes past it); its type declarations lack it.
+  const options: SessionOptions & { maxOutstandingSettings: number } = {
+    settings: tunnelSettings(maxConcurrentStreams),
+    maxSessionMemory: TUNNEL_MAX_SESSION_MEMORY_MB,
+    maxHeaderListPairs: TUNNEL_MAX_HEADER_PAIRS,
+    maxOutstandingSettings: TUNNEL_MAX_OUTSTANDING_SETTINGS,
+  };
+  return options;
 }
 
 /** Opens the connection-level receive window (SETTINGS cannot: RFC 9113 §6.9.2). */

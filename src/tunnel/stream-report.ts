@@ -26,6 +26,8 @@ export interface OpenStreamReport {
     readonly readableEnded: boolean;
     readonly writableEnded: boolean;
     readonly rstCode: number | undefined;
+    /** Bytes received on the stream and not yet read from it. */
+    readonly readableLength: number;
   };
   /** The StreamSocket wrapping it, once the connector answered 200. */
   readonly socket:
@@ -35,6 +37,8 @@ export interface OpenStreamReport {
         readonly readableEnded: boolean;
         readonly writableEnded: boolean;
         readonly owned: string | undefined;
+        /** Bytes the socket holds that its HTTP client has not read. */
+        readonly readableLength: number;
       }
     | undefined;
 }
@@ -70,6 +74,7 @@ export function describeStreams(open: Iterable<ClientHttp2Stream>, sockets: Iter
         readableEnded: h2.readableEnded,
         writableEnded: h2.writableEnded,
         rstCode: h2.rstCode,
+        readableLength: h2.readableLength,
       },
       socket: socket && {
         idle: socket.idle,
@@ -77,6 +82,7 @@ export function describeStreams(open: Iterable<ClientHttp2Stream>, sockets: Iter
         readableEnded: socket.readableEnded,
         writableEnded: socket.writableEnded,
         owned: owner(socket),
+        readableLength: socket.readableLength,
       },
     };
   });

@@ -54,6 +54,8 @@ export class StreamSocket extends Duplex {
   readonly #tunnelClosing: () => string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #idle = false;
+  /** Told when the stream goes idle or back into use (its tunnel sizes stream windows by the streams in use). */
+  onIdleChange: ((idle: boolean) => void) | undefined;
   #readEnded = false;
   #originReset = false;
 
@@ -107,6 +109,7 @@ export class StreamSocket extends Duplex {
    * Node's agent does for free net sockets.
    */
   markIdle(idle: boolean): void {
+    if (idle !== this.#idle) this.onIdleChange?.(idle);
     this.#idle = idle;
     if (idle && this.readableLength > 0) this.destroy();
   }

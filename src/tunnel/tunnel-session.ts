@@ -13,22 +13,15 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import {
-  TUNNEL_DRAIN_TIMEOUT_MS,
-  TUNNEL_MAX_HEADER_PAIRS,
-  TUNNEL_MAX_SESSION_MEMORY_MB,
-  TUNNEL_MAX_STREAMS,
-  TUNNEL_OPEN_TIMEOUT_MS,
-  TUNNEL_PING_INTERVAL_MS,
-  TUNNEL_PING_TIMEOUT_MS,
-} from '../limits.ts';
+import { TUNNEL_DRAIN_TIMEOUT_MS, TUNNEL_MAX_STREAMS, TUNNEL_OPEN_TIMEOUT_MS, TUNNEL_PING_INTERVAL_MS, TUNNEL_PING_TIMEOUT_MS } from '../limits.ts';
 import type { Logger } from '../logging/logger.ts';
 import { abortReason, awaitConnectAnswer, closedError, connectHeaders, streamLimitError } from './connect-stream.ts';
 import { SESSION_AUTHORITY, sessionTransport, transportSetNoDelay } from './h2-transport.ts';
 import type { TunnelRefusalNotice } from './refuse-tunnel.ts';
 import type { StreamSocket } from './stream-socket.ts';
 import { isAppId } from '../protocol/tunnel-wire.ts';
-import { startHeartbeat, tunnelSettings, widenConnectionWindow } from './http2-settings.ts';
+import { startHeartbeat, tunnelSessionOptions, widenConnectionWindow } from './http2-settings.ts';
+import { StreamWindows } from './stream-windows.ts';
 import { countListeners, describeStreams, type OpenStreamReport } from './stream-report.ts';
 
 export interface TunnelSessionOptions {
@@ -76,6 +69,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
   readonly maxStreams: number;
   readonly #socket: Duplex;
   readonly #session: ClientHttp2Session;
+  readonly #windows: StreamWindows;
   readonly #log: Logger | undefined;
   readonly #openTimeoutMs: number;
   readonly #open = new Set<ClientHttp2Stream>();
@@ -105,11 +99,10 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     this.#session = connect(SESSION_AUTHORITY, {
       createConnection: () => sessionTransport(socket),
       // The connector may not open streams towards the service.
-      settings: tunnelSettings(0),
-      maxSessionMemory: TUNNEL_MAX_SESSION_MEMORY_MB,
-      maxHeaderListPairs: TUNNEL_MAX_HEADER_PAIRS,
+      ...tunnelSessionOptions(0),
       peerMaxConcurrentStreams: this.maxStreams,
     });
+    this.#windows = new StreamWindows(this.#session);
     this.#closed = new Promise<void>((resolve) => this.#session.once('close', resolve));
     const session = this.#session;
     session.once('connect', () => {
@@ -222,6 +215,7 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     this.#streamsOpened++;
     this.#open.add(h2);
     h2.once('close', () => this.#open.delete(h2) && this.emit('streamClosed'));
+    this.#windows.track(h2);
     return awaitConnectAnswer(h2, {
       connectorId: this.connectorId,
       appId,
@@ -231,7 +225,9 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
       tunnelClosing: () => this.#unhealthy,
       onSocket: (socket) => {
         this.#sockets.add(socket);
+        socket.onIdleChange = (idle) => this.#windows.idle(idle);
         socket.once('close', () => {
+          if (socket.idle) this.#windows.idle(false);
           this.#sockets.delete(socket);
           this.#closedBytes.sent += socket.bytesWritten;
           this.#closedBytes.received += socket.bytesRead;

@@ -26,7 +26,8 @@ const echoWith =
  * `gatehouse/testing` (JSON saying what it received, kept in `requests`),
  * with the routes the gateway's own tests need on top: bulk and streamed
  * bodies that are never buffered, answers that try to overwrite Gatehouse's
- * cookies, a redirect to its internal address, a request left hanging, and a
+ * cookies, a redirect to its internal address, a request left hanging, an
+ * upload never read, and a
  * WebSocket echo.
  */
 export async function startEchoBackend(): Promise<EchoBackend> {
@@ -72,6 +73,8 @@ export async function startEchoBackend(): Promise<EchoBackend> {
     },
     // Never answers: for backend timeouts.
     '/hang': (req) => req.resume(),
+    // Never answers and never reads the body: an app that stopped reading an upload.
+    '/stalled-upload': () => undefined,
     '/set-cookie': echoWith(() => ({
       'Set-Cookie': [
         '__Host-gatehouse=forged; Path=/; Secure; HttpOnly',

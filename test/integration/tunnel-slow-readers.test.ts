@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { patternSha256, patternStream } from '../../dev/lib/pattern-body.ts';
+import { TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES, TUNNEL_MIN_STREAM_WINDOW_BYTES, TUNNEL_STREAM_BUFFER_BYTES } from '../../src/limits.ts';
+import { rssOf, type RunningConnector } from '../../dev/lib/connector-process.ts';
+import { startConnectorStack, type ConnectorStack } from '../support/connector-stack.ts';
+import type { Stack } from '../support/stack.ts';
+
+const MiB = 1024 * 1024;
+/** More than a stream's largest window. */
+const BODY_BYTES = 64 * MiB;
+/** Enough that windows of 8 MiB each would hold far more than the tunnel's budget. */
+const STALLED = 24;
+
+/**
+ * Transfers whose reader stopped (a client that stopped reading a download, an
+ * app that stopped reading an upload) hold what their stream's window let
+ * through, and no more. They must never take a whole tunnel: everything else
+ * on it, other apps of the same connector group included, goes on being
+ * served. One connector with one tunnel, so that every stream shares it.
+ */
+describe('readers that stop hold a bounded part of the tunnel', function () {
+  this.timeout(90_000);
+  let setup: ConnectorStack;
+  let stack: Stack;
+  let connector: RunningConnector;
+  const stalled: AbortController[] = [];
+
+  before(async () => {
+    setup = await startConnectorStack({ tmpPrefix: 'gatehouse-slow-readers-' });
+    stack = setup.stack;
+    connector = await setup.startConnector('readers', ['--tunnels', '1']);
+  });
+  afterEach(async () => {
+    for (const controller of stalled.splice(0)) controller.abort();
+    // The aborted streams close a moment later; the next test starts from a quiet tunnel.
+    const inFlight = (): number => stack.gateway.connectors!.tunnels.sessions().reduce((sum, session) => sum + session.inFlight, 0);
+    for (let waited = 0; waited < 50 && inFlight() > 0; waited++) await sleep(100);
+  });
+  after(async () => {
+    await connector?.process.stop('SIGTERM');
+    await setup?.stop();
+  });
+
+  /** A request that must be answered promptly although the stalled transfers fill their windows. */
+  const prompt = async (url: string, init: { method?: 'POST'; body?: Buffer } = {}): Promise<{ status: number; body: Buffer; ms: number }> => {
+    const started = performance.now();
+    const response = await request(url, { dispatcher: setup.agent, headersTimeout: 8000, bodyTimeout: 8000, ...init });
+    const body = Buffer.from(await response.body.arrayBuffer());
+    return { status: response.statusCode, body, ms: performance.now() - started };
+  };
+
+  it('downloads nobody reads leave room for other apps, and each still delivers its bytes once read', async () => {
+    // A crowd: all at once, each on a connection of its own.
+    const downloads = await Promise.all(
+      Array.from({ length: STALLED }, async () => {
+        const controller = new AbortController();
+        stalled.push(controller);
+        const response = await request(`${stack.urls.open}/download?bytes=${BODY_BYTES}`, { dispatcher: setup.agent, signal: controller.signal });
+        assert.equal(response.statusCode, 200);
+        return response;
+      }),
+    );
+    // The bodies are not read: each stream's window fills, and stays full.
+    await sleep(1500);
+    // What the gateway holds for them, received from the tunnel and not read: the windows' sum, not 8 MiB each
+    // (what a stream alone may have). The windows shrink as the crowd's streams open; the first few opened with
+    // larger windows before the others, hence the margin.
+    const reports = stack.gateway.connectors!.tunnels.sessions().flatMap((session) => session.describeOpenStreams());
+    assert.equal(reports.length, STALLED);
+    const unread = reports.reduce((sum, report) => sum + report.h2.readableLength + (report.socket?.readableLength ?? 0), 0);
+    assert.ok(unread <= 2 * TUNNEL_STREAM_BUFFER_BYTES, `the stalled downloads hold ${(unread / MiB).toFixed(1)} MiB at the gateway`);
+    assert.ok(unread >= STALLED * TUNNEL_MIN_STREAM_WINDOW_BYTES, `each stalled download filled its window (${unread} bytes held)`);
+
+    const other = await prompt(`${stack.urls.slow}/after-stalled-downloads`);
+    assert.equal(other.status, 200, `another app of the group is served (took ${Math.round(other.ms)} ms): ${other.body.toString('utf8', 0, 200)}`);
+    const same = await prompt(`${stack.urls.open}/download?bytes=${4 * MiB}`);
+    assert.equal(same.status, 200);
+    assert.equal(same.body.length, 4 * MiB, 'a download of the same app that is read goes through in full');
+
+    // A stalled download was only waiting: read now, it delivers every byte.
+    const hash = createHash('sha256');
+    let received = 0;
+    for await (const chunk of downloads[0]!.body) {
+      received += (chunk as Buffer).length;
+      hash.update(chunk as Buffer);
+    }
+    assert.equal(received, BODY_BYTES);
+    assert.equal(hash.digest('hex'), patternSha256(BODY_BYTES));
+  });
+
+  it('uploads an app never reads leave room for other uploads, and the connector holds a bounded part of them', async () => {
+    const pid = connector.process.child.pid!;
+    const before = rssOf(pid);
+    for (let n = 0; n < STALLED; n++) {
+      const controller = new AbortController();
+      stalled.push(controller);
+      request(`${stack.urls.open}/stalled-upload`, {
+        dispatcher: setup.agent,
+        method: 'POST',
+        body: patternStream(BODY_BYTES),
+        signal: controller.signal,
+      }).catch(() => undefined);
+    }
+    // At the connector, what its streams' windows let through waits for the app, once the app's socket buffers are
+    // full: windows of 8 MiB each would be 192 MiB; shared out of TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES, 2 MiB each.
+    // Read until the growth stops (or passes the bound): filling the kernel's buffers first takes a while.
+    const limit = TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES + 32 * MiB;
+    let grown = 0;
+    for (let waited = 0, last = -Infinity, still = 0; waited < 30 && grown < limit; waited++) {
+      await sleep(500);
+      grown = rssOf(pid) - before;
+      still = grown - last < 2 * MiB ? still + 1 : 0;
+      if (waited >= 6 && still >= 2) break;
+      last = grown;
+    }
+    assert.ok(grown < limit, `the connector grew by ${(grown / MiB).toFixed(0)} MiB`);
+
+    const body = Buffer.alloc(2 * MiB, 7);
+    const upload = await prompt(`${stack.urls.slow}/upload`, { method: 'POST', body });
+    assert.equal(upload.status, 200, `an upload to another app goes through (took ${Math.round(upload.ms)} ms): ${upload.body.toString('utf8', 0, 200)}`);
+    assert.equal((JSON.parse(upload.body.toString()) as { bytes: number }).bytes, body.length);
+  });
+});
