@@ -50,6 +50,20 @@ export function observeConnectorPlane(registry: Registry, state: ConnectorPlaneS
     collect: perGroup((tunnels, group) => tunnels.sessions(group).reduce((sum, session) => sum + session.inFlight, 0)),
   });
   new Gauge({
+    name: 'gatehouse_tunnel_stream_window_bytes',
+    help: "The smallest receive window a healthy tunnel of the group gives each stream now, by connector group: 8 MiB while few streams are in use, down to 16 KiB as more share the tunnel's budget.",
+    labelNames: ['connector_group'],
+    registers,
+    collect(this: Gauge<'connector_group'>): void {
+      this.reset();
+      const smallest = new Map<string, number>();
+      for (const session of state.tunnels()?.sessions() ?? []) {
+        if (session.healthy) smallest.set(session.group, Math.min(session.streamWindow, smallest.get(session.group) ?? Infinity));
+      }
+      for (const [group, bytes] of smallest) this.set({ connector_group: group }, bytes);
+    },
+  });
+  new Gauge({
     name: 'gatehouse_tunnel_queue_depth',
     help: 'Requests waiting for a free tunnel stream (every tunnel of the group at its stream limit), by connector group.',
     labelNames: ['connector_group'],

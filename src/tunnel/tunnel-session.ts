@@ -146,6 +146,11 @@ export class TunnelSession extends EventEmitter<TunnelSessionEvents> {
     return this.#open.size;
   }
 
+  /** The receive window each stream of this tunnel has now, shared out of its budget among the streams in use. */
+  get streamWindow(): number {
+    return this.#windows.window;
+  }
+
   /** Streams opened over the tunnel's life. */
   get streamsOpened(): number {
     return this.#streamsOpened;

@@ -74,6 +74,9 @@ describe('readers that stop hold a bounded part of the tunnel', function () {
     assert.ok(unread <= 2 * TUNNEL_STREAM_BUFFER_BYTES, `the stalled downloads hold ${(unread / MiB).toFixed(1)} MiB at the gateway`);
     assert.ok(unread >= STALLED * TUNNEL_MIN_STREAM_WINDOW_BYTES, `each stalled download filled its window (${unread} bytes held)`);
 
+    const window = await stack.gateway.metrics.getSingleMetricAsString('gatehouse_tunnel_stream_window_bytes');
+    assert.match(window, /gatehouse_tunnel_stream_window_bytes\{connector_group="default"\} 524288$/m, 'the 24 streams in use share the budget: 512 KiB each');
+
     const other = await prompt(`${stack.urls.slow}/after-stalled-downloads`);
     assert.equal(other.status, 200, `another app of the group is served (took ${Math.round(other.ms)} ms): ${other.body.toString('utf8', 0, 200)}`);
     const same = await prompt(`${stack.urls.open}/download?bytes=${4 * MiB}`);

@@ -180,6 +180,7 @@ describe('metrics: a scrape of the gateway and of a real connector after traffic
     assert.equal(scrape.sum('gatehouse_tunnels_online', { connector_group: 'default' }), 2);
     assert.equal(scrape.sum('gatehouse_connectors_online', { connector_group: 'default' }), 1);
     assert.ok(scrape.has('gatehouse_tunnel_streams_in_flight'));
+    assert.equal(scrape.sum('gatehouse_tunnel_stream_window_bytes', { connector_group: 'default' }), 8 * 1024 * 1024, 'few streams in use: the largest window');
     const notAfter = new X509Certificate(readFileSync(join(stateDir, 'connector.crt'))).validTo;
     assert.equal(
       scrape.sum('gatehouse_connector_certificate_expiry_timestamp_seconds', { connector: connectorId, connector_group: 'default' }),
