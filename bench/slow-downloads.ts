@@ -15,6 +15,8 @@
  * After the hold the clients cancel (the default: the run stays bounded) or
  * read the rest at full speed.
  */
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { parseArgs } from 'node:util';
 import type { BackendInfo } from './backend.ts';
 import type { GatewayServiceInfo, GatewayServiceStats } from './gateway-service.ts';
@@ -49,6 +51,25 @@ const TARGET_MIB = 64;
 
 const log = (line: string): void => void process.stderr.write(`[slow-downloads ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One small GET of the same app on a new connection while the downloads hold their streams: ms to its whole answer, undefined if it failed or took over 10 s. */
+function probe(origin: string, host: string, ca: string): Promise<number | undefined> {
+  const url = new URL(origin);
+  const begun = performance.now();
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      { host: url.hostname, port: Number(url.port), path: '/1k', headers: { host }, servername: host.replace(/:\d+$/, ''), ca, agent: false, timeout: 10_000 },
+      (response) => {
+        response.resume();
+        response.once('end', () => resolve(response.statusCode === 200 ? performance.now() - begun : undefined));
+        response.once('error', () => resolve(undefined));
+      },
+    );
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(undefined));
+    req.end();
+  });
+}
 const rssOf = (pid: number): number => processMemory(pid).rss;
 
 interface Measured {
@@ -126,7 +147,10 @@ async function main(): Promise<string> {
   const started = Date.now();
   await clients.call('start', { ...target, clients: CLIENTS, readBytes: READ_BYTES, intervalMs: INTERVAL_MS });
   log(`${CLIENTS} downloads of ${values.mib} MiB started; holding ${HOLD_MS / 1000} s`);
+  const probes: Promise<number | undefined>[] = [];
+  const ca = readFileSync(target.caFile, 'utf8');
   while (Date.now() - started < HOLD_MS) {
+    probes.push(probe(target.origin, target.host, ca));
     await sleep(1000);
     await sample();
   }
@@ -177,6 +201,7 @@ async function main(): Promise<string> {
     holdSeconds,
     finishSeconds,
     targetMiB: TARGET_MIB,
+    probes: await Promise.all(probes),
   });
 }
 

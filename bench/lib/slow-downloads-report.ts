@@ -29,6 +29,19 @@ export interface RunFigures {
   readonly holdSeconds: number;
   readonly finishSeconds: number;
   readonly targetMiB: number;
+  /** A new small request sent every second of the hold, on a connection of its own: ms to its whole answer, undefined when it failed or timed out. */
+  readonly probes: readonly (number | undefined)[];
+}
+
+/** How the probes fared: what a new visitor of the same app got while the slow downloads held their streams. */
+export function probeLine(probes: readonly (number | undefined)[]): string {
+  const answered = probes.filter((ms): ms is number => ms !== undefined).sort((a, b) => a - b);
+  if (answered.length === 0) return `A new 1 KiB request every second of the hold: none of ${probes.length} answered.`;
+  const median = answered[Math.floor((answered.length - 1) / 2)]!;
+  return (
+    `A new 1 KiB request every second of the hold, on a connection of its own: ${answered.length} of ${probes.length} answered, ` +
+    `median ${Math.round(median)} ms, slowest ${Math.round(answered.at(-1)!)} ms (TLS handshake included).`
+  );
 }
 
 const growth = (from: number, to: number): string => `${to >= from ? '+' : ''}${Math.round((to - from) / MiB)} MiB`;
@@ -64,6 +77,8 @@ export function report(figures: RunFigures): string {
       `${f0(figures.maxTunnelStreams)} tunnel streams in flight at most; ${f0(client.completed)} completed, ${f0(client.cancelled)} cancelled, ` +
       `${f0(client.failed)} failed${errors ? ` (${errors})` : ''}; ${mib(client.bytesRead)} read by the clients. ` +
       `Held ${figures.holdSeconds.toFixed(1)} s, finished in ${figures.finishSeconds.toFixed(1)} s.`,
+    '',
+    probeLine(figures.probes),
     '',
     'Settings: ' +
       Object.entries(figures.settings)
