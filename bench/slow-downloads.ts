@@ -52,13 +52,22 @@ const TARGET_MIB = 64;
 const log = (line: string): void => void process.stderr.write(`[slow-downloads ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** One small GET of the same app on a new connection while the downloads hold their streams: ms to its whole answer, undefined if it failed or took over 10 s. */
-function probe(origin: string, host: string, ca: string): Promise<number | undefined> {
+/** One small GET on a new connection while the downloads hold their streams: ms to its whole answer, undefined if it failed or took over 10 s. */
+function probe(origin: string, host: string, ca: string, cookie?: string): Promise<number | undefined> {
   const url = new URL(origin);
   const begun = performance.now();
   return new Promise((resolve) => {
     const req = httpsRequest(
-      { host: url.hostname, port: Number(url.port), path: '/1k', headers: { host }, servername: host.replace(/:\d+$/, ''), ca, agent: false, timeout: 10_000 },
+      {
+        host: url.hostname,
+        port: Number(url.port),
+        path: '/1k',
+        headers: { host, ...(cookie ? { cookie } : {}) },
+        servername: host.replace(/:\d+$/, ''),
+        ca,
+        agent: false,
+        timeout: 10_000,
+      },
       (response) => {
         response.resume();
         response.once('end', () => resolve(response.statusCode === 200 ? performance.now() - begun : undefined));
@@ -144,13 +153,19 @@ async function main(): Promise<string> {
     return downloads;
   };
 
+  // Signed in before the downloads start: a sign-in during them would take part of the hold.
+  const cookie = await gateway.call<string>('cookie');
   const started = Date.now();
   await clients.call('start', { ...target, clients: CLIENTS, readBytes: READ_BYTES, intervalMs: INTERVAL_MS });
   log(`${CLIENTS} downloads of ${values.mib} MiB started; holding ${HOLD_MS / 1000} s`);
-  const probes: Promise<number | undefined>[] = [];
+  // What a new visitor gets meanwhile: of another app of the connector group (served from its own share of the
+  // group's streams), and of the crowd's app (which waits for its share once the crowd holds all of it).
+  const other: Promise<number | undefined>[] = [];
+  const same: Promise<number | undefined>[] = [];
   const ca = readFileSync(target.caFile, 'utf8');
   while (Date.now() - started < HOLD_MS) {
-    probes.push(probe(target.origin, target.host, ca));
+    other.push(probe(target.origin, gateway.info.hosts.preauth, ca, cookie));
+    same.push(probe(target.origin, target.host, ca));
     await sleep(1000);
     await sample();
   }
@@ -201,7 +216,10 @@ async function main(): Promise<string> {
     holdSeconds,
     finishSeconds,
     targetMiB: TARGET_MIB,
-    probes: await Promise.all(probes),
+    probes: [
+      { label: 'another app of the group (signed in)', ms: await Promise.all(other) },
+      { label: "the downloads' app", ms: await Promise.all(same) },
+    ],
   });
 }
 

@@ -553,6 +553,8 @@ export const MAX_ALLOW_ENTRY_LENGTH = 300;
  * control, not this bound, limits it and the tunnel never deadlocks.
  */
 export const TUNNEL_CONNECTOR_WRITE_AHEAD_BYTES = TUNNEL_CONNECTION_WINDOW_BYTES + 16 * 1024 * 1024;
+/** What a tunnel's end reads from its transport and holds while its HTTP/2 session is not reading, to hand over in one chunk. */
+export const TUNNEL_READ_BATCH_BYTES = 1024 * 1024;
 
 /* ---- Built-in risk (src/risk/) ---- */
 

@@ -29,17 +29,24 @@ export interface RunFigures {
   readonly holdSeconds: number;
   readonly finishSeconds: number;
   readonly targetMiB: number;
-  /** A new small request sent every second of the hold, on a connection of its own: ms to its whole answer, undefined when it failed or timed out. */
-  readonly probes: readonly (number | undefined)[];
+  /** New small requests sent every second of the hold, each on a connection of its own: ms to its whole answer, undefined when it failed or timed out. */
+  readonly probes: readonly Probes[];
 }
 
-/** How the probes fared: what a new visitor of the same app got while the slow downloads held their streams. */
-export function probeLine(probes: readonly (number | undefined)[]): string {
-  const answered = probes.filter((ms): ms is number => ms !== undefined).sort((a, b) => a - b);
-  if (answered.length === 0) return `A new 1 KiB request every second of the hold: none of ${probes.length} answered.`;
+export interface Probes {
+  /** Whose requests, e.g. "another app of the group (signed in)". */
+  readonly label: string;
+  readonly ms: readonly (number | undefined)[];
+}
+
+/** How the probes fared: what a new visitor got while the slow downloads held their streams. */
+export function probeLine(probes: Probes): string {
+  const { label, ms } = probes;
+  const answered = ms.filter((value): value is number => value !== undefined).sort((a, b) => a - b);
+  if (answered.length === 0) return `A new 1 KiB request of ${label} every second of the hold: none of ${ms.length} answered.`;
   const median = answered[Math.floor((answered.length - 1) / 2)]!;
   return (
-    `A new 1 KiB request every second of the hold, on a connection of its own: ${answered.length} of ${probes.length} answered, ` +
+    `A new 1 KiB request of ${label} every second of the hold, on a connection of its own: ${answered.length} of ${ms.length} answered, ` +
     `median ${Math.round(median)} ms, slowest ${Math.round(answered.at(-1)!)} ms (TLS handshake included).`
   );
 }
@@ -78,8 +85,7 @@ export function report(figures: RunFigures): string {
       `${f0(client.failed)} failed${errors ? ` (${errors})` : ''}; ${mib(client.bytesRead)} read by the clients. ` +
       `Held ${figures.holdSeconds.toFixed(1)} s, finished in ${figures.finishSeconds.toFixed(1)} s.`,
     '',
-    probeLine(figures.probes),
-    '',
+    ...figures.probes.flatMap((probes) => [probeLine(probes), '']),
     'Settings: ' +
       Object.entries(figures.settings)
         .map(([name, value]) => `${name} ${value}`)
