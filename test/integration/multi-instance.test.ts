@@ -80,20 +80,29 @@ describe('three gateway instances on one Redis, two connectors', function () {
     try {
       const calls = async (): Promise<number> =>
         [...(await admin.info('commandstats')).matchAll(/calls=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
-      const before = await calls();
-      const started = Date.now();
-      for (let index = 0; index < 150; index += 1) assert.equal((await cluster.requestVia(instances[index % 3]!, '/count', cookie)).status, 200);
-      const elapsed = Date.now() - started;
-      const during = (await calls()) - before;
-      // Background work (heartbeats, leases) goes on meanwhile, a few commands a second per instance: counted over as long
-      // a quiet time right after, and taken out, so that a slow machine (a longer run) does not look like commands per request.
-      const quietFrom = await calls();
-      await delay(elapsed);
-      const background = (await calls()) - quietFrom;
-      const perRequest = Math.max(0, during - background) / 150;
+      // Background work (heartbeats, leases, syncs) goes on meanwhile, a few commands a second per instance: counted over
+      // as long a quiet time right after, and taken out, so that a slow machine (a longer run) does not look like commands
+      // per request. Some of it comes every few seconds, so one window can catch a burst the other does not: measured
+      // again, up to three times. A command on the request path would be 150 more every time.
+      const perRequest = async (): Promise<{ perRequest: number; said: string }> => {
+        const before = await calls();
+        const started = Date.now();
+        for (let index = 0; index < 150; index += 1) assert.equal((await cluster.requestVia(instances[index % 3]!, '/count', cookie)).status, 200);
+        const elapsed = Date.now() - started;
+        const during = (await calls()) - before;
+        const quietFrom = await calls();
+        await delay(elapsed);
+        const background = (await calls()) - quietFrom;
+        return {
+          perRequest: Math.max(0, during - background) / 150,
+          said: `${during} during ${(elapsed / 1000).toFixed(1)} s of requests, ${background} in as long a quiet time`,
+        };
+      };
+      const tries = [await perRequest()];
+      while (tries.at(-1)!.perRequest >= 0.05 && tries.length < 3) tries.push(await perRequest());
       assert.ok(
-        perRequest < 0.05,
-        `${perRequest.toFixed(3)} Redis commands per request (${during} during ${(elapsed / 1000).toFixed(1)} s of requests, ${background} in as long a quiet time)`,
+        tries.at(-1)!.perRequest < 0.05,
+        `Redis commands per request: ${tries.map((entry) => `${entry.perRequest.toFixed(3)} (${entry.said})`).join('; ')}`,
       );
     } finally {
       admin.disconnect();
