@@ -37,7 +37,12 @@ apps:
     preauth: sometimes
 `,
     );
-    const bad = await runNode(CLI, ['check', '--config', join(dir, 'bad.yaml')]);
+    // Three processes at once: each loads the whole CLI, which on two loaded cores can take several seconds.
+    const [bad, missing, usage] = await Promise.all([
+      runNode(CLI, ['check', '--config', join(dir, 'bad.yaml')]),
+      runNode(CLI, ['serve', '--config', join(dir, 'absent.yaml')]),
+      runNode(CLI, ['frobnicate']),
+    ]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /identityProvider\.issuer: must be an https URL/);
     assert.match(bad.stderr, /session\.secrets\[0\]\.secret: must be at least 32 characters/);
@@ -45,11 +50,9 @@ apps:
     assert.match(bad.stderr, /apps\[0\]\.preauth: /);
     assert.doesNotMatch(bad.stderr, /\bat .*\.ts:\d+/, 'no stack trace');
 
-    const missing = await runNode(CLI, ['serve', '--config', join(dir, 'absent.yaml')]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /cannot read it \(ENOENT\)/);
 
-    const usage = await runNode(CLI, ['frobnicate']);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /unknown command "frobnicate"/);
   });
