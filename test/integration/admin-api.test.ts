@@ -391,7 +391,7 @@ describe('admin API: apps, what-if and overview on the connector listener', func
       assert.match(
         list.stdout,
         new RegExp(
-          `^${connector.connectorId}\\s+default\\s+throwaway-connector\\s+online\\s+${version}\\s+(::ffff:)?127\\.0\\.0\\.1\\s+(now|\\d+ s ago)\\s+2 \\(\\d+ streams\\)\\s+\\d+ s old, expires in \\d+ (days|h) `,
+          `^${connector.connectorId}\\s+default\\s+throwaway-connector\\s+online\\s+${version}\\s+(::ffff:)?127\\.0\\.0\\.1\\s+(now|\\d+ (s|min) ago)\\s+2 \\(\\d+ streams\\)\\s+\\d+ (s|min|h) old, expires in \\d+ (days|h) `,
           'm',
         ),
       );
