@@ -15,10 +15,10 @@
  * slack, as streams close.
  */
 import type { Http2Session, Http2Stream } from 'node:http2';
-import { TUNNEL_MIN_STREAM_WINDOW_BYTES, TUNNEL_STREAM_BUFFER_BYTES, TUNNEL_STREAM_WINDOW_BYTES } from '../limits.ts';
+import { TUNNEL_MAX_OUTSTANDING_SETTINGS, TUNNEL_MIN_STREAM_WINDOW_BYTES, TUNNEL_STREAM_BUFFER_BYTES, TUNNEL_STREAM_WINDOW_BYTES } from '../limits.ts';
 
-/** SETTINGS sent and not yet acknowledged, at most; below the sessions' `maxOutstandingSettings` (TUNNEL_MAX_OUTSTANDING_SETTINGS). */
-export const MAX_PENDING_WINDOW_SETTINGS = 16;
+/** SETTINGS sent and not yet acknowledged, at most: half of what the session allows (past that, Node destroys it), the rest for others' SETTINGS. */
+export const MAX_PENDING_WINDOW_SETTINGS = TUNNEL_MAX_OUTSTANDING_SETTINGS / 2;
 
 export interface StreamWindowsOptions {
   /** What all streams together may hold unread. Default TUNNEL_STREAM_BUFFER_BYTES. */
