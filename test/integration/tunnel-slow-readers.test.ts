@@ -126,4 +126,32 @@ describe('readers that stop hold a bounded part of the tunnel', function () {
     assert.equal(upload.status, 200, `an upload to another app goes through (took ${Math.round(upload.ms)} ms): ${upload.body.toString('utf8', 0, 200)}`);
     assert.equal((JSON.parse(upload.body.toString()) as { bytes: number }).bytes, body.length);
   });
+
+  it('uploads an app stopped reading keep their streams no longer than its backend timeout, their clients gone or not', async () => {
+    // A client's close waits behind the bytes it had sent, unread: the gateway cannot see it go. What frees the
+    // stream is the app's backend timeout ('slow' has 1 s), which must run while the body waits on flow control.
+    // Counted by app: the previous test's uploads to another app may still hold theirs (for its 85 s).
+    const inFlight = (): number =>
+      stack.gateway
+        .connectors!.tunnels.sessions()
+        .flatMap((session) => session.describeOpenStreams())
+        .filter((report) => report.app === 'slow').length;
+    const settled: Promise<unknown>[] = [];
+    for (let n = 0; n < STALLED; n++) {
+      const controller = new AbortController();
+      stalled.push(controller);
+      const body = patternStream(BODY_BYTES);
+      settled.push(
+        request(`${stack.urls.slow}/stalled-upload`, { dispatcher: setup.agent, method: 'POST', body, signal: controller.signal }).catch(() => undefined),
+      );
+      // Half leave at once; the other half stay, waiting for an answer.
+      if (n % 2 === 0) setTimeout(() => controller.abort(), 300);
+    }
+    for (let waited = 0; waited < 20 && inFlight() < STALLED / 2; waited++) await sleep(50);
+    assert.ok(inFlight() >= STALLED / 2, `the uploads hold tunnel streams (${inFlight()} open)`);
+    const started = performance.now();
+    for (let waited = 0; waited < 100 && inFlight() > 0; waited++) await sleep(100);
+    assert.equal(inFlight(), 0, `every upload's stream is freed (${inFlight()} still open ${Math.round(performance.now() - started)} ms later)`);
+    await Promise.all(settled);
+  });
 });
