@@ -7,7 +7,7 @@
  * (allow-list.ts) it must also be inside that list, checked before any
  * connection is opened.
  */
-import { connect as netConnect, isIP, type LookupFunction, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type LookupFunction, type OnReadOpts, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { TUNNEL_ORIGIN_CONNECT_TIMEOUT_MS } from '../limits.ts';
 import { TARGET_NOT_ALLOWED, type TargetAllowList } from './allow-list.ts';
@@ -54,6 +54,8 @@ export interface ConnectOriginOptions {
   readonly signal?: AbortSignal;
   /** The connector's local allow-list; absent: any address the configuration names. */
   readonly allowList?: TargetAllowList;
+  /** How a plain TCP connection delivers what it reads (origin-reads.ts); a TLS connection does not take it, and emits 'data'. */
+  readonly onread?: OnReadOpts;
 }
 
 interface OriginAddress {
@@ -122,7 +124,13 @@ export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = 
     };
     const socket: Socket = address.secure
       ? tlsConnect(tlsOptions)
-      : netConnect({ host: address.host, port: address.port, allowHalfOpen: true, ...(lookup ? { lookup } : {}) });
+      : netConnect({
+          host: address.host,
+          port: address.port,
+          allowHalfOpen: true,
+          ...(lookup ? { lookup } : {}),
+          ...(options.onread ? { onread: options.onread } : {}),
+        });
     let tcpConnected = false;
     const settle = (): void => {
       clearTimeout(timer);

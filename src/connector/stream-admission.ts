@@ -9,6 +9,7 @@
  */
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { OnReadOpts } from 'node:net';
 import type { Logger } from '../logging/logger.ts';
 import { appIdOfConnect, HEADER_APP, HEADER_ERROR, HEADER_REQUEST_ID, isRequestId, REFUSAL_STATUS, type TunnelRefusal } from '../protocol/tunnel-wire.ts';
 import type { TargetAllowList } from './allow-list.ts';
@@ -88,6 +89,7 @@ export async function dialTarget(
   stream: ServerHttp2Stream,
   target: ConnectTarget,
   options: StreamAdmissionOptions,
+  onread?: OnReadOpts,
 ): Promise<Duplex | TunnelRefusal | undefined> {
   const abort = new AbortController();
   const onEarlyClose = (): void => abort.abort();
@@ -98,6 +100,7 @@ export async function dialTarget(
       timeoutMs: options.originConnectTimeoutMs,
       signal: abort.signal,
       ...(options.allowList ? { allowList: options.allowList } : {}),
+      ...(onread ? { onread } : {}),
     });
     if (stream.closed || stream.destroyed) {
       origin.destroy();

@@ -25,6 +25,7 @@ import { StreamWindows } from '../tunnel/stream-windows.ts';
 import type { TargetAllowList } from './allow-list.ts';
 import { connectOrigin, type ConnectOriginOptions, type ResolvedApp } from './origin.ts';
 import { checkConnect, dialTarget, refuseStream, type StreamAdmissionOptions } from './stream-admission.ts';
+import { OriginReads } from './origin-reads.ts';
 import { spliceStream } from './stream-splice.ts';
 import { WriteAhead } from './write-ahead.ts';
 
@@ -251,7 +252,8 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       this.#refuse(stream, target.refusal);
       return;
     }
-    void dialTarget(stream, target, this.#admission).then((origin) => {
+    const reads = new OriginReads();
+    void dialTarget(stream, target, this.#admission, reads.onread).then((origin) => {
       if (origin === undefined) return;
       if (typeof origin === 'string') {
         this.#refuse(stream, origin);
@@ -264,6 +266,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
       spliceStream(stream, origin, {
         appId: target.appId,
         requestId: target.requestId,
+        reads,
         ...(this.#log ? { log: this.#log } : {}),
         ...(observer ? { onOriginError: () => observer.originReset() } : {}),
         onClose: () => {

@@ -8,11 +8,14 @@
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logging/logger.ts';
+import type { OriginReads } from './origin-reads.ts';
 import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from '../protocol/tunnel-wire.ts';
 
 export interface SpliceOptions {
   readonly appId: string;
   readonly requestId: string | undefined;
+  /** The app connection's reader, when it was dialled with one (plain TCP): it sends the app's bytes in place of pipe(). */
+  readonly reads?: OriginReads;
   readonly log?: Logger;
   /** Called as the stream closes, before the app's connection is closed. */
   readonly onClose?: () => void;
@@ -51,5 +54,6 @@ export function spliceStream(stream: ServerHttp2Stream, origin: Duplex, options:
   // keeps backpressure and carries each half-close: END_STREAM ends the app
   // connection's write side, its FIN ends the stream.
   stream.pipe(origin);
-  origin.pipe(stream);
+  if (options.reads?.adopted) options.reads.attach(stream, origin);
+  else origin.pipe(stream);
 }
