@@ -52,7 +52,9 @@ export function spliceStream(stream: ServerHttp2Stream, origin: Duplex, options:
   // queued. Errors are handled above: an app failure ends the stream with
   // an error trailer, a closed stream destroys the app connection. pipe()
   // keeps backpressure and carries each half-close: END_STREAM ends the app
-  // connection's write side, its FIN ends the stream.
+  // connection's write side, its FIN ends the stream. The app's side of a
+  // plain TCP connection is read by OriginReads instead, which does the same
+  // in reads sized to the stream's window.
   stream.pipe(origin);
   if (options.reads?.adopted) options.reads.attach(stream, origin);
   else origin.pipe(stream);
