@@ -12,9 +12,8 @@
  *
  * Reads go into one buffer shared by every app connection (Node's `onread`)
  * and are copied out before the callback returns, so that an idle connection
- * holds no read buffer either. Only plain TCP connections to apps are read this
- * way; `tls.connect` decrypts through its own buffers, and its sockets are
- * piped.
+ * holds no read buffer either. TLS connections to apps are read the same way:
+ * `tls.connect` hands the decrypted bytes to `onread` too.
  */
 import type { OnReadOpts } from 'node:net';
 import type { ServerHttp2Stream } from 'node:http2';
@@ -62,7 +61,7 @@ export class OriginReads {
     callback: (bytes, buffer) => this.#onRead(Buffer.from(buffer.subarray(0, bytes))),
   };
 
-  /** Whether the socket was opened with `onread` (plain TCP): its bytes arrive here, never as 'data'. */
+  /** Whether the socket was opened with `onread`: its bytes arrive here, never as 'data'. */
   get adopted(): boolean {
     return this.#adopted;
   }

@@ -54,7 +54,7 @@ export interface ConnectOriginOptions {
   readonly signal?: AbortSignal;
   /** The connector's local allow-list; absent: any address the configuration names. */
   readonly allowList?: TargetAllowList;
-  /** How a plain TCP connection delivers what it reads (origin-reads.ts); a TLS connection does not take it, and emits 'data'. */
+  /** How the connection delivers what it reads, decrypted for https (origin-reads.ts): never as 'data'. */
   readonly onread?: OnReadOpts;
 }
 
@@ -110,8 +110,8 @@ export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = 
       lookup = allowList.guardedLookup(address.port);
     }
     // Half-open both ways: a client that finished its request still reads the answer.
-    // (tls.connect passes allowHalfOpen on to its TLSSocket; its typings omit it.)
-    const tlsOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
+    // (tls.connect passes allowHalfOpen and onread on to its TLSSocket; its typings omit them.)
+    const tlsOptions: ConnectionOptions & { allowHalfOpen: boolean; onread?: OnReadOpts } = {
       host: address.host,
       port: address.port,
       // SNI cannot carry an IP address (RFC 6066 §3).
@@ -121,6 +121,7 @@ export function connectOrigin(app: ResolvedApp, options: ConnectOriginOptions = 
       ALPNProtocols: ['http/1.1'],
       allowHalfOpen: true,
       ...(lookup ? { lookup } : {}),
+      ...(options.onread ? { onread: options.onread } : {}),
     };
     const socket: Socket = address.secure
       ? tlsConnect(tlsOptions)

@@ -14,7 +14,7 @@ import { HEADER_ERROR, TRAILER_ORIGIN_RESET } from '../protocol/tunnel-wire.ts';
 export interface SpliceOptions {
   readonly appId: string;
   readonly requestId: string | undefined;
-  /** The app connection's reader, when it was dialled with one (plain TCP): it sends the app's bytes in place of pipe(). */
+  /** The app connection's reader, when it was dialled with one: it sends the app's bytes in place of pipe(). */
   readonly reads?: OriginReads;
   readonly log?: Logger;
   /** Called as the stream closes, before the app's connection is closed. */
@@ -53,8 +53,8 @@ export function spliceStream(stream: ServerHttp2Stream, origin: Duplex, options:
   // an error trailer, a closed stream destroys the app connection. pipe()
   // keeps backpressure and carries each half-close: END_STREAM ends the app
   // connection's write side, its FIN ends the stream. The app's side of a
-  // plain TCP connection is read by OriginReads instead, which does the same
-  // in reads sized to the stream's window.
+  // connection dialled by connectOrigin is read by OriginReads instead, which
+  // does the same in reads sized to the stream's window.
   stream.pipe(origin);
   if (options.reads?.adopted) options.reads.attach(stream, origin);
   else origin.pipe(stream);
