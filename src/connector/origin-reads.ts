@@ -19,6 +19,7 @@ import type { OnReadOpts } from 'node:net';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { TUNNEL_MIN_STREAM_WINDOW_BYTES } from '../limits.ts';
+import { powerOfTwoWithin } from '../tunnel/stream-windows.ts';
 
 /** What Node reads from a socket at most; a larger read would not be any faster here. */
 const MAX_READ_BYTES = 64 * 1024;
@@ -28,14 +29,9 @@ const MAX_QUEUED_BYTES = 4 * MAX_READ_BYTES;
 
 let shared: Buffer | undefined;
 
-/** One read's room: the stream's send window, as a power of two between the bounds. */
+/** One read's room: the stream's send window, as a power of two between the bounds (the windows' own rounding). */
 export function readSizeFor(sendWindow: number): number {
-  if (!(sendWindow >= MAX_READ_BYTES)) {
-    let size = TUNNEL_MIN_STREAM_WINDOW_BYTES;
-    while (size * 2 <= sendWindow) size *= 2;
-    return size;
-  }
-  return MAX_READ_BYTES;
+  return powerOfTwoWithin(sendWindow, TUNNEL_MIN_STREAM_WINDOW_BYTES, MAX_READ_BYTES);
 }
 
 /** What a stream may have written and not yet sent before its app's socket waits: one read, more for large windows. */

@@ -29,14 +29,17 @@ export interface StreamWindowsOptions {
   readonly minWindowBytes?: number;
 }
 
+/** `bytes` rounded down to a power of two, within [min, max] (0 gives min). */
+export function powerOfTwoWithin(bytes: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, 2 ** Math.floor(Math.log2(bytes))));
+}
+
 /** The window each of `streams` open streams may have: the budget shared out, as a power of two within [min, max]. */
 export function windowFor(streams: number, options: StreamWindowsOptions = {}): number {
   const budget = options.budgetBytes ?? TUNNEL_STREAM_BUFFER_BYTES;
   const max = options.maxWindowBytes ?? TUNNEL_STREAM_WINDOW_BYTES;
   const min = options.minWindowBytes ?? TUNNEL_MIN_STREAM_WINDOW_BYTES;
-  const share = budget / Math.max(1, streams);
-  const power = 2 ** Math.floor(Math.log2(share));
-  return Math.min(max, Math.max(min, power));
+  return powerOfTwoWithin(budget / Math.max(1, streams), min, max);
 }
 
 export class StreamWindows {
