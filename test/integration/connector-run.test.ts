@@ -226,6 +226,8 @@ describe('gatehouse-connector run when the service goes away', function () {
     await connector.waitFor(
       /control link down \(The service at https:\/\/127\.0\.0\.1:\d+ is unreachable: the connection failed \(ECONNREFUSED\).*\); reconnecting in/,
     );
+    // The log line goes to stdout, the progress line above to stderr: two pipes, read as they arrive.
+    await connector.waitFor(/"msg":"link down[^\n]*\n/);
     const warnings = logLines(connector.stdout()).filter((line) => typeof line['msg'] === 'string' && line['msg'].startsWith('link down'));
     assert.ok(warnings.length >= 1);
     for (const warning of warnings) {

@@ -63,14 +63,25 @@ describe('readers that stop hold a bounded part of the tunnel', function () {
         return response;
       }),
     );
-    // The bodies are not read: each stream's window fills, and stays full.
-    await sleep(1500);
+    // The bodies are not read: each stream's window fills, and stays full. Before the gateway holds anything, the
+    // kernel's buffers of every client connection fill (megabytes each on loopback), which takes a while on a busy
+    // machine: read until what the gateway holds stops growing.
     // What the gateway holds for them, received from the tunnel and not read: the windows' sum, not 8 MiB each
     // (what a stream alone may have). The windows shrink as the crowd's streams open; the first few opened with
     // larger windows before the others, hence the margin.
-    const reports = stack.gateway.connectors!.tunnels.sessions().flatMap((session) => session.describeOpenStreams());
-    assert.equal(reports.length, STALLED);
-    const unread = reports.reduce((sum, report) => sum + report.h2.readableLength + (report.socket?.readableLength ?? 0), 0);
+    const held = (): { streams: number; unread: number } => {
+      const reports = stack.gateway.connectors!.tunnels.sessions().flatMap((session) => session.describeOpenStreams());
+      const unread = reports.reduce((sum, report) => sum + report.h2.readableLength + (report.socket?.readableLength ?? 0), 0);
+      return { streams: reports.length, unread };
+    };
+    let unread = -1;
+    for (let waited = 0, still = 0; waited < 120 && still < 3; waited++) {
+      await sleep(250);
+      const now = held().unread;
+      still = now === unread && now >= STALLED * TUNNEL_MIN_STREAM_WINDOW_BYTES ? still + 1 : 0;
+      unread = now;
+    }
+    assert.equal(held().streams, STALLED);
     assert.ok(unread <= 2 * TUNNEL_STREAM_BUFFER_BYTES, `the stalled downloads hold ${(unread / MiB).toFixed(1)} MiB at the gateway`);
     assert.ok(unread >= STALLED * TUNNEL_MIN_STREAM_WINDOW_BYTES, `each stalled download filled its window (${unread} bytes held)`);
 
