@@ -386,6 +386,14 @@ export const TUNNEL_STREAM_BUFFER_BYTES = 16 * 1024 * 1024;
  */
 export const TUNNEL_CONNECTOR_STREAM_BUFFER_BYTES = 64 * 1024 * 1024;
 export const TUNNEL_MIN_STREAM_WINDOW_BYTES = 16 * 1024;
+/**
+ * How long the count of streams must have stayed low before their window grows again. Requests come and go in
+ * batches: at 16 connections a tunnel's count of streams in use swung past a step about a thousand times a second,
+ * each swing a SETTINGS frame, its acknowledgement and every open stream's window adjusted at both ends. Shrinking
+ * stays immediate (it bounds memory); growing late costs nothing measurable (a lone transfer runs at full speed on
+ * 1 MiB windows).
+ */
+export const TUNNEL_WINDOW_GROW_DELAY_MS = 1000;
 /** SETTINGS frames a tunnel's session may have sent and not seen acknowledged (Node's `maxOutstandingSettings`; its default is 10). */
 export const TUNNEL_MAX_OUTSTANDING_SETTINGS = 32;
 export const TUNNEL_MAX_FRAME_BYTES = 1024 * 1024;

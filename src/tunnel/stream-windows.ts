@@ -12,10 +12,18 @@
  * in powers of two between a floor and the largest window. It shrinks before
  * a stream opens (the SETTINGS frame goes out ahead of the stream's HEADERS,
  * so the peer never sends the new stream more) and grows back, with some
- * slack, as streams close.
+ * slack, once the count has stayed low for a while: requests come and go in
+ * batches, and a count that swings past a step many times a second would
+ * otherwise cost a SETTINGS frame at each swing.
  */
 import type { Http2Session, Http2Stream } from 'node:http2';
-import { TUNNEL_MAX_OUTSTANDING_SETTINGS, TUNNEL_MIN_STREAM_WINDOW_BYTES, TUNNEL_STREAM_BUFFER_BYTES, TUNNEL_STREAM_WINDOW_BYTES } from '../limits.ts';
+import {
+  TUNNEL_MAX_OUTSTANDING_SETTINGS,
+  TUNNEL_MIN_STREAM_WINDOW_BYTES,
+  TUNNEL_STREAM_BUFFER_BYTES,
+  TUNNEL_STREAM_WINDOW_BYTES,
+  TUNNEL_WINDOW_GROW_DELAY_MS,
+} from '../limits.ts';
 
 /** SETTINGS sent and not yet acknowledged, at most: half of what the session allows (past that, Node destroys it), the rest for others' SETTINGS. */
 export const MAX_PENDING_WINDOW_SETTINGS = TUNNEL_MAX_OUTSTANDING_SETTINGS / 2;
@@ -27,6 +35,13 @@ export interface StreamWindowsOptions {
   readonly maxWindowBytes?: number;
   /** The smallest window, however many streams are open. Default TUNNEL_MIN_STREAM_WINDOW_BYTES. */
   readonly minWindowBytes?: number;
+}
+
+export interface StreamWindowsPacing {
+  /** How long the count must stay low before the window grows. Default TUNNEL_WINDOW_GROW_DELAY_MS. */
+  readonly growDelayMs?: number;
+  /** SETTINGS sent and not yet acknowledged, at most. Default MAX_PENDING_WINDOW_SETTINGS. */
+  readonly maxPendingSettings?: number;
 }
 
 /** `bytes` rounded down to a power of two, within [min, max] (0 gives min). */
@@ -52,12 +67,22 @@ export class StreamWindows {
   #pending = 0;
   /** Streams that may receive data: open, and not idle. */
   #counted = 0;
+  readonly #growDelayMs: number;
+  readonly #maxPending: number;
+  /** Set while a growth waits: the most streams counted since it began to wait. */
+  #growTimer: NodeJS.Timeout | undefined;
+  #peak = 0;
+  /** The count last fitted. */
+  #last = 0;
 
   /** `session` advertised `initialWindow` in its first SETTINGS. */
-  constructor(session: Http2Session, options: StreamWindowsOptions = {}, initialWindow: number = TUNNEL_STREAM_WINDOW_BYTES) {
+  constructor(session: Http2Session, options: StreamWindowsOptions & StreamWindowsPacing = {}, initialWindow: number = TUNNEL_STREAM_WINDOW_BYTES) {
     this.#session = session;
     this.#window = initialWindow;
     this.#options = options;
+    this.#growDelayMs = options.growDelayMs ?? TUNNEL_WINDOW_GROW_DELAY_MS;
+    this.#maxPending = options.maxPendingSettings ?? MAX_PENDING_WINDOW_SETTINGS;
+    session.once('close', () => clearTimeout(this.#growTimer));
   }
 
   /** The window advertised last. */
@@ -96,24 +121,38 @@ export class StreamWindows {
 
   /**
    * `streams` streams may receive data. Shrinks the window at once if they
-   * could hold more than the budget; grows it only once twice as many would
-   * still fit, so that a count going up and down by one around a step does
-   * not send a SETTINGS frame each time.
+   * could hold more than the budget. Grows it only once twice as many as
+   * were counted over the last `growDelayMs` would still fit, so that a count
+   * swinging around a step does not send a SETTINGS frame at each swing.
    */
   fit(streams: number): void {
-    const current = this.window;
+    this.#last = streams;
+    this.#peak = Math.max(this.#peak, streams);
     const safe = windowFor(streams, this.#options);
-    if (safe < current) this.#advertise(safe);
-    else {
-      const relaxed = windowFor(streams * 2, this.#options);
-      if (relaxed > current) this.#advertise(relaxed);
+    if (safe < this.window) this.#advertise(safe);
+    else if (this.#relaxed(streams) > this.window && this.#growTimer === undefined) {
+      this.#peak = streams;
+      this.#growTimer = setTimeout(() => this.#grow(), this.#growDelayMs);
+      this.#growTimer.unref();
     }
+  }
+
+  #relaxed(streams: number): number {
+    return windowFor(streams * 2, this.#options);
+  }
+
+  #grow(): void {
+    this.#growTimer = undefined;
+    const relaxed = this.#relaxed(this.#peak);
+    if (relaxed > this.window) this.#advertise(relaxed);
+    // The count went up meanwhile and has come down since: wait for it to stay down.
+    if (this.#relaxed(this.#last) > this.window) this.fit(this.#last);
   }
 
   #advertise(window: number): void {
     const session = this.#session;
     if (session.destroyed || session.closed) return;
-    if (this.#pending >= MAX_PENDING_WINDOW_SETTINGS) {
+    if (this.#pending >= this.#maxPending) {
       this.#deferred = window;
       return;
     }
