@@ -21,10 +21,13 @@
  * least work each shape can do, not a proxy to run. The HTTP/2 sessions use the
  * tunnel's own settings (src/tunnel/http2-settings.ts).
  *
- *   node bench/tunnel-floor.ts [--concurrency 1,16,64] [--seconds 8] [--settle 2] [--rounds 3] [--variants hpm,direct,connect,connect-wa]
+ *   node bench/tunnel-floor.ts [--concurrency 1,16,64] [--seconds 8] [--settle 2] [--rounds 3] [--variants hpm,direct,connect,connect+wa]
+ *       [--transfers N]   then N downloads and N uploads of 256 MiB per variant (after one of each to warm up), in rotating
+ *                         order, through bench/loadgen.ts (SHA-256 checked): MB/s, median
  *
  * Roles (started by the orchestrator above): --role front|relay.
  */
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
@@ -52,6 +55,7 @@ import { createDevCa } from '../dev/lib/dev-ca.ts';
 import { tunnelSessionOptions, widenConnectionWindow } from '../src/tunnel/http2-settings.ts';
 import type { BackendInfo } from './backend.ts';
 import type { DirectProxyInfo } from './direct-proxy.ts';
+import type { TransferResult } from './loadgen.ts';
 import type { GatewayServiceInfo } from './gateway-service.ts';
 import { registerConnector, runConnector } from './lib/connector.ts';
 import type { RunningProcess } from '../dev/lib/processes.ts';
@@ -88,6 +92,7 @@ const { values } = parseArgs({
     settle: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '3' },
     variants: { type: 'string', default: 'hpm,direct,connect,connect+wa' },
+    transfers: { type: 'string', default: '0' },
   },
 });
 
@@ -247,6 +252,8 @@ interface Variant {
   readonly key: string;
   readonly url: string;
   readonly host: string;
+  /** The CA of the front's certificate, for the transfers' TLS check. */
+  readonly caFile: string;
   readonly pids: readonly number[];
 }
 
@@ -266,6 +273,48 @@ const median = (numbers: readonly number[]): number => {
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
+
+const TRANSFER_BYTES = 256 * 1024 * 1024;
+
+/** One 256 MiB download or upload through `variant`, by bench/loadgen.ts in a process of its own: MB/s. */
+async function transfer(variant: Variant, kind: 'download' | 'upload'): Promise<number> {
+  const args = [join(HERE, 'loadgen.ts'), kind, '--origin', variant.url, '--host', variant.host, '--ca', variant.caFile, '--bytes', String(TRANSFER_BYTES)];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as Partial<TransferResult>;
+  if (code !== 0 || result.ok !== true) throw new Error(`${variant.key} ${kind} failed (${code}): ${out}`);
+  return result.mbps!;
+}
+
+async function measureTransfers(variants: readonly Variant[], runs: number): Promise<string[]> {
+  const results = new Map<string, { download: number[]; upload: number[] }>(variants.map((variant) => [variant.key, { download: [], upload: [] }]));
+  for (const variant of variants) {
+    process.stderr.write(`tunnel-floor: warming up ${variant.key} with a transfer each way\n`);
+    for (const kind of ['download', 'upload'] as const) await transfer(variant, kind);
+  }
+  for (let run = 0; run < runs; run++) {
+    for (let index = 0; index < variants.length; index++) {
+      const variant = variants[(index + run) % variants.length]!;
+      for (const kind of ['download', 'upload'] as const) {
+        const mbps = await transfer(variant, kind);
+        results.get(variant.key)![kind].push(mbps);
+        process.stderr.write(`${variant.key.padEnd(8)} ${kind.padEnd(8)} run ${run + 1}: ${Math.round(mbps)} MB/s\n`);
+      }
+    }
+  }
+  const hpm = results.get('hpm');
+  const lines = ['| variant | download MB/s | × hpm | upload MB/s | × hpm | runs (down; up) |', '|---|---:|---:|---:|---:|---|'];
+  for (const variant of variants) {
+    const { download, upload } = results.get(variant.key)!;
+    const ratio = (value: number, of: number[] | undefined): string => (of === undefined ? '–' : (value / median(of)).toFixed(2));
+    lines.push(
+      `| ${variant.key} | ${Math.round(median(download))} | ${ratio(median(download), hpm?.download)} | ${Math.round(median(upload))} | ${ratio(median(upload), hpm?.upload)} | ${download.map(Math.round).join(', ')}; ${upload.map(Math.round).join(', ')} |`,
+    );
+  }
+  return lines;
+}
 
 async function orchestrate(): Promise<void> {
   const concurrencies = values.concurrency.split(',').map(Number);
@@ -296,7 +345,7 @@ async function orchestrate(): Promise<void> {
     for (const key of wanted) {
       if (key === 'hpm') {
         const hpm = await start<DirectProxyInfo>('direct-proxy.ts', ['--backend', backend.info.url]);
-        variants.push({ key, url: hpm.info.url, host: hpm.info.host, pids: [hpm.pid] });
+        variants.push({ key, url: hpm.info.url, host: hpm.info.host, caFile: hpm.info.caFile, pids: [hpm.pid] });
       } else if (key === 'gw-pass' || key === 'tunnel-pass') {
         const tunnel = key === 'tunnel-pass';
         const gw = await start<GatewayServiceInfo>('gateway-service.ts', ['--backend', backend.info.url, ...(tunnel ? ['--connectors'] : [])]);
@@ -309,7 +358,7 @@ async function orchestrate(): Promise<void> {
           connectors.push(connector);
           pids.push(connector.child.pid!);
         }
-        variants.push({ key, url: gw.info.origin, host: gw.info.hosts.passthrough, pids });
+        variants.push({ key, url: gw.info.origin, host: gw.info.hosts.passthrough, caFile: gw.info.caFile, pids });
       } else if (/^(direct|connect|request)(\+(wa|ss|hpm))*$/.test(key)) {
         const [framing, ...modifiers] = key.split('+');
         const flag = (modifier: string, name: string): string[] => (modifiers.includes(modifier) ? [name] : []);
@@ -317,7 +366,13 @@ async function orchestrate(): Promise<void> {
         const relayChild = framing === 'direct' ? undefined : await start<RoleInfo>(self, ['--role', 'relay', ...flag('wa', '--write-ahead'), ...common]);
         const relayArgs = relayChild === undefined ? [] : ['--relay', relayChild.info.url];
         const frontChild = await start<RoleInfo>(self, ['--role', 'front', '--framing', framing!, ...relayArgs, ...frontFlags, ...common]);
-        variants.push({ key, url: frontChild.info.url, host: HOST, pids: relayChild === undefined ? [frontChild.pid] : [frontChild.pid, relayChild.pid] });
+        variants.push({
+          key,
+          url: frontChild.info.url,
+          host: HOST,
+          caFile: join(dir, 'ca.pem'),
+          pids: relayChild === undefined ? [frontChild.pid] : [frontChild.pid, relayChild.pid],
+        });
       } else throw new Error(`unknown variant ${key}: hpm, or direct, connect or request with any of +wa, +ss, +hpm`);
     }
     for (const variant of variants) {
@@ -373,6 +428,8 @@ async function orchestrate(): Promise<void> {
       }
     }
     process.stdout.write(`${lines.join('\n')}\n`);
+    const transfers = Number(values.transfers);
+    if (transfers > 0) process.stdout.write(`\n${(await measureTransfers(variants, transfers)).join('\n')}\n`);
   } finally {
     for (const connector of connectors) await connector.stop('SIGTERM');
     await Promise.all(children.map((child) => child.stop()));
