@@ -37,6 +37,7 @@ export interface StreamWindowsOptions {
   readonly minWindowBytes?: number;
 }
 
+/** How fast the windows follow the count: the delay before growing, and the SETTINGS allowed in flight. */
 export interface StreamWindowsPacing {
   /** How long the count must stay low before the window grows. Default TUNNEL_WINDOW_GROW_DELAY_MS. */
   readonly growDelayMs?: number;
@@ -69,8 +70,9 @@ export class StreamWindows {
   #counted = 0;
   readonly #growDelayMs: number;
   readonly #maxPending: number;
-  /** Set while a growth waits: the most streams counted since it began to wait. */
+  /** Set while a growth waits for the count to stay low. */
   #growTimer: NodeJS.Timeout | undefined;
+  /** The most streams counted since the growth began to wait. */
   #peak = 0;
   /** The count last fitted. */
   #last = 0;
