@@ -60,6 +60,7 @@ import type { GatewayServiceInfo } from './gateway-service.ts';
 import { registerConnector, runConnector } from './lib/connector.ts';
 import type { RunningProcess } from '../dev/lib/processes.ts';
 import { startChild, serveParent, type Child } from './lib/child.ts';
+import { ConnectAgent, streamAsSocket } from './lib/connect-agent.ts';
 import { loadAverage1, threadCpuNs } from './lib/thread-cpu.ts';
 import { runWrk } from './lib/wrk.ts';
 
@@ -160,31 +161,6 @@ async function relay(backend: URL, dir: string, writeAhead: boolean): Promise<vo
   });
 }
 
-/** A keep-alive agent whose connections are CONNECT streams of one HTTP/2 session: Node's HTTP client takes any Duplex. */
-class ConnectAgent extends Agent {
-  readonly #session: ClientHttp2Session;
-  readonly #authority: string;
-  readonly #wrap: boolean;
-  constructor(session: ClientHttp2Session, authority: string, wrap: boolean) {
-    super({ keepAlive: true, maxFreeSockets: 1024 });
-    this.#session = session;
-    this.#authority = authority;
-    this.#wrap = wrap;
-  }
-  override createConnection(): Duplex {
-    const stream = this.#session.request({ ':method': 'CONNECT', ':authority': this.#authority });
-    // With --stream-socket, as Gatehouse's tunnel agent: the stream inside its socket-shaped Duplex.
-    if (this.#wrap) return new StreamSocket(stream, { connectorId: 'floor', appId: 'floor', tunnelClosing: () => undefined });
-    // Else the stream itself: the agent treats its connections as sockets, and a stream has nothing to set.
-    return Object.assign(stream, {
-      setKeepAlive: () => stream,
-      setNoDelay: () => stream,
-      ref: () => stream,
-      unref: () => stream,
-    });
-  }
-}
-
 /** The front: HTTPS for clients, then one of three upstreams for every request. */
 async function front(backend: URL, framing: string, relayUrl: string | undefined, dir: string, flags: FrontFlags): Promise<void> {
   const { key, cert, ca } = tlsFiles(dir);
@@ -200,7 +176,12 @@ async function front(backend: URL, framing: string, relayUrl: string | undefined
     await once(session, 'connect');
     widenConnectionWindow(session);
   }
-  const agent = framing === 'connect' ? new ConnectAgent(session!, backend.host, flags.streamSocket) : new Agent({ keepAlive: true, maxFreeSockets: 1024 });
+  const connectStream = (): Duplex => {
+    const stream = session!.request({ ':method': 'CONNECT', ':authority': backend.host });
+    // With --stream-socket, as Gatehouse's tunnel agent: the stream inside its socket-shaped Duplex.
+    return flags.streamSocket ? new StreamSocket(stream, { connectorId: 'floor', appId: 'floor', tunnelClosing: () => undefined }) : streamAsSocket(stream);
+  };
+  const agent = framing === 'connect' ? new ConnectAgent(connectStream) : new Agent({ keepAlive: true, maxFreeSockets: 1024 });
   // With --express, the handler is what bench/direct-proxy.ts serves: Express and http-proxy-middleware, on this agent.
   const app = express();
   app.disable('x-powered-by');

@@ -19,9 +19,9 @@ import { once } from 'node:events';
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { connect as h2connect, createServer as createH2Server, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect, type AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { tunnelSessionOptions } from '../src/tunnel/http2-settings.ts';
+import { ConnectAgent, streamAsSocket } from './lib/connect-agent.ts';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '5' } } });
 const REQUESTS = Number(values.requests);
@@ -66,20 +66,12 @@ await once(server, 'listening');
 const session: ClientHttp2Session = h2connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnelSessionOptions(1000));
 await once(session, 'connect');
 
-/**
- * Node's HTTP client on a keep-alive agent whose one connection is a CONNECT stream (as Gatehouse's tunnel agent,
- * without its bookkeeping): the same one HTTP/1.1 client per request as the relay's in h2-relay.
- */
-class ConnectAgent extends Agent {
-  override createConnection(): Duplex {
-    const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${backendPort}` });
-    // The agent treats its connections as sockets; a stream has nothing to set.
-    return Object.assign(stream, { setKeepAlive: () => stream, setNoDelay: () => stream, ref: () => stream, unref: () => stream });
-  }
-}
-
 async function connectRound(): Promise<number> {
-  const connectAgent = new ConnectAgent({ keepAlive: true, maxSockets: 1 });
+  // Node's HTTP client on one kept-alive CONNECT stream (as Gatehouse's tunnel agent, without its bookkeeping): the same
+  // one HTTP/1.1 client per request as the relay's in h2-relay.
+  const connectAgent = new ConnectAgent(() => streamAsSocket(session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${backendPort}` })), {
+    maxSockets: 1,
+  });
   const started = performance.now();
   for (let n = 0; n < REQUESTS; n++) {
     const response = await new Promise<IncomingMessage>((resolve, reject) =>
