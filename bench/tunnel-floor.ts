@@ -1,21 +1,23 @@
 /**
  * What a tunnel through a second Node process costs at the least, whatever the
- * product around it, and how much of it the tunnel's framing decides. Four
- * proxies of 1 KiB GETs behind the same kind of HTTPS listener, all to the
- * one backend (bench/backend.ts), measured like `npm run bench` (wrk -t1,
- * interleaved rounds, CPU per request from the scheduler's counts):
+ * product around it, and which of Gatehouse's pieces add what. Proxies of
+ * 1 KiB GETs behind the same kind of HTTPS listener, all to the one backend
+ * (bench/backend.ts), measured like `npm run bench` (wrk -t1, interleaved
+ * rounds, CPU per request from the scheduler's counts):
  *
  *   hpm         bench/direct-proxy.ts: Express + http-proxy-middleware, the main benchmark's baseline
  *   direct      a proxy of a dozen lines on node:http (`http.request` with a keep-alive agent): the floor of one hop
  *   connect     the same proxy, its upstream connections CONNECT streams of one HTTP/2 session over TLS to a relay
  *               process that splices each to a TCP connection to the backend: HTTP/1.1 inside the tunnel, as
  *               Gatehouse carries requests
- *   connect-wa  the same, both sessions on the write-ahead stream (src/connector/write-ahead.ts) over their TLS
- *               sockets, as Gatehouse runs them
  *   gw-pass     Gatehouse's service (bench/gateway-service.ts), pass-through app, forwarding direct to the backend
  *   tunnel-pass the same service and app through a Gatehouse connector with one tunnel (TLS): the product itself
- *   request     (experimental) each request an HTTP/2 request of that session, which the relay makes to the
- *               backend with `http.request`; also request-wa
+ *
+ * `direct` and `connect` take modifiers, in any number: +wa runs both HTTP/2 sessions on the write-ahead stream
+ * (src/connector/write-ahead.ts) over their TLS sockets, +ss hands each CONNECT stream to the HTTP client inside
+ * Gatehouse's StreamSocket, +hpm makes Express + http-proxy-middleware the front's handler: connect+wa+ss+hpm is
+ * every transport piece Gatehouse uses and none of its logic. (HTTP/2 requests in place of CONNECT streams:
+ * bench/tunnel-framing.ts.)
  *
  * None of them checks anything, frames errors or watches timeouts: this is the
  * least work each shape can do, not a proxy to run. The HTTP/2 sessions use the
@@ -31,14 +33,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import {
-  connect as h2connect,
-  createSecureServer,
-  performServerHandshake,
-  type ClientHttp2Session,
-  type ServerHttp2Stream,
-  type IncomingHttpHeaders as H2Headers,
-} from 'node:http2';
+import { connect as h2connect, createSecureServer, performServerHandshake, type ClientHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,14 +92,14 @@ const { values } = parseArgs({
   },
 });
 
-/** Headers that belong to one connection, never forwarded (and forbidden in HTTP/2). */
+/** Headers that belong to one connection, never forwarded. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
 
-function endToEnd(headers: IncomingHttpHeaders | Record<string, unknown>): OutgoingHttpHeaders {
+function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(':') || HOP_BY_HOP.has(name) || value === undefined) continue;
-    out[name] = value as string | string[] | number;
+    if (HOP_BY_HOP.has(name) || value === undefined) continue;
+    out[name] = value;
   }
   return out;
 }
@@ -113,33 +108,19 @@ function tlsFiles(dir: string): { key: Buffer; cert: Buffer; ca: Buffer } {
   return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')), ca: readFileSync(join(dir, 'ca.pem')) };
 }
 
-/** The relay: an HTTP/2 server over TLS that splices CONNECT streams to the backend and makes any other request to it. */
+/** The relay: an HTTP/2 server over TLS that splices each CONNECT stream to a connection to the backend. */
 async function relay(backend: URL, dir: string, writeAhead: boolean): Promise<void> {
   const { key, cert } = tlsFiles(dir);
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: 1024 });
-  const onStream = (stream: ServerHttp2Stream, headers: H2Headers): void => {
-    if (headers[':method'] === 'CONNECT') {
-      const socket = netConnect({ host: backend.hostname, port: Number(backend.port), noDelay: true });
-      socket.once('connect', () => {
-        stream.respond({ ':status': 200 });
-        stream.pipe(socket).on('error', () => undefined);
-        socket.pipe(stream);
-      });
-      socket.on('error', () => stream.destroy());
-      stream.on('error', () => socket.destroy());
-      stream.on('close', () => socket.destroy());
-      return;
-    }
-    const upstream = httpRequest(
-      { agent, host: backend.hostname, port: backend.port, method: headers[':method'], path: headers[':path'], headers: endToEnd(headers) },
-      (response) => {
-        stream.respond({ ':status': response.statusCode ?? 502, ...endToEnd(response.headers) });
-        response.pipe(stream);
-      },
-    );
-    upstream.on('error', () => stream.destroy());
-    stream.on('error', () => upstream.destroy());
-    stream.pipe(upstream);
+  const onStream = (stream: ServerHttp2Stream): void => {
+    const socket = netConnect({ host: backend.hostname, port: Number(backend.port), noDelay: true });
+    socket.once('connect', () => {
+      stream.respond({ ':status': 200 });
+      stream.pipe(socket).on('error', () => undefined);
+      socket.pipe(stream);
+    });
+    socket.on('error', () => stream.destroy());
+    stream.on('error', () => socket.destroy());
+    stream.on('close', () => socket.destroy());
   };
   // With --write-ahead, the session runs on the connector's write-ahead stream over the TLS socket, as Gatehouse's do.
   const server = writeAhead
@@ -161,7 +142,7 @@ async function relay(backend: URL, dir: string, writeAhead: boolean): Promise<vo
   });
 }
 
-/** The front: HTTPS for clients, then one of three upstreams for every request. */
+/** The front: HTTPS for clients, then the backend, direct or through CONNECT streams to the relay. */
 async function front(backend: URL, framing: string, relayUrl: string | undefined, dir: string, flags: FrontFlags): Promise<void> {
   const { key, cert, ca } = tlsFiles(dir);
   let session: ClientHttp2Session | undefined;
@@ -195,20 +176,6 @@ async function front(backend: URL, framing: string, relayUrl: string | undefined
       if (!res.headersSent) res.writeHead(502).end();
       else res.destroy();
     };
-    if (framing === 'request') {
-      const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-      const stream = session!.request(
-        { ':method': req.method ?? 'GET', ':path': req.url ?? '/', ':authority': backend.host, ...endToEnd(req.headers) },
-        { endStream: !hasBody },
-      );
-      stream.on('response', (headers) => {
-        res.writeHead(Number(headers[':status']), endToEnd(headers));
-        stream.pipe(res);
-      });
-      stream.on('error', fail);
-      if (hasBody) req.pipe(stream);
-      return;
-    }
     const upstream = httpRequest(
       { agent, host: backend.hostname, port: backend.port, method: req.method, path: req.url, headers: endToEnd(req.headers) },
       (response) => {
@@ -340,7 +307,7 @@ async function orchestrate(): Promise<void> {
           pids.push(connector.child.pid!);
         }
         variants.push({ key, url: gw.info.origin, host: gw.info.hosts.passthrough, caFile: gw.info.caFile, pids });
-      } else if (/^(direct|connect|request)(\+(wa|ss|hpm))*$/.test(key)) {
+      } else if (/^(direct|connect)(\+(wa|ss|hpm))*$/.test(key)) {
         const [framing, ...modifiers] = key.split('+');
         const flag = (modifier: string, name: string): string[] => (modifiers.includes(modifier) ? [name] : []);
         const frontFlags = [...flag('wa', '--write-ahead'), ...flag('ss', '--stream-socket'), ...flag('hpm', '--express')];
@@ -354,7 +321,7 @@ async function orchestrate(): Promise<void> {
           caFile: join(dir, 'ca.pem'),
           pids: relayChild === undefined ? [frontChild.pid] : [frontChild.pid, relayChild.pid],
         });
-      } else throw new Error(`unknown variant ${key}: hpm, or direct, connect or request with any of +wa, +ss, +hpm`);
+      } else throw new Error(`unknown variant ${key}: hpm, gw-pass, tunnel-pass, or direct or connect with any of +wa, +ss, +hpm`);
     }
     for (const variant of variants) {
       process.stderr.write(`tunnel-floor: warming up ${variant.key}\n`);
