@@ -56,6 +56,7 @@ import { registerConnector, runConnector } from './lib/connector.ts';
 import type { RunningProcess } from '../dev/lib/processes.ts';
 import { startChild, serveParent, type Child } from './lib/child.ts';
 import { ConnectAgent, streamAsSocket } from './lib/connect-agent.ts';
+import { median } from './lib/rounds.ts';
 import { loadAverage1, threadCpuNs } from './lib/thread-cpu.ts';
 import { runWrk } from './lib/wrk.ts';
 
@@ -215,12 +216,6 @@ interface Row {
   readonly backendUs: number;
   readonly errors: number;
 }
-
-const median = (numbers: readonly number[]): number => {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 const TRANSFER_BYTES = 256 * 1024 * 1024;
 

@@ -22,6 +22,7 @@ import { connect as netConnect, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { tunnelSessionOptions } from '../src/tunnel/http2-settings.ts';
 import { ConnectAgent, streamAsSocket } from './lib/connect-agent.ts';
+import { median } from './lib/rounds.ts';
 
 const { values } = parseArgs({ options: { requests: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '5' } } });
 const REQUESTS = Number(values.requests);
@@ -116,7 +117,6 @@ for (let round = 0; round < ROUNDS; round++) {
     process.stderr.write(`round ${round + 1} ${key}: ${(ms * 1000).toFixed(0)} µs per request\n`);
   }
 }
-const median = (numbers: number[]): number => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
 const lines = ['| shape | µs per request, one process | range |', '|---|---:|---|'];
 for (const [key, runs] of results)
   lines.push(`| ${key} | ${(median(runs) * 1000).toFixed(0)} | ${(Math.min(...runs) * 1000).toFixed(0)}–${(Math.max(...runs) * 1000).toFixed(0)} |`);
