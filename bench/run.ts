@@ -35,7 +35,7 @@ import { benchChart } from './lib/chart-svg.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { registerConnector, runConnector, type ConnectorOptions, type RegisteredConnector } from './lib/connector.ts';
 import { profileMarkdown, summarizeProfile } from './lib/cpu-profile.ts';
-import { collectGarbage, inspectorUrl } from './lib/inspector-gc.ts';
+import { inspectorUrl, memoryAfterGc } from './lib/inspector-gc.ts';
 import { f0, f2, f3, mib, pct } from './lib/format.ts';
 import { cpuModel, cpuTimeMs, MiB, processMemory } from './lib/procfs.ts';
 import { hasRedisServer, startRedis, type BenchRedis } from './lib/redis.ts';
@@ -489,8 +489,11 @@ interface Results {
   readonly variants: Array<{ key: string; label: string }>;
   readonly gets: Record<string, Record<number, GetFigures>>;
   readonly transfers: Record<string, { download: number[]; upload: number[]; warmDownload: number[]; warmUpload: number[] }>;
-  /** `points`: RSS as sampled (start, after the GETs, after the transfers); `settled`: RSS right after a full GC at each point. */
-  readonly memory: Array<{ label: string; pid: number; points: Array<{ rss: number; peak: number }>; settled: number[] }>;
+  /**
+   * `points`: RSS as sampled (start, after the GETs, after the transfers); `settled`: RSS right after a full GC at each
+   * point; `live`: what JavaScript holds then (V8 heap used + external memory, Buffers included).
+   */
+  readonly memory: Array<{ label: string; pid: number; points: Array<{ rss: number; peak: number }>; settled: number[]; live: number[] }>;
   /** What was checked of each variant's answers (a failed check stops the run). */
   readonly checks: Record<string, VariantChecks>;
 }
@@ -619,21 +622,23 @@ async function benchmark(): Promise<string> {
       ...processes.workerStacks.flatMap((stack) => [...stack.gatewayPids, stack.connector.process.child.pid!, stack.redis.pid]),
     ];
 
-    const inspectorGc = (index: number) => () => collectGarbage(inspectorUrl(processes.connectors[index]!.process.stderr()));
-    const memory: Array<Results['memory'][number] & { gc: () => Promise<unknown> }> = [
-      { label: 'direct proxy (baseline)', pid: direct.pid, points: [], settled: [], gc: () => direct.call('gc') },
-      { label: 'Express + express-openid-connect', pid: eoidc.pid, points: [], settled: [], gc: () => eoidc.call('gc') },
-      { label: 'Gatehouse service, forwarding direct', pid: gatewayDirect.pid, points: [], settled: [], gc: () => gatewayDirect.call('gc') },
-      { label: 'Gatehouse service, tunnels', pid: gatewayTunnel.pid, points: [], settled: [], gc: () => gatewayTunnel.call('gc') },
-      { label: 'connector (TLS)', pid: tls, points: [], settled: [], gc: inspectorGc(0) },
-      ...(wsPid ? [{ label: 'connector (WebSocket)', pid: wsPid, points: [], settled: [], gc: inspectorGc(1) }] : []),
+    const inspectorGc = (index: number) => () => memoryAfterGc(inspectorUrl(processes.connectors[index]!.process.stderr()));
+    const gcOver = (child: Child<unknown>) => () => child.call<NodeJS.MemoryUsage>('gc');
+    const memory: Array<Results['memory'][number] & { gc: () => Promise<NodeJS.MemoryUsage> }> = [
+      { label: 'direct proxy (baseline)', pid: direct.pid, points: [], settled: [], live: [], gc: gcOver(direct) },
+      { label: 'Express + express-openid-connect', pid: eoidc.pid, points: [], settled: [], live: [], gc: gcOver(eoidc) },
+      { label: 'Gatehouse service, forwarding direct', pid: gatewayDirect.pid, points: [], settled: [], live: [], gc: gcOver(gatewayDirect) },
+      { label: 'Gatehouse service, tunnels', pid: gatewayTunnel.pid, points: [], settled: [], live: [], gc: gcOver(gatewayTunnel) },
+      { label: 'connector (TLS)', pid: tls, points: [], settled: [], live: [], gc: inspectorGc(0) },
+      ...(wsPid ? [{ label: 'connector (WebSocket)', pid: wsPid, points: [], settled: [], live: [], gc: inspectorGc(1) }] : []),
     ];
-    /** RSS as it is, then right after a full GC in the process. */
+    /** RSS as it is, then right after a full GC in the process, with what JavaScript still holds. */
     const sampleMemory = async (): Promise<void> => {
       for (const entry of memory) {
         entry.points.push(memoryOf(entry.pid));
-        await entry.gc();
+        const usage = await entry.gc();
         entry.settled.push(memoryOf(entry.pid).rss);
+        entry.live.push(usage.heapUsed + usage.external);
       }
     };
     await sampleMemory();
@@ -794,7 +799,7 @@ function reportData(results: Results): BenchReport {
     transfers: Object.fromEntries(
       Object.entries(results.transfers).map(([key, runs]) => [key, { downloadMedian: medians[key]!.download, uploadMedian: medians[key]!.upload, ...runs }]),
     ),
-    memory: results.memory.map(({ label, points, settled }) => ({ label, points, settled })),
+    memory: results.memory.map(({ label, points, settled, live }) => ({ label, points, settled, live })),
     checks: results.checks,
     targets: targetsOf(results),
   };
@@ -926,18 +931,21 @@ function report(results: Results): string {
   );
 
   out.push('#### Memory (RSS)', '');
-  out.push('| process | start | after GETs | after transfers | growth over transfers | the same, each after a full GC | peak (VmHWM) |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|');
+  out.push(
+    '| process | start | after GETs | after transfers | growth over transfers | the same, each after a full GC | of which JavaScript holds (heap + external) | peak (VmHWM) |',
+  );
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const entry of results.memory) {
     const [start, gets2, end] = entry.points;
     const [, settledGets = NaN, settledEnd = NaN] = entry.settled;
+    const [, liveGets = NaN, liveEnd = NaN] = entry.live;
     out.push(
-      `| ${entry.label} | ${mib(start?.rss ?? NaN)} | ${mib(gets2?.rss ?? NaN)} | ${mib(end?.rss ?? NaN)} | ${mib((end?.rss ?? NaN) - (gets2?.rss ?? NaN))} | ${mib(settledEnd - settledGets)} (${mib(settledGets)} → ${mib(settledEnd)}) | ${mib(end?.peak ?? NaN)} |`,
+      `| ${entry.label} | ${mib(start?.rss ?? NaN)} | ${mib(gets2?.rss ?? NaN)} | ${mib(end?.rss ?? NaN)} | ${mib((end?.rss ?? NaN) - (gets2?.rss ?? NaN))} | ${mib(settledEnd - settledGets)} (${mib(settledGets)} → ${mib(settledEnd)}) | ${mib(liveEnd - liveGets)} (${mib(liveGets)} → ${mib(liveEnd)}) | ${mib(end?.peak ?? NaN)} |`,
     );
   }
   out.push(
     '',
-    `${results.variants.some((variant) => isWorkersKey(variant.key)) ? 'The `serve --workers` stacks have no row: a cluster worker takes no command from the bench (no IPC channel of ours, no inspector) to force the full GC these figures need, and they make no transfers. ' : ''}RSS as sampled counts buffers V8 has not collected yet: it starts a full collection only once external memory has grown by about 64 MiB, so a process that streams gigabytes sits up to that much above what it retains. "After a full GC" forces that collection first (over IPC in the proxies, through a loopback inspector in the connectors). What stays above it is native memory (HTTP/2 and TLS buffers, freed Buffer backing stores) that the allocator keeps for reuse rather than returning to the system: it is reached by the first bulk transfer and stays flat after it (see "Reading the results").`,
+    `${results.variants.some((variant) => isWorkersKey(variant.key)) ? 'The `serve --workers` stacks have no row: a cluster worker takes no command from the bench (no IPC channel of ours, no inspector) to force the full GC these figures need, and they make no transfers. ' : ''}RSS as sampled counts buffers V8 has not collected yet: it starts a full collection only once external memory has grown by about 64 MiB, so a process that streams gigabytes sits up to that much above what it retains. "After a full GC" forces that collection first (over IPC in the proxies, through a loopback inspector in the connectors). The next column is what JavaScript still holds right after it: V8's heap in use plus its external memory, which counts every Buffer (the process's own \`process.memoryUsage()\`). Growth in RSS that this column does not show is native memory, mostly freed Buffer backing stores that glibc's allocator keeps for reuse rather than returning to the system: it is reached by the first bulk transfer and stays flat after it (see "Reading the results").`,
     '',
   );
 

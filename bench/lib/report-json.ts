@@ -56,6 +56,8 @@ export interface MemoryRecord {
   readonly points: ReadonlyArray<{ readonly rss: number; readonly peak: number }>;
   /** RSS right after a full GC at the same points (bytes). */
   readonly settled: readonly number[];
+  /** What JavaScript held right after each full GC: V8 heap used + external memory, Buffers included (bytes). */
+  readonly live: readonly number[];
 }
 
 /** What was checked of a variant's answers before any figure was taken. */

@@ -62,5 +62,13 @@ describe('bench: npm run bench -- --quick', function () {
       // Each measured run answered without an error.
       for (const [connections, figures] of Object.entries(report.gets[key] ?? {})) assert.equal(figures.errors, 0, `${key} @${connections}: errors`);
     }
+    // Each process's memory after a full GC at start, after the GETs and after the transfers: RSS, and what JavaScript holds
+    // (asked of the process itself, over IPC or through its inspector: a process that did not answer would leave a gap).
+    assert.ok(report.memory.some((entry) => entry.label.startsWith('connector')));
+    for (const entry of report.memory) {
+      assert.equal(entry.settled.length, 3, `${entry.label}: RSS after a full GC at each point`);
+      assert.equal(entry.live.length, 3, `${entry.label}: what JavaScript holds at each point`);
+      for (const bytes of [...entry.settled, ...entry.live]) assert.ok(Number.isFinite(bytes) && bytes > 0, `${entry.label}: ${bytes}`);
+    }
   });
 });
