@@ -1,8 +1,7 @@
-import type { Agent as HttpAgent, ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { NextFunction } from 'express';
-import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
@@ -10,6 +9,7 @@ import { createResponseHeadFilter } from './downstream-response.ts';
 import { isReservedPath } from '../request/request-target.ts';
 import { leavesBasePath } from './base-path.ts';
 import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
+import { forwardRequest, forwardTarget } from './forward-request.ts';
 import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
 import { BACKEND_TIMEOUT, backendIdle, isEventStream } from './backend-idle.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -41,11 +41,10 @@ export interface AppProxy {
 /**
  * Forwarding for one app. What reaches the backend and what comes back are
  * decided here, by Gatehouse's own functions, on every path:
- * `upstreamRequestHeaders` rewrites the request object before
- * http-proxy-middleware sees it, and `createResponseHeadFilter` filters every
- * response head — through http-proxy-middleware for plain requests, and in
- * Gatehouse's own WebSocket forwarder for handshakes (101s and refusals).
- * Errors are coded and never name the backend.
+ * `upstreamRequestHeaders` makes the request's headers, and
+ * `createResponseHeadFilter` filters every response head — in the forwarder
+ * (forward-request.ts) for plain requests, and in the WebSocket forwarder for
+ * handshakes (101s and refusals). Errors are coded and never name the backend.
  */
 export function createAppProxy(options: AppProxyOptions): AppProxy {
   const { app, rules } = options;
@@ -55,59 +54,22 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const hasBasePath = new URL(app.internalUrl).pathname !== '/';
   const leavesBase = (target: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, target ?? '/');
   const { onResponseHead } = options;
-  /** Each request's own request to the backend, whose idle timeout changes once the head says what it is (a property: every request has one). */
-  const UPSTREAM = Symbol('gatehouse.upstreamRequest');
-  /** When it was dispatched to the agent, for `onResponseHead` (a property too). */
-  const DISPATCHED = Symbol('gatehouse.dispatchedAt');
-  type WithUpstream = IncomingMessage & { [UPSTREAM]?: ClientRequest; [DISPATCHED]?: number };
-  const proxy = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    target: app.internalUrl,
-    changeOrigin: app.hostHeader === 'internal',
-    agent: options.agent,
-    xfwd: false,
-    ejectPlugins: true,
-    plugins: [
-      (server) => {
-        server.on('proxyReq', (proxyReq, req, res) => {
-          if (onResponseHead) (req as WithUpstream)[DISPATCHED] = performance.now();
-          (req as WithUpstream)[UPSTREAM] = proxyReq;
-          // An answer that went out before the whole request body was forwarded (an early answer, a client gone) leaves
-          // the upstream request waiting for the rest, holding its tunnel stream or backend connection: end it with the answer.
-          res.once('close', () => {
-            if (!proxyReq.writableFinished && !proxyReq.destroyed) proxyReq.destroy();
-          });
-          // An idle backend gets a clear 504, not a hang.
-          idle.untilHead(proxyReq, () => {
-            proxyReq.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }));
-          });
-        });
-        server.on('proxyRes', (proxyRes, req, res) => {
-          const proxyReq = (req as WithUpstream)[UPSTREAM];
-          if (proxyReq) idle.afterHead(proxyReq, proxyRes.headers);
-          // An event stream's head is news to the client (EventSource opens on it) and may come long before its first
-          // event: send it once the head is set up below, instead of with the first body bytes.
-          if (isEventStream(proxyRes.headers)) process.nextTick(() => !res.headersSent && !res.destroyed && res.flushHeaders());
-          const start = onResponseHead ? (req as WithUpstream)[DISPATCHED] : undefined;
-          if (start !== undefined) onResponseHead?.((performance.now() - start) / 1000);
-          const head = filterHead(proxyRes.headers);
-          // The client's connection is Gatehouse's business: as Node decided from the client's request, never as the backend said.
-          head.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
-          proxyRes.headers = head;
-        });
-        server.on('error', (error, req, res) => {
-          if (!req || !res) return;
-          const failure = failureOf(error, req, options);
-          if (!('setHeader' in res)) {
-            res.destroy();
-            return;
-          }
-          if (failure.status === 503 && options.retryAfterSeconds !== undefined && !res.headersSent)
-            res.setHeader('Retry-After', String(options.retryAfterSeconds));
-          sendError(req, res, failure);
-        });
-      },
-    ],
-  });
+  const target = forwardTarget(app.internalUrl);
+  const head = (res: ServerResponse, upstream: ClientRequest, response: IncomingMessage): OutgoingHttpHeaders => {
+    idle.afterHead(upstream, response.headers);
+    // An event stream's head is news to the client (EventSource opens on it) and may come long before its first
+    // event: send it once the head is set up, instead of with the first body bytes.
+    if (isEventStream(response.headers)) process.nextTick(() => !res.headersSent && !res.destroyed && res.flushHeaders());
+    const filtered = filterHead(response.headers);
+    // The client's connection is Gatehouse's business: as Node decided from the client's request, never as the backend said.
+    filtered.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+    return filtered;
+  };
+  const failed = (req: IncomingMessage, res: ServerResponse, error: Error): void => {
+    const failure = failureOf(error, req, options);
+    if (failure.status === 503 && options.retryAfterSeconds !== undefined && !res.headersSent) res.setHeader('Retry-After', String(options.retryAfterSeconds));
+    sendError(req, res, failure);
+  };
 
   const refuse = (req: IncomingMessage, error: GatehouseError): GatehouseError => {
     options.audit.emit({ type: 'request.rejected', outcome: 'failure', code: error.code, reason: error.reason, ...auditContext(req) });
@@ -115,7 +77,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   };
 
   return {
-    web(req, res, next) {
+    web(req, res) {
       const context = getRequestContext(req);
       if (!context) throw new GatehouseError('ERR_INTERNAL', 'forwarding_without_context');
       if (isReservedPath(req.url ?? '/')) {
@@ -131,8 +93,21 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         sendError(req, res, refuse(req, headers));
         return undefined;
       }
-      req.headers = headers as IncomingMessage['headers'];
-      return proxy(req, res, next);
+      if (app.hostHeader === 'internal') headers['host'] = target.host;
+      let dispatched = 0;
+      forwardRequest(req, res, target, headers, options.agent, {
+        started: (upstream) => {
+          if (onResponseHead) dispatched = performance.now();
+          // An idle backend gets a clear 504, not a hang.
+          idle.untilHead(upstream, () => upstream.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT })));
+        },
+        head: (upstream, response) => {
+          if (onResponseHead) onResponseHead((performance.now() - dispatched) / 1000);
+          return head(res, upstream, response);
+        },
+        failed: (error) => failed(req, res, error),
+      });
+      return undefined;
     },
     upgrade(req, socket, head) {
       const context = getRequestContext(req);

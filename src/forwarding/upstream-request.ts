@@ -79,8 +79,8 @@ export type UpstreamKind = 'http' | 'upgrade';
  * Decides every header the backend receives, from the request as Gatehouse
  * received it: the client's headers minus everything it must not choose, then
  * Gatehouse's own. It runs in Gatehouse's forwarding step for plain requests
- * and WebSocket upgrades alike, before any proxy library sees the request, so
- * no path of a library (`Expect: 100-continue`, upgrades) can skip it.
+ * and WebSocket upgrades alike, and Gatehouse's forwarders send exactly this,
+ * so no path of a library (`Expect: 100-continue`, upgrades) can skip it.
  *
  * Returns a refusal for requests that cannot be forwarded safely.
  */

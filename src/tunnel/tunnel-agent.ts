@@ -1,7 +1,7 @@
 /**
- * An `http.Agent` whose sockets are tunnel streams, so that
- * http-proxy-middleware does the HTTP proxying (streaming, WebSocket
- * upgrades, keep-alive) through a connector. One agent per app: the agent
+ * An `http.Agent` whose sockets are tunnel streams, so that the gateway's
+ * forwarders (plain requests and WebSocket upgrades) speak HTTP through a
+ * connector, keep-alive included. One agent per app: the agent
  * knows which app and connector group its sockets lead to.
  *
  * A new socket is a CONNECT stream on the least loaded healthy tunnel of the

@@ -47,7 +47,7 @@ describe('the published package', function () {
     assert.deepEqual(Object.keys(pkg.bin).sort(), ['gatehouse', 'gatehouse-connector']);
   });
 
-  it('asks for a Node every runtime dependency supports (node:sqlite unflagged from 22.13, http-proxy-middleware 4 on 22.15+, 24, 26+)', () => {
+  it('asks for a Node every runtime dependency supports (22.15+, 24, 26+; node:sqlite unflagged from 22.13)', () => {
     assert.equal(pkg.engines.node, '^22.15.0 || ^24.0.0 || >=26.0.0');
     for (const name of Object.keys(pkg.dependencies)) {
       const engines = (JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { engines?: { node?: string } }).engines;
