@@ -9,7 +9,7 @@ import { createResponseHeadFilter } from './downstream-response.ts';
 import { isReservedPath } from '../request/request-target.ts';
 import { leavesBasePath } from './base-path.ts';
 import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
-import { forwardRequest, forwardTarget } from './forward-request.ts';
+import { forwardRequest, forwardTarget, type ForwardHooks } from './forward-request.ts';
 import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
 import { BACKEND_TIMEOUT, backendIdle, isEventStream } from './backend-idle.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -50,12 +50,13 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const { app, rules } = options;
   const idle = backendIdle(app.timeouts);
   const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
-  // Most internal URLs have no path: their targets need no dot-segment check (see base-path.ts).
-  const hasBasePath = new URL(app.internalUrl).pathname !== '/';
-  const leavesBase = (target: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, target ?? '/');
-  const { onResponseHead } = options;
   const target = forwardTarget(app.internalUrl);
-  const head = (res: ServerResponse, upstream: ClientRequest, response: IncomingMessage): OutgoingHttpHeaders => {
+  // Most internal URLs have no path: their targets need no dot-segment check (see base-path.ts).
+  const hasBasePath = target.basePath !== '';
+  const leavesBase = (url: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, url ?? '/');
+  const { onResponseHead } = options;
+  const head = (res: ServerResponse, upstream: ClientRequest, response: IncomingMessage, startedAt: number): OutgoingHttpHeaders => {
+    onResponseHead?.((performance.now() - startedAt) / 1000);
     idle.afterHead(upstream, response.headers);
     // An event stream's head is news to the client (EventSource opens on it) and may come long before its first
     // event: send it once the head is set up, instead of with the first body bytes.
@@ -69,6 +70,12 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
     const failure = failureOf(error, req, options);
     if (failure.status === 503 && options.retryAfterSeconds !== undefined && !res.headersSent) res.setHeader('Retry-After', String(options.retryAfterSeconds));
     sendError(req, res, failure);
+  };
+  const hooks: ForwardHooks = {
+    // An idle backend gets a clear 504, not a hang.
+    started: (upstream) => idle.untilHead(upstream, () => upstream.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT }))),
+    head,
+    failed,
   };
 
   const refuse = (req: IncomingMessage, error: GatehouseError): GatehouseError => {
@@ -94,19 +101,7 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
         return undefined;
       }
       if (app.hostHeader === 'internal') headers['host'] = target.host;
-      let dispatched = 0;
-      forwardRequest(req, res, target, headers, options.agent, {
-        started: (upstream) => {
-          if (onResponseHead) dispatched = performance.now();
-          // An idle backend gets a clear 504, not a hang.
-          idle.untilHead(upstream, () => upstream.destroy(Object.assign(new Error('backend timeout'), { code: BACKEND_TIMEOUT })));
-        },
-        head: (upstream, response) => {
-          if (onResponseHead) onResponseHead((performance.now() - dispatched) / 1000);
-          return head(res, upstream, response);
-        },
-        failed: (error) => failed(req, res, error),
-      });
+      forwardRequest(req, res, target, headers, options.agent, hooks);
       return undefined;
     },
     upgrade(req, socket, head) {

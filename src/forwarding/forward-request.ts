@@ -10,6 +10,7 @@
  */
 import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { performance } from 'node:perf_hooks';
 
 /** Where requests go: the app's internal URL, read once. */
 export interface ForwardTarget {
@@ -46,13 +47,14 @@ export function upstreamPath(target: ForwardTarget, url: string): string {
   return joined.includes('?') ? joined.replace('?', `${target.search}&`) : joined + target.search;
 }
 
+/** What the caller decides, once per app: the hooks take each exchange's parts, so no request builds its own. */
 export interface ForwardHooks {
-  /** The request to the backend exists (timers, metrics). */
+  /** The request to the backend exists (timers). */
   readonly started: (upstream: ClientRequest) => void;
-  /** The backend's head arrived: the headers to answer with (filtered by the caller). */
-  readonly head: (upstream: ClientRequest, response: IncomingMessage) => OutgoingHttpHeaders;
+  /** The backend's head arrived, `startedAt` (performance.now()) after the request was made: the headers to answer with. */
+  readonly head: (res: ServerResponse, upstream: ClientRequest, response: IncomingMessage, startedAt: number) => OutgoingHttpHeaders;
   /** The exchange failed before or after the head; the caller answers or cuts the client's response. */
-  readonly failed: (error: Error) => void;
+  readonly failed: (req: IncomingMessage, res: ServerResponse, error: Error) => void;
 }
 
 /**
@@ -72,6 +74,7 @@ export function forwardRequest(
   // A chunked request body ends the backend connection after it: its framing is the part a desynchronized backend would misread.
   if (headers['transfer-encoding'] !== undefined) headers['connection'] = 'close';
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  const startedAt = performance.now();
   const upstream = send({
     protocol: target.protocol,
     hostname: target.hostname,
@@ -92,7 +95,7 @@ export function forwardRequest(
       upstream.destroy();
       return;
     }
-    hooks.failed(error);
+    hooks.failed(req, res, error);
   };
   upstream.on('error', fail);
   req.on('error', fail);
@@ -107,7 +110,7 @@ export function forwardRequest(
       response.destroy();
       return;
     }
-    const head = hooks.head(upstream, response);
+    const head = hooks.head(res, upstream, response, startedAt);
     const status = response.statusCode ?? 502;
     // No body framing on answers without a body, nor towards a client that cannot read chunks.
     if (req.httpVersion === '1.0' || status === 204 || status === 304) delete head['transfer-encoding'];

@@ -2,29 +2,30 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Agent, createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
-import { forwardRequest, forwardTarget, upstreamPath } from '../../src/forwarding/forward-request.ts';
+import { forwardRequest, forwardTarget, upstreamPath, type ForwardHooks } from '../../src/forwarding/forward-request.ts';
 
 /** A front that forwards every request to `backendUrl` with Gatehouse's forwarder; `failures` records what it reported. */
 async function startFront(backendUrl: string): Promise<{ server: Server; port: number; agent: Agent; failures: Error[] }> {
   const agent = new Agent({ keepAlive: true });
   const failures: Error[] = [];
   const target = forwardTarget(backendUrl);
+  const hooks: ForwardHooks = {
+    started: () => undefined,
+    // As the gateway does: the client's connection is the front's business, not the backend's.
+    head: (_res, _upstream, response) => {
+      const { connection: _connection, 'keep-alive': _keepAlive, ...rest } = response.headers;
+      return rest;
+    },
+    failed: (_req, res, error) => {
+      failures.push(error);
+      if (res.headersSent) res.destroy();
+      else res.writeHead(502).end('failed');
+    },
+  };
   const server = createServer((req, res) => {
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(req.headers)) if (value !== undefined && name !== 'connection') headers[name] = value;
-    forwardRequest(req, res, target, headers, agent, {
-      started: () => undefined,
-      // As the gateway does: the client's connection is the front's business, not the backend's.
-      head: (_upstream, response) => {
-        const { connection: _connection, 'keep-alive': _keepAlive, ...rest } = response.headers;
-        return rest;
-      },
-      failed: (error) => {
-        failures.push(error);
-        if (res.headersSent) res.destroy();
-        else res.writeHead(502).end('failed');
-      },
-    });
+    forwardRequest(req, res, target, headers, agent, hooks);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -69,7 +70,7 @@ describe('the forwarder (forward-request.ts)', function () {
     });
     const port = await listen(server);
     closers.push(() => server.close());
-    return { url: `http://127.0.0.1:${port}`, seen, server };
+    return { url: `http://127.0.0.1:${port}`, seen };
   }
 
   async function front(backendUrl: string) {
@@ -195,15 +196,18 @@ describe('the forwarder (forward-request.ts)', function () {
 
   it('ends the backend exchange when the client leaves in the middle of a download', async () => {
     let backendSocketClosed: Promise<unknown> = Promise.resolve();
-    const endless = await nodeBackend(() => undefined);
-    endless.server.removeAllListeners('request');
-    endless.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const endless = createServer((req, res) => {
       backendSocketClosed = once(req.socket, 'close');
       res.writeHead(200);
       const tick = setInterval(() => res.write('x'.repeat(1024)), 5);
       res.once('close', () => clearInterval(tick));
     });
-    const { port } = await front(endless.url);
+    const endlessPort = await listen(endless);
+    closers.push(() => {
+      endless.close();
+      endless.closeAllConnections();
+    });
+    const { port } = await front(`http://127.0.0.1:${endlessPort}`);
     const client = connect({ host: '127.0.0.1', port });
     client.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
     await once(client, 'data');
