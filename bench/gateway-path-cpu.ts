@@ -5,7 +5,7 @@
  * process per request, from /proc, a figure that a busy shared machine blurs
  * far less than requests/s.
  *
- *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR] [--against CHECKOUT] [--sqlite]
+ *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR] [--against CHECKOUT] [--sqlite] [--instructions]
  *
  * Every part runs in its own process, as in `npm run bench`: the backend, the
  * direct proxy, one Gatehouse service forwarding direct (bench/gateway-service.ts)
@@ -13,6 +13,13 @@
  * Variants are interleaved in each run; the median and the spread of the runs
  * are printed with the load average. With --profile, a V8 CPU profile of the
  * gateway is taken over one more gate-on run per concurrency and summarized.
+ *
+ * With --instructions, the proxies run under valgrind (callgrind) and the
+ * figure is thousands of instructions per request instead of CPU time: the
+ * same for a run on a quiet machine and on a busy one, so that a difference
+ * of a few percent (the session gate's, a change's) can be read at all.
+ * Valgrind makes each process some fifty times slower: use a few thousand
+ * requests (the warm-up is as many, at least 1,000, per variant).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,6 +34,7 @@ import type { GatewayServiceInfo } from './gateway-service.ts';
 import type { GetResult } from './loadgen.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { summarizeProfile } from './lib/cpu-profile.ts';
+import { callgrindWrapper, instructionsSoFar } from './lib/instruction-count.ts';
 import { cpuTimeMs } from './lib/procfs.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -41,8 +49,20 @@ const { values } = parseArgs({
     against: { type: 'string' },
     // Each Gatehouse service on a SQLite file of its own (what `gatehouse serve` opens by default) instead of memory.
     sqlite: { type: 'boolean', default: false },
+    // Thousands of instructions per request, counted by valgrind, instead of µs of CPU time.
+    instructions: { type: 'boolean', default: false },
   },
 });
+
+const COUNTING = values.instructions;
+/** What one reading of a process is: ms of CPU time, or instructions run. */
+const reading = (pid: number): Promise<number> => (COUNTING ? instructionsSoFar(pid) : Promise.resolve(cpuTimeMs(pid)));
+/** A difference of two readings over `requests`: µs of CPU, or thousands of instructions, per request. */
+const perRequest = (difference: number, requests: number): number => (COUNTING ? difference / 1000 / requests : (difference * 1000) / requests);
+const UNIT = COUNTING ? 'k instructions/request' : 'CPU µs/request';
+const SHORT_UNIT = COUNTING ? 'k instructions' : 'µs';
+// Under valgrind everything in the process is slower: starting, signing in (the identity provider lives there), answering.
+const SLOW = COUNTING ? 10 : 1;
 
 interface Target {
   readonly name: string;
@@ -52,6 +72,8 @@ interface Target {
   readonly caFile: string;
   /** Signs in again before each run: the gateway re-seals a cookie whose last-seen time is over a minute old. */
   readonly cookie?: () => Promise<string>;
+  /** A full garbage collection in the target's process (counting only: each count then starts from the same heap). */
+  readonly gc: () => Promise<unknown>;
 }
 
 async function loadgen(target: Target, connections: number, count: number): Promise<GetResult> {
@@ -77,14 +99,15 @@ async function measure(target: Target, connections: number, count: number): Prom
   const cookie = target.cookie ? await target.cookie() : undefined;
   const fixed: Target = { ...target, ...(cookie ? { cookie: () => Promise.resolve(cookie) } : {}) };
   // What the sign-in left running in the service (the identity provider lives there too) settles first.
-  if (cookie) await new Promise((done) => setTimeout(done, 1000));
-  const before = cpuTimeMs(target.pid);
+  if (cookie) await new Promise((done) => setTimeout(done, 1000 * SLOW));
+  if (COUNTING) await target.gc();
+  const before = await reading(target.pid);
   const result = await loadgen(fixed, connections, count);
-  const after = cpuTimeMs(target.pid);
+  const after = await reading(target.pid);
   const bad = result.errors + result.wrongBodies + Object.entries(result.statuses).reduce((n, [status, k]) => (status === '200' ? n : n + k), 0);
   if (bad > 0 || !result.complete)
     throw new Error(`${target.name}: ${bad} failed requests (${JSON.stringify(result.statuses)}) ${result.firstErrors.join('; ')}`);
-  return { us: ((after - before) * 1000) / result.requests, rps: result.rps };
+  return { us: perRequest(after - before, result.requests), rps: result.rps };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -108,51 +131,70 @@ async function main(): Promise<void> {
   const runs = Number(values.runs);
   const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
   const children: Child<unknown>[] = [backend];
-  let stateDir: string | undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-path-cpu-'));
+  // The proxies measured; the backend and the load generator are not, and run at full speed.
+  const measured = COUNTING ? { wrapper: callgrindWrapper(dir), readyTimeoutMs: 60_000 * SLOW, nodeArgs: ['--expose-gc'] } : {};
   try {
-    const direct = await startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url]);
+    const direct = await startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], measured);
     children.push(direct);
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-path-cpu-'));
-    stateDir = dir;
     const storeArgs = (name: string): string[] => (values.sqlite ? ['--store-url', `sqlite:${join(dir, `${name}.db`)}`] : []);
-    const service = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, ...storeArgs('service')]);
+    const service = await startChild<GatewayServiceInfo>(join(HERE, 'gateway-service.ts'), ['--backend', backend.info.url, ...storeArgs('service')], measured);
     children.push(service);
     const gw = service.info;
     const targets: Target[] = [
-      { name: 'direct hpm (baseline)', pid: direct.pid, origin: direct.info.url, host: direct.info.host, caFile: direct.info.caFile },
-      { name: 'Gatehouse pass-through', pid: service.pid, origin: gw.origin, host: gw.hosts.passthrough, caFile: gw.caFile },
+      {
+        name: 'direct hpm (baseline)',
+        pid: direct.pid,
+        origin: direct.info.url,
+        host: direct.info.host,
+        caFile: direct.info.caFile,
+        gc: () => direct.call('gc', undefined, 60_000 * SLOW),
+      },
+      {
+        name: 'Gatehouse pass-through',
+        pid: service.pid,
+        origin: gw.origin,
+        host: gw.hosts.passthrough,
+        caFile: gw.caFile,
+        gc: () => service.call('gc', undefined, 60_000 * SLOW),
+      },
       {
         name: 'Gatehouse gate on',
         pid: service.pid,
         origin: gw.origin,
         host: gw.hosts.preauth,
         caFile: gw.caFile,
-        cookie: () => service.call<string>('cookie'),
+        cookie: () => service.call<string>('cookie', undefined, 60_000 * SLOW),
+        gc: () => service.call('gc', undefined, 60_000 * SLOW),
       },
     ];
     if (values.against !== undefined) {
-      const other = await startChild<GatewayServiceInfo>(join(resolve(values.against), 'bench', 'gateway-service.ts'), [
-        '--backend',
-        backend.info.url,
-        ...storeArgs('against'),
-      ]);
+      const other = await startChild<GatewayServiceInfo>(
+        join(resolve(values.against), 'bench', 'gateway-service.ts'),
+        ['--backend', backend.info.url, ...storeArgs('against')],
+        measured,
+      );
       children.push(other);
-      const common = { pid: other.pid, origin: other.info.origin, caFile: other.info.caFile };
+      const common = { pid: other.pid, origin: other.info.origin, caFile: other.info.caFile, gc: () => other.call('gc', undefined, 60_000 * SLOW) };
       targets.push(
         { name: 'against: pass-through', ...common, host: other.info.hosts.passthrough },
-        { name: 'against: gate on', ...common, host: other.info.hosts.preauth, cookie: () => other.call<string>('cookie') },
+        { name: 'against: gate on', ...common, host: other.info.hosts.preauth, cookie: () => other.call<string>('cookie', undefined, 60_000 * SLOW) },
       );
     }
-    process.stdout.write(`Node ${process.version}; ${requests} keep-alive 1 KiB GETs over TLS per measurement; load average at start: ${load()}\n`);
+    const counted = COUNTING ? ', instructions counted by valgrind (callgrind)' : '';
+    process.stdout.write(`Node ${process.version}; ${requests} keep-alive 1 KiB GETs over TLS per measurement${counted}; load average at start: ${load()}\n`);
     // Warm-up: JIT, TLS sessions, agents, every variant.
-    for (const target of targets) await measure(target, 16, Math.min(requests, 5000));
+    for (const target of targets) await measure(target, 16, COUNTING ? Math.max(1000, requests) : Math.min(requests, 5000));
     // What each process burns with no request at all (timers, housekeeping): at a few hundred requests per second,
     // a few ms per second of it shows in the µs per request.
     const pids = [...new Set(targets.map((target) => target.pid))];
-    const idleBefore = pids.map((pid) => cpuTimeMs(pid));
+    const idleBefore = await Promise.all(pids.map(reading));
     await new Promise((done) => setTimeout(done, 5000));
-    const idle = pids.map((pid, index) => `${targets.find((target) => target.pid === pid)!.name}: ${((cpuTimeMs(pid) - idleBefore[index]!) / 5).toFixed(1)}`);
-    process.stdout.write(`idle CPU, ms per second: ${idle.join('; ')}\n`);
+    const idleAfter = await Promise.all(pids.map(reading));
+    const idle = pids.map(
+      (pid, index) => `${targets.find((target) => target.pid === pid)!.name}: ${((idleAfter[index]! - idleBefore[index]!) / 5).toFixed(1)}`,
+    );
+    process.stdout.write(`idle ${COUNTING ? 'instructions' : 'CPU, ms'} per second: ${idle.join('; ')}\n`);
     for (const connections of runs > 0 ? concurrency : []) {
       const figures = new Map<string, { us: number[]; rps: number[] }>(targets.map((t) => [t.name, { us: [], rps: [] }]));
       for (let run = 0; run < runs; run++) {
@@ -164,7 +206,7 @@ async function main(): Promise<void> {
       }
       const base = median(figures.get(targets[0]!.name)!.us);
       process.stdout.write(`\n${connections} connection(s), load average now ${load()}\n`);
-      process.stdout.write('| variant | CPU µs/request (median) | × baseline | runs (µs) | req/s (median) |\n|---|---:|---:|---|---:|\n');
+      process.stdout.write(`| variant | ${UNIT} (median) | × baseline | runs (${SHORT_UNIT}) | req/s (median) |\n|---|---:|---:|---|---:|\n`);
       for (const target of targets) {
         const { us, rps } = figures.get(target.name)!;
         const m = median(us);
@@ -179,15 +221,15 @@ async function main(): Promise<void> {
         const offUs = median(figures.get(targets[off]!.name)!.us);
         const onUs = median(figures.get(targets[on].name)!.us);
         process.stdout.write(
-          `${targets[on].name}: +${(onUs - offUs).toFixed(0)} µs per request over pass-through (${(((onUs - offUs) / offUs) * 100).toFixed(1)} %)\n`,
+          `${targets[on].name}: +${(onUs - offUs).toFixed(0)} ${SHORT_UNIT} per request over pass-through (${(((onUs - offUs) / offUs) * 100).toFixed(1)} %)\n`,
         );
       }
     }
     if (values.profile !== undefined) {
-      const dir = resolve(values.profile);
-      mkdirSync(dir, { recursive: true });
+      const profileDir = resolve(values.profile);
+      mkdirSync(profileDir, { recursive: true });
       // The baseline's profile, for comparison: a second direct proxy with --cpu-prof (written when it exits).
-      const baselineDir = join(dir, 'baseline');
+      const baselineDir = join(profileDir, 'baseline');
       const profiled = await startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], {
         nodeArgs: ['--cpu-prof', '--cpu-prof-dir', baselineDir, '--cpu-prof-interval', '500'],
       });
@@ -197,7 +239,7 @@ async function main(): Promise<void> {
       for (const file of readdirSync(baselineDir).filter((name) => name.endsWith('.cpuprofile'))) printProfile(join(baselineDir, file));
       for (const connections of concurrency) {
         for (const target of targets.slice(1, 3)) {
-          const file = join(dir, `gateway-${target.name.split(' ').pop()}-${connections}.cpuprofile`);
+          const file = join(profileDir, `gateway-${target.name.split(' ').pop()}-${connections}.cpuprofile`);
           // Signed in before the profile starts: the sign-in is not the request path.
           const cookie = target.cookie ? await target.cookie() : undefined;
           await service.call('profileStart');
@@ -208,8 +250,8 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const child of children.reverse()) await child.stop();
-    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+    for (const child of children.reverse()) await child.stop(10_000 * SLOW);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -41,6 +41,8 @@ export interface StartChildOptions {
   readonly readyTimeoutMs?: number;
   /** Copies the child's stderr to ours as it comes, prefixed. */
   readonly echoStderr?: string;
+  /** A program that runs node, with its arguments before node's path: e.g. `['valgrind', '--tool=callgrind']`. */
+  readonly wrapper?: readonly string[];
 }
 
 const LIVE = new Set<ChildProcess>();
@@ -58,7 +60,9 @@ function installExitHook(): void {
 /** Starts `node [nodeArgs] script [args]` and waits for its `{ type: 'ready', info }` message. */
 export async function startChild<Info>(script: string, args: readonly string[], options: StartChildOptions = {}): Promise<Child<Info>> {
   installExitHook();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...args], {
+  const [program, ...wrapperArgs] = options.wrapper ?? [];
+  const nodeCommand = [process.execPath, ...(options.nodeArgs ?? []), script, ...args];
+  const child = spawn(program ?? process.execPath, program === undefined ? nodeCommand.slice(1) : [...wrapperArgs, ...nodeCommand], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
