@@ -34,7 +34,7 @@ import type { GatewayServiceInfo } from './gateway-service.ts';
 import type { GetResult } from './loadgen.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { summarizeProfile } from './lib/cpu-profile.ts';
-import { callgrindWrapper, instructionsSoFar } from './lib/instruction-count.ts';
+import { callgrindWrapper, instructionsSoFar, requireValgrind } from './lib/instruction-count.ts';
 import { cpuTimeMs } from './lib/procfs.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
   const requests = Number(values.requests);
   const concurrency = values.concurrency.split(',').map(Number);
   const runs = Number(values.runs);
+  if (COUNTING) await requireValgrind();
   const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
   const children: Child<unknown>[] = [backend];
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-path-cpu-'));

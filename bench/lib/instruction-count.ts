@@ -20,6 +20,19 @@ export function callgrindWrapper(dir: string): string[] {
   return ['valgrind', '--tool=callgrind', '--cache-sim=no', '--branch-sim=no', '--vgdb=yes', `--callgrind-out-file=${dir}/callgrind.%p`];
 }
 
+/** Stops with one line saying what to install when valgrind (and its vgdb) is missing. */
+export async function requireValgrind(): Promise<void> {
+  try {
+    await run('valgrind', ['--version']);
+    await run('vgdb', ['--help']).catch((error: unknown) => {
+      // vgdb --help exits non-zero on some versions; only a missing program matters here.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw error;
+    });
+  } catch {
+    throw new Error('counting instructions needs valgrind: apt-get install -y valgrind');
+  }
+}
+
 /** Instructions the process has run since it started (or since a `zero`), all threads together. */
 export async function instructionsSoFar(pid: number): Promise<number> {
   const { stdout } = await run('vgdb', [`--pid=${pid}`, 'status', 'internal'], { timeout: 120_000 });
