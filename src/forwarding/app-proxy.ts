@@ -7,7 +7,7 @@ import type { AppConfig } from '../config/parse.ts';
 import { GatehouseError } from '../errors/index.ts';
 import { createResponseHeadFilter } from './downstream-response.ts';
 import { isReservedPath } from '../request/request-target.ts';
-import { leavesBasePath } from './base-path.ts';
+import { hasBasePath, hasDotSegment } from './base-path.ts';
 import { upstreamRequestHeaders, type ForwardingRules } from './upstream-request.ts';
 import { forwardRequest, forwardTarget, type ForwardHooks } from './forward-request.ts';
 import { forwardUpgrade, UPGRADE_TIMEOUT } from './websocket-forwarder.ts';
@@ -52,8 +52,8 @@ export function createAppProxy(options: AppProxyOptions): AppProxy {
   const filterHead = createResponseHeadFilter(app, rules.sessionCookieBase);
   const target = forwardTarget(app.internalUrl);
   // Most internal URLs have no path: their targets need no dot-segment check (see base-path.ts).
-  const hasBasePath = target.basePath !== '';
-  const leavesBase = (url: string | undefined): boolean => hasBasePath && leavesBasePath(app.internalUrl, url ?? '/');
+  const basePath = hasBasePath(app.internalUrl);
+  const leavesBase = (url: string | undefined): boolean => basePath && hasDotSegment(url ?? '/');
   const { onResponseHead } = options;
   const head = (res: ServerResponse, upstream: ClientRequest, response: IncomingMessage, startedAt: number): OutgoingHttpHeaders => {
     onResponseHead?.((performance.now() - startedAt) / 1000);

@@ -12,8 +12,16 @@ import { decodeRepeatedly } from '../request/percent-decode.ts';
 
 /** Whether forwarding `target` to an app with this internal URL could reach above the URL's path. */
 export function leavesBasePath(internalUrl: string, target: string): boolean {
-  const base = new URL(internalUrl).pathname.replace(/\/+$/, '');
-  if (base === '') return false;
+  return hasBasePath(internalUrl) && hasDotSegment(target);
+}
+
+/** Whether the internal URL has a path for a target to leave (decided once per app: it parses the URL). */
+export function hasBasePath(internalUrl: string): boolean {
+  return new URL(internalUrl).pathname.replace(/\/+$/, '') !== '';
+}
+
+/** Whether `target`'s path, decoded as a backend might, holds a `.` or `..` segment: the per-request half of `leavesBasePath`. */
+export function hasDotSegment(target: string): boolean {
   const path = decodeRepeatedly(target.split(/[?#]/, 1)[0] ?? '');
   if (path === undefined) return true;
   // Tomcat and Jetty drop `;params` from a segment before resolving it: `..;x` is `..` to them.
