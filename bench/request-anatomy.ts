@@ -92,7 +92,7 @@ function trace(pid: number): { ready: Promise<void>; stop: () => Promise<Syscall
   };
 }
 
-const CALLS = ['epoll_pwait', 'read', 'readv', 'recvfrom', 'write', 'writev', 'sendto', 'futex'] as const;
+const CALLS = ['epoll_pwait', 'epoll_ctl', 'io_uring_enter', 'read', 'readv', 'recvfrom', 'write', 'writev', 'sendto', 'futex'] as const;
 
 function row(role: string, counts: SyscallCounts, requests: number): string {
   const per = (n: number): string => (n / requests).toFixed(2);

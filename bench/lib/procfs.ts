@@ -24,15 +24,21 @@ export function processMemory(pid: number): ProcessMemory {
  * load generator used).
  */
 export function cpuTimeMs(pid: number | 'self', reapedChildren = false): number {
+  const { user, system } = cpuTimesMs(pid, reapedChildren);
+  return user + system;
+}
+
+/** The same, user and system time apart (NaN for a process that is gone). */
+export function cpuTimesMs(pid: number | 'self', reapedChildren = false): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may hold spaces: fields are counted after its closing parenthesis.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime, stime, cutime, cstime are fields 14 to 17 of stat, i.e. 12 to 15 after the name.
     const [user, system] = reapedChildren ? [fields[13], fields[14]] : [fields[11], fields[12]];
-    return (Number(user) + Number(system)) * 10;
+    return { user: Number(user) * 10, system: Number(system) * 10 };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
 }
 

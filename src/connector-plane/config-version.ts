@@ -11,6 +11,7 @@ import type { AppConfig, ConnectorsConfig } from '../config/parse.ts';
 import type { ConnectorConfigDocument } from '../protocol/config-document.ts';
 import type { Broadcast } from '../store/broadcast.ts';
 import type { Store } from '../store/store.ts';
+import { SERVICE_SESSIONS_READ_WHILE_WRITING } from '../tunnel/h2-transport.ts';
 import type { ConnectorEvents } from './connector-events.ts';
 import type { ConnectorRecord } from './connector-registry.ts';
 
@@ -130,6 +131,7 @@ export class ConfigVersion {
         })),
       heartbeatIntervalSeconds: settings.heartbeatInterval,
       ...(instances ? { instances: instances.map(({ id, url }) => ({ id, url })) } : {}),
+      tunnelReadsWhileWriting: SERVICE_SESSIONS_READ_WHILE_WRITING,
       renewal: {
         ageSeconds: settings.renewalAge,
         issuedAt: new Date(record.certificate.issuedAt * 1000).toISOString(),

@@ -9,9 +9,11 @@
  * The allow-list (app id → internal URL) is what the tunnel consults before
  * it opens any connection: an app that is not in it is refused.
  *
- * The list of gateway instances is the one part that changes without a new
- * version (instances come and go on their own): it is taken from every valid
- * document of the current version too, and whoever keeps the tunnels is told.
+ * The list of gateway instances is the one part of the configuration that
+ * changes without a new version (instances come and go on their own): it is
+ * taken from every valid document of the current version too, and whoever
+ * keeps the tunnels is told. So is what the service says of its own tunnel
+ * sessions, which changes with the service's code, not its configuration.
  */
 import { connectorConfigSchema } from '../protocol/config-document.ts';
 import { ConnectorError } from '../errors/connector-error.ts';
@@ -35,6 +37,8 @@ export interface AppliedConfig {
   readonly renewal: { readonly ageSeconds: number; readonly issuedAt: string; readonly due: boolean };
   /** The gateway instances to keep tunnels to; undefined: the service did not say (tunnels go to the registered URL). */
   readonly instances: readonly GatewayInstanceRef[] | undefined;
+  /** The service's tunnel sessions keep reading while they write (false when it did not say): see `sessionOnSocket`. */
+  readonly tunnelReadsWhileWriting: boolean;
 }
 
 export interface GatewayInstanceRef {
@@ -96,6 +100,7 @@ export function parseConnectorConfig(raw: unknown, expectedConnectorId?: string)
     heartbeatIntervalSeconds: document.heartbeatIntervalSeconds,
     renewal: Object.freeze({ ...document.renewal }),
     instances: document.instances ? Object.freeze(document.instances.map(({ id, url }) => Object.freeze({ id, url }))) : undefined,
+    tunnelReadsWhileWriting: document.tunnelReadsWhileWriting === true,
   });
 }
 
@@ -127,9 +132,12 @@ export class ConnectorConfigStore {
     const next = parseConnectorConfig(raw, this.#connectorId);
     const previous = this.#current;
     if (previous !== undefined && next.version <= previous.version) {
-      if (next.version === previous.version && !sameInstances(next.instances, previous.instances)) {
-        this.#current = Object.freeze({ ...previous, instances: next.instances });
-        this.#instancesChanged();
+      // What the service says of its tunnel sessions follows its code, not the configuration's version: an upgraded
+      // service keeps its stored version.
+      const instancesChanged = !sameInstances(next.instances, previous.instances);
+      if (next.version === previous.version && (instancesChanged || next.tunnelReadsWhileWriting !== previous.tunnelReadsWhileWriting)) {
+        this.#current = Object.freeze({ ...previous, instances: next.instances, tunnelReadsWhileWriting: next.tunnelReadsWhileWriting });
+        if (instancesChanged) this.#instancesChanged();
       }
       return { applied: false, config: this.#current ?? previous, received: next };
     }

@@ -1,5 +1,6 @@
 import { TUNNEL_DRAIN_TIMEOUT_MS } from '../limits.ts';
 import type { TargetAllowList } from './allow-list.ts';
+import type { AppliedConfig } from './config.ts';
 import { ConnectorError, isConnectorError } from '../errors/connector-error.ts';
 import { GOING_AWAY, type ConnectorLink, type LinkContext } from './link.ts';
 import { serviceRefusedConnector } from '../errors/connector-refusal.ts';
@@ -42,9 +43,11 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
       }).catch((error: unknown) => {
         throw options.instance ? onlyThisInstance(error, options.instance) : error;
       });
+      const onSocket = sessionOnSocket(options.transport, context.config.current);
       const server = new TunnelServer(socket, {
         resolveApp: (appId) => resolve(context, appId),
         log: context.log,
+        sessionOnSocket: onSocket,
         ...(options.allowList ? { allowList: options.allowList } : {}),
         ...(options.observer ? { observer: options.observer } : {}),
       });
@@ -59,7 +62,7 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
         const accepted = (await server.accepted) && !server.draining;
         if (accepted) {
           context.established();
-          context.log.info({ transport: options.transport }, 'tunnel open');
+          context.log.info({ transport: options.transport, writeAhead: !onSocket }, 'tunnel open');
         }
         const info = await Promise.race([server.closed, goingAway]);
         if (info === GOING_AWAY) {
@@ -84,6 +87,18 @@ export function createTunnelLink(options: TunnelLinkOptions): ConnectorLink {
       }
     },
   };
+}
+
+/**
+ * Whether this tunnel's HTTP/2 session may run straight on its connection:
+ * a TLS one (a WebSocket's stream is JavaScript anyway), to a service that
+ * said its own sessions keep reading while they write. One reading end is
+ * enough to keep a tunnel busy both ways from deadlocking; without that word
+ * (an older service, or no configuration yet) the connector's write-ahead
+ * stream is that end (docs/design-notes.md).
+ */
+export function sessionOnSocket(transport: TunnelTransport, config: Pick<AppliedConfig, 'tunnelReadsWhileWriting'> | undefined): boolean {
+  return transport === 'tls' && config?.tunnelReadsWhileWriting === true;
 }
 
 /** What one instance's TLS (its advertised URL or certificate) gets wrong: the service as a whole works, so that instance's tunnels retry while the others carry on. */

@@ -5,7 +5,8 @@
  * with PINGs, hears the service's GOAWAY (and whether it refused this
  * connector), drains on shutdown and says why the tunnel closed. Each
  * CONNECT stream is admitted by stream-admission.ts and spliced to its app by
- * stream-splice.ts; the session writes through write-ahead.ts.
+ * stream-splice.ts; the session writes through write-ahead.ts unless the
+ * service keeps reading on its own (data-link.ts decides).
  */
 import { EventEmitter } from 'node:events';
 import { constants, performServerHandshake, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
@@ -46,6 +47,12 @@ export interface TunnelServerOptions {
   readonly connectOrigin?: (app: ResolvedApp, options: ConnectOriginOptions) => Promise<Duplex>;
   /** Told of every stream (metrics); it must be cheap and must not throw. */
   readonly observer?: StreamObserver;
+  /**
+   * Run the HTTP/2 session straight on `socket`, a native TLS socket, without
+   * the write-ahead stream: only for a service whose own sessions keep reading
+   * while they write (sessionOnSocket in data-link.ts). Default false.
+   */
+  readonly sessionOnSocket?: boolean;
 }
 
 /** What a tunnel tells about its streams (the connector's metrics). */
@@ -134,7 +141,10 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     this.#observer = options.observer;
     const candidate = socket as Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
     if (typeof candidate.setNoDelay === 'function') candidate.setNoDelay(true);
-    this.#session = performServerHandshake(new WriteAhead(socket), tunnelSessionOptions(options.maxStreams ?? TUNNEL_MAX_STREAMS));
+    // On the socket, Node's session reads and writes natively: a chunk is copied once less each way and takes no turn of
+    // JavaScript streams. The write-ahead stream is what keeps this end reading while the service's does not.
+    const transport = options.sessionOnSocket === true ? socket : new WriteAhead(socket);
+    this.#session = performServerHandshake(transport, tunnelSessionOptions(options.maxStreams ?? TUNNEL_MAX_STREAMS));
     const session = this.#session;
     // Uploads an app stopped reading share a bounded buffer here, as downloads do at the service. Every open stream
     // counts (idle keep-alive ones cannot be told apart here), so the budget is larger than the service's.

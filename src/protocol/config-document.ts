@@ -70,6 +70,15 @@ export const connectorConfigSchema = z.object({
     )
     .max(1000)
     .optional(),
+  /**
+   * True when the service's tunnel sessions go on reading their connection
+   * while one of their own writes waits. The connector may then run its HTTP/2
+   * session straight on a TLS connection (which stops reading while it
+   * writes): one end that keeps reading is enough to keep a tunnel busy both
+   * ways from deadlocking. Absent (an older service) or false: the connector
+   * keeps reading itself, through its write-ahead stream.
+   */
+  tunnelReadsWhileWriting: z.boolean().optional(),
   renewal: z.object({
     ageSeconds: z.number().int().positive(),
     issuedAt: z.iso.datetime({ offset: true }),

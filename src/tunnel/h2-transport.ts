@@ -27,3 +27,15 @@ export function transportSetNoDelay(socket: Duplex): void {
 export function sessionTransport(socket: Duplex): Duplex {
   return new WriteAhead(socket);
 }
+
+/**
+ * What the service tells its connectors (the configuration document's
+ * `tunnelReadsWhileWriting`): its sessions go on reading while their writes
+ * wait, because sessionTransport reads the socket in JavaScript and completes
+ * writes under a bound above the connector's connection window. A connector
+ * told so runs its own session straight on its TLS socket, which stops
+ * reading while it writes: one end that reads is what keeps a tunnel busy
+ * both ways from deadlocking. Whoever puts the service's sessions back on the
+ * socket makes this false, or the connectors' tunnels can deadlock.
+ */
+export const SERVICE_SESSIONS_READ_WHILE_WRITING = true;

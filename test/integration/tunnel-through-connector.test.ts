@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { exitOf, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
+import { exitOf, logLines, runConnectorCli, startConnectorCli } from '../../dev/lib/connector-process.ts';
 import type { RunningProcess } from '../../dev/lib/processes.ts';
 import { toLoopback } from '../support/loopback.ts';
 import { signIn, startStack, type Stack } from '../support/stack.ts';
@@ -90,6 +90,14 @@ describe('end to end through a real connector (tunnel)', function () {
       assert.equal(echo.path, '/private');
       assert.ok(echo.headers['x-gatehouse-assertion']);
       assert.equal(echo.headers['cookie'], undefined, 'Gatehouse cookies never reach the connector');
+      // This service reads its tunnels while it writes (its configuration says so): the connector's sessions run on
+      // the TLS sockets themselves, without the write-ahead stream.
+      const opened = logLines(connector.process.stdout()).filter((line) => line['msg'] === 'tunnel open');
+      assert.ok(opened.length >= 2, connector.process.stdout());
+      assert.ok(
+        opened.every((line) => line['transport'] === 'tls' && line['writeAhead'] === false),
+        JSON.stringify(opened),
+      );
     });
 
     it('carries request bodies and the request id into the connector logs', async () => {
@@ -162,6 +170,8 @@ describe('end to end through a real connector (tunnel)', function () {
     });
     assert.equal(response.status, 200);
     assert.equal(((await response.json()) as Echo).body.length, 300_000);
+    const opened = logLines(connector.process.stdout()).filter((line) => line['msg'] === 'tunnel open');
+    assert.ok(opened.length >= 2 && opened.every((line) => line['writeAhead'] === true), JSON.stringify(opened));
     assert.equal(await connector.process.stop('SIGTERM'), 0);
   });
 });

@@ -28,6 +28,9 @@ import { pino, type Logger } from 'pino';
 import { WebSocketServer } from 'ws';
 import { TunnelServer, type ResolvedApp, type TunnelServerOptions } from '../../src/connector/stream-server.ts';
 import { dialTunnel, type TunnelTransport } from '../../src/connector/link-dialer.ts';
+import { sessionOnSocket } from '../../src/connector/data-link.ts';
+import type { OutboundProxySettings } from '../../src/connector/proxy-settings.ts';
+import { SERVICE_SESSIONS_READ_WHILE_WRITING } from '../../src/tunnel/h2-transport.ts';
 import type { TunnelSession } from '../../src/tunnel/tunnel-session.ts';
 import { digestBody } from '../../dev/lib/body-digest.ts';
 import { patternStream } from '../../dev/lib/pattern-body.ts';
@@ -74,6 +77,8 @@ export interface ConnectorSideOptions {
   readonly identity?: ClientIdentity;
   /** Do not wait for the service to accept the tunnels. */
   readonly noWait?: boolean;
+  /** Dial through this outbound proxy. */
+  readonly proxy?: OutboundProxySettings;
 }
 
 export interface ConnectorSide {
@@ -102,12 +107,15 @@ export async function startConnectorSide(options: ConnectorSideOptions): Promise
       identity,
       ca: options.pki.caPem,
       transport: options.transport ?? 'tls',
+      ...(options.proxy ? { proxy: options.proxy } : {}),
     });
     sockets.push(socket);
     servers.push(
       new TunnelServer(socket, {
         resolveApp: typeof apps === 'function' ? apps : (appId) => apps.get(appId),
         log: logs.logger.child({ connectorId: options.connectorId, tunnel: i }),
+        // As a connector runs against this service, whose sessions keep reading while they write (data-link.ts).
+        sessionOnSocket: sessionOnSocket(options.transport ?? 'tls', { tunnelReadsWhileWriting: SERVICE_SESSIONS_READ_WHILE_WRITING }),
         ...options.serverOptions,
       }),
     );
@@ -159,7 +167,13 @@ export async function dialListenerTunnels(options: ListenerTunnelsOptions): Prom
   const servers: TunnelServer[] = [];
   for (const [index, transport] of options.transports.entries()) {
     const socket = await dialTunnel({ serviceUrl: options.serviceUrl, identity: options.identity, ca: options.caPem, transport });
-    servers.push(new TunnelServer(socket, { resolveApp: (appId) => options.apps?.get(appId), log: logs.logger.child({ tunnel: index, transport }) }));
+    servers.push(
+      new TunnelServer(socket, {
+        resolveApp: (appId) => options.apps?.get(appId),
+        log: logs.logger.child({ tunnel: index, transport }),
+        sessionOnSocket: sessionOnSocket(transport, { tunnelReadsWhileWriting: SERVICE_SESSIONS_READ_WHILE_WRITING }),
+      }),
+    );
   }
   return {
     servers,

@@ -139,8 +139,9 @@ describe('TunnelServer keeps reading while the service reads nothing (the tunnel
       connectorId: 'c-deadlock',
       group: 'default',
       noWait: true,
-      // The service reads nothing for a while on purpose: no heartbeat may end the tunnel meanwhile.
-      serverOptions: { pingIntervalMs: 600_000 },
+      // The service reads nothing for a while on purpose: no heartbeat may end the tunnel meanwhile. It is a service
+      // that does not keep reading while it writes, so the connector must (its write-ahead stream).
+      serverOptions: { pingIntervalMs: 600_000, sessionOnSocket: false },
       apps: new Map([
         ['app', { internalUrl: origin.url }],
         ['endless', { internalUrl: endless.url }],

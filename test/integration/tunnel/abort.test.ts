@@ -4,6 +4,8 @@
  * socket taken from an HTTP(S) `upgrade`. Each scenario runs in a child
  * process, so that an abort fails one test instead of killing the runner,
  * and moves bulk data both ways at once, which is what trips the assertion.
+ * The connector's own session runs on its TLS socket (directly or through an
+ * outbound proxy) or on its write-ahead stream: every one of those must live.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -29,16 +31,37 @@ function runChild(source: string): Promise<ChildResult> {
   });
 }
 
+const connectProxy = new URL('../../support/connect-proxy.ts', import.meta.url).href;
+const proxySettings = new URL('../../../src/connector/proxy-settings.ts', import.meta.url).href;
+
+/** How the connector reaches the service, and whether its session runs on the TLS socket or on its write-ahead stream. */
+type Path = 'tls' | 'tls, write-ahead' | 'tls through an http:// proxy' | 'tls through an https:// proxy' | 'websocket';
+
 /** Our path: four 32 MiB downloads and four 32 MiB uploads at once through the gateway and one tunnel. */
-function bulkThroughTunnel(transport: 'tls' | 'websocket'): string {
+function bulkThroughTunnel(path: Path): string {
+  const proxied = path.includes('proxy');
+  const tlsProxy = path.includes('https://');
   return `
     const h = await import(${JSON.stringify(harness)});
     const MiB = 1024 * 1024;
     const pki = h.createTestPki();
     const service = await h.startServiceSide({ pki });
     const origin = await h.startOrigin();
-    const connector = await h.startConnectorSide({ pki, service, connectorId: 'c-bulk', group: 'default', transport: '${transport}',
+    ${
+      proxied
+        ? `const { startConnectProxy } = await import(${JSON.stringify(connectProxy)});
+    const { resolveProxySettings } = await import(${JSON.stringify(proxySettings)});
+    const proxy = await startConnectProxy(${tlsProxy ? '{ tls: { cert: pki.server.cert, key: pki.server.key } }' : '{}'});
+    ${tlsProxy ? "const tls = await import('node:tls'); tls.setDefaultCACertificates([...tls.getCACertificates('default'), pki.caPem]);" : ''}
+    const proxyUrl = ${tlsProxy ? "proxy.url.replace('http://127.0.0.1', 'https://localhost')" : 'proxy.url'};`
+        : ''
+    }
+    const connector = await h.startConnectorSide({ pki, service, connectorId: 'c-bulk', group: 'default',
+      transport: '${path === 'websocket' ? 'websocket' : 'tls'}',
+      ${path === 'tls, write-ahead' ? 'serverOptions: { sessionOnSocket: false },' : ''}
+      ${proxied ? 'proxy: resolveProxySettings({ option: proxyUrl }), ' : ''}
       apps: new Map([['app', { internalUrl: origin.url }]]) });
+    ${proxied ? "if (proxy.tunnels !== 1) throw new Error('the tunnel did not go through the proxy');" : ''}
     const gateway = await h.startGateway(service.pool, [{ id: 'app', connectorGroup: 'default' }]);
     const down = Array.from({ length: 4 }, () => h.fetchHashed(gateway.url + '/app/bytes?n=' + 32 * MiB));
     const up = Array.from({ length: 4 }, () => h.fetchBuffer(gateway.url + '/app/sha', { method: 'POST', body: h.patternStream(32 * MiB) }));
@@ -46,6 +69,7 @@ function bulkThroughTunnel(transport: 'tls' | 'websocket'): string {
     for (const res of await Promise.all(down)) if (res.sha256 !== sha) throw new Error('download corrupted');
     for (const res of await Promise.all(up)) if (JSON.parse(res.body.toString()).sha256 !== sha) throw new Error('upload corrupted');
     await gateway.close(); await connector.close(); await service.close(); await origin.close();
+    ${proxied ? 'await proxy.close();' : ''}
     console.log('ok');
   `;
 }
@@ -94,9 +118,11 @@ const bulkOverUpgradeSocket = `
 describe('HTTP/2 over the tunnel transports never hits the upgrade-socket process abort', function () {
   this.timeout(120_000);
 
-  for (const transport of ['tls', 'websocket'] as const) {
-    it(`${transport}: bulk transfers both ways at once complete, and the process lives`, async function () {
-      const result = await runChild(bulkThroughTunnel(transport));
+  // On TLS the connector's session runs on the socket itself (its service reads while it writes), unless told otherwise;
+  // through an outbound proxy the TLS socket wraps the proxy's CONNECT tunnel, or a TLS connection to an https:// proxy.
+  for (const path of ['tls', 'tls, write-ahead', 'tls through an http:// proxy', 'tls through an https:// proxy', 'websocket'] as const) {
+    it(`${path}: bulk transfers both ways at once complete, and the process lives`, async function () {
+      const result = await runChild(bulkThroughTunnel(path));
       assert.equal(result.signal, null, result.stderr);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout.trim(), 'ok');

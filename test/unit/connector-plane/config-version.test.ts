@@ -93,6 +93,8 @@ describe('connector plane: the configuration version', () => {
     const document = await version.documentFor(record('hr'), true);
     assert.deepEqual(document.apps, [{ id: 'hr', internalUrl: 'https://hr.internal:8443', tls: { servername: 'hr.internal' } }]);
     assert.deepEqual(document.renewal, { ageSeconds: 86_400, issuedAt: new Date(1_900_000_000_000).toISOString(), due: true });
+    // The service's tunnel sessions read while they write (they run on the write-ahead stream): its connectors may not.
+    assert.equal(document.tunnelReadsWhileWriting, true);
     assert.equal(connectorConfigSchema.safeParse(document).success, true);
   });
 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConnectorConfigStore, parseConnectorConfig } from '../../../src/connector/config.ts';
+import { sessionOnSocket } from '../../../src/connector/data-link.ts';
 import { ConnectorError } from '../../../src/errors/connector-error.ts';
 
 function document(version: number, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -112,6 +113,32 @@ describe('connector configuration', function () {
     const store = new ConnectorConfigStore('c-1');
     assertInvalid(() => store.apply(document(1, { connectorId: 'c-2' })), /connector c-2, but this is c-1/, 'other_connector');
     assert.equal(store.current, undefined);
+  });
+
+  it("takes the service's word on its tunnel sessions from every document, a same-version one included", function () {
+    assert.equal(parseConnectorConfig(document(1)).tunnelReadsWhileWriting, false, 'an older service does not say: the connector reads itself');
+    assert.equal(parseConnectorConfig(document(1, { tunnelReadsWhileWriting: false })).tunnelReadsWhileWriting, false);
+    assert.equal(parseConnectorConfig(document(1, { tunnelReadsWhileWriting: true })).tunnelReadsWhileWriting, true);
+    assertInvalid(() => parseConnectorConfig(document(1, { tunnelReadsWhileWriting: 'yes' })), /tunnelReadsWhileWriting/);
+    const store = new ConnectorConfigStore('c-1');
+    store.apply(document(4));
+    assert.equal(store.current?.tunnelReadsWhileWriting, false);
+    // The service was upgraded and kept its configuration version: its new word counts at once.
+    assert.equal(store.apply(document(4, { tunnelReadsWhileWriting: true })).applied, false);
+    assert.equal(store.current?.tunnelReadsWhileWriting, true);
+    assert.equal(store.current?.version, 4);
+    // An older answer does not take it back.
+    store.apply(document(3));
+    assert.equal(store.current?.tunnelReadsWhileWriting, true);
+    store.apply(document(5));
+    assert.equal(store.current?.tunnelReadsWhileWriting, false);
+  });
+
+  it('runs a tunnel session straight on its connection only over TLS, and only when the service reads while it writes', function () {
+    assert.equal(sessionOnSocket('tls', parseConnectorConfig(document(1, { tunnelReadsWhileWriting: true }))), true);
+    assert.equal(sessionOnSocket('tls', parseConnectorConfig(document(1))), false);
+    assert.equal(sessionOnSocket('tls', undefined), false, 'no configuration yet');
+    assert.equal(sessionOnSocket('websocket', parseConnectorConfig(document(1, { tunnelReadsWhileWriting: true }))), false);
   });
 
   it('ignores fields it does not know, so a newer service does not break it', function () {
