@@ -9,6 +9,17 @@ import { GatehouseError } from '../errors/index.ts';
 import { rejectUnparsed } from '../errors/render-raw.ts';
 import { SERVER_HEADERS_TIMEOUT_MS, SERVER_KEEP_ALIVE_TIMEOUT_MS, SERVER_REQUEST_TIMEOUT_MS } from '../limits.ts';
 
+/**
+ * 'close' listeners an upgraded connection may carry. Every part that holds
+ * something for a WebSocket lets go of it when its socket closes: the
+ * going-away list, the reload generation's count, the access log, the
+ * connection and WebSocket caps, the idle timer, the session's sockets, the
+ * splice and its pipe, the lingering close, besides Node's own two. That is a
+ * dozen, each gone with the socket, and Node's default of 10 would report
+ * them as a leak in the gateway's log.
+ */
+export const UPGRADED_SOCKET_MAX_LISTENERS = 32;
+
 export interface AttachServerOptions {
   readonly config: GatewayConfig;
   readonly audit: AuditLog;
@@ -42,12 +53,16 @@ export function attachServer(server: HttpServer | HttpsServer, options: AttachSe
     }
     rejectUnparsed(socket, refusal);
   };
-  server.on('upgrade', upgrade);
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (socket.getMaxListeners() < UPGRADED_SOCKET_MAX_LISTENERS) socket.setMaxListeners(UPGRADED_SOCKET_MAX_LISTENERS);
+    upgrade(req, socket, head);
+  };
+  server.on('upgrade', onUpgrade);
   server.on('clientError', onClientError);
   const detachGuard = slowClients?.attach(server);
   return () => {
     detachGuard?.();
-    server.off('upgrade', upgrade);
+    server.off('upgrade', onUpgrade);
     server.off('clientError', onClientError);
   };
 }
