@@ -98,6 +98,10 @@ async function main(): Promise<void> {
   const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
   const pki = createTestPki();
   const service = await startServiceSide({ pki });
+  const gateway = await startGateway(
+    service.pool,
+    VARIANTS.map(({ group }) => ({ id: group, connectorGroup: group })),
+  );
   const connectors: Array<{ name: string; url: string; child: Child<unknown> }> = [];
   for (const variant of VARIANTS) {
     const id = `c-${variant.group}`;
@@ -118,13 +122,8 @@ async function main(): Promise<void> {
       ...(COUNTING ? { wrapper: callgrindWrapper(dir) } : {}),
     });
     await service.waitForTunnels(id, 1);
-    connectors.push({ name: variant.name, url: '', child });
+    connectors.push({ name: variant.name, url: `${gateway.url}/${variant.group}/1k`, child });
   }
-  const gateway = await startGateway(
-    service.pool,
-    VARIANTS.map(({ group }) => ({ id: group, connectorGroup: group })),
-  );
-  VARIANTS.forEach(({ group }, index) => (connectors[index]!.url = `${gateway.url}/${group}/1k`));
   process.stdout.write('warming up…\n');
   for (const connector of connectors) await keepAliveLoad(connector.url, 16, COUNTING ? 1000 : 2000);
   for (const connections of concurrency) {

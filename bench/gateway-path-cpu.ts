@@ -64,6 +64,12 @@ const SHORT_UNIT = COUNTING ? 'k instructions' : 'µs';
 // Under valgrind everything in the process is slower: starting, signing in (the identity provider lives there), answering.
 const SLOW = COUNTING ? 10 : 1;
 
+/** A full garbage collection in `child`'s process (it runs with --expose-gc when counting). */
+const gcOf =
+  (child: Child<unknown>): (() => Promise<unknown>) =>
+  () =>
+    child.call('gc', undefined, 60_000 * SLOW);
+
 interface Target {
   readonly name: string;
   readonly pid: number;
@@ -149,7 +155,7 @@ async function main(): Promise<void> {
         origin: direct.info.url,
         host: direct.info.host,
         caFile: direct.info.caFile,
-        gc: () => direct.call('gc', undefined, 60_000 * SLOW),
+        gc: gcOf(direct),
       },
       {
         name: 'Gatehouse pass-through',
@@ -157,7 +163,7 @@ async function main(): Promise<void> {
         origin: gw.origin,
         host: gw.hosts.passthrough,
         caFile: gw.caFile,
-        gc: () => service.call('gc', undefined, 60_000 * SLOW),
+        gc: gcOf(service),
       },
       {
         name: 'Gatehouse gate on',
@@ -166,7 +172,7 @@ async function main(): Promise<void> {
         host: gw.hosts.preauth,
         caFile: gw.caFile,
         cookie: () => service.call<string>('cookie', undefined, 60_000 * SLOW),
-        gc: () => service.call('gc', undefined, 60_000 * SLOW),
+        gc: gcOf(service),
       },
     ];
     if (values.against !== undefined) {
@@ -176,7 +182,7 @@ async function main(): Promise<void> {
         measured,
       );
       children.push(other);
-      const common = { pid: other.pid, origin: other.info.origin, caFile: other.info.caFile, gc: () => other.call('gc', undefined, 60_000 * SLOW) };
+      const common = { pid: other.pid, origin: other.info.origin, caFile: other.info.caFile, gc: gcOf(other) };
       targets.push(
         { name: 'against: pass-through', ...common, host: other.info.hosts.passthrough },
         { name: 'against: gate on', ...common, host: other.info.hosts.preauth, cookie: () => other.call<string>('cookie', undefined, 60_000 * SLOW) },

@@ -3,9 +3,10 @@
  * of work that the other load on a shared machine does not move, where CPU
  * time moves by ±50 % between runs on this kind of machine.
  *
- * The process is started under `valgrind --tool=callgrind` (CALLGRIND_WRAPPER,
- * for bench/lib/child.ts startChild) and asked through vgdb, valgrind's own
- * gdbserver link, which reaches it even while it waits in a system call.
+ * The process is started under `valgrind --tool=callgrind` (callgrindWrapper,
+ * the `wrapper` of bench/lib/child.ts startChild) and asked through vgdb,
+ * valgrind's own gdbserver link, which reaches it even while it waits in a
+ * system call.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -33,7 +34,7 @@ export async function requireValgrind(): Promise<void> {
   }
 }
 
-/** Instructions the process has run since it started (or since a `zero`), all threads together. */
+/** Instructions the process has run since it started, all threads together. */
 export async function instructionsSoFar(pid: number): Promise<number> {
   const { stdout } = await run('vgdb', [`--pid=${pid}`, 'status', 'internal'], { timeout: 120_000 });
   // One line per thread: `events-<tid>: <Ir>`; the events collected are instructions only (`events: Ir`).

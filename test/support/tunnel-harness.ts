@@ -61,6 +61,11 @@ export function captureLogs(level = 'debug'): LogCapture {
 
 // ---- connectors --------------------------------------------------------------
 
+/** How a connector runs its session against this service, whose sessions keep reading while they write (data-link.ts). */
+function onThisService(transport: TunnelTransport): boolean {
+  return sessionOnSocket(transport, { tunnelReadsWhileWriting: SERVICE_SESSIONS_READ_WHILE_WRITING });
+}
+
 export interface ConnectorSideOptions {
   readonly pki: TestPki;
   readonly service: ServiceSide;
@@ -114,8 +119,7 @@ export async function startConnectorSide(options: ConnectorSideOptions): Promise
       new TunnelServer(socket, {
         resolveApp: typeof apps === 'function' ? apps : (appId) => apps.get(appId),
         log: logs.logger.child({ connectorId: options.connectorId, tunnel: i }),
-        // As a connector runs against this service, whose sessions keep reading while they write (data-link.ts).
-        sessionOnSocket: sessionOnSocket(options.transport ?? 'tls', { tunnelReadsWhileWriting: SERVICE_SESSIONS_READ_WHILE_WRITING }),
+        sessionOnSocket: onThisService(options.transport ?? 'tls'),
         ...options.serverOptions,
       }),
     );
@@ -171,7 +175,7 @@ export async function dialListenerTunnels(options: ListenerTunnelsOptions): Prom
       new TunnelServer(socket, {
         resolveApp: (appId) => options.apps?.get(appId),
         log: logs.logger.child({ tunnel: index, transport }),
-        sessionOnSocket: sessionOnSocket(transport, { tunnelReadsWhileWriting: SERVICE_SESSIONS_READ_WHILE_WRITING }),
+        sessionOnSocket: onThisService(transport),
       }),
     );
   }
