@@ -32,10 +32,9 @@ import { startGateway } from '../dev/lib/tunnel-gateway.ts';
 import { createTestPki } from '../dev/lib/tunnel-pki.ts';
 import { startServiceSide } from '../dev/lib/tunnel-service-side.ts';
 import { fullGc, serveParent, startChild, type Child } from './lib/child.ts';
-import { callgrindWrapper, instructionsSoFar, requireValgrind } from './lib/instruction-count.ts';
 import { BODY, keepAliveLoad, median } from './lib/keepalive-load.ts';
 import { cpuTimesMs } from './lib/procfs.ts';
-import { threadCpuNs } from './lib/thread-cpu.ts';
+import { workMeter } from './lib/work-meter.ts';
 
 interface ConnectorArgs {
   readonly serviceUrl: string;
@@ -59,10 +58,8 @@ const { values } = parseArgs({
   },
 });
 
-const COUNTING = values.instructions;
-/** Under valgrind a connector is some fifty times slower: every wait is stretched by this much. */
-const SLOW = COUNTING ? 10 : 1;
-const UNIT = COUNTING ? 'k instructions' : 'µs of CPU';
+const METER = workMeter(values.instructions);
+const SLOW = METER.slow;
 
 const VARIANTS = [
   { name: 'on the TLS socket', group: 'socket', sessionOnSocket: true },
@@ -81,16 +78,11 @@ async function serveConnector(args: ConnectorArgs): Promise<void> {
   });
 }
 
-/** Work done by the process so far: ns of CPU (the scheduler's count over every thread), or instructions. */
-const reading = (pid: number): Promise<number> => (COUNTING ? instructionsSoFar(pid) : Promise.resolve(threadCpuNs(pid)));
-/** Per request: µs of CPU, or thousands of instructions. */
-const perRequest = (work: number, requests: number): number => work / requests / 1000;
-
 async function main(): Promise<void> {
   const requests = Number(values.requests);
   const concurrency = values.concurrency.split(',').map(Number);
   const runs = Number(values.runs);
-  if (COUNTING) await requireValgrind();
+  await METER.ready();
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-connector-cpu-'));
   const app = createServer((_req, res) => res.end(BODY));
   app.listen(0, '127.0.0.1');
@@ -113,19 +105,19 @@ async function main(): Promise<void> {
       appId: variant.group,
       sessionOnSocket: variant.sessionOnSocket,
     };
-    process.stdout.write(`starting the connector ${variant.name}${COUNTING ? ' under valgrind' : ''}…\n`);
+    process.stdout.write(`starting the connector ${variant.name}${METER.counting ? ' under valgrind' : ''}…\n`);
     // The identity travels in the environment, not on the command line, where any process on the machine could read it.
     const child = await startChild(fileURLToPath(import.meta.url), ['--serve'], {
       nodeArgs: ['--conditions=gatehouse-source', '--expose-gc'],
       env: { [CONNECTOR_ENV]: JSON.stringify(args) },
       readyTimeoutMs: 60_000 * SLOW,
-      ...(COUNTING ? { wrapper: callgrindWrapper(dir) } : {}),
+      wrapper: METER.wrapper(dir),
     });
     await service.waitForTunnels(id, 1);
     connectors.push({ name: variant.name, url: `${gateway.url}/${variant.group}/1k`, child });
   }
   process.stdout.write('warming up…\n');
-  for (const connector of connectors) await keepAliveLoad(connector.url, 16, COUNTING ? 1000 : 2000);
+  for (const connector of connectors) await keepAliveLoad(connector.url, 16, METER.counting ? 1000 : 2000);
   for (const connections of concurrency) {
     const figures = new Map<string, number[]>(connectors.map(({ name }) => [name, []]));
     // User and system time apart, in 10 ms ticks: what share of a request's CPU is the kernel's.
@@ -134,11 +126,11 @@ async function main(): Promise<void> {
       // Rotating order: neither is always the first after a pause.
       const order = connectors.map((_, index) => connectors[(index + run) % connectors.length]!);
       for (const connector of order) {
-        if (COUNTING) await connector.child.call('gc', undefined, 60_000 * SLOW);
-        const before = await reading(connector.child.pid);
+        if (METER.counting) await connector.child.call('gc', undefined, 60_000 * SLOW);
+        const before = await METER.reading(connector.child.pid);
         const times = cpuTimesMs(connector.child.pid);
         await keepAliveLoad(connector.url, connections, requests);
-        figures.get(connector.name)!.push(perRequest((await reading(connector.child.pid)) - before, requests));
+        figures.get(connector.name)!.push(METER.perRequest((await METER.reading(connector.child.pid)) - before, requests));
         const after = cpuTimesMs(connector.child.pid);
         const sum = split.get(connector.name)!;
         sum.user += after.user - times.user;
@@ -150,9 +142,9 @@ async function main(): Promise<void> {
       const shown = values.map((value) => value.toFixed(1)).join(', ');
       const { user, system } = split.get(name)!;
       // Under valgrind user time is valgrind's own: the split says nothing then.
-      const kernel = COUNTING ? '' : `, ${Math.round((100 * system) / (user + system))} % of it system time`;
+      const kernel = METER.counting ? '' : `, ${Math.round((100 * system) / (user + system))} % of it system time`;
       process.stdout.write(
-        `connector ${UNIT} per request, ${connections} connection(s), session ${name}: median ${median(values).toFixed(1)} (runs: ${shown}; ${requests} requests each${kernel})\n`,
+        `connector ${METER.unit} per request, ${connections} connection(s), session ${name}: median ${median(values).toFixed(1)} (runs: ${shown}; ${requests} requests each${kernel})\n`,
       );
     }
   }

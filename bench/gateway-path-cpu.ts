@@ -2,7 +2,8 @@
  * The gateway's CPU time per request on its own request path, forwarding
  * direct (no tunnel), gate on and gate off, beside the baseline (Express +
  * http-proxy-middleware, bench/direct-proxy.ts): µs of CPU of the proxy
- * process per request, from /proc, a figure that a busy shared machine blurs
+ * process per request, from /proc (the scheduler's run time of every
+ * thread, bench/lib/work-meter.ts), a figure that a busy shared machine blurs
  * far less than requests/s.
  *
  *   node bench/gateway-path-cpu.ts [--requests 20000] [--concurrency 1,16] [--runs 3] [--profile DIR] [--against CHECKOUT] [--sqlite] [--instructions]
@@ -34,8 +35,7 @@ import type { GatewayServiceInfo } from './gateway-service.ts';
 import type { GetResult } from './loadgen.ts';
 import { startChild, type Child } from './lib/child.ts';
 import { summarizeProfile } from './lib/cpu-profile.ts';
-import { callgrindWrapper, instructionsSoFar, requireValgrind } from './lib/instruction-count.ts';
-import { cpuTimeMs } from './lib/procfs.ts';
+import { workMeter } from './lib/work-meter.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -54,15 +54,9 @@ const { values } = parseArgs({
   },
 });
 
-const COUNTING = values.instructions;
-/** What one reading of a process is: ms of CPU time, or instructions run. */
-const reading = (pid: number): Promise<number> => (COUNTING ? instructionsSoFar(pid) : Promise.resolve(cpuTimeMs(pid)));
-/** A difference of two readings over `requests`: µs of CPU, or thousands of instructions, per request. */
-const perRequest = (difference: number, requests: number): number => (COUNTING ? difference / 1000 / requests : (difference * 1000) / requests);
-const UNIT = COUNTING ? 'k instructions/request' : 'CPU µs/request';
-const SHORT_UNIT = COUNTING ? 'k instructions' : 'µs';
+const METER = workMeter(values.instructions);
 // Under valgrind everything in the process is slower: starting, signing in (the identity provider lives there), answering.
-const SLOW = COUNTING ? 10 : 1;
+const SLOW = METER.slow;
 
 /** A full garbage collection in `child`'s process (it runs with --expose-gc when counting). */
 const gcOf =
@@ -106,14 +100,14 @@ async function measure(target: Target, connections: number, count: number): Prom
   const fixed: Target = { ...target, ...(cookie ? { cookie: () => Promise.resolve(cookie) } : {}) };
   // What the sign-in left running in the service (the identity provider lives there too) settles first.
   if (cookie) await new Promise((done) => setTimeout(done, 1000 * SLOW));
-  if (COUNTING) await target.gc();
-  const before = await reading(target.pid);
+  if (METER.counting) await target.gc();
+  const before = await METER.reading(target.pid);
   const result = await loadgen(fixed, connections, count);
-  const after = await reading(target.pid);
+  const after = await METER.reading(target.pid);
   const bad = result.errors + result.wrongBodies + Object.entries(result.statuses).reduce((n, [status, k]) => (status === '200' ? n : n + k), 0);
   if (bad > 0 || !result.complete)
     throw new Error(`${target.name}: ${bad} failed requests (${JSON.stringify(result.statuses)}) ${result.firstErrors.join('; ')}`);
-  return { us: perRequest(after - before, result.requests), rps: result.rps };
+  return { us: METER.perRequest(after - before, result.requests), rps: result.rps };
 }
 
 const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -135,12 +129,12 @@ async function main(): Promise<void> {
   const requests = Number(values.requests);
   const concurrency = values.concurrency.split(',').map(Number);
   const runs = Number(values.runs);
-  if (COUNTING) await requireValgrind();
+  await METER.ready();
   const backend = await startChild<BackendInfo>(join(HERE, 'backend.ts'), []);
   const children: Child<unknown>[] = [backend];
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-path-cpu-'));
   // The proxies measured; the backend and the load generator are not, and run at full speed.
-  const measured = COUNTING ? { wrapper: callgrindWrapper(dir), readyTimeoutMs: 60_000 * SLOW, nodeArgs: ['--expose-gc'] } : {};
+  const measured = METER.counting ? { wrapper: METER.wrapper(dir), readyTimeoutMs: 60_000 * SLOW, nodeArgs: ['--expose-gc'] } : {};
   try {
     const direct = await startChild<DirectProxyInfo>(join(HERE, 'direct-proxy.ts'), ['--backend', backend.info.url], measured);
     children.push(direct);
@@ -188,20 +182,20 @@ async function main(): Promise<void> {
         { name: 'against: gate on', ...common, host: other.info.hosts.preauth, cookie: () => other.call<string>('cookie', undefined, 60_000 * SLOW) },
       );
     }
-    const counted = COUNTING ? ', instructions counted by valgrind (callgrind)' : '';
+    const counted = METER.counting ? ', instructions counted by valgrind (callgrind)' : '';
     process.stdout.write(`Node ${process.version}; ${requests} keep-alive 1 KiB GETs over TLS per measurement${counted}; load average at start: ${load()}\n`);
     // Warm-up: JIT, TLS sessions, agents, every variant.
-    for (const target of targets) await measure(target, 16, COUNTING ? Math.max(1000, requests) : Math.min(requests, 5000));
+    for (const target of targets) await measure(target, 16, METER.counting ? Math.max(1000, requests) : Math.min(requests, 5000));
     // What each process burns with no request at all (timers, housekeeping): at a few hundred requests per second,
     // a few ms per second of it shows in the µs per request.
     const pids = [...new Set(targets.map((target) => target.pid))];
-    const idleBefore = await Promise.all(pids.map(reading));
+    const idleBefore = await Promise.all(pids.map(METER.reading));
     await new Promise((done) => setTimeout(done, 5000));
-    const idleAfter = await Promise.all(pids.map(reading));
+    const idleAfter = await Promise.all(pids.map(METER.reading));
     const idle = pids.map(
-      (pid, index) => `${targets.find((target) => target.pid === pid)!.name}: ${((idleAfter[index]! - idleBefore[index]!) / 5).toFixed(1)}`,
+      (pid, index) => `${targets.find((target) => target.pid === pid)!.name}: ${METER.perRequest(idleAfter[index]! - idleBefore[index]!, 5).toFixed(1)}`,
     );
-    process.stdout.write(`idle ${COUNTING ? 'instructions' : 'CPU, ms'} per second: ${idle.join('; ')}\n`);
+    process.stdout.write(`idle ${METER.unit} per second: ${idle.join('; ')}\n`);
     for (const connections of runs > 0 ? concurrency : []) {
       const figures = new Map<string, { us: number[]; rps: number[] }>(targets.map((t) => [t.name, { us: [], rps: [] }]));
       for (let run = 0; run < runs; run++) {
@@ -213,7 +207,9 @@ async function main(): Promise<void> {
       }
       const base = median(figures.get(targets[0]!.name)!.us);
       process.stdout.write(`\n${connections} connection(s), load average now ${load()}\n`);
-      process.stdout.write(`| variant | ${UNIT} (median) | × baseline | runs (${SHORT_UNIT}) | req/s (median) |\n|---|---:|---:|---|---:|\n`);
+      process.stdout.write(
+        `| variant | ${METER.unit} per request (median) | × baseline | runs (${METER.shortUnit}) | req/s (median) |\n|---|---:|---:|---|---:|\n`,
+      );
       for (const target of targets) {
         const { us, rps } = figures.get(target.name)!;
         const m = median(us);
@@ -232,7 +228,7 @@ async function main(): Promise<void> {
         // Both ran in every run: the median of the runs' differences is steadier than the difference of the medians.
         const pairs = onRuns.map((value, index) => value - offRuns[index]!);
         process.stdout.write(
-          `${targets[on].name}: +${(onUs - offUs).toFixed(0)} ${SHORT_UNIT} per request over pass-through (${(((onUs - offUs) / offUs) * 100).toFixed(1)} %); ` +
+          `${targets[on].name}: +${(onUs - offUs).toFixed(0)} ${METER.shortUnit} per request over pass-through (${(((onUs - offUs) / offUs) * 100).toFixed(1)} %); ` +
             `median of the runs' differences +${median(pairs).toFixed(0)} (${pairs.map((x) => x.toFixed(0)).join(', ')})\n`,
         );
       }
