@@ -850,7 +850,7 @@ function report(results: Results): string {
 
   out.push('#### 1 KiB GETs', '');
   out.push(
-    '| variant | conns | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | CPU µs per request (serving) | × direct | backend µs per request | CPU % of a core: proxy / connector / backend / load gen. / rest |',
+    '| variant | conns | CPU µs per request (serving) | × direct | req/s | × direct | p50 ms | p99 ms | p99 × direct | errors | backend µs per request | CPU % of a core: proxy / connector / backend / load gen. / rest |',
   );
   out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const connections of CONCURRENCY) {
@@ -859,7 +859,7 @@ function report(results: Results): string {
       const b = base[connections];
       if (!g || !b) continue;
       out.push(
-        `| ${label(key)} | ${connections} | ${withRange(g.rps, g.range?.rps, f0)} | ${f2(g.rps / b.rps)} | ${withRange(g.p50Ms, g.range?.p50Ms, f2)} | ${withRange(g.p99Ms, g.range?.p99Ms, f2)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${withRange(g.cpuUsPerRequest.serving, g.range?.servingUs, f0)} | ${f2(g.cpuUsPerRequest.serving / b.cpuUsPerRequest.serving)} | ${f0(g.cpuUsPerRequest.backend)} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
+        `| ${label(key)} | ${connections} | ${withRange(g.cpuUsPerRequest.serving, g.range?.servingUs, f0)} | ${f2(g.cpuUsPerRequest.serving / b.cpuUsPerRequest.serving)} | ${withRange(g.rps, g.range?.rps, f0)} | ${f2(g.rps / b.rps)} | ${withRange(g.p50Ms, g.range?.p50Ms, f2)} | ${withRange(g.p99Ms, g.range?.p99Ms, f2)} | ${f2(g.p99Ms / b.p99Ms)} | ${g.errors} | ${f0(g.cpuUsPerRequest.backend)} | ${pct(g.cpu.proxy)}${g.cpu.store > 0 ? ` + Redis ${pct(g.cpu.store)}` : ''} / ${g.cpu.connector > 0 ? pct(g.cpu.connector) : '–'} / ${pct(g.cpu.backend)} / ${pct(g.cpu.loadgen)} / ${pct(g.cpu.rest)}${g.cpu.rest > 0.4 ? ' ⚠' : ''} |`,
       );
     }
   }
@@ -875,7 +875,7 @@ function report(results: Results): string {
     );
 
   out.push('#### Session gate cost (gate on vs the same stack with the gate off)', '');
-  out.push('| stack | conns | req/s: off → on | cost in req/s | CPU µs per request: off → on | added by the gate |');
+  out.push('| stack | conns | CPU µs per request: off → on | added by the gate | req/s: off → on | cost in req/s |');
   out.push('|---|---:|---|---:|---|---:|');
   for (const pair of GATE_PAIRS) {
     for (const connections of CONCURRENCY) {
@@ -883,7 +883,7 @@ function report(results: Results): string {
       const on = gets[pair.on]?.[connections];
       if (!off || !on) continue;
       out.push(
-        `| ${pair.label} | ${connections} | ${f0(off.rps)} → ${f0(on.rps)} | ${pct(1 - on.rps / off.rps)} % | ${f0(off.cpuUsPerRequest.serving)} → ${f0(on.cpuUsPerRequest.serving)} | ${f0(on.cpuUsPerRequest.serving - off.cpuUsPerRequest.serving)} µs |`,
+        `| ${pair.label} | ${connections} | ${f0(off.cpuUsPerRequest.serving)} → ${f0(on.cpuUsPerRequest.serving)} | ${f0(on.cpuUsPerRequest.serving - off.cpuUsPerRequest.serving)} µs (${pct(on.cpuUsPerRequest.serving / off.cpuUsPerRequest.serving - 1)} %) | ${f0(off.rps)} → ${f0(on.rps)} | ${pct(1 - on.rps / off.rps)} % |`,
       );
     }
   }
