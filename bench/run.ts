@@ -954,7 +954,7 @@ function report(results: Results): string {
   if (QUICK) out.push('(--quick: runs of a second or two, checking that every variant answers correctly; these figures say nothing.)', '');
   out.push('| target | measured | met |', '|---|---|---|');
   for (const target of targetsOf(results)) out.push(`| ${target.label} | ${formatMeasured(target)} | ${target.met ? 'yes' : '**no**'} |`);
-  out.push('', `![Requests/s, CPU per request and MB/s of every variant as multiples of direct, with the target lines](benchmarks.svg)`);
+  out.push('', `![CPU per request, requests/s and MB/s of every variant as multiples of direct, with the target lines](benchmarks.svg)`);
   return out.join('\n');
 }
 
