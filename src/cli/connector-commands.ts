@@ -168,3 +168,8 @@ export function registrationFromOptions(values: OptionValues): InstallRegistrati
   const given = Object.fromEntries(Object.entries(optional).filter(([, value]) => value !== undefined)) as Omit<InstallRegistration, 'serviceUrl' | 'force'>;
   return { serviceUrl, force: flagOption(values, 'force'), ...given };
 }
+
+/** One line for the operator on stderr, prefixed with the program's name. */
+export const say = (line: string): void => {
+  process.stderr.write(`gatehouse-connector: ${line}\n`);
+};

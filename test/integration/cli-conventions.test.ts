@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +10,7 @@ import { runNode, startNode } from '../../dev/lib/processes.ts';
 const GATEHOUSE = fileURLToPath(new URL('../../src/cli/gatehouse.ts', import.meta.url));
 const CONNECTOR = fileURLToPath(new URL('../../src/cli/gatehouse-connector.ts', import.meta.url));
 const CLIS = { gatehouse: GATEHOUSE, 'gatehouse-connector': CONNECTOR } as const;
+const REPORT_LOADED = fileURLToPath(new URL('../support/report-loaded-modules.ts', import.meta.url));
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 type Cli = keyof typeof CLIS;
@@ -128,6 +131,52 @@ describe('command-line conventions', function () {
       assert.equal(result.stdout, '', what);
       assert.equal(result.stderr, `${cli}: ${message}\nRun '${help} --help' for usage.\n`, what);
     });
+  });
+
+  it('--version, --help and a usage mistake load neither the gateway nor the connector, nor any library', async () => {
+    // Every file a run loads, as the process itself saw it (a module hook given with --import).
+    const loaded = async (cli: Cli, args: string[]): Promise<string[]> => {
+      const child = spawn(process.execPath, ['--conditions=gatehouse-source', '--import', REPORT_LOADED, CLIS[cli], ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+      await once(child, 'close');
+      return [...err.matchAll(/^loaded (\S+)$/gm)].map((match) => fileURLToPath(match[1]!));
+    };
+    // The gateway, the tunnel, the connector's run (not its service-unit helpers) and every dependency.
+    const heavy = /[\\/](node_modules|src[\\/](gateway|tunnel|store|session|signin)|src[\\/]connector[\\/](?!service-install))[\\/]/;
+    const light: [Cli, string[]][] = [
+      ['gatehouse', ['--version']],
+      ['gatehouse', ['--help']],
+      ['gatehouse', ['serve', '--help']],
+      ['gatehouse', ['serve', '--confg', 'x.yaml']],
+      ['gatehouse', ['serve']],
+      ['gatehouse', ['admin', 'apps', '--help']],
+      ['gatehouse-connector', ['--version']],
+      ['gatehouse-connector', ['run', '--help']],
+      ['gatehouse-connector', ['run', '--stat-dir', 'state']],
+      ['gatehouse-connector', ['service', 'install', '--help']],
+    ];
+    const results = await Promise.all(light.map(([cli, args]) => loaded(cli, args)));
+    results.forEach((files, index) => {
+      const what = `${light[index]![0]} ${light[index]![1].join(' ')}`;
+      assert.ok(
+        files.some((file) => file.endsWith(`${light[index]![0]}.ts`)),
+        `${what}: the hook reported nothing`,
+      );
+      assert.deepEqual(
+        files.filter((file) => heavy.test(file)),
+        [],
+        what,
+      );
+    });
+    // The same hook sees the gateway loaded by a command that runs it: the check above can fail.
+    const check = await loaded('gatehouse', ['check', '--config', join(tmpdir(), 'gatehouse-no-such-config.yaml')]);
+    assert.ok(
+      check.some((file) => heavy.test(file)),
+      'check loads the gateway',
+    );
   });
 
   it('service install takes --key-type and registers with it', async () => {

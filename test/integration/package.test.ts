@@ -95,6 +95,11 @@ describe('the published package', function () {
       assert.match(help.stdout, new RegExp(`Usage:[\\s\\S]*${name}`));
       const version = await runNode(built, ['--version']);
       assert.equal(version.stdout, `gatehouse ${(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version}\n`);
+      // A command loads its module only when it runs: the build must find it too.
+      const missing = join(tmpdir(), `gatehouse-package-missing-${process.pid}`);
+      const command = await runNode(built, name === 'gatehouse' ? ['check', '--config', `${missing}.yaml`] : ['status', '--state-dir', missing]);
+      assert.equal(command.code, 1, command.stderr);
+      assert.match(command.stderr, name === 'gatehouse' ? /cannot read it \(ENOENT\)/ : /ERR_NOT_REGISTERED/);
     });
   }
   /**
