@@ -11,13 +11,11 @@ import { ConnectorEvents } from '../connector/connector-events.ts';
 import { createConnectorHealthServer } from '../connector/health-server.ts';
 import { formatListenAddress, parseListenAddress } from '../health/listen-address.ts';
 import { MAX_TUNNELS_PER_CONNECTOR, TUNNELS_PER_CONNECTOR } from '../limits.ts';
-import { createLogger, LOG_FORMATS, type LogFormat } from '../logging/logger.ts';
+import { createLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from '../logging/logger.ts';
 import { createMetricsRegistry } from '../metrics/registry.ts';
 import { describeProxySettings, resolveProxySettings } from '../connector/proxy-settings.ts';
 import { DEFAULT_STATE_DIR, registrationFromOptions, say } from './connector-commands.ts';
 import { flagOption, listOption, stringOption, type OptionValues } from './usage.ts';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** SIGTERM/SIGINT abort the returned signal; the remover takes the handlers away again. */
 function stopOnSignals(): { signal: AbortSignal; remove: () => void } {
@@ -81,7 +79,7 @@ export async function runConnectorCommand(command: string, values: OptionValues,
     }
     case 'run': {
       const level = stringOption(values, 'log-level') ?? 'info';
-      if (!LOG_LEVELS.includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+      if (!(LOG_LEVELS as readonly string[]).includes(level)) return usageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
       const format = stringOption(values, 'log-format') ?? 'json';
       if (!(LOG_FORMATS as readonly string[]).includes(format)) return usageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
       const tunnelsText = stringOption(values, 'tunnels');

@@ -22,6 +22,7 @@ import {
 import type { Logger } from '../logging/logger.ts';
 import { type TunnelRefusal } from '../protocol/tunnel-wire.ts';
 import { startHeartbeat, tunnelSessionOptions, widenConnectionWindow } from '../tunnel/http2-settings.ts';
+import { transportSetNoDelay } from '../tunnel/h2-transport.ts';
 import { StreamWindows } from '../tunnel/stream-windows.ts';
 import type { TargetAllowList } from './allow-list.ts';
 import { connectOrigin, type ConnectOriginOptions, type ResolvedApp } from './origin.ts';
@@ -139,8 +140,7 @@ export class TunnelServer extends EventEmitter<TunnelServerEvents> {
     };
     this.#log = options.log;
     this.#observer = options.observer;
-    const candidate = socket as Duplex & { setNoDelay?: (noDelay?: boolean) => unknown };
-    if (typeof candidate.setNoDelay === 'function') candidate.setNoDelay(true);
+    transportSetNoDelay(socket);
     // On the socket, Node's session reads and writes natively: a chunk is copied once less each way and takes no turn of
     // JavaScript streams. The write-ahead stream is what keeps this end reading while the service's does not.
     const transport = options.sessionOnSocket === true ? socket : new WriteAhead(socket);
